@@ -1,0 +1,70 @@
+"""Commands: what a person asks for, sent on the bus to whichever service handles them.
+
+Each command class names its bus topic (``cmd.<name>``); the handler's reply is a plain
+value or a domain struct. Commands are tagged structs, so they too can cross a process.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+import msgspec
+
+from omnitrade_tui.domain.models import OrderRequest
+
+
+class Command(msgspec.Struct, frozen=True, tag=True, kw_only=True):
+    """Base of every command. ``name`` is the routing key (topic ``cmd.<name>``)."""
+
+    name: ClassVar[str] = "command"
+
+
+class PlaceOrder(Command, frozen=True, kw_only=True):
+    """Send a new order."""
+
+    name: ClassVar[str] = "order.place"
+    request: OrderRequest
+
+
+class CancelOrder(Command, frozen=True, kw_only=True):
+    """Cancel one open order by its client order id."""
+
+    name: ClassVar[str] = "order.cancel"
+    symbol: str
+    client_order_id: str
+
+
+class ReplaceOrder(Command, frozen=True, kw_only=True):
+    """Amend an open order's price or quantity (cancel-replace on Binance)."""
+
+    name: ClassVar[str] = "order.replace"
+    symbol: str
+    client_order_id: str
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+class CancelAll(Command, frozen=True, kw_only=True):
+    """Cancel every open order, on one symbol or everywhere."""
+
+    name: ClassVar[str] = "order.cancel_all"
+    symbol: str | None = None
+
+
+class SubscribeSymbol(Command, frozen=True, kw_only=True):
+    """Start (or stop) market data for a symbol."""
+
+    name: ClassVar[str] = "md.subscribe"
+    symbol: str
+    active: bool = True
+
+
+class CandleHistory(Command, frozen=True, kw_only=True):
+    """Ask for closed candles of a symbol and interval (answered by the store or venue)."""
+
+    name: ClassVar[str] = "history.candles"
+    symbol: str
+    interval: str
+    limit: int = 500
+    end_ms: int | None = None

@@ -1,0 +1,1 @@
+"""Venues: one package per venue. ``binance`` is the connector, ``sim`` the simulated venue."""
