@@ -1,0 +1,1 @@
+"""The simulated venue: matching engine, market generator, replay, Binance-compatible server."""
