@@ -9,11 +9,14 @@ from __future__ import annotations
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import ConfigError, LiveNotConfirmedError, UnknownProfileError
+from omnitrade_tui.secrets import KeyStoreError, VenueUnreachableError
 
 _CODES: list[tuple[type[BaseException], ExitCode]] = [
     (UnknownProfileError, ExitCode.PROFILE),
     (ConfigError, ExitCode.CONFIG),
     (LiveNotConfirmedError, ExitCode.LIVE_NOT_CONFIRMED),
+    (KeyStoreError, ExitCode.KEYS),
+    (VenueUnreachableError, ExitCode.VENUE_UNREACHABLE),
 ]
 
 
