@@ -15,6 +15,9 @@ ORDER = "exec.order"
 REJECT = "exec.reject"
 BALANCE = "acct.balance"
 RECONCILE = "exec.reconcile"
+KILL_SWITCH = "risk.kill_switch"
+RATE_LIMIT = "sys.ratelimit"
+LATENCY = "sys.latency"
 
 
 def book(symbol: str) -> str:

@@ -68,3 +68,16 @@ class CandleHistory(Command, frozen=True, kw_only=True):
     interval: str
     limit: int = 500
     end_ms: int | None = None
+
+
+class EngageKillSwitch(Command, frozen=True, kw_only=True):
+    """Cancel every open order and refuse new ones until released."""
+
+    name: ClassVar[str] = "risk.kill_switch.engage"
+    reason: str = "operator"
+
+
+class ReleaseKillSwitch(Command, frozen=True, kw_only=True):
+    """Allow trading again after the kill switch."""
+
+    name: ClassVar[str] = "risk.kill_switch.release"

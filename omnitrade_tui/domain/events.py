@@ -91,3 +91,41 @@ class OrderRejected(Event, frozen=True, kw_only=True):
     code: int | None
     reason: str
     source: str = "venue"
+
+
+class KillSwitchChanged(Event, frozen=True, kw_only=True):
+    """The kill switch was engaged or released (topic ``risk.kill_switch``).
+
+    While engaged, every new order is refused. ``detail`` says how the cancel-all went.
+    """
+
+    engaged: bool
+    reason: str = ""
+    detail: str = ""
+    time_ms: int = 0
+
+
+class RateLimitUsage(Event, frozen=True, kw_only=True):
+    """A venue's rate-limit counter as its last response reported it (topic ``sys.ratelimit``).
+
+    ``kind`` is Binance's ``rateLimitType`` (REQUEST_WEIGHT, ORDERS, RAW_REQUESTS) and
+    ``interval`` e.g. ``1m`` or ``10s``.
+    """
+
+    venue: str
+    kind: str
+    interval: str
+    used: int
+    limit: int
+
+
+class LatencySample(Event, frozen=True, kw_only=True):
+    """One measured delay, in seconds (topic ``sys.latency``); venues publish a sample of them.
+
+    ``kind``: ``exchange_to_receipt`` (venue event time to our socket read),
+    ``frame_to_subscriber`` (socket read to bus delivery) or ``order_round_trip``.
+    """
+
+    kind: str
+    source: str
+    seconds: float

@@ -1,0 +1,408 @@
+"""Pre-trade risk checks and the kill switch.
+
+``PreTradeRisk`` is the pure part: given an order and what is known (mid price, holding of
+the base asset, open orders, the clock) it says which limit, if any, the order breaks.
+
+``RiskGate`` puts it on the bus. It follows mids (``md.book.*``), balances and our orders
+from events, wraps the order manager's ``PlaceOrder`` handler (``bus.handle(PlaceOrder,
+gate.guard(manager.place))``) and serves the kill-switch commands. A refused order never
+reaches the venue: the requester gets ``RiskRejected`` and ``exec.reject`` carries an
+``OrderRejected`` with ``source="risk"`` naming the limit, its value and the order's figure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    EngageKillSwitch,
+    PlaceOrder,
+    ReleaseKillSwitch,
+    ReplaceOrder,
+)
+from omnitrade_tui.domain.enums import Side
+from omnitrade_tui.domain.events import (
+    BalancesChanged,
+    BookTop,
+    KillSwitchChanged,
+    OrderRejected,
+    OrderUpdated,
+)
+from omnitrade_tui.domain.models import OrderRequest
+from omnitrade_tui.engine.risk_limits import RiskLimits
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PreTradeRisk", "RiskGate", "RiskLimits", "RiskRejected", "RiskViolation"]
+
+
+class RiskViolation(msgspec.Struct, frozen=True, kw_only=True):
+    """Why an order was refused: the limit's name, its value, and the order's figure."""
+
+    limit: str
+    limit_value: str
+    order_value: str
+    message: str
+
+
+class RiskRejected(Exception):
+    """An order was refused by a pre-trade check (or the kill switch)."""
+
+    def __init__(self, violation: RiskViolation) -> None:
+        super().__init__(violation.message)
+        self.violation = violation
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _describe(r: OrderRequest) -> str:
+    qty = _fmt(r.quantity) if r.quantity is not None else f"quote {r.quote_order_qty}"
+    price = f" @ {_fmt(r.price)}" if r.price is not None else ""
+    return f"{r.symbol} {r.side.value} {r.type.value} {qty}{price}"
+
+
+class PreTradeRisk:
+    """The limits of one profile, checked against one order at a time (no I/O)."""
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.limits = limits
+        self._sent: deque[float] = deque()
+
+    def _violation(
+        self, request: OrderRequest, limit: str, limit_value: Any, order_value: Any, why: str
+    ) -> RiskViolation:
+        return RiskViolation(
+            limit=limit,
+            limit_value=str(limit_value),
+            order_value=str(order_value),
+            message=f"risk {limit}: {why} ({_describe(request)})",
+        )
+
+    def check(
+        self,
+        request: OrderRequest,
+        *,
+        now: float,
+        mid: Decimal | None = None,
+        base_asset: str | None = None,
+        position: Decimal = Decimal(0),
+        open_orders: int = 0,
+        locked: bool = False,
+    ) -> RiskViolation | None:
+        """The first limit ``request`` breaks, or ``None`` if it may go.
+
+        ``now`` is a monotonic time in seconds; ``position`` the current holding of the
+        base asset; ``open_orders`` how many of our orders are open or on their way.
+        """
+        lim = self.limits
+        if locked:
+            return self._violation(
+                request,
+                "kill_switch",
+                "engaged",
+                "new order",
+                "trading is locked by the kill switch",
+            )
+        if lim.max_orders_per_second is not None:
+            window = self._sent
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= lim.max_orders_per_second:
+                return self._violation(
+                    request,
+                    "max_orders_per_second",
+                    lim.max_orders_per_second,
+                    len(window) + 1,
+                    f"this would be order {len(window) + 1} within one second, "
+                    f"limit {lim.max_orders_per_second}",
+                )
+        if lim.max_open_orders is not None and open_orders >= lim.max_open_orders:
+            return self._violation(
+                request,
+                "max_open_orders",
+                lim.max_open_orders,
+                open_orders + 1,
+                f"this would be open order {open_orders + 1}, limit {lim.max_open_orders}",
+            )
+
+        quantity = request.quantity
+        if quantity is None and request.quote_order_qty is not None and mid:
+            quantity = request.quote_order_qty / mid
+        notional = request.notional
+        if notional is None and request.quantity is not None and mid is not None:
+            notional = request.quantity * mid
+        if lim.max_order_notional is not None:
+            if notional is None:
+                return self._violation(
+                    request,
+                    "max_order_notional",
+                    _fmt(lim.max_order_notional),
+                    "unknown",
+                    "the order's notional cannot be known without a mid price",
+                )
+            if notional > lim.max_order_notional:
+                return self._violation(
+                    request,
+                    "max_order_notional",
+                    _fmt(lim.max_order_notional),
+                    _fmt(notional),
+                    f"notional {_fmt(notional)} exceeds the limit {_fmt(lim.max_order_notional)}",
+                )
+
+        max_pos = lim.max_position.get(base_asset) if base_asset else None
+        if max_pos is not None:
+            if quantity is None:
+                return self._violation(
+                    request,
+                    "max_position",
+                    _fmt(max_pos),
+                    "unknown",
+                    f"the {base_asset} quantity cannot be known without a mid price",
+                )
+            after = position + quantity if request.side is Side.BUY else position - quantity
+            # An order that brings the holding toward zero is always allowed.
+            if abs(after) > max_pos and abs(after) > abs(position):
+                return self._violation(
+                    request,
+                    "max_position",
+                    _fmt(max_pos),
+                    _fmt(after),
+                    f"{base_asset} position would be {_fmt(after)}, limit {_fmt(max_pos)}",
+                )
+
+        band = lim.price_band_pct
+        if band is not None and request.price is not None and request.type.has_price:
+            if not mid:
+                return self._violation(
+                    request,
+                    "price_band_pct",
+                    _fmt(band),
+                    "unknown",
+                    "no mid price to check the limit price against",
+                )
+            off = abs(request.price - mid) / mid * 100
+            if off > band:
+                return self._violation(
+                    request,
+                    "price_band_pct",
+                    _fmt(band),
+                    _fmt(off.quantize(Decimal("0.01"))),
+                    f"price {_fmt(request.price)} is {_fmt(off.quantize(Decimal('0.01')))}% "
+                    f"from the mid {_fmt(mid)}, band {_fmt(band)}%",
+                )
+        return None
+
+    def record_sent(self, now: float) -> None:
+        """Count an order that passed, for the orders-per-second window."""
+        self._sent.append(now)
+
+
+PlaceHandler = Callable[[PlaceOrder], Awaitable[Any]]
+ReplaceHandler = Callable[[ReplaceOrder], Awaitable[Any]]
+
+
+class RiskGate:
+    """Pre-trade checks and the kill switch, living on the bus.
+
+    ``base_assets`` maps a symbol to its base asset (``BTCUSDT -> BTC``), from the
+    instruments the venue reported; symbols not in it skip the position check.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        limits: RiskLimits,
+        base_assets: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        cancel_timeout: float = 10.0,
+    ) -> None:
+        self.bus = bus
+        self.risk = PreTradeRisk(limits)
+        self.base_assets = dict(base_assets or {})
+        self._clock = clock
+        self._cancel_timeout = cancel_timeout
+        self.mids: dict[str, Decimal] = {}
+        self.positions: dict[str, Decimal] = {}
+        self._open: set[str] = set()
+        self._pending: set[str] = set()
+        self.locked = False
+        self.lock_reason = ""
+        self._subs: list[Any] = []
+
+    def start(self) -> None:
+        """Follow mids, balances and our orders; serve the kill-switch commands."""
+        self._subs = [
+            self.bus.subscribe("md.book.*", each(self._on_book), name="risk.book"),
+            self.bus.subscribe(topics.BALANCE, each(self._on_balance), name="risk.balance"),
+            self.bus.subscribe(topics.ORDER, each(self._on_order), name="risk.order"),
+        ]
+        self.bus.handle(EngageKillSwitch, self._on_engage)
+        self.bus.handle(ReleaseKillSwitch, self._on_release)
+
+    def stop(self) -> None:
+        """Leave the bus."""
+        for sub in self._subs:
+            sub.close()
+        self._subs = []
+        self.bus.unhandle(EngageKillSwitch)
+        self.bus.unhandle(ReleaseKillSwitch)
+
+    # -- state from events -----------------------------------------------------------------
+
+    def _on_book(self, topic: str, event: Any) -> None:
+        if isinstance(event, BookTop) and event.bids and event.asks:
+            # Book levels are display floats; repr round-trips them exactly enough for a band.
+            bid = Decimal(repr(event.bids[0].price))
+            ask = Decimal(repr(event.asks[0].price))
+            self.mids[event.symbol] = (bid + ask) / 2
+
+    def _on_balance(self, topic: str, event: Any) -> None:
+        if isinstance(event, BalancesChanged):
+            for b in event.balances:
+                self.positions[b.asset] = b.total
+
+    def _on_order(self, topic: str, event: Any) -> None:
+        if isinstance(event, OrderUpdated):
+            order = event.report.order
+            self._pending.discard(order.client_order_id)
+            if order.is_open:
+                self._open.add(order.client_order_id)
+            else:
+                self._open.discard(order.client_order_id)
+
+    @property
+    def open_orders(self) -> int:
+        """Our orders that are open or on their way to the venue."""
+        return len(self._open | self._pending)
+
+    # -- the checks ------------------------------------------------------------------------
+
+    def check(self, request: OrderRequest) -> RiskViolation | None:
+        """The limit ``request`` breaks now, or ``None``."""
+        base = self.base_assets.get(request.symbol)
+        return self.risk.check(
+            request,
+            now=self._clock(),
+            mid=self.mids.get(request.symbol),
+            base_asset=base,
+            position=self.positions.get(base, Decimal(0)) if base else Decimal(0),
+            open_orders=self.open_orders,
+            locked=self.locked,
+        )
+
+    def _refuse(self, request: OrderRequest, violation: RiskViolation) -> RiskRejected:
+        log.warning(
+            "order refused by risk: %s",
+            violation.message,
+            extra={"limit": violation.limit, "client_order_id": request.client_order_id},
+        )
+        self.bus.publish(
+            topics.REJECT,
+            OrderRejected(
+                client_order_id=request.client_order_id,
+                symbol=request.symbol,
+                code=None,
+                reason=violation.message,
+                source="risk",
+            ),
+        )
+        return RiskRejected(violation)
+
+    def guard(self, inner: PlaceHandler) -> PlaceHandler:
+        """``inner`` (the order manager's place handler) behind the pre-trade checks."""
+
+        async def place(command: PlaceOrder) -> Any:
+            request = command.request
+            violation = self.check(request)
+            if violation is not None:
+                raise self._refuse(request, violation)
+            self.risk.record_sent(self._clock())
+            self._pending.add(request.client_order_id)
+            try:
+                return await inner(command)
+            except BaseException:
+                self._pending.discard(request.client_order_id)
+                raise
+
+        return place
+
+    def guard_replace(self, inner: ReplaceHandler) -> ReplaceHandler:
+        """``inner`` (the replace handler) refused while the kill switch is engaged."""
+
+        async def replace(command: ReplaceOrder) -> Any:
+            if self.locked:
+                violation = RiskViolation(
+                    limit="kill_switch",
+                    limit_value="engaged",
+                    order_value="replace",
+                    message=f"risk kill_switch: trading is locked ({command.symbol} replace)",
+                )
+                self.bus.publish(
+                    topics.REJECT,
+                    OrderRejected(
+                        client_order_id=command.client_order_id,
+                        symbol=command.symbol,
+                        code=None,
+                        reason=violation.message,
+                        source="risk",
+                    ),
+                )
+                raise RiskRejected(violation)
+            return await inner(command)
+
+        return replace
+
+    # -- kill switch -----------------------------------------------------------------------
+
+    async def engage(self, reason: str = "operator") -> str:
+        """Lock trading, then cancel every open order; returns how the cancel went.
+
+        The lock comes first, so no order slips out while the cancels are on their way.
+        """
+        self.locked = True
+        self.lock_reason = reason
+        log.warning("kill switch engaged: %s", reason)
+        self._publish_state("cancelling all open orders")
+        try:
+            result = await self.bus.request(CancelAll(), timeout=self._cancel_timeout)
+            detail = f"cancel-all done: {result}" if result is not None else "cancel-all done"
+        except Exception as exc:
+            detail = f"cancel-all FAILED ({type(exc).__name__}: {exc}); orders may remain open"
+            log.error("kill switch: %s", detail)
+        self._publish_state(detail)
+        return detail
+
+    def release(self) -> None:
+        """Allow trading again."""
+        self.locked = False
+        self.lock_reason = ""
+        log.warning("kill switch released")
+        self._publish_state("released")
+
+    def _publish_state(self, detail: str) -> None:
+        self.bus.publish(
+            topics.KILL_SWITCH,
+            KillSwitchChanged(
+                engaged=self.locked,
+                reason=self.lock_reason,
+                detail=detail,
+                time_ms=int(time.time() * 1000),
+            ),
+        )
+
+    async def _on_engage(self, command: EngageKillSwitch) -> str:
+        return await self.engage(command.reason)
+
+    async def _on_release(self, command: ReleaseKillSwitch) -> None:
+        self.release()
