@@ -1,0 +1,316 @@
+"""Prometheus metrics, fed from the bus: venues and the store never import prometheus.
+
+``MetricsExporter`` subscribes to the events that carry what an operator watches and reads
+``Bus.metrics()`` at scrape time:
+
+* messages per stream: ``omnitrade_bus_published_total{topic}`` (use ``rate()``), and
+  ``omnitrade_bus_messages_per_second{topic}`` measured between two scrapes;
+* bus subscribers: queue depth, delivered, dropped, errors, worst lag;
+* latency histograms ``omnitrade_latency_seconds{kind,source}``: ``exchange_to_receipt``
+  (venue event time of book tops and trades to delivery here, one in ``sample_every``),
+  ``frame_to_subscriber`` (from ``LatencySample`` events venues publish) and
+  ``order_round_trip`` (a ``PlaceOrder`` on the bus to its first report or rejection);
+* reconnects, book resyncs and gaps, rate-limit use, recorder lag, kill switch, rejects.
+
+Recorder lag is read from any event on ``sys.recorder`` that has a ``lag_s`` (or
+``lag_ms``) attribute, so the store keeps its own event type.
+
+The endpoint is served by aiohttp on the app's own event loop (not prometheus_client's
+thread), because ``Bus.metrics()`` must be read on the loop that publishes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from omnitrade_tui.bus import Bus, Subscription, each, topics
+from omnitrade_tui.domain.commands import PlaceOrder
+from omnitrade_tui.domain.events import (
+    BookHealth,
+    BookState,
+    BookTop,
+    ConnectionChanged,
+    KillSwitchChanged,
+    LatencySample,
+    LinkState,
+    OrderRejected,
+    OrderUpdated,
+    RateLimitUsage,
+)
+from omnitrade_tui.domain.models import Trade
+
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+_MAX_ORDERS_IN_FLIGHT = 10_000
+
+
+class BusCollector(Collector):
+    """Reads ``Bus.metrics()`` when scraped."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        """The bus counters as Prometheus families."""
+        snapshot = self.bus.metrics()
+        now = time.monotonic()
+        published = CounterMetricFamily(
+            "omnitrade_bus_published", "Events published per topic", labels=["topic"]
+        )
+        rate = GaugeMetricFamily(
+            "omnitrade_bus_messages_per_second",
+            "Events per second per topic, between the last two scrapes",
+            labels=["topic"],
+        )
+        for t in snapshot.topics:
+            published.add_metric([t.topic], t.published)
+            prev = self._last.get(t.topic)
+            if prev is not None and now > prev[0]:
+                rate.add_metric([t.topic], (t.published - prev[1]) / (now - prev[0]))
+            self._last[t.topic] = (now, t.published)
+        yield published
+        yield rate
+        labels = ["subscriber", "pattern", "kind"]
+        depth = GaugeMetricFamily(
+            "omnitrade_bus_queue_depth", "Events waiting in a subscriber's queue", labels=labels
+        )
+        delivered = CounterMetricFamily(
+            "omnitrade_bus_delivered", "Events delivered to a subscriber", labels=labels
+        )
+        dropped = CounterMetricFamily(
+            "omnitrade_bus_dropped", "Events a subscriber's policy dropped", labels=labels
+        )
+        errors = CounterMetricFamily(
+            "omnitrade_bus_subscriber_errors", "Exceptions raised by a subscriber", labels=labels
+        )
+        lag = GaugeMetricFamily(
+            "omnitrade_bus_worst_lag_seconds",
+            "Longest wait or slowest callback seen by a subscriber",
+            labels=labels,
+        )
+        for s in snapshot.subscribers:
+            key = [s.name, s.pattern, s.kind]
+            depth.add_metric(key, s.depth)
+            delivered.add_metric(key, s.delivered)
+            dropped.add_metric(key, s.dropped)
+            errors.add_metric(key, s.errors)
+            lag.add_metric(key, s.worst_lag_s)
+        yield from (depth, delivered, dropped, errors, lag)
+
+
+class MetricsExporter:
+    """Prometheus metrics of one running app, from its bus."""
+
+    def __init__(self, bus: Bus, sample_every: int = 16) -> None:
+        self.bus = bus
+        self.registry = CollectorRegistry()
+        self._sample_every = max(1, sample_every)
+        self._tick = 0
+        r = self.registry
+        self.latency = Histogram(
+            "omnitrade_latency_seconds",
+            "Delays: exchange_to_receipt, frame_to_subscriber, order_round_trip",
+            ["kind", "source"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "omnitrade_reconnects",
+            "Times a venue link went to reconnecting",
+            ["venue", "link"],
+            registry=r,
+        )
+        self.link_up = Gauge(
+            "omnitrade_link_up", "1 when a venue link is connected", ["venue", "link"], registry=r
+        )
+        self.resyncs = Gauge(
+            "omnitrade_book_resyncs", "Book resyncs so far per symbol", ["symbol"], registry=r
+        )
+        self.gaps = Gauge(
+            "omnitrade_book_gaps", "Depth sequence gaps so far per symbol", ["symbol"], registry=r
+        )
+        self.book_live = Gauge(
+            "omnitrade_book_live", "1 when a local book is in sync", ["symbol"], registry=r
+        )
+        self.rate_used = Gauge(
+            "omnitrade_rate_limit_used",
+            "Rate-limit counter the venue last reported",
+            ["venue", "kind", "interval"],
+            registry=r,
+        )
+        self.rate_ratio = Gauge(
+            "omnitrade_rate_limit_use_ratio",
+            "Share of a rate limit in use (0..1)",
+            ["venue", "kind", "interval"],
+            registry=r,
+        )
+        self.recorder_lag = Gauge(
+            "omnitrade_recorder_lag_seconds", "How far the recorder is behind", registry=r
+        )
+        self.kill_switch = Gauge(
+            "omnitrade_kill_switch_engaged", "1 while the kill switch locks trading", registry=r
+        )
+        self.rejects = Counter(
+            "omnitrade_order_rejects", "Orders refused, by who refused", ["source"], registry=r
+        )
+        self.registry.register(BusCollector(bus))
+        self._sent: OrderedDict[str, float] = OrderedDict()
+        self._subs: list[Subscription] = []
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Subscribe to the events the metrics come from."""
+        subscriptions: Iterable[tuple[str, Any]] = (
+            ("md.book.*", self._on_market),
+            ("md.trade.*", self._on_market),
+            ("md.health.*", self._on_health),
+            (topics.LATENCY, self._on_latency),
+            (topics.CONNECTION, self._on_connection),
+            (topics.RATE_LIMIT, self._on_rate_limit),
+            (topics.RECORDER, self._on_recorder),
+            (topics.KILL_SWITCH, self._on_kill_switch),
+            (topics.REJECT, self._on_reject),
+            (topics.ORDER, self._on_order),
+            (topics.command(PlaceOrder.name), self._on_place),
+        )
+        self._subs = [
+            self.bus.subscribe(pattern, each(callback), name=f"metrics:{pattern}")
+            for pattern, callback in subscriptions
+        ]
+
+    def stop(self) -> None:
+        """Leave the bus."""
+        for sub in self._subs:
+            sub.close()
+        self._subs = []
+
+    def _on_market(self, topic: str, event: Any) -> None:
+        self._tick += 1
+        if self._tick % self._sample_every:
+            return
+        if isinstance(event, BookTop):
+            event_ms = event.event_ms
+        elif isinstance(event, Trade):
+            event_ms = event.time_ms
+        else:
+            return
+        if event_ms > 0:
+            delay = time.time() - event_ms / 1000
+            self.latency.labels("exchange_to_receipt", topic).observe(max(0.0, delay))
+
+    def _on_health(self, topic: str, event: Any) -> None:
+        if isinstance(event, BookHealth):
+            self.resyncs.labels(event.symbol).set(event.resyncs)
+            self.gaps.labels(event.symbol).set(event.gaps)
+            self.book_live.labels(event.symbol).set(1 if event.state is BookState.LIVE else 0)
+
+    def _on_latency(self, topic: str, event: Any) -> None:
+        if isinstance(event, LatencySample):
+            self.latency.labels(event.kind, event.source).observe(max(0.0, event.seconds))
+
+    def _on_connection(self, topic: str, event: Any) -> None:
+        if isinstance(event, ConnectionChanged):
+            if event.state is LinkState.RECONNECTING:
+                self.reconnects.labels(event.venue, event.link).inc()
+            self.link_up.labels(event.venue, event.link).set(
+                1 if event.state is LinkState.CONNECTED else 0
+            )
+
+    def _on_rate_limit(self, topic: str, event: Any) -> None:
+        if isinstance(event, RateLimitUsage):
+            labels = (event.venue, event.kind, event.interval)
+            self.rate_used.labels(*labels).set(event.used)
+            if event.limit > 0:
+                self.rate_ratio.labels(*labels).set(event.used / event.limit)
+
+    def _on_recorder(self, topic: str, event: Any) -> None:
+        lag = getattr(event, "lag_s", None)
+        if lag is None and getattr(event, "lag_ms", None) is not None:
+            lag = event.lag_ms / 1000
+        if isinstance(lag, int | float):
+            self.recorder_lag.set(lag)
+
+    def _on_kill_switch(self, topic: str, event: Any) -> None:
+        if isinstance(event, KillSwitchChanged):
+            self.kill_switch.set(1 if event.engaged else 0)
+
+    def _on_place(self, topic: str, event: Any) -> None:
+        if isinstance(event, PlaceOrder):
+            self._sent[event.request.client_order_id] = time.monotonic()
+            while len(self._sent) > _MAX_ORDERS_IN_FLIGHT:
+                self._sent.popitem(last=False)
+
+    def _round_trip(self, client_order_id: str) -> None:
+        sent = self._sent.pop(client_order_id, None)
+        if sent is not None:
+            self.latency.labels("order_round_trip", "order").observe(time.monotonic() - sent)
+
+    def _on_order(self, topic: str, event: Any) -> None:
+        if isinstance(event, OrderUpdated):
+            self._round_trip(event.report.order.client_order_id)
+
+    def _on_reject(self, topic: str, event: Any) -> None:
+        if isinstance(event, OrderRejected):
+            self.rejects.labels(event.source).inc()
+            self._round_trip(event.client_order_id)
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric, now."""
+        return generate_latest(self.registry)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def serve(self, port: int, host: str = "127.0.0.1") -> int:
+        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); returns the port."""
+        app = web.Application()
+        app.router.add_get("/metrics", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(
+                exc.errno, f"cannot serve metrics on {host}:{port}: {exc.strerror}"
+            ) from None
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        return self.port
+
+    async def aclose(self) -> None:
+        """Stop serving and leave the bus."""
+        self.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
