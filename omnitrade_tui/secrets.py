@@ -423,17 +423,24 @@ class KeyStore:
 
     def list(self) -> list[KeyInfo]:
         """Every known key, by name; the environment's key (if set) as ``env``."""
-        out = [
-            KeyInfo(
-                name=name,
-                kind=KeyKind(str(row.get("kind", "hmac"))),
-                fingerprint=str(row.get("fingerprint", "?")),
-                backend=str(row.get("backend", "?")),
-                profile=row.get("profile"),
-                added=str(row.get("added", "")),
+        out = []
+        for name, row in sorted(self._read_index().items()):
+            try:
+                kind = KeyKind(str(row.get("kind", "hmac")))
+            except (ValueError, AttributeError):
+                raise KeyStoreError(
+                    f"the key index {self.index_path} is damaged: key {name!r} has no valid kind"
+                ) from None
+            out.append(
+                KeyInfo(
+                    name=name,
+                    kind=kind,
+                    fingerprint=str(row.get("fingerprint", "?")),
+                    backend=str(row.get("backend", "?")),
+                    profile=row.get("profile"),
+                    added=str(row.get("added", "")),
+                )
             )
-            for name, row in sorted(self._read_index().items())
-        ]
         env_key = self._env.key()
         if env_key is not None:
             out.append(KeyInfo(ENV_KEY_NAME, env_key.kind, env_key.fingerprint, "env"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.cli.startup import overrides_from_args
+from omnitrade_tui.cli.startup import overrides_from_args, start_logging
 from omnitrade_tui.config import load_settings
 from omnitrade_tui.secrets import (
     KeyKind,
@@ -95,8 +96,12 @@ def _ask_hidden(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
+log = logging.getLogger(__name__)
+
+
 def _store(args: argparse.Namespace) -> KeyStore:
     settings = load_settings(overrides_from_args(args))
+    start_logging(settings)
     choice = args.backend or settings.key_backend
     ask = getpass.getpass if sys.stdin.isatty() else None
     return open_key_store(
@@ -131,6 +136,10 @@ def _add(args: argparse.Namespace) -> int:
     info = store.add(
         args.name, KeyKind(args.type), Secret(api_key), Secret(secret), args.for_profile
     )
+    log.info(
+        "key added",
+        extra={"key": info.name, "fingerprint": info.fingerprint, "store": info.backend},
+    )
     print(f"added key {info.name!r} ({info.kind.value}, {info.fingerprint}) to {info.backend}")
     return int(ExitCode.OK)
 
@@ -150,6 +159,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     _store(args).remove(args.name)
+    log.info("key removed", extra={"key": args.name})
     print(f"removed key {args.name!r}")
     return int(ExitCode.OK)
 
@@ -173,10 +183,21 @@ def _test(args: argparse.Namespace) -> int:
         )
     key = store.get(args.name)
     result = asyncio.run(check_key(key, profile.rest_url, timeout=args.timeout))
+    log.info(
+        "key checked",
+        extra={
+            "key": key.name,
+            "fingerprint": key.fingerprint,
+            "profile": profile.name,
+            "can_trade": result.can_trade,
+            "can_withdraw": result.can_withdraw,
+        },
+    )
     print(
         f"key {key.name!r} ({key.fingerprint}) works on {profile.name} ({profile.rest_url}): "
         f"account {result.account_type or '?'}, can trade: {'yes' if result.can_trade else 'NO'}"
     )
     for warning in result.warnings:
+        log.warning("key %s: %s", key.name, warning)
         print(f"WARNING: {warning}", file=sys.stderr)
     return int(ExitCode.OK)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -12,6 +14,9 @@ from omnitrade_tui.cli.error_map import to_cli_error
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import prepare_run
+from omnitrade_tui.config import AppDirs
+from omnitrade_tui.logs import configure_logging
+from omnitrade_tui.redaction import redact
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -69,16 +74,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except CliError as exc:
-        print(f"omnitrade: {exc}", file=sys.stderr)
+        print(f"omnitrade: {redact(str(exc))}", file=sys.stderr)
         return int(exc.code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
         mapped = to_cli_error(exc)
-        if mapped is None:
+        if mapped is not None:
+            if logging.getLogger().handlers:  # else logging's last resort would print it twice
+                logging.getLogger("omnitrade_tui.cli").warning(
+                    "%s", mapped, extra={"exit": int(mapped.code)}
+                )
+            print(f"omnitrade: {redact(str(mapped))}", file=sys.stderr)
+            return int(mapped.code)
+        if os.environ.get("OMNITRADE_DEBUG"):
             raise
-        print(f"omnitrade: {mapped}", file=sys.stderr)
-        return int(mapped.code)
+        # A bug: the traceback goes to the (redacting) log file, one line to the terminal.
+        if not logging.getLogger().handlers:
+            configure_logging(AppDirs.from_env().log_dir)
+        logging.getLogger("omnitrade_tui.cli").exception("unexpected error")
+        print(
+            f"omnitrade: unexpected error (a bug, please report it): "
+            f"{type(exc).__name__}: {redact(str(exc))}; the traceback is in the log file "
+            "(OMNITRADE_DEBUG=1 shows it here)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.ERROR)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from omnitrade_tui.config import Overrides, Settings, confirm_live, load_settings
+from omnitrade_tui.logs import LoggingSetup, configure_logging
 
 Ask = Callable[[str], str]
 
@@ -39,5 +40,11 @@ def prepare_run(args: argparse.Namespace, ask: Ask | None = None) -> Settings:
         ConfigError, UnknownProfileError, LiveNotConfirmedError.
     """
     settings = load_settings(overrides_from_args(args))
+    start_logging(settings)
     confirm_live(settings, ask if ask is not None else terminal_ask())
     return settings
+
+
+def start_logging(settings: Settings, console: bool = False) -> LoggingSetup:
+    """JSON logs to the state directory at the configured level (console for headless runs)."""
+    return configure_logging(settings.dirs.log_dir, settings.log_level, console=console)
