@@ -7,7 +7,8 @@
   ``omnitrade_bus_messages_per_second{topic}`` measured between two scrapes;
 * bus subscribers: queue depth, delivered, dropped, errors, worst lag;
 * latency histograms ``omnitrade_latency_seconds{kind,source}``: ``exchange_to_receipt``
-  (venue event time of book tops and trades to delivery here, one in ``sample_every``),
+  (venue event time of book tops and trades to delivery here, one in ``sample_every``,
+  64 by default),
   ``frame_to_subscriber`` (from ``LatencySample`` events venues publish) and
   ``order_round_trip`` (a ``PlaceOrder`` on the bus to its first report or rejection);
 * reconnects, book resyncs and gaps, rate-limit use, recorder lag, kill switch, rejects.
@@ -125,11 +126,12 @@ class BusCollector(Collector):
 class MetricsExporter:
     """Prometheus metrics of one running app, from its bus."""
 
-    def __init__(self, bus: Bus, sample_every: int = 16) -> None:
+    def __init__(self, bus: Bus, sample_every: int = 64) -> None:
         self.bus = bus
         self.registry = CollectorRegistry()
         self._sample_every = max(1, sample_every)
-        self._tick = 0
+        self._countdown = self._sample_every
+        self._market_latency: dict[str, Any] = {}
         r = self.registry
         self.latency = Histogram(
             "omnitrade_latency_seconds",
@@ -212,9 +214,11 @@ class MetricsExporter:
         self._subs = []
 
     def _on_market(self, topic: str, event: Any) -> None:
-        self._tick += 1
-        if self._tick % self._sample_every:
+        # Runs for every book top and trade: count down, and do real work once per sample.
+        self._countdown -= 1
+        if self._countdown:
             return
+        self._countdown = self._sample_every
         if isinstance(event, BookTop):
             event_ms = event.event_ms
         elif isinstance(event, Trade):
@@ -222,8 +226,12 @@ class MetricsExporter:
         else:
             return
         if event_ms > 0:
-            delay = time.time() - event_ms / 1000
-            self.latency.labels("exchange_to_receipt", topic).observe(max(0.0, delay))
+            child = self._market_latency.get(topic)
+            if child is None:
+                child = self._market_latency[topic] = self.latency.labels(
+                    "exchange_to_receipt", topic
+                )
+            child.observe(max(0.0, time.time() - event_ms / 1000))
 
     def _on_health(self, topic: str, event: Any) -> None:
         if isinstance(event, BookHealth):
@@ -314,3 +322,19 @@ class MetricsExporter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def start_metrics(bus: Bus, port: int, host: str = "127.0.0.1") -> MetricsExporter:
+    """Subscribe an exporter to ``bus`` and serve it on ``host:port`` (for ``--metrics-port``).
+
+    Binds to loopback by default: metrics name symbols and account activity, so exposing
+    them beyond the box is a deliberate choice (pass ``host="0.0.0.0"``).
+    """
+    exporter = MetricsExporter(bus)
+    exporter.start()
+    try:
+        await exporter.serve(port, host)
+    except OSError:
+        exporter.stop()
+        raise
+    return exporter

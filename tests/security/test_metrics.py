@@ -26,7 +26,7 @@ from omnitrade_tui.domain.events import (
     RateLimitUsage,
 )
 from omnitrade_tui.domain.models import BookLevel, ExecutionReport, Order, OrderRequest, Trade
-from omnitrade_tui.metrics import MetricsExporter
+from omnitrade_tui.metrics import MetricsExporter, start_metrics
 
 
 class RecorderStatus(msgspec.Struct, frozen=True):
@@ -190,3 +190,18 @@ async def test_port_in_use_is_a_clear_error() -> None:
             await second.serve(port)
     finally:
         await first.aclose()
+
+
+async def test_start_metrics_serves_the_bus() -> None:
+    bus = Bus()
+    exporter = await start_metrics(bus, 0)
+    bus.publish(
+        topics.trade("BTCUSDT"),
+        Trade(symbol="BTCUSDT", trade_id=1, price=1.0, qty=1.0, time_ms=0, buyer_is_maker=True),
+    )
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{exporter.port}/metrics")).text
+    found = samples(text)
+    assert value(found, "omnitrade_bus_published_total", topic="md.trade.BTCUSDT") == 1
+    await exporter.aclose()
+    assert bus.subscriptions == []
