@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import platformdirs
 
 from omnitrade_tui.engine.risk_limits import RiskLimits
+from omnitrade_tui.redaction import register_secret
 
 APP_NAME = "omnitrade"
 CONFIG_FILE_NAME = "config.toml"
@@ -387,6 +389,8 @@ def load_settings(
         f"sqlite:///{dirs.data / 'omnitrade.db'}",
     )
     redis_url = _first(flags.redis_url, env.get("OMNITRADE_REDIS_URL"), file.redis_url)
+    for url in (db_url, redis_url):
+        _protect_url_password(url)
     return Settings(
         profile=profiles[name],
         profiles=profiles,
@@ -403,6 +407,32 @@ def load_settings(
 
 
 _SOURCE_NAMES = {"file": "the config file", "env": "OMNITRADE_PROFILE", "default": "default"}
+
+
+def _protect_url_password(url: str | None) -> None:
+    """Register the password of a database/Redis URL, so logs mask it like any secret."""
+    if url:
+        try:
+            password = urlsplit(url).password
+        except ValueError:
+            return
+        if password:
+            register_secret(password)
+
+
+def masked_url(url: str | None) -> str:
+    """``url`` with its password replaced by ``***``, for display and logs."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.password:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
 
 def confirm_live(settings: Settings, ask: Callable[[str], str] | None) -> None:

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from omnitrade_tui.config import AppDirs, dump_toml, write_private_file
+from omnitrade_tui.config import AppDirs, Profile, dump_toml, write_private_file
 from omnitrade_tui.redaction import Secret
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "VenueUnreachableError",
     "check_key",
     "open_key_store",
+    "resolve_key",
 ]
 
 KEYRING_SERVICE = "omnitrade"
@@ -421,8 +422,15 @@ class KeyStore:
         self._write_index(index)
         return info
 
-    def list(self) -> list[KeyInfo]:
+    def list_keys(self) -> list[KeyInfo]:
         """Every known key, by name; the environment's key (if set) as ``env``."""
+        out = self._indexed()
+        env_key = self._env.key()
+        if env_key is not None:
+            out.append(KeyInfo(ENV_KEY_NAME, env_key.kind, env_key.fingerprint, "env"))
+        return out
+
+    def _indexed(self) -> list[KeyInfo]:
         out = []
         for name, row in sorted(self._read_index().items()):
             try:
@@ -441,14 +449,14 @@ class KeyStore:
                     added=str(row.get("added", "")),
                 )
             )
-        env_key = self._env.key()
-        if env_key is not None:
-            out.append(KeyInfo(ENV_KEY_NAME, env_key.kind, env_key.fingerprint, "env"))
         return out
 
     def info(self, name: str) -> KeyInfo:
         """The listed facts of one key."""
-        for info in self.list():
+        # Only the env key looks at the environment, so a half-set OMNITRADE_API_KEY does
+        # not break the use of a stored key.
+        infos = self.list_keys() if name == ENV_KEY_NAME else self._indexed()
+        for info in infos:
             if info.name == name:
                 return info
         raise KeyNotFoundError(f"no key named {name!r} (see `omnitrade keys list`)")
@@ -517,6 +525,36 @@ def open_key_store(
     if choice == "auto" and notice is not None:
         notice(f"no OS keyring available; using the encrypted key file {path}")
     return KeyStore(dirs, EncryptedFileBackend(path, Secret(passphrase)), env)
+
+
+def resolve_key(store: KeyStore, profile: Profile) -> ApiKey | None:
+    """The key a run on ``profile`` trades with, or ``None`` for the simulated venue.
+
+    In order: the key the profile names (``key = "..."``); the environment's key; the one
+    stored key added ``--for-profile`` this profile.
+
+    Raises:
+        KeyNotFoundError: a venue profile with no key to use, or more than one candidate.
+    """
+    if profile.key:
+        return store.get(profile.key)
+    if profile.venue == "sim":
+        return None
+    keys = store.list_keys()
+    if any(k.name == ENV_KEY_NAME for k in keys):
+        return store.get(ENV_KEY_NAME)
+    mine = [k.name for k in keys if k.profile == profile.name]
+    if len(mine) == 1:
+        return store.get(mine[0])
+    if not mine:
+        raise KeyNotFoundError(
+            f"profile {profile.name!r} needs an API key: add one with "
+            f"`omnitrade keys add NAME --for-profile {profile.name}` or set OMNITRADE_API_KEY"
+        )
+    raise KeyNotFoundError(
+        f"profile {profile.name!r} has several keys ({', '.join(mine)}); name one in the "
+        f'config: [profiles.{profile.name}] key = "NAME"'
+    )
 
 
 # -- checking a key against its venue -------------------------------------------------------

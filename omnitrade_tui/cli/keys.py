@@ -145,7 +145,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    keys = _store(args).list()
+    keys = _store(args).list_keys()
     if not keys:
         print("no keys (add one with `omnitrade keys add NAME`)")
         return int(ExitCode.OK)

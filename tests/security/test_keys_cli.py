@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
@@ -126,3 +130,49 @@ def test_sim_profile_has_nothing_to_test(
     capsys.readouterr()
     assert main(["keys", "test", "main"]) == ExitCode.PROFILE
     assert "in-process" in one_line_error(capsys.readouterr().err)
+
+
+def test_ed25519_key_from_a_pem_file(
+    app_dirs: AppDirs,
+    file_store_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    pem_file = tmp_path / "ed25519.pem"
+    pem_file.write_text(pem)
+    monkeypatch.delenv("OMNITRADE_API_SECRET")
+    argv = ["keys", "add", "ed", "--type", "ed25519", "--from-env", "--secret-file", str(pem_file)]
+    assert main(argv) == ExitCode.OK
+    venue = StubVenue(ed25519_keys={API_KEY: private.public_key()})
+    with run_stub(venue):
+        write_config(
+            app_dirs,
+            f"[profiles.stub]\nrest_url = '{venue.url}'\nws_api_url = 'ws://127.0.0.1:1/ws'\n"
+            "stream_url = 'ws://127.0.0.1:1'\n",
+        )
+        assert main(["keys", "test", "ed", "--for-profile", "stub"]) == ExitCode.OK
+    assert "works on stub" in capsys.readouterr().out
+    pem_file.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    assert (
+        main(
+            [
+                "keys",
+                "add",
+                "bad",
+                "--type",
+                "ed25519",
+                "--from-env",
+                "--secret-file",
+                str(pem_file),
+            ]
+        )
+        == ExitCode.KEYS
+    )
+    assert "not a valid unencrypted PEM" in one_line_error(capsys.readouterr().err)

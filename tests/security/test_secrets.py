@@ -10,12 +10,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import keyring
+import keyring.backends.null
 import msgspec
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from omnitrade_tui.config import AppDirs
+from omnitrade_tui.config import AppDirs, Overrides, load_settings, masked_url
 from omnitrade_tui.redaction import redact
 from omnitrade_tui.secrets import (
     ApiKey,
@@ -31,6 +32,7 @@ from omnitrade_tui.secrets import (
     VenueUnreachableError,
     check_key,
     open_key_store,
+    resolve_key,
 )
 from tests.security.conftest import LockedKeyring, MemoryKeyring
 from tests.security.stub_venue import StubVenue, run_stub
@@ -117,7 +119,7 @@ def test_keyring_backend_add_list_remove(app_dirs: AppDirs, memory_keyring: Memo
     pem, _ = ed25519_pem()
     store.add("a", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
     store.add("b", KeyKind.ED25519, Secret("ed25519-api-key-xyz"), Secret(pem), "demo")
-    listed = store.list()
+    listed = store.list_keys()
     assert [(k.name, k.kind, k.backend) for k in listed] == [
         ("a", KeyKind.HMAC, "keyring"),
         ("b", KeyKind.ED25519, "keyring"),
@@ -128,7 +130,7 @@ def test_keyring_backend_add_list_remove(app_dirs: AppDirs, memory_keyring: Memo
     assert store.get("b").secret.reveal() == pem
     assert ("omnitrade", "a") in memory_keyring.store
     store.remove("a")
-    assert [k.name for k in store.list()] == ["b"]
+    assert [k.name for k in store.list_keys()] == ["b"]
     assert ("omnitrade", "a") not in memory_keyring.store
     with pytest.raises(KeyNotFoundError):
         store.get("a")
@@ -152,7 +154,7 @@ def test_no_keyring_backend(app_dirs: AppDirs, no_keyring: None) -> None:
     assert "OMNITRADE_KEY_BACKEND=file" in str(exc.value)
     # auto with nothing to fall back on: listing works, storing says what to do.
     store = open_key_store(app_dirs, "auto", env={})
-    assert store.list() == []
+    assert store.list_keys() == []
     with pytest.raises(KeyringUnavailableError, match="OMNITRADE_KEYFILE_PASSPHRASE"):
         store.add("a", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
     # auto with a passphrase falls back to the encrypted file, and says so.
@@ -181,7 +183,7 @@ def test_locked_keyring(app_dirs: AppDirs) -> None:
 def test_env_key(app_dirs: AppDirs, tmp_path: Path) -> None:
     env = {"OMNITRADE_API_KEY": DOCS_API_KEY, "OMNITRADE_API_SECRET": DOCS_SECRET}
     store = open_key_store(app_dirs, "env", env=env)
-    (info,) = store.list()
+    (info,) = store.list_keys()
     assert (info.name, info.backend, info.kind) == ("env", "env", KeyKind.HMAC)
     assert store.get("env").secret.reveal() == DOCS_SECRET
     pem, _ = ed25519_pem()
@@ -194,7 +196,7 @@ def test_env_key(app_dirs: AppDirs, tmp_path: Path) -> None:
     }
     assert open_key_store(app_dirs, "env", env=env).get("env").kind is KeyKind.ED25519
     with pytest.raises(KeyStoreError, match="OMNITRADE_API_SECRET"):
-        open_key_store(app_dirs, "env", env={"OMNITRADE_API_KEY": "abcdefgh"}).list()
+        open_key_store(app_dirs, "env", env={"OMNITRADE_API_KEY": "abcdefgh"}).list_keys()
 
 
 # -- checking against a venue ----------------------------------------------------------------
@@ -225,3 +227,48 @@ def test_check_key_hmac_and_ed25519() -> None:
         assert venue.requests == 4
     with pytest.raises(VenueUnreachableError, match="cannot reach"):
         asyncio.run(check_key(good, venue.url, timeout=2))
+
+
+def test_resolve_key_for_a_profile(app_dirs: AppDirs, memory_keyring: MemoryKeyring) -> None:
+    settings = load_settings(Overrides(profile="testnet"), env={})
+    store = open_key_store(app_dirs, "keyring", env={})
+    assert resolve_key(store, settings.profiles["sim"]) is None
+    with pytest.raises(KeyNotFoundError, match="--for-profile testnet"):
+        resolve_key(store, settings.profiles["testnet"])
+    store.add("t1", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET), "testnet")
+    key = resolve_key(store, settings.profiles["testnet"])
+    assert key is not None
+    assert key.name == "t1"
+    store.add("t2", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET), "testnet")
+    with pytest.raises(KeyNotFoundError, match="several keys"):
+        resolve_key(store, settings.profiles["testnet"])
+    env_store = open_key_store(
+        app_dirs,
+        "keyring",
+        env={"OMNITRADE_API_KEY": "env-key-123456", "OMNITRADE_API_SECRET": "s" * 20},
+    )
+    env_key = resolve_key(env_store, settings.profiles["testnet"])
+    assert env_key is not None
+    assert env_key.name == "env"
+
+
+def test_null_keyring_counts_as_no_keyring(app_dirs: AppDirs) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.null.Keyring())
+    try:
+        with pytest.raises(KeyringUnavailableError):
+            open_key_store(app_dirs, "keyring", env={})
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_database_url_passwords_are_masked(app_dirs: AppDirs) -> None:
+    url = "postgresql://trader:pg-pass-Hx81kq@db.internal:5432/omni"
+    settings = load_settings(Overrides(db_url=url), env={})
+    assert settings.db_url == url
+    assert (
+        redact(f"connecting to {url}")
+        == "connecting to postgresql://trader:***@db.internal:5432/omni"
+    )
+    assert masked_url(url) == "postgresql://trader:***@db.internal:5432/omni"
+    assert masked_url("sqlite:///x.db") == "sqlite:///x.db"
