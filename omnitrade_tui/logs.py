@@ -15,11 +15,13 @@ Built on the standard library's ``logging``: every library we use already logs t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import logging.handlers
 import sys
 import threading
+import traceback
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -238,3 +240,60 @@ def shutdown_logging() -> None:
         root.removeHandler(handler)
         handler.close()
     _installed.clear()
+
+
+# -- crash reports ---------------------------------------------------------------------------
+
+_crash_log = logging.getLogger("omnitrade_tui.crash")
+
+
+def crash_report(exc: BaseException) -> str:
+    """The traceback of ``exc`` without local variables, secrets masked: safe to show or paste.
+
+    Rich/Textual crash screens show locals by default; a frame that was handling a key
+    would show it. The app's crash screen should print this instead.
+    """
+    return redact("".join(traceback.format_exception(exc)))
+
+
+def _excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: Any, stream: TextIO | None = None
+) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        return
+    _crash_log.critical("unhandled exception", exc_info=(exc_type, exc, tb))
+    print(
+        f"omnitrade: crashed with {exc_type.__name__}: {redact(str(exc))} "
+        "(the traceback is in the log file)",
+        file=stream or sys.stderr,
+    )
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    _crash_log.critical(
+        "unhandled exception in thread %s",
+        args.thread.name if args.thread else "?",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+    )
+
+
+def _asyncio_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    message = str(context.get("message", "unhandled error in the event loop"))
+    if isinstance(exc, BaseException):
+        _crash_log.error(message, exc_info=(type(exc), exc, exc.__traceback__))
+    else:
+        _crash_log.error(message, extra={"context": repr(context)})
+
+
+def install_crash_handlers(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Send unhandled exceptions (main thread, other threads, the event loop) to the log.
+
+    They pass through the redacting handlers like any record; the terminal gets one line.
+    """
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_hook
+    if loop is not None:
+        loop.set_exception_handler(_asyncio_handler)

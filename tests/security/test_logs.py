@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from omnitrade_tui.logs import configure_logging, shutdown_logging
+from omnitrade_tui.logs import (
+    configure_logging,
+    crash_report,
+    install_crash_handlers,
+    shutdown_logging,
+)
 from omnitrade_tui.redaction import Secret
 
 SECRET = "log-test-secret-Zq81vX0pW3"
@@ -99,3 +104,52 @@ def test_console_format_is_readable() -> None:
     logging.getLogger("omnitrade_tui.x").warning("hello %s", "there", extra={"symbol": "ETHUSDT"})
     line = console.getvalue().strip()
     assert "WARNING omnitrade_tui.x: hello there  symbol=ETHUSDT" in line
+
+
+def test_crash_handlers_log_redacted_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import sys
+    import threading
+
+    secret = Secret("crash-secret-value-4411")
+    setup = configure_logging(tmp_path / "logs")
+    saved = (sys.excepthook, threading.excepthook)
+    try:
+        loop = asyncio.new_event_loop()
+        install_crash_handlers(loop)
+        try:
+            raise RuntimeError(f"died holding {secret.reveal()}")
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+            report = crash_report(exc)
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "crashed with RuntimeError: died holding ***" in err
+
+        def boom() -> None:
+            raise ValueError(f"thread saw {secret.reveal()}")
+
+        t = threading.Thread(target=boom, name="worker")
+        t.start()
+        t.join()
+
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.call_exception_handler(
+            {"message": "task failed", "exception": KeyError(secret.reveal())}
+        )
+        loop.close()
+    finally:
+        sys.excepthook, threading.excepthook = saved
+    assert "died holding ***" in report
+    assert "crash-secret-value-4411" not in report
+    assert setup.file is not None
+    lines = read_lines(setup.file)
+    assert [line["msg"] for line in lines] == [
+        "unhandled exception",
+        "unhandled exception in thread worker",
+        "task failed",
+    ]
+    assert "crash-secret-value-4411" not in setup.file.read_text()
+    assert "ValueError: thread saw ***" in str(lines[1]["exc"])
