@@ -92,13 +92,14 @@ class _BookSide:
         self.levels = {p: q for p, q in levels if q > 0.0}
         self._rebuild()
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, want: int = _CACHE_KEEP) -> None:
         sign = self.sign
-        if len(self.levels) <= _CACHE_KEEP:
+        keep = max(want, _CACHE_KEEP)
+        if len(self.levels) <= keep:
             self.keys = sorted(sign * p for p in self.levels)
             self.complete = True
         else:
-            self.keys = heapq.nsmallest(_CACHE_KEEP, (sign * p for p in self.levels))
+            self.keys = heapq.nsmallest(keep, (sign * p for p in self.levels))
             self.complete = False
 
     def apply(self, updates: Iterable[PriceQty]) -> None:
@@ -130,7 +131,7 @@ class _BookSide:
     def ensure(self, n: int) -> list[float]:
         """The cache, rebuilt first if it cannot answer a read of ``n`` levels."""
         if len(self.keys) < n and not self.complete:
-            self._rebuild()
+            self._rebuild(n)
         return self.keys
 
     def best(self) -> float | None:
