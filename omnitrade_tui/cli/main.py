@@ -8,8 +8,10 @@ from collections.abc import Callable, Sequence
 
 from omnitrade_tui import __version__
 from omnitrade_tui.cli import history, keys, record, sim
+from omnitrade_tui.cli.error_map import to_cli_error
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.cli.startup import prepare_run
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -34,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="profile to run: sim (default), testnet, demo, live, or one from the config file",
     )
+    parser.add_argument(
+        "--config", default=None, help="config file to read instead of the platform default"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on this port (off unless given)",
+    )
     parser.set_defaults(handler=_run_app)
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     for module in (sim, record, keys, history):
@@ -42,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_app(args: argparse.Namespace) -> int:
+    prepare_run(args)
     raise CliError(
         "the terminal app is not built yet in this version (see the README's status); "
         "`omnitrade --help` lists what works",
@@ -61,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        mapped = to_cli_error(exc)
+        if mapped is None:
+            raise
+        print(f"omnitrade: {mapped}", file=sys.stderr)
+        return int(mapped.code)
 
 
 if __name__ == "__main__":  # pragma: no cover

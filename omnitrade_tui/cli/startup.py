@@ -1,0 +1,43 @@
+"""What every run does before anything starts: resolve settings, and guard LIVE.
+
+The terminal app (and any subcommand that trades) calls ``prepare_run``; it returns the
+settings, or raises a typed error that ``cli.main`` turns into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from omnitrade_tui.config import Overrides, Settings, confirm_live, load_settings
+
+Ask = Callable[[str], str]
+
+
+def overrides_from_args(args: argparse.Namespace) -> Overrides:
+    """The command line's share of the settings (flags beat environment and file)."""
+    config = getattr(args, "config", None)
+    return Overrides(
+        profile=getattr(args, "profile", None),
+        config_file=Path(config) if config else None,
+        metrics_port=getattr(args, "metrics_port", None),
+        log_level=getattr(args, "log_level", None),
+    )
+
+
+def terminal_ask() -> Ask | None:
+    """``input`` when a person is at a terminal, else ``None`` (nobody to confirm LIVE)."""
+    return input if sys.stdin is not None and sys.stdin.isatty() else None
+
+
+def prepare_run(args: argparse.Namespace, ask: Ask | None = None) -> Settings:
+    """Settings of this run, after a LIVE profile has been confirmed by typing ``LIVE``.
+
+    Raises:
+        ConfigError, UnknownProfileError, LiveNotConfirmedError.
+    """
+    settings = load_settings(overrides_from_args(args))
+    confirm_live(settings, ask if ask is not None else terminal_ask())
+    return settings

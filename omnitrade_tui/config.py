@@ -1,0 +1,503 @@
+"""Settings: profiles, UI, storage URLs and risk limits, from file < environment < flags.
+
+The config file is TOML in the platform's config directory (``config.toml``). It is read
+with ``tomllib`` and checked against typed ``msgspec`` structs, so a mistake is reported with
+its path in the file (``$.profiles.box.risk.max_open_orders``) instead of surfacing later.
+Writing uses ``dump_toml``, a small emitter for the flat tables we write ourselves (the key
+index, a starter config): not worth a dependency.
+
+Secrets never live here: a profile names a key (``key = "main"``) and the key store holds it.
+
+Built-in profiles: ``sim`` (default, the in-process simulated venue), ``testnet``, ``demo``
+and ``live`` (Binance spot). A profile in the file with a built-in's name overrides only what
+it sets; any other name defines a custom profile, which must give its own URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import platformdirs
+
+from omnitrade_tui.engine.risk_limits import RiskLimits
+
+APP_NAME = "omnitrade"
+CONFIG_FILE_NAME = "config.toml"
+DEFAULT_PROFILE = "sim"
+LIVE_CONFIRMATION = "LIVE"
+
+
+class ConfigError(Exception):
+    """The config file (or an OMNITRADE_* variable) is unreadable or invalid."""
+
+
+class UnknownProfileError(ConfigError):
+    """A profile was asked for that is neither built in nor defined in the config file."""
+
+
+class LiveNotConfirmedError(Exception):
+    """LIVE was chosen without ``--profile`` on the command line and a typed ``LIVE``."""
+
+
+# -- what the file may contain -------------------------------------------------------------
+
+
+class ProfileFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One ``[profiles.NAME]`` table."""
+
+    venue: str | None = None
+    rest_url: str | None = None
+    ws_api_url: str | None = None
+    stream_url: str | None = None
+    live: bool | None = None
+    key: str | None = None
+    risk: RiskLimits | None = None
+
+
+class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The ``[ui]`` table."""
+
+    frame_rate: int | None = None
+    theme: str | None = None
+    keys: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The whole config file."""
+
+    profile: str | None = None
+    db_url: str | None = None
+    redis_url: str | None = None
+    metrics_port: int | None = None
+    log_level: str | None = None
+    key_backend: str | None = None
+    ui: UIFile = msgspec.field(default_factory=UIFile)
+    profiles: dict[str, ProfileFile] = msgspec.field(default_factory=dict)
+
+
+# -- resolved settings ---------------------------------------------------------------------
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue to trade on and the limits to trade under.
+
+    ``venue`` is ``"sim"`` (the simulated venue, started in-process on a loopback port, so its
+    URLs are ``None`` until it runs) or ``"binance"``. ``rest_url`` is the REST base without
+    ``/api``; ``stream_url`` is the market-stream base to which ``/ws`` or ``/stream`` is added.
+    """
+
+    name: str
+    venue: str
+    rest_url: str | None
+    ws_api_url: str | None
+    stream_url: str | None
+    live: bool = False
+    key: str | None = None
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+
+    @property
+    def label(self) -> str:
+        """What the status bar shows: ``LIVE`` for real money, else the profile's name."""
+        return "LIVE" if self.live else self.name.upper()
+
+
+_SIM_RISK = RiskLimits(price_band_pct=Decimal(10), max_open_orders=200, max_orders_per_second=20)
+_EXCHANGE_RISK = RiskLimits(
+    max_order_notional=Decimal(1000),
+    price_band_pct=Decimal(5),
+    max_open_orders=50,
+    max_orders_per_second=5,
+)
+
+BUILTIN_PROFILES: dict[str, Profile] = {
+    "sim": Profile(
+        name="sim", venue="sim", rest_url=None, ws_api_url=None, stream_url=None, risk=_SIM_RISK
+    ),
+    "testnet": Profile(
+        name="testnet",
+        venue="binance",
+        rest_url="https://testnet.binance.vision",
+        ws_api_url="wss://ws-api.testnet.binance.vision/ws-api/v3",
+        stream_url="wss://stream.testnet.binance.vision",
+        risk=_EXCHANGE_RISK,
+    ),
+    "demo": Profile(
+        name="demo",
+        venue="binance",
+        rest_url="https://demo-api.binance.com",
+        ws_api_url="wss://demo-ws-api.binance.com/ws-api/v3",
+        stream_url="wss://demo-stream.binance.com:9443",
+        risk=_EXCHANGE_RISK,
+    ),
+    "live": Profile(
+        name="live",
+        venue="binance",
+        rest_url="https://api.binance.com",
+        ws_api_url="wss://ws-api.binance.com:443/ws-api/v3",
+        stream_url="wss://stream.binance.com:9443",
+        live=True,
+        risk=_EXCHANGE_RISK,
+    ),
+}
+
+_VENUES = ("sim", "binance")
+_KEY_BACKENDS = ("auto", "keyring", "file", "env")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class AppDirs:
+    """Where the app keeps its config, its state (logs) and its data (database, key file).
+
+    Each may be moved with ``OMNITRADE_CONFIG_DIR``, ``OMNITRADE_STATE_DIR`` and
+    ``OMNITRADE_DATA_DIR`` (a sandbox, a container volume, a test).
+    """
+
+    config: Path
+    state: Path
+    data: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AppDirs:
+        """The platform's directories, unless the environment moves them."""
+        env = os.environ if env is None else env
+        return cls(
+            config=Path(env.get("OMNITRADE_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)),
+            state=Path(env.get("OMNITRADE_STATE_DIR") or platformdirs.user_state_dir(APP_NAME)),
+            data=Path(env.get("OMNITRADE_DATA_DIR") or platformdirs.user_data_dir(APP_NAME)),
+        )
+
+    @property
+    def log_dir(self) -> Path:
+        """Folder of the rotating JSON log."""
+        return self.state / "logs"
+
+
+@dataclass(frozen=True)
+class UISettings:
+    """How the terminal app looks and reacts."""
+
+    frame_rate: int = 30
+    theme: str = "omnitrade-dark"
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line sets; ``None`` leaves the environment's or file's value."""
+
+    profile: str | None = None
+    config_file: Path | None = None
+    db_url: str | None = None
+    redis_url: str | None = None
+    metrics_port: int | None = None
+    log_level: str | None = None
+    key_backend: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, resolved.
+
+    ``profile_source`` says where the profile choice came from (``default``, ``file``,
+    ``env`` or ``flag``): a LIVE profile is only accepted from ``flag``.
+    """
+
+    profile: Profile
+    profiles: dict[str, Profile]
+    ui: UISettings
+    db_url: str
+    redis_url: str | None
+    metrics_port: int | None
+    log_level: str
+    key_backend: str
+    dirs: AppDirs
+    config_file: Path
+    profile_source: str
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def read_config_file(path: Path) -> ConfigFile:
+    """Parse and check the config file; a missing file is an empty config.
+
+    Raises:
+        ConfigError: unreadable, not TOML, or not the expected shape.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return ConfigFile()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    # Profiles are checked one by one so an error names its profile: msgspec would say
+    # ``$.profiles[...]`` for a dict value.
+    raw_profiles = data.pop("profiles", {})
+    if not isinstance(raw_profiles, dict):
+        raise ConfigError(f"config file {path}: `profiles` must be a table of profiles")
+    try:
+        file = msgspec.convert(data, ConfigFile, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    for name, entry in raw_profiles.items():
+        try:
+            file.profiles[name] = msgspec.convert(entry, ProfileFile, strict=False)
+        except msgspec.ValidationError as exc:
+            where = str(exc).replace("`$", f"`$.profiles.{name}")
+            if "`$" not in str(exc):
+                where = f"{exc} - in profiles.{name}"
+            raise ConfigError(f"config file {path}: {where}") from None
+    return file
+
+
+def _profiles(file: ConfigFile, path: Path) -> dict[str, Profile]:
+    profiles = dict(BUILTIN_PROFILES)
+    for name, entry in file.profiles.items():
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise ConfigError(
+                f"config file {path}: profile name {name!r} may only use letters, digits, _ and -"
+            )
+        base = BUILTIN_PROFILES.get(name)
+        venue = entry.venue or (base.venue if base else "binance")
+        if venue not in _VENUES:
+            raise ConfigError(
+                f"config file {path}: profile {name!r} has venue {venue!r}; "
+                f"expected one of {', '.join(_VENUES)}"
+            )
+        urls = {
+            "rest_url": entry.rest_url or (base.rest_url if base else None),
+            "ws_api_url": entry.ws_api_url or (base.ws_api_url if base else None),
+            "stream_url": entry.stream_url or (base.stream_url if base else None),
+        }
+        if venue == "binance":
+            missing = [k for k, v in urls.items() if not v]
+            if missing:
+                raise ConfigError(
+                    f"config file {path}: profile {name!r} needs {', '.join(missing)}"
+                )
+            for k, v in urls.items():
+                if v and not re.match(r"^(https?|wss?)://", v):
+                    raise ConfigError(
+                        f"config file {path}: profile {name!r} {k} {v!r} is not an "
+                        "http(s):// or ws(s):// URL"
+                    )
+        base_risk = base.risk if base else RiskLimits()
+        profiles[name] = Profile(
+            name=name,
+            venue=venue,
+            live=entry.live if entry.live is not None else (base.live if base else False),
+            key=entry.key or (base.key if base else None),
+            risk=base_risk.merged(entry.risk) if entry.risk else base_risk,
+            **urls,
+        )
+    return profiles
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r} is not a whole number") from None
+
+
+def _first(*values: Any) -> Any:
+    for v in values:
+        if v is not None and v != "":
+            return v
+    return None
+
+
+def load_settings(
+    overrides: Overrides | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve the settings of this run: config file < ``OMNITRADE_*`` environment < flags.
+
+    Raises:
+        ConfigError: the file or a variable is invalid.
+        UnknownProfileError: the chosen profile does not exist.
+    """
+    flags = overrides or Overrides()
+    env = os.environ if env is None else env
+    dirs = AppDirs.from_env(env)
+    path = flags.config_file or (
+        Path(env["OMNITRADE_CONFIG"]) if env.get("OMNITRADE_CONFIG") else None
+    )
+    path = path or dirs.config / CONFIG_FILE_NAME
+    file = read_config_file(path)
+    profiles = _profiles(file, path)
+
+    if flags.profile:
+        name, source = flags.profile, "flag"
+    elif env.get("OMNITRADE_PROFILE"):
+        name, source = env["OMNITRADE_PROFILE"], "env"
+    elif file.profile:
+        name, source = file.profile, "file"
+    else:
+        name, source = DEFAULT_PROFILE, "default"
+    if name not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise UnknownProfileError(f"unknown profile {name!r} (from {source}); known: {known}")
+
+    log_level = str(
+        _first(flags.log_level, env.get("OMNITRADE_LOG_LEVEL"), file.log_level, "INFO")
+    ).upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError(f"log level {log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
+    key_backend = str(
+        _first(flags.key_backend, env.get("OMNITRADE_KEY_BACKEND"), file.key_backend, "auto")
+    )
+    if key_backend not in _KEY_BACKENDS:
+        raise ConfigError(f"key backend {key_backend!r} is not one of {', '.join(_KEY_BACKENDS)}")
+    metrics_port = _first(
+        flags.metrics_port, _env_int(env, "OMNITRADE_METRICS_PORT"), file.metrics_port
+    )
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise ConfigError(f"metrics port {metrics_port} is outside 0..65535")
+    frame_rate = _first(_env_int(env, "OMNITRADE_FRAME_RATE"), file.ui.frame_rate, 30)
+    if not 1 <= frame_rate <= 240:
+        raise ConfigError(f"frame rate {frame_rate} is outside 1..240 frames per second")
+    ui = UISettings(
+        frame_rate=frame_rate,
+        theme=_first(env.get("OMNITRADE_THEME"), file.ui.theme, UISettings.theme),
+        keys=dict(file.ui.keys),
+    )
+    db_url = _first(
+        flags.db_url,
+        env.get("OMNITRADE_DB_URL"),
+        file.db_url,
+        f"sqlite:///{dirs.data / 'omnitrade.db'}",
+    )
+    redis_url = _first(flags.redis_url, env.get("OMNITRADE_REDIS_URL"), file.redis_url)
+    return Settings(
+        profile=profiles[name],
+        profiles=profiles,
+        ui=ui,
+        db_url=db_url,
+        redis_url=redis_url,
+        metrics_port=metrics_port,
+        log_level=log_level,
+        key_backend=key_backend,
+        dirs=dirs,
+        config_file=path,
+        profile_source=source,
+    )
+
+
+_SOURCE_NAMES = {"file": "the config file", "env": "OMNITRADE_PROFILE", "default": "default"}
+
+
+def confirm_live(settings: Settings, ask: Callable[[str], str] | None) -> None:
+    """Let a LIVE run start only when asked for on the command line and confirmed by typing.
+
+    The CLI calls this before the app starts. ``ask`` shows a prompt and returns what the
+    person typed; ``None`` means there is nobody to ask (no terminal). Non-live profiles pass.
+
+    Raises:
+        LiveNotConfirmedError: LIVE came from the file or environment, there is no terminal,
+            or the answer was not exactly ``LIVE``.
+    """
+    profile = settings.profile
+    if not profile.live:
+        return
+    if settings.profile_source != "flag":
+        raise LiveNotConfirmedError(
+            f"profile {profile.name!r} trades real money and was chosen by "
+            f"{_SOURCE_NAMES.get(settings.profile_source, settings.profile_source)}; "
+            "choose it on the command line: "
+            f"omnitrade --profile {profile.name}"
+        )
+    if ask is None:
+        raise LiveNotConfirmedError(
+            f"profile {profile.name!r} trades real money and needs a typed confirmation, "
+            "but there is no terminal to ask on"
+        )
+    prompt = (
+        f"Profile {profile.name!r} trades REAL MONEY on {profile.rest_url}.\n"
+        f"Type {LIVE_CONFIRMATION} to continue: "
+    )
+    try:
+        answer = ask(prompt)
+    except EOFError:
+        answer = ""
+    if answer.strip() != LIVE_CONFIRMATION:
+        raise LiveNotConfirmedError(
+            f"LIVE not confirmed (expected {LIVE_CONFIRMATION!r} typed exactly); nothing started"
+        )
+
+
+# -- writing -------------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return json.dumps(format(value, "f"))  # exact: a TOML float would round
+    if isinstance(value, str):
+        # JSON string escapes are a subset of TOML basic-string escapes.
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """TOML text of nested mappings of strings, numbers, Decimals, booleans and lists.
+
+    ``None`` values are left out (TOML has no null).
+    """
+    lines: list[str] = []
+
+    def table(prefix: list[str], mapping: Mapping[str, Any]) -> None:
+        scalars = [
+            (k, v) for k, v in mapping.items() if v is not None and not isinstance(v, Mapping)
+        ]
+        tables = [(k, v) for k, v in mapping.items() if isinstance(v, Mapping)]
+        if prefix and (scalars or not tables):
+            if lines:
+                lines.append("")
+            lines.append("[" + ".".join(_toml_key(p) for p in prefix) + "]")
+        for k, v in scalars:
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+        for k, v in tables:
+            table([*prefix, k], v)
+
+    table([], data)
+    return "\n".join(lines) + "\n"
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write ``text`` atomically, readable by the owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,601 @@
+"""The key store: API keys in the OS keyring, an encrypted file, or the environment.
+
+A key is a name, a kind (``hmac`` secret or ``ed25519`` private key in PEM), the API key and
+the secret. Where secrets live:
+
+* ``keyring`` (preferred): the OS keyring through the ``keyring`` package, one entry per key.
+* ``file``: on a headless box without a keyring backend (the usual case over SSH), one file
+  ``keys.enc`` in the data directory, encrypted with AES-256-GCM under a key derived from a
+  passphrase with scrypt; unlocked once per run (prompt or ``OMNITRADE_KEYFILE_PASSPHRASE``).
+* ``env``: for automation, ``OMNITRADE_API_KEY`` with ``OMNITRADE_API_SECRET`` (or
+  ``OMNITRADE_API_SECRET_FILE``) and ``OMNITRADE_API_KEY_TYPE``; listed as the key ``env``.
+
+Names, kinds and fingerprints (never secrets) are kept in ``keys.toml`` beside the config, so
+``keys list`` works without unlocking anything. Every secret is held in a ``Secret``.
+
+``check_key`` tests a key against its venue with a signed ``GET /api/v3/account`` and reports
+whether it can trade and, loudly, whether it can withdraw.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import keyring
+import keyring.backends.fail
+import keyring.backends.null
+import keyring.errors
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from omnitrade_tui.config import AppDirs, dump_toml, write_private_file
+from omnitrade_tui.redaction import Secret
+
+__all__ = [
+    "AccountCheck",
+    "ApiKey",
+    "EncryptedFileBackend",
+    "EnvBackend",
+    "KeyCheckError",
+    "KeyInfo",
+    "KeyKind",
+    "KeyNotFoundError",
+    "KeyStore",
+    "KeyStoreError",
+    "KeyringBackend",
+    "KeyringLockedError",
+    "KeyringUnavailableError",
+    "Secret",
+    "VenueUnreachableError",
+    "check_key",
+    "open_key_store",
+]
+
+KEYRING_SERVICE = "omnitrade"
+INDEX_FILE = "keys.toml"
+KEY_FILE = "keys.enc"
+ENV_KEY_NAME = "env"
+# scrypt cost: 2**15 x 8 x 128 bytes = 32 MiB and ~0.1 s per unlock, the level the
+# cryptography docs suggest for interactive logins.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
+
+
+class KeyStoreError(Exception):
+    """A key is missing or unusable, or the store cannot be opened."""
+
+
+class KeyNotFoundError(KeyStoreError):
+    """No key of that name."""
+
+
+class KeyringUnavailableError(KeyStoreError):
+    """There is no usable OS keyring backend (a headless box)."""
+
+
+class KeyringLockedError(KeyStoreError):
+    """The keyring (or the encrypted key file) is locked: wrong or missing passphrase."""
+
+
+class KeyCheckError(KeyStoreError):
+    """The venue refused the key: wrong, revoked, a bad secret, or a clock far off."""
+
+
+class VenueUnreachableError(Exception):
+    """The venue could not be reached (DNS, refused, timeout, TLS, 5xx)."""
+
+
+class KeyKind(StrEnum):
+    """How requests are signed with a key."""
+
+    HMAC = "hmac"
+    ED25519 = "ed25519"
+
+
+def fingerprint(api_key: str) -> str:
+    """A short, stable, non-secret name for an API key: ``sha256:`` and 16 hex digits."""
+    return "sha256:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A usable key: its name, kind, API key and secret (both ``Secret``)."""
+
+    name: str
+    kind: KeyKind
+    api_key: Secret
+    secret: Secret
+
+    @property
+    def fingerprint(self) -> str:
+        """See ``fingerprint``."""
+        return fingerprint(self.api_key.reveal())
+
+    def sign(self, payload: str) -> str:
+        """Binance signature of ``payload``: hex HMAC-SHA256, or base64 Ed25519."""
+        if self.kind is KeyKind.HMAC:
+            return hmac.new(
+                self.secret.reveal().encode(), payload.encode(), hashlib.sha256
+            ).hexdigest()
+        private = _load_ed25519(self.secret.reveal())
+        return base64.b64encode(private.sign(payload.encode())).decode()
+
+    def signed_query(self, params: list[tuple[str, str]]) -> str:
+        """``params`` percent-encoded, with the signature of exactly that text appended last."""
+        query = urlencode(params)
+        return f"{query}&signature={quote(self.sign(query), safe='')}"
+
+
+def _load_ed25519(pem: str) -> Ed25519PrivateKey:
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        # The parser's message may quote the input; say only what is wrong.
+        raise KeyStoreError("the Ed25519 private key is not a valid unencrypted PEM") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyStoreError("the private key is not an Ed25519 key")
+    return key
+
+
+def validate_key(kind: KeyKind, api_key: str, secret: str) -> None:
+    """Refuse a key that cannot possibly work, before storing it."""
+    if not api_key.strip() or not api_key.isprintable() or " " in api_key:
+        raise KeyStoreError("the API key is empty or has spaces or control characters")
+    if kind is KeyKind.HMAC:
+        if not secret.strip() or not secret.isprintable():
+            raise KeyStoreError("the HMAC secret is empty or has control characters")
+    else:
+        _load_ed25519(secret)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What ``keys list`` shows: never a secret."""
+
+    name: str
+    kind: KeyKind
+    fingerprint: str
+    backend: str
+    profile: str | None = None
+    added: str = ""
+
+
+# -- backends ------------------------------------------------------------------------------
+
+
+class KeyringBackend:
+    """Secrets in the OS keyring, one entry per key name under the service ``omnitrade``."""
+
+    name = "keyring"
+
+    def __init__(self) -> None:
+        backend = keyring.get_keyring()
+        if isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring):
+            raise KeyringUnavailableError(_NO_KEYRING)
+
+    def get(self, name: str) -> tuple[str, str] | None:
+        """The API key and secret stored under ``name``."""
+        raw = self._call(keyring.get_password, KEYRING_SERVICE, name)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return str(data["api_key"]), str(data["secret"])
+
+    def put(self, name: str, api_key: str, secret: str) -> None:
+        """Store (or replace) a key."""
+        value = json.dumps({"api_key": api_key, "secret": secret})
+        self._call(keyring.set_password, KEYRING_SERVICE, name, value)
+
+    def delete(self, name: str) -> None:
+        """Forget a key (no error if it was not there)."""
+        try:
+            self._call(keyring.delete_password, KEYRING_SERVICE, name)
+        except KeyStoreError as exc:
+            if not isinstance(exc.__cause__, keyring.errors.PasswordDeleteError):
+                raise
+
+    @staticmethod
+    def _call(fn: Callable[..., Any], *args: str) -> Any:
+        try:
+            return fn(*args)
+        except keyring.errors.KeyringLocked:
+            raise KeyringLockedError(
+                "the OS keyring is locked: unlock it (log in to the desktop session, or "
+                "`gnome-keyring-daemon --unlock`) or use OMNITRADE_KEY_BACKEND=file"
+            ) from None
+        except keyring.errors.NoKeyringError:
+            raise KeyringUnavailableError(_NO_KEYRING) from None
+        except keyring.errors.PasswordDeleteError as exc:
+            raise KeyStoreError("the keyring could not delete the key") from exc
+        except keyring.errors.KeyringError as exc:
+            raise KeyStoreError(f"the OS keyring failed: {type(exc).__name__}") from None
+
+
+_NO_KEYRING = (
+    "no OS keyring is available (usual on a headless box over SSH). Use the encrypted key "
+    'file: set OMNITRADE_KEY_BACKEND=file (or key_backend = "file" in the config) and give '
+    "the passphrase at the prompt or in OMNITRADE_KEYFILE_PASSPHRASE; or, for automation, set "
+    "OMNITRADE_API_KEY and OMNITRADE_API_SECRET"
+)
+
+
+class EncryptedFileBackend:
+    """All secrets in one file, AES-256-GCM under a scrypt-derived key.
+
+    The file is JSON: the scrypt parameters and salt, a nonce, and the ciphertext of a JSON
+    object ``{name: {"api_key", "secret"}}``. A wrong passphrase fails the GCM tag check and
+    is reported as a locked store; nothing is overwritten.
+    """
+
+    name = "file"
+
+    def __init__(self, path: Path, passphrase: Secret) -> None:
+        if not passphrase:
+            raise KeyringLockedError(f"the key file {path} needs a passphrase")
+        self.path = path
+        self._passphrase = passphrase
+        self._entries: dict[str, dict[str, str]] = self._load()
+
+    def _derive(self, salt: bytes, n: int, r: int, p: int) -> bytes:
+        kdf = Scrypt(salt=salt, length=32, n=n, r=r, p=p)
+        return kdf.derive(self._passphrase.reveal().encode())
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        try:
+            blob = json.loads(self.path.read_text(encoding="utf-8"))
+            salt = base64.b64decode(blob["salt"])
+            nonce = base64.b64decode(blob["nonce"])
+            ciphertext = base64.b64decode(blob["ciphertext"])
+            n, r, p = int(blob["n"]), int(blob["r"]), int(blob["p"])
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError):
+            raise KeyStoreError(f"the key file {self.path} is damaged (not a key file)") from None
+        key = self._derive(salt, n, r, p)
+        try:
+            plain = AESGCM(key).decrypt(nonce, ciphertext, b"omnitrade-keys-v1")
+        except InvalidTag:
+            raise KeyringLockedError(
+                f"wrong passphrase for the key file {self.path} (or the file was altered)"
+            ) from None
+        entries: dict[str, dict[str, str]] = json.loads(plain)
+        return entries
+
+    def _save(self) -> None:
+        salt = os.urandom(16)
+        nonce = os.urandom(12)
+        key = self._derive(salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+        plain = json.dumps(self._entries).encode()
+        ciphertext = AESGCM(key).encrypt(nonce, plain, b"omnitrade-keys-v1")
+        blob = {
+            "version": 1,
+            "kdf": "scrypt",
+            "n": _SCRYPT_N,
+            "r": _SCRYPT_R,
+            "p": _SCRYPT_P,
+            "salt": base64.b64encode(salt).decode(),
+            "cipher": "AES-256-GCM",
+            "nonce": base64.b64encode(nonce).decode(),
+            "ciphertext": base64.b64encode(ciphertext).decode(),
+        }
+        write_private_file(self.path, json.dumps(blob, indent=1) + "\n")
+
+    def get(self, name: str) -> tuple[str, str] | None:
+        """The API key and secret stored under ``name``."""
+        entry = self._entries.get(name)
+        return (entry["api_key"], entry["secret"]) if entry else None
+
+    def put(self, name: str, api_key: str, secret: str) -> None:
+        """Store (or replace) a key, re-encrypting the file with a fresh salt and nonce."""
+        self._entries[name] = {"api_key": api_key, "secret": secret}
+        self._save()
+
+    def delete(self, name: str) -> None:
+        """Forget a key."""
+        if self._entries.pop(name, None) is not None:
+            self._save()
+
+
+class EnvBackend:
+    """One read-only key, ``env``, from OMNITRADE_API_KEY and OMNITRADE_API_SECRET[_FILE]."""
+
+    name = "env"
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def key(self) -> ApiKey | None:
+        """The key the environment defines, if any."""
+        api_key = self._env.get("OMNITRADE_API_KEY")
+        if not api_key:
+            return None
+        secret = self._env.get("OMNITRADE_API_SECRET")
+        secret_file = self._env.get("OMNITRADE_API_SECRET_FILE")
+        if not secret and secret_file:
+            try:
+                secret = Path(secret_file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise KeyStoreError(
+                    f"cannot read OMNITRADE_API_SECRET_FILE {secret_file}: {exc.strerror}"
+                ) from None
+        if not secret:
+            raise KeyStoreError(
+                "OMNITRADE_API_KEY is set but neither OMNITRADE_API_SECRET nor "
+                "OMNITRADE_API_SECRET_FILE is"
+            )
+        raw_kind = self._env.get("OMNITRADE_API_KEY_TYPE", "hmac").lower()
+        try:
+            kind = KeyKind(raw_kind)
+        except ValueError:
+            raise KeyStoreError(
+                f"OMNITRADE_API_KEY_TYPE={raw_kind!r}: expected hmac or ed25519"
+            ) from None
+        validate_key(kind, api_key, secret)
+        return ApiKey(ENV_KEY_NAME, kind, Secret(api_key), Secret(secret))
+
+
+SecretBackend = KeyringBackend | EncryptedFileBackend
+
+
+# -- the store -----------------------------------------------------------------------------
+
+
+class KeyStore:
+    """Named keys: secrets in a backend, non-secret facts in ``keys.toml``."""
+
+    def __init__(
+        self, dirs: AppDirs, backend: SecretBackend | None, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.dirs = dirs
+        self.backend = backend
+        self._env = EnvBackend(os.environ if env is None else env)
+        self.index_path = dirs.config / INDEX_FILE
+
+    def _read_index(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = tomllib.loads(self.index_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise KeyStoreError(f"the key index {self.index_path} is damaged: {exc}") from None
+        keys = data.get("keys", {})
+        return keys if isinstance(keys, dict) else {}
+
+    def _write_index(self, index: dict[str, dict[str, Any]]) -> None:
+        header = "# Written by `omnitrade keys`: names and fingerprints only, never secrets.\n"
+        write_private_file(self.index_path, header + dump_toml({"keys": index}))
+
+    def _need_backend(self) -> SecretBackend:
+        if self.backend is None:
+            raise KeyringUnavailableError(_NO_KEYRING)
+        return self.backend
+
+    def add(
+        self,
+        name: str,
+        kind: KeyKind,
+        api_key: Secret,
+        secret: Secret,
+        profile: str | None = None,
+    ) -> KeyInfo:
+        """Validate and store a key under ``name`` (replacing one of the same name)."""
+        if name == ENV_KEY_NAME:
+            raise KeyStoreError(f"the name {ENV_KEY_NAME!r} is reserved for OMNITRADE_API_KEY")
+        if not name or not all(c.isalnum() or c in "-_." for c in name):
+            raise KeyStoreError(f"key name {name!r}: use letters, digits, '-', '_' and '.'")
+        validate_key(kind, api_key.reveal(), secret.reveal())
+        backend = self._need_backend()
+        backend.put(name, api_key.reveal(), secret.reveal())
+        info = KeyInfo(
+            name=name,
+            kind=kind,
+            fingerprint=fingerprint(api_key.reveal()),
+            backend=backend.name,
+            profile=profile,
+            added=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        index = self._read_index()
+        index[name] = {
+            "kind": info.kind.value,
+            "fingerprint": info.fingerprint,
+            "backend": info.backend,
+            "profile": info.profile,
+            "added": info.added,
+        }
+        self._write_index(index)
+        return info
+
+    def list(self) -> list[KeyInfo]:
+        """Every known key, by name; the environment's key (if set) as ``env``."""
+        out = [
+            KeyInfo(
+                name=name,
+                kind=KeyKind(str(row.get("kind", "hmac"))),
+                fingerprint=str(row.get("fingerprint", "?")),
+                backend=str(row.get("backend", "?")),
+                profile=row.get("profile"),
+                added=str(row.get("added", "")),
+            )
+            for name, row in sorted(self._read_index().items())
+        ]
+        env_key = self._env.key()
+        if env_key is not None:
+            out.append(KeyInfo(ENV_KEY_NAME, env_key.kind, env_key.fingerprint, "env"))
+        return out
+
+    def info(self, name: str) -> KeyInfo:
+        """The listed facts of one key."""
+        for info in self.list():
+            if info.name == name:
+                return info
+        raise KeyNotFoundError(f"no key named {name!r} (see `omnitrade keys list`)")
+
+    def get(self, name: str) -> ApiKey:
+        """The usable key ``name``, secrets unlocked."""
+        if name == ENV_KEY_NAME:
+            env_key = self._env.key()
+            if env_key is None:
+                raise KeyNotFoundError("the key 'env' needs OMNITRADE_API_KEY to be set")
+            return env_key
+        info = self.info(name)
+        backend = self._need_backend()
+        stored = backend.get(name)
+        if stored is None:
+            raise KeyNotFoundError(
+                f"key {name!r} is listed (backend {info.backend}) but the {backend.name} "
+                "store has no secret for it: add it again with `omnitrade keys add`"
+            )
+        return ApiKey(name, info.kind, Secret(stored[0]), Secret(stored[1]))
+
+    def remove(self, name: str) -> None:
+        """Forget a key: its secret and its index entry."""
+        index = self._read_index()
+        if name not in index:
+            raise KeyNotFoundError(f"no key named {name!r} (see `omnitrade keys list`)")
+        if self.backend is not None:
+            self.backend.delete(name)
+        del index[name]
+        self._write_index(index)
+
+
+def open_key_store(
+    dirs: AppDirs,
+    choice: str,
+    env: Mapping[str, str] | None = None,
+    ask_passphrase: Callable[[str], str] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> KeyStore:
+    """Open the key store with the configured backend (``auto``, ``keyring``, ``file``, ``env``).
+
+    ``auto`` takes the OS keyring when there is one; otherwise the encrypted file when a
+    passphrase can be had (environment or prompt), telling ``notice`` why; otherwise only the
+    environment's key is available and storing a key fails with a message naming the options.
+    """
+    env = os.environ if env is None else env
+    if choice == "env":
+        return KeyStore(dirs, None, env)
+    if choice in ("keyring", "auto"):
+        try:
+            return KeyStore(dirs, KeyringBackend(), env)
+        except KeyringUnavailableError:
+            if choice == "keyring":
+                raise
+    passphrase = env.get("OMNITRADE_KEYFILE_PASSPHRASE")
+    path = dirs.data / KEY_FILE
+    if not passphrase and ask_passphrase is not None:
+        passphrase = ask_passphrase(f"Passphrase for the key file {path}: ")
+    if not passphrase:
+        if choice == "file":
+            raise KeyringLockedError(
+                f"the key file {path} needs a passphrase: set OMNITRADE_KEYFILE_PASSPHRASE "
+                "or run at a terminal to be asked"
+            )
+        return KeyStore(dirs, None, env)
+    if choice == "auto" and notice is not None:
+        notice(f"no OS keyring available; using the encrypted key file {path}")
+    return KeyStore(dirs, EncryptedFileBackend(path, Secret(passphrase)), env)
+
+
+# -- checking a key against its venue -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountCheck:
+    """What the venue said about a key's account."""
+
+    can_trade: bool
+    can_withdraw: bool
+    permissions: list[str]
+    account_type: str
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the operator must be told loudly."""
+        out = []
+        if not self.can_trade:
+            out.append("this key CANNOT TRADE (enable spot trading for it on the venue)")
+        if self.can_withdraw:
+            out.append(
+                "this key CAN WITHDRAW funds: a trading client does not need that; "
+                "create a key without withdrawal permission"
+            )
+        return out
+
+
+async def check_key(
+    key: ApiKey, rest_url: str, timeout: float = 10.0, recv_window_ms: int = 10_000
+) -> AccountCheck:
+    """Ask the venue about the key's account with a signed ``GET /api/v3/account``.
+
+    Raises:
+        VenueUnreachableError: no answer, or a 5xx.
+        KeyCheckError: the venue refused the key, its signature, or our clock.
+    """
+    query = key.signed_query(
+        [
+            ("omitZeroBalances", "true"),
+            ("recvWindow", str(recv_window_ms)),
+            ("timestamp", str(int(time.time() * 1000))),
+        ]
+    )
+    url = f"{rest_url.rstrip('/')}/api/v3/account?{query}"
+    headers = {"X-MBX-APIKEY": key.api_key.reveal()}
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.get(url, headers=headers)
+    except httpx.TransportError as exc:
+        raise VenueUnreachableError(
+            f"cannot reach the venue at {rest_url}: {type(exc).__name__}"
+            + (f" ({exc})" if str(exc) else "")
+        ) from None
+    if response.status_code >= 500:
+        raise VenueUnreachableError(
+            f"the venue at {rest_url} answered HTTP {response.status_code}; try again later"
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise VenueUnreachableError(
+            f"the venue at {rest_url} answered HTTP {response.status_code} with no JSON "
+            "(is this a Binance-compatible REST URL?)"
+        ) from None
+    if response.status_code != 200 or not isinstance(body, dict) or "code" in body:
+        code = body.get("code") if isinstance(body, dict) else None
+        msg = body.get("msg", "") if isinstance(body, dict) else ""
+        raise KeyCheckError(_explain_refusal(key.name, response.status_code, code, str(msg)))
+    return AccountCheck(
+        can_trade=bool(body.get("canTrade", False)),
+        can_withdraw=bool(body.get("canWithdraw", False)),
+        permissions=[str(p) for p in body.get("permissions", [])],
+        account_type=str(body.get("accountType", "")),
+    )
+
+
+def _explain_refusal(name: str, status: int, code: Any, msg: str) -> str:
+    said = f"HTTP {status}" + (f", code {code}: {msg}" if code is not None else "")
+    if code == -1022:
+        return f"key {name!r}: the signature was refused ({said}); the secret does not match"
+    if code == -1021:
+        return f"key {name!r}: the venue says our clock is off ({said}); sync the system clock"
+    if code in (-2014, -2015) or status in (401, 403):
+        return (
+            f"key {name!r} was refused ({said}): wrong or revoked key, an IP not on its "
+            "allow-list, or a key made for another venue (testnet keys do not work on live)"
+        )
+    return f"key {name!r}: the venue refused the check ({said})"

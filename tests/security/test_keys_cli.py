@@ -1,0 +1,128 @@
+"""``omnitrade keys`` end to end through ``main()``: exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnitrade_tui.cli import main
+from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.config import AppDirs
+from tests.security.conftest import MemoryKeyring, write_config
+from tests.security.stub_venue import StubVenue, run_stub
+
+API_KEY = "cli-test-api-key-0123456789abcdef"
+SECRET = "cli-test-secret-fedcba9876543210-zz"
+
+
+def one_line_error(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("omnitrade:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def file_store_env(app_dirs: AppDirs, no_keyring: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNITRADE_KEYFILE_PASSPHRASE", "a long passphrase")
+    monkeypatch.setenv("OMNITRADE_API_KEY", API_KEY)
+    monkeypatch.setenv("OMNITRADE_API_SECRET", SECRET)
+
+
+def test_add_list_test_remove_with_the_file_fallback(
+    app_dirs: AppDirs, file_store_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "add", "main", "--from-env"]) == ExitCode.OK
+    out, err = capsys.readouterr()
+    assert "added key 'main'" in out
+    assert "no OS keyring available" in err
+    assert main(["keys", "list"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "main" in out
+    assert "sha256:" in out
+    assert "file" in out
+    assert SECRET not in out
+    assert API_KEY not in out
+
+    venue = StubVenue(hmac_keys={API_KEY: SECRET}, can_withdraw=True)
+    with run_stub(venue):
+        write_config(
+            app_dirs,
+            f"[profiles.stub]\nrest_url = '{venue.url}'\nws_api_url = 'ws://127.0.0.1:1/ws'\n"
+            "stream_url = 'ws://127.0.0.1:1'\n",
+        )
+        assert main(["keys", "test", "main", "--for-profile", "stub"]) == ExitCode.OK
+        out, err = capsys.readouterr()
+        assert "works on stub" in out
+        assert "can trade: yes" in out
+        assert "WARNING: this key CAN WITHDRAW" in err
+        assert venue.requests == 1
+
+        # wrong secret in the store -> KEYS
+        venue.hmac_keys[API_KEY] = "another-secret-entirely-000000"
+        assert main(["keys", "test", "main", "--for-profile", "stub"]) == ExitCode.KEYS
+        assert "-1022" in one_line_error(capsys.readouterr().err)
+        # revoked key -> KEYS
+        venue.hmac_keys.clear()
+        assert main(["keys", "test", "main", "--for-profile", "stub"]) == ExitCode.KEYS
+        assert "revoked" in one_line_error(capsys.readouterr().err)
+
+    # the stub is gone: unreachable venue
+    assert main(["keys", "test", "main", "--for-profile", "stub"]) == ExitCode.VENUE_UNREACHABLE
+    assert "cannot reach" in one_line_error(capsys.readouterr().err)
+
+    assert main(["keys", "remove", "main"]) == ExitCode.OK
+    capsys.readouterr()
+    assert main(["keys", "remove", "main"]) == ExitCode.KEYS
+    assert "no key named 'main'" in one_line_error(capsys.readouterr().err)
+
+
+def test_wrong_passphrase_is_a_keys_error(
+    app_dirs: AppDirs,
+    file_store_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["keys", "add", "main", "--from-env"]) == ExitCode.OK
+    monkeypatch.setenv("OMNITRADE_KEYFILE_PASSPHRASE", "not the passphrase")
+    capsys.readouterr()
+    assert main(["keys", "list"]) == ExitCode.KEYS
+    assert "wrong passphrase" in one_line_error(capsys.readouterr().err)
+
+
+def test_no_keyring_and_no_fallback(
+    app_dirs: AppDirs,
+    no_keyring: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OMNITRADE_API_KEY", API_KEY)
+    monkeypatch.setenv("OMNITRADE_API_SECRET", SECRET)
+    assert main(["keys", "--backend", "keyring", "list"]) == ExitCode.KEYS
+    assert "no OS keyring is available" in one_line_error(capsys.readouterr().err)
+    assert main(["keys", "add", "x", "--from-env"]) == ExitCode.KEYS
+    assert "OMNITRADE_KEYFILE_PASSPHRASE" in one_line_error(capsys.readouterr().err)
+    # the environment's key is still usable
+    assert main(["keys", "list"]) == ExitCode.OK
+    assert "env" in capsys.readouterr().out
+
+
+def test_keyring_is_used_when_present(
+    app_dirs: AppDirs,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OMNITRADE_API_KEY", API_KEY)
+    monkeypatch.setenv("OMNITRADE_API_SECRET", SECRET)
+    assert main(["keys", "add", "k1", "--from-env"]) == ExitCode.OK
+    assert "to keyring" in capsys.readouterr().out
+    assert ("omnitrade", "k1") in memory_keyring.store
+
+
+def test_sim_profile_has_nothing_to_test(
+    app_dirs: AppDirs, file_store_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "add", "main", "--from-env"]) == ExitCode.OK
+    capsys.readouterr()
+    assert main(["keys", "test", "main"]) == ExitCode.PROFILE
+    assert "in-process" in one_line_error(capsys.readouterr().err)
