@@ -20,7 +20,8 @@ to equal floats, so keys are stable. Exact money lives in the order path, not he
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, insort
+from bisect import bisect_left as _bisect_left
+from bisect import insort as _insort
 from collections.abc import Iterable, Iterator
 from enum import IntEnum
 
@@ -32,6 +33,7 @@ from omnitrade_tui.domain.models import BookLevel
 PriceQty = tuple[float, float]
 
 _CACHE_KEEP = 128
+_INF = float("inf")
 _CACHE_MAX = 256
 
 
@@ -92,45 +94,68 @@ class _BookSide:
         self.levels = {p: q for p, q in levels if q > 0.0}
         self._rebuild()
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, want: int = _CACHE_KEEP) -> None:
         sign = self.sign
-        if len(self.levels) <= _CACHE_KEEP:
+        keep = max(want, _CACHE_KEEP)
+        if len(self.levels) <= keep:
             self.keys = sorted(sign * p for p in self.levels)
             self.complete = True
         else:
-            self.keys = heapq.nsmallest(_CACHE_KEEP, (sign * p for p in self.levels))
+            self.keys = heapq.nsmallest(keep, (sign * p for p in self.levels))
             self.complete = False
 
     def apply(self, updates: Iterable[PriceQty]) -> None:
+        # The hot loop of the market-data path. ``edge`` is the price up to which the
+        # cache holds every level (worst cached price, or infinity while it holds all);
+        # it may lag behind deletions, which keeps the prefix property true. Locals only,
+        # and one dict probe per level on the common paths.
         levels = self.levels
         keys = self.keys
-        sign = self.sign
-        for price, qty in updates:
-            if qty == 0.0:
-                if levels.pop(price, None) is not None:
-                    k = sign * price
-                    if self.complete or (keys and k <= keys[-1]):
-                        i = bisect_left(keys, k)
+        pop = levels.pop
+        complete = self.complete
+        if self.sign > 0:  # asks: cache keys are prices, best (lowest) first
+            edge = _INF if complete else (keys[-1] if keys else -_INF)
+            for price, qty in updates:
+                if qty == 0.0:
+                    if pop(price, None) is not None and price <= edge:
+                        i = _bisect_left(keys, price)
+                        if i < len(keys) and keys[i] == price:
+                            del keys[i]
+                elif price in levels:
+                    levels[price] = qty
+                else:
+                    levels[price] = qty
+                    if price < edge:
+                        _insort(keys, price)
+                        if len(keys) > _CACHE_MAX:
+                            del keys[_CACHE_KEEP:]
+                            complete = False
+                            edge = keys[-1]
+        else:  # bids: cache keys are negated prices, best (highest) first
+            edge = -_INF if complete else (-keys[-1] if keys else _INF)
+            for price, qty in updates:
+                if qty == 0.0:
+                    if pop(price, None) is not None and price >= edge:
+                        k = -price
+                        i = _bisect_left(keys, k)
                         if i < len(keys) and keys[i] == k:
                             del keys[i]
-            else:
-                if price not in levels:
-                    k = sign * price
-                    if self.complete:
-                        insort(keys, k)
+                elif price in levels:
+                    levels[price] = qty
+                else:
+                    levels[price] = qty
+                    if price > edge:
+                        _insort(keys, -price)
                         if len(keys) > _CACHE_MAX:
                             del keys[_CACHE_KEEP:]
-                            self.complete = False
-                    elif keys and k < keys[-1]:
-                        insort(keys, k)
-                        if len(keys) > _CACHE_MAX:
-                            del keys[_CACHE_KEEP:]
-                levels[price] = qty
+                            complete = False
+                            edge = -keys[-1]
+        self.complete = complete
 
     def ensure(self, n: int) -> list[float]:
         """The cache, rebuilt first if it cannot answer a read of ``n`` levels."""
         if len(self.keys) < n and not self.complete:
-            self._rebuild()
+            self._rebuild(n)
         return self.keys
 
     def best(self) -> float | None:
@@ -218,9 +243,12 @@ class OrderBook:
         self.last_update_id = final_update_id
         if self.max_depth is not None:
             self._bound()
-        if self.is_crossed:
-            return DiffResult.CROSSED
-        return DiffResult.APPLIED
+        bid_keys, ask_keys = self._bids.keys, self._asks.keys
+        if bid_keys and ask_keys:
+            crossed = -bid_keys[0] >= ask_keys[0]  # both caches start at the best price
+        else:
+            crossed = self.is_crossed  # a drained cache: let the read path rebuild it
+        return DiffResult.CROSSED if crossed else DiffResult.APPLIED
 
     def apply_levels(self, bids: Iterable[PriceQty], asks: Iterable[PriceQty]) -> None:
         """Apply level changes with no sequencing (for sources that have no update ids)."""

@@ -113,6 +113,7 @@ def _check_price_filter(inst: Instrument, req: OrderRequest, out: list[FilterVio
         if value is None or value <= 0:
             continue
         label = field.replace("_", " ")
+        # Out of range is the one reason given: the nearest multiples would be invalid too.
         if pf.min_price > 0 and value < pf.min_price:
             out.append(
                 FilterViolation(
@@ -121,7 +122,7 @@ def _check_price_filter(inst: Instrument, req: OrderRequest, out: list[FilterVio
                     f"{label} {fmt(value)} is below the minimum {fmt(pf.min_price)}",
                 )
             )
-        if pf.max_price > 0 and value > pf.max_price:
+        elif pf.max_price > 0 and value > pf.max_price:
             out.append(
                 FilterViolation(
                     "PRICE_FILTER",
@@ -129,7 +130,7 @@ def _check_price_filter(inst: Instrument, req: OrderRequest, out: list[FilterVio
                     f"{label} {fmt(value)} is above the maximum {fmt(pf.max_price)}",
                 )
             )
-        if not is_multiple(value, pf.tick_size):
+        elif not is_multiple(value, pf.tick_size):
             low, high = neighbours(value, pf.tick_size)
             out.append(
                 FilterViolation(
@@ -151,13 +152,13 @@ def _check_lot(
                 name, field, f"{label} {fmt(qty)} is below the minimum {fmt(lot.min_qty)}"
             )
         )
-    if lot.max_qty > 0 and qty > lot.max_qty:
+    elif lot.max_qty > 0 and qty > lot.max_qty:
         out.append(
             FilterViolation(
                 name, field, f"{label} {fmt(qty)} is above the maximum {fmt(lot.max_qty)}"
             )
         )
-    if not is_multiple(qty, lot.step_size):
+    elif not is_multiple(qty, lot.step_size):
         low, high = neighbours(qty, lot.step_size)
         out.append(
             FilterViolation(
