@@ -195,8 +195,14 @@ class KeyringBackend:
         raw = self._call(keyring.get_password, KEYRING_SERVICE, name)
         if raw is None:
             return None
-        data = json.loads(raw)
-        return str(data["api_key"]), str(data["secret"])
+        try:
+            data = json.loads(raw)
+            return str(data["api_key"]), str(data["secret"])
+        except (ValueError, KeyError, TypeError):
+            raise KeyStoreError(
+                f"the keyring entry {KEYRING_SERVICE}/{name} is not one omnitrade wrote; "
+                f"remove it and add the key again"
+            ) from None
 
     def put(self, name: str, api_key: str, secret: str) -> None:
         """Store (or replace) a key."""

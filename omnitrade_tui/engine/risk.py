@@ -183,7 +183,13 @@ class PreTradeRisk:
 
         band = lim.price_band_pct
         if band is not None and request.price is not None and request.type.has_price:
-            if not mid:
+            # A stop-limit order trades when the market reaches its stop, so its limit price
+            # is judged against the stop price, not against today's mid.
+            if request.stop_price is not None:
+                reference, ref_name = request.stop_price, "stop price"
+            elif mid:
+                reference, ref_name = mid, "mid"
+            else:
                 return self._violation(
                     request,
                     "price_band_pct",
@@ -191,15 +197,15 @@ class PreTradeRisk:
                     "unknown",
                     "no mid price to check the limit price against",
                 )
-            off = abs(request.price - mid) / mid * 100
+            off = (abs(request.price - reference) / reference * 100).quantize(Decimal("0.01"))
             if off > band:
                 return self._violation(
                     request,
                     "price_band_pct",
                     _fmt(band),
-                    _fmt(off.quantize(Decimal("0.01"))),
-                    f"price {_fmt(request.price)} is {_fmt(off.quantize(Decimal('0.01')))}% "
-                    f"from the mid {_fmt(mid)}, band {_fmt(band)}%",
+                    _fmt(off),
+                    f"price {_fmt(request.price)} is {_fmt(off)}% from the {ref_name} "
+                    f"{_fmt(reference)}, band {_fmt(band)}%",
                 )
         return None
 

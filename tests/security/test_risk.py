@@ -105,6 +105,28 @@ def test_price_band_around_the_mid() -> None:
     assert "no mid price" in v.message
 
 
+def test_price_band_of_a_stop_limit_is_around_its_stop() -> None:
+    risk = PreTradeRisk(RiskLimits(price_band_pct=D(5)))
+
+    def stop_limit(stop: str, price: str) -> OrderRequest:
+        return OrderRequest(
+            symbol="BTCUSDT",
+            side=Side.SELL,
+            type=OrderType.STOP_LOSS_LIMIT,
+            quantity=D(1),
+            price=D(price),
+            stop_price=D(stop),
+            time_in_force=TimeInForce.GTC,
+        )
+
+    # a stop-loss 20% under the market is legitimate; its limit 5% under the stop is too
+    assert risk.check(stop_limit("80", "76"), now=0, mid=MID) is None
+    v = risk.check(stop_limit("80", "75.99"), now=0, mid=MID)
+    assert v is not None
+    assert (v.limit, v.order_value) == ("price_band_pct", "5.01")
+    assert "from the stop price 80" in v.message
+
+
 def test_max_open_orders() -> None:
     risk = PreTradeRisk(RiskLimits(max_open_orders=3))
     assert risk.check(limit("1", "100"), now=0, open_orders=2) is None

@@ -272,3 +272,11 @@ def test_database_url_passwords_are_masked(app_dirs: AppDirs) -> None:
     )
     assert masked_url(url) == "postgresql://trader:***@db.internal:5432/omni"
     assert masked_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_foreign_keyring_entry(app_dirs: AppDirs, memory_keyring: MemoryKeyring) -> None:
+    store = open_key_store(app_dirs, "keyring", env={})
+    store.add("a", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
+    memory_keyring.store[("omnitrade", "a")] = "not json"
+    with pytest.raises(KeyStoreError, match="not one omnitrade wrote"):
+        store.get("a")
