@@ -328,6 +328,16 @@ def _first(*values: Any) -> Any:
     return None
 
 
+def config_path(overrides: Overrides | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """The config file of this run: ``--config``, else ``OMNITRADE_CONFIG``, else the default."""
+    env = os.environ if env is None else env
+    if overrides is not None and overrides.config_file is not None:
+        return overrides.config_file
+    if env.get("OMNITRADE_CONFIG"):
+        return Path(env["OMNITRADE_CONFIG"])
+    return AppDirs.from_env(env).config / CONFIG_FILE_NAME
+
+
 def load_settings(
     overrides: Overrides | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -340,10 +350,7 @@ def load_settings(
     flags = overrides or Overrides()
     env = os.environ if env is None else env
     dirs = AppDirs.from_env(env)
-    path = flags.config_file or (
-        Path(env["OMNITRADE_CONFIG"]) if env.get("OMNITRADE_CONFIG") else None
-    )
-    path = path or dirs.config / CONFIG_FILE_NAME
+    path = config_path(flags, env)
     file = read_config_file(path)
     profiles = _profiles(file, path)
 

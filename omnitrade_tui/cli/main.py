@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from omnitrade_tui import __version__
-from omnitrade_tui.cli import history, keys, record, sim
+from omnitrade_tui.cli import config, history, keys, record, sim
 from omnitrade_tui.cli.error_map import to_cli_error
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(handler=_run_app)
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
-    for module in (sim, record, keys, history):
+    for module in (sim, record, keys, history, config):
         module.register(subparsers)
     return parser
 

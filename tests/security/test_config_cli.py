@@ -1,0 +1,40 @@
+"""``omnitrade config``: path, show (with masked passwords) and a valid starter file."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnitrade_tui.cli import main
+from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.config import AppDirs, load_settings
+from tests.security.conftest import write_config
+
+
+def test_path_init_show(app_dirs: AppDirs, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "path"]) == ExitCode.OK
+    assert capsys.readouterr().out.strip() == str(app_dirs.config / "config.toml")
+    assert main(["config", "init"]) == ExitCode.OK
+    assert "wrote" in capsys.readouterr().out
+    settings = load_settings()  # the starter file is valid and means what it says
+    assert settings.profile.name == "sim"
+    assert settings.profiles["testnet"].risk.max_open_orders == 50
+    assert main(["config", "init"]) == ExitCode.CONFIG
+    assert "--force" in capsys.readouterr().err
+
+    write_config(app_dirs, 'db_url = "postgresql://u:db-password-123@h/db"\n')
+    assert main(["--profile", "testnet", "config", "show"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "testnet [TESTNET] from flag" in out
+    assert "https://testnet.binance.vision" in out
+    assert "postgresql://u:***@h/db" in out
+    assert "db-password-123" not in out
+    assert "max_order_notional=1000" in out
+
+
+def test_init_force_repairs_a_broken_file(
+    app_dirs: AppDirs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(app_dirs, "profile = [")
+    assert main(["config", "show"]) == ExitCode.CONFIG
+    assert main(["config", "init", "--force"]) == ExitCode.OK
+    assert main(["config", "show"]) == ExitCode.OK
