@@ -13,6 +13,10 @@
   ``order_round_trip`` (a ``PlaceOrder`` on the bus to its first report or rejection);
 * reconnects, book resyncs and gaps, rate-limit use, recorder lag, kill switch, rejects.
 
+The same figures go to the app's diagnostics screen as a ``Diagnostics`` event on
+``sys.diagnostics`` once a second (``start_diagnostics``): the screen reads the bus, never
+this module.
+
 Recorder lag is read from any event on ``sys.recorder`` that has a ``lag_s`` (or
 ``lag_ms``) attribute, so the store keeps its own event type.
 
@@ -22,8 +26,10 @@ thread), because ``Bus.metrics()`` must be read on the loop that publishes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -40,12 +46,17 @@ from omnitrade_tui.domain.events import (
     BookState,
     BookTop,
     ConnectionChanged,
+    Diagnostics,
     KillSwitchChanged,
     LatencySample,
+    LatencyStat,
     LinkState,
     OrderRejected,
     OrderUpdated,
+    QueueStat,
+    RateLimitStat,
     RateLimitUsage,
+    StreamRate,
 )
 from omnitrade_tui.domain.models import Trade
 
@@ -66,6 +77,8 @@ LATENCY_BUCKETS = (
     10.0,
 )
 _MAX_ORDERS_IN_FLIGHT = 10_000
+# Recent delays kept per kind for the diagnostics screen's percentiles.
+_RECENT_SAMPLES = 1024
 
 
 class BusCollector(Collector):
@@ -182,6 +195,16 @@ class MetricsExporter:
         self.registry.register(BusCollector(bus))
         self._sent: OrderedDict[str, float] = OrderedDict()
         self._subs: list[Subscription] = []
+        # Plain copies of what the diagnostics event reports (prometheus objects are not
+        # meant to be read back).
+        self._recent: dict[str, deque[float]] = {}
+        self._reconnect_count = 0
+        self._health: dict[str, tuple[int, int]] = {}
+        self._rate_limits: dict[tuple[str, str, str], RateLimitUsage] = {}
+        self._recorder_lag: float | None = None
+        self._kill_engaged = False
+        self._diag_last: dict[str, tuple[float, int]] = {}
+        self._diag_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -213,6 +236,12 @@ class MetricsExporter:
             sub.close()
         self._subs = []
 
+    def _remember(self, kind: str, seconds: float) -> None:
+        recent = self._recent.get(kind)
+        if recent is None:
+            recent = self._recent[kind] = deque(maxlen=_RECENT_SAMPLES)
+        recent.append(seconds)
+
     def _on_market(self, topic: str, event: Any) -> None:
         # Runs for every book top and trade: count down, and do real work once per sample.
         self._countdown -= 1
@@ -231,22 +260,28 @@ class MetricsExporter:
                 child = self._market_latency[topic] = self.latency.labels(
                     "exchange_to_receipt", topic
                 )
-            child.observe(max(0.0, time.time() - event_ms / 1000))
+            delay = max(0.0, time.time() - event_ms / 1000)
+            child.observe(delay)
+            self._remember("exchange_to_receipt", delay)
 
     def _on_health(self, topic: str, event: Any) -> None:
         if isinstance(event, BookHealth):
             self.resyncs.labels(event.symbol).set(event.resyncs)
+            self._health[event.symbol] = (event.resyncs, event.gaps)
             self.gaps.labels(event.symbol).set(event.gaps)
             self.book_live.labels(event.symbol).set(1 if event.state is BookState.LIVE else 0)
 
     def _on_latency(self, topic: str, event: Any) -> None:
         if isinstance(event, LatencySample):
-            self.latency.labels(event.kind, event.source).observe(max(0.0, event.seconds))
+            seconds = max(0.0, event.seconds)
+            self.latency.labels(event.kind, event.source).observe(seconds)
+            self._remember(event.kind, seconds)
 
     def _on_connection(self, topic: str, event: Any) -> None:
         if isinstance(event, ConnectionChanged):
             if event.state is LinkState.RECONNECTING:
                 self.reconnects.labels(event.venue, event.link).inc()
+                self._reconnect_count += 1
             self.link_up.labels(event.venue, event.link).set(
                 1 if event.state is LinkState.CONNECTED else 0
             )
@@ -255,6 +290,7 @@ class MetricsExporter:
         if isinstance(event, RateLimitUsage):
             labels = (event.venue, event.kind, event.interval)
             self.rate_used.labels(*labels).set(event.used)
+            self._rate_limits[labels] = event
             if event.limit > 0:
                 self.rate_ratio.labels(*labels).set(event.used / event.limit)
 
@@ -264,10 +300,12 @@ class MetricsExporter:
             lag = event.lag_ms / 1000
         if isinstance(lag, int | float):
             self.recorder_lag.set(lag)
+            self._recorder_lag = float(lag)
 
     def _on_kill_switch(self, topic: str, event: Any) -> None:
         if isinstance(event, KillSwitchChanged):
             self.kill_switch.set(1 if event.engaged else 0)
+            self._kill_engaged = event.engaged
 
     def _on_place(self, topic: str, event: Any) -> None:
         if isinstance(event, PlaceOrder):
@@ -278,7 +316,9 @@ class MetricsExporter:
     def _round_trip(self, client_order_id: str) -> None:
         sent = self._sent.pop(client_order_id, None)
         if sent is not None:
-            self.latency.labels("order_round_trip", "order").observe(time.monotonic() - sent)
+            took = time.monotonic() - sent
+            self.latency.labels("order_round_trip", "order").observe(took)
+            self._remember("order_round_trip", took)
 
     def _on_order(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderUpdated):
@@ -288,6 +328,74 @@ class MetricsExporter:
         if isinstance(event, OrderRejected):
             self.rejects.labels(event.source).inc()
             self._round_trip(event.client_order_id)
+
+    # -- the diagnostics event -------------------------------------------------------------
+
+    def snapshot(self) -> Diagnostics:
+        """The figures of the diagnostics screen, now (rates since the last snapshot)."""
+        bus_metrics = self.bus.metrics()
+        now = time.monotonic()
+        streams = []
+        for t in bus_metrics.topics:
+            prev = self._diag_last.get(t.topic)
+            per_second = 0.0
+            if prev is not None and now > prev[0]:
+                per_second = (t.published - prev[1]) / (now - prev[0])
+            self._diag_last[t.topic] = (now, t.published)
+            streams.append(StreamRate(topic=t.topic, per_second=per_second, total=t.published))
+        queues = [
+            QueueStat(
+                subscriber=sub.name,
+                kind=sub.kind,
+                depth=sub.depth,
+                dropped=sub.dropped,
+                errors=sub.errors,
+                worst_lag_s=sub.worst_lag_s,
+            )
+            for sub in bus_metrics.subscribers
+            if not sub.name.startswith("metrics:")
+        ]
+        latencies = []
+        for kind, recent in sorted(self._recent.items()):
+            ordered = sorted(recent)
+            if ordered:
+                latencies.append(
+                    LatencyStat(
+                        kind=kind,
+                        count=len(ordered),
+                        p50_s=ordered[len(ordered) // 2],
+                        p99_s=ordered[min(len(ordered) - 1, (len(ordered) * 99) // 100)],
+                        max_s=ordered[-1],
+                    )
+                )
+        return Diagnostics(
+            time_ms=int(time.time() * 1000),
+            streams=streams,
+            queues=queues,
+            latencies=latencies,
+            rate_limits=[
+                RateLimitStat(
+                    venue=r.venue, kind=r.kind, interval=r.interval, used=r.used, limit=r.limit
+                )
+                for r in self._rate_limits.values()
+            ],
+            reconnects=self._reconnect_count,
+            resyncs=sum(r for r, _ in self._health.values()),
+            gaps=sum(g for _, g in self._health.values()),
+            recorder_lag_s=self._recorder_lag,
+            kill_switch=self._kill_engaged,
+        )
+
+    def start_diagnostics(self, interval: float = 1.0) -> None:
+        """Publish a ``Diagnostics`` event on ``sys.diagnostics`` every ``interval`` seconds."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self.bus.publish(topics.DIAGNOSTICS, self.snapshot())
+
+        if self._diag_task is None:
+            self._diag_task = asyncio.ensure_future(loop())
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -317,24 +425,38 @@ class MetricsExporter:
         return self.port
 
     async def aclose(self) -> None:
-        """Stop serving and leave the bus."""
+        """Stop serving and publishing, and leave the bus."""
+        if self._diag_task is not None:
+            self._diag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._diag_task
+            self._diag_task = None
         self.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
 
-async def start_metrics(bus: Bus, port: int, host: str = "127.0.0.1") -> MetricsExporter:
-    """Subscribe an exporter to ``bus`` and serve it on ``host:port`` (for ``--metrics-port``).
+async def start_metrics(
+    bus: Bus,
+    port: int | None,
+    host: str = "127.0.0.1",
+    diagnostics_interval: float | None = 1.0,
+) -> MetricsExporter:
+    """The one call the runtime makes: follow the bus, feed the diagnostics screen, and
+    serve ``/metrics`` on ``host:port`` when a port is given (``--metrics-port``).
 
     Binds to loopback by default: metrics name symbols and account activity, so exposing
     them beyond the box is a deliberate choice (pass ``host="0.0.0.0"``).
     """
     exporter = MetricsExporter(bus)
     exporter.start()
-    try:
-        await exporter.serve(port, host)
-    except OSError:
-        exporter.stop()
-        raise
+    if port is not None:
+        try:
+            await exporter.serve(port, host)
+        except OSError:
+            exporter.stop()
+            raise
+    if diagnostics_interval is not None:
+        exporter.start_diagnostics(diagnostics_interval)
     return exporter

@@ -18,6 +18,7 @@ RECONCILE = "exec.reconcile"
 KILL_SWITCH = "risk.kill_switch"
 RATE_LIMIT = "sys.ratelimit"
 LATENCY = "sys.latency"
+DIAGNOSTICS = "sys.diagnostics"
 
 
 def book(symbol: str) -> str:

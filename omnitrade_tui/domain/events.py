@@ -129,3 +129,61 @@ class LatencySample(Event, frozen=True, kw_only=True):
     kind: str
     source: str
     seconds: float
+
+
+class StreamRate(msgspec.Struct, frozen=True, kw_only=True):
+    """Events per second on one topic over the last diagnostics interval."""
+
+    topic: str
+    per_second: float
+    total: int
+
+
+class QueueStat(msgspec.Struct, frozen=True, kw_only=True):
+    """One bus subscriber's backlog and losses."""
+
+    subscriber: str
+    kind: str
+    depth: int
+    dropped: int
+    errors: int
+    worst_lag_s: float
+
+
+class LatencyStat(msgspec.Struct, frozen=True, kw_only=True):
+    """Recent delays of one kind (``exchange_to_receipt``, ``order_round_trip``, ...)."""
+
+    kind: str
+    count: int
+    p50_s: float
+    p99_s: float
+    max_s: float
+
+
+class RateLimitStat(msgspec.Struct, frozen=True, kw_only=True):
+    """The last reported use of one venue rate limit."""
+
+    venue: str
+    kind: str
+    interval: str
+    used: int
+    limit: int
+
+
+class Diagnostics(Event, frozen=True, kw_only=True):
+    """What the diagnostics screen shows, once a second (topic ``sys.diagnostics``).
+
+    The same figures the Prometheus endpoint serves, as one event the screen can read
+    through the bus (it never imports the metrics module).
+    """
+
+    time_ms: int
+    streams: list[StreamRate]
+    queues: list[QueueStat]
+    latencies: list[LatencyStat]
+    rate_limits: list[RateLimitStat]
+    reconnects: int = 0
+    resyncs: int = 0
+    gaps: int = 0
+    recorder_lag_s: float | None = None
+    kill_switch: bool = False

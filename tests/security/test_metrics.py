@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from omnitrade_tui.bus import Bus, queue, topics
+from omnitrade_tui.bus import Bus, each, queue, topics
 from omnitrade_tui.domain.commands import PlaceOrder
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side
 from omnitrade_tui.domain.events import (
@@ -18,6 +19,7 @@ from omnitrade_tui.domain.events import (
     BookState,
     BookTop,
     ConnectionChanged,
+    Diagnostics,
     KillSwitchChanged,
     LatencySample,
     LinkState,
@@ -173,6 +175,22 @@ async def test_scrape_and_parse() -> None:
     assert value(found, "omnitrade_kill_switch_engaged") == 1
     assert value(found, "omnitrade_order_rejects_total", source="risk") == 1
 
+    diag = exporter.snapshot()
+    assert diag.reconnects == 1
+    assert (diag.resyncs, diag.gaps) == (2, 3)
+    assert diag.recorder_lag_s == 0.75
+    assert diag.kill_switch is True
+    assert {(r.kind, r.used, r.limit) for r in diag.rate_limits} == {("REQUEST_WEIGHT", 1500, 6000)}
+    lat = {stat.kind: stat for stat in diag.latencies}
+    assert lat["exchange_to_receipt"].count == 10
+    assert 0.015 < lat["exchange_to_receipt"].p50_s < 1
+    assert lat["frame_to_subscriber"].max_s == 0.0003
+    assert lat["order_round_trip"].count == 1
+    slow = next(q for q in diag.queues if q.subscriber == "slow-recorder")
+    assert (slow.depth, slow.dropped) == (2, 3 + 10)
+    assert not any(q.subscriber.startswith("metrics:") for q in diag.queues)
+    assert {st.topic: st.total for st in diag.streams}["md.trade.ETHUSDT"] == 10
+
     later = samples(second.text)
     assert value(later, "omnitrade_bus_published_total", topic="md.trade.ETHUSDT") == 10
     assert value(later, "omnitrade_bus_messages_per_second", topic="md.book.BTCUSDT") == 0
@@ -192,16 +210,34 @@ async def test_port_in_use_is_a_clear_error() -> None:
         await first.aclose()
 
 
-async def test_start_metrics_serves_the_bus() -> None:
+async def test_start_metrics_serves_the_bus_and_feeds_diagnostics() -> None:
     bus = Bus()
-    exporter = await start_metrics(bus, 0)
-    bus.publish(
-        topics.trade("BTCUSDT"),
-        Trade(symbol="BTCUSDT", trade_id=1, price=1.0, qty=1.0, time_ms=0, buyer_is_maker=True),
-    )
+    seen: list[Diagnostics] = []
+    bus.subscribe(topics.DIAGNOSTICS, each(lambda topic, event: seen.append(event)))
+    exporter = await start_metrics(bus, 0, diagnostics_interval=0.02)
+    for i in range(3):
+        bus.publish(
+            topics.trade("BTCUSDT"),
+            Trade(symbol="BTCUSDT", trade_id=i, price=1.0, qty=1.0, time_ms=0, buyer_is_maker=True),
+        )
     async with httpx.AsyncClient() as client:
         text = (await client.get(f"http://127.0.0.1:{exporter.port}/metrics")).text
     found = samples(text)
-    assert value(found, "omnitrade_bus_published_total", topic="md.trade.BTCUSDT") == 1
+    assert value(found, "omnitrade_bus_published_total", topic="md.trade.BTCUSDT") == 3
+    for _ in range(200):
+        if len(seen) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert len(seen) >= 2
+    totals = {st.topic: st.total for st in seen[-1].streams}
+    assert totals["md.trade.BTCUSDT"] == 3
     await exporter.aclose()
-    assert bus.subscriptions == []
+    assert len(bus.subscriptions) == 1  # only the test's own
+
+
+async def test_diagnostics_without_a_port() -> None:
+    bus = Bus()
+    exporter = await start_metrics(bus, None, diagnostics_interval=None)
+    assert exporter.port is None
+    assert exporter.snapshot().streams == []
+    await exporter.aclose()
