@@ -32,6 +32,8 @@ from omnitrade_tui.domain.commands import (
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import (
     BalancesChanged,
+    BookHealth,
+    BookState,
     BookTop,
     KillSwitchChanged,
     OrderRejected,
@@ -240,8 +242,8 @@ class RiskGate:
         self._cancel_timeout = cancel_timeout
         self.mids: dict[str, Decimal] = {}
         self.positions: dict[str, Decimal] = {}
-        self._open: set[str] = set()
-        self._pending: set[str] = set()
+        # Our orders that are open or on their way: symbol, side, quantity still to fill.
+        self._working: dict[str, tuple[str, Side, Decimal]] = {}
         self.locked = False
         self.lock_reason = ""
         self._subs: list[Any] = []
@@ -250,6 +252,7 @@ class RiskGate:
         """Follow mids, balances and our orders; serve the kill-switch commands."""
         self._subs = [
             self.bus.subscribe("md.book.*", each(self._on_book), name="risk.book"),
+            self.bus.subscribe("md.health.*", each(self._on_health), name="risk.health"),
             self.bus.subscribe(topics.BALANCE, each(self._on_balance), name="risk.balance"),
             self.bus.subscribe(topics.ORDER, each(self._on_order), name="risk.order"),
         ]
@@ -267,11 +270,20 @@ class RiskGate:
     # -- state from events -----------------------------------------------------------------
 
     def _on_book(self, topic: str, event: Any) -> None:
-        if isinstance(event, BookTop) and event.bids and event.asks:
-            # Book levels are display floats; repr round-trips them exactly enough for a band.
-            bid = Decimal(repr(event.bids[0].price))
-            ask = Decimal(repr(event.asks[0].price))
-            self.mids[event.symbol] = (bid + ask) / 2
+        if not isinstance(event, BookTop):
+            return
+        if event.state is not BookState.LIVE or not event.bids or not event.asks:
+            # A book out of sync gives no mid to trust: checks that need one refuse.
+            self.mids.pop(event.symbol, None)
+            return
+        # Book levels are display floats; repr round-trips them exactly enough for a band.
+        bid = Decimal(repr(event.bids[0].price))
+        ask = Decimal(repr(event.asks[0].price))
+        self.mids[event.symbol] = (bid + ask) / 2
+
+    def _on_health(self, topic: str, event: Any) -> None:
+        if isinstance(event, BookHealth) and event.state is not BookState.LIVE:
+            self.mids.pop(event.symbol, None)
 
     def _on_balance(self, topic: str, event: Any) -> None:
         if isinstance(event, BalancesChanged):
@@ -281,16 +293,32 @@ class RiskGate:
     def _on_order(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderUpdated):
             order = event.report.order
-            self._pending.discard(order.client_order_id)
             if order.is_open:
-                self._open.add(order.client_order_id)
+                self._working[order.client_order_id] = (
+                    order.symbol,
+                    order.side,
+                    order.remaining_qty,
+                )
             else:
-                self._open.discard(order.client_order_id)
+                self._working.pop(order.client_order_id, None)
 
     @property
     def open_orders(self) -> int:
         """Our orders that are open or on their way to the venue."""
-        return len(self._open | self._pending)
+        return len(self._working)
+
+    def _exposure(self, base: str, side: Side) -> Decimal:
+        """The holding of ``base`` if every working order on ``side`` filled."""
+        working = sum(
+            (
+                qty
+                for symbol, order_side, qty in self._working.values()
+                if order_side is side and self.base_assets.get(symbol) == base
+            ),
+            Decimal(0),
+        )
+        holding = self.positions.get(base, Decimal(0))
+        return holding + working if side is Side.BUY else holding - working
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -302,7 +330,7 @@ class RiskGate:
             now=self._clock(),
             mid=self.mids.get(request.symbol),
             base_asset=base,
-            position=self.positions.get(base, Decimal(0)) if base else Decimal(0),
+            position=self._exposure(base, request.side) if base else Decimal(0),
             open_orders=self.open_orders,
             locked=self.locked,
         )
@@ -334,11 +362,16 @@ class RiskGate:
             if violation is not None:
                 raise self._refuse(request, violation)
             self.risk.record_sent(self._clock())
-            self._pending.add(request.client_order_id)
+            cid = request.client_order_id
+            quantity = request.quantity
+            if quantity is None and request.quote_order_qty is not None:
+                mid = self.mids.get(request.symbol)
+                quantity = request.quote_order_qty / mid if mid else Decimal(0)
+            self._working[cid] = (request.symbol, request.side, quantity or Decimal(0))
             try:
                 return await inner(command)
             except BaseException:
-                self._pending.discard(request.client_order_id)
+                self._working.pop(cid, None)
                 raise
 
         return place

@@ -19,6 +19,8 @@ from omnitrade_tui.domain.commands import (
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import (
     BalancesChanged,
+    BookHealth,
+    BookState,
     BookTop,
     KillSwitchChanged,
     OrderRejected,
@@ -220,10 +222,11 @@ async def test_gate_refuses_on_the_bus_and_follows_events() -> None:
         await bus.request(PlaceOrder(request=limit("0.1", "106")))
     assert exc.value.violation.limit == "price_band_pct"
 
-    bus.publish(topics.BALANCE, BalancesChanged(balances=[Balance(asset="BTC", free=D("0.95"))]))
-    with pytest.raises(RiskRejected, match="max_position"):
-        await bus.request(PlaceOrder(request=limit("0.1", "100")))
-    await bus.request(PlaceOrder(request=limit("0.05", "100")))
+    # holding 0.8 plus the working buy of 0.1: room for 0.1 more, not 0.10000001
+    bus.publish(topics.BALANCE, BalancesChanged(balances=[Balance(asset="BTC", free=D("0.8"))]))
+    with pytest.raises(RiskRejected, match=r"position would be 1.00000001, limit 1"):
+        await bus.request(PlaceOrder(request=limit("0.10000001", "100")))
+    await bus.request(PlaceOrder(request=limit("0.1", "100")))
     assert gate.open_orders == 2
     with pytest.raises(RiskRejected, match="max_open_orders"):
         await bus.request(PlaceOrder(request=limit("0.01", "100")))
@@ -274,3 +277,54 @@ async def test_kill_switch_says_when_cancel_all_fails() -> None:
     assert "FAILED" in detail
     assert "NoHandler" in states[-1].detail
     assert gate.locked
+
+
+async def test_gate_frees_cancelled_orders_and_distrusts_a_stale_book() -> None:
+    bus = Bus()
+    venue = Venue(bus)
+    gate = RiskGate(
+        bus,
+        RiskLimits(price_band_pct=D(5), max_position={"BTC": D(1)}),
+        base_assets={"BTCUSDT": "BTC"},
+    )
+    gate.start()
+    bus.handle(PlaceOrder, gate.guard(venue.place))
+
+    def top(state: BookState) -> BookTop:
+        return BookTop(
+            symbol="BTCUSDT",
+            update_id=1,
+            bids=[BookLevel(99.0, 1.0)],
+            asks=[BookLevel(101.0, 1.0)],
+            state=state,
+        )
+
+    bus.publish(topics.book("BTCUSDT"), top(BookState.LIVE))
+    cid = await bus.request(PlaceOrder(request=limit("1", "100")))
+    with pytest.raises(RiskRejected, match="max_position"):
+        await bus.request(PlaceOrder(request=limit("0.5", "100")))
+    # the venue cancels the first order: its quantity no longer counts
+    cancelled = Order(
+        symbol="BTCUSDT",
+        client_order_id=cid,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        status=OrderStatus.CANCELED,
+        quantity=D(1),
+        price=D(100),
+    )
+    report = ExecutionReport(execution_type=ExecutionType.CANCELED, order=cancelled)
+    bus.publish(topics.ORDER, OrderUpdated(report=report))
+    assert gate.open_orders == 0
+    await bus.request(PlaceOrder(request=limit("0.5", "100")))
+
+    bus.publish(
+        topics.book_health("BTCUSDT"),
+        BookHealth(symbol="BTCUSDT", state=BookState.STALE, last_update_id=1),
+    )
+    with pytest.raises(RiskRejected, match="no mid price"):
+        await bus.request(PlaceOrder(request=limit("0.1", "100")))
+    bus.publish(topics.book("BTCUSDT"), top(BookState.RESYNCING))
+    assert "BTCUSDT" not in gate.mids
+    bus.publish(topics.book("BTCUSDT"), top(BookState.LIVE))
+    await bus.request(PlaceOrder(request=limit("0.1", "100")))
