@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import time
 import tomllib
@@ -67,7 +68,10 @@ __all__ = [
     "check_key",
     "open_key_store",
     "resolve_key",
+    "verify_run_key",
 ]
+
+log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "omnitrade"
 INDEX_FILE = "keys.toml"
@@ -636,6 +640,31 @@ async def check_key(
         permissions=[str(p) for p in body.get("permissions", [])],
         account_type=str(body.get("accountType", "")),
     )
+
+
+async def verify_run_key(key: ApiKey, profile: Profile, timeout: float = 10.0) -> AccountCheck:
+    """The check a run makes when it connects with a key: it must be able to trade.
+
+    A key that can withdraw is allowed but logged as a warning (the caller shows
+    ``AccountCheck.warnings`` loudly too).
+
+    Raises:
+        KeyCheckError: the key is refused, or cannot trade.
+        VenueUnreachableError: no answer.
+    """
+    if not profile.rest_url:
+        raise KeyCheckError(
+            f"profile {profile.name!r} has no REST URL to check key {key.name!r} on"
+        )
+    result = await check_key(key, profile.rest_url, timeout=timeout)
+    if not result.can_trade:
+        raise KeyCheckError(
+            f"key {key.name!r} ({key.fingerprint}) cannot trade on {profile.name}: enable spot "
+            "trading for it on the venue, or use another key"
+        )
+    for warning in result.warnings:
+        log.warning("key %s on %s: %s", key.name, profile.name, warning)
+    return result
 
 
 def _explain_refusal(name: str, status: int, code: Any, msg: str) -> str:

@@ -30,6 +30,7 @@ class StubVenue:
     hmac_keys: dict[str, str] = field(default_factory=dict)
     ed25519_keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     can_withdraw: bool = False
+    can_trade: bool = True
     requests: int = 0
     url: str = ""
 
@@ -63,7 +64,7 @@ class StubVenue:
             )
         return web.json_response(
             {
-                "canTrade": True,
+                "canTrade": self.can_trade,
                 "canWithdraw": self.can_withdraw,
                 "canDeposit": True,
                 "accountType": "SPOT",

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from omnitrade_tui.config import AppDirs, Overrides, load_settings, masked_url
+from omnitrade_tui.config import AppDirs, Overrides, Profile, load_settings, masked_url
 from omnitrade_tui.redaction import redact
 from omnitrade_tui.secrets import (
     ApiKey,
@@ -33,6 +33,7 @@ from omnitrade_tui.secrets import (
     check_key,
     open_key_store,
     resolve_key,
+    verify_run_key,
 )
 from tests.security.conftest import LockedKeyring, MemoryKeyring
 from tests.security.stub_venue import StubVenue, run_stub
@@ -280,3 +281,25 @@ def test_foreign_keyring_entry(app_dirs: AppDirs, memory_keyring: MemoryKeyring)
     memory_keyring.store[("omnitrade", "a")] = "not json"
     with pytest.raises(KeyStoreError, match="not one omnitrade wrote"):
         store.get("a")
+
+
+def test_verify_run_key_needs_a_key_that_can_trade(
+    app_dirs: AppDirs, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = ApiKey("k", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
+    venue = StubVenue(hmac_keys={DOCS_API_KEY: DOCS_SECRET}, can_withdraw=True)
+    with run_stub(venue):
+        profile = Profile(
+            name="stub",
+            venue="binance",
+            rest_url=venue.url,
+            ws_api_url="ws://x",
+            stream_url="ws://x",
+        )
+        with caplog.at_level("WARNING"):
+            result = asyncio.run(verify_run_key(key, profile))
+        assert result.can_withdraw
+        assert "CAN WITHDRAW" in caplog.text
+        venue.can_trade = False
+        with pytest.raises(KeyCheckError, match="cannot trade on stub"):
+            asyncio.run(verify_run_key(key, profile))
