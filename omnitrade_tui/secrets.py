@@ -525,6 +525,10 @@ def open_key_store(
     path = dirs.data / KEY_FILE
     if not passphrase and ask_passphrase is not None:
         passphrase = ask_passphrase(f"Passphrase for the key file {path}: ")
+        # A typo in a new passphrase would lock the keys away for good: ask twice.
+        new_file = bool(passphrase) and not path.exists()
+        if new_file and ask_passphrase("Repeat the new passphrase: ") != passphrase:
+            raise KeyStoreError("the two passphrases differ; nothing was created")
     if not passphrase:
         if choice == "file":
             raise KeyringLockedError(

@@ -303,3 +303,21 @@ def test_verify_run_key_needs_a_key_that_can_trade(
         venue.can_trade = False
         with pytest.raises(KeyCheckError, match="cannot trade on stub"):
             asyncio.run(verify_run_key(key, profile))
+
+
+def test_a_new_key_file_passphrase_is_asked_twice(app_dirs: AppDirs) -> None:
+    answers = iter(["first passphrase", "first passphrase"])
+    store = open_key_store(app_dirs, "file", env={}, ask_passphrase=lambda _: next(answers))
+    store.add("a", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
+    asked: list[str] = []
+
+    def once(prompt: str) -> str:
+        asked.append(prompt)
+        return "first passphrase"
+
+    assert open_key_store(app_dirs, "file", env={}, ask_passphrase=once).get("a")
+    assert len(asked) == 1  # the file exists: asked once
+    (app_dirs.data / "keys.enc").unlink()
+    typo = iter(["new passphrase", "new passphrsae"])
+    with pytest.raises(KeyStoreError, match="differ"):
+        open_key_store(app_dirs, "file", env={}, ask_passphrase=lambda _: next(typo))
