@@ -15,7 +15,8 @@ from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import AppDirs
 from omnitrade_tui.logs import shutdown_logging
-from tests.security.conftest import LockedKeyring, write_config
+
+from .helpers import LockedKeyring, write_config
 
 API_KEY = "bad-input-api-key-0123456789"
 SECRET = "bad-input-secret-9876543210-qq"

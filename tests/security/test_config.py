@@ -19,7 +19,8 @@ from omnitrade_tui.config import (
     dump_toml,
     load_settings,
 )
-from tests.security.conftest import write_config
+
+from .helpers import write_config
 
 
 def test_defaults_without_a_file(app_dirs: AppDirs) -> None:

@@ -7,7 +7,8 @@ import pytest
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import AppDirs, load_settings
-from tests.security.conftest import write_config
+
+from .helpers import write_config
 
 
 def test_path_init_show(app_dirs: AppDirs, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import AppDirs
-from tests.security.conftest import MemoryKeyring, write_config
-from tests.security.stub_venue import StubVenue, run_stub
+
+from .helpers import MemoryKeyring, write_config
+from .stub_venue import StubVenue, run_stub
 
 API_KEY = "cli-test-api-key-0123456789abcdef"
 SECRET = "cli-test-secret-fedcba9876543210-zz"

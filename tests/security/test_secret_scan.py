@@ -34,8 +34,9 @@ from omnitrade_tui.engine.risk_limits import RiskLimits
 from omnitrade_tui.logs import shutdown_logging
 from omnitrade_tui.metrics import MetricsExporter
 from omnitrade_tui.secrets import open_key_store
-from tests.security.conftest import write_config
-from tests.security.stub_venue import StubVenue, run_stub
+
+from .helpers import write_config
+from .stub_venue import StubVenue, run_stub
 
 API_KEY = "SCANapiKEY7f3c9a1e5b2d8f4a6c0e7b9d1f3a5c7e"
 SECRET = "SCANsecret2b4d6f8a0c1e3a5b7d9f0e2c4a6b8d0f1"

@@ -35,8 +35,9 @@ from omnitrade_tui.secrets import (
     resolve_key,
     verify_run_key,
 )
-from tests.security.conftest import LockedKeyring, MemoryKeyring
-from tests.security.stub_venue import StubVenue, run_stub
+
+from .helpers import LockedKeyring, MemoryKeyring
+from .stub_venue import StubVenue, run_stub
 
 # Binance's documented HMAC test key (public docs, not a real credential).
 DOCS_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
