@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve Prometheus metrics on this port (off unless given)",
     )
+    parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        default=None,
+        help="level of the JSON log in the state directory (default INFO)",
+    )
     parser.set_defaults(handler=_run_app)
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     for module in (sim, record, keys, history, config):

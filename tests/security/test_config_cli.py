@@ -39,3 +39,19 @@ def test_init_force_repairs_a_broken_file(
     assert main(["config", "show"]) == ExitCode.CONFIG
     assert main(["config", "init", "--force"]) == ExitCode.OK
     assert main(["config", "show"]) == ExitCode.OK
+
+
+def test_flags_beat_the_environment(
+    app_dirs: AppDirs, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OMNITRADE_LOG_LEVEL", "ERROR")
+    monkeypatch.setenv("OMNITRADE_METRICS_PORT", "9000")
+    assert main(["--log-level", "debug", "--metrics-port", "9464", "config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "log level    DEBUG" in out
+    assert "metrics      127.0.0.1:9464" in out
+    app_dirs.config.mkdir(parents=True, exist_ok=True)
+    other = app_dirs.config / "other.toml"
+    other.write_text('profile = "demo"\n')
+    assert main(["--config", str(other), "config", "show"]) == 0
+    assert "demo [DEMO] from file" in capsys.readouterr().out
