@@ -81,26 +81,26 @@ def load_frames() -> tuple[bytes, list[bytes]]:
     return snapshot, frames
 
 
+def _replay(frames: list[bytes], apply: Any) -> None:
+    """Decode each frame as the connector does and hand it to a book's ``apply_diff``."""
+    decode_frame, decode_depth = stream_frame_decoder.decode, depth_update_decoder.decode
+    for raw in frames:
+        ev = decode_depth(decode_frame(raw).data)
+        apply(ev.first_update_id, ev.final_update_id, ev.bids, ev.asks)
+
+
 def _run_ours(snapshot: bytes, frames: list[bytes]) -> OrderBook:
     snap = depth_snapshot_decoder.decode(snapshot)
     book = OrderBook("ETHUSDT")
     book.apply_snapshot(snap.last_update_id, snap.bids, snap.asks)
-    decode_frame, decode_depth = stream_frame_decoder.decode, depth_update_decoder.decode
-    apply = book.apply_diff
-    for raw in frames:
-        ev = decode_depth(decode_frame(raw).data)
-        apply(ev.first_update_id, ev.final_update_id, ev.bids, ev.asks)
+    _replay(frames, book.apply_diff)
     return book
 
 
 def _run_baseline(snapshot: bytes, frames: list[bytes]) -> SortedDictBook:
     book = SortedDictBook()
     book.apply_snapshot(depth_snapshot_decoder.decode(snapshot))
-    decode_frame, decode_depth = stream_frame_decoder.decode, depth_update_decoder.decode
-    apply = book.apply_diff
-    for raw in frames:
-        ev = decode_depth(decode_frame(raw).data)
-        apply(ev.first_update_id, ev.final_update_id, ev.bids, ev.asks)
+    _replay(frames, book.apply_diff)
     return book
 
 
