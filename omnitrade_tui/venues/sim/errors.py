@@ -1,0 +1,37 @@
+"""Binance-style errors raised by the simulated venue: a code, a message, an HTTP status."""
+
+from __future__ import annotations
+
+
+class SimError(Exception):
+    """A request the venue refuses, with Binance's error code and message."""
+
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.status = status
+
+    def body(self) -> dict[str, object]:
+        """The JSON error body Binance sends: ``{"code": ..., "msg": ...}``."""
+        return {"code": self.code, "msg": self.msg}
+
+
+def insufficient_balance() -> SimError:
+    """-2010 for an order the account cannot pay for."""
+    return SimError(-2010, "Account has insufficient balance for requested action.")
+
+
+def unknown_order() -> SimError:
+    """-2011 for a cancel of an order that is not open."""
+    return SimError(-2011, "Unknown order sent.")
+
+
+def no_such_order() -> SimError:
+    """-2013 for a query of an order that never existed."""
+    return SimError(-2013, "Order does not exist.")
+
+
+def bad_symbol() -> SimError:
+    """-1121 for a symbol the venue does not list."""
+    return SimError(-1121, "Invalid symbol.")
