@@ -238,7 +238,7 @@ class MatchingEngine:
         if not account.can_trade:
             raise SimError(-2010, "This action is disabled on this account.")
         if validate:
-            self._check(inst, account, request)
+            self.check(inst, account, request)
         book = self.books[inst.symbol]
         now = self.clock()
         order = SimOrder(
@@ -279,7 +279,8 @@ class MatchingEngine:
         self._flush_balances()
         return PlaceResult(order, fills)
 
-    def _check(self, inst: Instrument, account: Account, req: OrderRequest) -> None:
+    def check(self, inst: Instrument, account: Account, req: OrderRequest) -> None:
+        """Every refusal a new order can meet before matching (-1102, -1013, -2010)."""
         _check_mandatory(req)
         open_orders = self.open_orders(account, inst.symbol)
         ctx = ValidationContext(
@@ -677,8 +678,8 @@ class MatchingEngine:
         list_id = self._next_list_id
         self._next_list_id += 1
         inst = self.instrument(above.symbol)
-        self._check(inst, account, above)
-        self._check(inst, account, below)
+        self.check(inst, account, above)
+        self.check(inst, account, below)
         # The second leg is linked before it is placed so it shares the first leg's lock.
         first = self.place(account, above, order_list_id=list_id, validate=False)
         placeholder = first.order

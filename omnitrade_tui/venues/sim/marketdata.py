@@ -1,0 +1,273 @@
+"""Public market data of the simulated venue, built from the matching engine's events.
+
+Per symbol: the diff-depth accumulators of ``@depth@100ms`` and ``@depth`` (each frame
+covers every update id since the previous one, so the sequence is gap-free and shared
+with REST ``lastUpdateId`` and ``@bookTicker.u``), the best bid and ask, recent trades,
+and the kline history. Frames go to the stream hub only when someone listens.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from omnitrade_tui.domain.enums import Side
+from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.venues.sim.history import KlineHistory
+from omnitrade_tui.venues.sim.matching import LevelChanged, MatchingEngine, TradePrinted
+from omnitrade_tui.venues.sim.render import f8, ff, kline_event
+from omnitrade_tui.venues.sim.streams import StreamHub
+
+_TRADES_KEPT = 1000
+KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+
+
+class _DepthWindow:
+    """Level changes since the last frame of one diff stream."""
+
+    __slots__ = ("changes", "first_id", "last_id")
+
+    def __init__(self, next_id: int) -> None:
+        self.changes: dict[tuple[Side, Decimal], Decimal] = {}
+        self.first_id = next_id
+        self.last_id = next_id - 1
+
+    def add(self, ev: LevelChanged) -> None:
+        self.changes[(ev.side, ev.price)] = ev.qty
+        self.last_id = ev.update_id
+
+    def frame(self, symbol: str, event_ms: int) -> dict[str, Any] | None:
+        if self.last_id < self.first_id:
+            return None
+        bids = [[f8(p), f8(q)] for (side, p), q in self.changes.items() if side is Side.BUY]
+        asks = [[f8(p), f8(q)] for (side, p), q in self.changes.items() if side is Side.SELL]
+        frame = {
+            "e": "depthUpdate",
+            "E": event_ms,
+            "s": symbol,
+            "U": self.first_id,
+            "u": self.last_id,
+            "b": bids,
+            "a": asks,
+        }
+        self.changes = {}
+        self.first_id = self.last_id + 1
+        return frame
+
+
+class SymbolMarket:
+    """Everything public about one symbol."""
+
+    def __init__(
+        self, engine: MatchingEngine, symbol: str, hub: StreamHub, rng: random.Random
+    ) -> None:
+        self.engine = engine
+        self.symbol = symbol
+        self.lower = symbol.lower()
+        self.hub = hub
+        start = engine.update_ids[symbol] + 1
+        self.fast = _DepthWindow(start)
+        self.slow = _DepthWindow(start)
+        self.trades: deque[TradePrinted] = deque(maxlen=_TRADES_KEPT)
+        self.best: tuple[Decimal | None, Decimal, Decimal | None, Decimal] = (
+            None,
+            Decimal(0),
+            None,
+            Decimal(0),
+        )
+        price = engine.avg_price(symbol)
+        self.history = KlineHistory(
+            symbol, float(price) if price is not None else 1.0, engine.clock(), rng
+        )
+        self.skip_next_depth = False
+
+    # -- engine events --------------------------------------------------------------------
+
+    def on_level(self, ev: LevelChanged) -> None:
+        self.fast.add(ev)
+        self.slow.add(ev)
+        book = self.engine.books[self.symbol]
+        bid, ask = book.bids.best(), book.asks.best()
+        best = (
+            bid,
+            book.bids.totals[bid] if bid is not None else Decimal(0),
+            ask,
+            book.asks.totals[ask] if ask is not None else Decimal(0),
+        )
+        if best != self.best:
+            self.best = best
+            stream = f"{self.lower}@bookTicker"
+            if self.hub.wanted(stream):
+                self.hub.publish(stream, self.book_ticker(ev.update_id))
+
+    def book_ticker(self, update_id: int) -> dict[str, Any]:
+        """The ``@bookTicker`` payload for the current best bid and ask."""
+        bid, bid_qty, ask, ask_qty = self.best
+        return {
+            "u": update_id,
+            "s": self.symbol,
+            "b": f8(bid),
+            "B": f8(bid_qty),
+            "a": f8(ask),
+            "A": f8(ask_qty),
+        }
+
+    def on_trade(self, ev: TradePrinted) -> None:
+        self.trades.append(ev)
+        self.history.add_trade(
+            Trade(
+                symbol=ev.symbol,
+                trade_id=ev.trade_id,
+                price=float(ev.price),
+                qty=float(ev.qty),
+                time_ms=ev.time_ms,
+                buyer_is_maker=ev.buyer_is_maker,
+            )
+        )
+        trade_stream = f"{self.lower}@trade"
+        if self.hub.wanted(trade_stream):
+            self.hub.publish(
+                trade_stream,
+                {
+                    "e": "trade",
+                    "E": ev.time_ms,
+                    "s": ev.symbol,
+                    "t": ev.trade_id,
+                    "p": f8(ev.price),
+                    "q": f8(ev.qty),
+                    "T": ev.time_ms,
+                    "m": ev.buyer_is_maker,
+                    "M": True,
+                },
+            )
+        agg_stream = f"{self.lower}@aggTrade"
+        if self.hub.wanted(agg_stream):
+            self.hub.publish(
+                agg_stream,
+                {
+                    "e": "aggTrade",
+                    "E": ev.time_ms,
+                    "s": ev.symbol,
+                    "a": ev.trade_id,
+                    "p": f8(ev.price),
+                    "q": f8(ev.qty),
+                    "f": ev.trade_id,
+                    "l": ev.trade_id,
+                    "T": ev.time_ms,
+                    "m": ev.buyer_is_maker,
+                    "M": True,
+                },
+            )
+
+    # -- timed frames ---------------------------------------------------------------------
+
+    def flush_depth(self, now_ms: int, slow: bool) -> None:
+        """Send the diff frames due now (100 ms always, 1000 ms when ``slow``)."""
+        skip = self.skip_next_depth
+        self.skip_next_depth = False
+        windows = [("@depth@100ms", self.fast)] + ([("@depth", self.slow)] if slow else [])
+        for suffix, window in windows:
+            frame = window.frame(self.symbol, now_ms)
+            stream = self.lower + suffix
+            if frame is not None and not skip and self.hub.wanted(stream):
+                self.hub.publish(stream, frame)
+        for levels in (5, 10, 20):
+            for suffix in (f"@depth{levels}@100ms",) + ((f"@depth{levels}",) if slow else ()):
+                stream = self.lower + suffix
+                if self.hub.wanted(stream):
+                    self.hub.publish(stream, self.partial_depth(levels))
+
+    def partial_depth(self, levels: int) -> dict[str, Any]:
+        """The ``@depthN`` payload (and the REST depth answer's shape)."""
+        book = self.engine.books[self.symbol]
+        return {
+            "lastUpdateId": self.engine.update_ids[self.symbol],
+            "bids": [[f8(p), f8(q)] for p, q in book.bids.depth(levels)],
+            "asks": [[f8(p), f8(q)] for p, q in book.asks.depth(levels)],
+        }
+
+    def flush_second(self, now_ms: int) -> None:
+        """Once a second: klines, tickers."""
+        for interval in KLINE_INTERVALS:
+            stream = f"{self.lower}@kline_{interval}"
+            if self.hub.wanted(stream):
+                candles = self.history.klines(interval, limit=1)
+                if candles:
+                    self.hub.publish(stream, kline_event(candles[-1], now_ms))
+        if self.hub.wanted(f"{self.lower}@miniTicker"):
+            self.hub.publish(f"{self.lower}@miniTicker", self.mini_ticker(now_ms))
+        if self.hub.wanted(f"{self.lower}@ticker"):
+            self.hub.publish(f"{self.lower}@ticker", self.ticker_event(now_ms))
+
+    # -- 24 h statistics --------------------------------------------------------------------
+
+    def stats(self, now_ms: int) -> dict[str, float | int]:
+        """Rolling 24 h open, high, low, last, volumes, trade count."""
+        candles = self.history.klines("1h", start_ms=now_ms - 86_400_000, limit=25)
+        if not candles:
+            last = float(self.engine.avg_price(self.symbol) or 0)
+            return {"o": last, "h": last, "l": last, "c": last, "v": 0.0, "q": 0.0, "n": 0}
+        return {
+            "o": candles[0].open,
+            "h": max(c.high for c in candles),
+            "l": min(c.low for c in candles),
+            "c": candles[-1].close,
+            "v": sum(c.volume for c in candles),
+            "q": sum(c.quote_volume for c in candles),
+            "n": sum(c.trades for c in candles),
+        }
+
+    def mini_ticker(self, now_ms: int) -> dict[str, Any]:
+        """The ``@miniTicker`` payload."""
+        s = self.stats(now_ms)
+        return {
+            "e": "24hrMiniTicker",
+            "E": now_ms,
+            "s": self.symbol,
+            "c": ff(s["c"]),
+            "o": ff(s["o"]),
+            "h": ff(s["h"]),
+            "l": ff(s["l"]),
+            "v": ff(s["v"]),
+            "q": ff(s["q"]),
+        }
+
+    def ticker_event(self, now_ms: int) -> dict[str, Any]:
+        """The ``@ticker`` payload."""
+        s = self.stats(now_ms)
+        bid, bid_qty, ask, ask_qty = self.best
+        last = self.trades[-1] if self.trades else None
+        change = s["c"] - s["o"]
+        return {
+            "e": "24hrTicker",
+            "E": now_ms,
+            "s": self.symbol,
+            "p": ff(change),
+            "P": f"{(change / s['o'] * 100) if s['o'] else 0:.3f}",
+            "w": ff(s["q"] / s["v"]) if s["v"] else ff(s["c"]),
+            "x": ff(s["o"]),
+            "c": ff(s["c"]),
+            "Q": f8(last.qty) if last else f8(None),
+            "b": f8(bid),
+            "B": f8(bid_qty),
+            "a": f8(ask),
+            "A": f8(ask_qty),
+            "o": ff(s["o"]),
+            "h": ff(s["h"]),
+            "l": ff(s["l"]),
+            "v": ff(s["v"]),
+            "q": ff(s["q"]),
+            "O": now_ms - 86_400_000,
+            "C": now_ms,
+            "F": self.trades[0].trade_id if self.trades else 0,
+            "L": last.trade_id if last else 0,
+            "n": s["n"],
+        }
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds."""
+    return int(time.time() * 1000)

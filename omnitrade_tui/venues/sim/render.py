@@ -1,0 +1,245 @@
+"""Binance JSON shapes of the simulated venue's objects (orders, fills, events, klines).
+
+Decimals are written as fixed 8-decimal strings, the way Binance writes them, and the
+order's cumulative quote amount keeps Binance's historical spelling
+``cummulativeQuoteQty``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from omnitrade_tui.domain.decimals import ZERO
+from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.venues.sim.accounts import Account
+from omnitrade_tui.venues.sim.matching import Execution, OrderExecuted
+from omnitrade_tui.venues.sim.orders import SimOrder
+
+
+def f8(value: Decimal | None) -> str:
+    """A decimal as Binance writes it: ``"1.50000000"``."""
+    return f"{(value if value is not None else ZERO):.8f}"
+
+
+def ff(value: float) -> str:
+    """A float (market data) with 8 decimals."""
+    return f"{value:.8f}"
+
+
+def order_ack(order: SimOrder) -> dict[str, Any]:
+    """The ``ACK`` response of a new order."""
+    return {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": order.order_list_id,
+        "clientOrderId": order.client_order_id,
+        "transactTime": order.time_ms,
+    }
+
+
+def order_result(order: SimOrder) -> dict[str, Any]:
+    """The ``RESULT`` response of a new order (also the body of cancel reports)."""
+    out = order_ack(order)
+    out.update(
+        {
+            "price": f8(order.price),
+            "origQty": f8(order.orig_qty),
+            "executedQty": f8(order.executed_qty),
+            "origQuoteOrderQty": f8(order.quote_order_qty),
+            "cummulativeQuoteQty": f8(order.cum_quote),
+            "status": str(order.status),
+            "timeInForce": str(order.time_in_force or "GTC"),
+            "type": str(order.type),
+            "side": str(order.side),
+            "workingTime": order.working_ms,
+            "selfTradePreventionMode": str(order.stp_mode),
+        }
+    )
+    if order.stop_price is not None:
+        out["stopPrice"] = f8(order.stop_price)
+    if order.expiry_reason != "NONE":
+        out["expiryReason"] = order.expiry_reason
+    return out
+
+
+def order_full(order: SimOrder, fills: list[Execution]) -> dict[str, Any]:
+    """The ``FULL`` response: ``RESULT`` plus the fills."""
+    out = order_result(order)
+    out["fills"] = [
+        {
+            "price": f8(f.price),
+            "qty": f8(f.qty),
+            "commission": f8(f.commission),
+            "commissionAsset": f.commission_asset,
+            "tradeId": f.trade_id,
+        }
+        for f in fills
+    ]
+    return out
+
+
+def order_query(order: SimOrder) -> dict[str, Any]:
+    """``GET /api/v3/order`` and the items of ``openOrders`` and ``allOrders``."""
+    return {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": order.order_list_id,
+        "clientOrderId": order.client_order_id,
+        "price": f8(order.price),
+        "origQty": f8(order.orig_qty),
+        "executedQty": f8(order.executed_qty),
+        "cummulativeQuoteQty": f8(order.cum_quote),
+        "status": str(order.status),
+        "timeInForce": str(order.time_in_force or "GTC"),
+        "type": str(order.type),
+        "side": str(order.side),
+        "stopPrice": f8(order.stop_price),
+        "icebergQty": f8(ZERO),
+        "time": order.time_ms,
+        "updateTime": order.update_ms,
+        "isWorking": order.working_ms >= 0,
+        "workingTime": order.working_ms,
+        "origQuoteOrderQty": f8(order.quote_order_qty),
+        "selfTradePreventionMode": str(order.stp_mode),
+    }
+
+
+def cancel_report(order: SimOrder, cancel_client_id: str | None) -> dict[str, Any]:
+    """``DELETE /api/v3/order`` answer."""
+    out = order_result(order)
+    out["origClientOrderId"] = order.client_order_id
+    out["clientOrderId"] = cancel_client_id or order.client_order_id
+    return out
+
+
+def execution_report(ev: OrderExecuted) -> dict[str, Any]:
+    """The ``executionReport`` user-data event."""
+    o = ev.order
+    return {
+        "e": "executionReport",
+        "E": ev.time_ms,
+        "s": o.symbol,
+        "c": o.client_order_id,
+        "S": str(o.side),
+        "o": str(o.type),
+        "f": str(o.time_in_force or "GTC"),
+        "q": f8(o.orig_qty),
+        "p": f8(o.price),
+        "P": f8(o.stop_price),
+        "F": f8(ZERO),
+        "g": o.order_list_id,
+        "C": "",
+        "x": str(ev.execution_type),
+        "X": str(o.status),
+        "r": ev.reject_reason,
+        "i": o.order_id,
+        "l": f8(ev.last_qty),
+        "z": f8(o.executed_qty),
+        "L": f8(ev.last_price),
+        "n": f8(ev.commission),
+        "N": ev.commission_asset,
+        "T": ev.time_ms,
+        "t": ev.trade_id,
+        "v": 0,
+        "I": ev.time_ms,
+        "w": o.is_open and o.working_ms >= 0,
+        "m": ev.is_maker,
+        "M": False,
+        "O": o.time_ms,
+        "Z": f8(o.cum_quote),
+        "Y": f8(ev.last_qty * ev.last_price),
+        "Q": f8(o.quote_order_qty),
+        "W": o.working_ms,
+        "V": str(o.stp_mode),
+    }
+
+
+def account_position(account: Account, assets: tuple[str, ...], time_ms: int) -> dict[str, Any]:
+    """The ``outboundAccountPosition`` user-data event."""
+    return {
+        "e": "outboundAccountPosition",
+        "E": time_ms,
+        "u": time_ms,
+        "B": [
+            {"a": a, "f": f8(account.balance(a)[0]), "l": f8(account.balance(a)[1])} for a in assets
+        ],
+    }
+
+
+def account_info(account: Account, time_ms: int) -> dict[str, Any]:
+    """``GET /api/v3/account`` answer."""
+    maker = account.maker_fee
+    taker = account.taker_fee
+    return {
+        "makerCommission": int(maker * 10_000),
+        "takerCommission": int(taker * 10_000),
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "commissionRates": {
+            "maker": f8(maker),
+            "taker": f8(taker),
+            "buyer": f8(ZERO),
+            "seller": f8(ZERO),
+        },
+        "canTrade": account.can_trade,
+        "canWithdraw": account.can_withdraw,
+        "canDeposit": True,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": time_ms,
+        "accountType": "SPOT",
+        "balances": [
+            {"asset": a, "free": f8(account.balance(a)[0]), "locked": f8(account.balance(a)[1])}
+            for a in account.assets()
+        ],
+        "permissions": ["SPOT"],
+        "uid": account.account_id,
+    }
+
+
+def kline_row(c: Candle) -> list[Any]:
+    """One REST kline: the 12-element array."""
+    return [
+        c.open_ms,
+        ff(c.open),
+        ff(c.high),
+        ff(c.low),
+        ff(c.close),
+        ff(c.volume),
+        c.close_ms,
+        ff(c.quote_volume),
+        c.trades,
+        ff(c.taker_buy_volume),
+        ff(c.taker_buy_quote_volume),
+        "0",
+    ]
+
+
+def kline_event(c: Candle, event_ms: int) -> dict[str, Any]:
+    """The ``@kline_<interval>`` stream payload."""
+    return {
+        "e": "kline",
+        "E": event_ms,
+        "s": c.symbol,
+        "k": {
+            "t": c.open_ms,
+            "T": c.close_ms,
+            "s": c.symbol,
+            "i": c.interval,
+            "f": -1,
+            "L": -1,
+            "o": ff(c.open),
+            "c": ff(c.close),
+            "h": ff(c.high),
+            "l": ff(c.low),
+            "v": ff(c.volume),
+            "n": c.trades,
+            "x": c.closed,
+            "q": ff(c.quote_volume),
+            "V": ff(c.taker_buy_volume),
+            "Q": ff(c.taker_buy_quote_volume),
+            "B": "0",
+        },
+    }

@@ -1,0 +1,631 @@
+"""REST API of the simulated venue under ``/api/v3``: Binance's endpoints, weights,
+signatures and error bodies.
+
+Parameters come from the query string and the form body (the query wins on duplicates);
+signed endpoints verify the signature over the raw payload, then the timestamp window.
+Every answer carries ``X-MBX-USED-WEIGHT-1M``; successful orders carry the order-count
+headers. Over the weight limit a client gets 429 with ``Retry-After``; one that keeps
+going while told to wait is banned with 418.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from aiohttp import web
+
+from omnitrade_tui.venues.sim import params as P
+from omnitrade_tui.venues.sim.accounts import Account
+from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
+from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
+from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
+from omnitrade_tui.venues.sim.marketdata import KLINE_INTERVALS
+from omnitrade_tui.venues.sim.render import (
+    account_info,
+    cancel_report,
+    f8,
+    ff,
+    kline_row,
+    order_ack,
+    order_full,
+    order_query,
+    order_result,
+)
+
+if TYPE_CHECKING:
+    from omnitrade_tui.venues.sim.venue import SimVenue
+
+Handler = Callable[["Call"], Awaitable[Any]]
+
+_UNKNOWN = SimError(
+    -1007,
+    "Timeout waiting for response from backend server. Send status unknown; "
+    "execution status unknown.",
+    503,
+)
+
+
+class Call:
+    """One REST request: the venue, merged parameters, raw payload, and the caller."""
+
+    def __init__(self, venue: SimVenue, request: web.Request, body: str) -> None:
+        self.venue = venue
+        self.request = request
+        self.body = body
+        merged = dict(parse_qsl(body, keep_blank_values=True))
+        merged.update(parse_qsl(request.query_string, keep_blank_values=True))
+        self.params: dict[str, str] = merged
+        self.account: Account | None = None
+        self.order_counted = False
+
+    def signed(self) -> Account:
+        """Check key, signature and timestamp; the caller's account."""
+        venue = self.venue
+        key = venue.keys.lookup(self.request.headers.get("X-MBX-APIKEY"))
+        signature = self.params.get("signature")
+        if not signature:
+            raise SimError(
+                -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
+            )
+        if not key.verify(rest_payload(self.request.query_string, self.body), signature):
+            raise SimError(-1022, "Signature for this request is not valid.")
+        check_timestamp(self.params, venue.now_ms())
+        account = venue.engine.accounts[key.account_id]
+        self.account = account
+        return account
+
+    def symbol(self) -> str:
+        """The ``symbol`` parameter, checked against the listed symbols."""
+        symbol = P.required(self.params, "symbol")
+        if symbol not in self.venue.markets:
+            raise bad_symbol()
+        return symbol
+
+
+def _weight(venue: SimVenue, ip: str, cost: int) -> int:
+    """Charge ``cost`` to ``ip`` in the current minute; the weight used so far."""
+    now = time.time()
+    window = venue.weights.setdefault(ip, [now - now % 60, 0.0])
+    if now - window[0] >= 60:
+        window[0], window[1] = now - now % 60, 0.0
+    window[1] += cost
+    return int(window[1])
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode(data),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def endpoint(
+    cost: int | Callable[[Call], int],
+) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
+    """Wrap a handler with weight accounting, bans, throttling and Binance error bodies."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def run(request: web.Request) -> web.Response:
+            venue: SimVenue = request.app[VENUE_KEY]
+            ip = request.remote or "?"
+            banned_until = venue.bans.get(ip, 0.0)
+            now = time.time()
+            if banned_until > now:
+                retry = int(banned_until - now) + 1
+                return _json(
+                    {
+                        "code": -1003,
+                        "msg": f"Way too much request weight used; IP banned until "
+                        f"{int(banned_until * 1000)}. Please use WebSocket Streams for live "
+                        "updates to avoid bans.",
+                    },
+                    418,
+                    {"Retry-After": str(retry)},
+                )
+            body = await request.text()
+            call = Call(venue, request, body)
+            try:
+                used = _weight(venue, ip, cost(call) if callable(cost) else cost)
+                headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
+                throttled = venue.faults.throttle > 0
+                if throttled:
+                    venue.faults.throttle -= 1
+                if used > venue.weight_limit or throttled:
+                    return _too_many(venue, ip, headers)
+                result = await handler(call)
+            except SimError as exc:
+                headers = {"X-MBX-USED-WEIGHT-1M": str(_weight(venue, ip, 0))}
+                return _json(exc.body(), exc.status, headers)
+            if call.order_counted:
+                counts = venue.order_counts(call.account)
+                headers["X-MBX-ORDER-COUNT-10S"] = str(counts[0])
+                headers["X-MBX-ORDER-COUNT-1D"] = str(counts[1])
+            return _json(result, 200, headers)
+
+        return run
+
+    return wrap
+
+
+def _too_many(venue: SimVenue, ip: str, headers: dict[str, str]) -> web.Response:
+    """429 with Retry-After; a client already told to wait and still sending is banned."""
+    strikes = venue.weights.setdefault(f"strikes:{ip}", [0.0, 0.0])
+    now = time.time()
+    retry_after = 60 - int(now % 60) or 1
+    if strikes[0] and now - strikes[0] < retry_after and strikes[1] >= 3:
+        venue.bans[ip] = now + 120
+        return _json(
+            {"code": -1003, "msg": "Way too much request weight used; IP banned."},
+            418,
+            {**headers, "Retry-After": "120"},
+        )
+    strikes[0] = strikes[0] if strikes[0] and now - strikes[0] < 60 else now
+    strikes[1] += 1
+    return _json(
+        {
+            "code": -1003,
+            "msg": f"Too much request weight used; current limit is {venue.weight_limit} request "
+            "weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling "
+            "the API.",
+        },
+        429,
+        {**headers, "Retry-After": str(retry_after)},
+    )
+
+
+# -- general ----------------------------------------------------------------------------------
+
+
+@endpoint(1)
+async def ping(call: Call) -> dict[str, Any]:
+    return {}
+
+
+@endpoint(1)
+async def server_time(call: Call) -> dict[str, Any]:
+    return {"serverTime": call.venue.now_ms()}
+
+
+@endpoint(20)
+async def exchange_info(call: Call) -> dict[str, Any]:
+    venue = call.venue
+    wanted = None
+    if "symbol" in call.params:
+        wanted = [call.symbol()]
+    elif "symbols" in call.params:
+        try:
+            wanted = list(msgspec.json.decode(call.params["symbols"]))
+        except msgspec.DecodeError:
+            raise SimError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+        if any(s not in venue.markets for s in wanted):
+            raise bad_symbol()
+    return {
+        "timezone": "UTC",
+        "serverTime": venue.now_ms(),
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": venue.weight_limit,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 160000},
+            {
+                "rateLimitType": "RAW_REQUESTS",
+                "interval": "MINUTE",
+                "intervalNum": 5,
+                "limit": 300000,
+            },
+        ],
+        "exchangeFilters": [],
+        "symbols": [
+            i.to_exchange_info()
+            for s, i in venue.engine.instruments.items()
+            if wanted is None or s in wanted
+        ],
+    }
+
+
+# -- market data ------------------------------------------------------------------------------
+
+
+def _depth_weight(call: Call) -> int:
+    limit = int(call.params.get("limit", "100") or 100)
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+@endpoint(_depth_weight)
+async def depth(call: Call) -> dict[str, Any]:
+    symbol = call.symbol()
+    limit = P.integer(call.params, "limit", 100) or 100
+    if not 1 <= limit <= 5000:
+        raise SimError(
+            -1100, "Illegal characters found in parameter 'limit'; legal range is '1-5000'."
+        )
+    return call.venue.markets[symbol].partial_depth(limit)
+
+
+@endpoint(25)
+async def trades(call: Call) -> list[dict[str, Any]]:
+    market = call.venue.markets[call.symbol()]
+    limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
+    out = list(market.trades)[-limit:]
+    return [
+        {
+            "id": t.trade_id,
+            "price": f8(t.price),
+            "qty": f8(t.qty),
+            "quoteQty": f8(t.price * t.qty),
+            "time": t.time_ms,
+            "isBuyerMaker": t.buyer_is_maker,
+            "isBestMatch": True,
+        }
+        for t in out
+    ]
+
+
+@endpoint(4)
+async def agg_trades(call: Call) -> list[dict[str, Any]]:
+    market = call.venue.markets[call.symbol()]
+    limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
+    start = P.integer(call.params, "startTime")
+    end = P.integer(call.params, "endTime")
+    from_id = P.integer(call.params, "fromId")
+    rows = [
+        t
+        for t in market.trades
+        if (start is None or t.time_ms >= start)
+        and (end is None or t.time_ms <= end)
+        and (from_id is None or t.trade_id >= from_id)
+    ]
+    rows = rows[:limit] if (start is not None or from_id is not None) else rows[-limit:]
+    return [
+        {
+            "a": t.trade_id,
+            "p": f8(t.price),
+            "q": f8(t.qty),
+            "f": t.trade_id,
+            "l": t.trade_id,
+            "T": t.time_ms,
+            "m": t.buyer_is_maker,
+            "M": True,
+        }
+        for t in rows
+    ]
+
+
+@endpoint(2)
+async def klines(call: Call) -> list[list[Any]]:
+    market = call.venue.markets[call.symbol()]
+    interval = P.required(call.params, "interval")
+    if interval not in KLINE_INTERVALS:
+        raise SimError(-1120, "Invalid interval.")
+    limit = P.integer(call.params, "limit", 500) or 500
+    if not 1 <= limit <= 1000:
+        raise SimError(
+            -1100, "Illegal characters found in parameter 'limit'; legal range is '1-1000'."
+        )
+    candles = market.history.klines(
+        interval, P.integer(call.params, "startTime"), P.integer(call.params, "endTime"), limit
+    )
+    return [kline_row(c) for c in candles]
+
+
+@endpoint(2)
+async def avg_price(call: Call) -> dict[str, Any]:
+    symbol = call.symbol()
+    venue = call.venue
+    candles = venue.markets[symbol].history.klines("1m", limit=5)
+    volume = sum(c.volume for c in candles)
+    price = (
+        sum(c.quote_volume for c in candles) / volume
+        if volume
+        else float(venue.engine.avg_price(symbol) or 0)
+    )
+    return {"mins": 5, "price": ff(price), "closeTime": venue.now_ms()}
+
+
+def _symbols_of(call: Call) -> list[str]:
+    if "symbol" in call.params:
+        return [call.symbol()]
+    if "symbols" in call.params:
+        try:
+            names = list(msgspec.json.decode(call.params["symbols"]))
+        except msgspec.DecodeError:
+            raise SimError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+        if any(n not in call.venue.markets for n in names):
+            raise bad_symbol()
+        return names
+    return list(call.venue.markets)
+
+
+def _ticker_weight(call: Call) -> int:
+    return 2 if "symbol" in call.params else 80
+
+
+@endpoint(_ticker_weight)
+async def ticker_24hr(call: Call) -> Any:
+    venue = call.venue
+    now = venue.now_ms()
+    rows = []
+    for symbol in _symbols_of(call):
+        market = venue.markets[symbol]
+        t = market.ticker_event(now)
+        rows.append(
+            {
+                "symbol": symbol,
+                "priceChange": t["p"],
+                "priceChangePercent": t["P"],
+                "weightedAvgPrice": t["w"],
+                "prevClosePrice": t["x"],
+                "lastPrice": t["c"],
+                "lastQty": t["Q"],
+                "bidPrice": t["b"],
+                "bidQty": t["B"],
+                "askPrice": t["a"],
+                "askQty": t["A"],
+                "openPrice": t["o"],
+                "highPrice": t["h"],
+                "lowPrice": t["l"],
+                "volume": t["v"],
+                "quoteVolume": t["q"],
+                "openTime": t["O"],
+                "closeTime": t["C"],
+                "firstId": t["F"],
+                "lastId": t["L"],
+                "count": t["n"],
+            }
+        )
+    return rows[0] if "symbol" in call.params else rows
+
+
+@endpoint(lambda call: 2 if "symbol" in call.params else 4)
+async def ticker_price(call: Call) -> Any:
+    venue = call.venue
+    rows = []
+    for symbol in _symbols_of(call):
+        market = venue.markets[symbol]
+        last = market.trades[-1].price if market.trades else venue.engine.avg_price(symbol)
+        rows.append({"symbol": symbol, "price": f8(last)})
+    return rows[0] if "symbol" in call.params else rows
+
+
+@endpoint(lambda call: 2 if "symbol" in call.params else 4)
+async def ticker_book(call: Call) -> Any:
+    venue = call.venue
+    rows = []
+    for symbol in _symbols_of(call):
+        bid, bid_qty, ask, ask_qty = venue.markets[symbol].best
+        rows.append(
+            {
+                "symbol": symbol,
+                "bidPrice": f8(bid),
+                "bidQty": f8(bid_qty),
+                "askPrice": f8(ask),
+                "askQty": f8(ask_qty),
+            }
+        )
+    return rows[0] if "symbol" in call.params else rows
+
+
+# -- trading ----------------------------------------------------------------------------------
+
+
+def _respond(call: Call, order: Any, fills: Any) -> dict[str, Any]:
+    kind = call.params.get("newOrderRespType")
+    if kind is None:
+        kind = "FULL" if str(order.type) in ("MARKET", "LIMIT") else "ACK"
+    if kind == "ACK":
+        return order_ack(order)
+    if kind == "RESULT":
+        return order_result(order)
+    return order_full(order, fills)
+
+
+@endpoint(1)
+async def new_order(call: Call) -> dict[str, Any]:
+    account = call.signed()
+    request = P.order_request(call.params)
+    call.symbol()
+    venue = call.venue
+    venue.count_order(account)
+    result = venue.engine.place(account, request)
+    call.order_counted = True
+    if venue.faults.fail_orders > 0:
+        venue.faults.fail_orders -= 1
+        raise _UNKNOWN
+    return _respond(call, result.order, result.fills)
+
+
+@endpoint(1)
+async def test_order(call: Call) -> dict[str, Any]:
+    account = call.signed()
+    request = P.order_request(call.params)
+    call.symbol()
+    engine = call.venue.engine
+    # Run every check the real placement runs, without placing.
+    engine.check(engine.instrument(request.symbol), account, request)
+    return {}
+
+
+@endpoint(4)
+async def query_order(call: Call) -> dict[str, Any]:
+    account = call.signed()
+    symbol = call.symbol()
+    order = call.venue.engine.find_order(
+        account, symbol, P.integer(call.params, "orderId"), call.params.get("origClientOrderId")
+    )
+    if order is None:
+        raise no_such_order()
+    return order_query(order)
+
+
+@endpoint(1)
+async def cancel_order(call: Call) -> dict[str, Any]:
+    account = call.signed()
+    symbol = call.symbol()
+    order = call.venue.engine.cancel(
+        account, symbol, P.integer(call.params, "orderId"), call.params.get("origClientOrderId")
+    )
+    return cancel_report(order, call.params.get("newClientOrderId"))
+
+
+@endpoint(lambda call: 6 if "symbol" in call.params else 80)
+async def open_orders(call: Call) -> list[dict[str, Any]]:
+    account = call.signed()
+    symbol = call.symbol() if "symbol" in call.params else None
+    return [order_query(o) for o in call.venue.engine.open_orders(account, symbol)]
+
+
+@endpoint(1)
+async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
+    account = call.signed()
+    symbol = call.symbol()
+    return [cancel_report(o, None) for o in call.venue.engine.cancel_all(account, symbol)]
+
+
+@endpoint(20)
+async def all_orders(call: Call) -> list[dict[str, Any]]:
+    account = call.signed()
+    symbol = call.symbol()
+    limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
+    from_id = P.integer(call.params, "orderId")
+    start = P.integer(call.params, "startTime")
+    end = P.integer(call.params, "endTime")
+    rows = [
+        o
+        for (s, _), o in call.venue.engine.orders.items()
+        if s == symbol
+        and o.account is account
+        and (from_id is None or o.order_id >= from_id)
+        and (start is None or o.time_ms >= start)
+        and (end is None or o.time_ms <= end)
+    ]
+    rows.sort(key=lambda o: o.order_id)
+    rows = rows[:limit] if from_id is not None or start is not None else rows[-limit:]
+    return [order_query(o) for o in rows]
+
+
+@endpoint(20)
+async def account(call: Call) -> dict[str, Any]:
+    acct = call.signed()
+    info = account_info(acct, call.venue.now_ms())
+    if call.params.get("omitZeroBalances") == "true":
+        info["balances"] = [
+            b for b in info["balances"] if b["free"] != f8(None) or b["locked"] != f8(None)
+        ]
+    return info
+
+
+@endpoint(lambda call: 5 if "orderId" in call.params else 20)
+async def my_trades(call: Call) -> list[dict[str, Any]]:
+    acct = call.signed()
+    symbol = call.symbol()
+    limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
+    order_id = P.integer(call.params, "orderId")
+    from_id = P.integer(call.params, "fromId")
+    start = P.integer(call.params, "startTime")
+    end = P.integer(call.params, "endTime")
+    rows = [
+        t
+        for t in call.venue.my_trades.get(acct.account_id, ())
+        if t["symbol"] == symbol
+        and (order_id is None or t["orderId"] == order_id)
+        and (from_id is None or t["id"] >= from_id)
+        and (start is None or t["time"] >= start)
+        and (end is None or t["time"] <= end)
+    ]
+    return rows[:limit] if from_id is not None or start is not None else rows[-limit:]
+
+
+@endpoint(1)
+async def cancel_replace(call: Call) -> dict[str, Any]:
+    acct = call.signed()
+    call.symbol()
+    mode = P.required(call.params, "cancelReplaceMode")
+    if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+        raise SimError(-1130, "Data sent for parameter 'cancelReplaceMode' is not valid.")
+    request = P.order_request(call.params)
+    venue = call.venue
+    venue.count_order(acct)
+    try:
+        canceled, placed = venue.engine.cancel_replace(
+            acct,
+            P.integer(call.params, "cancelOrderId"),
+            call.params.get("cancelOrigClientOrderId"),
+            request,
+        )
+    except SimError as exc:
+        if exc.code == -2022:
+            raise SimError(-2022, "Order cancel-replace failed.") from exc
+        raise SimError(-2021, "Order cancel-replace partially failed.", 409) from exc
+    call.order_counted = True
+    return {
+        "cancelResult": "SUCCESS",
+        "newOrderResult": "SUCCESS",
+        "cancelResponse": cancel_report(canceled, call.params.get("cancelNewClientOrderId")),
+        "newOrderResponse": order_full(placed.order, placed.fills),
+    }
+
+
+@endpoint(1)
+async def oco(call: Call) -> dict[str, Any]:
+    acct = call.signed()
+    symbol = call.symbol()
+    params = call.params
+    above = P.order_request(params, prefix="above")
+    below = P.order_request(params, prefix="below")
+    venue = call.venue
+    venue.count_order(acct)
+    list_id, orders = venue.engine.place_oco(acct, above, below)
+    call.order_counted = True
+    return {
+        "orderListId": list_id,
+        "contingencyType": "OCO",
+        "listStatusType": "EXEC_STARTED",
+        "listOrderStatus": "EXECUTING",
+        "listClientOrderId": params.get("listClientOrderId") or f"list-{list_id}",
+        "transactionTime": venue.now_ms(),
+        "symbol": symbol,
+        "orders": [
+            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in orders
+        ],
+        "orderReports": [order_result(o) for o in orders],
+    }
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every REST route of ``/api/v3``."""
+    r = app.router
+    r.add_get("/api/v3/ping", ping)
+    r.add_get("/api/v3/time", server_time)
+    r.add_get("/api/v3/exchangeInfo", exchange_info)
+    r.add_get("/api/v3/depth", depth)
+    r.add_get("/api/v3/trades", trades)
+    r.add_get("/api/v3/historicalTrades", trades)
+    r.add_get("/api/v3/aggTrades", agg_trades)
+    r.add_get("/api/v3/klines", klines)
+    r.add_get("/api/v3/uiKlines", klines)
+    r.add_get("/api/v3/avgPrice", avg_price)
+    r.add_get("/api/v3/ticker/24hr", ticker_24hr)
+    r.add_get("/api/v3/ticker/price", ticker_price)
+    r.add_get("/api/v3/ticker/bookTicker", ticker_book)
+    r.add_post("/api/v3/order", new_order)
+    r.add_get("/api/v3/order", query_order)
+    r.add_delete("/api/v3/order", cancel_order)
+    r.add_post("/api/v3/order/test", test_order)
+    r.add_get("/api/v3/openOrders", open_orders)
+    r.add_delete("/api/v3/openOrders", cancel_open_orders)
+    r.add_get("/api/v3/allOrders", all_orders)
+    r.add_get("/api/v3/account", account)
+    r.add_get("/api/v3/myTrades", my_trades)
+    r.add_post("/api/v3/order/cancelReplace", cancel_replace)
+    r.add_post("/api/v3/orderList/oco", oco)

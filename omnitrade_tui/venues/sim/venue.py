@@ -1,0 +1,397 @@
+"""The simulated venue: matching engine, living market and the Binance wire server.
+
+In-process API (the app and the tests use it)::
+
+    async with SimVenue.start(port=0, symbols=["BTCUSDT"], seed=7) as sim:
+        key, secret = sim.demo_key                    # a funded HMAC key, made at start
+        sim.add_account("MYKEY...", secret="...", balances={"USDT": "10000"})
+        sim.rest_url     # "http://127.0.0.1:PORT/api"   (python-binance's API_URL form)
+        sim.ws_api_url   # "ws://127.0.0.1:PORT/ws-api/v3"
+        sim.stream_url   # "ws://127.0.0.1:PORT/"        (append "ws/..." or "stream?...")
+
+One aiohttp server on one port serves REST under ``/api/v3``, market streams at
+``/ws/<anything>`` and ``/stream?streams=...``, the WebSocket API at ``/ws-api/v3`` and a
+small control endpoint for fault injection at ``/sim/faults``. A background task steps
+the market every 100 ms, flushes ``@depth@100ms`` frames, and once a second the 1000 ms
+streams, klines and tickers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from omnitrade_tui.domain.enums import ExecutionType
+from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.venues.sim import rest, ws_api
+from omnitrade_tui.venues.sim.accounts import Account
+from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
+from omnitrade_tui.venues.sim.auth import (
+    ApiKey,
+    KeyRing,
+    generate_key_pair,
+    load_ed25519_public_key,
+)
+from omnitrade_tui.venues.sim.errors import SimError
+from omnitrade_tui.venues.sim.market import MarketGenerator
+from omnitrade_tui.venues.sim.marketdata import SymbolMarket
+from omnitrade_tui.venues.sim.matching import (
+    BalancesMoved,
+    LevelChanged,
+    MatchingEngine,
+    OrderExecuted,
+    SimEvent,
+    TradePrinted,
+)
+from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
+from omnitrade_tui.venues.sim.streams import StreamHub
+from omnitrade_tui.venues.sim.symbols import START_PRICES, default_instruments
+from omnitrade_tui.venues.sim.ws_api import UserSubscription
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BALANCES = {"USDT": "100000", "BTC": "1", "ETH": "10", "SOL": "100", "BNB": "50"}
+TICK_S = 0.1
+
+
+@dataclass
+class Faults:
+    """Fault injection switches, set by flags or through ``POST /sim/faults``.
+
+    ``gap_every_s``: skip one depth frame every N seconds (a sequence gap);
+    ``close_every_s``: close every stream connection every N seconds;
+    ``delay_ms``: hold every stream frame back this long;
+    ``fail_orders``: answer the next N accepted orders with HTTP 503 (outcome unknown);
+    ``throttle``: answer the next N REST requests with 429 and ``Retry-After``;
+    ``max_connection_s``: close stream connections older than this (a short "24 h").
+    """
+
+    gap_every_s: float = 0.0
+    close_every_s: float = 0.0
+    delay_ms: int = 0
+    fail_orders: int = 0
+    throttle: int = 0
+    max_connection_s: float = 0.0
+    _last_gap: float = field(default=0.0, repr=False)
+    _last_close: float = field(default=0.0, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        """``gap_every_s=30,close_every_s=60`` into faults; ``ValueError`` when malformed."""
+        faults = cls()
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, value = part.partition("=")
+            if name.startswith("_") or not hasattr(faults, name):
+                raise ValueError(f"unknown fault {name!r}")
+            current = getattr(faults, name)
+            setattr(faults, name, type(current)(value))
+        return faults
+
+
+class SimVenue:
+    """The venue: state, wire server and market loop. Build it with ``SimVenue.start``."""
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        seed: int = 1,
+        start_prices: dict[str, Decimal] | None = None,
+        generate: bool = True,
+        faults: Faults | None = None,
+        weight_limit: int = 6000,
+    ) -> None:
+        self.engine = MatchingEngine(list(instruments), self.now_ms)
+        self.rng = random.Random(seed)
+        self.keys = KeyRing()
+        self.hub = StreamHub(self._known_stream)
+        self.faults = faults or Faults()
+        self.weight_limit = weight_limit
+        self.weights: dict[str, list[float]] = {}  # ip -> [window start, used]
+        self.bans: dict[str, float] = {}
+        self.user_subs: list[UserSubscription] = []
+        self.clock_offset_ms = 0
+        self.my_trades: dict[int, deque[dict[str, Any]]] = {}
+        self.order_times: dict[int, deque[float]] = {}
+        self.orders_today: dict[int, int] = {}
+        prices = dict(start_prices or START_PRICES)
+        self.generator: MarketGenerator | None = None
+        if generate:
+            self.generator = MarketGenerator(self.engine, prices, seed=seed)
+            # Warm the book up so the first snapshot a client takes is a real market.
+            for _ in range(5):
+                self.generator.step(self.now_ms())
+        self.markets = {
+            s: SymbolMarket(self.engine, s, self.hub, random.Random(seed * 1000 + i))
+            for i, s in enumerate(self.engine.instruments)
+        }
+        self.engine.listeners.append(self._on_event)
+        self._next_account = 1
+        self._next_sub = 0
+        key, secret = generate_key_pair()
+        self.demo_key = (key, secret)
+        self.add_account(key, secret=secret)
+        self._runner: web.AppRunner | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    # -- clock ------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The venue's clock (wall time plus a test-set offset, for clock-skew drills)."""
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def add_account(
+        self,
+        api_key: str,
+        secret: str | None = None,
+        ed25519_public_key_pem: str | None = None,
+        balances: dict[str, str] | None = None,
+        can_withdraw: bool = False,
+    ) -> Account:
+        """Register a key with a new funded account (HMAC ``secret`` or Ed25519 PEM)."""
+        if (secret is None) == (ed25519_public_key_pem is None):
+            raise ValueError("give exactly one of an HMAC secret and an Ed25519 public key")
+        account = Account(self._next_account, can_withdraw=can_withdraw)
+        self._next_account += 1
+        for asset, amount in (balances or DEFAULT_BALANCES).items():
+            account.deposit(asset, Decimal(amount))
+        self.engine.add_account(account)
+        public = load_ed25519_public_key(ed25519_public_key_pem) if ed25519_public_key_pem else None
+        self.keys.add(ApiKey(api_key, account.account_id, secret=secret, public_key=public))
+        return account
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _on_event(self, ev: SimEvent) -> None:
+        if isinstance(ev, LevelChanged):
+            self.markets[ev.symbol].on_level(ev)
+        elif isinstance(ev, TradePrinted):
+            self.markets[ev.symbol].on_trade(ev)
+        elif isinstance(ev, OrderExecuted):
+            account_id = ev.order.account.account_id
+            if ev.execution_type is ExecutionType.TRADE and account_id > 0:
+                self._record_trade(ev)
+            self._to_user(account_id, execution_report(ev))
+        elif isinstance(ev, BalancesMoved):
+            payload = account_position(ev.account, ev.assets, ev.time_ms)
+            self._to_user(ev.account.account_id, payload)
+
+    def _record_trade(self, ev: OrderExecuted) -> None:
+        order = ev.order
+        self.my_trades.setdefault(order.account.account_id, deque(maxlen=10_000)).append(
+            {
+                "symbol": order.symbol,
+                "id": ev.trade_id,
+                "orderId": order.order_id,
+                "orderListId": order.order_list_id,
+                "price": f8(ev.last_price),
+                "qty": f8(ev.last_qty),
+                "quoteQty": f8(ev.last_price * ev.last_qty),
+                "commission": f8(ev.commission),
+                "commissionAsset": ev.commission_asset,
+                "time": ev.time_ms,
+                "isBuyer": str(order.side) == "BUY",
+                "isMaker": ev.is_maker,
+                "isBestMatch": True,
+            }
+        )
+
+    def count_order(self, account: Account) -> None:
+        """Count a new order against the account's 10 s and daily order limits.
+
+        Raises:
+            SimError: -1015 when 50 orders were sent in the last 10 seconds.
+        """
+        now = time.monotonic()
+        times = self.order_times.setdefault(account.account_id, deque())
+        while times and now - times[0] > 10:
+            times.popleft()
+        if len(times) >= 50:
+            raise SimError(
+                -1015, "Too many new orders; current limit is 50 orders per 10 SECOND.", 429
+            )
+        times.append(now)
+        self.orders_today[account.account_id] = self.orders_today.get(account.account_id, 0) + 1
+
+    def order_counts(self, account: Account | None) -> tuple[int, int]:
+        """Orders counted in the last 10 s and today."""
+        if account is None:
+            return 0, 0
+        return (
+            len(self.order_times.get(account.account_id, ())),
+            self.orders_today.get(account.account_id, 0),
+        )
+
+    def _to_user(self, account_id: int, event: dict[str, Any]) -> None:
+        if account_id < 0:
+            return  # the market generator's own accounts have no listeners
+        for sub in self.user_subs:
+            if sub.account_id == account_id:
+                sub.send({"subscriptionId": sub.subscription_id, "event": event})
+
+    def next_subscription_id(self) -> int:
+        """A new user-data subscription id."""
+        self._next_sub += 1
+        return self._next_sub - 1
+
+    def _known_stream(self, name: str) -> bool:
+        if name == "!miniTicker@arr":
+            return True
+        symbol, _, kind = name.partition("@")
+        return symbol.upper() in self.markets and bool(kind)
+
+    # -- the market loop --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        ticks = 0
+        while True:
+            next_tick += TICK_S
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            try:
+                self._tick(ticks)
+            except Exception:  # the loop must survive anything a step does
+                log.exception("simulated market step failed")
+            ticks += 1
+
+    def _tick(self, ticks: int) -> None:
+        now = self.now_ms()
+        if self.generator is not None:
+            self.generator.step(now)
+        slow = ticks % 10 == 0
+        faults = self.faults
+        mono = time.monotonic()
+        if faults.gap_every_s and mono - faults._last_gap >= faults.gap_every_s:
+            faults._last_gap = mono
+            for market in self.markets.values():
+                market.skip_next_depth = True
+        for market in self.markets.values():
+            market.flush_depth(now, slow)
+            if slow:
+                market.flush_second(now)
+        if slow and self.hub.wanted("!miniTicker@arr"):
+            self.hub.publish("!miniTicker@arr", [m.mini_ticker(now) for m in self.markets.values()])
+        if faults.close_every_s and mono - faults._last_close >= faults.close_every_s:
+            faults._last_close = mono
+            self.spawn(self.hub.close_all())
+
+    def spawn(self, coro: Any) -> None:
+        """Run a coroutine in the background, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- serving ----------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application with every route."""
+        app = web.Application(client_max_size=64 * 1024)
+        app[VENUE_KEY] = self
+        rest.add_routes(app)
+        app.router.add_get("/ws-api/v3", ws_api.handle)
+        app.router.add_get("/ws/{path:.*}", self._stream_raw)
+        app.router.add_get("/ws", self._stream_raw)
+        app.router.add_get("/stream", self._stream_combined)
+        app.router.add_post("/sim/faults", self._set_faults)
+        app.router.add_post("/sim/shutdown-notice", self._shutdown_notice)
+        return app
+
+    async def _stream_raw(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info.get("path", "")
+        return await self.hub.serve(request, [p for p in path.split("/") if p], combined=False)
+
+    async def _stream_combined(self, request: web.Request) -> web.StreamResponse:
+        streams = request.query.get("streams", "")
+        return await self.hub.serve(request, [p for p in streams.split("/") if p], combined=True)
+
+    async def _set_faults(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            for name, value in body.items():
+                if name.startswith("_") or not hasattr(self.faults, name):
+                    raise ValueError(f"unknown fault {name!r}")
+                setattr(self.faults, name, type(getattr(self.faults, name))(value))
+            if body.get("stall_s"):
+                self.hub.stall_all(float(body["stall_s"]))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(
+            {"faults": {k: v for k, v in vars(self.faults).items() if not k.startswith("_")}}
+        )
+
+    async def _shutdown_notice(self, request: web.Request) -> web.Response:
+        event = {"e": "serverShutdown", "E": self.now_ms()}
+        self.hub.broadcast_raw(event, "!serverShutdown")
+        return web.json_response({"sent": True})
+
+    @property
+    def rest_url(self) -> str:
+        """Base REST URL in python-binance's form (``.../api``)."""
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def ws_api_url(self) -> str:
+        """WebSocket API URL."""
+        return f"ws://{self.host}:{self.port}/ws-api/v3"
+
+    @property
+    def stream_url(self) -> str:
+        """Market-stream base URL, ending in ``/``."""
+        return f"ws://{self.host}:{self.port}/"
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Start serving and the market loop (``port=0`` picks a free port)."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.host = host
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        """Stop the market loop and the server."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.hub.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        symbols: list[str] | None = None,
+        seed: int = 1,
+        faults: Faults | None = None,
+        generate: bool = True,
+    ) -> AsyncIterator[SimVenue]:
+        """Run a venue for the duration of an ``async with`` block."""
+        venue = cls(default_instruments(symbols), seed=seed, faults=faults, generate=generate)
+        await venue.serve(host, port)
+        try:
+            yield venue
+        finally:
+            await venue.close()
