@@ -42,9 +42,11 @@ class StreamClient:
         self.streams: set[str] = set()
         self._control_times: deque[float] = deque()
         self.stalled_until = 0.0
+        self.connected_at = time.monotonic()
         self._outbox: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self.overflowed = False
+        self.expire_now = False
 
     def allow_control(self) -> bool:
         """Count one incoming message; False once over the per-second limit."""
@@ -76,6 +78,9 @@ class StreamClient:
             self._wake.clear()
             if self.overflowed:
                 await ws.close(code=1008, message=b"Client too slow")
+                return
+            if self.expire_now:
+                await ws.close(code=1000, message=b"Connection lifetime reached")
                 return
             while self._outbox and not ws.closed:
                 try:
@@ -141,6 +146,15 @@ class StreamHub:
         """Close every connection (the fault injection's "drop")."""
         for client in list(self.clients):
             await client.ws.close(code=code, message=message)
+
+    def expire(self, max_age_s: float) -> None:
+        """Close connections older than ``max_age_s`` (Binance cuts them at 24 hours)."""
+        now = time.monotonic()
+        for client in self.clients:
+            if now - client.connected_at > max_age_s:
+                client.overflowed = False
+                client.expire_now = True
+                client._wake.set()
 
     def stall_all(self, seconds: float) -> None:
         """Stop sending to every connection for a while, silently."""

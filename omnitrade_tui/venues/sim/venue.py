@@ -286,6 +286,8 @@ class SimVenue:
                 market.flush_second(now)
         if slow and self.hub.wanted("!miniTicker@arr"):
             self.hub.publish("!miniTicker@arr", [m.mini_ticker(now) for m in self.markets.values()])
+        if faults.max_connection_s:
+            self.hub.expire(faults.max_connection_s)
         if faults.close_every_s and mono - faults._last_close >= faults.close_every_s:
             faults._last_close = mono
             self.spawn(self.hub.close_all())
@@ -321,13 +323,14 @@ class SimVenue:
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
+            body = dict(await request.json())
+            stall = float(body.pop("stall_s", 0) or 0)
             for name, value in body.items():
                 if name.startswith("_") or not hasattr(self.faults, name):
                     raise ValueError(f"unknown fault {name!r}")
                 setattr(self.faults, name, type(getattr(self.faults, name))(value))
-            if body.get("stall_s"):
-                self.hub.stall_all(float(body["stall_s"]))
+            if stall:
+                self.hub.stall_all(stall)
         except (ValueError, TypeError, AttributeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(
