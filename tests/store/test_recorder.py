@@ -42,7 +42,9 @@ async def test_recorder_writes_everything_and_flushes_on_stop(
     assert await store.count("trades") == 5000
     last = [d.event for d in statuses._items][-1]
     assert isinstance(last, RecorderStatus)
-    assert last.state == "stopped" and last.backlog_rows == 0 and last.spilled_rows == 0
+    assert last.state == "stopped"
+    assert last.backlog_rows == 0
+    assert last.spilled_rows == 0
     assert rec.batches >= 2  # batched, not one giant write and not per row
 
 
