@@ -4,8 +4,9 @@ Callers see small async interfaces (``HistoryWriter``, ``MarketHistory``,
 ``AccountHistory``) and domain values; the engine, the dialect and the tables stay here.
 
 Writes are idempotent on every table: hot tables (trades, quotes, candles) go as tuples
-with executemany on SQLite (``INSERT ... ON CONFLICT DO NOTHING``) and with COPY into a
-temporary staging table then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` on PostgreSQL;
+with executemany on SQLite (``INSERT ... ON CONFLICT DO NOTHING``) and with COPY on PostgreSQL
+(straight into the table; on a key conflict, into a temporary staging table then
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING``);
 cold tables go through SQLAlchemy Core inserts with the dialect's ``ON CONFLICT``. An
 order's row is replaced only by a report at least as recent as the stored one.
 """
@@ -64,6 +65,7 @@ class AccountHistory(Protocol):
         ...
 
 
+_UNIQUE_VIOLATION = "23505"
 EXPORTABLE = ("trades", "fills", "orders", "candles")
 _TIME_COLUMN = {
     "trades": "time_ms",
@@ -114,15 +116,26 @@ class SqlHistoryStore:
     async def _copy_pg(self, conn: Any, name: str, rows: Sequence[Row]) -> None:
         table = t.METADATA.tables[name]
         cols = [c.name for c in table.columns]
+        # Any statement through SQLAlchemy first, so its transaction is open on the
+        # connection and the COPY below runs inside it.
+        await conn.exec_driver_sql("SELECT 1")
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        # Fast path: COPY straight into the table under a savepoint. New rows (the normal
+        # case) never conflict; a replay does, and then the savepoint is rolled back and
+        # the rows go through a staging table with ON CONFLICT DO NOTHING instead.
+        try:
+            async with driver.transaction():
+                await driver.copy_records_to_table(name, records=rows, columns=cols)
+            return
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
         staging = f"_omt_stage_{name}"
-        # This first statement also opens SQLAlchemy's transaction on the connection, so the
-        # COPY below runs inside it and the staging rows vanish at commit.
         await conn.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {name} INCLUDING DEFAULTS) "
             "ON COMMIT DELETE ROWS"
         )
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
         await driver.copy_records_to_table(staging, records=rows, columns=cols)
         col_list = ", ".join(f'"{c}"' for c in cols)
         await conn.exec_driver_sql(

@@ -243,3 +243,21 @@ async def test_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     await repo.close()
     with pytest.raises(StoreError, match="newer version"):
         await open_database(path)
+
+
+def test_migrations_describe_the_same_schema_as_the_models(tmp_path: Path) -> None:
+    """A model changed without a migration would fail here (Alembic autogenerate diff)."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from omnitrade_tui.store.database import _alembic_config
+    from omnitrade_tui.store.tables import METADATA
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), METADATA) == []
+    engine.dispose()

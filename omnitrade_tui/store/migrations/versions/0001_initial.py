@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("taker_buy_volume", sa.Float(), nullable=False),
         sa.Column("taker_buy_quote_volume", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("symbol", "interval", "open_ms"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "command_journal",
@@ -128,6 +129,7 @@ def upgrade() -> None:
         sa.Column("ask_qty", sa.Float(), nullable=True),
         sa.Column("event_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("symbol", "update_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "trades",
@@ -138,6 +140,7 @@ def upgrade() -> None:
         sa.Column("time_ms", sa.BigInteger(), nullable=False),
         sa.Column("buyer_is_maker", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("symbol", "trade_id"),
+        sqlite_with_rowid=False,
     )
 
 
