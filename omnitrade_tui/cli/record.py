@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import gzip
 import signal
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as redis
 from platformdirs import user_data_dir
 
 from omnitrade_tui.bus import topics
@@ -31,8 +31,12 @@ from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
+from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
+
+#: What ``--redis`` carries to other processes: market data, executions, balances.
+BRIDGED_PATTERNS = ("md.>", "exec.>", "acct.>")
 
 #: A market-data source: publishes on the bus until done (or cancelled); returns how many
 #: events it published.
@@ -110,8 +114,6 @@ async def record(args: argparse.Namespace) -> int:
         )
     if not args.replay.exists():
         raise CliError(f"replay file {args.replay} not found")
-    if args.redis:
-        print("omnitrade record: --redis is not wired yet; recording without it", file=sys.stderr)
     try:
         db = await open_database(args.db)
     except StoreError as exc:
@@ -122,6 +124,21 @@ async def record(args: argparse.Namespace) -> int:
     recorder = Recorder(bus, store, RecorderConfig(spill_dir=spill_dir))
     counter = ReplayCounter()
     await recorder.start()
+    bridge: RedisBridgePublisher | None = None
+    cache: RedisTopCache | None = None
+    client: redis.Redis | None = None
+    if args.redis:
+        client = redis.Redis.from_url(args.redis)
+        try:
+            await client.ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            await recorder.stop()
+            await store.close()
+            raise CliError(f"cannot reach Redis at {args.redis}: {exc}") from exc
+        bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
+        cache = RedisTopCache(bus, client)
+        await bridge.start()
+        await cache.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -151,6 +168,10 @@ async def record(args: argparse.Namespace) -> int:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+    if bridge is not None and cache is not None and client is not None:
+        await bridge.stop()
+        await cache.stop()
+        await client.aclose()
     await recorder.stop()
     print(line(), flush=True)
     await store.close()
@@ -175,7 +196,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--db", default=None, help="SQLite path or postgresql:// URL (default: user data dir)"
     )
-    parser.add_argument("--redis", default=None, help="redis:// URL (not wired yet)")
+    parser.add_argument(
+        "--redis", default=None, help="redis:// URL: share the feed and cache the latest tops"
+    )
+    parser.add_argument(
+        "--redis-stream", default="omt:bus", help="Redis stream key of the shared feed"
+    )
     parser.add_argument("--replay", type=Path, default=None, help="recorded capture to replay")
     parser.add_argument(
         "--speed", type=float, default=0.0, help="replay pace: 0 = as fast as possible"
