@@ -26,6 +26,7 @@ from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.store.tables import TradeRow
 
+REDIS_URL = os.environ.get("OMNITRADE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("OMNITRADE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -129,6 +130,7 @@ def run(quick: bool) -> list[Result]:
             met=ours >= 150_000,
         )
     )
+    results.append(_bridge_result(20_000 if quick else 100_000))
     why = asyncio.run(_pg_reachable())
     if why is not None:
         results.append(
@@ -191,3 +193,112 @@ async def _orm_rate_async(schema: str, trades: list[Trade]) -> float:
     took = time.perf_counter() - start
     await db.dispose()
     return len(trades) / took
+
+
+async def _bridge_rate(n: int) -> dict[str, float]:
+    """Events/s from publishing on one bus to receiving on another through Redis Streams."""
+    import redis.asyncio as redis
+
+    from omnitrade_tui.bus.policy import Each
+    from omnitrade_tui.store.redis_bridge import RedisBridgeConsumer, RedisBridgePublisher
+
+    client = redis.Redis.from_url(REDIS_URL)
+    stream = f"omt:bench:{uuid.uuid4().hex}"
+    source, sink = Bus(), Bus()
+    got = 0
+    done = asyncio.Event()
+
+    def count(_topic: str, _event: object) -> None:
+        nonlocal got
+        got += 1
+        if got >= n:
+            done.set()
+
+    sink.subscribe("md.>", Each(count))
+    publisher = RedisBridgePublisher(source, client, stream, ("md.trade.*",))
+    consumer = RedisBridgeConsumer(sink, client, stream, start_id="0-0")
+    await publisher.start()
+    await consumer.start()
+    trades = _trades(n)
+    start = time.perf_counter()
+    for i, t in enumerate(trades):
+        source.publish("md.trade.ETHUSDT", t)
+        if i % 1000 == 0:
+            await asyncio.sleep(0)
+    await done.wait()
+    took = time.perf_counter() - start
+    await publisher.stop()
+    await consumer.stop()
+    await client.delete(stream)
+    await client.aclose()
+    return {
+        "events_per_s": n / took,
+        "lag_ms_mean": consumer.lag_ms_mean,
+        "lag_ms_max": consumer.lag_ns_max / 1e6,
+    }
+
+
+def _naive_bridge_rate(n: int) -> float:
+    """Baseline: one XADD round trip per event, no pipeline."""
+
+    async def go() -> float:
+        import msgspec
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        stream = f"omt:bench:{uuid.uuid4().hex}"
+        trades = _trades(n)
+        start = time.perf_counter()
+        for t in trades:
+            await client.xadd(
+                stream, {"t": "md.trade.ETHUSDT", "k": "Trade", "p": msgspec.msgpack.encode(t)}
+            )
+        took = time.perf_counter() - start
+        await client.delete(stream)
+        await client.aclose()
+        return n / took
+
+    return asyncio.run(go())
+
+
+def _bridge_result(n: int) -> Result:
+    async def reachable() -> str | None:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        try:
+            await client.ping()
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        finally:
+            await client.aclose()
+        return None
+
+    why = asyncio.run(reachable())
+    if why is not None:
+        return Result(
+            name="redis_bridge",
+            figures={"skipped": why},
+            baseline="per-event XADD",
+            ratio=0.0,
+            goal=">= 20,000 events/s",
+            met=None,
+            notes=f"skipped: Redis unreachable at {REDIS_URL}",
+        )
+    figures = asyncio.run(_bridge_rate(n))
+    base = _naive_bridge_rate(min(n, 5000))
+    rate = figures["events_per_s"]
+    return Result(
+        name="redis_bridge",
+        figures={
+            "events": n,
+            "events_per_s": round(rate),
+            "naive_xadd_per_s": round(base),
+            "lag_ms_mean": round(figures["lag_ms_mean"], 2),
+            "lag_ms_max": round(figures["lag_ms_max"], 2),
+        },
+        baseline="one XADD round trip per event (publish side only)",
+        ratio=rate / base,
+        goal=">= 20,000 events/s end to end (bus -> Redis -> bus)",
+        met=rate >= 20_000,
+    )
