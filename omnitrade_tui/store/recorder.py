@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import exc as sa_exc
+
 from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.policy import OnFull, Queue
@@ -41,6 +43,21 @@ RECORDED_PATTERNS = (
     topics.BALANCE,
     "cmd.>",
 )
+
+
+# SQLSTATE classes meaning "these rows are wrong", not "the database is away":
+# 22 data exception, 23 integrity constraint violation, 42 syntax error or access rule.
+_DATA_SQLSTATE_CLASSES = ("22", "23", "42")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether the database refused the rows themselves (so retrying cannot help)."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (exc, orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state[:2] in _DATA_SQLSTATE_CLASSES
+    return isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError | sa_exc.ProgrammingError)
 
 
 @dataclass
@@ -74,6 +91,8 @@ class Recorder:
         self.writer = writer
         self.config = config
         self.spill = SpillFiles(config.spill_dir)
+        #: Rows the database refused (bad data, not an outage): kept here, never replayed.
+        self.rejected = SpillFiles(config.spill_dir / "rejected")
         self._subs: list[QueueSubscription] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._writer_task: asyncio.Task[None] | None = None
@@ -125,6 +144,7 @@ class Recorder:
             self._memory_rows -= item.rows
             self.spilled_total += self.spill.append(item.batch)
         self.spill.close()
+        self.rejected.close()
         for task in self._tasks[len(self._subs) :]:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -223,6 +243,11 @@ class Recorder:
             self.last_error = (
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             )
+            if is_data_error(exc):
+                # The database is there but refuses these rows: retrying would block the
+                # recorder forever. Write what it accepts, keep the refused rows in a file.
+                await self._isolate(batch)
+                return True
             if self.state == "ok":
                 self.state = "degraded"
                 log.warning("recorder: database write failed, holding rows: %s", self.last_error)
@@ -234,6 +259,31 @@ class Recorder:
             self.state = "ok"
             self._publish_status()
         return True
+
+    async def _isolate(self, batch: Batch) -> None:
+        for table, rows in batch.items():
+            try:
+                await self.writer.write_batch({table: rows})
+                self.written_rows += len(rows)
+                continue
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+            for row in rows:
+                try:
+                    await self.writer.write_batch({table: [row]})
+                    self.written_rows += 1
+                except Exception as exc:
+                    if not is_data_error(exc):
+                        raise
+                    self.rejected_rows += self.rejected.append({table: [row]})
+                    log.error(
+                        "recorder: %s refused a row, kept in %s: %r",
+                        table,
+                        self.rejected.folder,
+                        exc,
+                    )
+        self._publish_status()
 
     # -- status ----------------------------------------------------------------------------
 

@@ -123,3 +123,29 @@ async def test_spill_left_by_a_dead_run_is_replayed_at_start(
     await rec.stop()
     assert await store.count("trades") == 100
     assert rec.spill.truncated_frames == 1
+
+
+async def test_rows_the_database_refuses_are_kept_aside_not_retried_forever(
+    store: SqlHistoryStore, tmp_path: Path
+) -> None:
+    bus = Bus()
+    rec = Recorder(bus, store, RecorderConfig(spill_dir=tmp_path / "spill"))
+    await rec.start()
+    for i in range(1, 1001):
+        bus.publish(topics.trade("ETHUSDT"), _trade(i))
+        if i == 500:  # msgspec does not validate on construction: a NULL symbol gets through
+            bad = Trade(
+                symbol=None,
+                trade_id=0,
+                price=1.0,
+                qty=1.0,
+                time_ms=0,  # type: ignore[arg-type]
+                buyer_is_maker=False,
+            )
+            bus.publish(topics.trade("ETHUSDT"), bad)
+    await rec.stop()
+    assert await store.count("trades") == 1000
+    assert rec.status().rejected_rows == 1
+    [segment] = rec.rejected.segments()
+    [kept] = list(rec.rejected.read(segment))
+    assert kept["trades"][0][0] is None
