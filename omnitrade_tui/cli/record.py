@@ -136,7 +136,7 @@ async def record(args: argparse.Namespace) -> int:
             await store.close()
             raise CliError(f"cannot reach Redis at {args.redis}: {exc}") from exc
         bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
-        cache = RedisTopCache(bus, client)
+        cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
         await bridge.start()
         await cache.start()
     stop = asyncio.Event()
@@ -201,6 +201,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--redis-stream", default="omt:bus", help="Redis stream key of the shared feed"
+    )
+    parser.add_argument(
+        "--redis-prefix", default="omt", help="key prefix of the cached tickers and tops"
     )
     parser.add_argument("--replay", type=Path, default=None, help="recorded capture to replay")
     parser.add_argument(

@@ -159,6 +159,8 @@ async def test_record_process_feeds_another_process_bus(
             redis_url,
             "--redis-stream",
             stream,
+            "--redis-prefix",
+            stream,
         ],
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -170,6 +172,9 @@ async def test_record_process_feeds_another_process_bus(
         await asyncio.sleep(0.3)
         assert len(got) == len(expected)
         assert got == expected
+        top = await read_top(client, "ETHUSDT", prefix=stream)
+        assert top is not None  # the child also cached the newest top for other readers
+        assert top == [e for _, e in expected if isinstance(e, BookTop)][-1]
         print(
             f"cross-process bridge: {len(got)} events, lag mean {consumer.lag_ms_mean:.1f} ms, "
             f"max {consumer.lag_ns_max / 1e6:.1f} ms"
@@ -179,5 +184,5 @@ async def test_record_process_feeds_another_process_bus(
             child.kill()
             await child.wait()
         await consumer.stop()
-        await client.delete(stream)
+        await client.delete(stream, f"{stream}:top:ETHUSDT")
         await client.aclose()
