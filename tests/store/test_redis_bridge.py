@@ -167,7 +167,12 @@ async def test_record_process_feeds_another_process_bus(
     )
     try:
         await _wait_for(lambda: len(got) >= len(expected), timeout=120)
-        out, _ = await asyncio.wait_for(child.communicate(), 60)
+        try:
+            out, _ = await asyncio.wait_for(child.communicate(), 60)
+        except TimeoutError:
+            child.kill()
+            out, _ = await child.communicate()
+            raise AssertionError(f"record did not exit: {out.decode()}") from None
         assert child.returncode == 0, out.decode()
         await asyncio.sleep(0.3)
         assert len(got) == len(expected)
