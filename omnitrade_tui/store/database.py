@@ -79,23 +79,32 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return on_connect
 
 
-def create_engine(url: str | None, schema: str | None = None) -> AsyncEngine:
-    """An async engine for the URL (not yet connected); ``schema`` confines PostgreSQL."""
+def create_engine(
+    url: str | None, schema: str | None = None, busy_timeout_ms: int = 5000
+) -> AsyncEngine:
+    """An async engine for the URL (not yet connected).
+
+    ``schema`` confines PostgreSQL to one schema; ``busy_timeout_ms`` is how long a SQLite
+    write waits for another process's lock before it fails.
+    """
     full = normalize_url(url)
     parsed = make_url(full)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(full)
-        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine
     server_settings = {"application_name": "omnitrade"}
     if schema is not None:
@@ -127,7 +136,9 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
-async def open_database(url: str | None = None, schema: str | None = None) -> Database:
+async def open_database(
+    url: str | None = None, schema: str | None = None, busy_timeout_ms: int = 5000
+) -> Database:
     """Connect, create ``schema`` if asked (PostgreSQL), and migrate to the newest revision.
 
     Raises:
@@ -139,7 +150,7 @@ async def open_database(url: str | None = None, schema: str | None = None) -> Da
     full = normalize_url(url)
     shown = describe(full)
     try:
-        engine = create_engine(full, schema)
+        engine = create_engine(full, schema, busy_timeout_ms)
     except StoreError:
         raise
     except Exception as exc:

@@ -234,6 +234,9 @@ class Recorder:
                     return False
                 rows_done += rows
             self.spill.done(path, rows_done)
+        if self.state != "ok" and not self.spill.rows_on_disk:
+            self.state = "ok"
+            self._publish_status()
         return True
 
     async def _send(self, batch: Batch, rows: int) -> bool:
