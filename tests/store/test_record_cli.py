@@ -81,3 +81,24 @@ def test_kill_9_then_restart_has_every_row_once(binance_data: Path, tmp_path: Pa
     assert trades == 6106
     assert trades == hi - lo + 1
     assert quotes == 24077
+
+
+def test_sigterm_flushes_and_exits_cleanly(binance_data: Path, tmp_path: Path) -> None:
+    db, spill = tmp_path / "h.db", tmp_path / "spill"
+    proc = _record(db, spill, binance_data / "ethusdt_20240808.gz", speed="100")
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("record: ok"), first
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    final = out.strip().splitlines()[-1]
+    assert final.startswith("record: stopped"), final
+    written = int(final.split("written=")[1].split()[0])
+    published = int(final.split("published=")[1].split()[0])
+    trades, _, _, quotes = _counts(db)
+    assert written == trades + quotes  # every row the recorder made is in the database
+    assert 0 < published < 30183  # stopped mid-stream (unchanged tops make no row)
+    assert not list(spill.glob("spill-*.bin")) or all(
+        p.stat().st_size == 0 for p in spill.glob("spill-*.bin")
+    )
