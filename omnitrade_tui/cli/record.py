@@ -1,11 +1,187 @@
-"""``omnitrade record``: the headless recorder for a trading box."""
+"""``omnitrade record``: the headless recorder for a trading box.
+
+Wiring lives here (the CLI may import anything): a bus, the history store, the recorder,
+and a market-data source publishing on the bus. Until the Binance connector lands, the
+source is a replay of a recorded capture (``--replay FILE``, lines ``<ns> <JSON frame>``)
+decoded with the Binance wire schemas; the runtime plugs the live connector in the same
+way, as any coroutine that publishes on the bus.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import gzip
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
-from omnitrade_tui.cli.not_built import not_built
+import redis.asyncio as redis
+from platformdirs import user_data_dir
+
+from omnitrade_tui.bus import topics
+from omnitrade_tui.bus.bus import Bus
+from omnitrade_tui.cli.errors import CliError
+from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.domain.events import BookTop
+from omnitrade_tui.domain.models import BookLevel
+from omnitrade_tui.store.database import open_database
+from omnitrade_tui.store.errors import StoreError
+from omnitrade_tui.store.recorder import Recorder, RecorderConfig
+from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
+from omnitrade_tui.store.repository import SqlHistoryStore
+from omnitrade_tui.venues.binance import schemas
+
+#: What ``--redis`` carries to other processes: market data, executions, balances.
+BRIDGED_PATTERNS = ("md.>", "exec.>", "acct.>")
+
+#: A market-data source: publishes on the bus until done (or cancelled); returns how many
+#: events it published.
+Source = Callable[[Bus], Coroutine[Any, Any, int]]
+
+
+class ReplayCounter:
+    """How many events the replay has published so far (for the status line)."""
+
+    published = 0
+
+
+def replay_source(path: Path, symbols: set[str], speed: float, counter: ReplayCounter) -> Source:
+    """A source that replays a recorded Binance capture onto the bus.
+
+    ``speed`` 0 publishes as fast as the recorder takes it; 1.0 keeps the recorded pace.
+    """
+
+    async def run(bus: Bus) -> int:
+        opener: Any = gzip.open if path.suffix == ".gz" else open
+        first_ns: int | None = None
+        start = time.monotonic()
+        with opener(path, "rb") as f:
+            for line in f:
+                stamp, _, body = line.partition(b" ")
+                if not body.startswith(b'{"stream"'):
+                    continue
+                frame = schemas.stream_frame_decoder.decode(body)
+                kind = schemas.stream_kind(frame.stream)
+                event: Any
+                if kind == "trade":
+                    msg = schemas.trade_decoder.decode(frame.data)
+                    if msg.symbol not in symbols:
+                        continue
+                    topic, event = topics.trade(msg.symbol), msg.to_trade()
+                elif kind == "bookTicker":
+                    bt = schemas.book_ticker_decoder.decode(frame.data)
+                    if bt.symbol not in symbols:
+                        continue
+                    topic = topics.book(bt.symbol)
+                    event = BookTop(
+                        symbol=bt.symbol,
+                        update_id=bt.update_id,
+                        bids=[BookLevel(bt.bid, bt.bid_qty)],
+                        asks=[BookLevel(bt.ask, bt.ask_qty)],
+                        event_ms=int(stamp) // 1_000_000,
+                    )
+                else:
+                    continue
+                if speed > 0:
+                    ns = int(stamp)
+                    first_ns = ns if first_ns is None else first_ns
+                    due = (ns - first_ns) / 1e9 / speed - (time.monotonic() - start)
+                    if due > 0:
+                        await asyncio.sleep(due)
+                await bus.publish_wait(topic, event)
+                counter.published += 1
+                if counter.published % 256 == 0:
+                    await asyncio.sleep(0)
+        return counter.published
+
+    return run
+
+
+async def record(args: argparse.Namespace) -> int:
+    """Run the recorder until the source ends or SIGINT/SIGTERM; return the exit code."""
+    symbols = {s.strip().upper() for s in args.symbols.split(",") if s.strip()}
+    if not symbols:
+        raise CliError("--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT")
+    if args.replay is None:
+        raise CliError(
+            "no live market-data source is wired into `omnitrade record` yet in this version: "
+            "pass --replay FILE (a recorded capture) to record from it",
+            ExitCode.NOT_BUILT,
+        )
+    if not args.replay.exists():
+        raise CliError(f"replay file {args.replay} not found")
+    try:
+        db = await open_database(args.db)
+    except StoreError as exc:
+        raise CliError(str(exc), ExitCode.DATABASE) from exc
+    store = SqlHistoryStore(db)
+    bus = Bus()
+    spill_dir = args.spill_dir or Path(user_data_dir("omnitrade", appauthor=False)) / "spill"
+    recorder = Recorder(bus, store, RecorderConfig(spill_dir=spill_dir))
+    counter = ReplayCounter()
+    await recorder.start()
+    bridge: RedisBridgePublisher | None = None
+    cache: RedisTopCache | None = None
+    client: redis.Redis | None = None
+    if args.redis:
+        client = redis.Redis.from_url(args.redis)
+        try:
+            await client.ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            await recorder.stop()
+            await store.close()
+            raise CliError(f"cannot reach Redis at {args.redis}: {exc}") from exc
+        bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
+        cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
+        await bridge.start()
+        await cache.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    source: asyncio.Task[int] = asyncio.create_task(
+        replay_source(args.replay, symbols, args.speed, counter)(bus)
+    )
+
+    def line() -> str:
+        s = recorder.status()
+        return (
+            f"record: {s.state} published={counter.published} written={s.written_rows} "
+            f"backlog={s.backlog_rows} spilled={s.spilled_rows} lag={s.lag_ms:.0f}ms "
+            f"batches={s.batches}" + (f" error={s.last_error}" if s.last_error else "")
+        )
+
+    async def status_lines() -> None:
+        while True:
+            await asyncio.sleep(args.status_every)
+            print(line(), flush=True)
+
+    status_task = asyncio.create_task(status_lines())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({source, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    interrupted = stop.is_set()
+    for task in (source, stopper, status_task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if bridge is not None and cache is not None and client is not None:
+        await bridge.stop()
+        await cache.stop()
+        await client.aclose()
+    await recorder.stop()
+    print(line(), flush=True)
+    await store.close()
+    if not interrupted and source.exception() is not None:
+        raise CliError(f"the market-data source failed: {source.exception()}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    return asyncio.run(record(args))
 
 
 def register(subparsers: Any) -> None:
@@ -16,4 +192,25 @@ def register(subparsers: Any) -> None:
         description="Record trades, quotes, candles and account events of the given symbols "
         "to SQLite or PostgreSQL, optionally sharing the feed through Redis.",
     )
-    parser.set_defaults(handler=not_built("the headless recorder (`omnitrade record`)"))
+    parser.add_argument("--symbols", required=True, help="comma-separated, e.g. ETHUSDT,BTCUSDT")
+    parser.add_argument(
+        "--db", default=None, help="SQLite path or postgresql:// URL (default: user data dir)"
+    )
+    parser.add_argument(
+        "--redis", default=None, help="redis:// URL: share the feed and cache the latest tops"
+    )
+    parser.add_argument(
+        "--redis-stream", default="omt:bus", help="Redis stream key of the shared feed"
+    )
+    parser.add_argument(
+        "--redis-prefix", default="omt", help="key prefix of the cached tickers and tops"
+    )
+    parser.add_argument("--replay", type=Path, default=None, help="recorded capture to replay")
+    parser.add_argument(
+        "--speed", type=float, default=0.0, help="replay pace: 0 = as fast as possible"
+    )
+    parser.add_argument("--spill-dir", type=Path, default=None, help="where overflow goes")
+    parser.add_argument(
+        "--status-every", type=float, default=5.0, help="seconds between status lines"
+    )
+    parser.set_defaults(handler=_run)

@@ -81,3 +81,21 @@ class ReleaseKillSwitch(Command, frozen=True, kw_only=True):
     """Allow trading again after the kill switch."""
 
     name: ClassVar[str] = "risk.kill_switch.release"
+
+
+class OrderHistory(Command, frozen=True, kw_only=True):
+    """Ask for recorded orders (latest state, newest first), e.g. for the blotter at start."""
+
+    name: ClassVar[str] = "history.orders"
+    symbol: str | None = None
+    open_only: bool = False
+    limit: int = 500
+
+
+class FillHistory(Command, frozen=True, kw_only=True):
+    """Ask for recorded fills from ``since_ms`` on (newest first)."""
+
+    name: ClassVar[str] = "history.fills"
+    symbol: str | None = None
+    since_ms: int = 0
+    limit: int = 500

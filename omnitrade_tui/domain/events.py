@@ -187,3 +187,24 @@ class Diagnostics(Event, frozen=True, kw_only=True):
     gaps: int = 0
     recorder_lag_s: float | None = None
     kill_switch: bool = False
+
+
+class RecorderStatus(Event, frozen=True, kw_only=True):
+    """The history recorder's state (topic ``sys.recorder``).
+
+    ``state`` is ``ok`` (writing as it goes), ``degraded`` (the database refuses writes:
+    rows are held in memory), ``spilling`` (memory bound reached: rows go to a local file
+    and are replayed when the database is back) or ``stopped``. Nothing is ever dropped
+    without a count here.
+    """
+
+    state: str
+    written_rows: int
+    backlog_rows: int
+    spilled_rows: int
+    spilled_total: int
+    lag_ms: float
+    batches: int = 0
+    rejected_rows: int = 0
+    last_error: str = ""
+    time_ms: int = 0

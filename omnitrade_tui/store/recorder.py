@@ -1,0 +1,316 @@
+"""The recorder: a bus subscriber that keeps everything in the history store.
+
+One bounded queue subscription per topic family feeds an intake task, which turns events
+into rows and cuts a batch every ``batch_rows`` rows or ``batch_interval_s`` seconds. A
+single writer task sends batches to the ``HistoryWriter`` (merging queued ones, up to
+``max_write_rows`` per transaction, when it is behind). Intake never waits on the database.
+
+When the database fails, batches stay in memory up to ``max_memory_rows``; past that they
+go to spill files (``SpillFiles``), which the writer replays when writes succeed again, and
+which a restarted recorder replays first. Every write is idempotent, so a replay of rows
+the database already had is harmless. The state is published on ``sys.recorder``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import exc as sa_exc
+
+from omnitrade_tui.bus import topics
+from omnitrade_tui.bus.bus import Bus
+from omnitrade_tui.bus.policy import OnFull, Queue
+from omnitrade_tui.bus.subscription import QueueSubscription, SubscriptionClosed
+from omnitrade_tui.domain.events import RecorderStatus
+from omnitrade_tui.store.repository import HistoryWriter
+from omnitrade_tui.store.rows import Batch, RowBuilder, batch_size, new_batch
+from omnitrade_tui.store.spill import SpillFiles
+
+log = logging.getLogger(__name__)
+
+#: What the recorder keeps, as the venue and the engine publish it.
+RECORDED_PATTERNS = (
+    "md.trade.*",
+    "md.book.*",
+    "md.candle.*.*",
+    topics.ORDER,
+    topics.BALANCE,
+    "cmd.>",
+)
+
+
+# SQLSTATE classes meaning "these rows are wrong", not "the database is away":
+# 22 data exception, 23 integrity constraint violation, 42 syntax error or access rule.
+_DATA_SQLSTATE_CLASSES = ("22", "23", "42")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether the database refused the rows themselves (so retrying cannot help)."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (exc, orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state[:2] in _DATA_SQLSTATE_CLASSES
+    return isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError | sa_exc.ProgrammingError)
+
+
+@dataclass
+class RecorderConfig:
+    """Batching, bounds and retry timing of the recorder."""
+
+    spill_dir: Path
+    batch_rows: int = 500
+    batch_interval_s: float = 0.2
+    queue_bound: int = 50_000
+    max_memory_rows: int = 200_000
+    max_write_rows: int = 20_000
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    status_every_s: float = 1.0
+    patterns: tuple[str, ...] = field(default=RECORDED_PATTERNS)
+
+
+@dataclass
+class _Pending:
+    batch: Batch
+    rows: int
+    born: float
+
+
+class Recorder:
+    """Subscribe, batch, write, spill, replay; publish ``RecorderStatus``."""
+
+    def __init__(self, bus: Bus, writer: HistoryWriter, config: RecorderConfig) -> None:
+        self.bus = bus
+        self.writer = writer
+        self.config = config
+        self.spill = SpillFiles(config.spill_dir)
+        #: Rows the database refused (bad data, not an outage): kept here, never replayed.
+        self.rejected = SpillFiles(config.spill_dir / "rejected")
+        self._subs: list[QueueSubscription] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer_task: asyncio.Task[None] | None = None
+        self._pending: deque[_Pending] = deque()
+        self._memory_rows = 0
+        self._wake = asyncio.Event()
+        self._builder = RowBuilder()
+        self.written_rows = 0
+        self.batches = 0
+        self.spilled_total = 0
+        self.rejected_rows = 0
+        self.state = "ok"
+        self.last_error = ""
+        self._stopping = False
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to the recorded topics and start writing (spill files left by an
+        earlier run are replayed first)."""
+        self.spill.rotate()
+        policy = Queue(bound=self.config.queue_bound, on_full=OnFull.BLOCK)
+        for pattern in self.config.patterns:
+            sub = self.bus.subscribe_queue(pattern, policy, name=f"recorder:{pattern}")
+            self._subs.append(sub)
+            self._tasks.append(asyncio.create_task(self._intake(sub)))
+        self._writer_task = asyncio.create_task(self._write_loop())
+        self._tasks.append(asyncio.create_task(self._status_loop()))
+        if self.spill.rows_on_disk:
+            self._wake.set()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Take what is queued, write it (or spill it when the database is away), stop."""
+        for sub in self._subs:
+            sub.close()
+        await asyncio.gather(*self._tasks[: len(self._subs)], return_exceptions=True)
+        self._stopping = True
+        self._wake.set()
+        if self._writer_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._writer_task), timeout)
+            except TimeoutError:
+                self._writer_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer_task
+        # Whatever the database did not take is kept on disk for the next start.
+        while self._pending:
+            item = self._pending.popleft()
+            self._memory_rows -= item.rows
+            self.spilled_total += self.spill.append(item.batch)
+        self.spill.close()
+        self.rejected.close()
+        for task in self._tasks[len(self._subs) :]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.state = "stopped"
+        self._publish_status()
+
+    # -- intake ----------------------------------------------------------------------------
+
+    async def _intake(self, sub: QueueSubscription) -> None:
+        cfg = self.config
+        builder = self._builder
+        while True:
+            try:
+                items = await sub.get_batch(cfg.batch_rows, cfg.batch_interval_s)
+            except SubscriptionClosed:
+                return
+            if not items:
+                if sub.closed:
+                    return
+                continue
+            batch = new_batch()
+            rows = 0
+            for item in items:
+                rows += builder.add(batch, item.topic, item.event)
+            if rows:
+                self._enqueue(batch, rows)
+
+    def _enqueue(self, batch: Batch, rows: int) -> None:
+        if self._memory_rows + rows > self.config.max_memory_rows:
+            self.spilled_total += self.spill.append(batch)
+            if self.state != "spilling":
+                self.state = "spilling"
+                self._publish_status()
+        else:
+            self._pending.append(_Pending(batch, rows, time.monotonic()))
+            self._memory_rows += rows
+        self._wake.set()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        delay = self.config.retry_initial_s
+        while True:
+            if not self._pending and not self.spill.rows_on_disk:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            ok = await self._write_once()
+            if ok:
+                delay = self.config.retry_initial_s
+                continue
+            if self._stopping:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.config.retry_max_s)
+
+    async def _write_once(self) -> bool:
+        if self._pending:
+            taken: list[_Pending] = []
+            rows = 0
+            while self._pending and (
+                not taken or rows + self._pending[0].rows <= self.config.max_write_rows
+            ):
+                item = self._pending.popleft()
+                taken.append(item)
+                rows += item.rows
+            merged = new_batch()
+            for item in taken:
+                for table, table_rows in item.batch.items():
+                    merged[table].extend(table_rows)
+            if await self._send(merged, rows):
+                self._memory_rows -= rows
+                return True
+            self._pending.extendleft(reversed(taken))
+            return False
+        return await self._replay_spill()
+
+    async def _replay_spill(self) -> bool:
+        self.spill.rotate()
+        for path in self.spill.closed_segments():
+            rows_done = 0
+            for batch in self.spill.read(path):
+                rows = batch_size(batch)
+                if not await self._send(batch, rows):
+                    return False
+                rows_done += rows
+            self.spill.done(path, rows_done)
+        if self.state != "ok" and not self.spill.rows_on_disk:
+            self.state = "ok"
+            self._publish_status()
+        return True
+
+    async def _send(self, batch: Batch, rows: int) -> bool:
+        try:
+            await self.writer.write_batch(batch)
+        except Exception as exc:
+            self.last_error = (
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
+            if is_data_error(exc):
+                # The database is there but refuses these rows: retrying would block the
+                # recorder forever. Write what it accepts, keep the refused rows in a file.
+                await self._isolate(batch)
+                return True
+            if self.state == "ok":
+                self.state = "degraded"
+                log.warning("recorder: database write failed, holding rows: %s", self.last_error)
+                self._publish_status()
+            return False
+        self.written_rows += rows
+        self.batches += 1
+        if self.state != "ok" and not self.spill.rows_on_disk:
+            self.state = "ok"
+            self._publish_status()
+        return True
+
+    async def _isolate(self, batch: Batch) -> None:
+        for table, rows in batch.items():
+            try:
+                await self.writer.write_batch({table: rows})
+                self.written_rows += len(rows)
+                continue
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+            for row in rows:
+                try:
+                    await self.writer.write_batch({table: [row]})
+                    self.written_rows += 1
+                except Exception as exc:
+                    if not is_data_error(exc):
+                        raise
+                    self.rejected_rows += self.rejected.append({table: [row]})
+                    log.error(
+                        "recorder: %s refused a row, kept in %s: %r",
+                        table,
+                        self.rejected.folder,
+                        exc,
+                    )
+        self._publish_status()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> RecorderStatus:
+        """The recorder's state now."""
+        queued = sum(s.depth for s in self._subs)
+        lag = (time.monotonic() - self._pending[0].born) * 1000.0 if self._pending else 0.0
+        return RecorderStatus(
+            state=self.state,
+            written_rows=self.written_rows,
+            backlog_rows=self._memory_rows + queued,
+            spilled_rows=self.spill.rows_on_disk,
+            spilled_total=self.spilled_total,
+            lag_ms=lag,
+            batches=self.batches,
+            rejected_rows=self.rejected_rows,
+            last_error=self.last_error,
+            time_ms=int(time.time() * 1000),
+        )
+
+    def _publish_status(self) -> None:
+        self.bus.publish(topics.RECORDER, self.status())
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.status_every_s)
+            self._publish_status()

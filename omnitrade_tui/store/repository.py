@@ -1,0 +1,286 @@
+"""The repositories the rest of the app uses, and their SQL implementation.
+
+Callers see small async interfaces (``HistoryWriter``, ``MarketHistory``,
+``AccountHistory``) and domain values; the engine, the dialect and the tables stay here.
+
+Writes are idempotent on every table: hot tables (trades, quotes, candles) go as tuples
+with executemany on SQLite (``INSERT ... ON CONFLICT DO NOTHING``) and with COPY on PostgreSQL
+(straight into the table; on a key conflict, into a temporary staging table then
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING``);
+cold tables go through SQLAlchemy Core inserts with the dialect's ``ON CONFLICT``. An
+order's row is replaced only by a report at least as recent as the stored one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.models import Candle, Fill, Order, Trade
+from omnitrade_tui.store import tables as t
+from omnitrade_tui.store.database import Database
+from omnitrade_tui.store.rows import Batch, Row
+
+
+class HistoryWriter(Protocol):
+    """Where the recorder puts its batches."""
+
+    async def write_batch(self, batch: Batch) -> int:
+        """Write every row of ``batch`` in one transaction (idempotent); return rows sent."""
+        ...
+
+
+class MarketHistory(Protocol):
+    """Recorded market data."""
+
+    async def candles(
+        self, symbol: str, interval: str, limit: int = 500, end_ms: int | None = None
+    ) -> list[Candle]:
+        """Closed candles, oldest first: the newest ``limit`` opening before ``end_ms``."""
+        ...
+
+    async def trades(self, symbol: str, since_ms: int = 0, limit: int = 10_000) -> list[Trade]:
+        """Public trades from ``since_ms`` on, oldest first."""
+        ...
+
+
+class AccountHistory(Protocol):
+    """Recorded orders and fills."""
+
+    async def orders(
+        self, symbol: str | None = None, open_only: bool = False, limit: int = 500
+    ) -> list[Order]:
+        """Latest state of orders, newest first."""
+        ...
+
+    async def fills(
+        self, symbol: str | None = None, since_ms: int = 0, limit: int = 500
+    ) -> list[Fill]:
+        """Fills from ``since_ms`` on, newest first."""
+        ...
+
+
+_UNIQUE_VIOLATION = "23505"
+EXPORTABLE = ("trades", "fills", "orders", "candles")
+_TIME_COLUMN = {
+    "trades": "time_ms",
+    "fills": "time_ms",
+    "orders": "updated_ms",
+    "candles": "open_ms",
+}
+
+
+class SqlHistoryStore:
+    """All the repositories over one SQLite or PostgreSQL database."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        self._engine = database.engine
+        self._pg = database.dialect == "postgresql"
+        self._sqlite_sql = {
+            name: _sqlite_insert_sql(t.METADATA.tables[name]) for name in t.HOT_TABLES
+        }
+        self._cold = {name: self._cold_insert(name) for name in t.METADATA.tables}
+
+    async def close(self) -> None:
+        """Release the database's connections."""
+        await self.db.dispose()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def write_batch(self, batch: Batch) -> int:
+        """Write every row of ``batch`` in one transaction (idempotent); return rows sent."""
+        sent = 0
+        async with self._engine.begin() as conn:
+            for name, rows in batch.items():
+                if not rows:
+                    continue
+                sent += len(rows)
+                if name in t.HOT_TABLES:
+                    if self._pg:
+                        await self._copy_pg(conn, name, rows)
+                    else:
+                        await conn.exec_driver_sql(self._sqlite_sql[name], rows)
+                else:
+                    cols = [c.name for c in t.METADATA.tables[name].columns]
+                    await conn.execute(
+                        self._cold[name], [dict(zip(cols, r, strict=True)) for r in rows]
+                    )
+        return sent
+
+    async def _copy_pg(self, conn: Any, name: str, rows: Sequence[Row]) -> None:
+        table = t.METADATA.tables[name]
+        cols = [c.name for c in table.columns]
+        # Any statement through SQLAlchemy first, so its transaction is open on the
+        # connection and the COPY below runs inside it.
+        await conn.exec_driver_sql("SELECT 1")
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        # Fast path: COPY straight into the table under a savepoint. New rows (the normal
+        # case) never conflict; a replay does, and then the savepoint is rolled back and
+        # the rows go through a staging table with ON CONFLICT DO NOTHING instead.
+        try:
+            async with driver.transaction():
+                await driver.copy_records_to_table(name, records=rows, columns=cols)
+            return
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+        staging = f"_omt_stage_{name}"
+        await conn.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {name} INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
+        await driver.copy_records_to_table(staging, records=rows, columns=cols)
+        col_list = ", ".join(f'"{c}"' for c in cols)
+        await conn.exec_driver_sql(
+            f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM {staging} "
+            "ON CONFLICT DO NOTHING"
+        )
+        await conn.exec_driver_sql(f"TRUNCATE {staging}")
+
+    def _cold_insert(self, name: str) -> Any:
+        table = t.METADATA.tables[name]
+        stmt: Any = postgresql.insert(table) if self._pg else sqlite.insert(table)
+        if name == "orders":
+            updatable = {
+                c.name: stmt.excluded[c.name] for c in table.columns if c.name != "client_order_id"
+            }
+            return stmt.on_conflict_do_update(
+                index_elements=["client_order_id"],
+                set_=updatable,
+                where=stmt.excluded.updated_ms >= table.c.updated_ms,
+            )
+        return stmt.on_conflict_do_nothing()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def candles(
+        self, symbol: str, interval: str, limit: int = 500, end_ms: int | None = None
+    ) -> list[Candle]:
+        """Closed candles, oldest first: the newest ``limit`` opening before ``end_ms``."""
+        c = t.CANDLES.c
+        query = sa.select(t.CANDLES).where(c.symbol == symbol, c.interval == interval)
+        if end_ms is not None:
+            query = query.where(c.open_ms < end_ms)
+        query = query.order_by(c.open_ms.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [Candle(**dict(r), closed=True) for r in reversed(rows)]
+
+    async def trades(self, symbol: str, since_ms: int = 0, limit: int = 10_000) -> list[Trade]:
+        """Public trades from ``since_ms`` on, oldest first."""
+        c = t.TRADES.c
+        query = (
+            sa.select(t.TRADES)
+            .where(c.symbol == symbol, c.time_ms >= since_ms)
+            .order_by(c.trade_id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [Trade(**dict(r)) for r in rows]
+
+    async def orders(
+        self, symbol: str | None = None, open_only: bool = False, limit: int = 500
+    ) -> list[Order]:
+        """Latest state of orders, newest first."""
+        c = t.ORDERS.c
+        query = sa.select(t.ORDERS)
+        if symbol is not None:
+            query = query.where(c.symbol == symbol)
+        if open_only:
+            query = query.where(c.status.in_([s.value for s in OrderStatus if s.is_open]))
+        query = query.order_by(c.updated_ms.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_order(dict(r)) for r in rows]
+
+    async def fills(
+        self, symbol: str | None = None, since_ms: int = 0, limit: int = 500
+    ) -> list[Fill]:
+        """Fills from ``since_ms`` on, newest first."""
+        c = t.FILLS.c
+        query = sa.select(t.FILLS).where(c.time_ms >= since_ms)
+        if symbol is not None:
+            query = query.where(c.symbol == symbol)
+        query = query.order_by(c.time_ms.desc(), c.trade_id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_fill(dict(r)) for r in rows]
+
+    async def count(self, table: str) -> int:
+        """Rows in one table (for status lines and tests)."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(sa.func.count()).select_from(t.METADATA.tables[table])
+            )
+            return int(result.scalar_one())
+
+    async def export_rows(
+        self, what: str, symbol: str | None, since_ms: int = 0
+    ) -> AsyncIterator[tuple[list[str], list[Row]]]:
+        """Stream one exportable table as (header, chunk of rows), oldest first."""
+        if what not in EXPORTABLE:
+            raise ValueError(f"cannot export {what!r}: choose one of {', '.join(EXPORTABLE)}")
+        table = t.METADATA.tables[what]
+        header = [c.name for c in table.columns]
+        time_col = table.c[_TIME_COLUMN[what]]
+        query = sa.select(table).where(time_col >= since_ms)
+        if symbol is not None:
+            query = query.where(table.c.symbol == symbol)
+        query = query.order_by(time_col)
+        async with self._engine.connect() as conn:
+            result = await conn.stream(query)
+            async for chunk in result.partitions(5000):
+                yield header, [tuple(r) for r in chunk]
+
+
+def _sqlite_insert_sql(table: sa.Table) -> str:
+    cols = [c.name for c in table.columns]
+    marks = ", ".join("?" for _ in cols)
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    return f"INSERT INTO {table.name} ({col_list}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+
+def _order(r: dict[str, Any]) -> Order:
+    tif = r["time_in_force"]
+    return Order(
+        symbol=r["symbol"],
+        client_order_id=r["client_order_id"],
+        side=Side(r["side"]),
+        type=OrderType(r["type"]),
+        status=OrderStatus(r["status"]),
+        quantity=r["quantity"],
+        order_id=r["order_id"],
+        price=r["price"],
+        stop_price=r["stop_price"],
+        time_in_force=TimeInForce(tif) if tif else None,
+        quote_order_qty=r["quote_order_qty"],
+        filled_qty=r["filled_qty"],
+        cum_quote_qty=r["cum_quote_qty"],
+        created_ms=r["created_ms"],
+        updated_ms=r["updated_ms"],
+        reject_reason=r["reject_reason"],
+    )
+
+
+def _fill(r: dict[str, Any]) -> Fill:
+    return Fill(
+        symbol=r["symbol"],
+        trade_id=r["trade_id"],
+        order_id=r["order_id"],
+        client_order_id=r["client_order_id"],
+        side=Side(r["side"]),
+        price=Decimal(r["price"]),
+        qty=Decimal(r["qty"]),
+        commission=Decimal(r["commission"]),
+        commission_asset=r["commission_asset"],
+        is_maker=bool(r["is_maker"]),
+        time_ms=r["time_ms"],
+    )

@@ -1,0 +1,226 @@
+"""The history tables, as SQLModel models.
+
+Every table has a natural key taken from the venue (trade id, client order id, candle open
+time, the book's update id...), so writing the same fact twice is a no-op: a replay, a
+restart or a spill file read back never duplicates a row.
+
+The hot tables are ``WITHOUT ROWID`` on SQLite: the natural key is the row's only B-tree,
+so each insert updates one tree instead of two.
+
+Money columns (orders, fills, balances) are exact: ``NUMERIC`` on PostgreSQL, text on
+SQLite (see ``ExactDecimal``). Market-data columns are floats, as in the domain.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Field, SQLModel
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A ``Decimal`` kept exactly: ``NUMERIC`` on PostgreSQL, its string form on SQLite.
+
+    SQLite has no exact decimal type (its NUMERIC affinity turns values into floats), so
+    the value is stored as text there. Accepts ``Decimal`` or a decimal string on write.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """NUMERIC without a fixed scale on PostgreSQL, text elsewhere."""
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Numeric(asdecimal=True))
+        return dialect.type_descriptor(sa.String(64))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        """Normalise to ``Decimal`` (PostgreSQL) or its plain string (SQLite)."""
+        if value is None:
+            return None
+        exact = value if isinstance(value, Decimal) else Decimal(str(value))
+        return exact if dialect.name == "postgresql" else str(exact)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """Always a ``Decimal`` back."""
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _exact(nullable: bool = False) -> Any:
+    return Field(sa_column=sa.Column(ExactDecimal(), nullable=nullable))
+
+
+def _big(primary_key: bool = False, nullable: bool = False) -> Any:
+    return Field(sa_column=sa.Column(sa.BigInteger(), primary_key=primary_key, nullable=nullable))
+
+
+class InstrumentRow(SQLModel, table=True):
+    """An instrument as the venue described it (the exchange-info JSON of one symbol)."""
+
+    __tablename__ = "instruments"
+
+    venue: str = Field(primary_key=True, max_length=32)
+    symbol: str = Field(primary_key=True, max_length=32)
+    base_asset: str = Field(max_length=16)
+    quote_asset: str = Field(max_length=16)
+    status: str = Field(max_length=32)
+    info_json: str
+    updated_ms: int = _big()
+
+
+class TradeRow(SQLModel, table=True):
+    """A public trade; unique per (symbol, exchange trade id)."""
+
+    __tablename__ = "trades"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    trade_id: int = _big(primary_key=True)
+    price: float
+    qty: float
+    time_ms: int = _big()
+    buyer_is_maker: bool
+
+
+class QuoteRow(SQLModel, table=True):
+    """Best bid and ask of the local book at a change; unique per (symbol, update id)."""
+
+    __tablename__ = "quotes"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    update_id: int = _big(primary_key=True)
+    bid_price: float | None = None
+    bid_qty: float | None = None
+    ask_price: float | None = None
+    ask_qty: float | None = None
+    event_ms: int = _big()
+
+
+class CandleRow(SQLModel, table=True):
+    """A closed candle; unique per (symbol, interval, open time)."""
+
+    __tablename__ = "candles"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    interval: str = Field(primary_key=True, max_length=8)
+    open_ms: int = _big(primary_key=True)
+    close_ms: int = _big()
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    quote_volume: float
+    trades: int = _big()
+    taker_buy_volume: float
+    taker_buy_quote_volume: float
+
+
+class OrderRow(SQLModel, table=True):
+    """The latest known state of one of our orders; unique per client order id."""
+
+    __tablename__ = "orders"
+
+    client_order_id: str = Field(primary_key=True, max_length=64)
+    symbol: str = Field(max_length=32, index=True)
+    order_id: int | None = _big(nullable=True)
+    side: str = Field(max_length=8)
+    type: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    time_in_force: str | None = Field(default=None, max_length=8)
+    quantity: Decimal = _exact()
+    price: Decimal | None = _exact(nullable=True)
+    stop_price: Decimal | None = _exact(nullable=True)
+    quote_order_qty: Decimal | None = _exact(nullable=True)
+    filled_qty: Decimal = _exact()
+    cum_quote_qty: Decimal = _exact()
+    created_ms: int = _big()
+    updated_ms: int = _big(nullable=False)
+    reject_reason: str | None = None
+
+
+class OrderEventRow(SQLModel, table=True):
+    """One change of one order's status, in the order it was reported.
+
+    ``event_key`` is derived from the report (order, execution type, status, filled
+    quantity, venue time), so the same report written twice is one row.
+    """
+
+    __tablename__ = "order_events"
+
+    event_key: str = Field(primary_key=True, max_length=200)
+    client_order_id: str = Field(max_length=64, index=True)
+    symbol: str = Field(max_length=32)
+    execution_type: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    filled_qty: Decimal = _exact()
+    time_ms: int = _big()
+    reject_reason: str | None = None
+
+
+class FillRow(SQLModel, table=True):
+    """One execution of one of our orders; unique per (symbol, venue trade id)."""
+
+    __tablename__ = "fills"
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    trade_id: int = _big(primary_key=True)
+    order_id: int = _big()
+    client_order_id: str = Field(max_length=64, index=True)
+    side: str = Field(max_length=8)
+    price: Decimal = _exact()
+    qty: Decimal = _exact()
+    commission: Decimal = _exact()
+    commission_asset: str = Field(max_length=16)
+    is_maker: bool
+    time_ms: int = _big()
+
+
+class BalanceSnapshotRow(SQLModel, table=True):
+    """Free and locked amount of one asset at a time; unique per (asset, time)."""
+
+    __tablename__ = "balance_snapshots"
+
+    asset: str = Field(primary_key=True, max_length=16)
+    time_ms: int = _big(primary_key=True)
+    free: Decimal = _exact()
+    locked: Decimal = _exact()
+
+
+class CommandJournalRow(SQLModel, table=True):
+    """A command the user issued, as the bus carried it (msgspec JSON).
+
+    ``journal_key`` is the recorder's wall-clock nanoseconds plus a sequence number,
+    assigned once when the command is taken from the bus, so replays keep it unique.
+    """
+
+    __tablename__ = "command_journal"
+
+    journal_key: str = Field(primary_key=True, max_length=48)
+    name: str = Field(max_length=64)
+    time_ms: int = _big()
+    payload_json: str
+
+
+METADATA = SQLModel.metadata
+TRADES = METADATA.tables["trades"]
+QUOTES = METADATA.tables["quotes"]
+CANDLES = METADATA.tables["candles"]
+ORDERS = METADATA.tables["orders"]
+ORDER_EVENTS = METADATA.tables["order_events"]
+FILLS = METADATA.tables["fills"]
+BALANCES = METADATA.tables["balance_snapshots"]
+COMMANDS = METADATA.tables["command_journal"]
+INSTRUMENTS = METADATA.tables["instruments"]
+
+#: The high-volume tables: written as plain tuples (executemany on SQLite, COPY on
+#: PostgreSQL), never through the ORM.
+HOT_TABLES = ("trades", "quotes", "candles")
