@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.domain.decimals import DecimalFormatError, parse_decimal
+from omnitrade_tui.venues.sim.replay import Replay
 from omnitrade_tui.venues.sim.symbols import DEFAULT_INSTRUMENTS, default_instruments
 from omnitrade_tui.venues.sim.venue import DEFAULT_BALANCES, Faults, SimVenue
 
@@ -38,6 +40,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated market")
     parser.add_argument("--faults", default="", help=_FAULT_HELP)
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        help="serve a recorded capture (the format of shared/data/binance/ethusdt_*.gz) "
+        "instead of the generated market",
+    )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="replay pace, 1x to 100x (default 1)"
+    )
     parser.add_argument(
         "--api-key",
         action="append",
@@ -85,13 +97,26 @@ def run(args: argparse.Namespace) -> int:
     if len(args.api_key) != len(args.api_secret):
         raise CliError("give one --api-secret for each --api-key", ExitCode.USAGE)
     balances = _balances(args.balance)
-    return asyncio.run(_serve(args, instruments, faults, balances))
+    replay = None
+    if args.replay is not None:
+        try:
+            replay = Replay(args.replay, args.speed)
+            instruments = default_instruments(replay.symbols)
+        except ValueError as exc:
+            raise CliError(f"--replay: {exc}", ExitCode.USAGE) from None
+    return asyncio.run(_serve(args, instruments, faults, balances, replay))
 
 
 async def _serve(
-    args: argparse.Namespace, instruments: Any, faults: Faults, balances: dict[str, str] | None
+    args: argparse.Namespace,
+    instruments: Any,
+    faults: Faults,
+    balances: dict[str, str] | None,
+    replay: Replay | None,
 ) -> int:
-    venue = SimVenue(instruments, seed=args.seed, faults=faults)
+    venue = SimVenue(
+        instruments, seed=args.seed, faults=faults, generate=replay is None, replay=replay
+    )
     for key, secret in zip(args.api_key, args.api_secret, strict=True):
         try:
             venue.add_account(key, secret=secret, balances=balances)

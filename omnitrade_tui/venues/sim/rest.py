@@ -249,6 +249,9 @@ async def depth(call: Call) -> dict[str, Any]:
         raise SimError(
             -1100, "Illegal characters found in parameter 'limit'; legal range is '1-5000'."
         )
+    replay = call.venue.replay
+    if replay is not None and symbol in replay.books:
+        return replay.books[symbol].depth(limit)
     return call.venue.markets[symbol].partial_depth(limit)
 
 

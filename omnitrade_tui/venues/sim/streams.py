@@ -117,6 +117,15 @@ class StreamHub:
             self.frames_sent += 1
             client.push(stream, raw)
 
+    def publish_raw(self, stream: str, raw: bytes) -> None:
+        """Queue already-encoded JSON to every subscriber of ``stream`` (replays)."""
+        clients = self._by_stream.get(stream)
+        if not clients:
+            return
+        for client in clients:
+            self.frames_sent += 1
+            client.push(stream, raw)
+
     def broadcast_raw(self, payload: Any, stream: str) -> None:
         """Send to every connection regardless of subscriptions (``serverShutdown``)."""
         raw = msgspec.json.encode(payload)

@@ -54,6 +54,7 @@ from omnitrade_tui.venues.sim.matching import (
     TradePrinted,
 )
 from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
+from omnitrade_tui.venues.sim.replay import Replay
 from omnitrade_tui.venues.sim.streams import StreamHub
 from omnitrade_tui.venues.sim.symbols import START_PRICES, default_instruments
 from omnitrade_tui.venues.sim.ws_api import UserSubscription
@@ -109,6 +110,7 @@ class SimVenue:
         generate: bool = True,
         faults: Faults | None = None,
         weight_limit: int = 6000,
+        replay: Replay | None = None,
     ) -> None:
         self.engine = MatchingEngine(list(instruments), self.now_ms)
         self.rng = random.Random(seed)
@@ -135,6 +137,7 @@ class SimVenue:
             for i, s in enumerate(self.engine.instruments)
         }
         self.engine.listeners.append(self._on_event)
+        self.replay = replay
         self._next_account = 1
         self._next_sub = 0
         key, secret = generate_key_pair()
@@ -280,7 +283,10 @@ class SimVenue:
             faults._last_gap = mono
             for market in self.markets.values():
                 market.skip_next_depth = True
-        for market in self.markets.values():
+        replayed = set(self.replay.symbols) if self.replay is not None else set()
+        for symbol, market in self.markets.items():
+            if symbol in replayed:
+                continue  # the recording is the only source of this symbol's frames
             market.flush_depth(now, slow)
             if slow:
                 market.flush_second(now)
@@ -369,6 +375,8 @@ class SimVenue:
         self.host = host
         self.port = sockets[0].getsockname()[1] if sockets else port
         self._task = asyncio.create_task(self._run())
+        if self.replay is not None:
+            self.spawn(self.replay.run(self.hub))
 
     async def close(self) -> None:
         """Stop the market loop and the server."""
@@ -390,9 +398,18 @@ class SimVenue:
         seed: int = 1,
         faults: Faults | None = None,
         generate: bool = True,
+        replay: Replay | None = None,
     ) -> AsyncIterator[SimVenue]:
-        """Run a venue for the duration of an ``async with`` block."""
-        venue = cls(default_instruments(symbols), seed=seed, faults=faults, generate=generate)
+        """Run a venue for the duration of an ``async with`` block.
+
+        With ``replay``, the recorded symbols are served from the recording (streams and
+        REST depth) and nothing is generated.
+        """
+        if replay is not None:
+            symbols, generate = replay.symbols, False
+        venue = cls(
+            default_instruments(symbols), seed=seed, faults=faults, generate=generate, replay=replay
+        )
         await venue.serve(host, port)
         try:
             yield venue
