@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     parser.add_argument(
         "--symbols",
-        default=",".join(i.symbol for i in DEFAULT_INSTRUMENTS),
-        help="comma-separated symbols to list (default: all four)",
+        default=None,
+        help="comma-separated symbols to list (default: all four; with --replay, the "
+        "recorded ones plus any named here)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated market")
     parser.add_argument("--faults", default="", help=_FAULT_HELP)
@@ -49,6 +50,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--speed", type=float, default=1.0, help="replay pace, 1x to 100x (default 1)"
+    )
+    parser.add_argument(
+        "--replay-loop",
+        action="store_true",
+        help="play the capture again and again (load tests; update ids restart each time)",
+    )
+    parser.add_argument(
+        "--orders-per-10s",
+        type=int,
+        default=50,
+        help="new orders an account may send per 10 seconds (Binance: 50)",
     )
     parser.add_argument(
         "--api-key",
@@ -88,7 +100,9 @@ def _balances(items: list[str]) -> dict[str, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve the venue until SIGINT or SIGTERM."""
-    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    args.symbols_given = args.symbols is not None
+    names = args.symbols or ",".join(i.symbol for i in DEFAULT_INSTRUMENTS)
+    symbols = [s.strip().upper() for s in names.split(",") if s.strip()]
     try:
         instruments = default_instruments(symbols)
         faults = Faults.parse(args.faults)
@@ -100,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
     replay = None
     if args.replay is not None:
         try:
-            replay = Replay(args.replay, args.speed)
-            instruments = default_instruments(replay.symbols)
+            replay = Replay(args.replay, args.speed, loop=args.replay_loop)
+            extra = symbols if args.symbols_given else []
+            instruments = default_instruments(sorted(set(replay.symbols) | set(extra)))
         except ValueError as exc:
             raise CliError(f"--replay: {exc}", ExitCode.USAGE) from None
     return asyncio.run(_serve(args, instruments, faults, balances, replay))
@@ -114,8 +129,14 @@ async def _serve(
     balances: dict[str, str] | None,
     replay: Replay | None,
 ) -> int:
+    replayed = set(replay.symbols) if replay is not None else set()
     venue = SimVenue(
-        instruments, seed=args.seed, faults=faults, generate=replay is None, replay=replay
+        instruments,
+        seed=args.seed,
+        faults=faults,
+        generate=any(i.symbol not in replayed for i in instruments),
+        replay=replay,
+        orders_per_10s=args.orders_per_10s,
     )
     for key, secret in zip(args.api_key, args.api_secret, strict=True):
         try:

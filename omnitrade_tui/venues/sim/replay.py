@@ -122,13 +122,16 @@ class ReplayBook:
 class Replay:
     """Plays a capture into a stream hub and keeps the recorded books."""
 
-    def __init__(self, path: Path, speed: float = 1.0) -> None:
+    def __init__(self, path: Path, speed: float = 1.0, loop: bool = False) -> None:
+        """``loop`` plays the capture again and again, ids and all: for load tests only,
+        since a client's book sees the update ids jump back at each restart."""
         if not 0 < speed <= MAX_SPEED:
             raise ValueError(f"replay speed must be above 0 and at most {MAX_SPEED:g}x")
         if not path.exists():
             raise ValueError(f"no capture at {path}")
         self.path = path
         self.speed = speed
+        self.loop = loop
         self.books: dict[str, ReplayBook] = {}
         self.symbols = sorted(self._scan_symbols())
         self.sent = 0
@@ -149,6 +152,13 @@ class Replay:
 
     async def run(self, hub: StreamHub) -> None:
         """Send every recorded frame at the recorded pace divided by ``speed``."""
+        while True:
+            await self._play(hub)
+            if not self.loop:
+                break
+        self.finished.set()
+
+    async def _play(self, hub: StreamHub) -> None:
         loop = asyncio.get_running_loop()
         depth_decoder = msgspec.json.Decoder(_Depth)
         snapshot_decoder = msgspec.json.Decoder(_Snapshot)
@@ -171,4 +181,3 @@ class Replay:
                 self.book(symbol).apply(depth_decoder.decode(line.data))
             hub.publish_raw(line.stream, line.data)
             self.sent += 1
-        self.finished.set()

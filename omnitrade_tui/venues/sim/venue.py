@@ -111,6 +111,7 @@ class SimVenue:
         faults: Faults | None = None,
         weight_limit: int = 6000,
         replay: Replay | None = None,
+        orders_per_10s: int = 50,
     ) -> None:
         self.engine = MatchingEngine(list(instruments), self.now_ms)
         self.rng = random.Random(seed)
@@ -118,6 +119,7 @@ class SimVenue:
         self.hub = StreamHub(self._known_stream)
         self.faults = faults or Faults()
         self.weight_limit = weight_limit
+        self.orders_per_10s = orders_per_10s
         self.weights: dict[str, list[float]] = {}  # ip -> [window start, used]
         self.bans: dict[str, float] = {}
         self.user_subs: list[UserSubscription] = []
@@ -125,7 +127,8 @@ class SimVenue:
         self.my_trades: dict[int, deque[dict[str, Any]]] = {}
         self.order_times: dict[int, deque[float]] = {}
         self.orders_today: dict[int, int] = {}
-        prices = dict(start_prices or START_PRICES)
+        replayed = set(replay.symbols) if replay is not None else set()
+        prices = {s: p for s, p in (start_prices or START_PRICES).items() if s not in replayed}
         self.generator: MarketGenerator | None = None
         if generate:
             self.generator = MarketGenerator(self.engine, prices, seed=seed)
@@ -223,9 +226,10 @@ class SimVenue:
         times = self.order_times.setdefault(account.account_id, deque())
         while times and now - times[0] > 10:
             times.popleft()
-        if len(times) >= 50:
+        limit = self.orders_per_10s
+        if len(times) >= limit:
             raise SimError(
-                -1015, "Too many new orders; current limit is 50 orders per 10 SECOND.", 429
+                -1015, f"Too many new orders; current limit is {limit} orders per 10 SECOND.", 429
             )
         times.append(now)
         self.orders_today[account.account_id] = self.orders_today.get(account.account_id, 0) + 1
@@ -403,10 +407,11 @@ class SimVenue:
         """Run a venue for the duration of an ``async with`` block.
 
         With ``replay``, the recorded symbols are served from the recording (streams and
-        REST depth) and nothing is generated.
+        REST depth); other ``symbols`` named beside it are generated as usual.
         """
         if replay is not None:
-            symbols, generate = replay.symbols, False
+            symbols = sorted(set(replay.symbols) | set(symbols or []))
+            generate = generate and len(symbols) > len(replay.symbols)
         venue = cls(
             default_instruments(symbols), seed=seed, faults=faults, generate=generate, replay=replay
         )
