@@ -113,11 +113,14 @@ class _Waiting:
             w.set_result(None)
         self.waiter = None
 
+    def arm(self) -> asyncio.Future[None]:
+        """Create the wake-up future now, so a wake that comes before the await is kept."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        return self.waiter
+
     async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.waiter = loop.create_future()
         try:
-            await self.waiter
+            await self.arm()
         finally:
             self.waiter = None
 
@@ -244,10 +247,15 @@ class QueueSubscription(Subscription):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
+            # Arm before awaiting: wait_for would start a task whose future a close() or a
+            # publish arriving in between could miss, sleeping out the whole timeout.
+            armed = self._consumer.arm()
             try:
-                await asyncio.wait_for(self._consumer.wait(), remaining)
+                await asyncio.wait_for(armed, remaining)
             except TimeoutError:
                 break
+            finally:
+                self._consumer.waiter = None
         batch = []
         for _ in range(min(max_items, len(self._items))):
             batch.append(self._take())

@@ -325,3 +325,16 @@ async def test_queue_lag_is_measured() -> None:
     await asyncio.sleep(0.02)
     await sub.get()
     assert bus.metrics().subscriber("q").worst_lag_s >= 0.02
+
+
+async def test_close_during_get_batch_wakes_the_consumer_at_once() -> None:
+    bus = Bus()
+    sub = bus.subscribe_queue("t", queue(10))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    waiting = asyncio.ensure_future(sub.get_batch(5, timeout=5.0))
+    await asyncio.sleep(0)  # get_batch is now inside its wait, the wait's own task not yet run
+    sub.close()
+    with pytest.raises(SubscriptionClosed):
+        await waiting
+    assert loop.time() - start < 1.0
