@@ -304,3 +304,96 @@ async def test_bad_json_on_the_websocket_api(sim: SimVenue, http: aiohttp.Client
         await ws.send_str('{"id":7,"method":"time"}')
         reply = msgspec.json.decode(await ws.receive_str())
         assert reply["id"] == 7 and reply["status"] == 200 and reply["result"]["serverTime"] > 0
+
+
+async def test_oco_and_cancel_replace_over_rest(sim: SimVenue, http: aiohttp.ClientSession) -> None:
+    book = sim.engine.books["ETHUSDT"]
+    bid, ask = book.bids.best(), book.asks.best()
+    assert bid is not None and ask is not None
+    above = str((ask * Decimal("1.05")).quantize(Decimal("0.01")))
+    stop = str((bid * Decimal("0.95")).quantize(Decimal("0.01")))
+    limit = str((bid * Decimal("0.94")).quantize(Decimal("0.01")))
+    status, body, _ = await signed(
+        http,
+        sim,
+        "POST",
+        "orderList/oco",
+        {
+            "symbol": "ETHUSDT",
+            "side": "SELL",
+            "quantity": "0.1",
+            "aboveType": "LIMIT_MAKER",
+            "abovePrice": above,
+            "belowType": "STOP_LOSS_LIMIT",
+            "belowStopPrice": stop,
+            "belowPrice": limit,
+            "belowTimeInForce": "GTC",
+        },
+    )
+    assert status == 200, body
+    assert body["contingencyType"] == "OCO" and len(body["orders"]) == 2
+    leg_ids = {o["orderId"] for o in body["orders"]}
+    status, body, _ = await signed(http, sim, "GET", "openOrders", {"symbol": "ETHUSDT"})
+    assert {o["orderId"] for o in body} == leg_ids
+    # Cancelling one leg cancels the list.
+    status, body, _ = await signed(
+        http, sim, "DELETE", "order", {"symbol": "ETHUSDT", "orderId": min(leg_ids)}
+    )
+    assert status == 200 and body["status"] == "CANCELED"
+    status, body, _ = await signed(http, sim, "GET", "openOrders", {"symbol": "ETHUSDT"})
+    assert body == []
+
+    low = str((bid * Decimal("0.9")).quantize(Decimal("0.01")))
+    status, placed, _ = await signed(
+        http,
+        sim,
+        "POST",
+        "order",
+        {
+            "symbol": "ETHUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "0.1",
+            "price": low,
+        },
+    )
+    assert status == 200
+    lower = str((bid * Decimal("0.89")).quantize(Decimal("0.01")))
+    status, body, _ = await signed(
+        http,
+        sim,
+        "POST",
+        "order/cancelReplace",
+        {
+            "symbol": "ETHUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "0.2",
+            "price": lower,
+            "cancelReplaceMode": "STOP_ON_FAILURE",
+            "cancelOrderId": placed["orderId"],
+        },
+    )
+    assert status == 200, body
+    assert body["cancelResult"] == "SUCCESS" and body["newOrderResult"] == "SUCCESS"
+    assert body["cancelResponse"]["status"] == "CANCELED"
+    assert Decimal(body["newOrderResponse"]["origQty"]) == Decimal("0.2")
+    status, body, _ = await signed(
+        http,
+        sim,
+        "POST",
+        "order/cancelReplace",
+        {
+            "symbol": "ETHUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "0.2",
+            "price": lower,
+            "cancelReplaceMode": "STOP_ON_FAILURE",
+            "cancelOrderId": placed["orderId"],
+        },
+    )
+    assert (status, body["code"]) == (400, -2022)
