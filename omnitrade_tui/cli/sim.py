@@ -14,6 +14,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.domain.decimals import DecimalFormatError, parse_decimal
 from omnitrade_tui.venues.sim.replay import Replay
+from omnitrade_tui.venues.sim.state import StateError
 from omnitrade_tui.venues.sim.symbols import DEFAULT_INSTRUMENTS, default_instruments
 from omnitrade_tui.venues.sim.venue import DEFAULT_BALANCES, Faults, SimVenue
 
@@ -55,6 +56,12 @@ def register(subparsers: Any) -> None:
         "--replay-loop",
         action="store_true",
         help="play the capture again and again (load tests; update ids restart each time)",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="keep accounts, keys, balances and open orders in this file across restarts",
     )
     parser.add_argument(
         "--orders-per-10s",
@@ -130,14 +137,18 @@ async def _serve(
     replay: Replay | None,
 ) -> int:
     replayed = set(replay.symbols) if replay is not None else set()
-    venue = SimVenue(
-        instruments,
-        seed=args.seed,
-        faults=faults,
-        generate=any(i.symbol not in replayed for i in instruments),
-        replay=replay,
-        orders_per_10s=args.orders_per_10s,
-    )
+    try:
+        venue = SimVenue(
+            instruments,
+            seed=args.seed,
+            faults=faults,
+            generate=any(i.symbol not in replayed for i in instruments),
+            replay=replay,
+            orders_per_10s=args.orders_per_10s,
+            state_path=args.state,
+        )
+    except StateError as exc:
+        raise CliError(f"{exc}; move the file away to start afresh", ExitCode.CONFIG) from None
     for key, secret in zip(args.api_key, args.api_secret, strict=True):
         try:
             venue.add_account(key, secret=secret, balances=balances)

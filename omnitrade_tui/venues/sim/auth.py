@@ -35,6 +35,7 @@ class ApiKey:
     account_id: int
     secret: str | None = None
     public_key: Ed25519PublicKey | None = None
+    public_pem: str | None = None  # kept to save the key with --state
 
     def verify(self, payload: str, signature: str) -> bool:
         """Whether ``signature`` signs ``payload`` with this key."""
@@ -83,6 +84,10 @@ class KeyRing:
     def revoke(self, api_key: str) -> None:
         """Forget a key: requests with it get -2015 from now on."""
         self._keys.pop(api_key, None)
+
+    def all(self) -> list[ApiKey]:
+        """Every registered key."""
+        return list(self._keys.values())
 
     def lookup(self, api_key: str | None) -> ApiKey:
         """The key named by the ``X-MBX-APIKEY`` header or ``apiKey`` param.

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -55,6 +56,7 @@ from omnitrade_tui.venues.sim.matching import (
 )
 from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
 from omnitrade_tui.venues.sim.replay import Replay
+from omnitrade_tui.venues.sim.state import load_state, save_state
 from omnitrade_tui.venues.sim.streams import StreamHub
 from omnitrade_tui.venues.sim.symbols import START_PRICES, default_instruments
 from omnitrade_tui.venues.sim.ws_api import UserSubscription
@@ -112,6 +114,7 @@ class SimVenue:
         weight_limit: int = 6000,
         replay: Replay | None = None,
         orders_per_10s: int = 50,
+        state_path: Path | None = None,
     ) -> None:
         self.engine = MatchingEngine(list(instruments), self.now_ms)
         self.rng = random.Random(seed)
@@ -143,9 +146,14 @@ class SimVenue:
         self.replay = replay
         self._next_account = 1
         self._next_sub = 0
-        key, secret = generate_key_pair()
-        self.demo_key = (key, secret)
-        self.add_account(key, secret=secret)
+        self.state_path = state_path
+        self.demo_key = ("", "")
+        if state_path is not None and state_path.exists():
+            load_state(self, state_path)
+        if not self.demo_key[0]:
+            key, secret = generate_key_pair()
+            self.demo_key = (key, secret)
+            self.add_account(key, secret=secret)
         self._runner: web.AppRunner | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -177,7 +185,15 @@ class SimVenue:
             account.deposit(asset, Decimal(amount))
         self.engine.add_account(account)
         public = load_ed25519_public_key(ed25519_public_key_pem) if ed25519_public_key_pem else None
-        self.keys.add(ApiKey(api_key, account.account_id, secret=secret, public_key=public))
+        self.keys.add(
+            ApiKey(
+                api_key,
+                account.account_id,
+                secret=secret,
+                public_key=public,
+                public_pem=ed25519_public_key_pem,
+            )
+        )
         return account
 
     # -- events -----------------------------------------------------------------------------
@@ -272,6 +288,8 @@ class SimVenue:
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             try:
                 self._tick(ticks)
+                if self.state_path is not None and ticks % 100 == 99:
+                    save_state(self, self.state_path)
             except Exception:  # the loop must survive anything a step does
                 log.exception("simulated market step failed")
             ticks += 1
@@ -389,6 +407,8 @@ class SimVenue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.hub.close_all()
+        if self.state_path is not None:
+            save_state(self, self.state_path)
         if self._runner is not None:
             await self._runner.cleanup()
 
