@@ -79,6 +79,13 @@ def register(subparsers: Any) -> None:
         "--api-secret", action="append", default=[], help="HMAC secret of the matching --api-key"
     )
     parser.add_argument(
+        "--ed25519-key",
+        action="append",
+        default=[],
+        metavar="API_KEY=PUBLIC_KEY.pem",
+        help="register an API key with its Ed25519 public key in PEM (repeatable)",
+    )
+    parser.add_argument(
         "--balance",
         action="append",
         default=[],
@@ -126,7 +133,17 @@ def run(args: argparse.Namespace) -> int:
             instruments = default_instruments(sorted(set(replay.symbols) | set(extra)))
         except ValueError as exc:
             raise CliError(f"--replay: {exc}", ExitCode.USAGE) from None
-    return asyncio.run(_serve(args, instruments, faults, balances, replay))
+    ed25519_keys = []
+    for item in args.ed25519_key:
+        key, _, pem_path = item.partition("=")
+        try:
+            ed25519_keys.append((key, Path(pem_path).read_text()))
+        except OSError as exc:
+            raise CliError(
+                f"--ed25519-key {key[:6]}...: {exc.strerror} (expected API_KEY=path/to/public.pem)",
+                ExitCode.USAGE,
+            ) from None
+    return asyncio.run(_serve(args, instruments, faults, balances, replay, ed25519_keys))
 
 
 async def _serve(
@@ -135,6 +152,7 @@ async def _serve(
     faults: Faults,
     balances: dict[str, str] | None,
     replay: Replay | None,
+    ed25519_keys: list[tuple[str, str]],
 ) -> int:
     replayed = set(replay.symbols) if replay is not None else set()
     try:
@@ -154,6 +172,11 @@ async def _serve(
             venue.add_account(key, secret=secret, balances=balances)
         except ValueError as exc:
             raise CliError(f"--api-key {key[:6]}...: {exc}", ExitCode.USAGE) from None
+    for key, pem in ed25519_keys:
+        try:
+            venue.add_account(key, ed25519_public_key_pem=pem, balances=balances)
+        except ValueError as exc:
+            raise CliError(f"--ed25519-key {key[:6]}...: {exc}", ExitCode.USAGE) from None
     try:
         await venue.serve(args.host, args.port)
     except OSError as exc:

@@ -36,14 +36,15 @@ class StreamClient:
 
     MAX_OUTBOX = 20_000
 
-    def __init__(self, ws: web.WebSocketResponse, combined: bool) -> None:
+    def __init__(self, ws: web.WebSocketResponse, combined: bool, hub: StreamHub) -> None:
         self.ws = ws
+        self.hub = hub
         self.combined = combined
         self.streams: set[str] = set()
         self._control_times: deque[float] = deque()
         self.stalled_until = 0.0
         self.connected_at = time.monotonic()
-        self._outbox: deque[bytes] = deque()
+        self._outbox: deque[tuple[float, bytes]] = deque()
         self._wake = asyncio.Event()
         self.overflowed = False
         self.expire_now = False
@@ -67,7 +68,7 @@ class StreamClient:
             self.overflowed = True
             self._wake.set()
             return
-        self._outbox.append(payload)
+        self._outbox.append((time.monotonic(), payload))
         self._wake.set()
 
     async def write_loop(self) -> None:
@@ -83,8 +84,12 @@ class StreamClient:
                 await ws.close(code=1000, message=b"Connection lifetime reached")
                 return
             while self._outbox and not ws.closed:
+                queued_at, frame = self._outbox.popleft()
+                hold = queued_at + self.hub.delay_s - time.monotonic()
+                if hold > 0:  # the "delay frames" fault: late, but in order
+                    await asyncio.sleep(hold)
                 try:
-                    await ws.send_str(self._outbox.popleft().decode())
+                    await ws.send_str(frame.decode())
                 except (ConnectionResetError, RuntimeError):
                     return
 
@@ -98,6 +103,7 @@ class StreamHub:
         self._by_stream: dict[str, set[StreamClient]] = {}
         self._known = known_stream
         self.frames_sent = 0
+        self.delay_s = 0.0
 
     def subscribers(self, stream: str) -> int:
         """How many connections listen to ``stream``."""
@@ -177,7 +183,7 @@ class StreamHub:
         """Run one connection: subscribe the URL's streams, then answer control messages."""
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
         await ws.prepare(request)
-        client = StreamClient(ws, combined)
+        client = StreamClient(ws, combined, self)
         self.clients.add(client)
         self._subscribe(client, [s for s in initial if self._known(s)][:MAX_STREAMS])
         writer = asyncio.ensure_future(client.write_loop())

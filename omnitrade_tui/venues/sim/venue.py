@@ -314,6 +314,7 @@ class SimVenue:
                 market.flush_second(now)
         if slow and self.hub.wanted("!miniTicker@arr"):
             self.hub.publish("!miniTicker@arr", [m.mini_ticker(now) for m in self.markets.values()])
+        self.hub.delay_s = faults.delay_ms / 1000
         if faults.max_connection_s:
             self.hub.expire(faults.max_connection_s)
         if faults.close_every_s and mono - faults._last_close >= faults.close_every_s:

@@ -397,3 +397,22 @@ async def test_oco_and_cancel_replace_over_rest(sim: SimVenue, http: aiohttp.Cli
         },
     )
     assert (status, body["code"]) == (400, -2022)
+
+
+async def test_fault_delay_holds_frames_back_in_order(http: aiohttp.ClientSession) -> None:
+    lags: list[float] = []
+    ids: list[tuple[int, int]] = []
+    faults = Faults(delay_ms=400)
+    async with (
+        SimVenue.start(symbols=["ETHUSDT"], faults=faults) as sim,
+        http.ws_connect(f"{sim.stream_url}ws/ethusdt@depth@100ms") as ws,
+    ):
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            msg = await ws.receive()
+            frame = msgspec.json.decode(msg.data)
+            lags.append(time.time() * 1000 - frame["E"])
+            ids.append((frame["U"], frame["u"]))
+    assert len(lags) >= 10
+    assert min(lags) >= 350  # every frame arrives about 400 ms after its event time
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ids))  # late but in order
