@@ -118,14 +118,58 @@ async def test_orders_of_every_type(sim_client: tuple[SimVenue, Any]) -> None:
         )
     assert bad_tick.value.code == -1013 and "PRICE_FILTER" in bad_tick.value.message
 
+    stop_market = await client.create_order(
+        symbol="BTCUSDT", side="SELL", type="STOP_LOSS", quantity="0.001", stopPrice=low
+    )
+    assert stop_market["orderId"]
+    take_limit = await client.create_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="TAKE_PROFIT_LIMIT",
+        timeInForce="GTC",
+        quantity="0.001",
+        price=high,
+        stopPrice=high,
+    )
+    assert take_limit["orderId"]
+    fok = await client.create_order(
+        symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="FOK", quantity="0.001", price=low
+    )
+    assert fok["status"] == "EXPIRED" and Decimal(fok["executedQty"]) == 0
+    oco = await client.create_oco_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        quantity="0.001",
+        aboveType="LIMIT_MAKER",
+        abovePrice=high,
+        belowType="STOP_LOSS_LIMIT",
+        belowStopPrice=low,
+        belowPrice=low,
+        belowTimeInForce="GTC",
+    )
+    assert oco["contingencyType"] == "OCO" and len(oco["orders"]) == 2
+    replaced = await client.cancel_replace_order(
+        symbol="BTCUSDT",
+        side="SELL",
+        type="LIMIT_MAKER",
+        quantity="0.002",
+        price=high,
+        cancelReplaceMode="STOP_ON_FAILURE",
+        cancelOrderId=maker["orderId"],
+    )
+    assert replaced["cancelResult"] == "SUCCESS" and replaced["newOrderResult"] == "SUCCESS"
+
     canceled_all = await client._delete("openOrders", True, data={"symbol": "BTCUSDT"})
-    assert len(canceled_all) == 3
+    # The replaced maker, the stop-limit, the take-profit, the stop, the take-profit-limit,
+    # and one report for the OCO list (cancelling one leg ends both).
+    assert len(canceled_all) == 6
+    assert await client.get_open_orders(symbol="BTCUSDT") == []
     account = await client.get_account()
     assert all(Decimal(b["locked"]) == 0 for b in account["balances"])
     trades = await client.get_my_trades(symbol="BTCUSDT")
     assert len(trades) >= 2
     all_orders = await client.get_all_orders(symbol="BTCUSDT")
-    assert len(all_orders) == 7
+    assert len(all_orders) == 13
 
 
 async def test_multiplex_streams(sim_client: tuple[SimVenue, Any]) -> None:
