@@ -1,0 +1,180 @@
+"""Order-book sync for one symbol, by Binance's procedure (reference §3).
+
+Buffer the diff stream, take a REST snapshot (again while it is older than the first
+buffered event), drop what the snapshot already holds, bridge, then apply every event in
+sequence. On a gap the old book stays on screen marked ``STALE``/``RESYNCING`` while a new
+one is built beside it; it is swapped in only when it is live, so the book is never
+blanked. Each applied update publishes the top of the book on ``md.book.<SYMBOL>``, and
+every change of state publishes ``md.health.<SYMBOL>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.book import DiffResult, OrderBook
+from omnitrade_tui.domain.events import BookHealth, BookState, BookTop
+from omnitrade_tui.venues.binance.schemas import DepthSnapshot, DepthUpdate
+
+log = logging.getLogger(__name__)
+
+SnapshotFetcher = Callable[[str], Awaitable[DepthSnapshot]]
+
+_MAX_BUFFER = 10_000
+_SNAPSHOT_RETRY_S = 0.25
+
+
+class BookSync:
+    """Keeps one symbol's local book in step with the venue and publishes it."""
+
+    def __init__(
+        self, symbol: str, bus: Bus, fetch_snapshot: SnapshotFetcher, top_levels: int = 20
+    ) -> None:
+        self.symbol = symbol
+        self.bus = bus
+        self.fetch_snapshot = fetch_snapshot
+        self.top_levels = top_levels
+        self.book = OrderBook(symbol)
+        self.state = BookState.SYNCING
+        self.gaps = 0
+        self.resyncs = 0
+        self.snapshot_ms = 0
+        self.latency_ms: float | None = None
+        self._buffer: list[DepthUpdate] = []
+        self._task: asyncio.Task[None] | None = None
+        self._book_topic = topics.book(symbol)
+        self._health_topic = topics.book_health(symbol)
+
+    def on_diff(self, event: DepthUpdate, receipt_ms: float) -> None:
+        """Handle one ``depthUpdate`` frame as it arrives."""
+        self.latency_ms = receipt_ms - event.event_ms
+        if self.state is not BookState.LIVE:
+            self._buffer.append(event)
+            if len(self._buffer) > _MAX_BUFFER:
+                self._buffer = self._buffer[-_MAX_BUFFER:]
+            self._ensure_snapshot()
+            return
+        result = self.book.apply_diff(
+            event.first_update_id, event.final_update_id, event.bids, event.asks
+        )
+        if result is DiffResult.GAP:
+            self.gaps += 1
+            self.resync(
+                f"gap: expected {self.book.last_update_id + 1}, got {event.first_update_id}"
+            )
+            self._buffer.append(event)
+            return
+        if result is not DiffResult.STALE:
+            self._publish_top(event.event_ms)
+        if result is DiffResult.CROSSED:
+            self.resync("the book crossed")
+
+    def resync(self, reason: str) -> None:
+        """Mark the book stale and rebuild it from a new snapshot (the old one stays shown)."""
+        if self.state in (BookState.LIVE, BookState.STALE):
+            self.state = BookState.RESYNCING if self.book.last_update_id else BookState.SYNCING
+            self.resyncs += 1
+            log.warning("book %s resyncing: %s", self.symbol, reason)
+            self._publish_health(reason)
+            self._publish_top(0)
+        self._buffer = []
+        self._ensure_snapshot()
+
+    def stale(self, reason: str) -> None:
+        """The stream went away: keep showing the book, marked stale, until it syncs again."""
+        if self.state is BookState.LIVE:
+            self.state = BookState.STALE
+            self._publish_health(reason)
+            self._publish_top(0)
+        self._buffer = []
+        self._cancel()
+
+    def _ensure_snapshot(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._sync())
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    async def _sync(self) -> None:
+        while True:
+            if not self._buffer:
+                await asyncio.sleep(0.05)  # wait for the first buffered event
+                continue
+            try:
+                snap = await self.fetch_snapshot(self.symbol)
+            except Exception as exc:  # a failed snapshot is retried, and said
+                self._publish_health(f"snapshot failed: {exc}")
+                await asyncio.sleep(_SNAPSHOT_RETRY_S * 4)
+                continue
+            if snap.last_update_id < self._buffer[0].first_update_id:
+                await asyncio.sleep(_SNAPSHOT_RETRY_S)  # too old: fetch again
+                continue
+            fresh = OrderBook(self.symbol)
+            fresh.apply_snapshot(snap.last_update_id, snap.bids, snap.asks)
+            ok = True
+            for event in self._buffer:
+                result = fresh.apply_diff(
+                    event.first_update_id, event.final_update_id, event.bids, event.asks
+                )
+                if result is DiffResult.GAP:
+                    ok = False
+                    break
+            if not ok:
+                # The snapshot is newer than the buffer can bridge: keep buffering, retry.
+                self._buffer = self._buffer[-1:]
+                await asyncio.sleep(_SNAPSHOT_RETRY_S)
+                continue
+            self.book = fresh
+            self._buffer = []
+            self.state = BookState.LIVE
+            self.snapshot_ms = int(time.time() * 1000)
+            self._publish_health("in sync")
+            self._publish_top(0)
+            return
+
+    def _publish_top(self, event_ms: int) -> None:
+        book = self.book
+        n = self.top_levels
+        self.bus.publish(
+            self._book_topic,
+            BookTop(
+                symbol=self.symbol,
+                update_id=book.last_update_id,
+                bids=book.bids(n),
+                asks=book.asks(n),
+                event_ms=event_ms,
+                state=self.state,
+            ),
+        )
+
+    def _publish_health(self, detail: str) -> None:
+        age = int(time.time() * 1000) - self.snapshot_ms if self.snapshot_ms else 0
+        self.bus.publish(
+            self._health_topic,
+            BookHealth(
+                symbol=self.symbol,
+                state=self.state,
+                last_update_id=self.book.last_update_id,
+                gaps=self.gaps,
+                resyncs=self.resyncs,
+                snapshot_age_ms=age,
+                latency_ms=self.latency_ms,
+                detail=detail,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        """Stop any snapshot in flight."""
+        task = self._task
+        self._cancel()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,252 @@
+"""Binance spot REST on httpx with our own signing.
+
+Why not python-binance's AsyncClient: we need to own what happens around a request that
+matters for money. A 5xx or a timeout must surface as "outcome unknown" (never a blind
+retry), a -1021 must resync the clock once and retry once, the used weight must be read
+from every response's ``X-MBX-USED-WEIGHT-1M`` to slow down *before* the limit, and 429/418
+``Retry-After`` must park every caller until the ban ends instead of spinning. The
+payload is signed exactly as sent (percent-encoded), with HMAC-SHA256 or Ed25519.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.events import RateLimitUsage
+
+# How close to the weight limit we start pacing requests, as a share of the limit.
+_SLOW_DOWN_AT = 0.8
+
+
+class BinanceError(Exception):
+    """The venue refused a request: Binance's code and message, and a sentence for traders."""
+
+    def __init__(self, status: int, code: int | None, msg: str) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.status = status
+        self.code = code
+        self.msg = msg
+
+    @property
+    def explanation(self) -> str:
+        """What the refusal means for the person who sent the order."""
+        return _EXPLAIN.get(self.code or 0, self.msg)
+
+
+class OutcomeUnknown(BinanceError):
+    """A timeout or a 5xx: the request may or may not have been executed. Ask, never resend."""
+
+
+class RateLimited(BinanceError):
+    """429 or 418: every request waits until ``retry_at`` (monotonic seconds)."""
+
+    def __init__(self, status: int, code: int | None, msg: str, retry_after_s: float) -> None:
+        super().__init__(status, code, msg)
+        self.retry_after_s = retry_after_s
+
+
+_EXPLAIN = {
+    -1013: "the order breaks one of the symbol's filters (price tick, lot size or value)",
+    -1021: "our clock and the venue's disagree; the request was refused, nothing was sent",
+    -1022: "the request's signature is wrong: check the API secret",
+    -2010: "the venue refused the order (balance, a maker order that would take, or a stop "
+    "that would trigger at once)",
+    -2011: "the order to cancel is not open any more (filled, cancelled or unknown)",
+    -2013: "the venue knows no such order",
+    -2014: "the API key is malformed",
+    -2015: "the API key is wrong, revoked, or lacks the permission for this",
+    -1003: "too many requests: the venue asks us to wait",
+    -1015: "too many new orders in a short time: the venue asks us to wait",
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An API key with its HMAC secret or Ed25519 private key."""
+
+    api_key: str
+    secret: str | None = None
+    private_key: Ed25519PrivateKey | None = None
+
+    def sign(self, payload: str) -> str:
+        """The ``signature`` of a payload: hex HMAC-SHA256 or base64 Ed25519."""
+        if self.private_key is not None:
+            return base64.b64encode(self.private_key.sign(payload.encode())).decode()
+        if self.secret is None:
+            raise ValueError("credentials without a secret or a private key cannot sign")
+        return hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key={self.api_key[:6]}..., secret=***)"
+
+
+class BinanceRest:
+    """Signed and unsigned REST calls with clock sync and a rate-limit governor.
+
+    Args:
+        base_url: the REST base, e.g. ``https://api.binance.com/api`` (``/v3/...`` appended).
+        credentials: needed for signed endpoints only.
+        bus: where rate-limit use is published (``sys.ratelimit``), when given.
+        timeout_s: the request timeout; its expiry is an ``OutcomeUnknown``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | None = None,
+        bus: Bus | None = None,
+        timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.bus = bus
+        self.clock = clock
+        self.offset_ms = 0
+        self.weight_used = 0
+        self.weight_limit = 6000
+        self._blocked_until = 0.0
+        self._http = httpx.AsyncClient(timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    def now_ms(self) -> int:
+        """Our estimate of the venue's clock."""
+        return int(self.clock() * 1000) + self.offset_ms
+
+    async def sync_time(self) -> int:
+        """Measure the venue's clock offset (half the round trip assumed each way)."""
+        before = self.clock()
+        data = await self.request("GET", "time")
+        after = self.clock()
+        self.offset_ms = int(data["serverTime"] - (before + after) / 2 * 1000)
+        return self.offset_ms
+
+    async def request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, signed: bool = False
+    ) -> Any:
+        """Call ``/v3/<path>``; the decoded JSON answer.
+
+        Raises:
+            BinanceError: the venue refused (with its code).
+            RateLimited: 429/418 (later callers wait for ``Retry-After`` by themselves).
+            OutcomeUnknown: a timeout or a 5xx; the request may have been executed.
+        """
+        for attempt in range(2):
+            try:
+                return await self._once(method, path, dict(params or {}), signed)
+            except BinanceError as exc:
+                if exc.code == -1021 and signed and attempt == 0:
+                    await self.sync_time()  # one resync, one retry
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
+        await self._governor()
+        headers = {}
+        if signed:
+            if self.credentials is None:
+                raise BinanceError(0, -2014, "no API key configured for a signed request")
+            params["timestamp"] = self.now_ms()
+            params.setdefault("recvWindow", 10_000)
+            query = urlencode(params)
+            query += "&signature=" + urlencode({"s": self.credentials.sign(query)})[2:]
+            headers["X-MBX-APIKEY"] = self.credentials.api_key
+        else:
+            query = urlencode(params)
+        url = f"{self.base_url}/v3/{path}" + (f"?{query}" if query else "")
+        try:
+            response = await self._http.request(method, url, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise OutcomeUnknown(0, None, f"no answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            if method == "GET":
+                raise BinanceError(0, None, f"venue unreachable: {exc}") from exc
+            raise OutcomeUnknown(0, None, f"connection failed mid-request: {exc}") from exc
+        self._track_weight(response)
+        status = response.status_code
+        body: Any = None
+        try:
+            body = msgspec.json.decode(response.content) if response.content else None
+        except msgspec.DecodeError:
+            body = None
+        if status == 200:
+            return body
+        code = body.get("code") if isinstance(body, dict) else None
+        msg = (
+            body.get("msg", response.text[:200]) if isinstance(body, dict) else response.text[:200]
+        )
+        if status in (429, 418):
+            retry = float(response.headers.get("Retry-After", "60"))
+            self._blocked_until = time.monotonic() + retry
+            raise RateLimited(status, code, msg, retry)
+        if status >= 500:
+            raise OutcomeUnknown(status, code, msg)
+        raise BinanceError(status, code, msg)
+
+    async def _governor(self) -> None:
+        """Wait out a ban, and pace requests once the weight nears the limit."""
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
+            # Spread what is left of the minute over the rest of it, instead of hitting 429.
+            seconds_left = 60 - (self.now_ms() / 1000) % 60
+            left = max(1, self.weight_limit - self.weight_used)
+            await asyncio.sleep(min(seconds_left, seconds_left / left * 4))
+
+    def _track_weight(self, response: httpx.Response) -> None:
+        used = response.headers.get("X-MBX-USED-WEIGHT-1M") or response.headers.get(
+            "x-mbx-used-weight-1m"
+        )
+        if used is None:
+            return
+        self.weight_used = int(used)
+        if self.bus is not None:
+            self.bus.publish(
+                topics.RATE_LIMIT,
+                RateLimitUsage(
+                    venue="binance",
+                    kind="REQUEST_WEIGHT",
+                    interval="1m",
+                    used=self.weight_used,
+                    limit=self.weight_limit,
+                ),
+            )
+
+    async def exchange_info(self) -> dict[str, Any]:
+        """``GET /api/v3/exchangeInfo``; also learns the request-weight limit."""
+        info: dict[str, Any] = await self.request("GET", "exchangeInfo")
+        for limit in info.get("rateLimits", []):
+            if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
+                self.weight_limit = int(limit["limit"])
+        return info
+
+    async def depth(self, symbol: str, limit: int = 1000) -> bytes:
+        """``GET /api/v3/depth`` as raw JSON bytes (decoded by the caller's typed decoder)."""
+        await self._governor()
+        url = f"{self.base_url}/v3/depth?{urlencode({'symbol': symbol, 'limit': limit})}"
+        try:
+            response = await self._http.get(url)
+        except httpx.HTTPError as exc:
+            raise BinanceError(0, None, f"depth snapshot failed: {exc}") from exc
+        self._track_weight(response)
+        if response.status_code != 200:
+            raise BinanceError(response.status_code, None, response.text[:200])
+        return response.content
