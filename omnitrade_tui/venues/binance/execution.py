@@ -1,0 +1,196 @@
+"""Orders on Binance spot over REST: place, cancel, cancel all, cancel-replace, query.
+
+The client order id is chosen before sending (it is part of the ``OrderRequest``), so an
+answer that never comes is settled by asking the venue about that id, never by sending
+again: ``place`` returns the order with status ``UNKNOWN`` after a timeout or a 5xx, and
+``settle`` turns it into its true state (or ``REJECTED`` when the venue never saw it).
+Refusals raise ``BinanceError`` with Binance's code and a sentence a trader understands.
+
+This module only speaks to the venue; what to publish is the order manager's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from omnitrade_tui.domain.decimals import ZERO, fmt
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.models import Fill, Order, OrderRequest
+from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OutcomeUnknown
+
+_SETTLE_ATTEMPTS = 6
+
+
+def order_params(req: OrderRequest) -> dict[str, str]:
+    """The ``POST /api/v3/order`` parameters of a request (decimals written exactly)."""
+    params = {
+        "symbol": req.symbol,
+        "side": str(req.side),
+        "type": str(req.type),
+        "newClientOrderId": req.client_order_id,
+        "newOrderRespType": "FULL",
+    }
+    for name, value in (
+        ("quantity", req.quantity),
+        ("quoteOrderQty", req.quote_order_qty),
+        ("price", req.price),
+        ("stopPrice", req.stop_price),
+        ("icebergQty", req.iceberg_qty),
+    ):
+        if value is not None:
+            params[name] = fmt(value)
+    if req.time_in_force is not None:
+        params["timeInForce"] = str(req.time_in_force)
+    if req.stp_mode is not None:
+        params["selfTradePreventionMode"] = str(req.stp_mode)
+    return params
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else ZERO
+
+
+def parse_order(body: dict[str, Any]) -> Order:
+    """A domain order from Binance's order JSON (RESULT, FULL, query and cancel answers)."""
+    price = _d(body.get("price"))
+    stop = _d(body.get("stopPrice"))
+    tif = body.get("timeInForce")
+    return Order(
+        symbol=body["symbol"],
+        client_order_id=body.get("origClientOrderId") or body["clientOrderId"],
+        order_id=int(body["orderId"]),
+        side=Side(body["side"]),
+        type=OrderType(body["type"]),
+        status=OrderStatus(body["status"]),
+        quantity=_d(body.get("origQty")),
+        price=price if price > 0 else None,
+        stop_price=stop if stop > 0 else None,
+        time_in_force=TimeInForce(tif) if tif else None,
+        filled_qty=_d(body.get("executedQty")),
+        cum_quote_qty=_d(body.get("cummulativeQuoteQty")),
+        order_list_id=int(body.get("orderListId", -1)),
+        created_ms=int(body.get("time", body.get("transactTime", 0))),
+        updated_ms=int(body.get("updateTime", body.get("transactTime", 0))),
+    )
+
+
+def parse_fills(body: dict[str, Any], order: Order) -> list[Fill]:
+    """The fills of a FULL response."""
+    return [
+        Fill(
+            symbol=order.symbol,
+            trade_id=int(f["tradeId"]),
+            order_id=order.order_id or 0,
+            client_order_id=order.client_order_id,
+            side=order.side,
+            price=_d(f["price"]),
+            qty=_d(f["qty"]),
+            commission=_d(f["commission"]),
+            commission_asset=str(f["commissionAsset"]),
+            is_maker=False,
+            time_ms=order.updated_ms,
+        )
+        for f in body.get("fills", [])
+    ]
+
+
+class BinanceExecution:
+    """Order requests to the venue, with UNKNOWN settled by query."""
+
+    def __init__(self, rest: BinanceRest) -> None:
+        self.rest = rest
+
+    async def place(self, req: OrderRequest) -> tuple[Order, list[Fill]]:
+        """Send a new order; the order as the venue answered, and its immediate fills.
+
+        Returns an order with status ``UNKNOWN`` (and no fills) when the venue's answer is
+        lost; call ``settle`` with its client order id.
+
+        Raises:
+            BinanceError: the venue refused the order.
+        """
+        try:
+            body = await self.rest.request("POST", "order", order_params(req), signed=True)
+        except OutcomeUnknown:
+            return self.unknown(req), []
+        order = parse_order(body)
+        return order, parse_fills(body, order)
+
+    @staticmethod
+    def unknown(req: OrderRequest) -> Order:
+        """The order as we know it when the venue's answer was lost."""
+        return Order(
+            symbol=req.symbol,
+            client_order_id=req.client_order_id,
+            side=req.side,
+            type=req.type,
+            status=OrderStatus.UNKNOWN,
+            quantity=req.quantity or ZERO,
+            price=req.price,
+            stop_price=req.stop_price,
+            time_in_force=req.time_in_force,
+            quote_order_qty=req.quote_order_qty,
+        )
+
+    async def query(self, symbol: str, client_order_id: str) -> Order:
+        """The venue's view of one order, by client order id."""
+        body = await self.rest.request(
+            "GET", "order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+        )
+        return parse_order(body)
+
+    async def settle(self, order: Order, pause_s: float = 0.5) -> Order:
+        """Resolve an ``UNKNOWN`` order by asking the venue, a few times if need be.
+
+        The venue not knowing the id (-2013) means the order was never accepted: it is
+        ``REJECTED``. If the venue cannot be asked, the order stays ``UNKNOWN``.
+        """
+        for attempt in range(_SETTLE_ATTEMPTS):
+            try:
+                return await self.query(order.symbol, order.client_order_id)
+            except BinanceError as exc:
+                if exc.code == -2013:
+                    return msgspec.structs.replace(
+                        order,
+                        status=OrderStatus.REJECTED,
+                        reject_reason="the venue never received the order",
+                    )
+                await asyncio.sleep(pause_s * (attempt + 1))
+        return order
+
+    async def cancel(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel one order; the cancelled order (-2011 if it is not open)."""
+        body = await self.rest.request(
+            "DELETE", "order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+        )
+        return parse_order(body)
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        """Cancel every open order on ``symbol`` (an empty list when none was open)."""
+        try:
+            body = await self.rest.request("DELETE", "openOrders", {"symbol": symbol}, signed=True)
+        except BinanceError as exc:
+            if exc.code == -2011:
+                return []
+            raise
+        out = []
+        for item in body:
+            for report in item.get("orderReports", [item]):
+                out.append(parse_order(report))
+        return out
+
+    async def replace(
+        self, cancel_client_order_id: str, new: OrderRequest
+    ) -> tuple[Order, Order, list[Fill]]:
+        """Cancel-replace (STOP_ON_FAILURE): the cancelled order, the new one, its fills."""
+        params = order_params(new)
+        params["cancelOrigClientOrderId"] = cancel_client_order_id
+        params["cancelReplaceMode"] = "STOP_ON_FAILURE"
+        body = await self.rest.request("POST", "order/cancelReplace", params, signed=True)
+        canceled = parse_order(body["cancelResponse"])
+        placed = parse_order(body["newOrderResponse"])
+        return canceled, placed, parse_fills(body["newOrderResponse"], placed)
