@@ -126,6 +126,7 @@ class SimVenue:
         self.weights: dict[str, list[float]] = {}  # ip -> [window start, used]
         self.bans: dict[str, float] = {}
         self.user_subs: list[UserSubscription] = []
+        self.api_sockets: set[web.WebSocketResponse] = set()
         self.clock_offset_ms = 0
         self.my_trades: dict[int, deque[dict[str, Any]]] = {}
         self.order_times: dict[int, deque[float]] = {}
@@ -320,6 +321,8 @@ class SimVenue:
         if faults.close_every_s and mono - faults._last_close >= faults.close_every_s:
             faults._last_close = mono
             self.spawn(self.hub.close_all())
+            for ws in list(self.api_sockets):
+                self.spawn(ws.close(code=1001, message=b"Closed by fault injection"))
 
     def spawn(self, coro: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""

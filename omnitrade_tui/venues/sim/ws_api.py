@@ -241,6 +241,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     session = Session(venue, ws)
     writer = asyncio.ensure_future(session.writer())
+    venue.api_sockets.add(ws)
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
@@ -249,5 +250,6 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         for sub in list(session.subs):
             if sub in venue.user_subs:
                 venue.user_subs.remove(sub)
+        venue.api_sockets.discard(ws)
         writer.cancel()
     return ws

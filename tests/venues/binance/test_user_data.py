@@ -1,0 +1,110 @@
+"""User data over the WebSocket API against the simulated venue: order and balance events
+arrive as exact domain values, and the subscription comes back after a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.domain import ExecutionType, OrderRequest, OrderStatus, OrderType, Side
+from omnitrade_tui.domain.events import BalancesChanged, OrderUpdated
+from omnitrade_tui.venues.binance.execution import BinanceExecution
+from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
+from omnitrade_tui.venues.binance.user_data import UserDataStream
+from omnitrade_tui.venues.sim.venue import SimVenue
+
+
+@pytest.fixture
+async def wired() -> AsyncIterator[
+    tuple[SimVenue, BinanceExecution, UserDataStream, dict[str, Any]]
+]:
+    async with SimVenue.start(symbols=["ETHUSDT"], seed=41) as sim:
+        bus = Bus()
+        seen: dict[str, Any] = {"orders": [], "balances": []}
+        bus.subscribe(topics.ORDER, each(lambda t, e: seen["orders"].append(e)))
+        bus.subscribe(topics.BALANCE, each(lambda t, e: seen["balances"].append(e)))
+        creds = Credentials(*sim.demo_key)
+        rest = BinanceRest(sim.rest_url, creds)
+        user = UserDataStream(sim.ws_api_url, creds, bus)
+        task = asyncio.create_task(user.run())
+        await asyncio.wait_for(user.subscribed.wait(), 5)
+        try:
+            yield sim, BinanceExecution(rest), user, seen
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await rest.aclose()
+
+
+async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_fills_and_balances_arrive_exactly(wired: Any) -> None:
+    _, ex, _, seen = wired
+    req = OrderRequest(
+        symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal("0.3")
+    )
+    _, fills = await ex.place(req)
+
+    def mine() -> list[OrderUpdated]:
+        client_id = req.client_order_id
+        return [u for u in seen["orders"] if u.report.order.client_order_id == client_id]
+
+    await wait_for(lambda: any(u.report.order.status is OrderStatus.FILLED for u in mine()))
+    reports = [u.report for u in mine()]
+    assert isinstance(seen["orders"][0], OrderUpdated)
+    assert reports[0].execution_type is ExecutionType.NEW
+    trade_fills = [r.fill for r in reports if r.fill is not None]
+    assert sum(f.qty for f in trade_fills) == Decimal("0.3")
+    assert {f.trade_id for f in trade_fills} == {f.trade_id for f in fills}
+    await wait_for(lambda: bool(seen["balances"]))
+    latest: BalancesChanged = seen["balances"][-1]
+    assert {b.asset for b in latest.balances} >= {"ETH", "USDT"}
+    assert all(isinstance(b.free, Decimal) for b in latest.balances)
+
+
+async def test_cancel_reports_the_original_client_id(wired: Any) -> None:
+    sim, ex, _, seen = wired
+    bid = sim.engine.books["ETHUSDT"].bids.best()
+    req = OrderRequest(
+        symbol="ETHUSDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        time_in_force="GTC",
+        price=(bid * Decimal("0.9")).quantize(Decimal("0.01")),
+        quantity=Decimal("0.1"),
+    )
+    await ex.place(req)
+    await ex.cancel("ETHUSDT", req.client_order_id)
+    await wait_for(
+        lambda: any(
+            u.report.execution_type is ExecutionType.CANCELED
+            and u.report.order.client_order_id == req.client_order_id
+            for u in seen["orders"]
+        )
+    )
+
+
+async def test_subscription_is_renewed_after_a_reconnect(wired: Any) -> None:
+    sim, ex, user, seen = wired
+    sim.faults.close_every_s = 0.5  # the venue drops every socket, WebSocket API included
+    await wait_for(lambda: user.reconnects >= 1)
+    sim.faults.close_every_s = 0
+    await asyncio.wait_for(user.subscribed.wait(), 5)
+    req = OrderRequest(
+        symbol="ETHUSDT", side=Side.SELL, type=OrderType.MARKET, quantity=Decimal("0.1")
+    )
+    await ex.place(req)
+    await wait_for(
+        lambda: any(u.report.order.client_order_id == req.client_order_id for u in seen["orders"])
+    )
