@@ -1,0 +1,271 @@
+"""The order manager: the bus's handler of order commands, and the keeper of order state.
+
+A ``PlaceOrder`` is published as ``PENDING_NEW`` at once (the client order id is already
+in the request), then sent through the execution port. The venue's answer decides what
+follows: an accepted order is tracked; a refusal is published as ``OrderRejected`` with
+the venue's code and reason and raised to the requester; a lost answer (timeout, 5xx) is
+published as ``UNKNOWN`` and settled in the background by asking the venue about the
+client order id, never by sending the order again.
+
+The venue's user-data stream publishes the order's life after that (fills, cancels) on
+``exec.order``; the manager listens there too, keeps the newest state of every order, and
+counts each fill once by (symbol, trade id).
+
+The engine may not import a venue: the execution side is reached through ``ExecutionPort``,
+a protocol the Binance execution client satisfies by shape; the runtime wires them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any, Protocol
+
+import msgspec
+
+from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, ReplaceOrder
+from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
+from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
+from omnitrade_tui.domain.models import (
+    ExecutionReport,
+    Fill,
+    Order,
+    OrderRequest,
+    new_client_order_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionPort(Protocol):
+    """What the order manager needs from a venue's execution client."""
+
+    async def place(self, req: OrderRequest) -> tuple[Order, list[Fill]]:
+        """Send an order; an ``UNKNOWN`` order when the answer was lost."""
+        ...
+
+    async def settle(self, order: Order, pause_s: float = ...) -> Order:
+        """The true state of an ``UNKNOWN`` order."""
+        ...
+
+    async def cancel(self, symbol: str, client_order_id: str) -> Order:
+        """Cancel one order."""
+        ...
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        """Cancel every open order of a symbol."""
+        ...
+
+    async def replace(
+        self, cancel_client_order_id: str, new: OrderRequest
+    ) -> tuple[Order, Order, list[Fill]]:
+        """Cancel-replace."""
+        ...
+
+
+class OrderRefused(Exception):
+    """The venue refused an order or a cancel; ``code`` is the venue's, when it gave one."""
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _refusal(exc: Exception) -> OrderRefused:
+    code = getattr(exc, "code", None)
+    msg = getattr(exc, "msg", None) or str(exc)
+    explanation = getattr(exc, "explanation", None)
+    reason = f"{msg} ({explanation})" if explanation and explanation != msg else msg
+    return OrderRefused(reason, code if isinstance(code, int) else None)
+
+
+class OrderManager:
+    """Handles PlaceOrder, CancelOrder, ReplaceOrder and CancelAll, and tracks every order."""
+
+    def __init__(self, bus: Bus, port: ExecutionPort, symbols: list[str] | None = None) -> None:
+        self.bus = bus
+        self.port = port
+        self.symbols = list(symbols or [])
+        self.orders: dict[str, Order] = {}
+        self.fills: dict[tuple[str, int], Fill] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        bus.subscribe(topics.ORDER, each(self._on_report), name="order-manager")
+
+    def register(self) -> None:
+        """Become the bus's handler of the order commands (without risk checks)."""
+        self.bus.handle(PlaceOrder, self.place)
+        self.bus.handle(CancelOrder, self.cancel)
+        self.bus.handle(ReplaceOrder, self.replace)
+        self.bus.handle(CancelAll, self.cancel_all)
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _on_report(self, topic: str, event: Any) -> None:
+        if not isinstance(event, OrderUpdated):
+            return
+        report = event.report
+        order = report.order
+        known = self.orders.get(order.client_order_id)
+        # A late report never rolls an order back (a FILLED order stays FILLED).
+        if known is None or not known.status.is_terminal or order.status.is_terminal:
+            self.orders[order.client_order_id] = order
+        if report.fill is not None:
+            self.fills.setdefault((report.fill.symbol, report.fill.trade_id), report.fill)
+
+    def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
+        self.bus.publish(
+            topics.ORDER,
+            OrderUpdated(
+                report=ExecutionReport(
+                    execution_type=execution, order=order, fill=fill, time_ms=order.updated_ms
+                )
+            ),
+        )
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders that may still trade (UNKNOWN ones included: they might)."""
+        return [
+            o
+            for o in self.orders.values()
+            if o.status.is_open and (symbol is None or o.symbol == symbol)
+        ]
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def place(self, command: PlaceOrder) -> Order:
+        """Send a new order; the order as known when the venue answered.
+
+        Raises:
+            OrderRefused: the venue refused it (also published as ``OrderRejected``).
+        """
+        req = command.request
+        pending = OrderManager._pending(req)
+        self.orders[req.client_order_id] = pending
+        self._publish(pending, ExecutionType.NEW)
+        try:
+            order, fills = await self.port.place(req)
+        except Exception as exc:
+            refused = _refusal(exc)
+            rejected = msgspec.structs.replace(
+                pending, status=OrderStatus.REJECTED, reject_reason=refused.reason
+            )
+            self.orders[req.client_order_id] = rejected
+            self._publish(rejected, ExecutionType.REJECTED)
+            self.bus.publish(
+                topics.REJECT,
+                OrderRejected(
+                    client_order_id=req.client_order_id,
+                    symbol=req.symbol,
+                    code=refused.code,
+                    reason=refused.reason,
+                ),
+            )
+            raise refused from exc
+        self._track(order)
+        if order.status is OrderStatus.UNKNOWN:
+            self._publish(order, ExecutionType.NEW)
+            self._spawn(self._settle(order))
+        for fill in fills:
+            self.fills.setdefault((fill.symbol, fill.trade_id), fill)
+        return order
+
+    @staticmethod
+    def _pending(req: OrderRequest) -> Order:
+        return Order(
+            symbol=req.symbol,
+            client_order_id=req.client_order_id,
+            side=req.side,
+            type=req.type,
+            status=OrderStatus.PENDING_NEW,
+            quantity=req.quantity or Decimal(0),
+            price=req.price,
+            stop_price=req.stop_price,
+            time_in_force=req.time_in_force,
+            quote_order_qty=req.quote_order_qty,
+        )
+
+    def _track(self, order: Order) -> None:
+        known = self.orders.get(order.client_order_id)
+        if known is None or not known.status.is_terminal or order.status.is_terminal:
+            self.orders[order.client_order_id] = order
+
+    async def _settle(self, order: Order) -> None:
+        settled = await self.port.settle(order)
+        self._track(settled)
+        if settled.status is not OrderStatus.UNKNOWN:
+            log.info("order %s settled as %s", order.client_order_id, settled.status)
+            execution = (
+                ExecutionType.REJECTED
+                if settled.status is OrderStatus.REJECTED
+                else ExecutionType.NEW
+            )
+            self._publish(settled, execution)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def cancel(self, command: CancelOrder) -> Order:
+        """Cancel one order.
+
+        Raises:
+            OrderRefused: the venue refused (e.g. -2011, the order is not open any more).
+        """
+        try:
+            order = await self.port.cancel(command.symbol, command.client_order_id)
+        except Exception as exc:
+            raise _refusal(exc) from exc
+        self._track(order)
+        return order
+
+    async def replace(self, command: ReplaceOrder) -> Order:
+        """Amend price or quantity by cancel-replace; the new order."""
+        old = self.orders.get(command.client_order_id)
+        if old is None or not old.status.is_open:
+            raise OrderRefused(f"order {command.client_order_id} is not open")
+        new = OrderRequest(
+            symbol=old.symbol,
+            side=old.side,
+            type=old.type,
+            quantity=command.quantity if command.quantity is not None else old.remaining_qty,
+            price=command.price if command.price is not None else old.price,
+            stop_price=old.stop_price,
+            time_in_force=old.time_in_force,
+            client_order_id=new_client_order_id(),
+        )
+        try:
+            canceled, placed, fills = await self.port.replace(command.client_order_id, new)
+        except Exception as exc:
+            raise _refusal(exc) from exc
+        self._track(canceled)
+        self._track(placed)
+        for fill in fills:
+            self.fills.setdefault((fill.symbol, fill.trade_id), fill)
+        return placed
+
+    async def cancel_all(self, command: CancelAll) -> list[Order]:
+        """Cancel every open order (of one symbol, or of every symbol known)."""
+        symbols = (
+            [command.symbol]
+            if command.symbol
+            else sorted(set(self.symbols) | {o.symbol for o in self.open_orders()})
+        )
+        done: list[Order] = []
+        for symbol in symbols:
+            try:
+                orders = await self.port.cancel_all(symbol)
+            except Exception as exc:
+                raise _refusal(exc) from exc
+            for order in orders:
+                self._track(order)
+            done.extend(orders)
+        return done
+
+    async def aclose(self) -> None:
+        """Wait for settlements in flight."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

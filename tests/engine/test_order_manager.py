@@ -1,0 +1,130 @@
+"""The order manager on the bus, with the real Binance execution client and the sim."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, ReplaceOrder
+from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
+from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
+from omnitrade_tui.venues.binance.execution import BinanceExecution
+from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
+from omnitrade_tui.venues.sim.venue import SimVenue
+
+D = Decimal
+
+
+@pytest.fixture
+async def wired() -> AsyncIterator[tuple[SimVenue, Bus, OrderManager, list[Any]]]:
+    async with SimVenue.start(symbols=["ETHUSDT"], seed=51) as sim:
+        bus = Bus()
+        events: list[Any] = []
+        bus.subscribe("exec.>", each(lambda t, e: events.append(e)))
+        rest = BinanceRest(sim.rest_url, Credentials(*sim.demo_key))
+        manager = OrderManager(bus, BinanceExecution(rest), ["ETHUSDT"])
+        manager.register()
+        try:
+            yield sim, bus, manager, events
+        finally:
+            await manager.aclose()
+            await rest.aclose()
+
+
+def limit(sim: SimVenue, away: str, qty: str = "0.1") -> OrderRequest:
+    bid = sim.engine.books["ETHUSDT"].bids.best()
+    assert bid is not None
+    return OrderRequest(
+        symbol="ETHUSDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        price=(bid * D(away)).quantize(D("0.01")),
+        quantity=D(qty),
+        time_in_force=TimeInForce.GTC,
+    )
+
+
+async def test_place_publishes_pending_then_tracks_the_venues_answer(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    order = await bus.request(PlaceOrder(request=req))
+    assert order.status is OrderStatus.NEW and order.order_id is not None
+    first = events[0]
+    assert isinstance(first, OrderUpdated)
+    assert first.report.order.status is OrderStatus.PENDING_NEW
+    assert manager.open_orders("ETHUSDT")[0].client_order_id == req.client_order_id
+
+
+async def test_a_refusal_is_published_and_raised(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9", qty="100")  # more than the account holds
+    with pytest.raises(OrderRefused) as exc:
+        await bus.request(PlaceOrder(request=req))
+    assert exc.value.code == -2010 and "balance" in exc.value.reason
+    rejected = [e for e in events if isinstance(e, OrderRejected)]
+    assert rejected and rejected[0].code == -2010
+    assert manager.orders[req.client_order_id].status is OrderStatus.REJECTED
+
+
+async def test_an_unknown_outcome_settles_to_the_truth_without_resending(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    sim.faults.fail_orders = 1
+    req = limit(sim, "0.9")
+    order = await bus.request(PlaceOrder(request=req))
+    assert order.status is OrderStatus.UNKNOWN
+    await manager.aclose()  # the settlement in flight
+    assert manager.orders[req.client_order_id].status is OrderStatus.NEW
+    statuses = [
+        e.report.order.status
+        for e in events
+        if isinstance(e, OrderUpdated) and e.report.order.client_order_id == req.client_order_id
+    ]
+    assert statuses == [OrderStatus.PENDING_NEW, OrderStatus.UNKNOWN, OrderStatus.NEW]
+    account = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    assert len(sim.engine.open_orders(account)) == 1
+
+
+async def test_cancel_replace_and_cancel_all(wired: Any) -> None:
+    sim, bus, manager, _ = wired
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    new = await bus.request(
+        ReplaceOrder(symbol="ETHUSDT", client_order_id=req.client_order_id, quantity=D("0.3"))
+    )
+    assert new.quantity == D("0.3") and new.price == req.price
+    assert manager.orders[req.client_order_id].status is OrderStatus.CANCELED
+    other = limit(sim, "0.8")
+    await bus.request(PlaceOrder(request=other))
+    canceled = await bus.request(
+        CancelOrder(symbol="ETHUSDT", client_order_id=other.client_order_id)
+    )
+    assert canceled.status is OrderStatus.CANCELED
+    with pytest.raises(OrderRefused) as exc:
+        await bus.request(CancelOrder(symbol="ETHUSDT", client_order_id=other.client_order_id))
+    assert exc.value.code == -2011
+    done = await bus.request(CancelAll())
+    assert [o.client_order_id for o in done] == [new.client_order_id]
+
+
+async def test_fills_are_counted_once(wired: Any) -> None:
+    _, bus, manager, events = wired
+    req = OrderRequest(symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=D("0.2"))
+    await bus.request(PlaceOrder(request=req))
+    count = len(manager.fills)
+    assert count >= 1
+    fill = next(iter(manager.fills.values()))
+    report = OrderUpdated(
+        report=events[0].report.__class__(
+            execution_type=events[0].report.execution_type, order=events[0].report.order, fill=fill
+        )
+    )
+    bus.publish(topics.ORDER, report)  # the same fill again (a reconnect, a replay)
+    bus.publish(topics.ORDER, report)
+    await asyncio.sleep(0)
+    assert len(manager.fills) == count
