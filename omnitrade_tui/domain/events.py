@@ -208,3 +208,17 @@ class RecorderStatus(Event, frozen=True, kw_only=True):
     rejected_rows: int = 0
     last_error: str = ""
     time_ms: int = 0
+
+
+class Reconciled(Event, frozen=True, kw_only=True):
+    """The local order state was compared with the venue's (topic ``exec.reconcile``).
+
+    Each difference has also been published as its own order or balance event; this says
+    what changed while the link was down, for the screen and the log.
+    """
+
+    orders_changed: list[str]
+    fills_added: int
+    balances: int
+    detail: str = ""
+    time_ms: int = 0

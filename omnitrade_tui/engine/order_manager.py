@@ -27,8 +27,9 @@ import msgspec
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, ReplaceOrder
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
-from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
+from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
 from omnitrade_tui.domain.models import (
+    Balance,
     ExecutionReport,
     Fill,
     Order,
@@ -63,6 +64,32 @@ class ExecutionPort(Protocol):
     ) -> tuple[Order, Order, list[Fill]]:
         """Cancel-replace."""
         ...
+
+    async def query(self, symbol: str, client_order_id: str) -> Order:
+        """The venue's view of one order."""
+        ...
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The venue's open orders."""
+        ...
+
+    async def balances(self) -> list[Balance]:
+        """The account's balances."""
+        ...
+
+    async def fills_since(self, symbol: str, from_trade_id: int) -> list[Fill]:
+        """Our fills on a symbol from a trade id on."""
+        ...
+
+
+def _execution_of(status: OrderStatus) -> ExecutionType:
+    if status is OrderStatus.CANCELED:
+        return ExecutionType.CANCELED
+    if status in (OrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH):
+        return ExecutionType.EXPIRED
+    if status is OrderStatus.REJECTED:
+        return ExecutionType.REJECTED
+    return ExecutionType.TRADE
 
 
 class OrderRefused(Exception):
@@ -264,6 +291,59 @@ class OrderManager:
                 self._track(order)
             done.extend(orders)
         return done
+
+    async def reconcile(self) -> Reconciled:
+        """Compare local state with the venue's and publish every difference.
+
+        Run after each (re)connect of the user-data stream: open orders that changed or
+        that we did not know, orders we believed open that are not (their final state is
+        asked for), fills newer than the last one seen, and balances.
+        """
+        changed: list[str] = []
+        venue_open = {o.client_order_id: o for o in await self.port.open_orders()}
+        for client_id, order in venue_open.items():
+            known = self.orders.get(client_id)
+            if known is None or (known.status, known.filled_qty) != (
+                order.status,
+                order.filled_qty,
+            ):
+                self._track(order)
+                self._publish(order, ExecutionType.NEW if known is None else ExecutionType.TRADE)
+                changed.append(client_id)
+        for client_id, known in list(self.orders.items()):
+            if known.status.is_open and client_id not in venue_open:
+                try:
+                    final = await self.port.query(known.symbol, client_id)
+                except Exception as exc:  # the venue forgot it: keep it, and say so
+                    log.warning("reconcile: cannot query %s: %s", client_id, exc)
+                    continue
+                self._track(final)
+                self._publish(final, _execution_of(final.status))
+                changed.append(client_id)
+        by_order_id = {o.order_id: o for o in self.orders.values() if o.order_id is not None}
+        added = 0
+        for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
+            seen = [tid for (sym, tid) in self.fills if sym == symbol]
+            for fill in await self.port.fills_since(symbol, max(seen) + 1 if seen else 0):
+                if (fill.symbol, fill.trade_id) in self.fills:
+                    continue
+                owner = by_order_id.get(fill.order_id)
+                if owner is not None:
+                    fill = msgspec.structs.replace(fill, client_order_id=owner.client_order_id)
+                self.fills[(fill.symbol, fill.trade_id)] = fill
+                if owner is not None:
+                    self._publish(owner, ExecutionType.TRADE, fill)
+                added += 1
+        balances = await self.port.balances()
+        self.bus.publish(topics.BALANCE, BalancesChanged(balances=balances))
+        report = Reconciled(
+            orders_changed=changed,
+            fills_added=added,
+            balances=len(balances),
+            detail=f"{len(changed)} orders changed, {added} fills added while disconnected",
+        )
+        self.bus.publish(topics.RECONCILE, report)
+        return report
 
     async def aclose(self) -> None:
         """Wait for settlements in flight."""

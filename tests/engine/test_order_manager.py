@@ -128,3 +128,46 @@ async def test_fills_are_counted_once(wired: Any) -> None:
     bus.publish(topics.ORDER, report)
     await asyncio.sleep(0)
     assert len(manager.fills) == count
+
+
+async def test_reconcile_finds_what_changed_while_we_were_not_listening(wired: Any) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None  # freeze the generated market: only this test's traders act
+    bid = sim.engine.books["ETHUSDT"].bids.best()
+    assert bid is not None
+    resting = OrderRequest(  # one tick above the best bid: the next seller takes it first
+        symbol="ETHUSDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        price=bid + D("0.01"),
+        quantity=D("0.2"),
+        time_in_force=TimeInForce.GTC,
+    )
+    await bus.request(PlaceOrder(request=resting))
+    gone = limit(sim, "0.8")
+    await bus.request(PlaceOrder(request=gone))
+    # While no user-data stream runs: another trader takes our bid, and our other order is
+    # cancelled behind the manager's back.
+    from omnitrade_tui.venues.sim.accounts import Account
+
+    taker = sim.engine.add_account(Account(900))
+    taker.deposit("ETH", D(10))
+    taker.deposit("USDT", D(10_000))
+    sim.engine.place(
+        taker,
+        OrderRequest(symbol="ETHUSDT", side=Side.SELL, type=OrderType.MARKET, quantity=D("0.2")),
+        validate=False,
+    )
+    me = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    sim.engine.cancel(me, "ETHUSDT", client_order_id=gone.client_order_id)
+    assert manager.orders[resting.client_order_id].status is OrderStatus.NEW  # stale view
+
+    report = await manager.reconcile()
+    assert set(report.orders_changed) == {resting.client_order_id, gone.client_order_id}
+    assert report.fills_added >= 1 and report.balances >= 2
+    assert manager.orders[resting.client_order_id].status is OrderStatus.FILLED
+    assert manager.orders[gone.client_order_id].status is OrderStatus.CANCELED
+    mine = [f for f in manager.fills.values() if f.client_order_id == resting.client_order_id]
+    assert sum(f.qty for f in mine) == D("0.2")
+    again = await manager.reconcile()  # nothing new: nothing counted twice
+    assert again.orders_changed == [] and again.fills_added == 0

@@ -19,7 +19,7 @@ import msgspec
 
 from omnitrade_tui.domain.decimals import ZERO, fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.models import Fill, Order, OrderRequest
+from omnitrade_tui.domain.models import Balance, Fill, Order, OrderRequest
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OutcomeUnknown
 
 _SETTLE_ATTEMPTS = 6
@@ -182,6 +182,45 @@ class BinanceExecution:
             for report in item.get("orderReports", [item]):
                 out.append(parse_order(report))
         return out
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """The venue's open orders (of one symbol, or all)."""
+        params = {"symbol": symbol} if symbol else {}
+        body = await self.rest.request("GET", "openOrders", params, signed=True)
+        return [parse_order(item) for item in body]
+
+    async def balances(self) -> list[Balance]:
+        """Every non-zero balance of the account."""
+        body = await self.rest.request("GET", "account", {"omitZeroBalances": "true"}, signed=True)
+        return [
+            Balance(asset=b["asset"], free=_d(b["free"]), locked=_d(b["locked"]))
+            for b in body["balances"]
+        ]
+
+    async def fills_since(self, symbol: str, from_trade_id: int) -> list[Fill]:
+        """Our fills on ``symbol`` with trade id >= ``from_trade_id`` (oldest first)."""
+        body = await self.rest.request(
+            "GET",
+            "myTrades",
+            {"symbol": symbol, "fromId": from_trade_id, "limit": 1000},
+            signed=True,
+        )
+        return [
+            Fill(
+                symbol=t["symbol"],
+                trade_id=int(t["id"]),
+                order_id=int(t["orderId"]),
+                client_order_id="",
+                side=Side.BUY if t["isBuyer"] else Side.SELL,
+                price=_d(t["price"]),
+                qty=_d(t["qty"]),
+                commission=_d(t["commission"]),
+                commission_asset=str(t["commissionAsset"]),
+                is_maker=bool(t["isMaker"]),
+                time_ms=int(t["time"]),
+            )
+            for t in body
+        ]
 
     async def replace(
         self, cancel_client_order_id: str, new: OrderRequest

@@ -15,6 +15,7 @@ import itertools
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +99,12 @@ class UserDataStream:
         bus: Bus,
         clock_offset_ms: int = 0,
         max_backoff_s: float = 30.0,
+        on_subscribed: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
+        """``on_subscribed`` runs after every (re)subscription: the runtime passes the
+        order manager's ``reconcile``, so what happened while the link was down is found."""
+        self.on_subscribed = on_subscribed
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.url = ws_api_url
         self.credentials = credentials
         self.bus = bus
@@ -180,6 +186,10 @@ class UserDataStream:
             if "subscriptionId" in msg["result"]:
                 self.subscribed.set()
                 self._link(LinkState.CONNECTED, "user data subscribed")
+                if self.on_subscribed is not None:
+                    task = asyncio.ensure_future(self.on_subscribed())
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 return True
         elif "error" in msg:
             error = msg["error"]

@@ -30,7 +30,12 @@ async def wired() -> AsyncIterator[
         bus.subscribe(topics.BALANCE, each(lambda t, e: seen["balances"].append(e)))
         creds = Credentials(*sim.demo_key)
         rest = BinanceRest(sim.rest_url, creds)
-        user = UserDataStream(sim.ws_api_url, creds, bus)
+        seen["resubscribed"] = 0
+
+        async def on_subscribed() -> None:
+            seen["resubscribed"] += 1
+
+        user = UserDataStream(sim.ws_api_url, creds, bus, on_subscribed=on_subscribed)
         task = asyncio.create_task(user.run())
         await asyncio.wait_for(user.subscribed.wait(), 5)
         try:
@@ -101,6 +106,7 @@ async def test_subscription_is_renewed_after_a_reconnect(wired: Any) -> None:
     await wait_for(lambda: user.reconnects >= 1)
     sim.faults.close_every_s = 0
     await asyncio.wait_for(user.subscribed.wait(), 5)
+    await wait_for(lambda: seen["resubscribed"] >= 2)  # the hook ran again: reconcile goes here
     req = OrderRequest(
         symbol="ETHUSDT", side=Side.SELL, type=OrderType.MARKET, quantity=Decimal("0.1")
     )
