@@ -22,10 +22,12 @@ from typing import Any
 import redis.asyncio as redis
 from platformdirs import user_data_dir
 
-from omnitrade_tui.bus import topics
+from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.cli.startup import overrides_from_args
+from omnitrade_tui.config import Profile, load_settings
 from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.store.database import open_database
@@ -34,6 +36,9 @@ from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
+from omnitrade_tui.venues.binance.market_stream import MarketStream
+from omnitrade_tui.venues.binance.rest import BinanceRest
+from omnitrade_tui.venues.sim.venue import SimVenue
 
 #: What ``--redis`` carries to other processes: market data, executions, balances.
 BRIDGED_PATTERNS = ("md.>", "exec.>", "acct.>")
@@ -101,19 +106,45 @@ def replay_source(path: Path, symbols: set[str], speed: float, counter: ReplayCo
     return run
 
 
+def live_source(profile: Profile, symbols: set[str], counter: ReplayCounter) -> Source:
+    """A source that follows the profile's venue live: the connector's market streams.
+
+    Profile ``sim`` starts the simulated venue in-process on a loopback port first, so a
+    recorder with no network records the generated market through the real connector.
+    """
+
+    async def run(bus: Bus) -> int:
+        def count(topic: str, event: Any) -> None:
+            counter.published += 1
+
+        bus.subscribe("md.>", each(count), name="record-counter")
+        async with contextlib.AsyncExitStack() as stack:
+            if profile.venue == "sim":
+                sim = await stack.enter_async_context(SimVenue.start(symbols=sorted(symbols)))
+                rest_base, stream_base = sim.rest_url, sim.stream_url
+            else:
+                if not profile.rest_url or not profile.stream_url:
+                    raise CliError(f"profile {profile.name} has no REST or stream URL")
+                rest_base = profile.rest_url.rstrip("/") + "/api"
+                stream_base = profile.stream_url.rstrip("/") + "/"
+            rest = BinanceRest(rest_base, bus=bus)
+            stack.push_async_callback(rest.aclose)
+            stream = MarketStream(stream_base, rest, bus, sorted(symbols))
+            stack.push_async_callback(stream.aclose)
+            await stream.run()  # runs until cancelled (SIGINT/SIGTERM)
+        return counter.published
+
+    return run
+
+
 async def record(args: argparse.Namespace) -> int:
     """Run the recorder until the source ends or SIGINT/SIGTERM; return the exit code."""
     symbols = {s.strip().upper() for s in args.symbols.split(",") if s.strip()}
     if not symbols:
         raise CliError("--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT")
-    if args.replay is None:
-        raise CliError(
-            "no live market-data source is wired into `omnitrade record` yet in this version: "
-            "pass --replay FILE (a recorded capture) to record from it",
-            ExitCode.NOT_BUILT,
-        )
-    if not args.replay.exists():
+    if args.replay is not None and not args.replay.exists():
         raise CliError(f"replay file {args.replay} not found")
+    profile = load_settings(overrides_from_args(args)).profile
     try:
         db = await open_database(args.db)
     except StoreError as exc:
@@ -143,9 +174,12 @@ async def record(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    source: asyncio.Task[int] = asyncio.create_task(
-        replay_source(args.replay, symbols, args.speed, counter)(bus)
+    feed = (
+        replay_source(args.replay, symbols, args.speed, counter)
+        if args.replay is not None
+        else live_source(profile, symbols, counter)
     )
+    source: asyncio.Task[int] = asyncio.create_task(feed(bus))
 
     def line() -> str:
         s = recorder.status()
