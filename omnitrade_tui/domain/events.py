@@ -222,3 +222,17 @@ class Reconciled(Event, frozen=True, kw_only=True):
     balances: int
     detail: str = ""
     time_ms: int = 0
+
+
+class CircuitChanged(Event, frozen=True, kw_only=True):
+    """A venue client's circuit breaker changed state (topic ``sys.circuit``).
+
+    ``open``: requests fail fast until ``retry_in_s`` has passed, after repeated failures;
+    ``half_open``: one trial request goes through; ``closed``: normal service.
+    """
+
+    venue: str
+    state: str
+    failures: int
+    retry_in_s: float = 0.0
+    detail: str = ""

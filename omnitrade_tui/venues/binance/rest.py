@@ -25,10 +25,68 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.domain.events import RateLimitUsage
+from omnitrade_tui.domain.events import CircuitChanged, RateLimitUsage
 
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
+
+
+class CircuitBreaker:
+    """Fails fast after ``threshold`` consecutive failures, for ``cooldown_s``, then lets one
+    trial request through; its state changes are published on ``sys.circuit``.
+
+    Failures are what says the venue is unwell (no answer, a 5xx, a broken connection),
+    never a refusal of a bad request.
+    """
+
+    def __init__(self, bus: Bus | None, threshold: int = 5, cooldown_s: float = 10.0) -> None:
+        self.bus = bus
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self.failures = 0
+        self.state = "closed"
+        self._open_until = 0.0
+
+    def before(self) -> None:
+        """Raise ``CircuitOpen`` while open; move to half-open when the cooldown is over."""
+        if self.state == "open":
+            left = self._open_until - time.monotonic()
+            if left > 0:
+                raise CircuitOpen(
+                    0,
+                    None,
+                    f"venue requests paused for {left:.1f}s after "
+                    f"{self.failures} failures in a row",
+                )
+            self._set("half_open", "trying one request")
+
+    def success(self) -> None:
+        """A request got an answer."""
+        if self.state != "closed" or self.failures:
+            self.failures = 0
+            if self.state != "closed":
+                self._set("closed", "the venue answers again")
+
+    def failure(self, detail: str) -> None:
+        """A request got no usable answer."""
+        self.failures += 1
+        if self.state == "half_open" or self.failures >= self.threshold:
+            self._open_until = time.monotonic() + self.cooldown_s
+            self._set("open", detail)
+
+    def _set(self, state: str, detail: str) -> None:
+        self.state = state
+        if self.bus is not None:
+            self.bus.publish(
+                topics.CIRCUIT,
+                CircuitChanged(
+                    venue="binance",
+                    state=state,
+                    failures=self.failures,
+                    retry_in_s=max(0.0, self._open_until - time.monotonic()),
+                    detail=detail,
+                ),
+            )
 
 
 class BinanceError(Exception):
@@ -48,6 +106,10 @@ class BinanceError(Exception):
 
 class OutcomeUnknown(BinanceError):
     """A timeout or a 5xx: the request may or may not have been executed. Ask, never resend."""
+
+
+class CircuitOpen(BinanceError):
+    """Requests are paused: the venue failed too often in a row (nothing was sent)."""
 
 
 class RateLimited(BinanceError):
@@ -119,6 +181,7 @@ class BinanceRest:
         self.weight_used = 0
         self.weight_limit = 6000
         self._blocked_until = 0.0
+        self.circuit = CircuitBreaker(bus)
         self._http = httpx.AsyncClient(timeout=timeout_s)
 
     async def aclose(self) -> None:
@@ -158,6 +221,22 @@ class BinanceRest:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
+        self.circuit.before()
+        try:
+            result = await self._send(method, path, params, signed)
+        except OutcomeUnknown as exc:
+            self.circuit.failure(str(exc))
+            raise
+        except BinanceError as exc:
+            if exc.status == 0:  # the venue could not be reached at all
+                self.circuit.failure(str(exc))
+            else:
+                self.circuit.success()  # it answered, even if to refuse
+            raise
+        self.circuit.success()
+        return result
+
+    async def _send(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
         await self._governor()
         headers = {}
         if signed:
