@@ -71,6 +71,9 @@ class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     frame_rate: int | None = None
     theme: str | None = None
     keys: dict[str, str] = msgspec.field(default_factory=dict)
+    watchlist: list[str] | None = None
+    mouse: bool | None = None
+    confirm_orders: bool | None = None
 
 
 class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -191,6 +194,12 @@ class UISettings:
     frame_rate: int = 30
     theme: str = "omnitrade-dark"
     keys: dict[str, str] = field(default_factory=dict)
+    #: Symbols of the watchlist; the first is active at start.
+    watchlist: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT")
+    #: Mouse reporting costs bytes on every move over SSH; off with ``mouse = false``.
+    mouse: bool = True
+    #: Ask before sending an order. Always on for a LIVE profile, whatever this says.
+    confirm_orders: bool = False
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,18 @@ def _profiles(file: ConfigFile, path: Path) -> dict[str, Profile]:
     return profiles
 
 
+def _watchlist(symbols: list[str] | None) -> tuple[str, ...]:
+    if symbols is None:
+        return UISettings.watchlist
+    cleaned = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    if not cleaned:
+        raise ConfigError("[ui] watchlist is empty: name at least one symbol, e.g. [\"BTCUSDT\"]")
+    bad = [s for s in cleaned if not s.isalnum()]
+    if bad:
+        raise ConfigError(f"[ui] watchlist: {', '.join(bad)} is not a symbol like BTCUSDT")
+    return cleaned
+
+
 def _env_int(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -388,6 +409,9 @@ def load_settings(
         frame_rate=frame_rate,
         theme=_first(env.get("OMNITRADE_THEME"), file.ui.theme, UISettings.theme),
         keys=dict(file.ui.keys),
+        watchlist=_watchlist(file.ui.watchlist),
+        mouse=file.ui.mouse if file.ui.mouse is not None else UISettings.mouse,
+        confirm_orders=bool(file.ui.confirm_orders),
     )
     db_url = _first(
         flags.db_url,

@@ -132,6 +132,16 @@ class ApiKey:
         """See ``fingerprint``."""
         return fingerprint(self.api_key.reveal())
 
+    def ed25519_private_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 private key of an Ed25519 key (for a connector that signs itself).
+
+        Raises:
+            KeyStoreError: an HMAC key, or a PEM that does not hold an Ed25519 key.
+        """
+        if self.kind is KeyKind.HMAC:
+            raise KeyStoreError(f"key {self.name!r} is an HMAC key, not Ed25519")
+        return _load_ed25519(self.secret.reveal())
+
     def sign(self, payload: str) -> str:
         """Binance signature of ``payload``: hex HMAC-SHA256, or base64 Ed25519."""
         if self.kind is KeyKind.HMAC:

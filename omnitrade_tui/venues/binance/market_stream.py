@@ -2,7 +2,8 @@
 sync, reconnects that never go quiet.
 
 Frames are read as bytes and decoded with msgspec straight into typed structs; depth goes
-to each symbol's ``BookSync``, trades to ``md.trade.<SYMBOL>``. A stream silent for
+to each symbol's ``BookSync``, trades to ``md.trade.<SYMBOL>``, 24-hour mini tickers to
+``md.ticker.<SYMBOL>``. A stream silent for
 ``watchdog_s`` is treated as dead. Every disconnect marks the books stale (still shown),
 publishes the connection state, and reconnects with exponential backoff and jitter,
 resubscribing everything; a ``serverShutdown`` notice reconnects at once.
@@ -28,6 +29,7 @@ from omnitrade_tui.venues.binance.schemas import (
     DepthSnapshot,
     depth_snapshot_decoder,
     depth_update_decoder,
+    mini_ticker_decoder,
     stream_frame_decoder,
     trade_decoder,
 )
@@ -47,6 +49,7 @@ class MarketStream:
         bus: where everything is published.
         symbols: the symbols to follow from the start.
         watchdog_s: silence after which the connection is declared dead.
+        book_levels: levels a side in each published ``BookTop`` (the ladder's depth).
     """
 
     def __init__(
@@ -57,23 +60,25 @@ class MarketStream:
         symbols: list[str],
         watchdog_s: float = 10.0,
         max_backoff_s: float = 30.0,
+        book_levels: int = 20,
     ) -> None:
         self.stream_url = stream_url
         self.rest = rest
         self.bus = bus
         self.watchdog_s = watchdog_s
         self.max_backoff_s = max_backoff_s
+        self.book_levels = book_levels
         self.books: dict[str, BookSync] = {}
         self.reconnects = 0
         self._ws: Any = None
         self._next_id = 1
         self._frames = 0
         for symbol in symbols:
-            self.books[symbol] = BookSync(symbol, bus, self._snapshot)
+            self.books[symbol] = BookSync(symbol, bus, self._snapshot, book_levels)
 
     def _streams(self, symbol: str) -> list[str]:
         low = symbol.lower()
-        return [f"{low}@depth@100ms", f"{low}@trade"]
+        return [f"{low}@depth@100ms", f"{low}@trade", f"{low}@miniTicker"]
 
     async def _snapshot(self, symbol: str) -> DepthSnapshot:
         return depth_snapshot_decoder.decode(await self.rest.depth(symbol, 1000))
@@ -82,7 +87,7 @@ class MarketStream:
         """Follow another symbol from now on (sent on the live connection, if any)."""
         if symbol in self.books:
             return
-        self.books[symbol] = BookSync(symbol, self.bus, self._snapshot)
+        self.books[symbol] = BookSync(symbol, self.bus, self._snapshot, self.book_levels)
         await self._control("SUBSCRIBE", self._streams(symbol))
 
     async def unsubscribe(self, symbol: str) -> None:
@@ -182,6 +187,9 @@ class MarketStream:
                         )
             elif kind == "trade":
                 self.bus.publish(topics.trade(symbol), trade_decoder.decode(frame.data).to_trade())
+            elif kind == "miniTicker":
+                ticker = mini_ticker_decoder.decode(frame.data).to_ticker()
+                self.bus.publish(topics.ticker(symbol), ticker)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             # A malformed frame is reported and skipped; the connection stays up.
             log.warning("malformed market frame skipped: %s", exc)

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.events import CircuitChanged, RateLimitUsage
+from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.venues.binance.schemas import KlineRow
 
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
@@ -316,6 +318,18 @@ class BinanceRest:
             if limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval") == "MINUTE":
                 self.weight_limit = int(limit["limit"])
         return info
+
+    async def klines(
+        self, symbol: str, interval: str, limit: int = 500, end_ms: int | None = None
+    ) -> list[Candle]:
+        """``GET /api/v3/klines``: candles oldest first, the still-open one last (not closed)."""
+        params: dict[str, Any] = {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)}
+        if end_ms is not None:
+            params["endTime"] = end_ms
+        answer = await self.request("GET", "klines", params)
+        rows = msgspec.convert(answer, list[KlineRow], strict=False)
+        now = self.now_ms()
+        return [row.to_candle(symbol, interval, now) for row in rows]
 
     async def depth(self, symbol: str, limit: int = 1000) -> bytes:
         """``GET /api/v3/depth`` as raw JSON bytes (decoded by the caller's typed decoder)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.domain.models import Candle, Ticker, Trade
 
 Level = tuple[float, float]
 
@@ -76,11 +76,74 @@ class TradeMsg(msgspec.Struct, gc=False):
         )
 
 
+class MiniTickerMsg(msgspec.Struct, gc=False):
+    """``<symbol>@miniTicker``: rolling 24-hour open, high, low, close and volumes."""
+
+    event_ms: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    close: float = msgspec.field(name="c")
+    open: float = msgspec.field(name="o")
+    high: float = msgspec.field(name="h")
+    low: float = msgspec.field(name="l")
+    volume: float = msgspec.field(name="v")
+    quote_volume: float = msgspec.field(name="q")
+
+    def to_ticker(self) -> Ticker:
+        """The domain ticker."""
+        return Ticker(
+            symbol=self.symbol,
+            last=self.close,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            volume=self.volume,
+            quote_volume=self.quote_volume,
+            time_ms=self.event_ms,
+        )
+
+
+class KlineRow(msgspec.Struct, array_like=True, gc=False):
+    """One row of REST ``GET /api/v3/klines`` (a 12-element array)."""
+
+    open_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    close_ms: int
+    quote_volume: float
+    trades: int
+    taker_buy_volume: float
+    taker_buy_quote_volume: float
+    ignore: str = "0"
+
+    def to_candle(self, symbol: str, interval: str, now_ms: int) -> Candle:
+        """The domain candle; closed once its close time has passed."""
+        return Candle(
+            symbol=symbol,
+            interval=interval,
+            open_ms=self.open_ms,
+            close_ms=self.close_ms,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            close=self.close,
+            volume=self.volume,
+            quote_volume=self.quote_volume,
+            trades=self.trades,
+            taker_buy_volume=self.taker_buy_volume,
+            taker_buy_quote_volume=self.taker_buy_quote_volume,
+            closed=self.close_ms < now_ms,
+        )
+
+
 stream_frame_decoder = msgspec.json.Decoder(StreamFrame)
 depth_update_decoder = msgspec.json.Decoder(DepthUpdate, strict=False)
 depth_snapshot_decoder = msgspec.json.Decoder(DepthSnapshot, strict=False)
 book_ticker_decoder = msgspec.json.Decoder(BookTickerMsg, strict=False)
 trade_decoder = msgspec.json.Decoder(TradeMsg, strict=False)
+mini_ticker_decoder = msgspec.json.Decoder(MiniTickerMsg, strict=False)
 
 
 def stream_kind(stream: str) -> str:

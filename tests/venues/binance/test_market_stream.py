@@ -10,6 +10,7 @@ import pytest
 
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain import Side, Trade
+from omnitrade_tui.domain.models import Ticker
 from omnitrade_tui.domain.events import BookHealth, BookState, BookTop, ConnectionChanged
 from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceRest
@@ -167,3 +168,41 @@ async def test_rest_errors_carry_binance_codes(running: tuple[SimVenue, Any, See
         assert rest.weight_used > 0
     finally:
         await rest.aclose()
+
+
+async def test_mini_tickers_reach_the_bus_as_domain_tickers() -> None:
+    async with SimVenue.start(symbols=["BTCUSDT"], seed=4) as sim:
+        bus = Bus()
+        tickers: list[Ticker] = []
+        bus.subscribe("md.ticker.*", each(lambda t, e: tickers.append(e)))
+        rest = BinanceRest(sim.rest_url, bus=bus)
+        stream = MarketStream(sim.stream_url, rest, bus, ["BTCUSDT"], book_levels=50)
+        task = asyncio.create_task(stream.run())
+        try:
+            for _ in range(60):
+                await asyncio.sleep(0.1)
+                if tickers:
+                    break
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await stream.aclose()
+            await rest.aclose()
+    assert tickers, "no miniTicker arrived within 6 s (the sim sends one a second)"
+    t = tickers[-1]
+    assert t.symbol == "BTCUSDT"
+    assert t.low <= t.last <= t.high and t.open > 0
+
+
+async def test_klines_decode_into_candles_with_only_the_last_open() -> None:
+    async with SimVenue.start(symbols=["BTCUSDT"], seed=4, generate=False) as sim:
+        rest = BinanceRest(sim.rest_url)
+        try:
+            candles = await rest.klines("BTCUSDT", "1m", limit=30)
+        finally:
+            await rest.aclose()
+    assert len(candles) == 30
+    assert [c.open_ms for c in candles] == sorted(c.open_ms for c in candles)
+    assert all(c.closed for c in candles[:-1]) and not candles[-1].closed
+    assert all(c.low <= min(c.open, c.close) and c.high >= max(c.open, c.close) for c in candles)
+    assert {c.interval for c in candles} == {"1m"} and candles[0].symbol == "BTCUSDT"

@@ -1,0 +1,278 @@
+"""The composition root: one bus, the venue, the engine and the store for a profile.
+
+Everything else knows only its own layer; this module alone wires them together. A run on
+profile ``sim`` first starts the simulated venue in-process on a loopback port, so the
+connector the screen talks through is the one that trades on testnet and live.
+
+What a run holds, in start order (stopped in reverse):
+
+1. the simulated venue (profile ``sim``) or the profile's URLs and its key from the key store;
+2. REST (exchange info: the instruments; klines for the chart's top-up);
+3. the history store, the recorder and the history service (answers ``history.*``);
+4. the order manager behind the risk gate (answers the order and kill-switch commands);
+5. market streams for the watchlist and the user-data stream (which reconciles on every
+   (re)subscription);
+6. the metrics exporter (diagnostics on the bus; Prometheus when a port is given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from omnitrade_tui.bus import Bus
+from omnitrade_tui.config import Settings
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    CancelOrder,
+    PlaceOrder,
+    ReplaceOrder,
+    SubscribeSymbol,
+)
+from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.engine.order_manager import OrderManager
+from omnitrade_tui.engine.risk import RiskGate
+from omnitrade_tui.metrics import MetricsExporter, start_metrics
+from omnitrade_tui.secrets import (
+    ApiKey,
+    KeyKind,
+    VenueUnreachableError,
+    open_key_store,
+    resolve_key,
+    verify_run_key,
+)
+from omnitrade_tui.store.database import open_database
+from omnitrade_tui.store.history import HistoryService
+from omnitrade_tui.store.recorder import Recorder, RecorderConfig
+from omnitrade_tui.store.repository import SqlHistoryStore
+from omnitrade_tui.venues.binance.execution import BinanceExecution
+from omnitrade_tui.venues.binance.market_stream import MarketStream
+from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, Credentials
+from omnitrade_tui.venues.binance.user_data import UserDataStream
+from omnitrade_tui.venues.sim.venue import Faults, SimVenue
+
+log = logging.getLogger(__name__)
+
+#: Binance's default spot commission, used for previews until the account says otherwise.
+DEFAULT_FEE_RATE = Decimal("0.001")
+
+#: Levels a side the connector publishes: enough for a tall ladder grouped by ten ticks.
+BOOK_LEVELS = 200
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a run's venue answers: REST base (``.../api``), WebSocket API, stream base."""
+
+    rest: str
+    ws_api: str
+    stream: str
+
+    @classmethod
+    def of_sim(cls, sim: SimVenue) -> Endpoints:
+        """The in-process simulated venue's URLs."""
+        return cls(rest=sim.rest_url, ws_api=sim.ws_api_url, stream=sim.stream_url)
+
+    @classmethod
+    def of_profile(
+        cls, name: str, rest: str | None, ws_api: str | None, stream: str | None
+    ) -> Endpoints:
+        """A venue profile's URLs, normalised; each must be set.
+
+        Raises:
+            VenueUnreachableError: a URL is missing (nothing to connect to).
+        """
+        if not rest or not ws_api or not stream:
+            named = (("rest_url", rest), ("ws_api_url", ws_api), ("stream_url", stream))
+            missing = ", ".join(n for n, v in named if not v)
+            raise VenueUnreachableError(
+                f"profile {name!r} has no {missing}: set it under [profiles.{name}] in the "
+                "config file"
+            )
+        return cls(rest=rest.rstrip("/") + "/api", ws_api=ws_api, stream=stream.rstrip("/") + "/")
+
+
+def credentials_of(key: ApiKey) -> Credentials:
+    """The connector's credentials for a stored key."""
+    if key.kind is KeyKind.HMAC:
+        return Credentials(api_key=key.api_key.reveal(), secret=key.secret.reveal())
+    return Credentials(api_key=key.api_key.reveal(), private_key=key.ed25519_private_key())
+
+
+@dataclass
+class Runtime:
+    """A running engine for one profile; built by ``Runtime.start``."""
+
+    settings: Settings
+    bus: Bus
+    endpoints: Endpoints
+    instruments: dict[str, Instrument]
+    watchlist: tuple[str, ...]
+    rest: BinanceRest
+    manager: OrderManager
+    gate: RiskGate
+    stream: MarketStream
+    user: UserDataStream
+    recorder: Recorder | None
+    metrics: MetricsExporter
+    sim: SimVenue | None = None
+    fee_rate: Decimal = DEFAULT_FEE_RATE
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def profile_label(self) -> str:
+        """``SIM``, ``TESTNET``, ``LIVE``..."""
+        return self.settings.profile.label
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        seed: int = 1,
+        faults: Faults | None = None,
+        record: bool = True,
+        generate: bool = True,
+        ask_passphrase: Callable[[str], str] | None = None,
+    ) -> AsyncIterator[Runtime]:
+        """Run the engine for ``settings.profile`` for the duration of an ``async with``.
+
+        ``record=False`` leaves the history store out (a quick demo, a test).
+
+        Raises:
+            VenueUnreachableError: the venue does not answer (exit code 7 at the CLI).
+            KeyStoreError: the profile's key is missing, locked or refused.
+            StoreError: the database cannot be opened.
+        """
+        profile = settings.profile
+        watchlist = settings.ui.watchlist
+        bus = Bus()
+        async with contextlib.AsyncExitStack() as stack:
+            sim: SimVenue | None = None
+            if profile.venue == "sim":
+                sim = await stack.enter_async_context(
+                    SimVenue.start(
+                        symbols=list(watchlist), seed=seed, faults=faults, generate=generate
+                    )
+                )
+                endpoints = Endpoints.of_sim(sim)
+                credentials = Credentials(*sim.demo_key)
+            else:
+                endpoints = Endpoints.of_profile(
+                    profile.name, profile.rest_url, profile.ws_api_url, profile.stream_url
+                )
+                store = open_key_store(
+                    settings.dirs, settings.key_backend, ask_passphrase=ask_passphrase
+                )
+                key = resolve_key(store, profile)
+                assert key is not None  # a venue profile always resolves a key or raises
+                await verify_run_key(key, profile)
+                credentials = credentials_of(key)
+            rest = BinanceRest(endpoints.rest, credentials, bus=bus)
+            stack.push_async_callback(rest.aclose)
+            instruments = await _instruments(rest, endpoints, watchlist)
+            missing = [s for s in watchlist if s not in instruments]
+            if missing:
+                log.warning("watchlist symbols the venue does not list: %s", ", ".join(missing))
+            symbols = [s for s in watchlist if s in instruments]
+            if not symbols:
+                raise VenueUnreachableError(
+                    f"none of the watchlist symbols ({', '.join(watchlist)}) trade on "
+                    f"{endpoints.rest}: set [ui] watchlist in the config file"
+                )
+
+            recorder: Recorder | None = None
+            if record:
+                db = await open_database(settings.db_url)
+                history_store = SqlHistoryStore(db)
+                stack.push_async_callback(history_store.close)
+                recorder = Recorder(
+                    bus, history_store, RecorderConfig(spill_dir=settings.dirs.data / "spill")
+                )
+                await recorder.start()
+                stack.push_async_callback(recorder.stop)
+                history = HistoryService(bus, history_store, history_store, top_up=rest.klines)
+                history.register()
+                stack.callback(history.unregister)
+
+            manager = OrderManager(bus, BinanceExecution(rest), symbols)
+            stack.push_async_callback(manager.aclose)
+            gate = RiskGate(
+                bus, profile.risk, base_assets={s: instruments[s].base_asset for s in symbols}
+            )
+            gate.start()
+            stack.callback(gate.stop)
+            bus.handle(PlaceOrder, gate.guard(manager.place))
+            bus.handle(ReplaceOrder, gate.guard_replace(manager.replace))
+            bus.handle(CancelOrder, manager.cancel)
+            bus.handle(CancelAll, manager.cancel_all)
+
+            stream = MarketStream(endpoints.stream, rest, bus, symbols, book_levels=BOOK_LEVELS)
+            stack.push_async_callback(stream.aclose)
+
+            async def subscribe(cmd: SubscribeSymbol) -> bool:
+                if cmd.active:
+                    await stream.subscribe(cmd.symbol)
+                else:
+                    await stream.unsubscribe(cmd.symbol)
+                return True
+
+            bus.handle(SubscribeSymbol, subscribe)
+            user = UserDataStream(
+                endpoints.ws_api,
+                credentials,
+                bus,
+                clock_offset_ms=rest.offset_ms,
+                on_subscribed=manager.reconcile,
+            )
+            metrics = await start_metrics(bus, settings.metrics_port)
+            stack.push_async_callback(metrics.aclose)
+
+            runtime = cls(
+                settings=settings,
+                bus=bus,
+                endpoints=endpoints,
+                instruments={s: instruments[s] for s in symbols},
+                watchlist=tuple(symbols),
+                rest=rest,
+                manager=manager,
+                gate=gate,
+                stream=stream,
+                user=user,
+                recorder=recorder,
+                metrics=metrics,
+                sim=sim,
+            )
+            runtime.tasks = [
+                asyncio.create_task(stream.run(), name="market-stream"),
+                asyncio.create_task(user.run(), name="user-data"),
+            ]
+            stack.push_async_callback(runtime._stop_tasks)
+            yield runtime
+
+    async def _stop_tasks(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def _instruments(
+    rest: BinanceRest, endpoints: Endpoints, watchlist: tuple[str, ...]
+) -> dict[str, Instrument]:
+    try:
+        await rest.sync_time()
+        info = await rest.exchange_info()
+    except BinanceError as exc:
+        raise VenueUnreachableError(f"cannot reach the venue at {endpoints.rest}: {exc}") from None
+    wanted = set(watchlist)
+    out: dict[str, Instrument] = {}
+    for entry in info.get("symbols", []):
+        if entry.get("symbol") in wanted:
+            out[entry["symbol"]] = Instrument.from_exchange_info(entry)
+    return out
