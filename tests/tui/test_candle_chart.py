@@ -346,6 +346,55 @@ async def test_cursor_scrolls_the_view_back_past_the_left_edge() -> None:
         assert drawn[price_to_row(first.high, lo, hi, PRICE_ROWS)] in CANDLE_GLYPHS
 
 
+async def test_page_keys_and_click_move_the_cursor() -> None:
+    candles = zigzag(200)
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_candles(candles)
+        chart.focus()
+        await pilot.pause()
+
+        def cursor() -> int | None:
+            return chart.cursor_index
+
+        await pilot.press("pageup")
+        assert cursor() == 199 - (PLOT_WIDTH - 1)
+        await pilot.press("pageup", "pagedown")
+        assert cursor() == 199 - (PLOT_WIDTH - 1)
+        # The cursor candle is on screen: its column carries the cursor background.
+        cursor_bg = chart.get_component_rich_style("candle-chart--cursor").bgcolor
+        bottom = SIZE[1] - 1
+        highlighted = [
+            x for x in range(PLOT_WIDTH) if cell(chart, x, bottom)[1].bgcolor == cursor_bg
+        ]
+        assert len(highlighted) == 1
+
+        await pilot.press("end")
+        assert cursor() is None
+        await pilot.click(CandleChart, offset=(PLOT_WIDTH - 3, 5))
+        assert cursor() == 197
+        match = OHLC.search(chart.render_line(0).text)
+        assert match
+        assert float(match.group(1)) == pytest.approx(candles[197].open)
+
+
+async def test_axis_marks_the_last_price_in_its_candle_colour() -> None:
+    candles = [candle(i, 100, 110, 90, 100 + i) for i in range(5)]
+    candles.append(candle(5, 105, 108, 95, 96))  # latest closes down at 96
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_candles(candles)
+        await pilot.pause()
+        row = price_to_row(96, 90, 110, PRICE_ROWS)
+        line = chart.render_line(1 + row).text
+        assert line[PLOT_WIDTH:].strip() == "┤96.00"
+        label_style = cell(chart, PLOT_WIDTH + 1, 1 + row)[1]
+        assert label_style.reverse
+        assert label_style.color == chart.get_component_rich_style("candle-chart--down").color
+
+
 async def test_resize_keeps_the_latest_candle_at_the_right_edge() -> None:
     candles = [candle(i, 100, 101, 99, 100.5) for i in range(99)]
     candles.append(candle(99, 100, 130, 99, 125, 500))  # latest: tallest, biggest volume

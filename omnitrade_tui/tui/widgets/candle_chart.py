@@ -282,16 +282,10 @@ def title_text(candle: Candle, interval: str, step: float, width: int) -> tuple[
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Column:
-    """Sub-row extents of one visible candle; sub-row 0 is the top half of the top row."""
-
-    high: int
-    low: int
-    body_top: int
-    body_bottom: int
-    up: bool
-    volume_eighths: int
+# Style codes of plot cells. Cells carry small ints rather than Style objects so a row's runs
+# are found by int comparison; the cursor column adds _CURSOR to pick the highlighted variant.
+_BASE, _UP, _DOWN, _UP_WICK, _DOWN_WICK, _VOLUME_UP, _VOLUME_DOWN, _BUY, _SELL = range(9)
+_CURSOR = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,19 +295,19 @@ class _Styles:
     base: Style
     up: Style
     down: Style
-    wick: Style
-    volume_up: Style
-    volume_down: Style
     axis: Style
-    cursor: Style
     title: Style
-    fill_buy: Style
-    fill_sell: Style
+    palette: tuple[Style, ...]
+    """Style of each cell code, with the cursor variants at ``code + _CURSOR``."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Frame:
-    """Everything needed to draw any row for one frame key."""
+    """Everything needed to draw any row for one frame key.
+
+    ``glyphs`` and ``codes`` hold the plot area (price rows, then volume rows) row by row;
+    ``axis`` holds each of those rows' axis segments.
+    """
 
     layout: ChartLayout
     width: int
@@ -322,10 +316,9 @@ class _Frame:
     offset: int
     lo: float
     hi: float
-    max_volume: float
-    columns: tuple[_Column, ...]
-    cursor_x: int | None
-    markers: dict[tuple[int, int], Side]
+    glyphs: list[list[str]]
+    codes: list[list[int]]
+    axis: list[list[Segment]]
     styles: _Styles
 
 
@@ -336,8 +329,9 @@ class CandleChart(Widget, can_focus=True):
     backfill, :meth:`update_candle` for every kline message, :meth:`set_fills` for the
     user's own fills.
 
-    Keys (when focused): ``left``/``right`` move a cursor over the candles, ``home`` jumps to
-    the oldest, ``end`` returns to following the latest candle. The top line describes the
+    Keys (when focused): ``left``/``right`` move a cursor over the candles, ``pageup`` and
+    ``pagedown`` move it a screenful, ``home`` jumps to the oldest, ``end`` returns to
+    following the latest candle. Clicking a candle puts the cursor on it. The top line describes the
     candle under the cursor, or the latest one when there is no cursor.
 
     Colours come from component classes. ``DEFAULT_CSS`` only uses Textual's built-in theme
@@ -390,6 +384,8 @@ class CandleChart(Widget, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "cursor_left", "Older", show=False),
         Binding("right", "cursor_right", "Newer", show=False),
+        Binding("pageup", "cursor_page(-1)", "Page older", show=False),
+        Binding("pagedown", "cursor_page(1)", "Page newer", show=False),
         Binding("home", "cursor_home", "Oldest", show=False),
         Binding("end", "cursor_end", "Follow latest", show=False),
     ]
@@ -528,6 +524,19 @@ class CandleChart(Widget, can_focus=True):
             self.cursor_index = self._cursor + 1
             self._anchor_view()
 
+    def action_cursor_page(self, direction: int) -> None:
+        """Move the cursor a screenful of candles older (``-1``) or newer (``1``)."""
+        if not self._candles:
+            return
+        page = max(1, chart_layout(*self.content_size).plot_width - 1)
+        current = len(self._candles) - 1 if self._cursor is None else self._cursor
+        if self._cursor is None and direction > 0:
+            return
+        if self._cursor is None:
+            self._view_end = len(self._candles)
+        self.cursor_index = current + direction * page
+        self._anchor_view()
+
     def action_cursor_home(self) -> None:
         """Jump the cursor to the oldest candle held."""
         if self._candles:
@@ -559,10 +568,6 @@ class CandleChart(Widget, can_focus=True):
 
     # ---------------------------------------------------------------- Textual hooks
 
-    def watch_interval(self) -> None:
-        """Redraw the title for a new interval."""
-        self.refresh()
-
     def notify_style_update(self) -> None:
         """Theme or CSS changed: styles are resolved anew, so every cached strip is stale."""
         super().notify_style_update()
@@ -590,6 +595,8 @@ class CandleChart(Widget, can_focus=True):
             self._view_end,
             self._style_version,
             self.interval,
+            # The title is styled by :focus; focus alone may not restyle the widget itself.
+            self.has_focus,
         )
         if key != self._frame_key or self._frame is None:
             self._frame = self._build_frame(width, height)
@@ -605,21 +612,32 @@ class CandleChart(Widget, can_focus=True):
 
     def _resolve_styles(self) -> _Styles:
         get = self.get_component_rich_style
+        up = get("candle-chart--up")
+        down = get("candle-chart--down")
+        wick = get("candle-chart--wick", partial=True)
         base = self.rich_style
-        cursor_style = get("candle-chart--cursor")
+        by_code = [
+            base,
+            up,
+            down,
+            up + wick,
+            down + wick,
+            get("candle-chart--volume-up"),
+            get("candle-chart--volume-down"),
+            get("candle-chart--fill-buy"),
+            get("candle-chart--fill-sell"),
+        ]
+        # Only the background marks the cursor column; glyph colours keep their meaning.
+        cursor = Style(bgcolor=get("candle-chart--cursor").bgcolor)
+        padding = [base] * (_CURSOR - len(by_code))
+        palette = (*by_code, *padding, *(style + cursor for style in by_code))
         return _Styles(
             base=base,
-            up=get("candle-chart--up"),
-            down=get("candle-chart--down"),
-            wick=get("candle-chart--wick", partial=True),
-            volume_up=get("candle-chart--volume-up"),
-            volume_down=get("candle-chart--volume-down"),
+            up=up,
+            down=down,
             axis=get("candle-chart--axis"),
-            # Only the background marks the cursor column; glyph colours keep their meaning.
-            cursor=Style(bgcolor=cursor_style.bgcolor),
             title=get("candle-chart--title"),
-            fill_buy=get("candle-chart--fill-buy"),
-            fill_sell=get("candle-chart--fill-sell"),
+            palette=palette,
         )
 
     def _build_frame(self, width: int, height: int) -> _Frame:
@@ -628,26 +646,39 @@ class CandleChart(Widget, can_focus=True):
         candles = self._candles
         start, end = visible_window(len(candles), layout.plot_width, self._cursor, self._view_end)
         visible = candles[start:end]
-        offset = layout.plot_width - len(visible)
         if not visible:
-            return _Frame(layout, width, 0, 0, offset, 0.0, 1.0, 0.0, (), None, {}, styles)
+            return _Frame(layout, width, 0, 0, layout.plot_width, 0.0, 1.0, [], [], [], styles)
+        offset = layout.plot_width - len(visible)
+        price_rows, volume_rows = layout.price_rows, layout.volume_rows
+        rows = price_rows + volume_rows
+        glyphs = [[" "] * layout.plot_width for _ in range(rows)]
+        codes = [[_BASE] * layout.plot_width for _ in range(rows)]
         lo, hi = price_range(visible)
-        subrows = layout.price_rows * 2
+        subrows = price_rows * 2
         max_volume = max(c.volume for c in visible)
-        columns = tuple(
-            _Column(
-                high=price_to_subrow(c.high, lo, hi, subrows),
-                low=price_to_subrow(c.low, lo, hi, subrows),
-                body_top=price_to_subrow(max(c.open, c.close), lo, hi, subrows),
-                body_bottom=price_to_subrow(min(c.open, c.close), lo, hi, subrows),
-                up=c.close >= c.open,
-                volume_eighths=volume_eighths(c.volume, max_volume, layout.volume_rows),
-            )
-            for c in visible
-        )
-        cursor_x = None if self._cursor is None else offset + self._cursor - start
-        markers: dict[tuple[int, int], Side] = {}
-        if self._fills and layout.price_rows > 0:
+        # Only the rows each candle spans are touched: a frame costs the candles' total height,
+        # not width x height.
+        for x, c in enumerate(visible, start=offset):
+            high = price_to_subrow(c.high, lo, hi, subrows)
+            low = price_to_subrow(c.low, lo, hi, subrows)
+            body_top = price_to_subrow(max(c.open, c.close), lo, hi, subrows)
+            body_bottom = price_to_subrow(min(c.open, c.close), lo, hi, subrows)
+            up = c.close >= c.open
+            body_code = _UP if up else _DOWN
+            wick_code = _UP_WICK if up else _DOWN_WICK
+            for row in range(high // 2, low // 2 + 1):
+                glyph, code = _candle_cell(2 * row, high, low, body_top, body_bottom)
+                glyphs[row][x] = glyph
+                codes[row][x] = body_code if code == _UP else wick_code if code else _BASE
+            eighths = volume_eighths(c.volume, max_volume, volume_rows)
+            volume_code = _VOLUME_UP if up else _VOLUME_DOWN
+            for k in range(volume_rows):
+                glyph = volume_cell(eighths, k)
+                if glyph == " ":
+                    break
+                glyphs[rows - 1 - k][x] = glyph
+                codes[rows - 1 - k][x] = volume_code
+        if self._fills and price_rows > 0:
             first_open = visible[0].open_ms
             for time_ms, price, side in self._fills:
                 if time_ms < first_open:
@@ -655,113 +686,80 @@ class CandleChart(Widget, can_focus=True):
                 index = bisect_right(self._open_times, time_ms, lo=start, hi=end) - 1
                 if index < start or time_ms > candles[index].close_ms:
                     continue
-                row = price_to_row(price, lo, hi, layout.price_rows)
-                markers[(offset + index - start, row)] = side
-        return _Frame(
-            layout=layout,
-            width=width,
-            start=start,
-            end=end,
-            offset=offset,
-            lo=lo,
-            hi=hi,
-            max_volume=max_volume,
-            columns=columns,
-            cursor_x=cursor_x,
-            markers=markers,
-            styles=styles,
-        )
+                row = price_to_row(price, lo, hi, price_rows)
+                x = offset + index - start
+                glyphs[row][x] = _FILL_BUY if side is Side.BUY else _FILL_SELL
+                codes[row][x] = _BUY if side is Side.BUY else _SELL
+        if self._cursor is not None:
+            x = offset + self._cursor - start
+            for row_codes in codes:
+                row_codes[x] += _CURSOR
+        last = candles[-1] if end == len(candles) else None
+        axis = self._axis_segments(layout, lo, hi, max_volume, last, styles)
+        return _Frame(layout, width, start, end, offset, lo, hi, glyphs, codes, axis, styles)
+
+    def _axis_segments(
+        self,
+        layout: ChartLayout,
+        lo: float,
+        hi: float,
+        max_volume: float,
+        last: Candle | None,
+        styles: _Styles,
+    ) -> list[list[Segment]]:
+        """Axis segments of every plot row: price ticks, the last price, the volume scale."""
+        if not layout.axis_width:
+            return [[] for _ in range(layout.price_rows + layout.volume_rows)]
+        label_width = layout.axis_width - 1
+        rows = layout.price_rows
+        step = (hi - lo) / max(1, rows)
+        axis: list[list[Segment]] = []
+        ticks = set(axis_rows(rows))
+        for row in range(rows):
+            if row in ticks:
+                label = format_price(row_price(row, lo, hi, rows), step, label_width)
+                axis.append([Segment("┤" + label.ljust(label_width), styles.axis)])
+            else:
+                axis.append([Segment("│".ljust(layout.axis_width), styles.axis)])
+        if last is not None and rows > 0:
+            # The latest price, in its candle's colour, is what a trader looks for first.
+            row = price_to_row(last.close, lo, hi, rows)
+            colour = styles.up if last.close >= last.open else styles.down
+            # One decimal more than the ticks: the last price is read exactly, not as a level.
+            label = format_price(last.close, step / 10, label_width).ljust(label_width)
+            axis[row] = [Segment("┤", styles.axis), Segment(label, colour + Style(reverse=True))]
+        for k in range(layout.volume_rows - 1, -1, -1):
+            if k == layout.volume_rows - 1:
+                text = "┤" + format_volume(max_volume)
+            else:
+                text = "│"
+            axis.append([Segment(text[: layout.axis_width].ljust(layout.axis_width), styles.axis)])
+        return axis
 
     def _render_row(self, frame: _Frame, y: int) -> Strip:
-        layout = frame.layout
+        styles = frame.styles
         if y == 0:
             return self._title_strip(frame)
-        row = y - 1
-        if not frame.columns:
+        if not frame.glyphs:
+            layout = frame.layout
             if y == (layout.price_rows + layout.volume_rows + 1) // 2:
                 text = _EMPTY_TEXT[: frame.width].center(frame.width)
-                return Strip([Segment(text, frame.styles.axis)], frame.width)
-            return Strip.blank(frame.width, frame.styles.base)
-        cells: list[tuple[str, Style]] = []
-        if row < layout.price_rows:
-            cells = self._price_cells(frame, row)
-            axis = self._axis_text(frame, row)
-        elif row < layout.price_rows + layout.volume_rows:
-            vrow = layout.price_rows + layout.volume_rows - 1 - row
-            cells = self._volume_cells(frame, vrow)
-            axis = self._volume_axis_text(frame, vrow)
-        else:
-            return Strip.blank(frame.width, frame.styles.base)
-        segments = _merge_cells(cells)
-        if layout.axis_width:
-            segments.append(Segment(axis.ljust(layout.axis_width), frame.styles.axis))
-        return Strip(segments, frame.width).adjust_cell_length(frame.width, frame.styles.base)
-
-    def _price_cells(self, frame: _Frame, row: int) -> list[tuple[str, Style]]:
-        styles = frame.styles
-        base = styles.base
-        top, bottom = 2 * row, 2 * row + 1
-        cells: list[tuple[str, Style]] = [(" ", base)] * frame.offset
-        for i, col in enumerate(frame.columns):
-            x = frame.offset + i
-            side = frame.markers.get((x, row))
-            if side is not None:
-                if side is Side.BUY:
-                    cell = (_FILL_BUY, styles.fill_buy)
-                else:
-                    cell = (_FILL_SELL, styles.fill_sell)
-            else:
-                body_top = col.body_top <= top <= col.body_bottom
-                body_bottom = col.body_top <= bottom <= col.body_bottom
-                colour = styles.up if col.up else styles.down
-                if body_top and body_bottom:
-                    cell = (_BODY_FULL, colour)
-                elif body_top:
-                    cell = (_BODY_TOP, colour)
-                elif body_bottom:
-                    cell = (_BODY_BOTTOM, colour)
-                else:
-                    wick_top = col.high <= top <= col.low
-                    wick_bottom = col.high <= bottom <= col.low
-                    wick = colour + styles.wick
-                    if wick_top and wick_bottom:
-                        cell = (_WICK_FULL, wick)
-                    elif wick_top:
-                        cell = (_WICK_TOP, wick)
-                    elif wick_bottom:
-                        cell = (_WICK_BOTTOM, wick)
-                    else:
-                        cell = (" ", base)
-            if x == frame.cursor_x:
-                cell = (cell[0], cell[1] + styles.cursor)
-            cells.append(cell)
-        return cells
-
-    def _volume_cells(self, frame: _Frame, row_from_bottom: int) -> list[tuple[str, Style]]:
-        styles = frame.styles
-        cells: list[tuple[str, Style]] = [(" ", styles.base)] * frame.offset
-        for i, col in enumerate(frame.columns):
-            glyph = volume_cell(col.volume_eighths, row_from_bottom)
-            style = styles.volume_up if col.up else styles.volume_down
-            if glyph == " ":
-                style = styles.base
-            if frame.offset + i == frame.cursor_x:
-                style = style + styles.cursor
-            cells.append((glyph, style))
-        return cells
-
-    def _axis_text(self, frame: _Frame, row: int) -> str:
-        rows = frame.layout.price_rows
-        if row not in axis_rows(rows):
-            return "│"
-        step = (frame.hi - frame.lo) / max(1, rows)
-        price = row_price(row, frame.lo, frame.hi, rows)
-        return "┤" + format_price(price, step, frame.layout.axis_width - 1)
-
-    def _volume_axis_text(self, frame: _Frame, row_from_bottom: int) -> str:
-        if row_from_bottom == frame.layout.volume_rows - 1:
-            return "┤" + format_volume(frame.max_volume)
-        return "│"
+                return Strip([Segment(text, styles.axis)], frame.width)
+            return Strip.blank(frame.width, styles.base)
+        row = y - 1
+        if row >= len(frame.glyphs):
+            return Strip.blank(frame.width, styles.base)
+        glyphs, codes, palette = frame.glyphs[row], frame.codes[row], styles.palette
+        segments: list[Segment] = []
+        run_start, run_code = 0, codes[0] if codes else _BASE
+        for x, code in enumerate(codes):
+            if code != run_code:
+                segments.append(Segment("".join(glyphs[run_start:x]), palette[run_code]))
+                run_start, run_code = x, code
+        if codes:
+            segments.append(Segment("".join(glyphs[run_start:]), palette[run_code]))
+        segments.extend(frame.axis[row])
+        return Strip(segments, frame.width).adjust_cell_length(frame.width, styles.base)
 
     def _title_strip(self, frame: _Frame) -> Strip:
         styles = frame.styles
@@ -782,19 +780,28 @@ class CandleChart(Widget, can_focus=True):
         return Strip(segments).adjust_cell_length(frame.width, styles.base)
 
 
-def _merge_cells(cells: list[tuple[str, Style]]) -> list[Segment]:
-    """Join runs of same-styled cells into single segments (fewer segments, faster output)."""
-    segments: list[Segment] = []
-    run: list[str] = []
-    run_style: Style | None = None
-    for glyph, style in cells:
-        if style is not run_style and style != run_style:
-            if run:
-                segments.append(Segment("".join(run), run_style))
-            run = [glyph]
-            run_style = style
-        else:
-            run.append(glyph)
-    if run:
-        segments.append(Segment("".join(run), run_style))
-    return segments
+def _candle_cell(top: int, high: int, low: int, body_top: int, body_bottom: int) -> tuple[str, int]:
+    """Glyph of the cell whose upper half is sub-row ``top``, and whether it is body or wick.
+
+    Returns ``_UP`` as the code for body glyphs and ``_UP_WICK`` for wick glyphs (the caller
+    maps them to the candle's direction). The body wins a cell it shares with a wick: at
+    half-cell resolution the body's edge is the information that matters.
+    """
+    bottom = top + 1
+    in_body_top = body_top <= top <= body_bottom
+    in_body_bottom = body_top <= bottom <= body_bottom
+    if in_body_top and in_body_bottom:
+        return _BODY_FULL, _UP
+    if in_body_top:
+        return _BODY_TOP, _UP
+    if in_body_bottom:
+        return _BODY_BOTTOM, _UP
+    in_wick_top = high <= top <= low
+    in_wick_bottom = high <= bottom <= low
+    if in_wick_top and in_wick_bottom:
+        return _WICK_FULL, _UP_WICK
+    if in_wick_top:
+        return _WICK_TOP, _UP_WICK
+    if in_wick_bottom:
+        return _WICK_BOTTOM, _UP_WICK
+    return " ", _BASE
