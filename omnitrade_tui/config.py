@@ -325,7 +325,7 @@ def _watchlist(symbols: list[str] | None) -> tuple[str, ...]:
         return UISettings.watchlist
     cleaned = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
     if not cleaned:
-        raise ConfigError("[ui] watchlist is empty: name at least one symbol, e.g. [\"BTCUSDT\"]")
+        raise ConfigError('[ui] watchlist is empty: name at least one symbol, e.g. ["BTCUSDT"]')
     bad = [s for s in cleaned if not s.isalnum()]
     if bad:
         raise ConfigError(f"[ui] watchlist: {', '.join(bad)} is not a symbol like BTCUSDT")

@@ -233,6 +233,14 @@ def configure_logging(
     return LoggingSetup(file=path, ring=ring, handlers=tuple(handlers))
 
 
+def current_ring() -> RingHandler | None:
+    """The in-memory ring ``configure_logging`` installed (for the log screen), if any."""
+    for handler in _installed:
+        if isinstance(handler, RingHandler):
+            return handler
+    return None
+
+
 def shutdown_logging() -> None:
     """Flush and remove the handlers ``configure_logging`` installed."""
     root = logging.getLogger()

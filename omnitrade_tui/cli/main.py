@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 
 from omnitrade_tui import __version__
 from omnitrade_tui.cli import config, history, keys, record, sim
+from omnitrade_tui.cli.app import run_app
 from omnitrade_tui.cli.error_map import to_cli_error
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.cli.startup import prepare_run
 from omnitrade_tui.config import AppDirs
 from omnitrade_tui.logs import configure_logging
 from omnitrade_tui.redaction import redact
@@ -57,20 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="level of the JSON log in the state directory (default INFO)",
     )
-    parser.set_defaults(handler=_run_app)
+    parser.set_defaults(handler=run_app)
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     for module in (sim, record, keys, history, config):
         module.register(subparsers)
     return parser
-
-
-def _run_app(args: argparse.Namespace) -> int:
-    prepare_run(args)
-    raise CliError(
-        "the terminal app is not built yet in this version (see the README's status); "
-        "`omnitrade --help` lists what works",
-        ExitCode.NOT_BUILT,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -399,7 +399,7 @@ class CandleChart(Widget, can_focus=True):
         interval: str = "",
         max_candles: int = MAX_CANDLES,
         name: str | None = None,
-        id: str | None = None,  # noqa: A002 - Textual's own keyword
+        id: str | None = None,
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:

@@ -1,0 +1,58 @@
+"""``omnitrade`` with no subcommand: the engine for the profile, then the terminal app.
+
+The frame-rate cap and the SSH defaults go into Textual's environment before Textual is
+imported (it reads them once, at import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from omnitrade_tui.cli.startup import prepare_run
+from omnitrade_tui.config import Settings
+from omnitrade_tui.logs import current_ring
+from omnitrade_tui.runtime import Runtime
+
+
+def configure_textual(settings: Settings, env: dict[str, str] | os._Environ[str]) -> None:
+    """Frame-rate cap from the settings; over SSH, no animations (they cost bytes)."""
+    env.setdefault("TEXTUAL_FPS", str(settings.ui.frame_rate))
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        env.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Start the engine and the app; the exit code when the user quits."""
+    settings = prepare_run(args)
+    configure_textual(settings, os.environ)
+    ask = getpass.getpass if sys.stdin is not None and sys.stdin.isatty() else None
+    return asyncio.run(_run(settings, ask))
+
+
+async def _run(settings: Settings, ask: object) -> int:
+    # Imported here: Textual reads TEXTUAL_FPS at import time.
+    from omnitrade_tui.tui.app import OmniTradeApp
+    from omnitrade_tui.tui.session import TerminalSession
+    from omnitrade_tui.tui.themes import user_theme_dir
+
+    ask_passphrase = ask if callable(ask) else None
+    async with Runtime.start(settings, ask_passphrase=ask_passphrase) as runtime:
+        session = TerminalSession(
+            bus=runtime.bus,
+            instruments=runtime.instruments,
+            watchlist=runtime.watchlist,
+            profile_label=runtime.profile_label,
+            live=settings.profile.live,
+            ui=settings.ui,
+            user_theme_dir=user_theme_dir(settings.dirs.config),
+            fee_rate=runtime.fee_rate,
+            load_history=runtime.sim is None,
+            log_ring=current_ring(),
+        )
+        app = OmniTradeApp(session)
+        await app.run_async(mouse=settings.ui.mouse)
+        return app.return_code or 0

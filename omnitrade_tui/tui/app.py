@@ -1,0 +1,496 @@
+"""The terminal app: watchlist, ladder, tape, chart, blotter and status bar on one screen.
+
+It talks to the engine only through the bus: it subscribes (``TerminalState``) and sends
+commands (``bus.request``). Market data never becomes Textual messages; the state marks parts
+dirty and a frame timer at the configured rate redraws only those (reference ``textual.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    CancelOrder,
+    CandleHistory,
+    EngageKillSwitch,
+    FillHistory,
+    ReleaseKillSwitch,
+)
+from omnitrade_tui.domain.decimals import fmt
+from omnitrade_tui.domain.enums import OrderType, Side
+from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.logs import crash_report
+from omnitrade_tui.tui import state as parts
+from omnitrade_tui.tui.commands import TradingCommands
+from omnitrade_tui.tui.rows import (
+    BALANCE_COLUMNS,
+    FILL_COLUMNS,
+    LOG_COLUMNS,
+    ORDER_COLUMNS,
+    POSITION_COLUMNS,
+    WATCH_COLUMNS,
+    balance_rows,
+    fill_rows,
+    log_rows,
+    order_rows,
+    position_rows,
+    watch_rows,
+)
+from omnitrade_tui.tui.screens.amend import AmendOrder
+from omnitrade_tui.tui.screens.confirm import Confirm
+from omnitrade_tui.tui.screens.diagnostics import DiagnosticsScreen
+from omnitrade_tui.tui.screens.help import HelpScreen
+from omnitrade_tui.tui.screens.log import LogScreen
+from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
+from omnitrade_tui.tui.session import TerminalSession
+from omnitrade_tui.tui.state import TerminalState
+from omnitrade_tui.tui.themes import DEFAULT_THEME, default_variables, load_themes
+from omnitrade_tui.tui.widgets.candle_chart import CandleChart
+from omnitrade_tui.tui.widgets.ladder import Ladder
+from omnitrade_tui.tui.widgets.row_table import RowTable
+from omnitrade_tui.tui.widgets.status_bar import StatusBar
+from omnitrade_tui.tui.widgets.tape import Tape
+
+INTERVALS = parts.CHART_INTERVALS
+BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log")
+_REQUEST_TIMEOUT_S = 15.0
+
+
+class OmniTradeApp(App[None]):
+    """OmniTrade: a keyboard-first Binance spot terminal."""
+
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "OmniTrade"
+    COMMANDS = App.COMMANDS | {TradingCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "ticket('BUY')", "Buy", id="buy"),
+        Binding("s", "ticket('SELL')", "Sell", id="sell"),
+        Binding("m", "market_ticket", "Market", id="market", show=False),
+        Binding("c", "cancel_selected", "Cancel", id="cancel"),
+        Binding("a", "amend_selected", "Amend", id="amend"),
+        Binding("x", "cancel_all", "Cancel all", id="cancel_all", show=False),
+        Binding("ctrl+k", "kill_switch", "KILL", id="kill_switch"),
+        Binding("ctrl+u", "unlock", "Unlock", id="unlock", show=False),
+        Binding("right_square_bracket", "group(1)", "Group+", id="group_coarser", show=False),
+        Binding("left_square_bracket", "group(-1)", "Group-", id="group_finer", show=False),
+        Binding("i", "interval(1)", "Interval", id="interval_next"),
+        Binding("I", "interval(-1)", "Interval back", id="interval_prev", show=False),
+        Binding("f", "tape_filter", "Tape filter", id="tape_filter", show=False),
+        Binding("g", "toggle_chart", "Chart/tape", id="toggle_chart", show=False),
+        Binding("w", "panel('watchlist')", "Watchlist", id="focus_watchlist", show=False),
+        Binding("l", "panel('ladder')", "Ladder", id="focus_ladder", show=False),
+        Binding("o", "panel('orders')", "Orders", id="focus_orders", show=False),
+        Binding("v", "panel('chart')", "Chart", id="focus_chart", show=False),
+        Binding("1", "tab('orders')", "Orders tab", id="tab_orders", show=False),
+        Binding("2", "tab('fills')", "Fills tab", id="tab_fills", show=False),
+        Binding("3", "tab('balances')", "Balances tab", id="tab_balances", show=False),
+        Binding("4", "tab('positions')", "Positions tab", id="tab_positions", show=False),
+        Binding("5", "tab('log')", "Log tab", id="tab_log", show=False),
+        Binding("d", "diagnostics", "Diagnostics", id="diagnostics", show=False),
+        Binding("L", "log_screen", "App log", id="log_screen", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, session: TerminalSession) -> None:
+        super().__init__()
+        self.session = session
+        self.bus = session.bus
+        self.state = TerminalState(session.bus, session.instruments, session.watchlist)
+        self._candles_version = -1
+        self._fills_shown = -1
+        self._chart_first = False
+        self.theme_errors: list[str] = []
+        themes, self.theme_errors = load_themes(session.user_theme_dir)
+        for theme in themes:
+            self.register_theme(theme)
+        self.our_themes = [t.name for t in themes]
+        wanted = session.ui.theme
+        self.theme = wanted if wanted in {t.name for t in themes} else DEFAULT_THEME
+        if wanted != self.theme:
+            self.theme_errors.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """``$bid``, ``$ask``, ``$up``... defined under any theme, Textual's own included."""
+        return {**super().get_theme_variable_defaults(), **default_variables()}
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Watchlist | ladder over tape | chart over blotter; status bar and keys below."""
+        with Horizontal(id="main"):
+            yield RowTable(WATCH_COLUMNS, "no symbols", id="watchlist")
+            with Vertical(id="middle"):
+                yield Ladder(id="ladder")
+                yield Tape(id="tape")
+            with Vertical(id="right"):
+                yield CandleChart(id="chart")
+                with TabbedContent(id="blotter"):
+                    with TabPane("Orders", id="orders-tab"):
+                        yield RowTable(
+                            ORDER_COLUMNS, "no open orders · b buy · s sell", id="orders"
+                        )
+                    with TabPane("Fills", id="fills-tab"):
+                        yield RowTable(FILL_COLUMNS, "no fills yet", id="fills")
+                    with TabPane("Balances", id="balances-tab"):
+                        yield RowTable(BALANCE_COLUMNS, "waiting for balances", id="balances")
+                    with TabPane("Positions", id="positions-tab"):
+                        yield RowTable(POSITION_COLUMNS, "no positions yet", id="positions")
+                    with TabPane("Log", id="log-tab"):
+                        yield RowTable(LOG_COLUMNS, "no order events yet", id="log")
+        yield StatusBar(self.state, self.session.profile_label, self.session.live, id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start following the bus, draw the active symbol, and start the frame timer."""
+        self.state.notify = self._notify
+        self.state.start()
+        self._apply_keymap()
+        for problem in self.theme_errors:
+            self.notify(problem, severity="error", timeout=10)
+        if self.session.live:
+            self.sub_title = "LIVE - REAL MONEY"
+            self.add_class("-live")
+        self._show_symbol(self.state.active)
+        self.query_one("#ladder", Ladder).focus()
+        self.set_interval(1 / self.session.ui.frame_rate, self._frame)
+        if self.session.load_history:
+            self._load_fills()
+
+    def on_unmount(self) -> None:
+        """Leave the bus."""
+        self.state.stop()
+
+    def _apply_keymap(self) -> None:
+        keys = self.session.ui.keys
+        if not keys:
+            return
+        known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
+        unknown = sorted(set(keys) - known)
+        if unknown:
+            self.notify(
+                f"[ui.keys] has unknown actions: {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(known))}",
+                severity="error",
+                timeout=15,
+            )
+        self.set_keymap({k: v for k, v in keys.items() if k in known})
+
+    # -- the frame -------------------------------------------------------------------------
+
+    def _frame(self) -> None:
+        """Redraw what changed since the last frame (at most ``frame_rate`` times a second)."""
+        state = self.state
+        dirty = state.take_dirty()
+        ladder = self.query_one("#ladder", Ladder)
+        ladder.fade_flashes()
+        if not dirty:
+            return
+        view = state.symbols[state.active]
+        if parts.BOOK in dirty:
+            ladder.show_book(view.top, view.book_state)
+        if parts.ORDERS in dirty:
+            own: dict[tuple[Side, float], float] = {}
+            for o in state.open_orders(state.active):
+                if o.price is not None:
+                    key = (o.side, float(o.price))
+                    own[key] = own.get(key, 0.0) + float(o.remaining_qty)
+            ladder.set_own_orders(own)
+            self.query_one("#orders", RowTable).set_rows(order_rows(state))
+        if parts.TAPE in dirty:
+            self.query_one("#tape", Tape).show(view.trades)
+        if parts.WATCH in dirty:
+            self.query_one("#watchlist", RowTable).set_rows(watch_rows(state))
+        if parts.CHART in dirty:
+            self._draw_chart()
+        if parts.FILLS in dirty:
+            self.query_one("#fills", RowTable).set_rows(fill_rows(state))
+        if parts.BALANCES in dirty or parts.FILLS in dirty or parts.WATCH in dirty:
+            self.query_one("#balances", RowTable).set_rows(balance_rows(state))
+            self.query_one("#positions", RowTable).set_rows(position_rows(state))
+        if parts.LOG in dirty:
+            self.query_one("#log", RowTable).set_rows(log_rows(state))
+        if parts.STATUS in dirty or parts.LOG in dirty:
+            self.query_one("#status", StatusBar).refresh()
+
+    def _draw_chart(self) -> None:
+        state = self.state
+        chart = self.query_one("#chart", CandleChart)
+        forming = state.forming
+        if state.candles_version != self._candles_version:
+            self._candles_version = state.candles_version
+            series: list[Candle] = list(state.candles)
+            if forming is not None and (not series or forming.open_ms > series[-1].open_ms):
+                series.append(forming)
+            chart.set_candles(series)
+        elif forming is not None:
+            chart.update_candle(forming)
+        if len(state.fills) != self._fills_shown:
+            self._fills_shown = len(state.fills)
+            chart.set_fills(
+                [
+                    (f.time_ms, float(f.price), f.side)
+                    for f in state.fills
+                    if f.symbol == state.active
+                ]
+            )
+
+    # -- symbol and chart ------------------------------------------------------------------
+
+    def _show_symbol(self, symbol: str) -> None:
+        state = self.state
+        state.active = symbol
+        inst = state.instruments[symbol]
+        ladder = self.query_one("#ladder", Ladder)
+        ladder.configure(symbol, inst.tick_size, inst.price_decimals, inst.quantity_decimals)
+        self.query_one("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
+        self._fills_shown = -1
+        state.dirty.update(
+            (parts.BOOK, parts.TAPE, parts.ORDERS, parts.CHART, parts.STATUS, parts.WATCH)
+        )
+        self._load_chart(symbol, state.interval)
+
+    def switch_symbol(self, symbol: str) -> None:
+        """Make ``symbol`` active everywhere (ladder, tape, chart, ticket defaults)."""
+        if symbol in self.state.instruments and symbol != self.state.active:
+            self._show_symbol(symbol)
+
+    def set_interval_name(self, interval: str) -> None:
+        """Show the chart at ``interval``."""
+        if interval in INTERVALS:
+            self._load_chart(self.state.active, interval)
+
+    def _load_chart(self, symbol: str, interval: str) -> None:
+        self.state.set_chart(symbol, interval)
+        chart = self.query_one("#chart", CandleChart)
+        chart.interval = interval
+        self._candles_version = -1
+        self._backfill(symbol, interval)
+
+    @work(exclusive=True, group="backfill", exit_on_error=False)
+    async def _backfill(self, symbol: str, interval: str) -> None:
+        try:
+            candles: list[Candle] = await self.bus.request(
+                CandleHistory(symbol=symbol, interval=interval, limit=300),
+                timeout=_REQUEST_TIMEOUT_S,
+            )
+        except Exception as exc:
+            self.notify(f"no chart history for {symbol} {interval}: {exc}", severity="warning")
+            return
+        self.state.backfill(symbol, interval, candles)
+
+    @work(exclusive=True, group="fills", exit_on_error=False)
+    async def _load_fills(self) -> None:
+        since = int(time.time() * 1000) - 7 * 86_400_000
+        try:
+            fills = await self.bus.request(FillHistory(since_ms=since), timeout=_REQUEST_TIMEOUT_S)
+        except Exception as exc:
+            self.notify(f"recent fills unavailable: {exc}", severity="warning")
+            return
+        self.state.load_fills(list(reversed(fills)))
+
+    @on(RowTable.CursorMoved, "#watchlist")
+    def _watch_moved(self, event: RowTable.CursorMoved) -> None:
+        self.switch_symbol(event.key)
+
+    @on(Ladder.LevelSelected)
+    def _level_selected(self, event: Ladder.LevelSelected) -> None:
+        side = Side.BUY if event.side is Side.BUY else Side.SELL
+        self._open_ticket(side, Decimal(repr(event.price)))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_ticket(self, side: str) -> None:
+        """Open the ticket to buy or sell the active symbol (price: our side's best)."""
+        self._open_ticket(Side(side), None)
+
+    def action_market_ticket(self) -> None:
+        """Open a MARKET buy ticket."""
+        self._open_ticket(Side.BUY, None, OrderType.MARKET)
+
+    def _open_ticket(
+        self, side: Side, price: Decimal | None, order_type: OrderType = OrderType.LIMIT
+    ) -> None:
+        if self.state.locked:
+            self.notify("Trading is locked by the kill switch: ctrl+u unlocks", severity="error")
+            return
+        ticket = OrderTicket(
+            self.bus,
+            self.state,
+            self.state.active,
+            side,
+            price,
+            order_type,
+            confirm=self.session.confirm_orders,
+            fee_rate=self.session.fee_rate,
+        )
+        self.push_screen(ticket, self._ticket_done)
+
+    def _ticket_done(self, result: TicketResult | None) -> None:
+        if result is None:
+            return
+        order = result.order
+        price = f" @ {fmt(order.price)}" if order.price is not None else ""
+        filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
+        severity: SeverityLevel = "warning" if order.status.value == "UNKNOWN" else "information"
+        self.notify(
+            f"{order.side} {fmt(order.quantity)} {order.symbol}{price}: {order.status}{filled}",
+            title="Order",
+            severity=severity,
+        )
+
+    def _selected_order(self) -> str | None:
+        key = self.query_one("#orders", RowTable).cursor_key
+        if key is None or key not in self.state.orders:
+            self.notify("no open order selected (o focuses the orders)", severity="warning")
+            return None
+        return key
+
+    def action_cancel_selected(self) -> None:
+        """Cancel the order under the cursor in the orders tab."""
+        key = self._selected_order()
+        if key is not None:
+            order = self.state.orders[key]
+            self._request(CancelOrder(symbol=order.symbol, client_order_id=key), "Cancel")
+
+    def action_amend_selected(self) -> None:
+        """Amend price or quantity of the order under the cursor (cancel-replace)."""
+        key = self._selected_order()
+        if key is None:
+            return
+        order = self.state.orders[key]
+        if not order.status.is_open:
+            self.notify(f"order {key} is {order.status}: nothing to amend", severity="warning")
+            return
+        self.push_screen(AmendOrder(self.bus, self.state, order))
+
+    def action_cancel_all(self) -> None:
+        """Cancel every open order of the active symbol (asks first)."""
+        symbol = self.state.active
+        count = len(self.state.open_orders(symbol))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._request(CancelAll(symbol=symbol), "Cancel all")
+
+        self.push_screen(
+            Confirm(f"Cancel all {count} open orders on {symbol}?", "y cancel them · n keep"),
+            answered,
+        )
+
+    def action_kill_switch(self) -> None:
+        """Cancel every open order everywhere and lock trading (no question asked)."""
+        self._request(EngageKillSwitch(reason="operator (ctrl+k)"), "Kill switch")
+
+    def action_unlock(self) -> None:
+        """Release the kill switch, after a confirmation."""
+        if not self.state.locked:
+            self.notify("trading is not locked")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._request(ReleaseKillSwitch(), "Unlock")
+
+        self.push_screen(Confirm("Unlock trading?", "y unlock · n stay locked"), answered)
+
+    @work(group="commands", exit_on_error=False)
+    async def _request(self, command: Any, what: str) -> None:
+        try:
+            result = await self.bus.request(command, timeout=_REQUEST_TIMEOUT_S)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            reason = getattr(exc, "reason", None) or str(exc)
+            prefix = f"[{code}] " if code is not None else ""
+            self.notify(f"{what} refused: {prefix}{reason}", severity="error", timeout=8)
+            return
+        if isinstance(result, list):
+            self.notify(f"{what}: {len(result)} orders")
+        elif isinstance(result, str):
+            self.notify(f"{what}: {result}", severity="warning")
+        else:
+            status = getattr(result, "status", None)
+            self.notify(f"{what}: {status}" if status else f"{what}: done")
+
+    def action_group(self, step: int) -> None:
+        """Coarser or finer price grouping on the ladder."""
+        self.query_one("#ladder", Ladder).regroup(step)
+
+    def action_interval(self, step: int) -> None:
+        """Next or previous chart interval."""
+        i = INTERVALS.index(self.state.interval) if self.state.interval in INTERVALS else 1
+        self.set_interval_name(INTERVALS[(i + step) % len(INTERVALS)])
+
+    def action_tape_filter(self) -> None:
+        """Next minimum trade size on the tape."""
+        tape = self.query_one("#tape", Tape)
+        floor = tape.cycle_filter()
+        tape.show(self.state.symbols[self.state.active].trades)
+        self.notify(f"tape: trades of at least {floor:,.0f}" if floor else "tape: every trade")
+
+    def action_toggle_chart(self) -> None:
+        """On a narrow terminal, swap the tape for the chart (and back)."""
+        self._chart_first = not self._chart_first
+        self.set_class(self._chart_first, "-chart-first")
+
+    def action_panel(self, target: str) -> None:
+        """Move the keyboard to a panel."""
+        if target == "orders":
+            self.action_tab("orders")
+        self.query_one(f"#{target}").focus()
+
+    def action_tab(self, name: str) -> None:
+        """Show a blotter tab and put the keyboard on it."""
+        if name in BLOTTER_TABS:
+            self.query_one("#blotter", TabbedContent).active = f"{name}-tab"
+            self.query_one(f"#{name}", RowTable).focus()
+
+    def action_help(self) -> None:
+        """The keys, on one screen."""
+        self.push_screen(HelpScreen(self))
+
+    def action_diagnostics(self) -> None:
+        """Streams, queues, latencies and limits, live."""
+        self.push_screen(DiagnosticsScreen(self.state))
+
+    def action_log_screen(self) -> None:
+        """The app's own log (redacted), newest last."""
+        self.push_screen(LogScreen(self.session.log_ring))
+
+    def _fatal_error(self) -> None:
+        """A crash: the redacted traceback without locals (Textual's own shows local
+        variables, which may hold keys), also written to the log file."""
+        error = self._exception
+        self.bell()
+        if error is None:
+            text = "the app stopped after an unexpected error; see the log file"
+        else:
+            logging.getLogger("omnitrade_tui.tui").error(
+                "terminal app crashed", exc_info=(type(error), error, error.__traceback__)
+            )
+            text = crash_report(error)
+        self._exit_renderables.append(Text(text))
+        self._close_messages_no_wait()
+
+    def _notify(self, message: str, severity: str) -> None:
+        level: SeverityLevel = "information"
+        if severity == "warning":
+            level = "warning"
+        elif severity == "error":
+            level = "error"
+        self.notify(message, severity=level)

@@ -1,0 +1,67 @@
+"""The command palette's trading entries: symbols, intervals, themes and every action."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from omnitrade_tui.tui.state import CHART_INTERVALS
+
+if TYPE_CHECKING:
+    from omnitrade_tui.tui.app import OmniTradeApp
+
+_ACTIONS = (
+    ("Buy ticket", "ticket('BUY')", "open an order ticket to buy the active symbol"),
+    ("Sell ticket", "ticket('SELL')", "open an order ticket to sell the active symbol"),
+    ("Market order ticket", "market_ticket", "a MARKET ticket with the expected fill price"),
+    ("Cancel selected order", "cancel_selected", "cancel the order under the cursor"),
+    ("Amend selected order", "amend_selected", "new price or quantity (cancel-replace)"),
+    ("Cancel all on symbol", "cancel_all", "cancel every open order of the active symbol"),
+    ("KILL SWITCH", "kill_switch", "cancel all open orders everywhere and lock trading"),
+    ("Unlock trading", "unlock", "release the kill switch"),
+    ("Diagnostics", "diagnostics", "streams, queues, latencies, rate limits"),
+    ("App log", "log_screen", "the app's own log records"),
+    ("Help: keys", "help", "every key on one screen"),
+    ("Tape size filter", "tape_filter", "cycle the minimum trade size on the tape"),
+    ("Swap chart and tape", "toggle_chart", "on a narrow terminal"),
+)
+
+
+class TradingCommands(Provider):
+    """Symbols, intervals, themes and actions of the trading screen."""
+
+    def _entries(self) -> list[tuple[str, Any, str]]:
+        app: OmniTradeApp = self.app  # type: ignore[assignment]
+        entries: list[tuple[str, Any, str]] = []
+        for symbol in app.state.watchlist:
+            entries.append(
+                (f"Symbol: {symbol}", partial(app.switch_symbol, symbol), "make it active")
+            )
+        for interval in CHART_INTERVALS:
+            entries.append(
+                (
+                    f"Interval: {interval}",
+                    partial(app.set_interval_name, interval),
+                    "chart interval",
+                )
+            )
+        for name in app.our_themes:
+            entries.append((f"Theme: {name}", partial(setattr, app, "theme", name), "theme"))
+        for title, action, help_text in _ACTIONS:
+            entries.append((title, partial(app.run_action, action), help_text))
+        return entries
+
+    async def discover(self) -> Hits:
+        """Everything, when nothing is typed yet."""
+        for title, callback, help_text in self._entries():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        """Entries whose title matches what is typed."""
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

@@ -1,0 +1,133 @@
+"""Amend an open order's price or quantity (cancel-replace), checked like the ticket."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from omnitrade_tui.bus import Bus
+from omnitrade_tui.domain.commands import ReplaceOrder
+from omnitrade_tui.domain.models import Order
+from omnitrade_tui.tui.state import TerminalState
+from omnitrade_tui.tui.ticket_form import TicketForm
+
+
+class AmendOrder(ModalScreen[None]):
+    """New price and quantity for one order; Enter sends a cancel-replace."""
+
+    DEFAULT_CSS = """
+    AmendOrder { align: center middle; }
+    AmendOrder > Vertical {
+        width: 72; max-width: 100%; height: auto;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    AmendOrder .field { height: auto; }
+    AmendOrder .field > Label { width: 10; padding: 1 0 0 0; }
+    AmendOrder .field > Input { width: 22; }
+    AmendOrder .reason { width: 1fr; color: $error; padding: 0 0 0 1; }
+    AmendOrder #problem { color: $error; text-style: bold; }
+    AmendOrder #keys { color: $text-muted; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("up", "nudge(1)", "Up", show=False, priority=True),
+        Binding("down", "nudge(-1)", "Down", show=False, priority=True),
+    ]
+
+    def __init__(self, bus: Bus, state: TerminalState, order: Order) -> None:
+        super().__init__()
+        self.bus = bus
+        self.state = state
+        self.order = order
+        inst = state.instruments[order.symbol]
+        self.form = TicketForm(
+            inst,
+            side=order.side,
+            type=order.type,
+            price=f"{order.price:.{inst.price_decimals}f}" if order.price is not None else "",
+            stop_price=f"{order.stop_price}" if order.stop_price is not None else "",
+            quantity=f"{order.remaining_qty:.{inst.quantity_decimals}f}",
+        )
+        if order.time_in_force is not None:
+            self.form.time_in_force = order.time_in_force
+
+    def compose(self) -> ComposeResult:
+        """Price and quantity, with the reason beside each."""
+        o = self.order
+        with Vertical():
+            yield Static(f"Amend {o.side} {o.symbol} {o.type} ({o.client_order_id})")
+            for name, label, value in (
+                ("price", "Price", self.form.price),
+                ("quantity", "Quantity", self.form.quantity),
+            ):
+                with Horizontal(classes="field"):
+                    yield Label(label)
+                    yield Input(value, id=name)
+                    yield Static("", classes="reason", id=f"reason-{name}")
+            yield Static(id="problem")
+            yield Static("↑↓ tick/step · Enter send (cancel-replace) · Esc close", id="keys")
+
+    def on_mount(self) -> None:
+        """Start on the price."""
+        self.query_one("#price", Input).focus()
+        self._check()
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        if event.input.id in ("price", "quantity"):
+            setattr(self.form, event.input.id, event.value)
+        self._check()
+
+    def _check(self) -> bool:
+        check = self.form.check(self.state.symbols[self.order.symbol].top)
+        for name in ("price", "quantity"):
+            self.query_one(f"#reason-{name}", Static).update(check.errors.get(name, ""))
+        return check.request is not None
+
+    def action_nudge(self, steps: int) -> None:
+        """A tick or a step up or down in the focused field."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id in ("price", "quantity"):
+            self.form.nudge(focused.id, steps)
+            focused.value = getattr(self.form, focused.id)
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self._check():
+            self.app.bell()
+            return
+        price = Decimal(self.form.price) if self.form.price else None
+        qty = Decimal(self.form.quantity)
+        self._send(
+            ReplaceOrder(
+                symbol=self.order.symbol,
+                client_order_id=self.order.client_order_id,
+                price=price if price != self.order.price else None,
+                quantity=qty if qty != self.order.remaining_qty else None,
+            )
+        )
+
+    @work(exclusive=True, group="amend", exit_on_error=False)
+    async def _send(self, command: ReplaceOrder) -> None:
+        try:
+            placed: Order = await self.bus.request(command, timeout=20.0)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            reason = getattr(exc, "reason", None) or str(exc)
+            prefix = f"[{code}] " if code is not None else ""
+            self.query_one("#problem", Static).update(f"REJECTED: {prefix}{reason}")
+            return
+        self.app.notify(
+            f"amended: {placed.side} {placed.quantity} {placed.symbol} @ {placed.price} "
+            f"({placed.status})",
+            title="Order",
+        )
+        self.dismiss(None)

@@ -1,0 +1,60 @@
+"""The keys, on one screen: built from the live bindings, so overrides show as they are."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+#: Keys that belong to panels or the ticket rather than the app's bindings.
+PANEL_KEYS = (
+    ("Ladder", "↑ ↓ / k j walk levels · Enter ticket at level · Esc leave cursor · [ ] group"),
+    ("Chart", "← → cursor over candles · Home/End · i / I next/previous interval"),
+    ("Tables", "↑ ↓ move · PgUp PgDn · Home End"),
+    ("Watchlist", "↑ ↓ switches the active symbol everywhere"),
+    (
+        "Ticket",
+        "Tab next field · ↑ ↓ nudge price by tick, quantity by step · ← → change a choice · "
+        "ctrl+s buy/sell · Enter send (twice with confirmation) · Esc close",
+    ),
+    ("Palette", "ctrl+p: symbols, intervals, themes and every action"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the app and its panels."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90; max-width: 100%; height: auto; max-height: 90%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    HelpScreen .section { text-style: bold; color: $accent; padding: 1 0 0 0; }
+    """
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+
+    def __init__(self, app: App[None]) -> None:
+        super().__init__()
+        self._target = app
+
+    def compose(self) -> ComposeResult:
+        """Application keys from the live keymap, then the panels' keys."""
+        with VerticalScroll():
+            yield Static("Keys", classes="section")
+            for binding in self._target.BINDINGS:
+                if not isinstance(binding, Binding):
+                    continue
+                keys = self._keys_of(binding)
+                yield Static(f"  {keys:<14} {binding.description}")
+            for title, text in PANEL_KEYS:
+                yield Static(title, classes="section")
+                yield Static(f"  {text}")
+
+    def _keys_of(self, binding: Binding) -> str:
+        keymap = getattr(self._target, "_keymap", {}) or {}
+        keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
+        return ", ".join(self._target.get_key_display(Binding(k, "")) for k in keys.split(","))

@@ -1,0 +1,341 @@
+"""The order ticket: a modal that builds one order by keyboard and sends it on the bus.
+
+Every keystroke revalidates the whole ticket against the instrument's filters
+(``ticket_form.TicketForm.check``); each field's reason is shown beside it and nothing can be
+sent while one remains. Up and down nudge a price by the tick and a quantity by the step.
+A rejection by the venue or by a risk limit is shown in the ticket, which stays open for
+editing; an acceptance closes it and the app shows a notification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from omnitrade_tui.bus import Bus
+from omnitrade_tui.domain.commands import PlaceOrder
+from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
+from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.tui.state import TerminalState
+from omnitrade_tui.tui.ticket_form import TICKET_TYPES, TicketCheck, TicketForm
+from omnitrade_tui.tui.widgets.choice import Choice
+
+SIZES = ("-", "10%", "25%", "50%", "75%", "100%")
+_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class TicketResult:
+    """What became of a sent ticket: the order as the venue answered."""
+
+    order: Order
+
+
+class OrderTicket(ModalScreen[TicketResult | None]):
+    """Build, check and send one order."""
+
+    DEFAULT_CSS = """
+    OrderTicket {
+        align: center middle;
+    }
+    OrderTicket > #ticket {
+        width: 76;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    OrderTicket.-sell > #ticket { border: thick $ask; }
+    OrderTicket.-buy > #ticket { border: thick $bid; }
+    OrderTicket #title { text-style: bold; }
+    OrderTicket #balances { color: $text-muted; }
+    OrderTicket .field { height: auto; }
+    OrderTicket .field > Label { width: 12; padding: 1 0 0 0; }
+    OrderTicket .field > Input { width: 22; }
+    OrderTicket .field > .reason { width: 1fr; color: $error; padding: 0 0 0 1; }
+    OrderTicket .field.-off { display: none; }
+    OrderTicket #preview { color: $text; padding: 1 0 0 0; }
+    OrderTicket #problem { color: $error; text-style: bold; }
+    OrderTicket #confirm { color: $warning; text-style: bold; }
+    OrderTicket #keys { color: $text-muted; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Cancel", show=True),
+        Binding("enter", "submit", "Send", show=True),
+        Binding("up", "nudge(1)", "Tick up", show=False, priority=True),
+        Binding("down", "nudge(-1)", "Tick down", show=False, priority=True),
+        Binding("ctrl+s", "toggle_side", "Buy/Sell", show=False),
+    ]
+
+    def __init__(
+        self,
+        bus: Bus,
+        state: TerminalState,
+        symbol: str,
+        side: Side,
+        price: Decimal | None = None,
+        order_type: OrderType = OrderType.LIMIT,
+        confirm: bool = False,
+        fee_rate: Decimal = Decimal("0.001"),
+    ) -> None:
+        super().__init__()
+        self.bus = bus
+        self.state = state
+        self.instrument = state.instruments[symbol]
+        inst = self.instrument
+        self.form = TicketForm(inst, side=side, type=order_type)
+        if price is not None:
+            self.form.price = f"{price:.{inst.price_decimals}f}"
+        elif order_type.has_price:
+            best = self._best(side)
+            if best is not None:
+                self.form.price = f"{best:.{inst.price_decimals}f}"
+        self.confirm = confirm
+        self.fee_rate = fee_rate
+        self.check: TicketCheck | None = None
+        self._armed: OrderRequest | None = None
+        self._sending = False
+
+    def _best(self, side: Side) -> float | None:
+        top = self.state.symbols[self.instrument.symbol].top
+        if top is None:
+            return None
+        levels = top.bids if side is Side.BUY else top.asks
+        return levels[0].price if levels else None
+
+    def compose(self) -> ComposeResult:
+        """The ticket's fields, top to bottom in the order Tab visits them."""
+        form = self.form
+        with Vertical(id="ticket"):
+            yield Static(id="title")
+            yield Static(id="balances")
+            yield Choice("Side", [s.value for s in Side], form.side.value, id="side")
+            yield Choice("Type", [t.value for t in TICKET_TYPES], form.type.value, id="type")
+            for name, label, value in (
+                ("price", "Price", form.price),
+                ("stop_price", "Stop price", form.stop_price),
+                ("quantity", "Quantity", form.quantity),
+                ("quote_order_qty", "Quote amt", form.quote_amount),
+            ):
+                with Horizontal(classes="field", id=f"field-{name}"):
+                    yield Label(label)
+                    yield Input(value, id=name, placeholder=self._placeholder(name))
+                    yield Static("", classes="reason", id=f"reason-{name}")
+            yield Choice("Size", list(SIZES), "-", id="size")
+            yield Choice("Qty in", ["BASE", "QUOTE"], "BASE", id="qty-in")
+            yield Choice("TIF", [t.value for t in TimeInForce], form.time_in_force.value, id="tif")
+            yield Static(id="preview")
+            yield Static(id="problem")
+            yield Static(id="confirm")
+            yield Static("Tab next · ↑↓ tick/step · ←→ choose · Enter send · Esc close", id="keys")
+
+    def _placeholder(self, name: str) -> str:
+        inst = self.instrument
+        if name in ("price", "stop_price"):
+            return f"tick {inst.tick_size}"
+        if name == "quantity":
+            return f"step {inst.step_size} {inst.base_asset}"
+        return f"amount in {inst.quote_asset}"
+
+    def on_mount(self) -> None:
+        """Show the ticket as it starts, with the cursor on the first field to type."""
+        self._sync()
+        first = "#price" if self.form.uses_price and not self.form.price else "#quantity"
+        self.query_one(first, Input).focus()
+
+    # -- keeping the form in step --------------------------------------------------------
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        if name == "quote_order_qty":
+            self.form.quote_amount = event.value
+        elif name in ("price", "stop_price", "quantity"):
+            setattr(self.form, name, event.value)
+        self._armed = None
+        self._sync()
+
+    @on(Choice.Changed)
+    def _chosen(self, event: Choice.Changed) -> None:
+        form = self.form
+        cid = event.choice.id
+        if cid == "side":
+            form.side = Side(event.value)
+        elif cid == "type":
+            form.type = OrderType(event.value)
+            if form.type is not OrderType.MARKET:
+                form.by_quote = False
+                self.query_one("#qty-in", Choice).select("BASE")
+            if form.uses_price and not form.price:
+                best = self._best(form.side)
+                if best is not None:
+                    form.price = f"{best:.{self.instrument.price_decimals}f}"
+                    self.query_one("#price", Input).value = form.price
+        elif cid == "tif":
+            form.time_in_force = TimeInForce(event.value)
+        elif cid == "qty-in":
+            form.by_quote = event.value == "QUOTE" and form.type is OrderType.MARKET
+        elif cid == "size" and event.value != "-":
+            self._size_from_balance(Decimal(event.value.rstrip("%")) / 100)
+        self._armed = None
+        self._sync()
+
+    def _size_from_balance(self, share: Decimal) -> None:
+        inst = self.instrument
+        top = self.state.symbols[inst.symbol].top
+        reference = None
+        if top is not None and top.asks and top.bids:
+            best = top.asks[0].price if self.form.side is Side.BUY else top.bids[0].price
+            reference = Decimal(repr(best))
+        problem = self.form.size_from_balance(
+            share, self.state.free(inst.base_asset), self.state.free(inst.quote_asset), reference
+        )
+        if problem:
+            self.query_one("#problem", Static).update(problem)
+        else:
+            self.query_one("#quantity", Input).value = self.form.quantity
+
+    def action_nudge(self, steps: int) -> None:
+        """Up/down: a tick or a step in a number field; elsewhere, the previous/next field."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id in ("price", "stop_price", "quantity"):
+            self.form.nudge(focused.id, steps)
+            focused.value = getattr(self.form, focused.id)
+            focused.cursor_position = len(focused.value)
+        elif steps > 0:
+            self.focus_previous()
+        else:
+            self.focus_next()
+
+    def action_toggle_side(self) -> None:
+        """Flip BUY and SELL."""
+        self.form.toggle_side()
+        self.query_one("#side", Choice).select(self.form.side.value)
+        self._armed = None
+        self._sync()
+
+    def _sync(self) -> None:
+        form = self.form
+        inst = self.instrument
+        self.set_class(form.side is Side.BUY, "-buy")
+        self.set_class(form.side is Side.SELL, "-sell")
+        title = f"{form.side} {inst.symbol}  {form.type}"
+        if self.confirm:
+            title += "   (confirmation on)"
+        self.query_one("#title", Static).update(title)
+        self.query_one("#balances", Static).update(
+            f"free {self.state.free(inst.quote_asset):f} {inst.quote_asset} · "
+            f"{self.state.free(inst.base_asset):f} {inst.base_asset} · "
+            f"tick {inst.tick_size} · step {inst.step_size}"
+        )
+        shown = {
+            "price": form.uses_price,
+            "stop_price": form.uses_stop,
+            "quantity": not form.by_quote,
+            "quote_order_qty": form.by_quote,
+        }
+        for name, visible in shown.items():
+            self.query_one(f"#field-{name}").set_class(not visible, "-off")
+        self.query_one("#tif").display = form.uses_time_in_force
+        self.query_one("#qty-in").display = form.type is OrderType.MARKET
+        book = self.state.symbols[inst.symbol].top
+        open_count = len(self.state.open_orders(inst.symbol))
+        check = form.check(book, self.fee_rate, open_count)
+        self.check = check
+        for name in shown:
+            reason = check.errors.get(name, "") if shown[name] else ""
+            self.query_one(f"#reason-{name}", Static).update(reason)
+        others = [
+            f"{field}: {msg}"
+            for field, msg in check.errors.items()
+            if field not in shown or not shown[field]
+        ]
+        self.query_one("#problem", Static).update("\n".join(others))
+        self.query_one("#preview", Static).update("\n".join(check.preview.lines))
+        confirm = self.query_one("#confirm", Static)
+        if self._armed is not None:
+            confirm.update(f"Press Enter again to SEND {_summary(self._armed)} · Esc to edit")
+        elif self.state.locked:
+            confirm.update("Trading is LOCKED by the kill switch (ctrl+u to unlock)")
+        else:
+            confirm.update("")
+
+    # -- sending -------------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    def _enter_in_field(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        """Send the order (after a second Enter when confirmation is on)."""
+        if self._sending:
+            return
+        self._sync()
+        check = self.check
+        if check is None or check.request is None:
+            if check is not None and not check.errors:
+                self.query_one("#problem", Static).update("fill in the quantity")
+            self.app.bell()
+            return
+        if self.confirm and self._armed is None:
+            self._armed = check.request
+            self._sync()
+            return
+        request = self._armed or check.request
+        self._armed = None
+        self._send(request)
+
+    def action_close(self) -> None:
+        """Esc: leave the confirmation step, or close the ticket."""
+        if self._armed is not None:
+            self._armed = None
+            self._sync()
+            return
+        self.dismiss(None)
+
+    @work(exclusive=True, group="ticket-send")
+    async def _send(self, request: OrderRequest) -> None:
+        self._sending = True
+        self.query_one("#confirm", Static).update(f"sending {_summary(request)}…")
+        try:
+            order: Any = await self.bus.request(PlaceOrder(request=request), timeout=_TIMEOUT_S)
+        except TimeoutError:
+            self.query_one("#problem", Static).update(
+                f"no answer within {_TIMEOUT_S:.0f} s: the order may exist; watch the blotter "
+                f"(client id {request.client_order_id})"
+            )
+            self.query_one("#confirm", Static).update("")
+            return
+        except Exception as exc:  # the venue's or risk's refusal: keep the ticket to edit
+            self.query_one("#problem", Static).update(f"REJECTED: {_reason(exc)}")
+            self.query_one("#confirm", Static).update("")
+            self.app.bell()
+            return
+        finally:
+            self._sending = False
+        self.dismiss(TicketResult(order=order))
+
+
+def _summary(r: OrderRequest) -> str:
+    qty = f"{r.quantity}" if r.quantity is not None else f"{r.quote_order_qty} quote"
+    price = f" @ {r.price}" if r.price is not None else ""
+    stop = f" stop {r.stop_price}" if r.stop_price is not None else ""
+    return f"{r.side} {qty} {r.symbol} {r.type}{price}{stop}"
+
+
+def _reason(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    return f"[{code}] {reason}" if code is not None else str(reason)

@@ -1,0 +1,41 @@
+"""What the terminal app is given to run: the bus and the facts of the run.
+
+The app never builds an engine; the runtime (or, later, a gateway client) hands it this,
+which is what lets the same app attach to a remote engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from omnitrade_tui.bus import Bus
+from omnitrade_tui.config import UISettings
+from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.logs import RingHandler
+
+
+@dataclass(frozen=True)
+class TerminalSession:
+    """The bus, the instruments, and how this run wants to look and behave."""
+
+    bus: Bus
+    instruments: Mapping[str, Instrument]
+    watchlist: tuple[str, ...]
+    profile_label: str = "SIM"
+    live: bool = False
+    ui: UISettings = field(default_factory=UISettings)
+    user_theme_dir: Path | None = None
+    fee_rate: Decimal = Decimal("0.001")
+    #: Ask the store for recent fills at start (venue profiles; a fresh sim has none).
+    load_history: bool = False
+    log_ring: RingHandler | None = None
+    #: Fixed wall clock for snapshot tests (epoch ms); ``None`` is the real clock.
+    frozen_time_ms: int | None = None
+
+    @property
+    def confirm_orders(self) -> bool:
+        """Confirmation is always on for LIVE, and optional elsewhere."""
+        return self.live or self.ui.confirm_orders

@@ -1,0 +1,398 @@
+"""What the screen shows, as plain Python state fed by the bus (no Textual here).
+
+Bus subscribers are cheap ``each`` callbacks that store the latest value and mark a part of
+the screen dirty; the app redraws dirty parts at its frame rate. So a burst of 2,000 book
+updates a second costs 2,000 assignments, not 2,000 repaints (reference ``textual.md`` §0).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.bus.subscription import Subscription
+from omnitrade_tui.domain.candles import CandleBuilder, candle_open
+from omnitrade_tui.domain.enums import OrderStatus
+from omnitrade_tui.domain.events import (
+    BalancesChanged,
+    BookHealth,
+    BookState,
+    BookTop,
+    CircuitChanged,
+    ConnectionChanged,
+    Diagnostics,
+    KillSwitchChanged,
+    LatencySample,
+    LinkState,
+    OrderRejected,
+    OrderUpdated,
+    RateLimitUsage,
+    Reconciled,
+    RecorderStatus,
+)
+from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
+from omnitrade_tui.engine.portfolio import Portfolio
+
+#: Parts of the screen a change can make dirty.
+BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART = (
+    "book",
+    "tape",
+    "watch",
+    "orders",
+    "fills",
+    "balances",
+    "log",
+    "status",
+    "chart",
+)
+
+#: Chart intervals offered by key and in the palette, in order.
+CHART_INTERVALS = ("1s", "1m", "5m", "15m", "1h", "4h", "1d")
+
+TAPE_LENGTH = 500
+SPARK_LENGTH = 60
+MAX_FILLS = 5_000
+MAX_LOG = 2_000
+MAX_CANDLES = 1_000
+
+
+@dataclass
+class SymbolView:
+    """The latest market state of one symbol."""
+
+    symbol: str
+    top: BookTop | None = None
+    health: BookHealth | None = None
+    ticker: Ticker | None = None
+    trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TAPE_LENGTH))
+    spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_LENGTH))
+
+    @property
+    def last(self) -> float | None:
+        """The last trade price, else the ticker's close."""
+        if self.trades:
+            return self.trades[-1].price
+        return self.ticker.last if self.ticker else None
+
+    @property
+    def book_state(self) -> BookState:
+        """The book's health as last published (``SYNCING`` before anything arrived)."""
+        if self.health is not None:
+            return self.health.state
+        return self.top.state if self.top is not None else BookState.SYNCING
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of the order event log."""
+
+    time_ms: int
+    text: str
+    severity: str = "information"
+
+
+Notify = Callable[[str, str], None]
+
+
+class TerminalState:
+    """Everything the screen reads, kept current by bus subscriptions."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        instruments: Mapping[str, Instrument],
+        watchlist: tuple[str, ...],
+        interval: str = "1m",
+    ) -> None:
+        self.bus = bus
+        self.instruments = dict(instruments)
+        self.watchlist = watchlist
+        self.symbols = {s: SymbolView(s) for s in watchlist}
+        self.active = watchlist[0]
+        self.interval = interval
+        self.orders: dict[str, Order] = {}
+        self.fills: deque[Fill] = deque(maxlen=MAX_FILLS)
+        self._fill_keys: set[tuple[str, int]] = set()
+        self.balances: dict[str, Balance] = {}
+        self.portfolio = Portfolio(
+            {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
+        )
+        self.log: deque[LogLine] = deque(maxlen=MAX_LOG)
+        self.links: dict[str, ConnectionChanged] = {}
+        self.latency_ms: float | None = None
+        self.rate_limit: RateLimitUsage | None = None
+        self.recorder: RecorderStatus | None = None
+        self.circuit: CircuitChanged | None = None
+        self.kill_switch: KillSwitchChanged | None = None
+        self.diagnostics: Diagnostics | None = None
+        self.candles: list[Candle] = []
+        #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
+        self.candles_version = 0
+        self._builder = CandleBuilder(self.active, interval)
+        self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
+        self.notify: Notify = lambda message, severity: None
+        self._subs: list[Subscription] = []
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Subscribe to everything the screen shows."""
+        sub = self.bus.subscribe
+        self._subs = [
+            sub("md.book.*", each(self._on_book), name="tui.book"),
+            sub("md.health.*", each(self._on_health), name="tui.health"),
+            sub("md.trade.*", each(self._on_trade), name="tui.trade"),
+            sub("md.ticker.*", each(self._on_ticker), name="tui.ticker"),
+            sub(topics.ORDER, each(self._on_order), name="tui.order"),
+            sub(topics.REJECT, each(self._on_reject), name="tui.reject"),
+            sub(topics.BALANCE, each(self._on_balance), name="tui.balance"),
+            sub(topics.RECONCILE, each(self._on_reconcile), name="tui.reconcile"),
+            sub(topics.CONNECTION, each(self._on_link), name="tui.link"),
+            sub(topics.LATENCY, each(self._on_latency), name="tui.latency"),
+            sub(topics.RATE_LIMIT, each(self._on_rate_limit), name="tui.ratelimit"),
+            sub(topics.RECORDER, each(self._on_recorder), name="tui.recorder"),
+            sub(topics.CIRCUIT, each(self._on_circuit), name="tui.circuit"),
+            sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
+            sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
+        ]
+
+    def stop(self) -> None:
+        """Leave the bus."""
+        for s in self._subs:
+            s.close()
+        self._subs = []
+
+    def take_dirty(self) -> set[str]:
+        """The parts changed since the last call (and forget them)."""
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    # -- market data -----------------------------------------------------------------------
+
+    def _on_book(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is not None and isinstance(event, BookTop):
+            view.top = event
+            if event.symbol == self.active:
+                self.dirty.add(BOOK)
+
+    def _on_health(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is not None and isinstance(event, BookHealth):
+            view.health = event
+            self.dirty.add(STATUS)
+            if event.symbol == self.active:
+                self.dirty.add(BOOK)
+
+    def _on_trade(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is None or not isinstance(event, Trade):
+            return
+        view.trades.append(event)
+        if event.symbol == self.active:
+            self.dirty.add(TAPE)
+            for closed in self._builder.add(event):
+                self._push_candle(closed)
+            self.dirty.add(CHART)
+        self.dirty.add(WATCH)
+
+    def _on_ticker(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is not None and isinstance(event, Ticker):
+            view.ticker = event
+            view.spark.append(event.last)
+            self.dirty.add(WATCH)
+
+    # -- candles ---------------------------------------------------------------------------
+
+    def set_chart(self, symbol: str, interval: str) -> None:
+        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives."""
+        self.interval = interval
+        self.candles = []
+        self.candles_version += 1
+        self._builder = CandleBuilder(symbol, interval)
+        self.dirty.add(CHART)
+
+    def backfill(self, symbol: str, interval: str, candles: list[Candle]) -> None:
+        """Closed candles from history, oldest first; live ones already built are kept."""
+        if symbol != self.active or interval != self.interval:
+            return  # an answer for a chart the user has already left
+        live_from = self.candles[0].open_ms if self.candles else None
+        older = [c for c in candles if live_from is None or c.open_ms < live_from]
+        self.candles = (older + self.candles)[-MAX_CANDLES:]
+        self.candles_version += 1
+        current = self._builder.current
+        if current is None and older:
+            # Start the forming candle from the last close, so it does not open on a gap.
+            self._builder = CandleBuilder(symbol, interval, seed=older[-1])
+        self.dirty.add(CHART)
+
+    def _push_candle(self, candle: Candle) -> None:
+        self.candles_version += 1
+        if self.candles and self.candles[-1].open_ms >= candle.open_ms:
+            self.candles[-1] = candle
+        else:
+            self.candles.append(candle)
+            if len(self.candles) > MAX_CANDLES:
+                del self.candles[0]
+
+    @property
+    def forming(self) -> Candle | None:
+        """The candle still open, if a trade has been seen in it."""
+        current = self._builder.current
+        if current is None:
+            return None
+        now_open = candle_open(int(time.time() * 1000), self.interval)
+        return current if current.open_ms <= now_open else None
+
+    # -- account ---------------------------------------------------------------------------
+
+    def _on_order(self, topic: str, event: Any) -> None:
+        if not isinstance(event, OrderUpdated):
+            return
+        report = event.report
+        order = report.order
+        known = self.orders.get(order.client_order_id)
+        if known is None or not known.status.is_terminal or order.status.is_terminal:
+            self.orders[order.client_order_id] = order
+        fill = report.fill
+        if fill is not None and (fill.symbol, fill.trade_id) not in self._fill_keys:
+            self._fill_keys.add((fill.symbol, fill.trade_id))
+            self.fills.append(fill)
+            self.portfolio.apply(fill)
+            self.dirty.update((FILLS, BALANCES, CHART))
+            self._log(
+                f"fill {fill.side} {fill.qty} {fill.symbol} @ {fill.price} "
+                f"fee {fill.commission} {fill.commission_asset} ({order.client_order_id})"
+            )
+        if known is None or known.status is not order.status:
+            self._log(_describe(order), _severity(order.status))
+            if order.status in (OrderStatus.UNKNOWN, OrderStatus.EXPIRED):
+                self.notify(_describe(order), "warning")
+        self.dirty.update((ORDERS, BOOK, LOG))
+
+    def load_fills(self, fills: list[Fill]) -> None:
+        """Fills from history, oldest first (those already seen are skipped)."""
+        for fill in fills:
+            if (fill.symbol, fill.trade_id) in self._fill_keys:
+                continue
+            self._fill_keys.add((fill.symbol, fill.trade_id))
+            self.fills.append(fill)
+            self.portfolio.apply(fill)
+        self.dirty.update((FILLS, BALANCES, CHART))
+
+    def _on_reject(self, topic: str, event: Any) -> None:
+        if isinstance(event, OrderRejected):
+            who = "risk" if event.source == "risk" else "venue"
+            code = f" [{event.code}]" if event.code is not None else ""
+            self._log(f"REJECTED by {who}{code} {event.symbol}: {event.reason}", "error")
+            self.dirty.add(LOG)
+
+    def _on_balance(self, topic: str, event: Any) -> None:
+        if isinstance(event, BalancesChanged):
+            for b in event.balances:
+                self.balances[b.asset] = b
+            self.dirty.add(BALANCES)
+
+    def _on_reconcile(self, topic: str, event: Any) -> None:
+        if isinstance(event, Reconciled) and (event.orders_changed or event.fills_added):
+            self._log(f"reconciled with the venue: {event.detail}", "warning")
+            self.notify(f"Reconciled: {event.detail}", "warning")
+            self.dirty.add(LOG)
+
+    def _log(self, text: str, severity: str = "information") -> None:
+        self.log.append(LogLine(int(time.time() * 1000), text, severity))
+        self.dirty.add(LOG)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders, newest first."""
+        rows = [
+            o
+            for o in self.orders.values()
+            if o.status.is_open and (symbol is None or o.symbol == symbol)
+        ]
+        rows.sort(key=lambda o: o.created_ms or o.updated_ms, reverse=True)
+        return rows
+
+    def free(self, asset: str) -> Decimal:
+        """The free balance of an asset (zero when unknown)."""
+        b = self.balances.get(asset)
+        return b.free if b is not None else Decimal(0)
+
+    # -- system ----------------------------------------------------------------------------
+
+    def _on_link(self, topic: str, event: Any) -> None:
+        if isinstance(event, ConnectionChanged):
+            before = self.links.get(event.link)
+            self.links[event.link] = event
+            self.dirty.add(STATUS)
+            if (
+                before is not None
+                and before.state is LinkState.CONNECTED
+                and (event.state is not LinkState.CONNECTED)
+            ):
+                self._log(f"{event.link} link {event.state}: {event.detail}", "warning")
+
+    def _on_latency(self, topic: str, event: Any) -> None:
+        if isinstance(event, LatencySample) and event.kind == "exchange_to_receipt":
+            self.latency_ms = event.seconds * 1000
+            self.dirty.add(STATUS)
+
+    def _on_rate_limit(self, topic: str, event: Any) -> None:
+        if isinstance(event, RateLimitUsage):
+            self.rate_limit = event
+            self.dirty.add(STATUS)
+
+    def _on_recorder(self, topic: str, event: Any) -> None:
+        if isinstance(event, RecorderStatus):
+            self.recorder = event
+            self.dirty.add(STATUS)
+
+    def _on_circuit(self, topic: str, event: Any) -> None:
+        if isinstance(event, CircuitChanged):
+            self.circuit = event
+            self.dirty.add(STATUS)
+            if event.state != "closed":
+                self.notify(f"REST circuit {event.state}: {event.detail}", "error")
+
+    def _on_kill_switch(self, topic: str, event: Any) -> None:
+        if isinstance(event, KillSwitchChanged):
+            self.kill_switch = event
+            state = "ENGAGED" if event.engaged else "released"
+            self._log(
+                f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
+            )
+            self.dirty.update((STATUS, LOG))
+
+    def _on_diagnostics(self, topic: str, event: Any) -> None:
+        if isinstance(event, Diagnostics):
+            self.diagnostics = event
+
+    @property
+    def locked(self) -> bool:
+        """Whether the kill switch holds trading."""
+        return self.kill_switch is not None and self.kill_switch.engaged
+
+
+def _describe(order: Order) -> str:
+    price = f" @ {order.price}" if order.price is not None else ""
+    filled = f" filled {order.filled_qty}" if order.filled_qty else ""
+    reason = f": {order.reject_reason}" if order.reject_reason else ""
+    return (
+        f"{order.status} {order.side} {order.type} {order.quantity} {order.symbol}{price}"
+        f"{filled} ({order.client_order_id}){reason}"
+    )
+
+
+def _severity(status: OrderStatus) -> str:
+    if status in (OrderStatus.REJECTED, OrderStatus.UNKNOWN):
+        return "error"
+    if status in (OrderStatus.EXPIRED, OrderStatus.CANCELED):
+        return "warning"
+    return "information"
