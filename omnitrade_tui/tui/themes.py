@@ -256,7 +256,8 @@ def _theme_from_table(path: Path, table: Mapping[str, Any]) -> Theme:
     colours: dict[str, str] = {}
     for field in (*COLOUR_FIELDS, *_OPTIONAL_COLOUR_FIELDS):
         if field in table:
-            problem = _colour_problem(f"{field!r}", table[field])
+            # Textual builds its colour system with Color.parse, which takes no opacity suffix.
+            problem = _colour_problem(f"{field!r}", table[field], opacity=False)
             if problem:
                 problems.append(problem)
             else:
@@ -325,14 +326,22 @@ def _variables(raw: object, problems: list[str]) -> dict[str, str]:
     return variables
 
 
-def _colour_problem(label: str, value: object) -> str | None:
-    """Why ``value`` is not a usable colour, or ``None`` when it is one."""
+def _colour_problem(label: str, value: object, *, opacity: bool = True) -> str | None:
+    """Why ``value`` is not a usable colour, or ``None`` when it is one.
+
+    ``opacity`` allows the ``"#26d07c 25%"`` form, which only CSS variables accept.
+    """
     if not isinstance(value, str):
         return f'{label} is {value!r}, but it must be a colour in quotes such as "#2f81f7"'
     try:
-        parse_theme_colour(value)
+        if opacity:
+            parse_theme_colour(value)
+        else:
+            Color.parse(value)
     except ValueError as error:
         return f"{label} is not usable: {error}"
+    except ColorParseError:
+        return f"{label} is not usable: {value!r} is not a colour"
     return None
 
 

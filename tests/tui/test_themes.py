@@ -250,7 +250,7 @@ def test_a_corrupt_user_file_is_named_and_the_others_still_load(tmp_path: Path) 
     themes, errors = load_themes(tmp_path)
 
     names = [theme.name for theme in themes]
-    assert names[: len(SHIPPED_NAMES)][0] == DEFAULT_THEME
+    assert names[0] == DEFAULT_THEME
     assert names[-2:] == ["a-good", "z-good"]
     assert "broken" not in names
     assert len(errors) == 1
@@ -278,6 +278,7 @@ def test_a_missing_field_is_named(tmp_path: Path) -> None:
     ("fields", "variables", "expected"),
     [
         ({"primary": "gren"}, None, "'primary' is not usable: 'gren' is not a colour"),
+        ({"panel": "#262626 50%"}, None, "'panel' is not usable: '#262626 50%' is not a colour"),
         ({"surface": 12}, None, "'surface' is 12, but it must be a colour"),
         ({}, {"bid": "#12345"}, "variable 'bid' is not usable: '#12345' is not a colour"),
         ({}, {"flash": "auto 80%"}, "variable 'flash' is not usable"),
@@ -321,7 +322,9 @@ def test_an_unreadable_or_non_utf8_file_is_named(tmp_path: Path) -> None:
 
 
 def test_a_missing_variable_is_filled_from_the_default_theme(tmp_path: Path) -> None:
-    write_theme(tmp_path / "partial.toml", "partial", {"bid": "#00ff00", "up": "#00ff00"})
+    write_theme(
+        tmp_path / "partial.toml", "partial", {"bid": "#00ff00", "up": "#00ff00", "x": "#111 20%"}
+    )
     write_theme(tmp_path / "bare.toml", "bare")  # no [variables] table at all
 
     themes, errors = load_themes(tmp_path)
@@ -334,6 +337,7 @@ def test_a_missing_variable_is_filled_from_the_default_theme(tmp_path: Path) -> 
     assert partial.variables["up"] == "#00ff00"
     assert partial.variables["ask"] == defaults["ask"]
     assert partial.variables["flash"] == defaults["flash"]
+    assert partial.variables["x"] == "#111 20%"
     assert set(REQUIRED_VARIABLES) <= set(by_name["bare"].variables)
     # The file itself is loaded as written; filling in is load_themes' job.
     assert "ask" not in load_theme_file(tmp_path / "partial.toml").variables
