@@ -140,10 +140,14 @@ class Runtime:
         record: bool = True,
         generate: bool = True,
         ask_passphrase: Callable[[str], str] | None = None,
+        connect: bool = True,
     ) -> AsyncIterator[Runtime]:
         """Run the engine for ``settings.profile`` for the duration of an ``async with``.
 
         ``record=False`` leaves the history store out (a quick demo, a test).
+        ``connect=False`` builds everything but opens the streams only when ``connect()`` is
+        called: the screen subscribes first, so it sees the first connection and balance
+        events instead of starting blank.
 
         Raises:
             VenueUnreachableError: the venue does not answer (exit code 7 at the CLI).
@@ -249,12 +253,19 @@ class Runtime:
                 metrics=metrics,
                 sim=sim,
             )
-            runtime.tasks = [
-                asyncio.create_task(stream.run(), name="market-stream"),
-                asyncio.create_task(user.run(), name="user-data"),
-            ]
             stack.push_async_callback(runtime._stop_tasks)
+            if connect:
+                runtime.connect()
             yield runtime
+
+    def connect(self) -> None:
+        """Open the market and user-data streams (once)."""
+        if self.tasks:
+            return
+        self.tasks = [
+            asyncio.create_task(self.stream.run(), name="market-stream"),
+            asyncio.create_task(self.user.run(), name="user-data"),
+        ]
 
     async def _stop_tasks(self) -> None:
         for task in self.tasks:

@@ -40,7 +40,7 @@ async def _run(settings: Settings, ask: object) -> int:
     from omnitrade_tui.tui.themes import user_theme_dir
 
     ask_passphrase = ask if callable(ask) else None
-    async with Runtime.start(settings, ask_passphrase=ask_passphrase) as runtime:
+    async with Runtime.start(settings, ask_passphrase=ask_passphrase, connect=False) as runtime:
         session = TerminalSession(
             bus=runtime.bus,
             instruments=runtime.instruments,
@@ -52,6 +52,7 @@ async def _run(settings: Settings, ask: object) -> int:
             fee_rate=runtime.fee_rate,
             load_history=runtime.sim is None,
             log_ring=current_ring(),
+            on_ready=runtime.connect,
         )
         app = OmniTradeApp(session)
         await app.run_async(mouse=settings.ui.mouse)

@@ -160,6 +160,8 @@ class OmniTradeApp(App[None]):
         """Start following the bus, draw the active symbol, and start the frame timer."""
         self.state.notify = self._notify
         self.state.start()
+        if self.session.on_ready is not None:
+            self.session.on_ready()
         self._apply_keymap()
         for problem in self.theme_errors:
             self.notify(problem, severity="error", timeout=10)

@@ -20,8 +20,8 @@ _SPARK = "▁▂▃▄▅▆▇█"
 WATCH_COLUMNS = [
     Column("Symbol", 8),
     Column("Last", 10, ">"),
-    Column("24h", 7, ">"),
-    Column("Trend", 12),
+    Column("24h", 6, ">"),
+    Column("Trend", 8),
 ]
 ORDER_COLUMNS = [
     Column("Time", 8),
@@ -100,7 +100,7 @@ def watch_rows(state: TerminalState) -> list[Row]:
                     (f"{marker}{symbol}", "" if symbol != state.active else "warn"),
                     (f"{last:,.{places}f}" if last is not None else "-", ""),
                     (f"{change:+.2f}%" if change is not None else "-", cls),
-                    (sparkline(view.spark, 12), cls),
+                    (sparkline(view.spark, 8), cls),
                 ),
             )
         )

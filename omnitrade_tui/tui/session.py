@@ -6,7 +6,7 @@ which is what lets the same app attach to a remote engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,8 @@ class TerminalSession:
     #: Ask the store for recent fills at start (venue profiles; a fresh sim has none).
     load_history: bool = False
     log_ring: RingHandler | None = None
+    #: Called once the screen follows the bus (the runtime then opens its streams).
+    on_ready: Callable[[], None] | None = None
     #: Fixed wall clock for snapshot tests (epoch ms); ``None`` is the real clock.
     frozen_time_ms: int | None = None
 

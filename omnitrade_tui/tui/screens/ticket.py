@@ -22,6 +22,7 @@ from textual.widgets import Input, Label, Static
 
 from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.commands import PlaceOrder
+from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.tui.state import TerminalState
@@ -106,6 +107,10 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.check: TicketCheck | None = None
         self._armed: OrderRequest | None = None
         self._sending = False
+        # Reasons show for fields the trader has typed in, and for all after a first Enter:
+        # a fresh ticket should not open covered in red.
+        self._touched: set[str] = {"price"} if self.form.price else set()
+        self._tried = False
 
     def _best(self, side: Side) -> float | None:
         top = self.state.symbols[self.instrument.symbol].top
@@ -159,6 +164,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
         name = event.input.id or ""
+        self._touched.add(name)
         if name == "quote_order_qty":
             self.form.quote_amount = event.value
         elif name in ("price", "stop_price", "quantity"):
@@ -235,8 +241,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             title += "   (confirmation on)"
         self.query_one("#title", Static).update(title)
         self.query_one("#balances", Static).update(
-            f"free {self.state.free(inst.quote_asset):f} {inst.quote_asset} · "
-            f"{self.state.free(inst.base_asset):f} {inst.base_asset} · "
+            f"free {fmt(self.state.free(inst.quote_asset))} {inst.quote_asset} · "
+            f"{fmt(self.state.free(inst.base_asset))} {inst.base_asset} · "
             f"tick {inst.tick_size} · step {inst.step_size}"
         )
         shown = {
@@ -254,12 +260,13 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         check = form.check(book, self.fee_rate, open_count)
         self.check = check
         for name in shown:
-            reason = check.errors.get(name, "") if shown[name] else ""
+            visible = shown[name] and (self._tried or name in self._touched)
+            reason = check.errors.get(name, "") if visible else ""
             self.query_one(f"#reason-{name}", Static).update(reason)
         others = [
             f"{field}: {msg}"
             for field, msg in check.errors.items()
-            if field not in shown or not shown[field]
+            if (field not in shown or not shown[field]) and (self._tried or self._touched)
         ]
         self.query_one("#problem", Static).update("\n".join(others))
         self.query_one("#preview", Static).update("\n".join(check.preview.lines))
@@ -282,6 +289,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         """Send the order (after a second Enter when confirmation is on)."""
         if self._sending:
             return
+        self._tried = True
         self._sync()
         check = self.check
         if check is None or check.request is None:

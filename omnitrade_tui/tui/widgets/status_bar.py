@@ -113,6 +113,9 @@ class StatusBar(Widget):
             text.append("off", style("status-bar--muted"))
         else:
             cls = "status-bar--ok" if rec.state == "ok" else "status-bar--bad"
-            backlog = f" backlog {rec.backlog_rows}" if rec.backlog_rows else ""
+            # A batch in flight is normal; a backlog past a few batches means the DB lags.
+            backlog = f" backlog {rec.backlog_rows}" if rec.backlog_rows > 2_000 else ""
+            if rec.spilled_rows:
+                backlog += f" spilled {rec.spilled_rows}"
             text.append(f"{rec.state}{backlog}", style(cls))
         return text
