@@ -331,8 +331,8 @@ class CandleChart(Widget, can_focus=True):
 
     Keys (when focused): ``left``/``right`` move a cursor over the candles, ``pageup`` and
     ``pagedown`` move it a screenful, ``home`` jumps to the oldest, ``end`` returns to
-    following the latest candle. Clicking a candle puts the cursor on it. The top line describes the
-    candle under the cursor, or the latest one when there is no cursor.
+    following the latest candle. Clicking a candle puts the cursor on it. The top line
+    describes the candle under the cursor, or the latest one when there is no cursor.
 
     Colours come from component classes. ``DEFAULT_CSS`` only uses Textual's built-in theme
     variables (``$success``, ``$error``, ...) because a variable that a theme does not define
