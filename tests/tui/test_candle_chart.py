@@ -395,6 +395,22 @@ async def test_axis_marks_the_last_price_in_its_candle_colour() -> None:
         assert label_style.color == chart.get_component_rich_style("candle-chart--down").color
 
 
+async def test_tiny_sizes_render_without_errors() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.styles.min_height = 0
+        chart.set_candles(zigzag(30))
+        chart.set_fills([(5 * MINUTE, 101.0, Side.BUY)])
+        for width, height in [(1, 1), (3, 2), (8, 3), (14, 4), (16, 6), (30, 1), (0, 5)]:
+            chart.styles.width = width
+            chart.styles.height = height
+            await pilot.pause()
+            assert tuple(chart.content_size) == (width, height)
+            for y in range(height):
+                assert chart.render_line(y).cell_length == width
+
+
 async def test_resize_keeps_the_latest_candle_at_the_right_edge() -> None:
     candles = [candle(i, 100, 101, 99, 100.5) for i in range(99)]
     candles.append(candle(99, 100, 130, 99, 125, 500))  # latest: tallest, biggest volume
@@ -485,6 +501,27 @@ async def test_cursor_stays_on_its_candle_when_old_candles_are_dropped() -> None
         chart.update_candle(zigzag(1, start=10)[0])
         assert chart.cursor_index is not None
         assert chart.candles[chart.cursor_index] == picked
+
+
+async def test_new_candle_scrolls_in_unless_the_view_is_back_in_history() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_candles(zigzag(100))
+        chart.focus()
+        await pilot.pause()
+        await pilot.press("left")
+        newest = candle(100, 100, 200, 99, 150)  # tallest: reaches the top row when shown
+        chart.update_candle(newest)
+        await pilot.pause()
+        assert chart.render_line(1).text[PLOT_WIDTH - 1] in CANDLE_GLYPHS
+        assert chart.cursor_index == 98
+
+        await pilot.press("home")
+        chart.update_candle(candle(101, 150, 300, 149, 250))
+        await pilot.pause()
+        assert chart.cursor_index == 0
+        assert "300" not in chart.render_line(1).text
 
 
 async def test_interval_is_shown_in_the_title() -> None:

@@ -331,8 +331,8 @@ class CandleChart(Widget, can_focus=True):
 
     Keys (when focused): ``left``/``right`` move a cursor over the candles, ``pageup`` and
     ``pagedown`` move it a screenful, ``home`` jumps to the oldest, ``end`` returns to
-    following the latest candle. Clicking a candle puts the cursor on it. The top line describes the
-    candle under the cursor, or the latest one when there is no cursor.
+    following the latest candle. Clicking a candle puts the cursor on it. The top line
+    describes the candle under the cursor, or the latest one when there is no cursor.
 
     Colours come from component classes. ``DEFAULT_CSS`` only uses Textual's built-in theme
     variables (``$success``, ``$error``, ...) because a variable that a theme does not define
@@ -486,8 +486,13 @@ class CandleChart(Widget, can_focus=True):
                 candles[index] = candle
             self._bump()
             return
+        # A view that showed the newest candle keeps showing the newest one while the cursor
+        # stays in it; a view scrolled back into history stays put.
+        at_end = self._view_end >= len(candles)
         candles.append(candle)
         self._open_times.append(candle.open_ms)
+        if at_end:
+            self._view_end = len(candles)
         if len(candles) > self._max_candles:
             del candles[0]
             del self._open_times[0]
@@ -645,7 +650,8 @@ class CandleChart(Widget, can_focus=True):
         styles = self._resolve_styles()
         candles = self._candles
         start, end = visible_window(len(candles), layout.plot_width, self._cursor, self._view_end)
-        visible = candles[start:end]
+        # Too short for a single candle row: the title line alone is drawn.
+        visible = candles[start:end] if layout.price_rows > 0 else []
         if not visible:
             return _Frame(layout, width, 0, 0, layout.plot_width, 0.0, 1.0, [], [], [], styles)
         offset = layout.plot_width - len(visible)
