@@ -11,7 +11,7 @@ import logging
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, TypeVar, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from omnitrade_tui.domain.commands import (
@@ -65,6 +66,7 @@ from omnitrade_tui.tui.widgets.status_bar import StatusBar
 from omnitrade_tui.tui.widgets.tape import Tape
 
 INTERVALS = parts.CHART_INTERVALS
+W = TypeVar("W", bound=Widget)
 BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log")
 _REQUEST_TIMEOUT_S = 15.0
 
@@ -169,10 +171,15 @@ class OmniTradeApp(App[None]):
             self.sub_title = "LIVE - REAL MONEY"
             self.add_class("-live")
         self._show_symbol(self.state.active)
-        self.query_one("#ladder", Ladder).focus()
+        self._main("#ladder", Ladder).focus()
         self.set_interval(1 / self.session.ui.frame_rate, self._frame)
         if self.session.load_history:
             self._load_fills()
+
+    def _main(self, selector: str, kind: type[W] = Widget) -> W:  # type: ignore[assignment]
+        """A widget of the main screen, even while a modal is on top (``query_one`` on the
+        app searches the active screen)."""
+        return self.screen_stack[0].query_one(selector, kind)
 
     def on_unmount(self) -> None:
         """Leave the bus."""
@@ -199,7 +206,7 @@ class OmniTradeApp(App[None]):
         """Redraw what changed since the last frame (at most ``frame_rate`` times a second)."""
         state = self.state
         dirty = state.take_dirty()
-        ladder = self.query_one("#ladder", Ladder)
+        ladder = self._main("#ladder", Ladder)
         ladder.fade_flashes()
         if not dirty:
             return
@@ -213,26 +220,26 @@ class OmniTradeApp(App[None]):
                     key = (o.side, float(o.price))
                     own[key] = own.get(key, 0.0) + float(o.remaining_qty)
             ladder.set_own_orders(own)
-            self.query_one("#orders", RowTable).set_rows(order_rows(state))
+            self._main("#orders", RowTable).set_rows(order_rows(state))
         if parts.TAPE in dirty:
-            self.query_one("#tape", Tape).show(view.trades)
+            self._main("#tape", Tape).show(view.trades)
         if parts.WATCH in dirty:
-            self.query_one("#watchlist", RowTable).set_rows(watch_rows(state))
+            self._main("#watchlist", RowTable).set_rows(watch_rows(state))
         if parts.CHART in dirty:
             self._draw_chart()
         if parts.FILLS in dirty:
-            self.query_one("#fills", RowTable).set_rows(fill_rows(state))
+            self._main("#fills", RowTable).set_rows(fill_rows(state))
         if parts.BALANCES in dirty or parts.FILLS in dirty or parts.WATCH in dirty:
-            self.query_one("#balances", RowTable).set_rows(balance_rows(state))
-            self.query_one("#positions", RowTable).set_rows(position_rows(state))
+            self._main("#balances", RowTable).set_rows(balance_rows(state))
+            self._main("#positions", RowTable).set_rows(position_rows(state))
         if parts.LOG in dirty:
-            self.query_one("#log", RowTable).set_rows(log_rows(state))
+            self._main("#log", RowTable).set_rows(log_rows(state))
         if parts.STATUS in dirty or parts.LOG in dirty:
-            self.query_one("#status", StatusBar).refresh()
+            self._main("#status", StatusBar).refresh()
 
     def _draw_chart(self) -> None:
         state = self.state
-        chart = self.query_one("#chart", CandleChart)
+        chart = self._main("#chart", CandleChart)
         forming = state.forming
         if state.candles_version != self._candles_version:
             self._candles_version = state.candles_version
@@ -258,9 +265,9 @@ class OmniTradeApp(App[None]):
         state = self.state
         state.active = symbol
         inst = state.instruments[symbol]
-        ladder = self.query_one("#ladder", Ladder)
+        ladder = self._main("#ladder", Ladder)
         ladder.configure(symbol, inst.tick_size, inst.price_decimals, inst.quantity_decimals)
-        self.query_one("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
+        self._main("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
         self._fills_shown = -1
         state.dirty.update(
             (parts.BOOK, parts.TAPE, parts.ORDERS, parts.CHART, parts.STATUS, parts.WATCH)
@@ -279,7 +286,7 @@ class OmniTradeApp(App[None]):
 
     def _load_chart(self, symbol: str, interval: str) -> None:
         self.state.set_chart(symbol, interval)
-        chart = self.query_one("#chart", CandleChart)
+        chart = self._main("#chart", CandleChart)
         chart.interval = interval
         self._candles_version = -1
         self._backfill(symbol, interval)
@@ -357,7 +364,7 @@ class OmniTradeApp(App[None]):
         )
 
     def _selected_order(self) -> str | None:
-        key = self.query_one("#orders", RowTable).cursor_key
+        key = self._main("#orders", RowTable).cursor_key
         if key is None or key not in self.state.orders:
             self.notify("no open order selected (o focuses the orders)", severity="warning")
             return None
@@ -431,7 +438,7 @@ class OmniTradeApp(App[None]):
 
     def action_group(self, step: int) -> None:
         """Coarser or finer price grouping on the ladder."""
-        self.query_one("#ladder", Ladder).regroup(step)
+        self._main("#ladder", Ladder).regroup(step)
 
     def action_interval(self, step: int) -> None:
         """Next or previous chart interval."""
@@ -440,7 +447,7 @@ class OmniTradeApp(App[None]):
 
     def action_tape_filter(self) -> None:
         """Next minimum trade size on the tape."""
-        tape = self.query_one("#tape", Tape)
+        tape = self._main("#tape", Tape)
         floor = tape.cycle_filter()
         tape.show(self.state.symbols[self.state.active].trades)
         self.notify(f"tape: trades of at least {floor:,.0f}" if floor else "tape: every trade")
@@ -454,13 +461,13 @@ class OmniTradeApp(App[None]):
         """Move the keyboard to a panel."""
         if target == "orders":
             self.action_tab("orders")
-        self.query_one(f"#{target}").focus()
+        self._main(f"#{target}").focus()
 
     def action_tab(self, name: str) -> None:
         """Show a blotter tab and put the keyboard on it."""
         if name in BLOTTER_TABS:
-            self.query_one("#blotter", TabbedContent).active = f"{name}-tab"
-            self.query_one(f"#{name}", RowTable).focus()
+            self._main("#blotter", TabbedContent).active = f"{name}-tab"
+            self._main(f"#{name}", RowTable).focus()
 
     def action_help(self) -> None:
         """The keys, on one screen."""

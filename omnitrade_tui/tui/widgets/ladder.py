@@ -56,7 +56,8 @@ def group_levels(
         steps = price / bucket
         # A small epsilon keeps exact multiples in their own bucket despite float error.
         k = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
-        key = round(k * bucket, 12)
+        # Eight places: Binance's finest tick, and enough to undo k * bucket's float error.
+        key = round(k * bucket, 8)
         out[key] = out.get(key, 0.0) + qty
     return sorted(out.items(), reverse=side is Side.BUY)
 
@@ -213,6 +214,11 @@ class Ladder(Widget, can_focus=True):
             row = self._rows[min(self._ask_count, len(self._rows) - 1)]
         if row is not None:
             self.post_message(self.LevelSelected(row.price, row.side))
+
+    @property
+    def rows(self) -> list[LadderRow]:
+        """The levels drawn on the last paint, asks (highest first) then bids."""
+        return list(self._rows)
 
     @property
     def cursor_row(self) -> LadderRow | None:

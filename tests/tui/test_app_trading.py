@@ -1,0 +1,266 @@
+"""The terminal app driven by keyboard against the simulated venue, through the real
+runtime (connector, order manager behind the risk gate, SQLite history).
+
+Each test presses the keys the README documents and checks what the screen's state shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from omnitrade_tui.bus import each
+from omnitrade_tui.config import Overrides, load_settings
+from omnitrade_tui.domain.enums import OrderStatus, Side
+from omnitrade_tui.domain.events import BookState
+from omnitrade_tui.runtime import Runtime
+from omnitrade_tui.tui.app import OmniTradeApp
+from omnitrade_tui.tui.screens.ticket import OrderTicket
+from omnitrade_tui.tui.session import TerminalSession
+from omnitrade_tui.tui.widgets.ladder import Ladder
+from omnitrade_tui.tui.widgets.row_table import RowTable
+
+
+@asynccontextmanager
+async def running_app(
+    tmp_path: Path, size: tuple[int, int] = (160, 45)
+) -> AsyncIterator[tuple[OmniTradeApp, Pilot[None], Runtime]]:
+    """The app on a fresh simulated venue, its book live."""
+    env = {
+        "OMNITRADE_CONFIG_DIR": str(tmp_path / "config"),
+        "OMNITRADE_STATE_DIR": str(tmp_path / "state"),
+        "OMNITRADE_DATA_DIR": str(tmp_path / "data"),
+        "OMNITRADE_DB_URL": f"sqlite:///{tmp_path / 'history.db'}",
+    }
+    settings = load_settings(Overrides(), env=env)
+    async with Runtime.start(settings, seed=11, connect=False) as runtime:
+        session = TerminalSession(
+            bus=runtime.bus,
+            instruments=runtime.instruments,
+            watchlist=runtime.watchlist,
+            profile_label=runtime.profile_label,
+            ui=settings.ui,
+            on_ready=runtime.connect,
+        )
+        app = OmniTradeApp(session)
+        async with app.run_test(size=size) as pilot:
+            await until(
+                pilot,
+                lambda: (
+                    app.state.symbols["BTCUSDT"].book_state is BookState.LIVE
+                    and "BTC" in app.state.balances
+                ),
+                "the BTCUSDT book to go live and balances to arrive",
+            )
+            yield app, pilot, runtime
+
+
+async def until(
+    pilot: Pilot[None], check: Callable[[], bool], what: str, timeout: float = 10.0
+) -> None:
+    """Wait (letting the app run) until ``check()`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            log = [line.text for line in list(pilot.app.state.log)[-8:]]  # type: ignore[attr-defined]
+            raise AssertionError(
+                f"timed out waiting for {what}; screen {pilot.app.screen!r}; log {log}"
+            )
+        await pilot.pause(0.05)
+
+
+def commands_seen(app: OmniTradeApp) -> list[Any]:
+    """Every command journaled on the bus from now on."""
+    seen: list[Any] = []
+    app.bus.subscribe("cmd.>", each(lambda topic, event: seen.append(event)))
+    return seen
+
+
+async def place_deep_bid(app: OmniTradeApp, pilot: Pilot[None], depth: int = 8) -> str:
+    """Group the ladder by 1000 ticks, walk ``depth`` rows into the bids, Enter: the ticket
+    opens at that row's price; move the price further down (the simulated market moves
+    fast), type a quantity, Enter. Returns the new order's client id."""
+    before = set(app.state.orders)
+    await pilot.press("l")
+    ladder = app.query_one("#ladder", Ladder)
+    while ladder.group < 1000:
+        await pilot.press("right_square_bracket")
+    for _ in range(depth):
+        await pilot.press("down")
+    await pilot.pause(0.1)
+    row = ladder.cursor_row
+    assert row is not None
+    assert row.side is Side.BUY
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+    ticket = app.screen
+    assert isinstance(ticket, OrderTicket)
+    assert ticket.form.side is Side.BUY
+    # Rows are 10 USDT buckets, so the row under the cursor keeps its price as the book moves.
+    assert Decimal(ticket.form.price) == Decimal(repr(row.price))
+    deeper = Decimal(ticket.form.price) - 200 - depth
+    await pilot.press(*"0.01", "shift+tab", "ctrl+u", *str(deeper))
+    await pilot.press("enter")
+    await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket to close")
+    new = set(app.state.orders) - before
+    assert len(new) == 1
+    return new.pop()
+
+
+async def test_limit_order_by_keyboard_shows_in_orders_and_on_the_ladder(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        cid = await place_deep_bid(app, pilot)
+        await until(
+            pilot, lambda: app.state.orders[cid].status is OrderStatus.NEW, "the order to be NEW"
+        )
+        order = app.state.orders[cid]
+        await pilot.pause(0.2)
+        orders = app.query_one("#orders", RowTable)
+        assert [r.key for r in orders.rows] == [cid]
+        ladder = app.query_one("#ladder", Ladder)
+        assert ladder.own == {(Side.BUY, float(order.price or 0)): 0.01}
+        own_rows = [r for r in ladder.rows if r.own_qty]
+        assert [r.own_qty for r in own_rows] == [0.01]
+        bucket = Decimal(repr(ladder.bucket))
+        assert Decimal(repr(own_rows[0].price)) == (order.price or 0) // bucket * bucket
+        # The venue holds exactly this order.
+        venue = await runtime.manager.port.open_orders("BTCUSDT")
+        assert [o.client_order_id for o in venue] == [cid]
+
+
+async def test_amend_then_cancel_by_keyboard(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        cid = await place_deep_bid(app, pilot)
+        old_price = app.state.orders[cid].price
+        assert old_price is not None
+        tick = app.state.instruments["BTCUSDT"].tick_size
+        await pilot.press("o", "a")
+        await pilot.press("down", "down", "down")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: (
+                app.state.orders[cid].status is OrderStatus.CANCELED
+                and len(app.state.open_orders()) == 1
+            ),
+            "the cancel-replace",
+        )
+        new = app.state.open_orders()[0]
+        assert new.client_order_id != cid
+        assert new.price == old_price - 3 * tick
+        await pilot.pause(0.2)
+        orders = app.query_one("#orders", RowTable)
+        assert orders.cursor_key == new.client_order_id
+        await pilot.press("c")
+        await until(pilot, lambda: not app.state.open_orders(), "the cancel")
+        assert app.state.orders[new.client_order_id].status is OrderStatus.CANCELED
+        await pilot.pause(0.2)
+        assert app.query_one("#ladder", Ladder).own == {}
+        assert await runtime.manager.port.open_orders("BTCUSDT") == []
+
+
+async def test_market_order_fills_and_shows_in_fills_and_balances(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, _runtime):
+        btc_before = app.state.balances["BTC"].free
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        await pilot.press(*"0.02")
+        await pilot.pause(0.1)
+        assert ticket.check is not None
+        assert any("expected avg" in line for line in ticket.check.preview.lines)
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: sum((f.qty for f in app.state.fills), Decimal(0)) == Decimal("0.02"),
+            "fills of the whole 0.02",
+        )
+        fee_btc = sum(
+            (f.commission for f in app.state.fills if f.commission_asset == "BTC"), Decimal(0)
+        )
+        await until(
+            pilot,
+            lambda: app.state.balances["BTC"].free == btc_before + Decimal("0.02") - fee_btc,
+            "the BTC balance to grow by the fill, less the fee",
+        )
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        assert len(app.query_one("#fills", RowTable).rows) == len(app.state.fills)
+        balances = {r.key for r in app.query_one("#balances", RowTable).rows}
+        assert {"BTC", "USDT"} <= balances
+        positions = app.query_one("#positions", RowTable).rows
+        assert [r.key for r in positions] == ["BTCUSDT"]
+
+
+async def test_bad_price_shows_the_filter_reason_and_sends_nothing(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, _runtime):
+        seen = commands_seen(app)
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        await pilot.press(*"0.01")
+        await pilot.press("shift+tab")  # back to the price
+        await pilot.press("ctrl+u", *"100.123")
+        await pilot.pause(0.1)
+        assert ticket.form.price == "100.123"
+        assert ticket.check is not None
+        reason = ticket.check.errors["price"]
+        assert "PRICE_FILTER" in reason
+        assert "100.12 or 100.13" in reason
+        shown = ticket.query_one("#reason-price").render()
+        assert "100.12 or 100.13" in str(shown)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, OrderTicket), "the ticket stays open for editing"
+        await pilot.press("ctrl+u", *"abc")
+        await pilot.pause(0.1)
+        assert "not a plain decimal number" in ticket.check.errors["price"]
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert seen == []
+        assert app.state.orders == {}
+
+
+async def test_kill_switch_cancels_all_and_locks_trading(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        await place_deep_bid(app, pilot, depth=8)
+        await place_deep_bid(app, pilot, depth=10)
+        await until(pilot, lambda: len(app.state.open_orders()) == 2, "two open orders")
+        await pilot.press("ctrl+k")
+        await until(pilot, lambda: app.state.locked, "the kill switch")
+        await until(pilot, lambda: not app.state.open_orders(), "every order cancelled")
+        assert await runtime.manager.port.open_orders() == []
+        await pilot.press("b")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, OrderTicket), "no ticket while locked"
+        status = str(app.query_one("#status").render())
+        assert "KILL SWITCH" in status
+        await pilot.press("ctrl+u")
+        await pilot.press("y")
+        await until(pilot, lambda: not app.state.locked, "the unlock")
+
+
+async def test_venue_rejection_keeps_the_ticket_with_the_reason(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, _runtime):
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        # More BTC than the account holds: valid by the filters, refused by the venue.
+        await pilot.press(*"50")
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: "REJECTED" in str(ticket.query_one("#problem").render()), "the rejection"
+        )
+        assert isinstance(app.screen, OrderTicket)
+        assert "-2010" in str(ticket.query_one("#problem").render())
