@@ -11,7 +11,7 @@ import logging
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work

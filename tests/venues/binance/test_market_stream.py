@@ -10,8 +10,8 @@ import pytest
 
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain import Side, Trade
-from omnitrade_tui.domain.models import Ticker
 from omnitrade_tui.domain.events import BookHealth, BookState, BookTop, ConnectionChanged
+from omnitrade_tui.domain.models import Ticker
 from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
