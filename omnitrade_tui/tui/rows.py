@@ -23,25 +23,26 @@ WATCH_COLUMNS = [
     Column("24h", 6, ">"),
     Column("Trend", 8),
 ]
+# Most telling first: on a narrow screen the table scrolls sideways for the rest.
 ORDER_COLUMNS = [
-    Column("Time", 8),
-    Column("Symbol", 8),
     Column("Side", 4),
-    Column("Type", 11),
     Column("Price", 12, ">"),
     Column("Qty", 11, ">"),
     Column("Filled", 11, ">"),
     Column("Status", 16),
+    Column("Symbol", 8),
+    Column("Type", 11),
+    Column("Time", 8),
     Column("Client id", 26),
 ]
 FILL_COLUMNS = [
-    Column("Time", 8),
-    Column("Symbol", 8),
     Column("Side", 4),
     Column("Price", 12, ">"),
     Column("Qty", 11, ">"),
-    Column("Notional", 12, ">"),
     Column("Fee", 16, ">"),
+    Column("Symbol", 8),
+    Column("Time", 8),
+    Column("Notional", 12, ">"),
     Column("Role", 5),
     Column("Trade", 10, ">"),
 ]
@@ -125,14 +126,14 @@ def order_rows(state: TerminalState) -> list[Row]:
             Row(
                 o.client_order_id,
                 (
-                    (hms(o.created_ms or o.updated_ms), "muted"),
-                    (o.symbol, ""),
                     (o.side.value, _side_cls(o.side)),
-                    (o.type.value, ""),
                     (price, _side_cls(o.side)),
                     (f"{o.quantity:.{qplaces}f}", ""),
                     (f"{o.filled_qty:.{qplaces}f}", ""),
                     (status, status_cls),
+                    (o.symbol, ""),
+                    (o.type.value, ""),
+                    (hms(o.created_ms or o.updated_ms), "muted"),
                     (o.client_order_id, "muted"),
                 ),
             )
@@ -150,13 +151,13 @@ def fill_rows(state: TerminalState) -> list[Row]:
             Row(
                 f"{f.symbol}:{f.trade_id}",
                 (
-                    (hms(f.time_ms), "muted"),
-                    (f.symbol, ""),
                     (f.side.value, _side_cls(f.side)),
                     (f"{f.price:.{places}f}", _side_cls(f.side)),
                     (fmt(f.qty), ""),
-                    (f"{f.quote_qty:,.2f}", ""),
                     (f"{fmt(f.commission)} {f.commission_asset}", "muted"),
+                    (f.symbol, ""),
+                    (hms(f.time_ms), "muted"),
+                    (f"{f.quote_qty:,.2f}", ""),
                     ("maker" if f.is_maker else "taker", "muted"),
                     (str(f.trade_id), "muted"),
                 ),

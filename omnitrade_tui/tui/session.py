@@ -34,8 +34,6 @@ class TerminalSession:
     log_ring: RingHandler | None = None
     #: Called once the screen follows the bus (the runtime then opens its streams).
     on_ready: Callable[[], None] | None = None
-    #: Fixed wall clock for snapshot tests (epoch ms); ``None`` is the real clock.
-    frozen_time_ms: int | None = None
 
     @property
     def confirm_orders(self) -> bool:

@@ -266,7 +266,7 @@ def _preview(
         lines = [
             f"expected avg {sweep.avg_price:.{inst.price_decimals}f}  "
             f"slippage {sweep.slippage_bps or 0:.1f} bps over {sweep.levels} levels",
-            f"notional ~{fmt(notional)} {quote}  fee ~{fmt(fee.normalize())} {quote}",
+            f"notional ~{_money(notional)} {quote}  fee ~{_money(fee, 4)} {quote}",
         ]
         if not sweep.complete:
             lines.append(
@@ -288,5 +288,10 @@ def _preview(
     return Preview(
         notional=notional,
         fee=fee,
-        lines=[f"notional {fmt(notional)} {quote}  fee up to {fmt(fee.normalize())} {quote}"],
+        lines=[f"notional {_money(notional)} {quote}  fee up to {_money(fee, 4)} {quote}"],
     )
+
+
+def _money(value: Decimal, places: int = 2) -> str:
+    """A quote amount for reading: grouped, rounded half-even to ``places``."""
+    return f"{value:,.{places}f}"

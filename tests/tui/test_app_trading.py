@@ -25,6 +25,7 @@ from omnitrade_tui.tui.screens.ticket import OrderTicket
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.widgets.ladder import Ladder
 from omnitrade_tui.tui.widgets.row_table import RowTable
+from omnitrade_tui.tui.widgets.status_bar import StatusBar
 
 
 @asynccontextmanager
@@ -242,7 +243,7 @@ async def test_kill_switch_cancels_all_and_locks_trading(tmp_path: Path) -> None
         await pilot.press("b")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, OrderTicket), "no ticket while locked"
-        status = str(app.query_one("#status").render())
+        status = "".join(seg.text for seg in app.query_one("#status", StatusBar).segments())
         assert "KILL SWITCH" in status
         await pilot.press("ctrl+u")
         await pilot.press("y")

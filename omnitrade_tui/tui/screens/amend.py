@@ -28,8 +28,11 @@ class AmendOrder(ModalScreen[None]):
         border: thick $accent; background: $surface; padding: 0 1;
     }
     AmendOrder .field { height: auto; }
-    AmendOrder .field > Label { width: 10; padding: 1 0 0 0; }
-    AmendOrder .field > Input { width: 22; }
+    AmendOrder .field > Label { width: 10; }
+    AmendOrder .field > Input {
+        width: 22; height: 1; border: none; padding: 0 1; background: $boost;
+        &:focus { background: $accent 35%; }
+    }
     AmendOrder .reason { width: 1fr; color: $error; padding: 0 0 0 1; }
     AmendOrder #problem { color: $error; text-style: bold; }
     AmendOrder #keys { color: $text-muted; }

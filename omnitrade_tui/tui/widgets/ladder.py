@@ -347,12 +347,12 @@ class Ladder(Widget, can_focus=True):
             side_style = side_style + Style(dim=True)
         if flash:
             side_style = side_style + style("ladder--flash")
-        own = f"{row.own_qty:>{8}.{self.qty_decimals}g}" if row.own_qty else ""
+        own = f"●{row.own_qty:.6g}" if row.own_qty else ""
         price = f"{row.price:,.{self.price_decimals}f}"
         qty = f"{row.qty:.{self.qty_decimals}f}"
         cum = _compact(row.cum_qty)
         segs = [
-            Segment(f"{('●' + own) if own else '':>9}", style("ladder--own")),
+            Segment(f"{own:<7}"[:7], style("ladder--own")),
             Segment(f" {price:>12}", side_style),
             Segment(f" {qty:>11}", side_style),
             Segment(f" {cum:>7} ", self.rich_style),

@@ -1,12 +1,14 @@
 """The status bar: profile, links, latency, book health, rate-limit use, recorder, kill switch.
 
-One line, redrawn only when one of its inputs changed (a few times a second at most), so a
-plain ``render()`` of a Rich ``Text`` is cheap enough here.
+One line, redrawn only when one of its inputs changed (a few times a second at most). It is
+drawn with the Line API like the other panels: the segments' spacing stays exactly as
+built, and a narrow terminal gets short labels instead of a cut-off line.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.segment import Segment
+from textual.strip import Strip
 from textual.widget import Widget
 
 from omnitrade_tui.domain.events import BookState, LinkState
@@ -56,44 +58,62 @@ class StatusBar(Widget):
         self.label = label
         self.live = live
 
-    def render(self) -> Text:
-        """The bar as one line of styled text."""
+    def render_line(self, y: int) -> Strip:
+        """The bar (line 0)."""
+        width = self.size.width
+        if y != 0:
+            return Strip.blank(width, self.rich_style)
+        segments = self.segments(compact=width < 110)
+        return Strip(segments).adjust_cell_length(width, self.rich_style).crop(0, width)
+
+    def segments(self, compact: bool = False) -> list[Segment]:
+        """The bar's pieces, each styled from a component class."""
         s = self.state
-        style = self.get_component_rich_style
-        text = Text(no_wrap=True, overflow="ellipsis")
-        badge = f" {'LIVE - REAL MONEY' if self.live else self.label} "
-        text.append(badge, style("status-bar--live" if self.live else "status-bar--profile"))
+        out: list[Segment] = []
+        muted = self.get_component_rich_style("status-bar--muted")
+
+        def add(text: str, cls: str) -> None:
+            out.append(Segment(text, self.get_component_rich_style(cls)))
+
+        def label(text: str, short: str) -> None:
+            out.append(Segment(f"  {short if compact else text} ", muted))
+
+        badge = "LIVE - REAL MONEY" if self.live else self.label
+        add(f" {badge} ", "status-bar--live" if self.live else "status-bar--profile")
         if s.locked:
-            text.append(
-                " KILL SWITCH: TRADING LOCKED (ctrl+u unlocks) ", style("status-bar--locked")
-            )
-        for link in ("market", "user"):
+            add(" KILL SWITCH: TRADING LOCKED (ctrl+u) ", "status-bar--locked")
+        for link, short in (("market", "mkt"), ("user", "usr")):
             event = s.links.get(link)
-            mark, cls = (
-                _LINK_MARK.get(event.state, ("?", "status-bar--muted"))
-                if event
-                else (
-                    "◌",
-                    "status-bar--muted",
-                )
+            if event is None:
+                mark, cls, word = "◌", "status-bar--muted", "starting"
+            else:
+                mark, cls = _LINK_MARK.get(event.state, ("?", "status-bar--muted"))
+                word = event.state.value
+            label(link, short)
+            add(
+                mark
+                if compact and event is not None and event.state is LinkState.CONNECTED
+                else f"{mark} {word}",
+                cls,
             )
-            word = event.state if event else "starting"
-            text.append(f"  {link} ", style("status-bar--muted"))
-            text.append(f"{mark} {word}", style(cls))
         if s.latency_ms is not None:
-            cls = "status-bar--ok" if s.latency_ms < 250 else "status-bar--warn"
-            text.append("  lat ", style("status-bar--muted"))
-            text.append(f"{s.latency_ms:.0f}ms", style(cls))
+            label("lat", "")
+            add(
+                f"{s.latency_ms:.0f}ms",
+                "status-bar--ok" if s.latency_ms < 250 else "status-bar--warn",
+            )
         view = s.symbols.get(s.active)
         if view is not None:
             state = view.book_state
-            cls = "status-bar--ok" if state is BookState.LIVE else "status-bar--warn"
-            text.append("  book ", style("status-bar--muted"))
             health = view.health
             extra = (
                 f" gaps {health.gaps} resyncs {health.resyncs}" if health and health.gaps else ""
             )
-            text.append(f"{state}{extra}", style(cls))
+            label("book", "book")
+            add(
+                f"{state.value}{extra}",
+                "status-bar--ok" if state is BookState.LIVE else "status-bar--warn",
+            )
         if s.rate_limit is not None and s.rate_limit.limit:
             share = s.rate_limit.used / s.rate_limit.limit
             cls = (
@@ -103,19 +123,21 @@ class StatusBar(Widget):
                 if share < 0.8
                 else "status-bar--bad"
             )
-            text.append("  weight ", style("status-bar--muted"))
-            text.append(f"{share:.0%}", style(cls))
+            label("weight", "w")
+            add(f"{share:.0%}", cls)
         if s.circuit is not None and s.circuit.state != "closed":
-            text.append(f"  REST {s.circuit.state}", style("status-bar--bad"))
+            add(f"  REST {s.circuit.state}", "status-bar--bad")
         rec = s.recorder
-        text.append("  rec ", style("status-bar--muted"))
+        label("rec", "rec")
         if rec is None:
-            text.append("off", style("status-bar--muted"))
+            add("off", "status-bar--muted")
         else:
-            cls = "status-bar--ok" if rec.state == "ok" else "status-bar--bad"
             # A batch in flight is normal; a backlog past a few batches means the DB lags.
             backlog = f" backlog {rec.backlog_rows}" if rec.backlog_rows > 2_000 else ""
             if rec.spilled_rows:
                 backlog += f" spilled {rec.spilled_rows}"
-            text.append(f"{rec.state}{backlog}", style(cls))
-        return text
+            add(
+                f"{rec.state}{backlog}",
+                "status-bar--ok" if rec.state == "ok" else "status-bar--bad",
+            )
+        return out
