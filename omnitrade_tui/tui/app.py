@@ -117,6 +117,7 @@ class OmniTradeApp(App[None]):
         self._candles_version = -1
         self._fills_shown = -1
         self._chart_first = False
+        self._widgets: dict[str, Widget] = {}
         self.theme_errors: list[str] = []
         themes, self.theme_errors = load_themes(session.user_theme_dir)
         for theme in themes:
@@ -160,6 +161,10 @@ class OmniTradeApp(App[None]):
 
     def on_mount(self) -> None:
         """Start following the bus, draw the active symbol, and start the frame timer."""
+        for selector in ("#ladder", "#tape", "#chart", "#watchlist", "#status", "#blotter"):
+            self._main(selector)
+        for table in BLOTTER_TABS:
+            self._main(f"#{table}")
         self.state.notify = self._notify
         self.state.start()
         if self.session.on_ready is not None:
@@ -177,9 +182,15 @@ class OmniTradeApp(App[None]):
             self._load_fills()
 
     def _main(self, selector: str, kind: type[W] = Widget) -> W:  # type: ignore[assignment]
-        """A widget of the main screen, even while a modal is on top (``query_one`` on the
-        app searches the active screen)."""
-        return self.screen_stack[0].query_one(selector, kind)
+        """A widget of the main screen, found once and kept: ``query_one`` on the app
+        searches the active screen (a modal, perhaps), and while the app shuts down the
+        frame timer may fire after the widgets have left the DOM."""
+        found = self._widgets.get(selector)
+        if found is None:
+            found = self.screen_stack[0].query_one(selector, kind)
+            self._widgets[selector] = found
+        assert isinstance(found, kind)
+        return found
 
     def on_unmount(self) -> None:
         """Leave the bus."""
