@@ -201,7 +201,13 @@ class Runtime:
                 )
                 await recorder.start()
                 stack.push_async_callback(recorder.stop)
-                history = HistoryService(bus, history_store, history_store, top_up=rest.klines)
+                history = HistoryService(
+                    bus,
+                    history_store,
+                    history_store,
+                    top_up=rest.klines,
+                    venue_first=sim is not None,
+                )
                 history.register()
                 stack.callback(history.unregister)
 

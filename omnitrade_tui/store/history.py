@@ -32,11 +32,15 @@ class HistoryService:
         market: MarketHistory,
         account: AccountHistory,
         top_up: CandleTopUp | None = None,
+        venue_first: bool = False,
     ) -> None:
+        """``venue_first``: ask the venue before the store (the simulated venue makes up a
+        new past on every start, so candles stored by an earlier run do not belong to it)."""
         self.bus = bus
         self.market = market
         self.account = account
         self.top_up = top_up
+        self.venue_first = venue_first
 
     def register(self) -> None:
         """Become the handler of the history commands."""
@@ -51,6 +55,9 @@ class HistoryService:
 
     async def candles(self, cmd: CandleHistory) -> list[Candle]:
         """Stored candles; topped up from the venue when fewer than asked or with holes."""
+        if self.venue_first and self.top_up is not None:
+            fetched = await self.top_up(cmd.symbol, cmd.interval, cmd.limit, cmd.end_ms)
+            return [c for c in fetched if c.closed][-cmd.limit :]
         stored = await self.market.candles(cmd.symbol, cmd.interval, cmd.limit, cmd.end_ms)
         if self.top_up is None or not _missing(stored, cmd.interval, cmd.limit):
             return stored

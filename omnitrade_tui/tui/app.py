@@ -80,33 +80,162 @@ class OmniTradeApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("b", "ticket('BUY')", "Buy", id="buy"),
-        Binding("s", "ticket('SELL')", "Sell", id="sell"),
-        Binding("m", "market_ticket", "Market", id="market", show=False),
-        Binding("c", "cancel_selected", "Cancel", id="cancel"),
-        Binding("a", "amend_selected", "Amend", id="amend"),
-        Binding("x", "cancel_all", "Cancel all", id="cancel_all", show=False),
-        Binding("ctrl+k", "kill_switch", "KILL", id="kill_switch"),
-        Binding("ctrl+u", "unlock", "Unlock", id="unlock", show=False),
-        Binding("right_square_bracket", "group(1)", "Group+", id="group_coarser", show=False),
-        Binding("left_square_bracket", "group(-1)", "Group-", id="group_finer", show=False),
-        Binding("i", "interval(1)", "Interval", id="interval_next"),
-        Binding("I", "interval(-1)", "Interval back", id="interval_prev", show=False),
-        Binding("f", "tape_filter", "Tape filter", id="tape_filter", show=False),
-        Binding("g", "toggle_chart", "Chart/tape", id="toggle_chart", show=False),
-        Binding("w", "panel('watchlist')", "Watchlist", id="focus_watchlist", show=False),
-        Binding("l", "panel('ladder')", "Ladder", id="focus_ladder", show=False),
-        Binding("o", "panel('orders')", "Orders", id="focus_orders", show=False),
-        Binding("v", "panel('chart')", "Chart", id="focus_chart", show=False),
+        Binding(
+            "b",
+            "ticket('BUY')",
+            "Buy",
+            id="buy",
+            tooltip="order ticket to buy, priced at the best bid",
+        ),
+        Binding(
+            "s",
+            "ticket('SELL')",
+            "Sell",
+            id="sell",
+            tooltip="order ticket to sell, priced at the best ask",
+        ),
+        Binding(
+            "m",
+            "market_ticket",
+            "Market",
+            id="market",
+            tooltip="MARKET ticket with expected price and slippage",
+            show=False,
+        ),
+        Binding(
+            "c",
+            "cancel_selected",
+            "Cancel",
+            id="cancel",
+            tooltip="cancel the order under the cursor in Orders",
+        ),
+        Binding(
+            "a",
+            "amend_selected",
+            "Amend",
+            id="amend",
+            tooltip="new price or quantity (cancel-replace)",
+        ),
+        Binding(
+            "x",
+            "cancel_all",
+            "Cancel all",
+            id="cancel_all",
+            tooltip="cancel every open order of the symbol",
+            show=False,
+        ),
+        Binding(
+            "ctrl+k",
+            "kill_switch",
+            "KILL",
+            id="kill_switch",
+            tooltip="cancel ALL open orders and lock trading",
+        ),
+        Binding(
+            "ctrl+u",
+            "unlock",
+            "Unlock",
+            id="unlock",
+            tooltip="release the kill switch (asks first)",
+            show=False,
+        ),
+        Binding(
+            "right_square_bracket",
+            "group(1)",
+            "Group+",
+            id="group_coarser",
+            tooltip="ladder: coarser price grouping",
+            show=False,
+        ),
+        Binding(
+            "left_square_bracket",
+            "group(-1)",
+            "Group-",
+            id="group_finer",
+            tooltip="ladder: finer price grouping",
+            show=False,
+        ),
+        Binding(
+            "i",
+            "interval(1)",
+            "Interval",
+            id="interval_next",
+            tooltip="chart: next interval (1s..1d)",
+        ),
+        Binding(
+            "I",
+            "interval(-1)",
+            "Interval back",
+            id="interval_prev",
+            tooltip="chart: previous interval",
+            show=False,
+        ),
+        Binding(
+            "f",
+            "tape_filter",
+            "Tape filter",
+            id="tape_filter",
+            tooltip="tape: minimum trade size",
+            show=False,
+        ),
+        Binding(
+            "g",
+            "toggle_chart",
+            "Chart/tape",
+            id="toggle_chart",
+            tooltip="narrow screen: chart in place of the blotter",
+            show=False,
+        ),
+        Binding(
+            "w",
+            "panel('watchlist')",
+            "Watchlist",
+            id="focus_watchlist",
+            tooltip="to the watchlist (narrow: next symbol)",
+            show=False,
+        ),
+        Binding(
+            "l", "panel('ladder')", "Ladder", id="focus_ladder", tooltip="to the ladder", show=False
+        ),
+        Binding(
+            "o",
+            "panel('orders')",
+            "Orders",
+            id="focus_orders",
+            tooltip="to the open orders",
+            show=False,
+        ),
+        Binding(
+            "v",
+            "panel('chart')",
+            "Chart",
+            id="focus_chart",
+            tooltip="to the chart (cursor with arrows)",
+            show=False,
+        ),
         Binding("1", "tab('orders')", "Orders tab", id="tab_orders", show=False),
         Binding("2", "tab('fills')", "Fills tab", id="tab_fills", show=False),
         Binding("3", "tab('balances')", "Balances tab", id="tab_balances", show=False),
         Binding("4", "tab('positions')", "Positions tab", id="tab_positions", show=False),
         Binding("5", "tab('log')", "Log tab", id="tab_log", show=False),
-        Binding("d", "diagnostics", "Diagnostics", id="diagnostics", show=False),
-        Binding("L", "log_screen", "App log", id="log_screen", show=False),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding(
+            "d",
+            "diagnostics",
+            "Diagnostics",
+            id="diagnostics",
+            tooltip="streams, queues, latencies, limits",
+            show=False,
+        ),
+        Binding(
+            "L",
+            "log_screen",
+            "App log",
+            id="log_screen",
+            tooltip="the app's own log records",
+            show=False,
+        ),
+        Binding("question_mark", "help", "Help", id="help", tooltip="this screen"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="leave (open orders stay at the venue)"),
     ]
 
     def __init__(self, session: TerminalSession) -> None:
@@ -466,10 +595,17 @@ class OmniTradeApp(App[None]):
     def action_toggle_chart(self) -> None:
         """On a narrow terminal, swap the tape for the chart (and back)."""
         self._chart_first = not self._chart_first
-        self.set_class(self._chart_first, "-chart-first")
+        # Breakpoint classes (-narrow) sit on the screen, so this one goes there too.
+        self.screen_stack[0].set_class(self._chart_first, "-chart-first")
 
     def action_panel(self, target: str) -> None:
-        """Move the keyboard to a panel."""
+        """Move the keyboard to a panel (on a narrow screen, w steps through the symbols)."""
+        if target == "watchlist" and not self._main("#watchlist").display:
+            symbols = self.state.watchlist
+            nxt = symbols[(symbols.index(self.state.active) + 1) % len(symbols)]
+            self.switch_symbol(nxt)
+            self.notify(f"{nxt} (w: next symbol)", timeout=2)
+            return
         if target == "orders":
             self.action_tab("orders")
         self._main(f"#{target}").focus()

@@ -100,3 +100,37 @@ def test_export_trades_as_csv(tmp_path: Path) -> None:
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["symbol", "trade_id", "price", "qty", "time_ms", "buyer_is_maker"]
     assert [int(r[1]) for r in rows[1:]] == [5, 6, 7, 8, 9, 10]
+
+
+async def test_venue_first_answers_from_the_venue_even_when_the_store_has_candles() -> None:
+    """A simulated venue makes up a new past each start: its klines win over stored ones."""
+    from omnitrade_tui.bus.bus import Bus
+    from omnitrade_tui.domain.commands import CandleHistory
+    from omnitrade_tui.domain.models import Candle
+    from omnitrade_tui.store.history import HistoryService
+
+    def candle(open_ms: int, price: float, closed: bool = True) -> Candle:
+        return Candle(
+            symbol="BTCUSDT",
+            interval="1m",
+            open_ms=open_ms,
+            close_ms=open_ms + 59_999,
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            closed=closed,
+        )
+
+    class Stored:
+        async def candles(self, *args: object) -> list[Candle]:
+            return [candle(0, 1.0), candle(60_000, 1.0)]
+
+    async def venue(symbol: str, interval: str, limit: int, end_ms: int | None) -> list[Candle]:
+        return [candle(0, 2.0), candle(60_000, 2.0), candle(120_000, 2.0, closed=False)]
+
+    bus = Bus()
+    HistoryService(bus, Stored(), Stored(), top_up=venue, venue_first=True).register()  # type: ignore[arg-type]
+    got = await bus.request(CandleHistory(symbol="BTCUSDT", interval="1m", limit=2))
+    assert [c.close for c in got] == [2.0, 2.0]
+    assert all(c.closed for c in got)

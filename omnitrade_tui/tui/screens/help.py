@@ -49,7 +49,8 @@ class HelpScreen(ModalScreen[None]):
                 if not isinstance(binding, Binding):
                     continue
                 keys = self._keys_of(binding)
-                yield Static(f"  {keys:<14} {binding.description}")
+                tip = f" - {binding.tooltip}" if binding.tooltip else ""
+                yield Static(f"  {keys:<10} {binding.description}{tip}")
             for title, text in PANEL_KEYS:
                 yield Static(title, classes="section")
                 yield Static(f"  {text}")
