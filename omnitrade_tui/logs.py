@@ -230,6 +230,9 @@ def configure_logging(
         root.addHandler(handler)
         _installed.append(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
+    # These log every request and frame at INFO: noise in the log screen and file.
+    for chatty in ("httpx", "httpcore", "websockets"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     return LoggingSetup(file=path, ring=ring, handlers=tuple(handlers))
 
 

@@ -415,7 +415,10 @@ class RiskGate:
         self._publish_state("cancelling all open orders")
         try:
             result = await self.bus.request(CancelAll(), timeout=self._cancel_timeout)
-            detail = f"cancel-all done: {result}" if result is not None else "cancel-all done"
+            if isinstance(result, list):
+                detail = f"cancel-all done: {len(result)} open orders cancelled"
+            else:
+                detail = "cancel-all done"
         except Exception as exc:
             detail = f"cancel-all FAILED ({type(exc).__name__}: {exc}); orders may remain open"
             log.error("kill switch: %s", detail)

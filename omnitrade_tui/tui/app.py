@@ -593,14 +593,15 @@ class OmniTradeApp(App[None]):
         self.notify(f"tape: trades of at least {floor:,.0f}" if floor else "tape: every trade")
 
     def action_toggle_chart(self) -> None:
-        """On a narrow terminal, swap the tape for the chart (and back)."""
+        """On a narrow terminal, show the chart in place of the blotter (and back)."""
         self._chart_first = not self._chart_first
         # Breakpoint classes (-narrow) sit on the screen, so this one goes there too.
         self.screen_stack[0].set_class(self._chart_first, "-chart-first")
 
     def action_panel(self, target: str) -> None:
         """Move the keyboard to a panel (on a narrow screen, w steps through the symbols)."""
-        if target == "watchlist" and not self._main("#watchlist").display:
+        watchlist = self._main("#watchlist", RowTable)
+        if target == "watchlist" and watchlist.styles.display == "none":
             symbols = self.state.watchlist
             nxt = symbols[(symbols.index(self.state.active) + 1) % len(symbols)]
             self.switch_symbol(nxt)

@@ -250,7 +250,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.query_one("#balances", Static).update(
             f"free {fmt(self.state.free(inst.quote_asset))} {inst.quote_asset} · "
             f"{fmt(self.state.free(inst.base_asset))} {inst.base_asset} · "
-            f"tick {inst.tick_size} · step {inst.step_size}"
+            f"tick {fmt(inst.tick_size)} · step {fmt(inst.step_size)}"
         )
         shown = {
             "price": form.uses_price,

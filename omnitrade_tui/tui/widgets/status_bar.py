@@ -81,7 +81,8 @@ class StatusBar(Widget):
         badge = "LIVE - REAL MONEY" if self.live else self.label
         add(f" {badge} ", "status-bar--live" if self.live else "status-bar--profile")
         if s.locked:
-            add(" KILL SWITCH: TRADING LOCKED (ctrl+u) ", "status-bar--locked")
+            text = " LOCKED ^u " if compact else " KILL SWITCH: TRADING LOCKED (ctrl+u unlocks) "
+            add(text, "status-bar--locked")
         for link, short in (("market", "mkt"), ("user", "usr")):
             event = s.links.get(link)
             if event is None:
