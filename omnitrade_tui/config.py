@@ -213,6 +213,9 @@ class Overrides:
     metrics_port: int | None = None
     log_level: str | None = None
     key_backend: str | None = None
+    rest_url: str | None = None
+    ws_api_url: str | None = None
+    stream_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -375,14 +378,19 @@ def load_settings(
     file = read_config_file(path)
     profiles = _profiles(file, path)
 
+    urls = (flags.rest_url, flags.ws_api_url, flags.stream_url)
     if flags.profile:
         name, source = flags.profile, "flag"
+    elif any(urls):
+        name, source = "custom", "flag"
     elif env.get("OMNITRADE_PROFILE"):
         name, source = env["OMNITRADE_PROFILE"], "env"
     elif file.profile:
         name, source = file.profile, "file"
     else:
         name, source = DEFAULT_PROFILE, "default"
+    if any(urls):
+        profiles[name] = _with_urls(profiles.get(name), name, *urls)
     if name not in profiles:
         known = ", ".join(sorted(profiles))
         raise UnknownProfileError(f"unknown profile {name!r} (from {source}); known: {known}")
@@ -434,6 +442,42 @@ def load_settings(
         dirs=dirs,
         config_file=path,
         profile_source=source,
+    )
+
+
+def _with_urls(
+    base: Profile | None, name: str, rest: str | None, ws_api: str | None, stream: str | None
+) -> Profile:
+    """``base`` (or a new Binance-compatible profile) with the URLs given on the command line.
+
+    A URL left out keeps the profile's; a new profile needs all three.
+    """
+    for label, url in (("--rest-url", rest), ("--ws-api-url", ws_api), ("--stream-url", stream)):
+        if url is not None and not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ConfigError(f"{label} {url!r} is not an http(s):// or ws(s):// URL")
+    if base is None or base.venue == "sim":
+        missing = [
+            n
+            for n, u in (("--rest-url", rest), ("--ws-api-url", ws_api), ("--stream-url", stream))
+            if not u
+        ]
+        if missing:
+            raise ConfigError(
+                f"profile {name!r} needs all three venue URLs; missing {', '.join(missing)}"
+            )
+        return Profile(
+            name=name,
+            venue="binance",
+            rest_url=rest,
+            ws_api_url=ws_api,
+            stream_url=stream,
+            risk=base.risk if base is not None else _EXCHANGE_RISK,
+        )
+    return msgspec.structs.replace(
+        base,
+        rest_url=rest or base.rest_url,
+        ws_api_url=ws_api or base.ws_api_url,
+        stream_url=stream or base.stream_url,
     )
 
 

@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="level of the JSON log in the state directory (default INFO)",
     )
+    for flag, what in (
+        ("--rest-url", "REST base, e.g. https://testnet.binance.vision"),
+        ("--ws-api-url", "WebSocket API, e.g. wss://ws-api.testnet.binance.vision/ws-api/v3"),
+        ("--stream-url", "market streams base, e.g. wss://stream.testnet.binance.vision"),
+    ):
+        parser.add_argument(
+            flag, default=None, help=f"{what}; overrides the profile's (alone: profile custom)"
+        )
     parser.set_defaults(handler=run_app)
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
     for module in (sim, record, keys, history, config):

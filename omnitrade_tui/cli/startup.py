@@ -25,6 +25,9 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
         config_file=Path(config) if config else None,
         metrics_port=getattr(args, "metrics_port", None),
         log_level=getattr(args, "log_level", None),
+        rest_url=getattr(args, "rest_url", None),
+        ws_api_url=getattr(args, "ws_api_url", None),
+        stream_url=getattr(args, "stream_url", None),
     )
 
 

@@ -228,3 +228,31 @@ def test_cli_maps_config_errors(app_dirs: AppDirs, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert err.startswith("omnitrade: config file")
     assert err.count("\n") == 1
+
+
+def test_url_flags_alone_make_a_custom_profile(app_dirs: AppDirs) -> None:
+    s = load_settings(
+        Overrides(
+            rest_url="http://127.0.0.1:8765",
+            ws_api_url="ws://127.0.0.1:8765/ws-api/v3",
+            stream_url="ws://127.0.0.1:8765",
+        )
+    )
+    assert s.profile.name == "custom"
+    assert s.profile.venue == "binance"
+    assert s.profile.rest_url == "http://127.0.0.1:8765"
+    assert s.profile_source == "flag"
+    assert not s.profile.live
+
+
+def test_url_flags_override_one_url_of_a_profile(app_dirs: AppDirs) -> None:
+    s = load_settings(Overrides(profile="testnet", stream_url="wss://mirror.example/stream"))
+    assert s.profile.stream_url == "wss://mirror.example/stream"
+    assert s.profile.rest_url == "https://testnet.binance.vision"
+
+
+def test_url_flags_refuse_a_partial_new_profile_and_a_bad_scheme(app_dirs: AppDirs) -> None:
+    with pytest.raises(ConfigError, match="missing --ws-api-url, --stream-url"):
+        load_settings(Overrides(rest_url="http://127.0.0.1:1"))
+    with pytest.raises(ConfigError, match="not an http"):
+        load_settings(Overrides(profile="testnet", rest_url="ftp://x"))
