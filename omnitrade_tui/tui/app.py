@@ -68,6 +68,10 @@ from omnitrade_tui.tui.widgets.tape import Tape
 INTERVALS = parts.CHART_INTERVALS
 W = TypeVar("W", bound=Widget)
 BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log")
+#: Parts redrawn at most this many times a second, whatever the frame rate: the eye reads a
+#: ladder and a tape at frame rate, but a chart, a watchlist and a status line much slower,
+#: and each redraw costs CPU and bytes over SSH.
+_SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0}
 _REQUEST_TIMEOUT_S = 15.0
 
 
@@ -247,6 +251,7 @@ class OmniTradeApp(App[None]):
         self._fills_shown = -1
         self._chart_first = False
         self._widgets: dict[str, Widget] = {}
+        self._drawn_at: dict[str, float] = {}
         self.theme_errors: list[str] = []
         themes, self.theme_errors = load_themes(session.user_theme_dir)
         for theme in themes:
@@ -350,6 +355,14 @@ class OmniTradeApp(App[None]):
         ladder.fade_flashes()
         if not dirty:
             return
+        now = time.monotonic()
+        for part, hz in _SLOW_PARTS.items():
+            if part in dirty:
+                if now - self._drawn_at.get(part, 0.0) < 1 / hz:
+                    dirty.discard(part)
+                    state.dirty.add(part)  # drawn on a later frame
+                else:
+                    self._drawn_at[part] = now
         view = state.symbols[state.active]
         if parts.BOOK in dirty:
             ladder.show_book(view.top, view.book_state)
@@ -370,6 +383,7 @@ class OmniTradeApp(App[None]):
         if parts.FILLS in dirty:
             self._main("#fills", RowTable).set_rows(fill_rows(state))
         if parts.BALANCES in dirty or parts.FILLS in dirty or parts.WATCH in dirty:
+            # Positions are marked at the last price, so they follow the (slow) watchlist.
             self._main("#balances", RowTable).set_rows(balance_rows(state))
             self._main("#positions", RowTable).set_rows(position_rows(state))
         if parts.LOG in dirty:

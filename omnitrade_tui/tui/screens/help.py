@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -50,7 +51,13 @@ class HelpScreen(ModalScreen[None]):
                     continue
                 keys = self._keys_of(binding)
                 tip = f" - {binding.tooltip}" if binding.tooltip else ""
-                yield Static(f"  {keys:<10} {binding.description}{tip}")
+                # The id is what [ui.keys] in the config file rebinds.
+                ident = f"  [{binding.id}]" if binding.id else ""
+                yield Static(
+                    Content.assemble(
+                        f"  {keys:<10} {binding.description}{tip}", (ident, "$text-muted")
+                    )
+                )
             for title, text in PANEL_KEYS:
                 yield Static(title, classes="section")
                 yield Static(f"  {text}")

@@ -424,6 +424,8 @@ class CandleChart(Widget, can_focus=True):
         self._view_end = 0
         self._data_version = 0
         self._style_version = 0
+        self._chart_styles: _Styles | None = None
+        self._chart_styles_key: tuple[int, bool] | None = None
         self._frame_key: tuple[object, ...] | None = None
         self._frame: _Frame | None = None
         self._strips: dict[int, Strip] = {}
@@ -647,7 +649,13 @@ class CandleChart(Widget, can_focus=True):
 
     def _build_frame(self, width: int, height: int) -> _Frame:
         layout = chart_layout(width, height)
-        styles = self._resolve_styles()
+        # Resolving component styles walks the CSS (~0.5 ms each): once per style or focus
+        # change, not on every tick of the forming candle.
+        style_key = (self._style_version, self.has_focus)
+        if self._chart_styles_key != style_key or self._chart_styles is None:
+            self._chart_styles = self._resolve_styles()
+            self._chart_styles_key = style_key
+        styles = self._chart_styles
         candles = self._candles
         start, end = visible_window(len(candles), layout.plot_width, self._cursor, self._view_end)
         # Too short for a single candle row: the title line alone is drawn.

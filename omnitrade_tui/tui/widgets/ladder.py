@@ -25,6 +25,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import BookState, BookTop
+from omnitrade_tui.tui.widgets.styles import StyleCache
 
 #: Price groupings offered, in ticks.
 GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
@@ -144,6 +145,7 @@ class Ladder(Widget, can_focus=True):
         self._changed_at: dict[tuple[Side, float], float] = {}
         self._stale_lines = True
         self._flash_until = 0.0
+        self._styles = StyleCache(self)
 
     # -- data in ---------------------------------------------------------------------------
 
@@ -239,7 +241,18 @@ class Ladder(Widget, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles.clear()
         self._stale_lines = True
+
+    def on_focus(self) -> None:
+        """Focus changes the background: restyle."""
+        self._styles.clear()
+        self.invalidate()
+
+    def on_blur(self) -> None:
+        """See ``on_focus``."""
+        self._styles.clear()
+        self.invalidate()
 
     def on_resize(self) -> None:
         """A new size: rebuild for the new number of rows."""
@@ -252,15 +265,15 @@ class Ladder(Widget, can_focus=True):
             self._stale_lines = False
         if 0 <= y < len(self._lines):
             return self._lines[y]
-        return Strip.blank(self.size.width, self.rich_style)
+        return Strip.blank(self.size.width, self._styles.base)
 
     def _build(self) -> list[Strip]:
         width = self.size.width
         height = self.size.height
         if width <= 0 or height <= 0:
             return []
-        style = self.get_component_rich_style
-        base = self.rich_style
+        style = self._styles
+        base = style.base
         header = style("ladder--header")
         lines: list[Strip] = []
         title = f" {self.symbol}  group {self.group}x ({self.bucket:.{self.price_decimals}f})"
@@ -340,7 +353,7 @@ class Ladder(Widget, can_focus=True):
     def _row_line(
         self, row: LadderRow, index: int, width: int, max_qty: float, flash: bool, stale: bool
     ) -> Strip:
-        style = self.get_component_rich_style
+        style = self._styles
         side_style = style("ladder--bid" if row.side is Side.BUY else "ladder--ask")
         bar_style = style("ladder--bid-bar" if row.side is Side.BUY else "ladder--ask-bar")
         if stale:
@@ -355,7 +368,7 @@ class Ladder(Widget, can_focus=True):
             Segment(f"{own:<7}"[:7], style("ladder--own")),
             Segment(f" {price:>12}", side_style),
             Segment(f" {qty:>11}", side_style),
-            Segment(f" {cum:>7} ", self.rich_style),
+            Segment(f" {cum:>7} ", style.base),
         ]
         used = sum(s.cell_length for s in segs)
         room = width - used
@@ -365,13 +378,13 @@ class Ladder(Widget, can_focus=True):
             frac = int((cells - full) * 8)
             bar = "█" * full + (_BAR[8 - frac] if frac and full < room else "")
             segs.append(Segment(bar, bar_style))
-        strip = _fit(segs, width, self.rich_style)
+        strip = _fit(segs, width, style.base)
         if index == self.cursor:
             strip = strip.apply_style(style("ladder--cursor"))
         return strip
 
     def _spread_line(self, top: BookTop, width: int) -> Strip:
-        style = self.get_component_rich_style("ladder--spread")
+        style = self._styles("ladder--spread")
         if top.bids and top.asks:
             bid, ask = top.bids[0].price, top.asks[0].price
             spread = ask - bid
@@ -386,7 +399,7 @@ class Ladder(Widget, can_focus=True):
         return _fit([Segment(text, style)], width, style)
 
     def _info_line(self, width: int) -> Strip:
-        style = self.get_component_rich_style("ladder--info")
+        style = self._styles("ladder--info")
         row = self.cursor_row
         mid = self.mid
         if row is None:

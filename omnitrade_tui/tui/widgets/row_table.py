@@ -20,6 +20,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from omnitrade_tui.tui.widgets.styles import StyleCache
+
 
 @dataclass(frozen=True)
 class Column:
@@ -112,6 +114,21 @@ class RowTable(ScrollView, can_focus=True):
         self.empty = empty
         self.rows: list[Row] = []
         self.cursor = 0
+        self._styles = StyleCache(self)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    def on_focus(self) -> None:
+        """The cursor's style depends on focus."""
+        self._styles.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        """See ``on_focus``."""
+        self._styles.clear()
+        self.refresh()
 
     def set_rows(self, rows: list[Row]) -> None:
         """Replace every row; the cursor stays on the same key when it is still there."""
@@ -160,29 +177,30 @@ class RowTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the view: the header, then rows from the scroll offset."""
         width = self.size.width
-        base = self.rich_style
+        styles = self._styles
+        base = styles.base
         scroll_x = int(self.scroll_offset.x)
         if y == 0:
-            style = self.get_component_rich_style("row-table--header")
+            style = styles("row-table--header")
             cells = tuple((c.title, "") for c in self.columns)
             return self._line(cells, width, base + style, scroll_x)
         index = int(self.scroll_offset.y) + y - 1
         if not self.rows:
             if y == 1:
-                style = self.get_component_rich_style("row-table--empty")
+                style = styles("row-table--empty")
                 return Strip([Segment(f" {self.empty}", style)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
         strip = self._line(self.rows[index].cells, width, base, scroll_x)
         if index == self.cursor:
-            strip = strip.apply_style(self.get_component_rich_style("row-table--cursor"))
+            strip = strip.apply_style(styles("row-table--cursor"))
         return strip
 
     def _line(self, cells: tuple[Cell, ...], width: int, base: Style, scroll_x: int) -> Strip:
         segs: list[Segment] = []
         for column, (text, cls) in zip(self.columns, cells, strict=False):
-            style = base + self.get_component_rich_style(f"row-table--{cls}") if cls else base
+            style = base + self._styles(f"row-table--{cls}") if cls else base
             text = text if len(text) <= column.width else text[: column.width - 1] + "…"
             cell = f"{text:{column.align}{column.width}} "
             segs.append(Segment(cell, style))

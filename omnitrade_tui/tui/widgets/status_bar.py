@@ -13,6 +13,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.events import BookState, LinkState
 from omnitrade_tui.tui.state import TerminalState
+from omnitrade_tui.tui.widgets.styles import StyleCache
 
 _LINK_MARK = {
     LinkState.CONNECTED: ("●", "status-bar--ok"),
@@ -57,23 +58,28 @@ class StatusBar(Widget):
         self.state = state
         self.label = label
         self.live = live
+        self._styles = StyleCache(self)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
 
     def render_line(self, y: int) -> Strip:
         """The bar (line 0)."""
         width = self.size.width
         if y != 0:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._styles.base)
         segments = self.segments(compact=width < 110)
-        return Strip(segments).adjust_cell_length(width, self.rich_style).crop(0, width)
+        return Strip(segments).adjust_cell_length(width, self._styles.base).crop(0, width)
 
     def segments(self, compact: bool = False) -> list[Segment]:
         """The bar's pieces, each styled from a component class."""
         s = self.state
         out: list[Segment] = []
-        muted = self.get_component_rich_style("status-bar--muted")
+        muted = self._styles("status-bar--muted")
 
         def add(text: str, cls: str) -> None:
-            out.append(Segment(text, self.get_component_rich_style(cls)))
+            out.append(Segment(text, self._styles(cls)))
 
         def label(text: str, short: str) -> None:
             out.append(Segment(f"  {short if compact else text} ", muted))

@@ -16,6 +16,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.tui.widgets.styles import StyleCache
 
 #: Minimum-size filters offered, in quote currency notional (0 shows every trade).
 MIN_NOTIONALS = (0.0, 1_000.0, 10_000.0, 50_000.0, 250_000.0)
@@ -44,6 +45,7 @@ class Tape(Widget):
         self.qty_decimals = 5
         self.min_notional = 0.0
         self._lines: list[Strip] | None = None
+        self._styles = StyleCache(self)
 
     def configure(self, price_decimals: int, qty_decimals: int) -> None:
         """Display precision of the active symbol."""
@@ -77,6 +79,7 @@ class Tape(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles.clear()
         self._lines = None
 
     def render_line(self, y: int) -> Strip:
@@ -85,12 +88,12 @@ class Tape(Widget):
             self._lines = self._build()
         if y < len(self._lines):
             return self._lines[y]
-        return Strip.blank(self.size.width, self.rich_style)
+        return Strip.blank(self.size.width, self._styles.base)
 
     def _build(self) -> list[Strip]:
         width = self.size.width
-        base = self.rich_style
-        style = self.get_component_rich_style
+        style = self._styles
+        base = style.base
         label = f"min {self.min_notional:,.0f}" if self.min_notional else "all sizes"
         header = f" {'time':<8} {'price':>12} {'size':>11}  ({label})"
         lines = [Strip([Segment(header, style("tape--header"))]).adjust_cell_length(width, base)]
