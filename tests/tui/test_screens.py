@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.config import UISettings
 from omnitrade_tui.domain.commands import EngageKillSwitch
 from omnitrade_tui.domain.events import Diagnostics, StreamRate
@@ -140,3 +140,50 @@ async def test_palette_lists_symbols_intervals_themes_and_actions() -> None:
         titles = [title for title, _, _ in provider._entries()]
         for wanted in ("Symbol: ETHUSDT", "Interval: 4h", "Theme: omnitrade-amber", "KILL SWITCH"):
             assert wanted in titles
+
+
+async def test_live_profile_is_unmistakable_and_always_confirms() -> None:
+    from omnitrade_tui.tui.screens.ticket import OrderTicket
+    from omnitrade_tui.tui.widgets.status_bar import StatusBar
+
+    app = app_with(live=True, profile_label="LIVE")
+    async with app.run_test(size=(120, 40)) as pilot:
+        publish_feed(app.bus)
+        await pilot.pause(0.2)
+        status = app.query_one("#status", StatusBar)
+        text = "".join(seg.text for seg in status.segments())
+        assert text.startswith(" LIVE - REAL MONEY ")
+        assert status.segments()[0].style == status.get_component_rich_style("status-bar--live")
+        assert app.has_class("-live")
+        await pilot.press("b", *"0.01")
+        await pilot.pause(0.1)
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        assert ticket.confirm
+        sent: list[object] = []
+        app.bus.subscribe("cmd.>", each(lambda t, e: sent.append(e)))
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert sent == []
+        assert "Press Enter again to SEND" in str(ticket.query_one("#confirm").render())
+        await pilot.press("escape")  # back to editing, still nothing sent
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, OrderTicket)
+        assert sent == []
+
+
+async def test_moving_in_the_watchlist_switches_the_symbol_everywhere() -> None:
+    from omnitrade_tui.tui.widgets.ladder import Ladder
+
+    app = app_with()
+    async with app.run_test(size=(140, 40)) as pilot:
+        publish_feed(app.bus)
+        await pilot.pause(0.2)
+        await pilot.press("w", "down")
+        await pilot.pause(0.2)
+        assert app.state.active == "ETHUSDT"
+        assert app.query_one("#ladder", Ladder).symbol == "ETHUSDT"
+        assert app.state.interval == "1m"
+        await pilot.press("b")
+        await pilot.pause(0.1)
+        assert app.screen.instrument.symbol == "ETHUSDT"  # type: ignore[attr-defined]
