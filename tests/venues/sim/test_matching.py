@@ -216,3 +216,18 @@ def test_oco_with_wrong_price_order_is_refused() -> None:
     )
     with pytest.raises(SimError, match="relationship of the prices"):
         engine.place_oco(b, above, stop(Side.SELL, OrderType.STOP_LOSS_LIMIT, "1900", "1890"))
+
+
+def test_a_triggered_stop_limit_queues_behind_orders_placed_before_its_trigger() -> None:
+    """Found by the property test: the stop joins its level when it triggers, not when it
+    was created, so bids placed between the two keep their priority over it."""
+    engine, (a, b, c), _ = make_engine(accounts=3)
+    engine.place(a, limit(Side.SELL, "2000.01", "1"))
+    engine.place(a, limit(Side.BUY, "2000", "1"))  # last price stays unset: nothing traded
+    engine.place(c, limit(Side.SELL, "2000", "0.5"))  # trades at 2000: last price 2000
+    stop_limit = engine.place(b, stop(Side.BUY, OrderType.STOP_LOSS_LIMIT, "2000.01", "1999")).order
+    later = engine.place(c, limit(Side.BUY, "1999", "1")).order
+    engine.place(c, market(Side.BUY, "1"))  # takes the ask at 2000.01: the stop triggers
+    assert stop_limit.triggered
+    queue = list(engine.books["ETHUSDT"].bids.queues[D("1999")])
+    assert [o.order_id for o in queue] == [later.order_id, stop_limit.order_id]

@@ -95,8 +95,13 @@ def check_invariants(engine: MatchingEngine, initial: dict[str, D]) -> None:
         for price in side.prices:
             queue = list(side.queues[price])
             assert queue, "an empty level stayed in the book"
-            ids = [o.order_id for o in queue]
-            assert ids == sorted(ids), "time priority broken within a level"
+            # A stop order joins the book when it triggers, behind orders placed before
+            # that moment but after it was created: time priority is by working time,
+            # and by order id among orders that rested from the start.
+            working = [o.working_ms for o in queue]
+            assert working == sorted(working), "time priority broken within a level"
+            direct = [o.order_id for o in queue if not o.triggered]
+            assert direct == sorted(direct), "time priority broken within a level"
             assert side.totals[price] == sum(o.remaining for o in queue)
             for o in queue:
                 assert o.is_open and 0 < o.remaining <= o.orig_qty
