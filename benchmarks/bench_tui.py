@@ -82,6 +82,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def _machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far, summed over its cores."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS  # all but idle and iowait
+
+
 # -- the venue process -----------------------------------------------------------------------
 
 
@@ -358,6 +364,18 @@ class Terminal:
             self.probe = None
         return None if probe.shown_at is None else probe.shown_at - probe.sent_at
 
+    def full_redraw_bytes(self) -> int:
+        """Bytes of a whole-screen repaint: narrow the terminal by a column and widen it back
+        (SIGWINCH each time); the largest frame after the second resize."""
+        for cols in (COLS - 1, COLS):
+            with self.lock:
+                start = len(self.frame_sizes)
+            winsize = struct.pack("HHHH", ROWS, cols, 0, 0)
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, winsize)
+            time.sleep(1.5)
+        with self.lock:
+            return max(self.frame_sizes[start:], default=0)
+
     def screen_text(self) -> str:
         """What the app has written so far, escape sequences removed (for error reports)."""
         with self.lock:
@@ -434,6 +452,7 @@ class Phase:
     venue_msgs_per_s: float
     venue_backlog: int
     venue_cpu_share: float
+    other_cores: float
     latencies_ms: list[float]
     missed_keys: int
 
@@ -448,9 +467,9 @@ class Phase:
 def _steady(term: Terminal, venue: Venue, seconds: float) -> dict[str, float]:
     pid = term.proc.pid
     v0, (b0, f0) = venue.stats(), term.counters()
-    c0, t0 = _cpu_seconds(pid), time.monotonic()
+    c0, t0, m0, me0 = _cpu_seconds(pid), time.monotonic(), _machine_busy(), time.process_time()
     time.sleep(seconds)
-    c1, t1 = _cpu_seconds(pid), time.monotonic()
+    c1, t1, m1, me1 = _cpu_seconds(pid), time.monotonic(), _machine_busy(), time.process_time()
     (b1, f1), v1 = term.counters(), venue.stats()
     wall = t1 - t0
     return {
@@ -461,6 +480,8 @@ def _steady(term: Terminal, venue: Venue, seconds: float) -> dict[str, float]:
         "venue_msgs_per_s": (v1["published"] - v0["published"]) / wall,
         "venue_backlog": v1["backlog"],
         "venue_cpu_share": (v1["cpu"] - v0["cpu"]) / wall,
+        # Cores kept busy by everything else on the machine: a shared box is noisy.
+        "other_cores": ((m1 - m0) - (c1 - c0) - (v1["cpu"] - v0["cpu"]) - (me1 - me0)) / wall,
     }
 
 
@@ -490,6 +511,7 @@ def _phase(term: Terminal, venue: Venue, seconds: float, presses: int) -> Phase:
         venue_msgs_per_s=steady["venue_msgs_per_s"],
         venue_backlog=int(steady["venue_backlog"]),
         venue_cpu_share=steady["venue_cpu_share"],
+        other_cores=steady["other_cores"],
         latencies_ms=latencies,
         missed_keys=missed,
     )
@@ -542,11 +564,9 @@ def measure(quick: bool = False) -> tuple[Phase, Phase, dict[str, Any]]:
         time.sleep(warmup)
         loaded = _phase(term, venue, seconds, presses)
         venue.rate(0)
-        with term.lock:
-            sizes = sorted(term.frame_sizes)
-        if sizes:
-            extra["frame_bytes_p50"] = sizes[len(sizes) // 2]
-            extra["frame_bytes_max"] = sizes[-1]
+        time.sleep(2.0)
+        extra["full_redraw_bytes"] = term.full_redraw_bytes()
+        extra["cpus"] = os.cpu_count()
         extra["venue_connections_at_end"] = venue.stats()["connections"]
     finally:
         if term is not None:
@@ -567,12 +587,14 @@ def run(quick: bool = False) -> list[Result]:
             "app_cpu_share_of_one_core": round(p.cpu_share, 3),
             "frames_per_s": round(p.frames_per_s, 1),
             "terminal_bytes_per_s": round(p.bytes_per_s),
+            "bytes_per_frame": round(p.bytes_per_s / p.frames_per_s) if p.frames_per_s else 0,
             "key_latency_ms_p50": round(p.latency(0.5), 1),
             "key_latency_ms_p95": round(p.latency(0.95), 1),
             "key_presses": len(p.latencies_ms) + p.missed_keys,
             "keys_missed": p.missed_keys,
             "venue_backlog_frames": p.venue_backlog,
             "venue_cpu_share": round(p.venue_cpu_share, 3),
+            "other_processes_cores": round(p.other_cores, 2),
         }
 
     loaded_fig, idle_fig = figures(loaded), figures(idle)
@@ -616,8 +638,9 @@ def run(quick: bool = False) -> list[Result]:
                 "idle_bytes_per_s": idle_fig["terminal_bytes_per_s"],
                 "loaded_frames_per_s": loaded_fig["frames_per_s"],
                 "idle_frames_per_s": idle_fig["frames_per_s"],
-                "frame_bytes_p50": extra.get("frame_bytes_p50"),
-                "frame_bytes_max": extra.get("frame_bytes_max"),
+                "loaded_bytes_per_frame": loaded_fig["bytes_per_frame"],
+                "idle_bytes_per_frame": idle_fig["bytes_per_frame"],
+                "full_redraw_bytes": extra.get("full_redraw_bytes"),
             },
             baseline=baseline + "; ratio = idle bytes/s / loaded bytes/s",
             ratio=idle.bytes_per_s / loaded.bytes_per_s if loaded.bytes_per_s else 0.0,
