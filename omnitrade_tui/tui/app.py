@@ -69,9 +69,10 @@ INTERVALS = parts.CHART_INTERVALS
 W = TypeVar("W", bound=Widget)
 BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log")
 #: Parts redrawn at most this many times a second, whatever the frame rate: the eye reads a
-#: ladder and a tape at frame rate, but a chart, a watchlist and a status line much slower,
-#: and each redraw costs CPU and bytes over SSH.
-_SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0}
+#: ladder at frame rate, but a tape scrolling past more than ten times a second is a blur,
+#: and a chart, a watchlist and a status line are read much slower; each redraw costs CPU
+#: and bytes over SSH.
+_SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
 _REQUEST_TIMEOUT_S = 15.0
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -144,8 +145,11 @@ class Ladder(Widget, can_focus=True):
         self._seen: dict[tuple[Side, float], float] = {}
         self._changed_at: dict[tuple[Side, float], float] = {}
         self._stale_lines = True
+        self._diff_pending = False
         self._flash_until = 0.0
         self._styles = StyleCache(self)
+        self._row_cache: dict[tuple[object, ...], Strip] = {}
+        self._row_cache_next: dict[tuple[object, ...], Strip] = {}
 
     # -- data in ---------------------------------------------------------------------------
 
@@ -186,9 +190,32 @@ class Ladder(Widget, can_focus=True):
         return self.tick * self.group
 
     def invalidate(self) -> None:
-        """Rebuild the lines on the next paint."""
-        self._stale_lines = True
-        self.refresh()
+        """Rebuild the lines soon, and repaint only those that changed.
+
+        Most book updates move a few levels; repainting only their lines saves the
+        compositor's work and, over SSH, the bytes of every unchanged row.
+        """
+        if self._diff_pending:
+            return
+        self._diff_pending = True
+        self.call_next(self._repaint_changed)
+
+    def _repaint_changed(self) -> None:
+        self._diff_pending = False
+        if not self.is_mounted or self.size.height <= 0 or self._stale_lines:
+            self._stale_lines = True
+            self.refresh()
+            return
+        old = self._lines
+        new = self._build()
+        self._lines = new
+        if len(old) != len(new):
+            self.refresh()
+            return
+        width = self.size.width
+        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new)) if a != b]
+        if changed:
+            self.refresh(*changed)
 
     # -- cursor ----------------------------------------------------------------------------
 
@@ -242,21 +269,25 @@ class Ladder(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._row_cache.clear()
         self._stale_lines = True
+        self.refresh()
 
     def on_focus(self) -> None:
-        """Focus changes the background: restyle."""
+        """Focus changes the background: restyle every line."""
         self._styles.clear()
-        self.invalidate()
+        self._row_cache.clear()
+        self._stale_lines = True
+        self.refresh()
 
     def on_blur(self) -> None:
         """See ``on_focus``."""
-        self._styles.clear()
-        self.invalidate()
+        self.on_focus()
 
     def on_resize(self) -> None:
-        """A new size: rebuild for the new number of rows."""
-        self.invalidate()
+        """A new size: rebuild every line."""
+        self._stale_lines = True
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
         """The ``y``-th line of the ladder."""
@@ -329,6 +360,7 @@ class Ladder(Widget, can_focus=True):
             self._seen = {k: v for k, v in self._seen.items() if k in keep}
             self._changed_at = {k: v for k, v in self._changed_at.items() if k in keep}
         max_qty = max((r.qty for r in shown), default=0.0) or 1.0
+        self._row_cache_next = {}
         stale = self.state is not BookState.LIVE
         pad = [_blank_row(width, base)] * (ask_n - len(asks))
         lines.extend(pad)
@@ -342,6 +374,7 @@ class Ladder(Widget, can_focus=True):
         lines.extend([_blank_row(width, base)] * (bid_n - len(bids)))
         lines.append(self._info_line(width))
         self._flash_until = max(self._changed_at.values(), default=0.0) + _FLASH_S
+        self._row_cache, self._row_cache_next = self._row_cache_next, {}
         return lines
 
     def fade_flashes(self) -> None:
@@ -352,6 +385,37 @@ class Ladder(Widget, can_focus=True):
 
     def _row_line(
         self, row: LadderRow, index: int, width: int, max_qty: float, flash: bool, stale: bool
+    ) -> Strip:
+        # The fixed columns take 7 + 13 + 12 + 9 cells; the size bar gets the rest.
+        room = width - 41
+        bar = ""
+        if room > 0:
+            cells = room * row.qty / max_qty
+            full = int(cells)
+            frac = int((cells - full) * 8)
+            bar = "█" * full + (_BAR[8 - frac] if frac and full < room else "")
+        # Most rows look the same from one frame to the next; making a Strip is a large
+        # part of a frame's cost, so identical rows reuse last frame's.
+        key = (
+            row.side,
+            row.price,
+            row.qty,
+            row.cum_qty,
+            row.own_qty,
+            bar,
+            flash,
+            stale,
+            index == self.cursor,
+            width,
+        )
+        strip = self._row_cache.get(key)
+        if strip is None:
+            strip = self._draw_row(row, bar, width, flash, stale, index == self.cursor)
+        self._row_cache_next[key] = strip
+        return strip
+
+    def _draw_row(
+        self, row: LadderRow, bar: str, width: int, flash: bool, stale: bool, cursor: bool
     ) -> Strip:
         style = self._styles
         side_style = style("ladder--bid" if row.side is Side.BUY else "ladder--ask")
@@ -370,16 +434,10 @@ class Ladder(Widget, can_focus=True):
             Segment(f" {qty:>11}", side_style),
             Segment(f" {cum:>7} ", style.base),
         ]
-        used = sum(s.cell_length for s in segs)
-        room = width - used
-        if room > 0:
-            cells = room * row.qty / max_qty
-            full = int(cells)
-            frac = int((cells - full) * 8)
-            bar = "█" * full + (_BAR[8 - frac] if frac and full < room else "")
+        if bar:
             segs.append(Segment(bar, bar_style))
         strip = _fit(segs, width, style.base)
-        if index == self.cursor:
+        if cursor:
             strip = strip.apply_style(style("ladder--cursor"))
         return strip
 

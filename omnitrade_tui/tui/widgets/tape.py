@@ -46,6 +46,8 @@ class Tape(Widget):
         self.min_notional = 0.0
         self._lines: list[Strip] | None = None
         self._styles = StyleCache(self)
+        self._line_cache: dict[tuple[str, int], Strip] = {}
+        self._line_cache_key: tuple[int, float, int, int] | None = None
 
     def configure(self, price_decimals: int, qty_decimals: int) -> None:
         """Display precision of the active symbol."""
@@ -80,6 +82,7 @@ class Tape(Widget):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._line_cache.clear()
         self._lines = None
 
     def render_line(self, y: int) -> Strip:
@@ -98,16 +101,34 @@ class Tape(Widget):
         header = f" {'time':<8} {'price':>12} {'size':>11}  ({label})"
         lines = [Strip([Segment(header, style("tape--header"))]).adjust_cell_length(width, base)]
         big = max(self.min_notional, 1.0) * 10
+        # A trade's line never changes, only its position: build it once. Making a Strip is
+        # a large part of a frame's cost at thousands of trades a second.
+        cache = self._line_cache
+        key_base = (width, self.min_notional, self.price_decimals, self.qty_decimals)
+        if self._line_cache_key != key_base:
+            cache.clear()
+            self._line_cache_key = key_base
+        fresh: dict[tuple[str, int], Strip] = {}
         for t in self.trades:
-            side = style("tape--buy" if t.aggressor is Side.BUY else "tape--sell")
-            if t.price * t.qty >= big and self.min_notional:
-                side = side + style("tape--big")
-            stamp = time.strftime("%H:%M:%S", time.gmtime(t.time_ms / 1000))
-            segs = [
-                Segment(f" {stamp} ", style("tape--time")),
-                Segment(f"{t.price:>12,.{self.price_decimals}f} ", side),
-                Segment(f"{t.qty:>11.{self.qty_decimals}f}", side),
-                Segment(" ▲" if t.aggressor is Side.BUY else " ▼", side),
-            ]
-            lines.append(Strip(segs).adjust_cell_length(width, base).crop(0, width))
+            key = (t.symbol, t.trade_id)
+            line = cache.get(key)
+            if line is None:
+                line = self._trade_line(t, width, big)
+            fresh[key] = line
+            lines.append(line)
+        self._line_cache = fresh
         return lines
+
+    def _trade_line(self, t: Trade, width: int, big: float) -> Strip:
+        style = self._styles
+        side = style("tape--buy" if t.aggressor is Side.BUY else "tape--sell")
+        if t.price * t.qty >= big and self.min_notional:
+            side = side + style("tape--big")
+        stamp = time.strftime("%H:%M:%S", time.gmtime(t.time_ms / 1000))
+        segs = [
+            Segment(f" {stamp} ", style("tape--time")),
+            Segment(f"{t.price:>12,.{self.price_decimals}f} ", side),
+            Segment(f"{t.qty:>11.{self.qty_decimals}f}", side),
+            Segment(" ▲" if t.aggressor is Side.BUY else " ▼", side),
+        ]
+        return Strip(segs).adjust_cell_length(width, style.base).crop(0, width)
