@@ -432,7 +432,6 @@ def _app_env(tmp: Path, venue: Venue) -> dict[str, str]:
         PYTHONPATH=str(REPO_ROOT),
         TERM="xterm-256color",
         COLORTERM="truecolor",
-        TEXTUAL_FPS=str(FRAME_RATE),
         OMNITRADE_CONFIG_DIR=str(config),
         OMNITRADE_STATE_DIR=str(tmp / "state"),
         OMNITRADE_DATA_DIR=str(tmp / "data"),
