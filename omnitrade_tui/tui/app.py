@@ -253,6 +253,8 @@ class OmniTradeApp(App[None]):
         self._chart_first = False
         self._widgets: dict[str, Widget] = {}
         self._drawn_at: dict[str, float] = {}
+        #: What the crash screen showed, if the app crashed (kept for the log and tests).
+        self.crash_text = ""
         self.theme_errors: list[str] = []
         themes, self.theme_errors = load_themes(session.user_theme_dir)
         for theme in themes:
@@ -656,6 +658,7 @@ class OmniTradeApp(App[None]):
                 "terminal app crashed", exc_info=(type(error), error, error.__traceback__)
             )
             text = crash_report(error)
+        self.crash_text = text
         self._exit_renderables.append(Text(text))
         self._close_messages_no_wait()
 
