@@ -191,21 +191,29 @@ async def test_moving_in_the_watchlist_switches_the_symbol_everywhere() -> None:
 
 async def test_a_crash_shows_no_local_variables() -> None:
     """Textual's own crash screen prints every frame's locals, a key among them perhaps."""
-    import pytest
+    from typing import ClassVar
 
-    from textual.binding import Binding
+    import pytest
+    from textual.binding import Binding, BindingType
 
     class Crashing(OmniTradeApp):
-        BINDINGS = [*OmniTradeApp.BINDINGS, Binding("z", "boom", "Crash")]
+        BINDINGS: ClassVar[list[BindingType]] = [
+            *OmniTradeApp.BINDINGS,
+            Binding("z", "boom", "Crash"),
+        ]
 
         def action_boom(self) -> None:
             api_secret = "s3cr3t-value-that-must-not-show"  # noqa: F841
             raise RuntimeError("boom")
 
     app = Crashing(seeded_session(Bus()))
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def crash() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("z")
             await pilot.pause(0.2)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await crash()
     assert "RuntimeError: boom" in app.crash_text
     assert "s3cr3t-value" not in app.crash_text

@@ -213,7 +213,9 @@ class Ladder(Widget, can_focus=True):
             self.refresh()
             return
         width = self.size.width
-        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new)) if a != b]
+        changed = [
+            Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new, strict=True)) if a != b
+        ]
         if changed:
             self.refresh(*changed)
 
