@@ -30,6 +30,7 @@ from omnitrade_tui.config import Settings
 from omnitrade_tui.domain.commands import (
     CancelAll,
     CancelOrder,
+    PlaceOco,
     PlaceOrder,
     ReplaceOrder,
     SubscribeSymbol,
@@ -219,6 +220,7 @@ class Runtime:
             gate.start()
             stack.callback(gate.stop)
             bus.handle(PlaceOrder, gate.guard(manager.place))
+            bus.handle(PlaceOco, gate.guard_oco(manager.place_oco))
             bus.handle(ReplaceOrder, gate.guard_replace(manager.replace))
             bus.handle(CancelOrder, manager.cancel)
             bus.handle(CancelAll, manager.cancel_all)

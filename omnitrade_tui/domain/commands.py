@@ -27,6 +27,19 @@ class PlaceOrder(Command, frozen=True, kw_only=True):
     request: OrderRequest
 
 
+class PlaceOco(Command, frozen=True, kw_only=True):
+    """Send an OCO pair on one symbol, side and quantity: the leg ``above`` the market and
+    the leg ``below`` it; when one trades or triggers, the venue cancels the other.
+
+    A SELL OCO is a take-profit LIMIT_MAKER above and a STOP_LOSS(_LIMIT) below; a BUY OCO
+    is a STOP_LOSS(_LIMIT) above and a LIMIT_MAKER below.
+    """
+
+    name: ClassVar[str] = "order.place_oco"
+    above: OrderRequest
+    below: OrderRequest
+
+
 class CancelOrder(Command, frozen=True, kw_only=True):
     """Cancel one open order by its client order id."""
 

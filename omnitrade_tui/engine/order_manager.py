@@ -25,7 +25,13 @@ from typing import Any, Protocol
 import msgspec
 
 from omnitrade_tui.bus import Bus, each, topics
-from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, ReplaceOrder
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    CancelOrder,
+    PlaceOco,
+    PlaceOrder,
+    ReplaceOrder,
+)
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
 from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
 from omnitrade_tui.domain.models import (
@@ -45,6 +51,12 @@ class ExecutionPort(Protocol):
 
     async def place(self, req: OrderRequest) -> tuple[Order, list[Fill]]:
         """Send an order; an ``UNKNOWN`` order when the answer was lost."""
+        ...
+
+    async def place_oco(
+        self, above: OrderRequest, below: OrderRequest
+    ) -> tuple[list[Order], list[Fill]]:
+        """Send an OCO pair; both legs (``UNKNOWN`` when the answer was lost)."""
         ...
 
     async def settle(self, order: Order, pause_s: float = ...) -> Order:
@@ -124,6 +136,7 @@ class OrderManager:
     def register(self) -> None:
         """Become the bus's handler of the order commands (without risk checks)."""
         self.bus.handle(PlaceOrder, self.place)
+        self.bus.handle(PlaceOco, self.place_oco)
         self.bus.handle(CancelOrder, self.cancel)
         self.bus.handle(ReplaceOrder, self.replace)
         self.bus.handle(CancelAll, self.cancel_all)
@@ -175,29 +188,57 @@ class OrderManager:
         try:
             order, fills = await self.port.place(req)
         except Exception as exc:
-            refused = _refusal(exc)
+            raise self._refused([pending], exc) from exc
+        self._accepted([order], fills)
+        return order
+
+    def _accepted(self, orders: list[Order], fills: list[Fill]) -> None:
+        """Track what the venue answered; an UNKNOWN order is settled by a query."""
+        for order in orders:
+            self._track(order)
+            if order.status is OrderStatus.UNKNOWN:
+                self._publish(order, ExecutionType.NEW)
+                self._spawn(self._settle(order))
+        for fill in fills:
+            self.fills.setdefault((fill.symbol, fill.trade_id), fill)
+
+    def _refused(self, pendings: list[Order], exc: Exception) -> OrderRefused:
+        """Mark orders on their way as REJECTED, say so on the bus; the error to raise."""
+        refused = _refusal(exc)
+        for pending in pendings:
             rejected = msgspec.structs.replace(
                 pending, status=OrderStatus.REJECTED, reject_reason=refused.reason
             )
-            self.orders[req.client_order_id] = rejected
+            self.orders[pending.client_order_id] = rejected
             self._publish(rejected, ExecutionType.REJECTED)
-            self.bus.publish(
-                topics.REJECT,
-                OrderRejected(
-                    client_order_id=req.client_order_id,
-                    symbol=req.symbol,
-                    code=refused.code,
-                    reason=refused.reason,
-                ),
-            )
-            raise refused from exc
-        self._track(order)
-        if order.status is OrderStatus.UNKNOWN:
-            self._publish(order, ExecutionType.NEW)
-            self._spawn(self._settle(order))
-        for fill in fills:
-            self.fills.setdefault((fill.symbol, fill.trade_id), fill)
-        return order
+        first = pendings[0]
+        self.bus.publish(
+            topics.REJECT,
+            OrderRejected(
+                client_order_id=first.client_order_id,
+                symbol=first.symbol,
+                code=refused.code,
+                reason=refused.reason,
+            ),
+        )
+        return refused
+
+    async def place_oco(self, command: PlaceOco) -> list[Order]:
+        """Send an OCO pair; both legs as known when the venue answered.
+
+        Raises:
+            OrderRefused: the venue refused the pair (also published as ``OrderRejected``).
+        """
+        pendings = [OrderManager._pending(command.above), OrderManager._pending(command.below)]
+        for pending in pendings:
+            self.orders[pending.client_order_id] = pending
+            self._publish(pending, ExecutionType.NEW)
+        try:
+            orders, fills = await self.port.place_oco(command.above, command.below)
+        except Exception as exc:
+            raise self._refused(pendings, exc) from exc
+        self._accepted(orders, fills)
+        return orders
 
     @staticmethod
     def _pending(req: OrderRequest) -> Order:

@@ -25,6 +25,7 @@ from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain.commands import (
     CancelAll,
     EngageKillSwitch,
+    PlaceOco,
     PlaceOrder,
     ReleaseKillSwitch,
     ReplaceOrder,
@@ -217,6 +218,7 @@ class PreTradeRisk:
 
 
 PlaceHandler = Callable[[PlaceOrder], Awaitable[Any]]
+OcoHandler = Callable[[PlaceOco], Awaitable[Any]]
 ReplaceHandler = Callable[[ReplaceOrder], Awaitable[Any]]
 
 
@@ -244,6 +246,7 @@ class RiskGate:
         self.positions: dict[str, Decimal] = {}
         # Our orders that are open or on their way: symbol, side, quantity still to fill.
         self._working: dict[str, tuple[str, Side, Decimal]] = {}
+        self._list_legs: dict[int, str] = {}
         self.locked = False
         self.lock_reason = ""
         self._subs: list[Any] = []
@@ -293,6 +296,12 @@ class RiskGate:
     def _on_order(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderUpdated):
             order = event.report.order
+            if order.order_list_id >= 0:
+                # The legs of an OCO share one quantity: the list counts once.
+                holder = self._list_legs.setdefault(order.order_list_id, order.client_order_id)
+                if holder != order.client_order_id and holder in self._working:
+                    self._working.pop(order.client_order_id, None)
+                    return
             if order.is_open:
                 self._working[order.client_order_id] = (
                     order.symbol,
@@ -375,6 +384,30 @@ class RiskGate:
                 raise
 
         return place
+
+    def guard_oco(self, inner: OcoHandler) -> OcoHandler:
+        """``inner`` (the OCO handler) behind the same checks as a single order, leg by leg.
+
+        Both legs hold the same quantity and at most one trades, so the pair counts once
+        toward open orders and exposure.
+        """
+
+        async def place_oco(command: PlaceOco) -> Any:
+            for leg in (command.above, command.below):
+                violation = self.check(leg)
+                if violation is not None:
+                    raise self._refuse(leg, violation)
+            self.risk.record_sent(self._clock())
+            first = command.above
+            cid = first.client_order_id
+            self._working[cid] = (first.symbol, first.side, first.quantity or Decimal(0))
+            try:
+                return await inner(command)
+            except BaseException:
+                self._working.pop(cid, None)
+                raise
+
+        return place_oco
 
     def guard_replace(self, inner: ReplaceHandler) -> ReplaceHandler:
         """``inner`` (the replace handler) refused while the kill switch is engaged."""

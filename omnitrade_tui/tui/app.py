@@ -31,7 +31,7 @@ from omnitrade_tui.domain.commands import (
     ReleaseKillSwitch,
 )
 from omnitrade_tui.domain.decimals import fmt
-from omnitrade_tui.domain.enums import OrderType, Side
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.logs import crash_report
 from omnitrade_tui.tui import state as parts
@@ -510,15 +510,18 @@ class OmniTradeApp(App[None]):
     def _ticket_done(self, result: TicketResult | None) -> None:
         if result is None:
             return
-        order = result.order
-        price = f" @ {fmt(order.price)}" if order.price is not None else ""
-        filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
-        severity: SeverityLevel = "warning" if order.status.value == "UNKNOWN" else "information"
-        self.notify(
-            f"{order.side} {fmt(order.quantity)} {order.symbol}{price}: {order.status}{filled}",
-            title="Order",
-            severity=severity,
-        )
+        for order in result.orders:
+            price = f" @ {fmt(order.price)}" if order.price is not None else ""
+            stop = f" stop {fmt(order.stop_price)}" if order.stop_price is not None else ""
+            filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
+            unknown = order.status is OrderStatus.UNKNOWN
+            severity: SeverityLevel = "warning" if unknown else "information"
+            self.notify(
+                f"{order.side} {fmt(order.quantity)} {order.symbol} {order.type}{price}{stop}: "
+                f"{order.status}{filled}",
+                title="OCO leg" if len(result.orders) > 1 else "Order",
+                severity=severity,
+            )
 
     def _selected_order(self) -> str | None:
         key = self._main("#orders", RowTable).cursor_key

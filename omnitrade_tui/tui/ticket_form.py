@@ -52,6 +52,10 @@ class TicketForm:
     time_in_force: TimeInForce = TimeInForce.GTC
     by_quote: bool = False
     client_order_id: str | None = None
+    #: An OCO pair: ``type`` is then the LIMIT_MAKER leg at ``price``; the other leg is a
+    #: STOP_LOSS_LIMIT at ``stop_price`` with the limit ``stop_limit_price``.
+    oco: bool = False
+    stop_limit_price: str = ""
 
     # -- choices ---------------------------------------------------------------------------
 
@@ -74,24 +78,24 @@ class TicketForm:
     @property
     def uses_price(self) -> bool:
         """Whether the current type takes a limit price."""
-        return self.type.has_price
+        return self.oco or self.type.has_price
 
     @property
     def uses_stop(self) -> bool:
         """Whether the current type takes a stop price."""
-        return self.type.has_stop
+        return self.oco or self.type.has_stop
 
     @property
     def uses_time_in_force(self) -> bool:
-        """Whether the current type takes a time in force."""
-        return self.type.needs_time_in_force
+        """Whether the current type takes a time in force (an OCO's legs are GTC)."""
+        return not self.oco and self.type.needs_time_in_force
 
     # -- nudges and sizing -----------------------------------------------------------------
 
     def nudge(self, name: str, steps: int) -> None:
         """Move a price by ticks or the quantity by steps; an unparsable field is left alone."""
         inst = self.instrument
-        if name in ("price", "stop_price"):
+        if name in ("price", "stop_price", "stop_limit_price"):
             increment, places = inst.tick_size, inst.price_decimals
         elif name == "quantity":
             increment, places = inst.step_size, inst.quantity_decimals
@@ -149,6 +153,8 @@ class TicketForm:
         open_orders: int | None = None,
     ) -> TicketCheck:
         """Validate every field and build the request and the preview."""
+        if self.oco:
+            return self._check_oco(book, fee_rate, open_orders)
         errors: dict[str, str] = {}
         values: dict[str, Decimal | None] = {}
         wanted = [("quantity", self.quantity)]
@@ -192,6 +198,82 @@ class TicketForm:
         preview = _preview(self, request, book, fee_rate)
         return TicketCheck(request=None if errors else request, errors=errors, preview=preview)
 
+    def _check_oco(
+        self, book: BookTop | None, fee_rate: Decimal, open_orders: int | None
+    ) -> TicketCheck:
+        """Both legs checked against the filters, and against the market between them."""
+        errors: dict[str, str] = {}
+        values: dict[str, Decimal | None] = {}
+        for name, text in (
+            ("quantity", self.quantity),
+            ("price", self.price),
+            ("stop_price", self.stop_price),
+            ("stop_limit_price", self.stop_limit_price),
+        ):
+            if not text.strip():
+                values[name] = None
+                continue
+            try:
+                values[name] = parse_decimal(text, name.replace("_", " "))
+            except DecimalFormatError as exc:
+                errors[name] = str(exc)
+                values[name] = None
+        limit_leg = OrderRequest(
+            symbol=self.instrument.symbol,
+            side=self.side,
+            type=OrderType.LIMIT_MAKER,
+            quantity=values["quantity"],
+            price=values["price"],
+        )
+        stop_leg = OrderRequest(
+            symbol=self.instrument.symbol,
+            side=self.side,
+            type=OrderType.STOP_LOSS_LIMIT,
+            quantity=values["quantity"],
+            price=values["stop_limit_price"],
+            stop_price=values["stop_price"],
+            time_in_force=TimeInForce.GTC,
+        )
+        mid = _mid(book)
+        context = ValidationContext(avg_price=mid, open_orders=open_orders)
+        for leg, renames in (
+            (limit_leg, {}),
+            (stop_leg, {"price": "stop_limit_price"}),
+        ):
+            for violation in validate_order(self.instrument, leg, context):
+                name = renames.get(violation.field, violation.field)
+                errors.setdefault(name, f"{violation.filter}: {violation.message}")
+        take, stop = values["price"], values["stop_price"]
+        if mid is not None and take is not None and stop is not None:
+            # A SELL takes profit above the market and stops below it; a BUY the reverse.
+            if self.side is Side.SELL and not take > mid > stop:
+                errors.setdefault(
+                    "price",
+                    f"a SELL OCO needs the limit price above the market ({fmt(mid)}) and "
+                    "the stop price below it",
+                )
+            if self.side is Side.BUY and not stop > mid > take:
+                errors.setdefault(
+                    "price",
+                    f"a BUY OCO needs the limit price below the market ({fmt(mid)}) and "
+                    "the stop price above it",
+                )
+        above, below = (limit_leg, stop_leg) if self.side is Side.SELL else (stop_leg, limit_leg)
+        lines = []
+        if limit_leg.notional is not None and stop_leg.notional is not None:
+            lines.append(
+                f"limit {_money(limit_leg.notional)} or stop {_money(stop_leg.notional)} "
+                f"{self.instrument.quote_asset}; one cancels the other"
+            )
+        preview = Preview(notional=limit_leg.notional, lines=lines)
+        ok = not errors
+        return TicketCheck(
+            request=limit_leg if ok else None,
+            errors=errors,
+            preview=preview,
+            oco=(above, below) if ok else None,
+        )
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -212,6 +294,8 @@ class TicketCheck:
     request: OrderRequest | None
     errors: dict[str, str]
     preview: Preview
+    #: The (above, below) legs when the ticket is a valid OCO.
+    oco: tuple[OrderRequest, OrderRequest] | None = None
 
 
 def round_to(value: Decimal, increment: Decimal) -> Decimal:

@@ -11,7 +11,13 @@ import pytest
 
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, ReplaceOrder
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    CancelOrder,
+    PlaceOco,
+    PlaceOrder,
+    ReplaceOrder,
+)
 from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
 from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
 from omnitrade_tui.venues.binance.execution import BinanceExecution
@@ -171,3 +177,58 @@ async def test_reconcile_finds_what_changed_while_we_were_not_listening(wired: A
     assert sum(f.qty for f in mine) == D("0.2")
     again = await manager.reconcile()  # nothing new: nothing counted twice
     assert again.orders_changed == [] and again.fills_added == 0
+
+
+def sell_oco(sim: SimVenue, take: str, stop: str, qty: str = "0.1") -> PlaceOco:
+    """A SELL OCO around the book: take-profit above, stop-loss-limit below."""
+    mid = sim.engine.books["ETHUSDT"].bids.best()
+    assert mid is not None
+    stop_px = (mid * D(stop)).quantize(D("0.01"))
+    return PlaceOco(
+        above=OrderRequest(
+            symbol="ETHUSDT",
+            side=Side.SELL,
+            type=OrderType.LIMIT_MAKER,
+            price=(mid * D(take)).quantize(D("0.01")),
+            quantity=D(qty),
+        ),
+        below=OrderRequest(
+            symbol="ETHUSDT",
+            side=Side.SELL,
+            type=OrderType.STOP_LOSS_LIMIT,
+            stop_price=stop_px,
+            price=stop_px - D("0.5"),
+            quantity=D(qty),
+            time_in_force=TimeInForce.GTC,
+        ),
+    )
+
+
+async def test_oco_places_two_linked_legs_and_cancel_all_ends_both(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    assert [o.client_order_id for o in legs] == [
+        command.above.client_order_id,
+        command.below.client_order_id,
+    ]
+    assert all(o.status is OrderStatus.NEW for o in legs)
+    assert legs[0].order_list_id == legs[1].order_list_id >= 0
+    assert {o.client_order_id for o in manager.open_orders()} == {o.client_order_id for o in legs}
+    pending = [e for e in events if isinstance(e, OrderUpdated)][:2]
+    assert [e.report.order.status for e in pending] == [OrderStatus.PENDING_NEW] * 2
+    await bus.request(CancelAll(symbol="ETHUSDT"))
+    assert manager.open_orders() == []
+    venue = await manager.port.open_orders("ETHUSDT")
+    assert venue == []
+
+
+async def test_oco_with_legs_on_the_wrong_side_of_the_market_is_refused(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    command = sell_oco(sim, "0.95", "0.90")  # take-profit below the market: not an OCO
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(command)
+    assert refused.value.code == -2010
+    assert manager.orders[command.above.client_order_id].status is OrderStatus.REJECTED
+    assert manager.orders[command.below.client_order_id].status is OrderStatus.REJECTED
+    assert any(isinstance(e, OrderRejected) for e in events)

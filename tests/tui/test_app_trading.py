@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 
 from omnitrade_tui.bus import each
 from omnitrade_tui.config import Overrides, load_settings
-from omnitrade_tui.domain.enums import OrderStatus, Side
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.events import BookState
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
@@ -264,3 +264,35 @@ async def test_venue_rejection_keeps_the_ticket_with_the_reason(tmp_path: Path) 
         )
         assert isinstance(app.screen, OrderTicket)
         assert "-2010" in str(ticket.query_one("#problem").render())
+
+
+async def test_oco_by_keyboard_places_two_linked_legs(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        top = app.state.symbols["BTCUSDT"].top
+        assert top is not None
+        mid = Decimal(repr(top.bids[0].price))
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        await pilot.press(*"0.01")
+        await pilot.press("shift+tab", "shift+tab")  # quantity -> price -> type
+        await pilot.press(*["right"] * 5)  # LIMIT -> ... -> OCO
+        await pilot.pause(0.1)
+        assert ticket.form.oco
+        await pilot.press("tab", "ctrl+u", *str(mid + 500))  # take profit well above
+        await pilot.press("tab", "ctrl+u", *str(mid - 500))  # stop well below
+        await pilot.press("tab", "ctrl+u", *str(mid - 510))  # its limit
+        await pilot.pause(0.1)
+        assert ticket.check is not None
+        assert ticket.check.errors == {}
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket to close")
+        await until(pilot, lambda: len(app.state.open_orders()) == 2, "two open legs")
+        legs = app.state.open_orders()
+        assert {o.type for o in legs} == {OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT}
+        assert legs[0].order_list_id == legs[1].order_list_id >= 0
+        venue = await runtime.manager.port.open_orders("BTCUSDT")
+        assert len(venue) == 2
+        await pilot.press("x", "y")  # cancel all on the symbol, confirmed
+        await until(pilot, lambda: not app.state.open_orders(), "both legs cancelled")

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from omnitrade_tui.bus import Bus
-from omnitrade_tui.domain.commands import PlaceOrder
+from omnitrade_tui.domain.commands import PlaceOco, PlaceOrder
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Order, OrderRequest
@@ -35,9 +35,9 @@ _TIMEOUT_S = 20.0
 
 @dataclass(frozen=True)
 class TicketResult:
-    """What became of a sent ticket: the order as the venue answered."""
+    """What became of a sent ticket: the order (both legs of an OCO) as the venue answered."""
 
-    order: Order
+    orders: list[Order]
 
 
 class OrderTicket(ModalScreen[TicketResult | None]):
@@ -129,10 +129,12 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             yield Static(id="title")
             yield Static(id="balances")
             yield Choice("Side", [s.value for s in Side], form.side.value, id="side")
-            yield Choice("Type", [t.value for t in TICKET_TYPES], form.type.value, id="type")
+            kinds = [t.value for t in TICKET_TYPES] + ["OCO"]
+            yield Choice("Type", kinds, "OCO" if form.oco else form.type.value, id="type")
             for name, label, value in (
                 ("price", "Price", form.price),
                 ("stop_price", "Stop price", form.stop_price),
+                ("stop_limit_price", "Stop limit", form.stop_limit_price),
                 ("quantity", "Quantity", form.quantity),
                 ("quote_order_qty", "Quote amt", form.quote_amount),
             ):
@@ -150,10 +152,10 @@ class OrderTicket(ModalScreen[TicketResult | None]):
 
     def _placeholder(self, name: str) -> str:
         inst = self.instrument
-        if name in ("price", "stop_price"):
-            return f"tick {inst.tick_size}"
+        if name in ("price", "stop_price", "stop_limit_price"):
+            return f"tick {fmt(inst.tick_size)}"
         if name == "quantity":
-            return f"step {inst.step_size} {inst.base_asset}"
+            return f"step {fmt(inst.step_size)} {inst.base_asset}"
         return f"amount in {inst.quote_asset}"
 
     def on_mount(self) -> None:
@@ -174,7 +176,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self._touched.add(name)
         if name == "quote_order_qty":
             self.form.quote_amount = event.value
-        elif name in ("price", "stop_price", "quantity"):
+        elif name in ("price", "stop_price", "stop_limit_price", "quantity"):
             setattr(self.form, name, event.value)
         self._armed = None
         self._sync()
@@ -186,7 +188,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         if cid == "side":
             form.side = Side(event.value)
         elif cid == "type":
-            form.type = OrderType(event.value)
+            form.oco = event.value == "OCO"
+            form.type = OrderType.LIMIT_MAKER if form.oco else OrderType(event.value)
             if form.type is not OrderType.MARKET:
                 form.by_quote = False
                 self.query_one("#qty-in", Choice).select("BASE")
@@ -222,7 +225,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
     def action_nudge(self, steps: int) -> None:
         """Up/down: a tick or a step in a number field; elsewhere, the previous/next field."""
         focused = self.focused
-        if isinstance(focused, Input) and focused.id in ("price", "stop_price", "quantity"):
+        nudged = ("price", "stop_price", "stop_limit_price", "quantity")
+        if isinstance(focused, Input) and focused.id in nudged:
             self.form.nudge(focused.id, steps)
             focused.value = getattr(self.form, focused.id)
             focused.cursor_position = len(focused.value)
@@ -243,7 +247,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         inst = self.instrument
         self.set_class(form.side is Side.BUY, "-buy")
         self.set_class(form.side is Side.SELL, "-sell")
-        title = f"{form.side} {inst.symbol}  {form.type}"
+        title = f"{form.side} {inst.symbol}  {'OCO' if form.oco else form.type}"
         if self.confirm:
             title += "   (confirmation on)"
         self.query_one("#title", Static).update(title)
@@ -255,6 +259,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         shown = {
             "price": form.uses_price,
             "stop_price": form.uses_stop,
+            "stop_limit_price": form.oco,
             "quantity": not form.by_quote,
             "quote_order_qty": form.by_quote,
         }
@@ -310,7 +315,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             return
         request = self._armed or check.request
         self._armed = None
-        self._send(request)
+        self._send(request, check.oco)
 
     def action_close(self) -> None:
         """Esc: leave the confirmation step, or close the ticket."""
@@ -321,11 +326,17 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.dismiss(None)
 
     @work(exclusive=True, group="ticket-send")
-    async def _send(self, request: OrderRequest) -> None:
+    async def _send(
+        self, request: OrderRequest, oco: tuple[OrderRequest, OrderRequest] | None
+    ) -> None:
         self._sending = True
-        self.query_one("#confirm", Static).update(f"sending {_summary(request)}…")
+        what = f"OCO {_summary(request)}" if oco else _summary(request)
+        self.query_one("#confirm", Static).update(f"sending {what}…")
+        command: PlaceOrder | PlaceOco = (
+            PlaceOco(above=oco[0], below=oco[1]) if oco else PlaceOrder(request=request)
+        )
         try:
-            order: Any = await self.bus.request(PlaceOrder(request=request), timeout=_TIMEOUT_S)
+            answer: Any = await self.bus.request(command, timeout=_TIMEOUT_S)
         except TimeoutError:
             self.query_one("#problem", Static).update(
                 f"no answer within {_TIMEOUT_S:.0f} s: the order may exist; watch the blotter "
@@ -340,7 +351,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             return
         finally:
             self._sending = False
-        self.dismiss(TicketResult(order=order))
+        self.dismiss(TicketResult(orders=list(answer) if oco else [answer]))
 
 
 def _summary(r: OrderRequest) -> str:

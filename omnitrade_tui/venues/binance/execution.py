@@ -50,6 +50,28 @@ def order_params(req: OrderRequest) -> dict[str, str]:
     return params
 
 
+def oco_params(above: OrderRequest, below: OrderRequest) -> dict[str, str]:
+    """The ``POST /api/v3/orderList/oco`` parameters of a pair (shared side and quantity)."""
+    if above.quantity is None:
+        raise ValueError("an OCO needs a quantity")
+    params = {
+        "symbol": above.symbol,
+        "side": str(above.side),
+        "quantity": fmt(above.quantity),
+        "newOrderRespType": "FULL",
+    }
+    for prefix, leg in (("above", above), ("below", below)):
+        params[f"{prefix}Type"] = str(leg.type)
+        params[f"{prefix}ClientOrderId"] = leg.client_order_id
+        if leg.price is not None:
+            params[f"{prefix}Price"] = fmt(leg.price)
+        if leg.stop_price is not None:
+            params[f"{prefix}StopPrice"] = fmt(leg.stop_price)
+        if leg.time_in_force is not None:
+            params[f"{prefix}TimeInForce"] = str(leg.time_in_force)
+    return params
+
+
 def _d(value: Any) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else ZERO
 
@@ -119,6 +141,28 @@ class BinanceExecution:
             return self.unknown(req), []
         order = parse_order(body)
         return order, parse_fills(body, order)
+
+    async def place_oco(
+        self, above: OrderRequest, below: OrderRequest
+    ) -> tuple[list[Order], list[Fill]]:
+        """Send an OCO pair; both legs as the venue answered (UNKNOWN when the answer is lost).
+
+        Raises:
+            BinanceError: the venue refused the pair.
+        """
+        try:
+            body = await self.rest.request(
+                "POST", "orderList/oco", oco_params(above, below), signed=True
+            )
+        except OutcomeUnknown:
+            return [self.unknown(above), self.unknown(below)], []
+        orders = [parse_order(report) for report in body.get("orderReports", [])]
+        fills = [
+            f
+            for report, o in zip(body.get("orderReports", []), orders, strict=True)
+            for f in parse_fills(report, o)
+        ]
+        return orders, fills
 
     @staticmethod
     def unknown(req: OrderRequest) -> Order:

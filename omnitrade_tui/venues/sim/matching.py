@@ -640,6 +640,9 @@ class MatchingEngine:
         for order in open_orders:
             if order.is_open:
                 done.append(self.cancel(account, symbol, order.order_id))
+                peer = order.oco_peer
+                if peer is not None and peer not in done:
+                    done.append(peer)  # cancelled with its leg, reported like Binance does
         return done
 
     def cancel_replace(

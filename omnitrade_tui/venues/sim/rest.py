@@ -491,7 +491,31 @@ async def open_orders(call: Call) -> list[dict[str, Any]]:
 async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
     account = call.signed()
     symbol = call.symbol()
-    return [cancel_report(o, None) for o in call.venue.engine.cancel_all(account, symbol)]
+    out: list[dict[str, Any]] = []
+    lists: dict[int, dict[str, Any]] = {}
+    for o in call.venue.engine.cancel_all(account, symbol):
+        if o.order_list_id < 0:
+            out.append(cancel_report(o, None))
+            continue
+        # Binance reports an OCO's legs together, as one order list.
+        entry = lists.get(o.order_list_id)
+        if entry is None:
+            entry = {
+                "orderListId": o.order_list_id,
+                "contingencyType": "OCO",
+                "listStatusType": "ALL_DONE",
+                "listOrderStatus": "ALL_DONE",
+                "symbol": symbol,
+                "orders": [],
+                "orderReports": [],
+            }
+            lists[o.order_list_id] = entry
+            out.append(entry)
+        entry["orders"].append(
+            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+        )
+        entry["orderReports"].append(cancel_report(o, None))
+    return out
 
 
 @endpoint(20)
