@@ -100,6 +100,7 @@ class Ladder(Widget, can_focus=True):
         height: 1fr;
         min-height: 8;
         & > .ladder--header { color: $text-muted; text-style: bold; }
+        &:focus > .ladder--header { color: $accent; }
         & > .ladder--bid { color: $bid; }
         & > .ladder--ask { color: $ask; }
         & > .ladder--bid-bar { color: $bid-muted; }
