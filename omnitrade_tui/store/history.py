@@ -56,7 +56,8 @@ class HistoryService:
     async def candles(self, cmd: CandleHistory) -> list[Candle]:
         """Stored candles; topped up from the venue when fewer than asked or with holes."""
         if self.venue_first and self.top_up is not None:
-            fetched = await self.top_up(cmd.symbol, cmd.interval, cmd.limit, cmd.end_ms)
+            # One more than asked: the venue's last kline is usually the one still open.
+            fetched = await self.top_up(cmd.symbol, cmd.interval, cmd.limit + 1, cmd.end_ms)
             return [c for c in fetched if c.closed][-cmd.limit :]
         stored = await self.market.candles(cmd.symbol, cmd.interval, cmd.limit, cmd.end_ms)
         if self.top_up is None or not _missing(stored, cmd.interval, cmd.limit):

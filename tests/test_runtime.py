@@ -1,0 +1,79 @@
+"""The composition root on the simulated venue: what one ``Runtime.start`` wires together."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from omnitrade_tui.config import Overrides, Settings, load_settings
+from omnitrade_tui.domain.commands import (
+    CandleHistory,
+    EngageKillSwitch,
+    PlaceOrder,
+    ReleaseKillSwitch,
+)
+from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
+from omnitrade_tui.domain.events import BookState
+from omnitrade_tui.domain.models import OrderRequest
+from omnitrade_tui.engine.risk import RiskRejected
+from omnitrade_tui.runtime import Runtime
+
+
+def sim_settings(tmp_path: Path) -> Settings:
+    """Settings of profile sim with every directory and the database under ``tmp_path``."""
+    return load_settings(
+        Overrides(),
+        env={
+            "OMNITRADE_CONFIG_DIR": str(tmp_path / "config"),
+            "OMNITRADE_STATE_DIR": str(tmp_path / "state"),
+            "OMNITRADE_DATA_DIR": str(tmp_path / "data"),
+            "OMNITRADE_DB_URL": f"sqlite:///{tmp_path / 'h.db'}",
+        },
+    )
+
+
+async def test_sim_runtime_serves_history_orders_through_risk_and_the_kill_switch(
+    tmp_path: Path,
+) -> None:
+    async with Runtime.start(sim_settings(tmp_path), seed=5) as rt:
+        assert rt.profile_label == "SIM"
+        assert set(rt.instruments) == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"}
+        # The chart's backfill: closed klines from the venue (the top-up hook of the store).
+        candles = await rt.bus.request(CandleHistory(symbol="ETHUSDT", interval="1m", limit=40))
+        assert len(candles) == 40
+        assert all(c.closed for c in candles)
+        assert [c.open_ms for c in candles] == sorted(c.open_ms for c in candles)
+        for _ in range(100):
+            sync = rt.stream.books["BTCUSDT"]
+            if sync.state is BookState.LIVE and "BTCUSDT" in rt.gate.mids:
+                break
+            await asyncio.sleep(0.05)
+        mid = rt.gate.mids["BTCUSDT"]
+        fat_finger = OrderRequest(
+            symbol="BTCUSDT",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=Decimal("0.01"),
+            price=(mid * Decimal("1.5")).quantize(Decimal("0.01")),
+            time_in_force=TimeInForce.GTC,
+        )
+        with pytest.raises(RiskRejected, match="price_band"):
+            await rt.bus.request(PlaceOrder(request=fat_finger))
+        assert await rt.manager.port.open_orders("BTCUSDT") == []
+        await rt.bus.request(EngageKillSwitch(reason="test"))
+        ok = OrderRequest(
+            symbol="BTCUSDT",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=Decimal("0.01"),
+            price=(mid * Decimal("0.98")).quantize(Decimal("0.01")),
+            time_in_force=TimeInForce.GTC,
+        )
+        with pytest.raises(RiskRejected, match="kill_switch"):
+            await rt.bus.request(PlaceOrder(request=ok))
+        await rt.bus.request(ReleaseKillSwitch())
+        order = await rt.bus.request(PlaceOrder(request=ok))
+        assert order.status.value == "NEW"
