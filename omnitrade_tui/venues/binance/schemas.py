@@ -34,6 +34,18 @@ class DepthUpdate(msgspec.Struct, gc=False):
     asks: list[Level] = msgspec.field(name="a")
 
 
+class DepthFrame(msgspec.Struct, gc=False):
+    """A combined-stream frame known to carry a ``depthUpdate``, decoded in one pass.
+
+    Depth is most of a market stream's traffic; decoding the wrapper and the diff together
+    saves the second decoder call of the generic ``StreamFrame`` route (about 2 of 7 us a
+    frame of 35 levels here).
+    """
+
+    stream: str
+    data: DepthUpdate
+
+
 class DepthSnapshot(msgspec.Struct, gc=False):
     """REST ``GET /api/v3/depth`` answer (also ``@depthN`` partial-book frames)."""
 
@@ -140,6 +152,7 @@ class KlineRow(msgspec.Struct, array_like=True, gc=False):
 
 stream_frame_decoder = msgspec.json.Decoder(StreamFrame)
 depth_update_decoder = msgspec.json.Decoder(DepthUpdate, strict=False)
+depth_frame_decoder = msgspec.json.Decoder(DepthFrame, strict=False)
 depth_snapshot_decoder = msgspec.json.Decoder(DepthSnapshot, strict=False)
 book_ticker_decoder = msgspec.json.Decoder(BookTickerMsg, strict=False)
 trade_decoder = msgspec.json.Decoder(TradeMsg, strict=False)
