@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from omnitrade_tui.domain.enums import ExecutionType
@@ -372,6 +373,9 @@ class SimVenue:
     async def _shutdown_notice(self, request: web.Request) -> web.Response:
         event = {"e": "serverShutdown", "E": self.now_ms()}
         self.hub.broadcast_raw(event, "!serverShutdown")
+        text = msgspec.json.encode({"event": event}).decode()  # the WebSocket API's form
+        for ws in list(self.api_sockets):
+            self.spawn(ws.send_str(text))
         return web.json_response({"sent": True})
 
     @property
