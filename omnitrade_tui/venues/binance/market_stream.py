@@ -57,11 +57,12 @@ _NO_KEY: tuple[str, int] | None = None
 class _Conn:
     """One open stream connection and its reader."""
 
-    __slots__ = ("first", "held", "opened", "overlap", "retired", "task", "ws")
+    __slots__ = ("first", "heard", "held", "opened", "overlap", "retired", "silent", "task", "ws")
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self.opened = time.monotonic()
+        self.opened = self.heard = time.monotonic()
+        self.silent = False
         self.task: asyncio.Task[None] | None = None
         # Frames of a renewal connection held until it is promoted, and the first key
         # (update id or trade id) it carried on each stream.
@@ -280,10 +281,33 @@ class MarketStream:
             await self._retire(conn)
 
     async def _reader(self, conn: _Conn) -> None:
-        ws = conn.ws
+        watchdog = asyncio.create_task(self._watchdog(conn))
+        try:
+            await self._read(conn)
+        finally:
+            watchdog.cancel()
+
+    async def _watchdog(self, conn: _Conn) -> None:
+        """Close a connection silent for ``watchdog_s`` (a timer per frame costs more)."""
         while True:
-            async with asyncio.timeout(self.watchdog_s):
+            await asyncio.sleep(self.watchdog_s / 4)
+            if time.monotonic() - conn.heard > self.watchdog_s:
+                conn.silent = True
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.ws.close(), 1.0)
+                return
+
+    async def _read(self, conn: _Conn) -> None:
+        ws = conn.ws
+        clock = time.monotonic
+        while True:
+            try:
                 raw = await ws.recv(decode=False)
+            except websockets.ConnectionClosed:
+                if conn.silent:
+                    raise TimeoutError(f"no frame for {self.watchdog_s:g}s") from None
+                raise
+            conn.heard = clock()
             if conn.retired:
                 return
             if not raw.startswith(b'{"stream"'):

@@ -31,6 +31,7 @@ from omnitrade_tui.venues.binance.schemas import KlineRow
 
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
+_RETRY_MARGIN_S = 0.05
 
 
 class CircuitBreaker:
@@ -183,6 +184,7 @@ class BinanceRest:
         self.weight_used = 0
         self.weight_limit = 6000
         self._blocked_until = 0.0
+        self.rate_limited = 0
         self.circuit = CircuitBreaker(bus)
         self._http = httpx.AsyncClient(timeout=timeout_s)
 
@@ -274,17 +276,26 @@ class BinanceRest:
             body.get("msg", response.text[:200]) if isinstance(body, dict) else response.text[:200]
         )
         if status in (429, 418):
-            retry = float(response.headers.get("Retry-After", "60"))
-            self._blocked_until = time.monotonic() + retry
-            raise RateLimited(status, code, msg, retry)
+            raise self._rate_limited(response, code, msg)
         if status >= 500:
             raise OutcomeUnknown(status, code, msg)
         raise BinanceError(status, code, msg)
 
+    def _rate_limited(self, response: httpx.Response, code: int | None, msg: str) -> RateLimited:
+        """Park every caller until ``Retry-After`` has passed (a little more: a request that
+        lands a hair early counts as one more strike, and strikes lead to a 418 ban)."""
+        retry = float(response.headers.get("Retry-After", "60"))
+        self.rate_limited += 1
+        self._blocked_until = max(self._blocked_until, time.monotonic() + retry + _RETRY_MARGIN_S)
+        return RateLimited(response.status_code, code, msg, retry)
+
     async def _governor(self) -> None:
         """Wait out a ban, and pace requests once the weight nears the limit."""
-        wait = self._blocked_until - time.monotonic()
-        if wait > 0:
+        # Loop: a caller woken at the end of one ban may find a newer one in place.
+        for _ in range(4):
+            wait = self._blocked_until - time.monotonic()
+            if wait <= 0:
+                break
             await asyncio.sleep(wait)
         if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
             # Spread what is left of the minute over the rest of it, instead of hitting 429.
@@ -340,6 +351,8 @@ class BinanceRest:
         except httpx.HTTPError as exc:
             raise BinanceError(0, None, f"depth snapshot failed: {exc}") from exc
         self._track_weight(response)
+        if response.status_code in (429, 418):
+            raise self._rate_limited(response, None, response.text[:200])
         if response.status_code != 200:
             raise BinanceError(response.status_code, None, response.text[:200])
         return response.content

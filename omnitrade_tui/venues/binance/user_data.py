@@ -139,9 +139,17 @@ class UserDataStream:
         max_backoff_s: float = 30.0,
         on_subscribed: Callable[[], Awaitable[Any]] | None = None,
         max_life_s: float = DEFAULT_MAX_LIFE_S,
+        clock_ms: Callable[[], int] | None = None,
+        resync_clock: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         """``on_subscribed`` runs after every (re)subscription: the runtime passes the
-        order manager's ``reconcile``, so what happened while the link was down is found."""
+        order manager's ``reconcile``, so what happened while the link was down is found.
+        ``clock_ms`` is our estimate of the venue's clock (``BinanceRest.now_ms``, which
+        follows the venue after a -1021); without it, local time plus ``clock_offset_ms``.
+        ``resync_clock`` (``BinanceRest.sync_time``) runs when the venue refuses the
+        subscription's timestamp (-1021), before the next attempt."""
+        self.clock_ms = clock_ms
+        self.resync_clock = resync_clock
         self.on_subscribed = on_subscribed
         self._tasks: set[asyncio.Task[Any]] = set()
         self.url = ws_api_url
@@ -174,7 +182,10 @@ class UserDataStream:
         )
 
     def _subscribe_request(self) -> str:
-        timestamp = int(time.time() * 1000) + self.clock_offset_ms
+        if self.clock_ms is not None:
+            timestamp = self.clock_ms()
+        else:
+            timestamp = int(time.time() * 1000) + self.clock_offset_ms
         payload = f"apiKey={self.credentials.api_key}&timestamp={timestamp}"
         params = {
             "apiKey": self.credentials.api_key,
@@ -333,13 +344,26 @@ class UserDataStream:
         elif "error" in msg:
             error = msg["error"]
             self._link(LinkState.FAILED, f"{error.get('code')}: {error.get('msg')}")
+            if link is not None and not link.subscribed.is_set():
+                # A refused subscription (a clock off by more than the window, say) leaves
+                # a connection that carries nothing: drop it, so it is tried again.
+                self._spawn(self._refused(link, error.get("code")))
         return False
+
+    async def _refused(self, link: _Link, code: Any) -> None:
+        if code == -1021 and self.resync_clock is not None:
+            with contextlib.suppress(Exception):
+                await self.resync_clock()
+        await link.ws.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _after_subscribe(self) -> None:
         if self.on_subscribed is not None:
-            task = asyncio.ensure_future(self.on_subscribed())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.on_subscribed())
 
     def _deliver(self, event: dict[str, Any]) -> None:
         """Publish one event, once: an event seen on both sides of a renewal is dropped."""
