@@ -32,6 +32,13 @@ from omnitrade_tui.venues.binance.schemas import KlineRow
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
 _RETRY_MARGIN_S = 0.05
+# A request that would take the minute's weight past this share of the limit waits.
+_HOLD_AT = 0.97
+
+
+def _depth_weight(limit: int) -> int:
+    """``GET /api/v3/depth``'s request weight by ``limit`` (Binance's table)."""
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 
 class CircuitBreaker:
@@ -185,6 +192,7 @@ class BinanceRest:
         self.weight_limit = 6000
         self._blocked_until = 0.0
         self.rate_limited = 0
+        self.held = 0
         self.circuit = CircuitBreaker(bus)
         self._http = httpx.AsyncClient(timeout=timeout_s)
 
@@ -289,15 +297,23 @@ class BinanceRest:
         self._blocked_until = max(self._blocked_until, time.monotonic() + retry + _RETRY_MARGIN_S)
         return RateLimited(response.status_code, code, msg, retry)
 
-    async def _governor(self) -> None:
-        """Wait out a ban, and pace requests once the weight nears the limit."""
+    async def _governor(self, weight: int = 1) -> None:
+        """Wait out a ban; hold a request that would cross the weight limit until the
+        minute turns; pace requests once the weight nears the limit."""
         # Loop: a caller woken at the end of one ban may find a newer one in place.
         for _ in range(4):
             wait = self._blocked_until - time.monotonic()
             if wait <= 0:
                 break
             await asyncio.sleep(wait)
-        if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
+        if self.weight_used + weight > self.weight_limit * _HOLD_AT:
+            # Sending would earn a 429 (and repeated 429s a ban): wait for the venue's
+            # minute to turn. The next answer's header says what the venue counts then.
+            seconds_left = 60 - (self.now_ms() / 1000) % 60
+            self.held += 1
+            await asyncio.sleep(seconds_left + _RETRY_MARGIN_S)
+            self.weight_used = 0
+        elif self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
             # Spread what is left of the minute over the rest of it, instead of hitting 429.
             seconds_left = 60 - (self.now_ms() / 1000) % 60
             left = max(1, self.weight_limit - self.weight_used)
@@ -344,7 +360,7 @@ class BinanceRest:
 
     async def depth(self, symbol: str, limit: int = 1000) -> bytes:
         """``GET /api/v3/depth`` as raw JSON bytes (decoded by the caller's typed decoder)."""
-        await self._governor()
+        await self._governor(_depth_weight(limit))
         url = f"{self.base_url}/v3/depth?{urlencode({'symbol': symbol, 'limit': limit})}"
         try:
             response = await self._http.get(url)
