@@ -561,8 +561,20 @@ class Drill:
             ):
                 return
             await asyncio.sleep(0.05)
-        states = {s: b.state for s, b in self.stream.books.items()}
-        raise AssertionError(f"not live in {timeout}s: {states}, user {self.user.subscribed}")
+        raise AssertionError(f"not live in {timeout}s: {self.diagnosis()}")
+
+    def diagnosis(self) -> str:
+        """Where the connector stands, for a failed check."""
+        states = {s: str(b.state) for s, b in self.stream.books.items()}
+        rest = self.rest
+        return (
+            f"books {states}, user subscribed {self.user.subscribed.is_set()}, circuit "
+            f"{rest.circuit.state}, blocked for "
+            f"{max(0.0, rest._blocked_until - time.monotonic()):.1f}s, weight {rest.weight_used}"
+            f" (held {rest.held}), clock offset {rest.offset_ms} ms vs venue "
+            f"{self.sim.clock_offset_ms} ms, stream renewals {self.stream.renewals} "
+            f"reconnects {self.stream.reconnects}"
+        )
 
     # -- faults and trading -----------------------------------------------------------------
 
@@ -667,8 +679,12 @@ class Drill:
                 sync.book.last_update_id == sim.engine.update_ids[symbol]
             ):
                 break
-        assert sync.state is BookState.LIVE, f"{symbol} is {sync.state}"
-        assert sync.book.last_update_id == sim.engine.update_ids[symbol]
+        assert sync.state is BookState.LIVE, f"{symbol} is {sync.state}: {self.diagnosis()}"
+        assert sync.book.last_update_id == sim.engine.update_ids[symbol], (
+            f"{symbol}: local book at {sync.book.last_update_id}, venue at "
+            f"{sim.engine.update_ids[symbol]}; {sync.gaps} gaps, {sync.resyncs} resyncs; "
+            f"{self.diagnosis()}"
+        )
         venue = sim.engine.books[symbol]
         want_bids = {float(p): float(q) for p, q in venue.bids.depth(100_000)}
         want_asks = {float(p): float(q) for p, q in venue.asks.depth(100_000)}

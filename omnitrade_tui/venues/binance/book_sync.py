@@ -28,6 +28,7 @@ SnapshotFetcher = Callable[[str], Awaitable[DepthSnapshot]]
 
 _MAX_BUFFER = 10_000
 _SNAPSHOT_RETRY_S = 0.25
+_QUIET_S = 1.0
 
 
 class BookSync:
@@ -107,17 +108,21 @@ class BookSync:
         self._task = None
 
     async def _sync(self) -> None:
+        quiet = 0.0
         while True:
-            if not self._buffer:
+            if not self._buffer and quiet < _QUIET_S:
                 await asyncio.sleep(0.05)  # wait for the first buffered event
+                quiet += 0.05
                 continue
+            # A market quiet for a second (no diff since the resync began) is synced from
+            # the snapshot alone: every later diff is checked against it by update id.
             try:
                 snap = await self.fetch_snapshot(self.symbol)
             except Exception as exc:  # a failed snapshot is retried, and said
                 self._publish_health(f"snapshot failed: {exc}")
                 await asyncio.sleep(_SNAPSHOT_RETRY_S * 4)
                 continue
-            if snap.last_update_id + 1 < self._buffer[0].first_update_id:
+            if self._buffer and snap.last_update_id + 1 < self._buffer[0].first_update_id:
                 # Too old: updates between it and the first buffered one are missing.
                 # (The reference says "lastUpdateId < U", but a snapshot that ends right
                 # before the first buffered event, U == lastUpdateId + 1, bridges exactly.)

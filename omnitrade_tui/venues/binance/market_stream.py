@@ -191,6 +191,10 @@ class MarketStream:
                 self._primary = conn
                 self._ws = conn.ws
                 self._link(LinkState.CONNECTED)
+                for sync in self.books.values():
+                    # Start syncing now, not at the first diff: a quiet market may send
+                    # none for a long while, and the book would stay stale meanwhile.
+                    sync.resync("stream connected")
                 backoff = 0.5
                 first = False
                 try:
@@ -248,8 +252,16 @@ class MarketStream:
         if new.task.done():
             self._renewal = None
             log.warning("market stream renewal lost its new connection: %s", _reason(new.task))
+            await self._retire(new)
             return False
+        unproven = old.task.done() and not new.overlap.is_set()
         self._promote(new, old)
+        if unproven:
+            # The old connection died before it was seen to overlap the new one (a
+            # silent network drops frames on both): frames may be missing, and a quiet
+            # market may not show the gap for a long time. Check every book now.
+            for sync in self.books.values():
+                sync.resync("stream renewed after the old connection failed")
         await self._retire(old)
         return True
 

@@ -111,6 +111,7 @@ DEFAULT_MAX_LIFE_S = 23 * 3600 + 50 * 60
 _RENEW_WAIT_S = 3.0  # for the new subscription's confirmation
 _OVERLAP_WAIT_S = 1.0  # for an event seen on both connections (the account may be quiet)
 _SEEN = 4096
+_HOLD_MAX_S = 5.0  # events wait at most this long for a reconciliation
 
 
 def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -168,6 +169,7 @@ class UserDataStream:
         self._renew = asyncio.Event()
         self._seen: set[tuple[Any, ...]] = set()
         self._seen_order: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._holding: list[dict[str, Any]] | None = None  # events held while reconciling
 
     def _link(self, state: LinkState, detail: str = "") -> None:
         self.bus.publish(
@@ -363,7 +365,29 @@ class UserDataStream:
 
     def _after_subscribe(self) -> None:
         if self.on_subscribed is not None:
-            self._spawn(self.on_subscribed())
+            if self._holding is None:
+                self._holding = []
+            self._spawn(self._reconcile_then_release(self.on_subscribed()))
+
+    async def _reconcile_then_release(self, reconcile: Awaitable[Any]) -> None:
+        """Run the reconciliation while the new subscription's events wait, then let them
+        through in order (at most ``_HOLD_MAX_S`` later).
+
+        Why: a reconciliation asks for fills newer than the newest one it knows; a fill
+        that arrives on the new subscription before it asks would hide an older fill
+        missed while the link was down.
+        """
+        task = asyncio.ensure_future(reconcile)
+        try:
+            await asyncio.wait({task}, timeout=_HOLD_MAX_S)
+        finally:
+            held, self._holding = self._holding or [], None
+            for event in held:
+                self._publish(event)
+        if not task.done():
+            await asyncio.gather(task, return_exceptions=True)
+        elif not task.cancelled() and task.exception() is not None:
+            log.warning("reconciliation after subscribing failed: %s", task.exception())
 
     def _deliver(self, event: dict[str, Any]) -> None:
         """Publish one event, once: an event seen on both sides of a renewal is dropped."""
@@ -375,6 +399,12 @@ class UserDataStream:
         self._seen_order.append(key)
         if len(self._seen_order) > _SEEN:
             self._seen.discard(self._seen_order.popleft())
+        if self._holding is not None:
+            self._holding.append(event)
+            return
+        self._publish(event)
+
+    def _publish(self, event: dict[str, Any]) -> None:
         kind = event.get("e")
         try:
             if kind == "executionReport":
