@@ -654,7 +654,7 @@ class Drill:
 
     # -- invariants -------------------------------------------------------------------------
 
-    async def settle(self, timeout: float = 10.0) -> None:
+    async def settle(self, timeout: float = 75.0) -> None:
         """After the faults: live again, settlements done, one last reconciliation."""
         self.calm()
         await self.wait_live(timeout)

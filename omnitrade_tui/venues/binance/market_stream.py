@@ -108,6 +108,7 @@ class MarketStream:
         self.reconnects = 0
         self.renewals = 0
         self.duplicates = 0
+        self.overlapped = 0  # renewals whose two connections were seen to overlap
         self._ws: Any = None
         self._primary: _Conn | None = None
         self._renewal: _Conn | None = None
@@ -255,6 +256,7 @@ class MarketStream:
             await self._retire(new)
             return False
         unproven = old.task.done() and not new.overlap.is_set()
+        self.overlapped += new.overlap.is_set()
         self._promote(new, old)
         if unproven:
             # The old connection died before it was seen to overlap the new one (a

@@ -36,6 +36,18 @@ _RETRY_MARGIN_S = 0.05
 _HOLD_AT = 0.97
 
 
+def _weight_of(method: str, path: str, params: dict[str, Any]) -> int:
+    """The request weight Binance charges for the calls we make (1 when not listed)."""
+    if method != "GET":
+        return 1
+    if path == "openOrders":
+        return 6 if "symbol" in params else 80
+    return _GET_WEIGHTS.get(path, 1)
+
+
+_GET_WEIGHTS = {"exchangeInfo": 20, "order": 4, "account": 20, "myTrades": 20, "klines": 2}
+
+
 def _depth_weight(limit: int) -> int:
     """``GET /api/v3/depth``'s request weight by ``limit`` (Binance's table)."""
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
@@ -249,7 +261,7 @@ class BinanceRest:
         return result
 
     async def _send(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
-        await self._governor()
+        await self._governor(_weight_of(method, path, params))
         headers = {}
         if signed:
             if self.credentials is None:
@@ -300,20 +312,27 @@ class BinanceRest:
     async def _governor(self, weight: int = 1) -> None:
         """Wait out a ban; hold a request that would cross the weight limit until the
         minute turns; pace requests once the weight nears the limit."""
-        # Loop: a caller woken at the end of one ban may find a newer one in place.
-        for _ in range(4):
+        # Loop: a caller woken from one wait checks everything again (a ban may have come
+        # while it waited for the minute to turn, and the other way round).
+        for _ in range(8):
             wait = self._blocked_until - time.monotonic()
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
-        if self.weight_used + weight > self.weight_limit * _HOLD_AT:
-            # Sending would earn a 429 (and repeated 429s a ban): wait for the venue's
-            # minute to turn. The next answer's header says what the venue counts then.
-            seconds_left = 60 - (self.now_ms() / 1000) % 60
-            self.held += 1
-            await asyncio.sleep(seconds_left + _RETRY_MARGIN_S)
-            self.weight_used = 0
-        elif self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            if self.weight_used + weight > self.weight_limit * _HOLD_AT:
+                # Sending would earn a 429 (and repeated 429s a ban): wait for the venue's
+                # minute to turn; the next answer's header says what the venue counts.
+                seconds_left = 60 - (self.now_ms() / 1000) % 60
+                self.held += 1
+                await asyncio.sleep(seconds_left + _RETRY_MARGIN_S)
+                if self.weight_used + weight > self.weight_limit * _HOLD_AT:
+                    self.weight_used = 0  # the first one woken resets; the others add up
+                continue
+            break
+        # Reserve the weight now: callers in flight together must not all see room for
+        # themselves. Every answer's header puts the venue's own count back.
+        self.weight_used += weight
+        if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
             # Spread what is left of the minute over the rest of it, instead of hitting 429.
             seconds_left = 60 - (self.now_ms() / 1000) % 60
             left = max(1, self.weight_limit - self.weight_used)
