@@ -546,11 +546,9 @@ class Drill:
             self.unknown += 1
 
     async def _reconcile(self) -> None:
-        try:
-            await self.manager.reconcile()
-            self.reconciles += 1
-        except Exception as exc:  # the next (re)subscription tries again
-            log.info("reconcile failed under faults: %s", exc)
+        # A failure propagates: the user-data stream tries again, its events held meanwhile.
+        await self.manager.reconcile()
+        self.reconciles += 1
 
     async def wait_live(self, timeout: float) -> None:
         """Until every book is live and user data is subscribed."""
@@ -597,7 +595,10 @@ class Drill:
             if f.stall and beat % 9 == 4:
                 sim.hub.stall_all(1.5)
             if f.throttle and beat % 8 == 2:
-                sim.faults.throttle = 2
+                # One 429 a burst: the sim counts strikes per IP without ever resetting
+                # the count, so two 429s within a second of a window's first one (requests
+                # already in flight together) earn a 120 s ban from it after a while.
+                sim.faults.throttle = 1
             if f.skew and beat % 10 == 5:
                 # Beyond the 10 s receive window: -1021, then one clock resync and a retry.
                 sim.clock_offset_ms = 12_000 if sim.clock_offset_ms == 0 else 0

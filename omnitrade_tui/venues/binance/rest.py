@@ -205,6 +205,7 @@ class BinanceRest:
         self._blocked_until = 0.0
         self.rate_limited = 0
         self.held = 0
+        self._weight_minute = 0
         self.circuit = CircuitBreaker(bus)
         self._http = httpx.AsyncClient(timeout=timeout_s)
 
@@ -330,7 +331,11 @@ class BinanceRest:
                 continue
             break
         # Reserve the weight now: callers in flight together must not all see room for
-        # themselves. Every answer's header puts the venue's own count back.
+        # themselves. Answers' headers raise the count to the venue's, never lower it
+        # within the minute (an answer may predate requests still in flight).
+        minute = self.now_ms() // 60_000
+        if minute != self._weight_minute:
+            self._weight_minute, self.weight_used = minute, 0
         self.weight_used += weight
         if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
             # Spread what is left of the minute over the rest of it, instead of hitting 429.
@@ -344,7 +349,11 @@ class BinanceRest:
         )
         if used is None:
             return
-        self.weight_used = int(used)
+        minute = self.now_ms() // 60_000
+        if minute == self._weight_minute:
+            self.weight_used = max(self.weight_used, int(used))
+        else:
+            self._weight_minute, self.weight_used = minute, int(used)
         if self.bus is not None:
             self.bus.publish(
                 topics.RATE_LIMIT,

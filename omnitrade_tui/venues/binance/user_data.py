@@ -111,7 +111,6 @@ DEFAULT_MAX_LIFE_S = 23 * 3600 + 50 * 60
 _RENEW_WAIT_S = 3.0  # for the new subscription's confirmation
 _OVERLAP_WAIT_S = 1.0  # for an event seen on both connections (the account may be quiet)
 _SEEN = 4096
-_HOLD_MAX_S = 5.0  # events wait at most this long for a reconciliation
 
 
 def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -299,8 +298,11 @@ class UserDataStream:
             await self._retire(link)
 
     async def aclose(self) -> None:
-        """Close the connections."""
+        """Close the connections and stop reconciliations in flight."""
         await self._drop_all()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _reader(self, link: _Link) -> None:
         async for raw in link.ws:
@@ -364,30 +366,35 @@ class UserDataStream:
         task.add_done_callback(self._tasks.discard)
 
     def _after_subscribe(self) -> None:
-        if self.on_subscribed is not None:
+        hook = self.on_subscribed
+        if hook is not None:
             if self._holding is None:
                 self._holding = []
-            self._spawn(self._reconcile_then_release(self.on_subscribed()))
+            self._spawn(self._reconcile_then_release(hook))
 
-    async def _reconcile_then_release(self, reconcile: Awaitable[Any]) -> None:
-        """Run the reconciliation while the new subscription's events wait, then let them
-        through in order (at most ``_HOLD_MAX_S`` later).
+    async def _reconcile_then_release(self, reconcile: Callable[[], Awaitable[Any]]) -> None:
+        """Run the reconciliation (again until it succeeds) while the new subscription's
+        events wait, then let them through in order.
 
         Why: a reconciliation asks for fills newer than the newest one it knows; a fill
-        that arrives on the new subscription before it asks would hide an older fill
-        missed while the link was down.
+        that arrived on the new subscription before it asked would hide an older fill
+        missed while the link was down. Correct fills come before prompt ones: while the
+        venue cannot be asked, events wait (and say so in the log).
         """
-        task = asyncio.ensure_future(reconcile)
+        pause = 0.5
         try:
-            await asyncio.wait({task}, timeout=_HOLD_MAX_S)
+            while True:
+                try:
+                    await reconcile()
+                    return
+                except Exception as exc:  # the venue could not be asked: try again
+                    log.warning("reconciliation failed (%s); user events wait for it", exc)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 10.0)
         finally:
             held, self._holding = self._holding or [], None
             for event in held:
                 self._publish(event)
-        if not task.done():
-            await asyncio.gather(task, return_exceptions=True)
-        elif not task.cancelled() and task.exception() is not None:
-            log.warning("reconciliation after subscribing failed: %s", task.exception())
 
     def _deliver(self, event: dict[str, Any]) -> None:
         """Publish one event, once: an event seen on both sides of a renewal is dropped."""
