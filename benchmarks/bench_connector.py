@@ -285,6 +285,8 @@ async def theirs(
     client.API_URL = f"http://127.0.0.1:{port}/api"
     bsm = BinanceSocketManager(client, max_queue_size=1_000_000)
     bsm.STREAM_URL = f"ws://127.0.0.1:{port}/"
+    # The loopback server answers no pings; a slow run must not be cut for that.
+    bsm.ws_kwargs["ping_interval"] = None
     received: dict[tuple[str, int], int] = {}
 
     async def follow(symbol: str) -> None:
