@@ -1,4 +1,5 @@
-"""Run the benchmarks: ``python -m benchmarks [NAME ...] [--quick]``."""
+"""Run the benchmarks: ``python -m benchmarks [NAME ...] [--quick]``; the connector's
+soak: ``python -m benchmarks connector --soak SECONDS``."""
 
 from __future__ import annotations
 
@@ -25,11 +26,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all: {names})")
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="SECONDS",
+        help="connector only: run the fault drill this long (a summary line a minute)",
+    )
     args = parser.parse_args(argv)
     chosen = args.names or names
     unknown = [n for n in chosen if n not in names]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; available: {names}")
+    if args.soak is not None:
+        if chosen != ["connector"]:
+            parser.error("--soak goes with the connector benchmark: `connector --soak 1800`")
+        from benchmarks.bench_connector import soak
+
+        for result in soak(args.soak):
+            print(result.to_json(), flush=True)
+        return 0
     for name in chosen:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         for result in module.run(quick=args.quick):

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.book import DiffResult, OrderBook
 from omnitrade_tui.domain.events import BookHealth, BookState, BookTop
-from omnitrade_tui.venues.binance.schemas import DepthSnapshot, DepthUpdate
+from omnitrade_tui.domain.models import BookLevel
+from omnitrade_tui.venues.binance.schemas import DepthSnapshot, DepthUpdate, Level
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ SnapshotFetcher = Callable[[str], Awaitable[DepthSnapshot]]
 
 _MAX_BUFFER = 10_000
 _SNAPSHOT_RETRY_S = 0.25
+_QUIET_S = 1.0
 
 
 class BookSync:
@@ -46,6 +48,8 @@ class BookSync:
         self.snapshot_ms = 0
         self.latency_ms: float | None = None
         self._buffer: list[DepthUpdate] = []
+        self._bids_top: list[BookLevel] | None = None
+        self._asks_top: list[BookLevel] | None = None
         self._task: asyncio.Task[None] | None = None
         self._book_topic = topics.book(symbol)
         self._health_topic = topics.book_health(symbol)
@@ -70,7 +74,7 @@ class BookSync:
             self._buffer.append(event)
             return
         if result is not DiffResult.STALE:
-            self._publish_top(event.event_ms)
+            self._publish_top(event.event_ms, event)
         if result is DiffResult.CROSSED:
             self.resync("the book crossed")
 
@@ -104,18 +108,25 @@ class BookSync:
         self._task = None
 
     async def _sync(self) -> None:
+        quiet = 0.0
         while True:
-            if not self._buffer:
+            if not self._buffer and quiet < _QUIET_S:
                 await asyncio.sleep(0.05)  # wait for the first buffered event
+                quiet += 0.05
                 continue
+            # A market quiet for a second (no diff since the resync began) is synced from
+            # the snapshot alone: every later diff is checked against it by update id.
             try:
                 snap = await self.fetch_snapshot(self.symbol)
             except Exception as exc:  # a failed snapshot is retried, and said
                 self._publish_health(f"snapshot failed: {exc}")
                 await asyncio.sleep(_SNAPSHOT_RETRY_S * 4)
                 continue
-            if snap.last_update_id < self._buffer[0].first_update_id:
-                await asyncio.sleep(_SNAPSHOT_RETRY_S)  # too old: fetch again
+            if self._buffer and snap.last_update_id + 1 < self._buffer[0].first_update_id:
+                # Too old: updates between it and the first buffered one are missing.
+                # (The reference says "lastUpdateId < U", but a snapshot that ends right
+                # before the first buffered event, U == lastUpdateId + 1, bridges exactly.)
+                await asyncio.sleep(_SNAPSHOT_RETRY_S)
                 continue
             fresh = OrderBook(self.symbol)
             fresh.apply_snapshot(snap.last_update_id, snap.bids, snap.asks)
@@ -140,16 +151,24 @@ class BookSync:
             self._publish_top(0)
             return
 
-    def _publish_top(self, event_ms: int) -> None:
+    def _publish_top(self, event_ms: int, event: DepthUpdate | None = None) -> None:
         book = self.book
         n = self.top_levels
+        # A side's top n is rebuilt only when the diff touched a price inside it: most
+        # diffs change levels further out, and rebuilding n levels costs more than the
+        # diff's apply. (Without an event, after a snapshot or a state change: rebuild.)
+        bids, asks = self._bids_top, self._asks_top
+        if event is None or bids is None or len(bids) < n or _reaches(event.bids, bids[-1], 1):
+            bids = self._bids_top = book.bids(n)
+        if event is None or asks is None or len(asks) < n or _reaches(event.asks, asks[-1], -1):
+            asks = self._asks_top = book.asks(n)
         self.bus.publish(
             self._book_topic,
             BookTop(
                 symbol=self.symbol,
                 update_id=book.last_update_id,
-                bids=book.bids(n),
-                asks=book.asks(n),
+                bids=bids,
+                asks=asks,
                 event_ms=event_ms,
                 state=self.state,
             ),
@@ -178,3 +197,11 @@ class BookSync:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _reaches(updates: list[Level], worst: BookLevel, sign: int) -> bool:
+    """Whether any update is at or better than ``worst`` (bids: sign 1, asks: -1)."""
+    edge = worst.price
+    if sign > 0:
+        return any(price >= edge for price, _ in updates)
+    return any(price <= edge for price, _ in updates)

@@ -1,12 +1,20 @@
 """Binance market streams on ``websockets``: one combined connection, typed decoding, book
-sync, reconnects that never go quiet.
+sync, reconnects that never go quiet, and connection renewal without a gap.
 
 Frames are read as bytes and decoded with msgspec straight into typed structs; depth goes
 to each symbol's ``BookSync``, trades to ``md.trade.<SYMBOL>``, 24-hour mini tickers to
-``md.ticker.<SYMBOL>``. A stream silent for
-``watchdog_s`` is treated as dead. Every disconnect marks the books stale (still shown),
-publishes the connection state, and reconnects with exponential backoff and jitter,
-resubscribing everything; a ``serverShutdown`` notice reconnects at once.
+``md.ticker.<SYMBOL>``. A stream silent for ``watchdog_s`` is treated as dead. Every
+disconnect marks the books stale (still shown), publishes the connection state, and
+reconnects with exponential backoff and jitter, resubscribing everything.
+
+A connection that has to go (a ``serverShutdown`` notice, or the venue's 24-hour limit
+coming up: we renew at ``max_life_s``, 23 h 50 min by default) is replaced make-before-
+break: the new connection is opened and read while the old one still feeds the books; the
+new one's frames are held back until the old one has delivered a frame the new one also
+has (both are in the venue's order, so nothing before it can be missing), then the held
+frames are replayed and the old connection closed. Duplicates from the overlap are
+dropped: depth by update id (``BookSync`` ignores stale diffs), trades by trade id. The
+books stay live throughout: no gap, no resync.
 """
 
 from __future__ import annotations
@@ -38,6 +46,30 @@ log = logging.getLogger(__name__)
 
 # One latency sample in this many depth frames goes to the bus (metrics, diagnostics).
 _SAMPLE_EVERY = 50
+# Binance closes a connection after 24 hours; we renew it ten minutes before.
+DEFAULT_MAX_LIFE_S = 23 * 3600 + 50 * 60
+# How long a renewal may wait for the two connections to overlap before switching anyway
+# (a market with no trades and no book changes gives nothing to compare; nothing is lost).
+_OVERLAP_WAIT_S = 3.0
+_NO_KEY: tuple[str, int] | None = None
+
+
+class _Conn:
+    """One open stream connection and its reader."""
+
+    __slots__ = ("first", "heard", "held", "opened", "overlap", "retired", "silent", "task", "ws")
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.opened = self.heard = time.monotonic()
+        self.silent = False
+        self.task: asyncio.Task[None] | None = None
+        # Frames of a renewal connection held until it is promoted, and the first key
+        # (update id or trade id) it carried on each stream.
+        self.held: list[bytes] = []
+        self.first: dict[str, int] = {}
+        self.overlap = asyncio.Event()
+        self.retired = False
 
 
 class MarketStream:
@@ -50,6 +82,8 @@ class MarketStream:
         symbols: the symbols to follow from the start.
         watchdog_s: silence after which the connection is declared dead.
         book_levels: levels a side in each published ``BookTop`` (the ladder's depth).
+        max_life_s: age at which a connection is renewed make-before-break (the venue
+            closes it at 24 h; a test sets seconds).
     """
 
     def __init__(
@@ -61,6 +95,7 @@ class MarketStream:
         watchdog_s: float = 10.0,
         max_backoff_s: float = 30.0,
         book_levels: int = 20,
+        max_life_s: float = DEFAULT_MAX_LIFE_S,
     ) -> None:
         self.stream_url = stream_url
         self.rest = rest
@@ -68,9 +103,18 @@ class MarketStream:
         self.watchdog_s = watchdog_s
         self.max_backoff_s = max_backoff_s
         self.book_levels = book_levels
+        self.max_life_s = max_life_s
         self.books: dict[str, BookSync] = {}
         self.reconnects = 0
+        self.renewals = 0
+        self.duplicates = 0
+        self.overlapped = 0  # renewals whose two connections were seen to overlap
         self._ws: Any = None
+        self._primary: _Conn | None = None
+        self._renewal: _Conn | None = None
+        self._renew = asyncio.Event()
+        self._last_key: dict[str, int] = {}
+        self._last_trade: dict[str, int] = {}
         self._next_id = 1
         self._frames = 0
         for symbol in symbols:
@@ -98,16 +142,17 @@ class MarketStream:
             await self._control("UNSUBSCRIBE", self._streams(symbol))
 
     async def _control(self, method: str, params: list[str]) -> None:
-        ws = self._ws
-        if ws is None:
-            return  # sent with the next connection's URL
-        self._next_id += 1
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await ws.send(
-                msgspec.json.encode(
-                    {"method": method, "params": params, "id": self._next_id}
-                ).decode()
-            )
+        # During a renewal both connections must hear it: either may be the one kept.
+        for conn in (self._primary, self._renewal):
+            if conn is None:
+                continue  # a connection opened later takes it from the URL
+            self._next_id += 1
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await conn.ws.send(
+                    msgspec.json.encode(
+                        {"method": method, "params": params, "id": self._next_id}
+                    ).decode()
+                )
 
     def _url(self) -> str:
         names = [s for symbol in self.books for s in self._streams(symbol)]
@@ -125,6 +170,14 @@ class MarketStream:
             ),
         )
 
+    async def _open(self) -> _Conn:
+        ws = await websockets.connect(
+            self._url(), max_size=2**22, compression=None, ping_interval=20
+        )
+        conn = _Conn(ws)
+        conn.task = asyncio.create_task(self._reader(conn))
+        return conn
+
     async def run(self) -> None:
         """Stay connected until cancelled."""
         backoff = 0.5
@@ -132,19 +185,23 @@ class MarketStream:
         while True:
             self._link(LinkState.CONNECTING if first else LinkState.RECONNECTING)
             try:
-                async with websockets.connect(
-                    self._url(), max_size=2**22, compression=None, ping_interval=20
-                ) as ws:
-                    self._ws = ws
-                    self._link(LinkState.CONNECTED)
-                    backoff = 0.5
-                    first = False
-                    await self._read(ws)
-                    reason = "the venue asked us to reconnect"
+                conn = await self._open()
             except (OSError, websockets.WebSocketException, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-            finally:
-                self._ws = None
+            else:
+                self._primary = conn
+                self._ws = conn.ws
+                self._link(LinkState.CONNECTED)
+                for sync in self.books.values():
+                    # Start syncing now, not at the first diff: a quiet market may send
+                    # none for a long while, and the book would stay stale meanwhile.
+                    sync.resync("stream connected")
+                backoff = 0.5
+                first = False
+                try:
+                    reason = await self._supervise()
+                finally:
+                    await self._drop_all()
             self.reconnects += 1
             for sync in self.books.values():
                 sync.stale(f"stream down ({reason})")
@@ -152,17 +209,145 @@ class MarketStream:
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, self.max_backoff_s)
 
-    async def _read(self, ws: Any) -> None:
+    async def _supervise(self) -> str:
+        """Keep the primary connection (renewing it when due); the reason it was lost."""
         while True:
-            async with asyncio.timeout(self.watchdog_s):
-                raw = await ws.recv(decode=False)
-            if not raw.startswith(b'{"stream"'):
-                continue  # control answers
+            primary = self._primary
+            assert primary is not None
+            assert primary.task is not None
+            due = primary.opened + self.max_life_s - time.monotonic()
+            notice = asyncio.ensure_future(self._renew.wait())
+            try:
+                await asyncio.wait(
+                    {primary.task, notice},
+                    timeout=max(0.0, due),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                notice.cancel()
+            if primary.task.done():
+                return _reason(primary.task)
+            self._renew.clear()
+            if not await self._renew_connection(primary):
+                await asyncio.sleep(1.0)  # could not open a new one: keep the old, try again
+
+    async def _renew_connection(self, old: _Conn) -> bool:
+        """Make-before-break: open, overlap, switch, then close the old connection."""
+        try:
+            new = await self._open()
+        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            log.warning("market stream renewal failed to connect: %s", exc)
+            return False
+        self._renewal = new
+        assert old.task is not None
+        assert new.task is not None
+        overlap = asyncio.ensure_future(new.overlap.wait())
+        try:
+            await asyncio.wait(
+                {overlap, old.task, new.task},
+                timeout=_OVERLAP_WAIT_S,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            overlap.cancel()
+        if new.task.done():
+            self._renewal = None
+            log.warning("market stream renewal lost its new connection: %s", _reason(new.task))
+            await self._retire(new)
+            return False
+        unproven = old.task.done() and not new.overlap.is_set()
+        self.overlapped += new.overlap.is_set()
+        self._promote(new, old)
+        if unproven:
+            # The old connection died before it was seen to overlap the new one (a
+            # silent network drops frames on both): frames may be missing, and a quiet
+            # market may not show the gap for a long time. Check every book now.
+            for sync in self.books.values():
+                sync.resync("stream renewed after the old connection failed")
+        await self._retire(old)
+        return True
+
+    def _promote(self, new: _Conn, old: _Conn) -> None:
+        """Make ``new`` the primary and replay what it held (no await: nothing interleaves)."""
+        old.retired = True
+        self._primary = new
+        self._renewal = None
+        self._ws = new.ws
+        held, new.held = new.held, []
+        for raw in held:
             self._dispatch(raw)
-            if b"serverShutdown" in raw[:40]:
+        self.renewals += 1
+        self._link(LinkState.CONNECTED, "connection renewed")
+
+    async def _retire(self, conn: _Conn) -> None:
+        conn.retired = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.ws.close(), 2.0)
+        if conn.task is not None:
+            conn.task.cancel()
+            await asyncio.gather(conn.task, return_exceptions=True)
+
+    async def _drop_all(self) -> None:
+        conns = [c for c in (self._primary, self._renewal) if c is not None]
+        self._primary = self._renewal = None
+        self._ws = None
+        for conn in conns:
+            await self._retire(conn)
+
+    async def _reader(self, conn: _Conn) -> None:
+        watchdog = asyncio.create_task(self._watchdog(conn))
+        try:
+            await self._read(conn)
+        finally:
+            watchdog.cancel()
+
+    async def _watchdog(self, conn: _Conn) -> None:
+        """Close a connection silent for ``watchdog_s`` (a timer per frame costs more)."""
+        while True:
+            await asyncio.sleep(self.watchdog_s / 4)
+            if time.monotonic() - conn.heard > self.watchdog_s:
+                conn.silent = True
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(conn.ws.close(), 1.0)
                 return
 
-    def _dispatch(self, raw: bytes) -> None:
+    async def _read(self, conn: _Conn) -> None:
+        ws = conn.ws
+        clock = time.monotonic
+        while True:
+            try:
+                raw = await ws.recv(decode=False)
+            except websockets.ConnectionClosed:
+                if conn.silent:
+                    raise TimeoutError(f"no frame for {self.watchdog_s:g}s") from None
+                raise
+            conn.heard = clock()
+            if conn.retired:
+                return
+            if not raw.startswith(b'{"stream"'):
+                continue  # control answers
+            if conn is self._primary:
+                key = self._dispatch(raw)
+                if key is not None:
+                    renewal = self._renewal
+                    if renewal is not None and renewal.first.get(key[0], key[1] + 1) <= key[1]:
+                        renewal.overlap.set()
+                elif b"serverShutdown" in raw[:60]:
+                    self._renew.set()
+            else:
+                self._hold(conn, raw)
+
+    def _hold(self, conn: _Conn, raw: bytes) -> None:
+        """Keep a renewal connection's frame until it is promoted; note the overlap."""
+        conn.held.append(raw)
+        key = _key_of(raw)
+        if key is not None and key[0] not in conn.first:
+            conn.first[key[0]] = key[1]
+            if self._last_key.get(key[0], -1) >= key[1]:
+                conn.overlap.set()
+
+    def _dispatch(self, raw: bytes) -> tuple[str, int] | None:
+        """Route one combined frame; the stream and its ordering key (update or trade id)."""
         receipt_ms = time.time() * 1000
         try:
             frame = stream_frame_decoder.decode(raw)
@@ -172,31 +357,75 @@ class MarketStream:
             kind = stream[at + 1 :]
             if kind.startswith("depth"):
                 sync = self.books.get(symbol)
-                if sync is not None:
-                    event = depth_update_decoder.decode(frame.data)
-                    sync.on_diff(event, receipt_ms)
-                    self._frames += 1
-                    if self._frames % _SAMPLE_EVERY == 0:
-                        self.bus.publish(
-                            topics.LATENCY,
-                            LatencySample(
-                                kind="exchange_to_receipt",
-                                source=f"binance.{symbol}",
-                                seconds=(receipt_ms - event.event_ms) / 1000,
-                            ),
-                        )
-            elif kind == "trade":
-                self.bus.publish(topics.trade(symbol), trade_decoder.decode(frame.data).to_trade())
-            elif kind == "miniTicker":
+                if sync is None:
+                    return _NO_KEY
+                event = depth_update_decoder.decode(frame.data)
+                self._last_key[stream] = event.final_update_id
+                sync.on_diff(event, receipt_ms)
+                self._frames += 1
+                if self._frames % _SAMPLE_EVERY == 0:
+                    self.bus.publish(
+                        topics.LATENCY,
+                        LatencySample(
+                            kind="exchange_to_receipt",
+                            source=f"binance.{symbol}",
+                            seconds=(receipt_ms - event.event_ms) / 1000,
+                        ),
+                    )
+                return stream, event.final_update_id
+            if kind == "trade":
+                msg = trade_decoder.decode(frame.data)
+                trade_id = msg.trade_id
+                if trade_id <= self._last_trade.get(symbol, -1):
+                    self.duplicates += 1  # seen on the other connection of a renewal
+                    return stream, trade_id
+                self._last_trade[symbol] = trade_id
+                self._last_key[stream] = trade_id
+                self.bus.publish(topics.trade(symbol), msg.to_trade())
+                return stream, trade_id
+            if kind == "miniTicker":
                 ticker = mini_ticker_decoder.decode(frame.data).to_ticker()
                 self.bus.publish(topics.ticker(symbol), ticker)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             # A malformed frame is reported and skipped; the connection stays up.
             log.warning("malformed market frame skipped: %s", exc)
+        return _NO_KEY
 
     async def aclose(self) -> None:
-        """Close the connection and stop the book syncs."""
-        if self._ws is not None:
-            await self._ws.close()
+        """Close the connections and stop the book syncs."""
+        await self._drop_all()
         for sync in self.books.values():
             await sync.aclose()
+
+
+class _KeyProbe(msgspec.Struct, gc=False):
+    """Just the ordering ids of a depth (``u``) or trade (``t``) payload."""
+
+    u: int = -1
+    t: int = -1
+
+
+_probe_decoder = msgspec.json.Decoder(_KeyProbe)
+
+
+def _key_of(raw: bytes) -> tuple[str, int] | None:
+    """The stream and ordering key of a frame, without publishing anything."""
+    try:
+        frame = stream_frame_decoder.decode(raw)
+        probe = _probe_decoder.decode(frame.data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if "@depth" in frame.stream and probe.u >= 0:
+        return frame.stream, probe.u
+    if frame.stream.endswith("@trade") and probe.t >= 0:
+        return frame.stream, probe.t
+    return None
+
+
+def _reason(task: asyncio.Task[None]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    if exc is None:
+        return "the venue closed the connection"
+    return f"{type(exc).__name__}: {exc}"

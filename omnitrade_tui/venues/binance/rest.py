@@ -31,6 +31,26 @@ from omnitrade_tui.venues.binance.schemas import KlineRow
 
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
+_RETRY_MARGIN_S = 0.05
+# A request that would take the minute's weight past this share of the limit waits.
+_HOLD_AT = 0.97
+
+
+def _weight_of(method: str, path: str, params: dict[str, Any]) -> int:
+    """The request weight Binance charges for the calls we make (1 when not listed)."""
+    if method != "GET":
+        return 1
+    if path == "openOrders":
+        return 6 if "symbol" in params else 80
+    return _GET_WEIGHTS.get(path, 1)
+
+
+_GET_WEIGHTS = {"exchangeInfo": 20, "order": 4, "account": 20, "myTrades": 20, "klines": 2}
+
+
+def _depth_weight(limit: int) -> int:
+    """``GET /api/v3/depth``'s request weight by ``limit`` (Binance's table)."""
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 
 class CircuitBreaker:
@@ -183,6 +203,9 @@ class BinanceRest:
         self.weight_used = 0
         self.weight_limit = 6000
         self._blocked_until = 0.0
+        self.rate_limited = 0
+        self.held = 0
+        self._weight_minute = 0
         self.circuit = CircuitBreaker(bus)
         self._http = httpx.AsyncClient(timeout=timeout_s)
 
@@ -239,7 +262,7 @@ class BinanceRest:
         return result
 
     async def _send(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
-        await self._governor()
+        await self._governor(_weight_of(method, path, params))
         headers = {}
         if signed:
             if self.credentials is None:
@@ -274,18 +297,46 @@ class BinanceRest:
             body.get("msg", response.text[:200]) if isinstance(body, dict) else response.text[:200]
         )
         if status in (429, 418):
-            retry = float(response.headers.get("Retry-After", "60"))
-            self._blocked_until = time.monotonic() + retry
-            raise RateLimited(status, code, msg, retry)
+            raise self._rate_limited(response, code, msg)
         if status >= 500:
             raise OutcomeUnknown(status, code, msg)
         raise BinanceError(status, code, msg)
 
-    async def _governor(self) -> None:
-        """Wait out a ban, and pace requests once the weight nears the limit."""
-        wait = self._blocked_until - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+    def _rate_limited(self, response: httpx.Response, code: int | None, msg: str) -> RateLimited:
+        """Park every caller until ``Retry-After`` has passed (a little more: a request that
+        lands a hair early counts as one more strike, and strikes lead to a 418 ban)."""
+        retry = float(response.headers.get("Retry-After", "60"))
+        self.rate_limited += 1
+        self._blocked_until = max(self._blocked_until, time.monotonic() + retry + _RETRY_MARGIN_S)
+        return RateLimited(response.status_code, code, msg, retry)
+
+    async def _governor(self, weight: int = 1) -> None:
+        """Wait out a ban; hold a request that would cross the weight limit until the
+        minute turns; pace requests once the weight nears the limit."""
+        # Loop: a caller woken from one wait checks everything again (a ban may have come
+        # while it waited for the minute to turn, and the other way round).
+        for _ in range(8):
+            wait = self._blocked_until - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            if self.weight_used + weight > self.weight_limit * _HOLD_AT:
+                # Sending would earn a 429 (and repeated 429s a ban): wait for the venue's
+                # minute to turn; the next answer's header says what the venue counts.
+                seconds_left = 60 - (self.now_ms() / 1000) % 60
+                self.held += 1
+                await asyncio.sleep(seconds_left + _RETRY_MARGIN_S)
+                if self.weight_used + weight > self.weight_limit * _HOLD_AT:
+                    self.weight_used = 0  # the first one woken resets; the others add up
+                continue
+            break
+        # Reserve the weight now: callers in flight together must not all see room for
+        # themselves. Answers' headers raise the count to the venue's, never lower it
+        # within the minute (an answer may predate requests still in flight).
+        minute = self.now_ms() // 60_000
+        if minute != self._weight_minute:
+            self._weight_minute, self.weight_used = minute, 0
+        self.weight_used += weight
         if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
             # Spread what is left of the minute over the rest of it, instead of hitting 429.
             seconds_left = 60 - (self.now_ms() / 1000) % 60
@@ -298,7 +349,11 @@ class BinanceRest:
         )
         if used is None:
             return
-        self.weight_used = int(used)
+        minute = self.now_ms() // 60_000
+        if minute == self._weight_minute:
+            self.weight_used = max(self.weight_used, int(used))
+        else:
+            self._weight_minute, self.weight_used = minute, int(used)
         if self.bus is not None:
             self.bus.publish(
                 topics.RATE_LIMIT,
@@ -333,13 +388,15 @@ class BinanceRest:
 
     async def depth(self, symbol: str, limit: int = 1000) -> bytes:
         """``GET /api/v3/depth`` as raw JSON bytes (decoded by the caller's typed decoder)."""
-        await self._governor()
+        await self._governor(_depth_weight(limit))
         url = f"{self.base_url}/v3/depth?{urlencode({'symbol': symbol, 'limit': limit})}"
         try:
             response = await self._http.get(url)
         except httpx.HTTPError as exc:
             raise BinanceError(0, None, f"depth snapshot failed: {exc}") from exc
         self._track_weight(response)
+        if response.status_code in (429, 418):
+            raise self._rate_limited(response, None, response.text[:200])
         if response.status_code != 200:
             raise BinanceError(response.status_code, None, response.text[:200])
         return response.content

@@ -11,6 +11,8 @@ subscription is renewed on every reconnect, and the link's state is published.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import itertools
 import logging
 import random
@@ -89,8 +91,44 @@ def parse_account_position(e: dict[str, Any]) -> BalancesChanged:
     )
 
 
+class _Link:
+    """One WebSocket-API connection carrying (or about to carry) the user-data subscription."""
+
+    __slots__ = ("held", "opened", "overlap", "retired", "subscribed", "task", "ws")
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.opened = time.monotonic()
+        self.task: asyncio.Task[None] | None = None
+        self.held: list[dict[str, Any]] = []  # a renewal's events, until it is promoted
+        self.subscribed = asyncio.Event()
+        self.overlap = asyncio.Event()
+        self.retired = False
+
+
+# Binance closes a WebSocket-API connection after 24 hours; we renew it ten minutes before.
+DEFAULT_MAX_LIFE_S = 23 * 3600 + 50 * 60
+_RENEW_WAIT_S = 3.0  # for the new subscription's confirmation
+_OVERLAP_WAIT_S = 1.0  # for an event seen on both connections (the account may be quiet)
+_SEEN = 4096
+
+
+def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies one user-data event across two subscriptions."""
+    return tuple(event.get(k) for k in ("e", "E", "i", "x", "X", "t", "z", "u"))
+
+
 class UserDataStream:
-    """Keeps one user-data subscription alive and publishes what it carries."""
+    """Keeps one user-data subscription alive and publishes what it carries.
+
+    A connection that has to go (``serverShutdown``, or ``max_life_s`` reached ahead of
+    the venue's 24-hour cut) is renewed make-before-break: a new connection subscribes
+    while the old one still delivers; the new one's events are held until the old one
+    has delivered one of them (or briefly, on a quiet account), then replayed without the
+    events already seen, and the old connection closed. ``on_subscribed`` (the order
+    manager's reconciliation) runs after the switch too, so an event that slipped
+    between the two is still found.
+    """
 
     def __init__(
         self,
@@ -100,9 +138,18 @@ class UserDataStream:
         clock_offset_ms: int = 0,
         max_backoff_s: float = 30.0,
         on_subscribed: Callable[[], Awaitable[Any]] | None = None,
+        max_life_s: float = DEFAULT_MAX_LIFE_S,
+        clock_ms: Callable[[], int] | None = None,
+        resync_clock: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         """``on_subscribed`` runs after every (re)subscription: the runtime passes the
-        order manager's ``reconcile``, so what happened while the link was down is found."""
+        order manager's ``reconcile``, so what happened while the link was down is found.
+        ``clock_ms`` is our estimate of the venue's clock (``BinanceRest.now_ms``, which
+        follows the venue after a -1021); without it, local time plus ``clock_offset_ms``.
+        ``resync_clock`` (``BinanceRest.sync_time``) runs when the venue refuses the
+        subscription's timestamp (-1021), before the next attempt."""
+        self.clock_ms = clock_ms
+        self.resync_clock = resync_clock
         self.on_subscribed = on_subscribed
         self._tasks: set[asyncio.Task[Any]] = set()
         self.url = ws_api_url
@@ -110,9 +157,18 @@ class UserDataStream:
         self.bus = bus
         self.clock_offset_ms = clock_offset_ms
         self.max_backoff_s = max_backoff_s
+        self.max_life_s = max_life_s
         self.subscribed = asyncio.Event()
         self.reconnects = 0
+        self.renewals = 0
+        self.duplicates = 0
         self._ids = itertools.count(1)
+        self._primary: _Link | None = None
+        self._renewal: _Link | None = None
+        self._renew = asyncio.Event()
+        self._seen: set[tuple[Any, ...]] = set()
+        self._seen_order: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._holding: list[dict[str, Any]] | None = None  # events held while reconciling
 
     def _link(self, state: LinkState, detail: str = "") -> None:
         self.bus.publish(
@@ -127,7 +183,10 @@ class UserDataStream:
         )
 
     def _subscribe_request(self) -> str:
-        timestamp = int(time.time() * 1000) + self.clock_offset_ms
+        if self.clock_ms is not None:
+            timestamp = self.clock_ms()
+        else:
+            timestamp = int(time.time() * 1000) + self.clock_offset_ms
         payload = f"apiKey={self.credentials.api_key}&timestamp={timestamp}"
         params = {
             "apiKey": self.credentials.api_key,
@@ -141,57 +200,244 @@ class UserDataStream:
         }
         return msgspec.json.encode(request).decode()
 
+    async def _open(self) -> _Link:
+        ws = await websockets.connect(self.url, compression=None, ping_interval=20)
+        link = _Link(ws)
+        link.task = asyncio.create_task(self._reader(link))
+        await ws.send(self._subscribe_request())
+        return link
+
     async def run(self) -> None:
         """Stay subscribed until cancelled."""
         backoff = 0.5
         while True:
             self._link(LinkState.CONNECTING if self.reconnects == 0 else LinkState.RECONNECTING)
             try:
-                async with websockets.connect(self.url, compression=None, ping_interval=20) as ws:
-                    await ws.send(self._subscribe_request())
-                    async for raw in ws:
-                        if self._handle(raw):
-                            backoff = 0.5
-            except (OSError, websockets.WebSocketException) as exc:
+                link = await self._open()
+            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
-                reason = "closed by the venue"
+                self._primary = link
+                try:
+                    reason = await self._supervise()
+                    if link.subscribed.is_set():
+                        backoff = 0.5
+                finally:
+                    await self._drop_all()
             self.subscribed.clear()
             self.reconnects += 1
             self._link(LinkState.RECONNECTING, reason)
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, self.max_backoff_s)
 
-    def _handle(self, raw: str | bytes) -> bool:
+    async def _supervise(self) -> str:
+        while True:
+            primary = self._primary
+            assert primary is not None
+            assert primary.task is not None
+            due = primary.opened + self.max_life_s - time.monotonic()
+            notice = asyncio.ensure_future(self._renew.wait())
+            try:
+                await asyncio.wait(
+                    {primary.task, notice},
+                    timeout=max(0.0, due),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                notice.cancel()
+            if primary.task.done():
+                return _reason(primary.task)
+            self._renew.clear()
+            if not await self._renew_connection(primary):
+                await asyncio.sleep(1.0)
+
+    async def _renew_connection(self, old: _Link) -> bool:
+        """Make-before-break: subscribe on a new connection, overlap, switch, close."""
+        try:
+            new = await self._open()
+        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+            log.warning("user-data renewal failed to connect: %s", exc)
+            return False
+        self._renewal = new
+        assert new.task is not None
+        assert old.task is not None
+        ok = await _first(new.subscribed.wait(), {new.task}, _RENEW_WAIT_S)
+        if not ok or new.task.done():
+            self._renewal = None
+            await self._retire(new)
+            log.warning("user-data renewal could not subscribe; keeping the old connection")
+            return False
+        await _first(new.overlap.wait(), {old.task, new.task}, _OVERLAP_WAIT_S)
+        self._promote(new, old)
+        await self._retire(old)
+        return True
+
+    def _promote(self, new: _Link, old: _Link) -> None:
+        old.retired = True
+        self._primary = new
+        self._renewal = None
+        held, new.held = new.held, []
+        for event in held:
+            self._deliver(event)
+        self.renewals += 1
+        self._link(LinkState.CONNECTED, "user data renewed")
+        self._after_subscribe()
+
+    async def _retire(self, link: _Link) -> None:
+        link.retired = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(link.ws.close(), 2.0)
+        if link.task is not None:
+            link.task.cancel()
+            await asyncio.gather(link.task, return_exceptions=True)
+
+    async def _drop_all(self) -> None:
+        links = [x for x in (self._primary, self._renewal) if x is not None]
+        self._primary = self._renewal = None
+        for link in links:
+            await self._retire(link)
+
+    async def aclose(self) -> None:
+        """Close the connections and stop reconciliations in flight."""
+        await self._drop_all()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _reader(self, link: _Link) -> None:
+        async for raw in link.ws:
+            if link.retired:
+                return
+            self._handle(raw, link)
+
+    def _handle(self, raw: str | bytes, link: _Link | None = None) -> bool:
         """Handle one frame; True when it confirmed the subscription."""
         try:
             msg = msgspec.json.decode(raw)
         except msgspec.DecodeError:
             log.warning("malformed user-data frame skipped")
             return False
-        if "event" in msg and "subscriptionId" in msg:
-            event = msg["event"]
-            kind = event.get("e")
-            try:
-                if kind == "executionReport":
-                    self.bus.publish(
-                        topics.ORDER, OrderUpdated(report=parse_execution_report(event))
-                    )
-                elif kind == "outboundAccountPosition":
-                    self.bus.publish(topics.BALANCE, parse_account_position(event))
-            except (KeyError, ValueError) as exc:
-                log.warning("user-data event %s skipped: %s", kind, exc)
+        event = msg.get("event") if isinstance(msg, dict) else None
+        if isinstance(event, dict):
+            if "subscriptionId" not in msg:
+                if event.get("e") == "serverShutdown" and link is self._primary:
+                    self._renew.set()
+                return False
+            if link is not None and link is self._renewal:
+                link.held.append(event)
+                if _event_key(event) in self._seen:
+                    link.overlap.set()
+            else:
+                self._deliver(event)
+                renewal = self._renewal
+                if renewal is not None and any(
+                    _event_key(e) == _event_key(event) for e in renewal.held
+                ):
+                    renewal.overlap.set()
             return False
         if msg.get("status") == 200 and isinstance(msg.get("result"), dict):
             if "subscriptionId" in msg["result"]:
+                if link is not None:
+                    link.subscribed.set()
+                    if link is self._renewal:
+                        return True  # announced when promoted
                 self.subscribed.set()
                 self._link(LinkState.CONNECTED, "user data subscribed")
-                if self.on_subscribed is not None:
-                    task = asyncio.ensure_future(self.on_subscribed())
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                self._after_subscribe()
                 return True
         elif "error" in msg:
             error = msg["error"]
             self._link(LinkState.FAILED, f"{error.get('code')}: {error.get('msg')}")
+            if link is not None and not link.subscribed.is_set():
+                # A refused subscription (a clock off by more than the window, say) leaves
+                # a connection that carries nothing: drop it, so it is tried again.
+                self._spawn(self._refused(link, error.get("code")))
         return False
+
+    async def _refused(self, link: _Link, code: Any) -> None:
+        if code == -1021 and self.resync_clock is not None:
+            with contextlib.suppress(Exception):
+                await self.resync_clock()
+        await link.ws.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _after_subscribe(self) -> None:
+        hook = self.on_subscribed
+        if hook is not None:
+            if self._holding is None:
+                self._holding = []
+            self._spawn(self._reconcile_then_release(hook))
+
+    async def _reconcile_then_release(self, reconcile: Callable[[], Awaitable[Any]]) -> None:
+        """Run the reconciliation (again until it succeeds) while the new subscription's
+        events wait, then let them through in order.
+
+        Why: a reconciliation asks for fills newer than the newest one it knows; a fill
+        that arrived on the new subscription before it asked would hide an older fill
+        missed while the link was down. Correct fills come before prompt ones: while the
+        venue cannot be asked, events wait (and say so in the log).
+        """
+        pause = 0.5
+        try:
+            while True:
+                try:
+                    await reconcile()
+                    return
+                except Exception as exc:  # the venue could not be asked: try again
+                    log.warning("reconciliation failed (%s); user events wait for it", exc)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 10.0)
+        finally:
+            held, self._holding = self._holding or [], None
+            for event in held:
+                self._publish(event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """Publish one event, once: an event seen on both sides of a renewal is dropped."""
+        key = _event_key(event)
+        if key in self._seen:
+            self.duplicates += 1
+            return
+        self._seen.add(key)
+        self._seen_order.append(key)
+        if len(self._seen_order) > _SEEN:
+            self._seen.discard(self._seen_order.popleft())
+        if self._holding is not None:
+            self._holding.append(event)
+            return
+        self._publish(event)
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        kind = event.get("e")
+        try:
+            if kind == "executionReport":
+                self.bus.publish(topics.ORDER, OrderUpdated(report=parse_execution_report(event)))
+            elif kind == "outboundAccountPosition":
+                self.bus.publish(topics.BALANCE, parse_account_position(event))
+        except (KeyError, ValueError) as exc:
+            log.warning("user-data event %s skipped: %s", kind, exc)
+
+
+async def _first(
+    awaitable: Awaitable[Any], others: set[asyncio.Task[None]], timeout: float
+) -> bool:
+    """Wait for ``awaitable`` unless one of ``others`` ends or time runs out; True if done."""
+    waiter = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait({waiter, *others}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    return waiter.done() and not waiter.cancelled()
+
+
+def _reason(task: asyncio.Task[None]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    if exc is None:
+        return "closed by the venue"
+    return f"{type(exc).__name__}: {exc}"

@@ -157,7 +157,7 @@ def _too_many(venue: SimVenue, ip: str, headers: dict[str, str]) -> web.Response
     """429 with Retry-After; a client already told to wait and still sending is banned."""
     strikes = venue.weights.setdefault(f"strikes:{ip}", [0.0, 0.0])
     now = time.time()
-    retry_after = 60 - int(now % 60) or 1
+    retry_after = venue.faults.retry_after_s or 60 - int(now % 60) or 1
     if strikes[0] and now - strikes[0] < retry_after and strikes[1] >= 3:
         venue.bans[ip] = now + 120
         return _json(

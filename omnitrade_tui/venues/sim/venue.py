@@ -30,6 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from omnitrade_tui.domain.enums import ExecutionType
@@ -76,7 +77,8 @@ class Faults:
     ``delay_ms``: hold every stream frame back this long;
     ``fail_orders``: answer the next N accepted orders with HTTP 503 (outcome unknown);
     ``throttle``: answer the next N REST requests with 429 and ``Retry-After``;
-    ``max_connection_s``: close stream connections older than this (a short "24 h").
+    ``max_connection_s``: close stream connections older than this (a short "24 h");
+    ``retry_after_s``: the ``Retry-After`` of a throttled answer (0: until the minute ends).
     """
 
     gap_every_s: float = 0.0
@@ -85,6 +87,7 @@ class Faults:
     fail_orders: int = 0
     throttle: int = 0
     max_connection_s: float = 0.0
+    retry_after_s: int = 0
     _last_gap: float = field(default=0.0, repr=False)
     _last_close: float = field(default=0.0, repr=False)
 
@@ -372,6 +375,9 @@ class SimVenue:
     async def _shutdown_notice(self, request: web.Request) -> web.Response:
         event = {"e": "serverShutdown", "E": self.now_ms()}
         self.hub.broadcast_raw(event, "!serverShutdown")
+        text = msgspec.json.encode({"event": event}).decode()  # the WebSocket API's form
+        for ws in list(self.api_sockets):
+            self.spawn(ws.send_str(text))
         return web.json_response({"sent": True})
 
     @property

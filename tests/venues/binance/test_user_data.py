@@ -114,3 +114,51 @@ async def test_subscription_is_renewed_after_a_reconnect(wired: Any) -> None:
     await wait_for(
         lambda: any(u.report.order.client_order_id == req.client_order_id for u in seen["orders"])
     )
+
+
+async def test_a_shutdown_notice_renews_the_subscription_without_a_break(wired: Any) -> None:
+    sim, ex, user, seen = wired
+    import httpx
+
+    reports_before = len(seen["orders"])
+    async with httpx.AsyncClient() as http:
+        for _ in range(3):
+            before = user.renewals
+            # Orders trade while the connections switch: every event must arrive once.
+            placing = asyncio.ensure_future(
+                ex.place(
+                    OrderRequest(
+                        symbol="ETHUSDT",
+                        side=Side.BUY,
+                        type=OrderType.MARKET,
+                        quantity=Decimal("0.01"),
+                    )
+                )
+            )
+            await http.post(f"http://{sim.host}:{sim.port}/sim/shutdown-notice")
+            await placing
+            await wait_for(lambda b=before: user.renewals == b + 1)
+    assert user.reconnects == 0 and user.subscribed.is_set()
+    req = OrderRequest(
+        symbol="ETHUSDT", side=Side.SELL, type=OrderType.MARKET, quantity=Decimal("0.03")
+    )
+    await ex.place(req)
+    await wait_for(
+        lambda: any(u.report.order.client_order_id == req.client_order_id for u in seen["orders"])
+    )
+    reports = [u.report for u in seen["orders"][reports_before:]]
+    trade_ids = [r.fill.trade_id for r in reports if r.fill is not None]
+    assert len(trade_ids) == len(set(trade_ids)), "a fill was delivered twice"
+    venue_trades = sim.my_trades[1]
+    assert {t["id"] for t in venue_trades} <= set(trade_ids) | {
+        r.fill.trade_id for u in seen["orders"][:reports_before] if (r := u.report).fill
+    }
+    assert seen["resubscribed"] >= 4  # reconciliation after each switch too
+
+
+async def test_renewal_before_the_maximum_life(wired: Any) -> None:
+    _, _, user, _ = wired
+    user.max_life_s = 0.5
+    user._renew.set()  # wake the supervisor so it sees the new limit
+    await wait_for(lambda: user.renewals >= 3, timeout=6)
+    assert user.reconnects == 0
