@@ -240,8 +240,10 @@ class Runtime:
                 endpoints.ws_api,
                 credentials,
                 bus,
-                clock_offset_ms=rest.offset_ms,
                 on_subscribed=manager.reconcile,
+                # The subscription is signed on the venue's clock, resynced on a -1021.
+                clock_ms=rest.now_ms,
+                resync_clock=rest.sync_time,
             )
             metrics = await start_metrics(bus, settings.metrics_port)
             stack.push_async_callback(metrics.aclose)

@@ -130,6 +130,8 @@ class OrderManager:
         self.symbols = list(symbols or [])
         self.orders: dict[str, Order] = {}
         self.fills: dict[tuple[str, int], Fill] = {}
+        #: Per symbol, the trade id up to which every fill of ours is known (reconciled).
+        self._fills_complete_to: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         bus.subscribe(topics.ORDER, each(self._on_report), name="order-manager")
 
@@ -364,8 +366,20 @@ class OrderManager:
         by_order_id = {o.order_id: o for o in self.orders.values() if o.order_id is not None}
         added = 0
         for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
-            seen = [tid for (sym, tid) in self.fills if sym == symbol]
-            for fill in await self.port.fills_since(symbol, max(seen) + 1 if seen else 0):
+            # Ask from the last reconciled point, not from the newest fill known: a fill the
+            # stream delivered after the link came back may sit above one missed while it
+            # was down, and asking above it would lose that one for good.
+            fetched = await self.port.fills_since(
+                symbol, self._fills_complete_to.get(symbol, -1) + 1
+            )
+            if fetched:
+                # The venue answered every fill above the old mark up to its newest (or a
+                # page of them): everything up to the newest fetched is now known.
+                newest = max(f.trade_id for f in fetched)
+                self._fills_complete_to[symbol] = max(
+                    newest, self._fills_complete_to.get(symbol, -1)
+                )
+            for fill in fetched:
                 if (fill.symbol, fill.trade_id) in self.fills:
                     continue
                 owner = by_order_id.get(fill.order_id)

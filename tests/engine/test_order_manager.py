@@ -232,3 +232,57 @@ async def test_oco_with_legs_on_the_wrong_side_of_the_market_is_refused(wired: A
     assert manager.orders[command.above.client_order_id].status is OrderStatus.REJECTED
     assert manager.orders[command.below.client_order_id].status is OrderStatus.REJECTED
     assert any(isinstance(e, OrderRejected) for e in events)
+
+
+class _FillsOnlyVenue:
+    """A venue with no open orders whose account has the given fills (for reconcile)."""
+
+    def __init__(self, fills: list[Any]) -> None:
+        self.venue_fills = fills
+        self.asked_from: list[int] = []
+
+    async def open_orders(self, symbol: str | None = None) -> list[Any]:
+        return []
+
+    async def fills_since(self, symbol: str, from_trade_id: int) -> list[Any]:
+        self.asked_from.append(from_trade_id)
+        return [f for f in self.venue_fills if f.trade_id >= from_trade_id]
+
+    async def balances(self) -> list[Any]:
+        return []
+
+
+def _fill(trade_id: int) -> Any:
+    from omnitrade_tui.domain.models import Fill
+
+    return Fill(
+        symbol="ETHUSDT",
+        trade_id=trade_id,
+        order_id=7,
+        client_order_id="",
+        side=Side.BUY,
+        price=D("2000"),
+        qty=D("0.1"),
+        commission=D("0"),
+        commission_asset="ETH",
+        is_maker=False,
+        time_ms=trade_id,
+    )
+
+
+async def test_reconcile_finds_a_fill_missed_below_a_newer_one_the_stream_delivered() -> None:
+    """Found by the all-faults drill: asking from the newest known fill loses a hole."""
+    venue = _FillsOnlyVenue([_fill(1)])
+    manager = OrderManager(Bus(), venue, ["ETHUSDT"])  # type: ignore[arg-type]
+    await manager.reconcile()
+    assert set(manager.fills) == {("ETHUSDT", 1)}
+    # While the link is down, fill 2 happens; after it comes back the stream delivers 3
+    # before the reconciliation runs.
+    venue.venue_fills += [_fill(2), _fill(3)]
+    manager.fills[("ETHUSDT", 3)] = _fill(3)
+    report = await manager.reconcile()
+    assert set(manager.fills) == {("ETHUSDT", 1), ("ETHUSDT", 2), ("ETHUSDT", 3)}
+    assert report.fills_added == 1
+    assert venue.asked_from == [0, 2]
+    await manager.reconcile()
+    assert venue.asked_from[-1] == 4  # everything up to 3 is known now

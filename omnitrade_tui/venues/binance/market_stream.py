@@ -35,6 +35,8 @@ from omnitrade_tui.venues.binance.book_sync import BookSync
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.binance.schemas import (
     DepthSnapshot,
+    DepthUpdate,
+    depth_frame_decoder,
     depth_snapshot_decoder,
     depth_update_decoder,
     mini_ticker_decoder,
@@ -350,29 +352,19 @@ class MarketStream:
         """Route one combined frame; the stream and its ordering key (update or trade id)."""
         receipt_ms = time.time() * 1000
         try:
+            at_depth = raw.find(b"@depth", 0, 48)
+            if at_depth > 0 and raw[at_depth + 6 : at_depth + 7] in (b"@", b'"'):
+                # Most frames are diff depth (not @depthN partial books): one decoder pass
+                # for the wrapper and the diff.
+                depth = depth_frame_decoder.decode(raw)
+                return self._on_depth(depth.stream, depth.data, receipt_ms)
             frame = stream_frame_decoder.decode(raw)
             stream = frame.stream
             at = stream.find("@")
             symbol = stream[:at].upper()
             kind = stream[at + 1 :]
             if kind.startswith("depth"):
-                sync = self.books.get(symbol)
-                if sync is None:
-                    return _NO_KEY
-                event = depth_update_decoder.decode(frame.data)
-                self._last_key[stream] = event.final_update_id
-                sync.on_diff(event, receipt_ms)
-                self._frames += 1
-                if self._frames % _SAMPLE_EVERY == 0:
-                    self.bus.publish(
-                        topics.LATENCY,
-                        LatencySample(
-                            kind="exchange_to_receipt",
-                            source=f"binance.{symbol}",
-                            seconds=(receipt_ms - event.event_ms) / 1000,
-                        ),
-                    )
-                return stream, event.final_update_id
+                return self._on_depth(stream, depth_update_decoder.decode(frame.data), receipt_ms)
             if kind == "trade":
                 msg = trade_decoder.decode(frame.data)
                 trade_id = msg.trade_id
@@ -390,6 +382,27 @@ class MarketStream:
             # A malformed frame is reported and skipped; the connection stays up.
             log.warning("malformed market frame skipped: %s", exc)
         return _NO_KEY
+
+    def _on_depth(
+        self, stream: str, event: DepthUpdate, receipt_ms: float
+    ) -> tuple[str, int] | None:
+        symbol = stream[: stream.find("@")].upper()
+        sync = self.books.get(symbol)
+        if sync is None:
+            return _NO_KEY
+        self._last_key[stream] = event.final_update_id
+        sync.on_diff(event, receipt_ms)
+        self._frames += 1
+        if self._frames % _SAMPLE_EVERY == 0:
+            self.bus.publish(
+                topics.LATENCY,
+                LatencySample(
+                    kind="exchange_to_receipt",
+                    source=f"binance.{symbol}",
+                    seconds=(receipt_ms - event.event_ms) / 1000,
+                ),
+            )
+        return stream, event.final_update_id
 
     async def aclose(self) -> None:
         """Close the connections and stop the book syncs."""

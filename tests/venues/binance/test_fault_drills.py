@@ -75,13 +75,6 @@ async def test_mixed_faults_with_orders_flowing() -> None:
     assert summary["orders"].get(str(OrderStatus.UNKNOWN), 0) == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="OrderManager.reconcile asks the venue for fills from max(seen trade id)+1, so a "
-    "fill missed while user data was down is lost for good once a newer fill is known (from "
-    "an order's REST answer, or the stream). With every fault on this hits about one run in "
-    "two; with fills_since from 0 the same drill passes. Fix in the engine, then drop this.",
-)
 async def test_soak_every_fault_at_once() -> None:
     summary = await drill_run(DrillFaults.everything(), seconds=15.0, seed=13)
     assert summary["fills"] > 10
