@@ -89,8 +89,8 @@ class ExecutionPort(Protocol):
         """The account's balances."""
         ...
 
-    async def fills_since(self, symbol: str, from_trade_id: int) -> list[Fill]:
-        """Our fills on a symbol from a trade id on."""
+    async def fills_since(self, symbol: str, from_trade_id: int | None) -> list[Fill]:
+        """Our fills on a symbol from a trade id on (``None``: the most recent page)."""
         ...
 
 
@@ -369,16 +369,15 @@ class OrderManager:
             # Ask from the last reconciled point, not from the newest fill known: a fill the
             # stream delivered after the link came back may sit above one missed while it
             # was down, and asking above it would lose that one for good.
-            fetched = await self.port.fills_since(
-                symbol, self._fills_complete_to.get(symbol, -1) + 1
-            )
+            # The first time, the most recent fills: asking from id 0 would fetch a long-lived
+            # account's oldest fills and count them as missed.
+            mark = self._fills_complete_to.get(symbol)
+            fetched = await self.port.fills_since(symbol, None if mark is None else mark + 1)
             if fetched:
                 # The venue answered every fill above the old mark up to its newest (or a
                 # page of them): everything up to the newest fetched is now known.
                 newest = max(f.trade_id for f in fetched)
-                self._fills_complete_to[symbol] = max(
-                    newest, self._fills_complete_to.get(symbol, -1)
-                )
+                self._fills_complete_to[symbol] = max(newest, -1 if mark is None else mark)
             for fill in fetched:
                 if (fill.symbol, fill.trade_id) in self.fills:
                     continue

@@ -244,8 +244,10 @@ class _FillsOnlyVenue:
     async def open_orders(self, symbol: str | None = None) -> list[Any]:
         return []
 
-    async def fills_since(self, symbol: str, from_trade_id: int) -> list[Any]:
+    async def fills_since(self, symbol: str, from_trade_id: int | None) -> list[Any]:
         self.asked_from.append(from_trade_id)
+        if from_trade_id is None:  # the most recent page
+            return self.venue_fills[-2:]
         return [f for f in self.venue_fills if f.trade_id >= from_trade_id]
 
     async def balances(self) -> list[Any]:
@@ -272,17 +274,18 @@ def _fill(trade_id: int) -> Any:
 
 async def test_reconcile_finds_a_fill_missed_below_a_newer_one_the_stream_delivered() -> None:
     """Found by the all-faults drill: asking from the newest known fill loses a hole."""
-    venue = _FillsOnlyVenue([_fill(1)])
+    # An account with history: the first reconciliation takes the recent page, not id 0.
+    venue = _FillsOnlyVenue([_fill(-5), _fill(0), _fill(1)])
     manager = OrderManager(Bus(), venue, ["ETHUSDT"])  # type: ignore[arg-type]
     await manager.reconcile()
-    assert set(manager.fills) == {("ETHUSDT", 1)}
+    assert set(manager.fills) == {("ETHUSDT", 0), ("ETHUSDT", 1)}
     # While the link is down, fill 2 happens; after it comes back the stream delivers 3
     # before the reconciliation runs.
     venue.venue_fills += [_fill(2), _fill(3)]
     manager.fills[("ETHUSDT", 3)] = _fill(3)
     report = await manager.reconcile()
-    assert set(manager.fills) == {("ETHUSDT", 1), ("ETHUSDT", 2), ("ETHUSDT", 3)}
+    assert set(manager.fills) == {("ETHUSDT", n) for n in range(4)}
     assert report.fills_added == 1
-    assert venue.asked_from == [0, 2]
+    assert venue.asked_from == [None, 2]
     await manager.reconcile()
     assert venue.asked_from[-1] == 4  # everything up to 3 is known now

@@ -241,14 +241,13 @@ class BinanceExecution:
             for b in body["balances"]
         ]
 
-    async def fills_since(self, symbol: str, from_trade_id: int) -> list[Fill]:
-        """Our fills on ``symbol`` with trade id >= ``from_trade_id`` (oldest first)."""
-        body = await self.rest.request(
-            "GET",
-            "myTrades",
-            {"symbol": symbol, "fromId": from_trade_id, "limit": 1000},
-            signed=True,
-        )
+    async def fills_since(self, symbol: str, from_trade_id: int | None) -> list[Fill]:
+        """Our fills on ``symbol`` with trade id >= ``from_trade_id``, oldest first, a page of
+        up to 1,000; ``None`` gives the most recent page instead."""
+        params: dict[str, Any] = {"symbol": symbol, "limit": 1000}
+        if from_trade_id is not None:
+            params["fromId"] = from_trade_id
+        body = await self.rest.request("GET", "myTrades", params, signed=True)
         return [
             Fill(
                 symbol=t["symbol"],
