@@ -507,6 +507,9 @@ class Drill:
         self.reconciles = 0
         self.requests: list[tuple[float, str]] = []  # (monotonic time, "GET /api/v3/...")
         self.throttled: list[tuple[float, float]] = []  # (answered at, Retry-After)
+        # Crossed books published (the soak's "zero crossed books"): counted on the bus.
+        self.crossed = 0
+        self.bus.subscribe("md.book.*", each(self._check_crossed), name="drill.crossed")
         self._tasks: list[asyncio.Task[Any]] = []
         self.bus.subscribe(topics.ORDER, each(self._on_order))
         self.rest._http.event_hooks["request"].append(self._on_request)
@@ -766,9 +769,16 @@ class Drill:
             "reconciles": self.reconciles,
         }
 
+    def _check_crossed(self, topic: str, event: Any) -> None:
+        top = event if isinstance(event, BookTop) else None
+        if top is not None and top.bids and top.asks and top.bids[0].price >= top.asks[0].price:
+            self.crossed += 1
+
     def snapshot(self) -> dict[str, Any]:
         """Counters now, without checks (the soak's per-minute line)."""
         return {
+            "rss_mb": _rss_mb(),
+            "crossed_books": self.crossed,
             "placed": self.placed,
             "fills": len(self.manager.fills),
             "unknown": self.unknown,
@@ -784,6 +794,18 @@ class Drill:
             "resyncs": sum(b.resyncs for b in self.stream.books.values()),
             "books": ",".join(str(b.state) for b in self.stream.books.values()),
         }
+
+
+def _rss_mb() -> float:
+    """This process's resident memory in MB (Linux), to see that a soak stays flat."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
 
 
 async def drill_run(faults: DrillFaults, seconds: float, seed: int = 5) -> dict[str, Any]:
@@ -814,7 +836,8 @@ async def _soak(seconds: float, every_s: float) -> dict[str, Any]:
         finally:
             reporter.cancel()
         try:
-            return await asyncio.wait_for(drill.verify(), 120)
+            verified = await asyncio.wait_for(drill.verify(), 120)
+            return {**drill.snapshot(), **verified}
         except TimeoutError:
             stuck = drill.snapshot()
             raise AssertionError(f"not settled 120 s after the faults: {stuck}") from None
@@ -828,6 +851,8 @@ def soak(seconds: float, every_s: float = 60.0) -> list[Result]:
     try:
         summary = asyncio.run(_soak(seconds, every_s))
         met, notes = True, "book converged; fills equal the venue's; no order left UNKNOWN"
+        if summary.get("crossed_books"):
+            met, notes = False, f"{summary['crossed_books']} crossed books were published"
     except AssertionError as exc:
         summary, met, notes = {}, False, f"invariant broken: {exc}"
     return [
