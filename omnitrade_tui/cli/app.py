@@ -15,7 +15,6 @@ import sys
 from omnitrade_tui.cli.startup import prepare_run
 from omnitrade_tui.config import Settings
 from omnitrade_tui.logs import current_ring
-from omnitrade_tui.runtime import Runtime
 
 
 def configure_textual(settings: Settings, env: dict[str, str] | os._Environ[str]) -> None:
@@ -28,13 +27,18 @@ def configure_textual(settings: Settings, env: dict[str, str] | os._Environ[str]
 def run_app(args: argparse.Namespace) -> int:
     """Start the engine and the app; the exit code when the user quits."""
     settings = prepare_run(args)
+    if sys.stderr is not None and sys.stderr.isatty():
+        # Loading the engine takes a couple of seconds on a small box: say so at once.
+        print(f"omnitrade: starting ({settings.profile.label})...", file=sys.stderr, flush=True)
     configure_textual(settings, os.environ)
     ask = getpass.getpass if sys.stdin is not None and sys.stdin.isatty() else None
     return asyncio.run(_run(settings, ask))
 
 
 async def _run(settings: Settings, ask: object) -> int:
-    # Imported here: Textual reads TEXTUAL_FPS at import time.
+    # Imported here: Textual reads TEXTUAL_FPS at import time, and the engine's libraries
+    # (SQLAlchemy, aiohttp, ...) are only loaded by the command that needs them.
+    from omnitrade_tui.runtime import Runtime
     from omnitrade_tui.tui.app import OmniTradeApp
     from omnitrade_tui.tui.session import TerminalSession
     from omnitrade_tui.tui.themes import user_theme_dir
