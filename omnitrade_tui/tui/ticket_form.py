@@ -155,8 +155,6 @@ class TicketForm:
         """Validate every field and build the request and the preview."""
         if self.oco:
             return self._check_oco(book, fee_rate, open_orders)
-        errors: dict[str, str] = {}
-        values: dict[str, Decimal | None] = {}
         wanted = [("quantity", self.quantity)]
         if self.by_quote:
             wanted = [("quote_order_qty", self.quote_amount)]
@@ -164,15 +162,7 @@ class TicketForm:
             wanted.append(("price", self.price))
         if self.uses_stop:
             wanted.append(("stop_price", self.stop_price))
-        for name, text in wanted:
-            if not text.strip():
-                values[name] = None
-                continue
-            try:
-                values[name] = parse_decimal(text, name.replace("_", " "))
-            except DecimalFormatError as exc:
-                errors[name] = str(exc)
-                values[name] = None
+        values, errors = _parse_fields(wanted)
         request = OrderRequest(
             client_order_id=self.client_order_id or new_client_order_id(),
             symbol=self.instrument.symbol,
@@ -202,22 +192,14 @@ class TicketForm:
         self, book: BookTop | None, fee_rate: Decimal, open_orders: int | None
     ) -> TicketCheck:
         """Both legs checked against the filters, and against the market between them."""
-        errors: dict[str, str] = {}
-        values: dict[str, Decimal | None] = {}
-        for name, text in (
-            ("quantity", self.quantity),
-            ("price", self.price),
-            ("stop_price", self.stop_price),
-            ("stop_limit_price", self.stop_limit_price),
-        ):
-            if not text.strip():
-                values[name] = None
-                continue
-            try:
-                values[name] = parse_decimal(text, name.replace("_", " "))
-            except DecimalFormatError as exc:
-                errors[name] = str(exc)
-                values[name] = None
+        values, errors = _parse_fields(
+            [
+                ("quantity", self.quantity),
+                ("price", self.price),
+                ("stop_price", self.stop_price),
+                ("stop_limit_price", self.stop_limit_price),
+            ]
+        )
         limit_leg = OrderRequest(
             symbol=self.instrument.symbol,
             side=self.side,
@@ -296,6 +278,23 @@ class TicketCheck:
     preview: Preview
     #: The (above, below) legs when the ticket is a valid OCO.
     oco: tuple[OrderRequest, OrderRequest] | None = None
+
+
+def _parse_fields(
+    fields: list[tuple[str, str]],
+) -> tuple[dict[str, Decimal | None], dict[str, str]]:
+    """Each field's text as a decimal (``None`` when empty or unreadable), and the reasons."""
+    values: dict[str, Decimal | None] = {}
+    errors: dict[str, str] = {}
+    for name, text in fields:
+        values[name] = None
+        if not text.strip():
+            continue
+        try:
+            values[name] = parse_decimal(text, name.replace("_", " "))
+        except DecimalFormatError as exc:
+            errors[name] = str(exc)
+    return values, errors
 
 
 def round_to(value: Decimal, increment: Decimal) -> Decimal:

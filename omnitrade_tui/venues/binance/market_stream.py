@@ -32,6 +32,7 @@ import websockets
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.events import ConnectionChanged, LatencySample, LinkState
 from omnitrade_tui.venues.binance.book_sync import BookSync
+from omnitrade_tui.venues.binance.renewal import hold_primary, lost_reason
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.binance.schemas import (
     DepthSnapshot,
@@ -213,25 +214,13 @@ class MarketStream:
 
     async def _supervise(self) -> str:
         """Keep the primary connection (renewing it when due); the reason it was lost."""
-        while True:
-            primary = self._primary
-            assert primary is not None
-            assert primary.task is not None
-            due = primary.opened + self.max_life_s - time.monotonic()
-            notice = asyncio.ensure_future(self._renew.wait())
-            try:
-                await asyncio.wait(
-                    {primary.task, notice},
-                    timeout=max(0.0, due),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                notice.cancel()
-            if primary.task.done():
-                return _reason(primary.task)
-            self._renew.clear()
-            if not await self._renew_connection(primary):
-                await asyncio.sleep(1.0)  # could not open a new one: keep the old, try again
+        return await hold_primary(
+            lambda: self._primary,
+            self._renew,
+            lambda: self.max_life_s,
+            self._renew_connection,
+            "the venue closed the connection",
+        )
 
     async def _renew_connection(self, old: _Conn) -> bool:
         """Make-before-break: open, overlap, switch, then close the old connection."""
@@ -254,7 +243,10 @@ class MarketStream:
             overlap.cancel()
         if new.task.done():
             self._renewal = None
-            log.warning("market stream renewal lost its new connection: %s", _reason(new.task))
+            log.warning(
+                "market stream renewal lost its new connection: %s",
+                lost_reason(new.task, "the venue closed the connection"),
+            )
             await self._retire(new)
             return False
         unproven = old.task.done() and not new.overlap.is_set()
@@ -433,12 +425,3 @@ def _key_of(raw: bytes) -> tuple[str, int] | None:
     if frame.stream.endswith("@trade") and probe.t >= 0:
         return frame.stream, probe.t
     return None
-
-
-def _reason(task: asyncio.Task[None]) -> str:
-    if task.cancelled():
-        return "cancelled"
-    exc = task.exception()
-    if exc is None:
-        return "the venue closed the connection"
-    return f"{type(exc).__name__}: {exc}"

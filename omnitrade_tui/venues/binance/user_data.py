@@ -29,6 +29,7 @@ from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import BalancesChanged, ConnectionChanged, LinkState, OrderUpdated
 from omnitrade_tui.domain.models import Balance, ExecutionReport, Fill, Order
+from omnitrade_tui.venues.binance.renewal import hold_primary
 from omnitrade_tui.venues.binance.rest import Credentials
 
 log = logging.getLogger(__name__)
@@ -231,25 +232,14 @@ class UserDataStream:
             backoff = min(backoff * 2, self.max_backoff_s)
 
     async def _supervise(self) -> str:
-        while True:
-            primary = self._primary
-            assert primary is not None
-            assert primary.task is not None
-            due = primary.opened + self.max_life_s - time.monotonic()
-            notice = asyncio.ensure_future(self._renew.wait())
-            try:
-                await asyncio.wait(
-                    {primary.task, notice},
-                    timeout=max(0.0, due),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                notice.cancel()
-            if primary.task.done():
-                return _reason(primary.task)
-            self._renew.clear()
-            if not await self._renew_connection(primary):
-                await asyncio.sleep(1.0)
+        """Keep the primary connection (renewing it when due); the reason it was lost."""
+        return await hold_primary(
+            lambda: self._primary,
+            self._renew,
+            lambda: self.max_life_s,
+            self._renew_connection,
+            "closed by the venue",
+        )
 
     async def _renew_connection(self, old: _Link) -> bool:
         """Make-before-break: subscribe on a new connection, overlap, switch, close."""
@@ -432,12 +422,3 @@ async def _first(
     finally:
         waiter.cancel()
     return waiter.done() and not waiter.cancelled()
-
-
-def _reason(task: asyncio.Task[None]) -> str:
-    if task.cancelled():
-        return "cancelled"
-    exc = task.exception()
-    if exc is None:
-        return "closed by the venue"
-    return f"{type(exc).__name__}: {exc}"
