@@ -36,6 +36,7 @@ from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.logs import crash_report
 from omnitrade_tui.tui import state as parts
 from omnitrade_tui.tui.commands import TradingCommands
+from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.rows import (
     BALANCE_COLUMNS,
     FILL_COLUMNS,
@@ -583,10 +584,7 @@ class OmniTradeApp(App[None]):
         try:
             result = await self.bus.request(command, timeout=_REQUEST_TIMEOUT_S)
         except Exception as exc:
-            code = getattr(exc, "code", None)
-            reason = getattr(exc, "reason", None) or str(exc)
-            prefix = f"[{code}] " if code is not None else ""
-            self.notify(f"{what} refused: {prefix}{reason}", severity="error", timeout=8)
+            self.notify(f"{what} refused: {refusal_text(exc)}", severity="error", timeout=8)
             return
         if isinstance(result, list):
             self.notify(f"{what}: {len(result)} orders")

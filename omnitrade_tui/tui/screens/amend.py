@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, Static
 from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.commands import ReplaceOrder
 from omnitrade_tui.domain.models import Order
+from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.ticket_form import TicketForm
 
@@ -123,10 +124,7 @@ class AmendOrder(ModalScreen[None]):
         try:
             placed: Order = await self.bus.request(command, timeout=20.0)
         except Exception as exc:
-            code = getattr(exc, "code", None)
-            reason = getattr(exc, "reason", None) or str(exc)
-            prefix = f"[{code}] " if code is not None else ""
-            self.query_one("#problem", Static).update(f"REJECTED: {prefix}{reason}")
+            self.query_one("#problem", Static).update(f"REJECTED: {refusal_text(exc)}")
             return
         self.app.notify(
             f"amended: {placed.side} {placed.quantity} {placed.symbol} @ {placed.price} "

@@ -25,6 +25,7 @@ from omnitrade_tui.domain.commands import PlaceOco, PlaceOrder
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.ticket_form import TICKET_TYPES, TicketCheck, TicketForm
 from omnitrade_tui.tui.widgets.choice import Choice
@@ -345,7 +346,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             self.query_one("#confirm", Static).update("")
             return
         except Exception as exc:  # the venue's or risk's refusal: keep the ticket to edit
-            self.query_one("#problem", Static).update(f"REJECTED: {_reason(exc)}")
+            self.query_one("#problem", Static).update(f"REJECTED: {refusal_text(exc)}")
             self.query_one("#confirm", Static).update("")
             self.app.bell()
             return
@@ -359,9 +360,3 @@ def _summary(r: OrderRequest) -> str:
     price = f" @ {r.price}" if r.price is not None else ""
     stop = f" stop {r.stop_price}" if r.stop_price is not None else ""
     return f"{r.side} {qty} {r.symbol} {r.type}{price}{stop}"
-
-
-def _reason(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-    return f"[{code}] {reason}" if code is not None else str(reason)
