@@ -137,10 +137,10 @@ class AuthService:
         self.refresh_ttl_s = refresh_ttl_s
         self._clock = clock
         self._tokens = AccessTokens(secret)
-        self.guard = guard or LoginGuard(clock=clock)
-        self.limiter = limiter or CommandLimiter(clock=clock)
-        self.passwords = passwords or Passwords()
-        self.audit = audit or AuditLog(repo, clock=clock)
+        self.guard = guard if guard is not None else LoginGuard(clock=clock)
+        self.limiter = limiter if limiter is not None else CommandLimiter(clock=clock)
+        self.passwords = passwords if passwords is not None else Passwords()
+        self.audit = audit if audit is not None else AuditLog(repo, clock=clock)
         self.users = UserAdmin(repo, self.passwords, clock=clock, sessions=self)
         # Each argon2 verification holds 64 MiB and a core: a burst of logins waits its
         # turn instead of taking the box's memory.

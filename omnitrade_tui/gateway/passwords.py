@@ -53,7 +53,9 @@ class Passwords:
     """Hashes and verifies passwords with one ``PasswordHasher`` (argon2id by default)."""
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+        if hasher is None:
+            hasher = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+        self.hasher = hasher
         # Verified against when the user does not exist, so a missing user takes as long
         # to refuse as a wrong password (no user enumeration by timing).
         self._dummy = self.hasher.hash("omnitrade-no-such-user")

@@ -182,8 +182,13 @@ class CommandLimiter:
         *,
         clock: Clock = time.monotonic,
     ) -> None:
-        self.per_user = per_user or RateLimiter(rate=20.0, burst=40.0, clock=clock)
-        self.per_address = per_address or RateLimiter(rate=50.0, burst=100.0, clock=clock)
+        # ``is None``, not ``or``: an unused limiter has no keys, so it is falsy.
+        if per_user is None:
+            per_user = RateLimiter(rate=20.0, burst=40.0, clock=clock)
+        if per_address is None:
+            per_address = RateLimiter(rate=50.0, burst=100.0, clock=clock)
+        self.per_user = per_user
+        self.per_address = per_address
 
     def check(self, username: str, address: str, cost: float = 1.0) -> None:
         """Take one command's tokens from both buckets, or raise ``RateLimited``."""

@@ -83,9 +83,9 @@ class UserAdmin:
         sessions: SessionRevoker | None = None,
     ) -> None:
         self.repo = repo
-        self.passwords = passwords or Passwords()
+        self.passwords = passwords if passwords is not None else Passwords()
         self._clock = clock
-        self._sessions = sessions or _StoreRevoker(repo, clock)
+        self._sessions = sessions if sessions is not None else _StoreRevoker(repo, clock)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
