@@ -210,6 +210,59 @@ class CommandJournalRow(SQLModel, table=True):
     payload_json: str
 
 
+class GatewayUserRow(SQLModel, table=True):
+    """A person who may attach to the gateway: role and argon2id password hash."""
+
+    __tablename__ = "gateway_users"
+
+    username: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=512)
+    created_ms: int = _big()
+    updated_ms: int = _big()
+    disabled: bool = False
+
+
+class GatewayRefreshTokenRow(SQLModel, table=True):
+    """One refresh token, stored only as its SHA-256; ``family`` links a login's rotations.
+
+    ``used_ms`` is set when the token is exchanged (each token works once); ``revoked_ms``
+    when its family is revoked (logout, reuse detected, user removed).
+    """
+
+    __tablename__ = "gateway_refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    family: str = Field(max_length=64, index=True)
+    username: str = Field(max_length=64, index=True)
+    issued_ms: int = _big()
+    expires_ms: int = _big()
+    used_ms: int | None = _big(nullable=True)
+    revoked_ms: int | None = _big(nullable=True)
+
+
+class GatewayAuditRow(SQLModel, table=True):
+    """One entry of the gateway's audit log: who did what, from where, and how it ended."""
+
+    __tablename__ = "gateway_audit"
+
+    # An integer primary key is SQLite's rowid alias (autoincrement); BIGINT would not be.
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    time_ms: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False, index=True))
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    detail: str
+    outcome: str = Field(max_length=16)
+
+
 METADATA = SQLModel.metadata
 TRADES = METADATA.tables["trades"]
 QUOTES = METADATA.tables["quotes"]
@@ -220,6 +273,9 @@ FILLS = METADATA.tables["fills"]
 BALANCES = METADATA.tables["balance_snapshots"]
 COMMANDS = METADATA.tables["command_journal"]
 INSTRUMENTS = METADATA.tables["instruments"]
+GATEWAY_USERS = METADATA.tables["gateway_users"]
+GATEWAY_REFRESH_TOKENS = METADATA.tables["gateway_refresh_tokens"]
+GATEWAY_AUDIT = METADATA.tables["gateway_audit"]
 
 #: The high-volume tables: written as plain tuples (executemany on SQLite, COPY on
 #: PostgreSQL), never through the ORM.

@@ -1,0 +1,1 @@
+"""Gateway mode: one headless engine serving attached terminals, with users, roles and tokens."""

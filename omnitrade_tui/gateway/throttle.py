@@ -1,0 +1,202 @@
+"""Brute-force and flood protection: failed-login blocking and token-bucket rate limits.
+
+Pure bookkeeping (no I/O, no asyncio) with an injectable clock, so tests move time by hand.
+Both structures are bounded: entries that no longer matter (an old failure, a full bucket)
+are pruned, and past ``max_keys`` the stalest key is forgotten, so a flood of addresses
+cannot grow memory without limit. Hand-written rather than a library: the two algorithms
+are a few lines each, and the libraries for them are built around web frameworks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+
+
+class LoginGuard:
+    """Blocks an address after ``max_failures`` failed logins within ``window_s``.
+
+    The block lasts ``block_s`` seconds from the failure that triggered it, then expires by
+    itself (the failures that led to it are forgotten). A successful login clears the
+    address's failures.
+    """
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_s: float = 300.0,
+        block_s: float = 900.0,
+        *,
+        clock: Clock = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        if max_failures < 1 or window_s <= 0 or block_s <= 0:
+            raise ValueError("max_failures, window_s and block_s must be positive")
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.block_s = block_s
+        self._clock = clock
+        self._max_keys = max_keys
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._blocked_until: dict[str, float] = {}
+
+    def blocked_for(self, address: str) -> float:
+        """Seconds the address stays blocked (0.0 when it is not blocked)."""
+        until = self._blocked_until.get(address)
+        if until is None:
+            return 0.0
+        left = until - self._clock()
+        if left <= 0:
+            del self._blocked_until[address]
+            return 0.0
+        return left
+
+    def record_failure(self, address: str) -> float:
+        """Count a failed login; return the seconds of block it caused (0.0 if none)."""
+        now = self._clock()
+        times = self._failures.pop(address, None) or deque()
+        times.append(now)
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if len(times) >= self.max_failures:
+            self._blocked_until[address] = now + self.block_s
+            self._prune_blocks(now)
+            return self.block_s
+        self._failures[address] = times  # re-inserted last: the most recently active
+        while len(self._failures) > self._max_keys:
+            self._failures.popitem(last=False)
+        return 0.0
+
+    def record_success(self, address: str) -> None:
+        """Forget the address's failures after a successful login."""
+        self._failures.pop(address, None)
+
+    def failures(self, address: str) -> int:
+        """Failed logins of ``address`` still inside the window."""
+        times = self._failures.get(address)
+        if not times:
+            return 0
+        cutoff = self._clock() - self.window_s
+        return sum(1 for t in times if t > cutoff)
+
+    def _prune_blocks(self, now: float) -> None:
+        if len(self._blocked_until) > self._max_keys:
+            for address in [a for a, until in self._blocked_until.items() if until <= now]:
+                del self._blocked_until[address]
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate`` tokens a second, at most ``burst`` saved up.
+
+    Keys are anything hashable (a user name, an address, a pair). ``acquire`` never waits:
+    it answers how long the caller would have to, and the gateway refuses the command.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        *,
+        clock: Clock = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
+
+    def _refilled(self, key: Hashable, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        return bucket
+
+    def wait_time(self, key: Hashable, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` tokens are available to ``key`` (0.0: now). Takes none."""
+        bucket = self._refilled(key, self._clock())
+        missing = cost - bucket.tokens
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def acquire(self, key: Hashable, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens if available and return 0.0; else take none and return the
+        seconds until they would be."""
+        if cost > self.burst:
+            raise ValueError(f"cost {cost} exceeds the burst {self.burst}: it could never pass")
+        now = self._clock()
+        bucket = self._refilled(key, now)
+        if bucket.tokens < cost:
+            self._store(key, bucket)
+            return (cost - bucket.tokens) / self.rate
+        bucket.tokens -= cost
+        self._store(key, bucket)
+        return 0.0
+
+    def _store(self, key: Hashable, bucket: _Bucket) -> None:
+        self._buckets[key] = bucket
+        self._buckets.move_to_end(key)
+        if len(self._buckets) > self._max_keys:
+            # The least recently used bucket goes; a forgotten key restarts full, which
+            # errs toward letting a long-idle client through.
+            self._buckets.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class RateLimited(Exception):
+    """Too many requests: ``retry_after`` seconds until the next one would pass."""
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        super().__init__(f"too many requests from {what}: retry in {retry_after:.1f} s")
+        self.what = what
+        self.retry_after = retry_after
+
+
+class CommandLimiter:
+    """Per-user and per-address token buckets: a command passes only if both allow it.
+
+    Two limits, because one user may come from many addresses (a stolen token used in
+    parallel) and many users from one address (a shared NAT); neither bucket is drained
+    when the other refuses.
+    """
+
+    def __init__(
+        self,
+        per_user: RateLimiter | None = None,
+        per_address: RateLimiter | None = None,
+        *,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        # ``is None``, not ``or``: an unused limiter has no keys, so it is falsy.
+        if per_user is None:
+            per_user = RateLimiter(rate=20.0, burst=40.0, clock=clock)
+        if per_address is None:
+            per_address = RateLimiter(rate=50.0, burst=100.0, clock=clock)
+        self.per_user = per_user
+        self.per_address = per_address
+
+    def check(self, username: str, address: str, cost: float = 1.0) -> None:
+        """Take one command's tokens from both buckets, or raise ``RateLimited``."""
+        user_wait = self.per_user.wait_time(username, cost)
+        address_wait = self.per_address.wait_time(address, cost)
+        if user_wait > 0:
+            raise RateLimited(f"user {username}", user_wait)
+        if address_wait > 0:
+            raise RateLimited(f"address {address}", address_wait)
+        self.per_user.acquire(username, cost)
+        self.per_address.acquire(address, cost)
