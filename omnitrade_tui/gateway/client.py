@@ -130,12 +130,17 @@ class GatewayClient:
         self._welcomed: asyncio.Future[wire.Welcome] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
+        self._following = False
         self._installed: list[type[Command]] = []
 
     # -- session ---------------------------------------------------------------------------
 
-    async def start(self, password: str) -> wire.Welcome:
-        """Log in, attach, follow the screen's topics and take over the local commands.
+    async def start(self, password: str, *, follow: bool = True) -> wire.Welcome:
+        """Log in, attach, take over the local commands and (``follow``) subscribe.
+
+        With ``follow=False`` nothing is subscribed until ``follow()``: a screen that
+        subscribes to the local bus only once it is mounted calls it then, so the state
+        the gateway replays on subscribing (balances, open orders) reaches it.
 
         Raises:
             GatewayError: unreachable, TLS pin mismatch, wrong credentials, blocked address.
@@ -150,6 +155,8 @@ class GatewayClient:
                 "/auth/login", {"username": self.username, "password": password}
             )
             welcome = await self._attach()
+            if follow:
+                await self.follow()
         except BaseException:
             await self.aclose()
             raise
@@ -204,14 +211,27 @@ class GatewayClient:
                 f"the gateway speaks protocol {welcome.protocol}, this terminal "
                 f"{wire.PROTOCOL_VERSION}: upgrade one of them"
             )
+        if self._following:
+            await self._subscribe_all()
+        self._link(LinkState.CONNECTED, f"{self.username} ({welcome.role})")
+        return welcome
+
+    async def follow(self) -> None:
+        """Subscribe to ``patterns`` (again after every reconnect); the gateway answers
+        each with its current state first."""
+        self._following = True
+        await self._subscribe_all()
+        welcome = self.welcome
+        if welcome is not None:  # the screen missed the link coming up: say it again
+            self._link(LinkState.CONNECTED, f"{self.username} ({welcome.role})")
+
+    async def _subscribe_all(self) -> None:
         self.refused_patterns = {}
         for pattern in self.patterns:
             try:
                 await self._call(wire.Subscribe(id=self._next_id(), pattern=pattern))
             except RemoteRefusal as exc:
                 self.refused_patterns[pattern] = exc.reason
-        self._link(LinkState.CONNECTED, f"{self.username} ({welcome.role})")
-        return welcome
 
     def _link(self, state: LinkState, detail: str = "") -> None:
         self.bus.publish(

@@ -47,6 +47,7 @@ from omnitrade_tui.domain.commands import Command
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.auth import AddressBlocked, AuthService, Outcome
+from omnitrade_tui.gateway.last_values import LastValues
 from omnitrade_tui.gateway.roles import (
     GATEWAY_AUDIT_RECENT,
     GATEWAY_USERS_ADD,
@@ -211,6 +212,7 @@ class GatewayServer:
         self.clock = clock
         self.types = WireTypes()
         self.terminals: set[_Terminal] = set()
+        self.last_values = LastValues()
         self._sub: Subscription | None = None
         self._runner: web.AppRunner | None = None
         self._unencodable: set[str] = set()
@@ -228,9 +230,15 @@ class GatewayServer:
         app.router.add_get("/healthz", self._health)
         return app
 
+    def follow(self) -> None:
+        """Start following the bus (before the engine connects, so the first balances and
+        link states reach ``last_values``); ``start`` does it if not done yet."""
+        if self._sub is None:
+            self._sub = self.bus.subscribe(">", each(self._on_event), name="gateway.fanout")
+
     async def start(self, host: str, port: int, ssl_context: Any = None) -> str:
         """Listen on ``host:port`` (port 0: any free one); the base URL."""
-        self._sub = self.bus.subscribe(">", each(self._on_event), name="gateway.fanout")
+        self.follow()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
@@ -255,6 +263,7 @@ class GatewayServer:
     # -- fan-out ---------------------------------------------------------------------------
 
     def _on_event(self, topic: str, event: Any) -> None:
+        self.last_values.on_event(topic, event)
         raw: msgspec.Raw | None = None
         for term in self.terminals:
             if term.wants(topic):
@@ -454,6 +463,11 @@ class GatewayServer:
                 await term.send(wire.ReplyOut(id=frame.id, ok=False, error=str(exc)))
                 return
             term.set_patterns(term.patterns | {frame.pattern})
+            # What the terminal missed before attaching, ahead of any live event (the push
+            # happens in this same turn of the loop, so nothing can come in between).
+            for topic, event in self.last_values.replay(frame.pattern):
+                with contextlib.suppress(UnknownWireType, TypeError):
+                    term.push(topic, wire.encode_event(topic, kind_of(event), event))
             await term.send(wire.ReplyOut(id=frame.id, ok=True))
         elif isinstance(frame, wire.Unsubscribe):
             term.set_patterns(term.patterns - {frame.pattern})
@@ -531,10 +545,11 @@ class GatewayServer:
             reason = str(getattr(exc, "reason", None) or exc or type(exc).__name__)
             reply = wire.ReplyOut(id=frame.id, ok=False, error=reason, code=code)
             outcome, why = Outcome.FAILED, reason if code is None else f"[{code}] {reason}"
-        await term.send(reply)
         if why:
             detail = f"{detail} -> {why}" if detail else why
+        # Recorded before the answer: a command whose answer arrived is in the audit log.
         await self.audit.record(term.user, term.address, name, detail, outcome)
+        await term.send(reply)
 
     async def _operation(self, name: str, body: dict[str, Any]) -> Any:
         """A gateway operation (user management, the audit log); admins only (checked)."""

@@ -116,7 +116,7 @@ async def run_gateway(
     repo = GatewayRepository(await open_database(settings.db_url))
     try:
         auth = auth_factory(repo, secret) if auth_factory else AuthService(repo, secret)
-        async with Runtime.start(settings, record=record) as runtime:
+        async with Runtime.start(settings, record=record, connect=False) as runtime:
             facts = RunFacts(
                 gateway=f"{where.host}:{where.port}",
                 profile=runtime.profile_label,
@@ -126,6 +126,8 @@ async def run_gateway(
                 fee_rate=runtime.fee_rate,
             )
             server = GatewayServer(runtime.bus, auth, facts, limits=limits)
+            server.follow()
+            runtime.connect()
             context: ssl.SSLContext | None = None
             fingerprint = None
             if where.cert is not None and where.key is not None:

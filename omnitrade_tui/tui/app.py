@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -28,7 +28,9 @@ from omnitrade_tui.domain.commands import (
     CandleHistory,
     EngageKillSwitch,
     FillHistory,
+    PlaceOrder,
     ReleaseKillSwitch,
+    ReplaceOrder,
 )
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
@@ -73,6 +75,18 @@ BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log")
 #: ladder at frame rate, but a tape scrolling past more than ten times a second is a blur,
 #: and a chart, a watchlist and a status line are read much slower; each redraw costs CPU
 #: and bytes over SSH.
+#: The command each trading action ends in: attached to a gateway, an action whose command
+#: the user's role may not send is shown disabled, with the role it needs.
+ACTION_COMMANDS = {
+    "ticket": PlaceOrder.name,
+    "market_ticket": PlaceOrder.name,
+    "cancel_selected": CancelOrder.name,
+    "amend_selected": ReplaceOrder.name,
+    "cancel_all": CancelAll.name,
+    "kill_switch": EngageKillSwitch.name,
+    "unlock": ReleaseKillSwitch.name,
+}
+
 _SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
 _REQUEST_TIMEOUT_S = 15.0
 
@@ -294,7 +308,13 @@ class OmniTradeApp(App[None]):
                         yield RowTable(POSITION_COLUMNS, "no positions yet", id="positions")
                     with TabPane("Log", id="log-tab"):
                         yield RowTable(LOG_COLUMNS, "no order events yet", id="log")
-        yield StatusBar(self.state, self.session.profile_label, self.session.live, id="status")
+        yield StatusBar(
+            self.state,
+            self.session.profile_label,
+            self.session.live,
+            gateway=self.session.gateway,
+            id="status",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -490,9 +510,40 @@ class OmniTradeApp(App[None]):
         """Open a MARKET buy ticket."""
         self._open_ticket(Side.BUY, None, OrderType.MARKET)
 
+    # -- what the user's role allows (attached to a gateway) ------------------------------
+
+    def refusal_of(self, action: str) -> str | None:
+        """Why ``action`` is not allowed to this user, or ``None`` when it is."""
+        command = ACTION_COMMANDS.get(action)
+        return self.session.refused.get(command) if command is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Disable (show dimmed) the actions the user's role does not allow."""
+        return None if self.refusal_of(action) else True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key of a disabled action says why, rather than doing nothing."""
+        if not self.session.refused:
+            return
+        keymap: dict[str, str] = getattr(self, "_keymap", {}) or {}
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):
+                continue
+            keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
+            if event.key in keys.split(","):
+                reason = self.refusal_of(binding.action.split("(", 1)[0])
+                if reason:
+                    event.stop()
+                    self.notify(f"{binding.description}: {reason}", severity="warning")
+                return
+
     def _open_ticket(
         self, side: Side, price: Decimal | None, order_type: OrderType = OrderType.LIMIT
     ) -> None:
+        reason = self.refusal_of("ticket")
+        if reason:
+            self.notify(f"Order ticket: {reason}", severity="warning")
+            return
         if self.state.locked:
             self.notify("Trading is locked by the kill switch: ctrl+u unlocks", severity="error")
             return

@@ -1,7 +1,7 @@
 """What the terminal app is given to run: the bus and the facts of the run.
 
-The app never builds an engine; the runtime (or, later, a gateway client) hands it this,
-which is what lets the same app attach to a remote engine.
+The app never builds an engine; the runtime (or the gateway client of ``omnitrade attach``)
+hands it this, which is what lets the same app attach to a remote engine.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ class TerminalSession:
     log_ring: RingHandler | None = None
     #: Called once the screen follows the bus (the runtime then opens its streams).
     on_ready: Callable[[], None] | None = None
+    #: Commands this user may not send (attached to a gateway), by ``Command.name``, with
+    #: the sentence that says which role they need: their keys are shown disabled.
+    refused: Mapping[str, str] = field(default_factory=dict)
+    #: Attached to a gateway: who is logged in where, and the certificate's fingerprint.
+    gateway: str | None = None
 
     @property
     def confirm_orders(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,49 +21,12 @@ from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import BookTop, ConnectionChanged, LinkState, OrderUpdated
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.gateway import protocol as wire
-from omnitrade_tui.gateway.auth import AuthService
 from omnitrade_tui.gateway.client import GatewayClient, GatewayError, RemoteRefusal
 from omnitrade_tui.gateway.passwords import Passwords
-from omnitrade_tui.gateway.roles import Role
 from omnitrade_tui.gateway.service import Listen, RunningGateway, plan_tls, run_gateway
-from omnitrade_tui.gateway.throttle import LoginGuard
 from omnitrade_tui.gateway.tls import fetch_fingerprint, fingerprint_digest
-from omnitrade_tui.store.gateway_repository import GatewayRepository
+from tests.gateway.conftest import PASSWORD, USERS, auth_factory, with_users
 from tests.test_runtime import sim_settings
-
-PASSWORD = "correct horse battery staple"
-USERS = {"ann": Role.ADMIN, "tom": Role.TRADER, "vic": Role.VIEWER}
-
-
-def _auth_factory(
-    passwords: Passwords, access_ttl_s: float = 900.0
-) -> Callable[[GatewayRepository, bytes], AuthService]:
-    def make(repo: GatewayRepository, secret: bytes) -> AuthService:
-        return AuthService(
-            repo,
-            secret,
-            passwords=passwords,
-            access_ttl_s=access_ttl_s,
-            guard=LoginGuard(max_failures=3, window_s=60, block_s=1.5),
-        )
-
-    return make
-
-
-async def _with_users(gw: RunningGateway) -> None:
-    for name, role in USERS.items():
-        await gw.auth.users.add(name, role, PASSWORD)
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path, fast_passwords: Passwords) -> AsyncIterator[RunningGateway]:
-    """A gateway on the sim, plain WebSocket on loopback, with an admin, a trader, a viewer."""
-    where = Listen("127.0.0.1", 0)
-    async with run_gateway(
-        sim_settings(tmp_path), where, auth_factory=_auth_factory(fast_passwords), record=False
-    ) as gw:
-        await _with_users(gw)
-        yield gw
 
 
 async def _attach(gw: RunningGateway, user: str, **kw: Any) -> GatewayClient:
@@ -264,10 +227,10 @@ async def test_the_session_outlives_its_access_tokens(
     async with run_gateway(
         sim_settings(tmp_path),
         where,
-        auth_factory=_auth_factory(fast_passwords, access_ttl_s=6.0),
+        auth_factory=auth_factory(fast_passwords, access_ttl_s=6.0),
         record=False,
     ) as gw:
-        await _with_users(gw)
+        await with_users(gw)
         client = await _attach(gw, "vic")
         try:
             assert client.tokens is not None
@@ -287,9 +250,9 @@ async def test_tls_with_first_use_pinning(tmp_path: Path, fast_passwords: Passwo
     where = plan_tls("127.0.0.1:0", None, None, True, tmp_path / "state")
     assert where.cert is not None
     async with run_gateway(
-        sim_settings(tmp_path), where, auth_factory=_auth_factory(fast_passwords), record=False
+        sim_settings(tmp_path), where, auth_factory=auth_factory(fast_passwords), record=False
     ) as gw:
-        await _with_users(gw)
+        await with_users(gw)
         assert gw.url.startswith("https://") and gw.fingerprint is not None
         port = int(gw.url.rsplit(":", 1)[1])
         seen = await fetch_fingerprint("127.0.0.1", port)

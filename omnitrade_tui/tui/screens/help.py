@@ -51,6 +51,10 @@ class HelpScreen(ModalScreen[None]):
                     continue
                 keys = self._keys_of(binding)
                 tip = f" - {binding.tooltip}" if binding.tooltip else ""
+                refusal_of = getattr(self._target, "refusal_of", None)
+                refused = refusal_of(binding.action.split("(", 1)[0]) if refusal_of else None
+                if refused:
+                    tip = f" - DISABLED: {refused}"
                 # The id is what [ui.keys] in the config file rebinds.
                 ident = f"  [{binding.id}]" if binding.id else ""
                 yield Static(

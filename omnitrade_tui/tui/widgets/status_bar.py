@@ -52,12 +52,20 @@ class StatusBar(Widget):
     """
 
     def __init__(
-        self, state: TerminalState, label: str, live: bool, *, id: str | None = None
+        self,
+        state: TerminalState,
+        label: str,
+        live: bool,
+        *,
+        gateway: str | None = None,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.state = state
         self.label = label
         self.live = live
+        #: Attached to a gateway: who is logged in where, and its certificate fingerprint.
+        self.gateway = gateway
         self._styles = StyleCache(self)
 
     def notify_style_update(self) -> None:
@@ -89,7 +97,10 @@ class StatusBar(Widget):
         if s.locked:
             text = " LOCKED ^u " if compact else " KILL SWITCH: TRADING LOCKED (ctrl+u unlocks) "
             add(text, "status-bar--locked")
-        for link, short in (("market", "mkt"), ("user", "usr")):
+        links: tuple[tuple[str, str], ...] = (("market", "mkt"), ("user", "usr"))
+        if self.gateway is not None:
+            links = (("gateway", "gw"), *links)
+        for link, short in links:
             event = s.links.get(link)
             if event is None:
                 mark, cls, word = "◌", "status-bar--muted", "starting"
@@ -147,4 +158,7 @@ class StatusBar(Widget):
                 f"{rec.state}{backlog}",
                 "status-bar--ok" if rec.state == "ok" else "status-bar--bad",
             )
+        if self.gateway is not None and not compact:
+            label("via", "")
+            add(self.gateway, "status-bar--muted")
         return out
