@@ -68,6 +68,19 @@ class TokenPair:
     family: str
     token_type: str = "Bearer"
 
+    def as_dict(self) -> dict[str, str | float]:
+        """The pair as plain JSON-able values, for the login and refresh answers."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "access_expires_at": self.access_expires_at,
+            "refresh_expires_at": self.refresh_expires_at,
+            "username": self.username,
+            "role": self.role.value,
+            "family": self.family,
+        }
+
 
 def new_family_id() -> str:
     """A fresh family id: one per login, kept by every rotation of its refresh token."""

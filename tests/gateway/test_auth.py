@@ -62,6 +62,11 @@ async def test_login_issues_a_verifiable_pair(auth: AuthService, clock: FakeCloc
     )
     claims = _claims(pair.access_token)
     assert set(claims) == {"sub", "role", "fam", "exp", "iat", "jti"}
+    assert (claims["sub"], claims["role"], claims["fam"]) == ("alice", "trader", pair.family)
+    wire = pair.as_dict()
+    assert wire["role"] == "trader"
+    assert wire["access_token"] == pair.access_token
+    assert wire["token_type"] == "Bearer"
     # Only the refresh token's hash is stored.
     stored = await auth.repo.get_refresh_token(hash_refresh_token(pair.refresh_token))
     assert stored is not None
