@@ -168,7 +168,9 @@ class AuthService:
         if blocked > 0:
             await self.audit.record(username, address, "login", "address blocked", Outcome.BLOCKED)
             raise AddressBlocked(blocked)
-        user = await self.repo.get_user(username)
+        # No user name is longer than 64 (users.check_username): skip the lookup, not the
+        # hash, so an absurd name is refused in the same time as any other.
+        user = await self.repo.get_user(username) if len(username) <= 64 else None
         async with self._hashing:
             ok = await asyncio.to_thread(
                 self.passwords.verify, user.password_hash if user else None, password

@@ -82,6 +82,8 @@ async def test_wrong_password_unknown_user_and_disabled_user_fail_alike(
         ("alice", "wrong password!!", "a:1"),
         ("mallory", PASSWORD, "b:1"),
         ("alice", PASSWORD.upper(), "c:1"),
+        ("a" * 100_000, PASSWORD, "e:1"),
+        ("", "", "f:1"),
     ):
         with pytest.raises(LoginFailed) as failed:
             await auth.login(user, password, address)

@@ -249,3 +249,14 @@ def test_serving_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gateway", "--listen", "127.0.0.1:8765"]) == ExitCode.NOT_BUILT
     assert "not built yet" in capsys.readouterr().err
     assert main(["gateway", "users"]) == ExitCode.USAGE
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["gateway"], ["gateway", "users"], ["gateway", "users", "add"], ["gateway", "audit"]],
+)
+def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: omnitrade " + " ".join(argv))
