@@ -1,6 +1,6 @@
 """The terminal app as a user runs it: CPU, key-press latency and terminal bytes under load.
 
-Acceptance (issue 5): with the simulated venue sending 2,000 messages/s on the active
+Acceptance (issue 6): with the simulated venue sending 2,000 messages/s on the active
 symbol, the app's process stays under 30% of one core at 20 frames/s; the delay from a
 key press to the screen showing its effect is measured; so are the bytes written to the
 terminal per second.
@@ -32,6 +32,10 @@ both modals) is back, so the next press never lands on a modal still open. Also:
 frame against a whole-screen repaint (forced by a resize), and the CPU every other process
 on the machine used during each window (a shared box makes these figures noisy).
 
+Start (issue 6: the main screen on BTCUSDT within 2 s): ``omnitrade`` as a new user runs
+it, no config, the built-in venue in-process and SQLite, timed from spawn in the pty until
+the ladder's spread line is written; against a one-line Textual app's first frame.
+
 Baseline, same run and same app process: the venue with only its generated market (about
 10-30 messages/s on BTCUSDT). Ratios are idle over loaded (CPU, latency p50, bytes/s), so
 1.0 would mean the 2,000 msgs/s load costs nothing.
@@ -48,6 +52,7 @@ import re
 import select
 import shutil
 import signal
+import statistics
 import struct
 import subprocess
 import sys
@@ -551,6 +556,84 @@ def _wait_ready(term: Terminal, timeout: float = 30.0) -> None:
     )
 
 
+#: A minimal Textual app that draws one line: the floor any Textual app's start stands on.
+_HELLO_APP = (
+    "from textual.app import App\n"
+    "from textual.widgets import Static\n"
+    "class Hello(App[None]):\n"
+    "    def compose(self):\n"
+    "        yield Static('spread ready')\n"
+    "Hello().run()\n"
+)
+#: The ladder's spread line: drawn once the first order book has arrived.
+BOOK_MARKER = "spread"
+GOAL_STARTUP_S = 2.0
+
+
+def _clean_env(tmp: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OMNITRADE_", "TEXTUAL", "SSH_")) and k not in ("COLUMNS", "LINES")
+    }
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+        OMNITRADE_CONFIG_DIR=str(tmp / "config"),
+        OMNITRADE_STATE_DIR=str(tmp / "state"),
+        OMNITRADE_DATA_DIR=str(tmp / "data"),
+    )
+    return env
+
+
+def _time_to_text(cmd: list[str], env: dict[str, str], marker: str, timeout: float) -> float:
+    """Seconds from spawning ``cmd`` in a pty to ``marker`` being written to the screen."""
+    term = Terminal(cmd, env)
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < timeout:
+            if marker in term.screen_text():
+                return time.monotonic() - start
+            if term.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError(
+            f"{cmd[-1][:40]!r} showed no {marker!r} within {timeout:.0f} s; it wrote:\n"
+            + term.screen_text()[-3000:]
+        )
+    finally:
+        term.close()
+
+
+def measure_startup(runs: int) -> tuple[list[float], list[float]]:
+    """``omnitrade`` as a new user runs it (no config, built-in venue in-process, SQLite):
+    seconds to the BTCUSDT book on screen; and a one-line Textual app's seconds to its
+    first frame, alternately, ``runs`` times each."""
+    ours: list[float] = []
+    hello: list[float] = []
+    for _ in range(runs):
+        tmp = Path(tempfile.mkdtemp(prefix="omnitrade-bench-start-"))
+        try:
+            env = _clean_env(tmp)
+            ours.append(
+                _time_to_text(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import sys; from omnitrade_tui.cli import main; sys.exit(main())",
+                    ],
+                    env,
+                    BOOK_MARKER,
+                    30.0,
+                )
+            )
+            hello.append(_time_to_text([sys.executable, "-c", _HELLO_APP], env, "spread", 30.0))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ours, hello
+
+
 def measure(quick: bool = False) -> tuple[Phase, Phase, dict[str, Any]]:
     """Run venue and app, measure the idle then the loaded phase; (idle, loaded, extra)."""
     seconds = 8.0 if quick else 20.0
@@ -615,10 +698,23 @@ def run(quick: bool = False) -> list[Result]:
         }
 
     loaded_fig, idle_fig = figures(loaded), figures(idle)
+    start_ours, start_hello = measure_startup(2 if quick else 5)
+    start_p50 = statistics.median(start_ours)
+    hello_p50 = statistics.median(start_hello)
+    # The app draws only what changed, at most FRAME_RATE times a second; under this load
+    # the content changes 14-20 times a second (depth diffs come at 10 Hz, the tape is drawn
+    # at 10 Hz, out of phase). So the CPU is also scaled to a full FRAME_RATE frames a
+    # second, as if every frame had been drawn, and the goal is judged on the larger figure.
+    scaled = (
+        loaded.cpu_share * max(1.0, FRAME_RATE / loaded.frames_per_s)
+        if loaded.frames_per_s
+        else 1.0
+    )
+    loaded_fig["app_cpu_share_scaled_to_frame_rate"] = round(scaled, 3)
     met = (
         loaded.venue_msgs_per_s >= GOAL_MSGS
-        and loaded.cpu_share < GOAL_CPU
-        and loaded.frames_per_s >= FRAME_RATE * 0.9
+        and max(loaded.cpu_share, scaled) < GOAL_CPU
+        and loaded.frames_per_s <= FRAME_RATE * 1.1
     )
     baseline = "the same app process with the venue's generated market alone (idle)"
     return [
@@ -631,6 +727,21 @@ def run(quick: bool = False) -> list[Result]:
             f">= {GOAL_MSGS} msgs/s on the active symbol",
             met=met,
             extra=extra,
+        ),
+        Result(
+            name="tui.startup",
+            figures={
+                "runs": len(start_ours),
+                "book_on_screen_s_p50": round(start_p50, 2),
+                "book_on_screen_s_max": round(max(start_ours), 2),
+                "hello_textual_first_frame_s_p50": round(hello_p50, 2),
+            },
+            baseline="a one-line Textual app's first frame, same pty, alternating runs; "
+            "ratio = ours / it",
+            ratio=start_p50 / hello_p50 if hello_p50 else 0.0,
+            goal=f"`omnitrade` (no config, built-in venue) shows the BTCUSDT book within "
+            f"{GOAL_STARTUP_S:g} s",
+            met=start_p50 <= GOAL_STARTUP_S,
         ),
         Result(
             name="tui.key_latency",

@@ -34,45 +34,14 @@ from omnitrade_tui.bus.subscription import (
     QueueSubscription,
     SubscriptionClosed,
 )
-from omnitrade_tui.domain.commands import Command
-from omnitrade_tui.domain.events import BookTop, Event
-from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
+from omnitrade_tui.bus.wire import WireTypes
+from omnitrade_tui.domain.events import BookTop
+from omnitrade_tui.domain.models import Ticker
 
 log = logging.getLogger(__name__)
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_chunk = msgspec.msgpack.Decoder(list[tuple[str, str, msgspec.Raw]]).decode
-_PLAIN_VALUES: tuple[type[msgspec.Struct], ...] = (Trade, Candle, Ticker, Order, Fill, Balance)
-
-
-def _subclasses(base: type[Any]) -> Iterable[type[Any]]:
-    for sub in base.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
-
-
-class WireTypes:
-    """The value types a bridge may carry, by name, with one cached decoder each.
-
-    Built from the subclasses of ``Event`` and ``Command`` known when first asked, plus the
-    plain domain values published on market-data topics.
-    """
-
-    def __init__(self) -> None:
-        self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
-
-    def decoder(self, name: str) -> msgspec.msgpack.Decoder[Any]:
-        """The decoder of the type called ``name``."""
-        dec = self._decoders.get(name)
-        if dec is None:
-            known = {
-                t.__name__: t for t in (*_subclasses(Event), *_subclasses(Command), *_PLAIN_VALUES)
-            }
-            if name not in known:
-                raise ValueError(f"the bridge cannot decode unknown type {name!r}")
-            dec = msgspec.msgpack.Decoder(known[name])
-            self._decoders[name] = dec
-        return dec
 
 
 class RedisBridgePublisher:

@@ -1,0 +1,402 @@
+"""The attached terminal's end of the gateway: a local bus fed from a remote one.
+
+``GatewayClient`` logs in over HTTP, opens the WebSocket, subscribes to the topics the
+screen follows and republishes every event it receives on a local ``Bus``; it registers
+itself as the local handler of every command, so ``bus.request(PlaceOrder(...))`` in the
+app travels to the gateway and its reply (or refusal, with the venue's code or the role
+it needs) comes back as if the engine were in-process. The app cannot tell the difference,
+which is the point: the same screen code runs local and attached.
+
+It keeps the session alive: the access token is refreshed (rotating the refresh token)
+before it expires and handed to the open socket (``Reauth``); a dropped socket is
+reopened with backoff and the subscriptions restored, and the link's state is published
+as ``ConnectionChanged`` on link ``gateway`` for the status bar. A gateway that says the
+user was removed, or that refuses the refresh, ends the session instead of retrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
+from omnitrade_tui.domain.commands import Command
+from omnitrade_tui.domain.events import ConnectionChanged, LinkState
+from omnitrade_tui.gateway import protocol as wire
+
+log = logging.getLogger(__name__)
+
+LINK = "gateway"
+
+#: What the terminal's screen follows (the gateway refuses what the role may not see).
+SCREEN_TOPICS = (
+    "md.book.*",
+    "md.health.*",
+    "md.trade.*",
+    "md.ticker.*",
+    topics.ORDER,
+    topics.REJECT,
+    topics.BALANCE,
+    topics.RECONCILE,
+    topics.CONNECTION,
+    topics.LATENCY,
+    topics.RATE_LIMIT,
+    topics.RECORDER,
+    topics.CIRCUIT,
+    topics.KILL_SWITCH,
+    topics.DIAGNOSTICS,
+)
+
+
+class GatewayError(Exception):
+    """The gateway could not be reached, or refused the login (the message says which)."""
+
+
+class RemoteRefusal(Exception):
+    """The gateway or the engine behind it refused a request.
+
+    ``code`` is the venue's error code when it gave one; ``needed`` the role a refusal by
+    role asks for.
+    """
+
+    def __init__(self, reason: str, code: int | None = None, needed: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.needed = needed
+
+
+@dataclass
+class Tokens:
+    """The current access and refresh tokens."""
+
+    access: str
+    refresh: str
+    expires_at: float  # local clock
+    role: str
+
+
+class GatewayClient:
+    """One terminal's session with a gateway (see the module docstring).
+
+    Args:
+        base_url: ``https://host:port`` (or ``http://`` on loopback).
+        username: who logs in.
+        bus: the local bus events are published on and commands are taken from.
+        pin: the gateway certificate's ``SHA256:...`` fingerprint (required for https).
+        patterns: the topics to follow.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        bus: Bus | None = None,
+        *,
+        pin: bytes | None = None,
+        patterns: Iterable[str] = SCREEN_TOPICS,
+        reconnect: bool = True,
+        timeout_s: float = 20.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.bus = bus or Bus()
+        self.pin = pin
+        self.patterns = list(patterns)
+        self.reconnect = reconnect
+        self.timeout_s = timeout_s
+        self.types = WireTypes()
+        self.welcome: wire.Welcome | None = None
+        self.tokens: Tokens | None = None
+        self.refused_patterns: dict[str, str] = {}
+        self.goodbye: wire.Goodbye | None = None
+        self.events_received = 0
+        self.dropped_by_gateway = 0
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._welcomed: asyncio.Future[wire.Welcome] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
+        self._installed: list[type[Command]] = []
+
+    # -- session ---------------------------------------------------------------------------
+
+    async def start(self, password: str) -> wire.Welcome:
+        """Log in, attach, follow the screen's topics and take over the local commands.
+
+        Raises:
+            GatewayError: unreachable, TLS pin mismatch, wrong credentials, blocked address.
+        """
+        ssl: Any = aiohttp.Fingerprint(self.pin) if self.pin is not None else None
+        connector = aiohttp.TCPConnector(ssl=ssl) if ssl is not None else aiohttp.TCPConnector()
+        self._http = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout_s)
+        )
+        try:
+            self.tokens = await self._post(
+                "/auth/login", {"username": self.username, "password": password}
+            )
+            welcome = await self._attach()
+        except BaseException:
+            await self.aclose()
+            raise
+        self._install()
+        self._tasks.append(asyncio.create_task(self._keep_fresh(), name="gateway.refresh"))
+        return welcome
+
+    async def _post(self, path: str, body: dict[str, str]) -> Tokens:
+        assert self._http is not None
+        try:
+            async with self._http.post(self.base_url + path, json=body) as resp:
+                data = await resp.json(content_type=None)
+                if resp.status != 200:
+                    reason = data.get("error") if isinstance(data, dict) else None
+                    raise GatewayError(reason or f"the gateway answered HTTP {resp.status}")
+        except aiohttp.ServerFingerprintMismatch as exc:
+            raise GatewayError(
+                "the gateway's certificate does not match the trusted fingerprint: "
+                "someone may be in the middle; refusing to send credentials"
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {exc!r}") from exc
+        return Tokens(
+            access=data["access_token"],
+            refresh=data["refresh_token"],
+            expires_at=time.time() + float(data["expires_in"]),
+            role=data["role"],
+        )
+
+    async def _attach(self) -> wire.Welcome:
+        assert self._http is not None
+        assert self.tokens is not None
+        ws_url = self.base_url.replace("http", "ws", 1) + "/ws"
+        try:
+            self._ws = await self._http.ws_connect(
+                ws_url,
+                headers={"Authorization": f"Bearer {self.tokens.access}"},
+                heartbeat=20.0,
+                max_msg_size=1 << 24,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise GatewayError(f"the gateway refused the connection: HTTP {exc.status}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {exc!r}") from exc
+        self.goodbye = None
+        self._welcomed = asyncio.get_running_loop().create_future()
+        reader = asyncio.create_task(self._read(self._ws), name="gateway.read")
+        self._tasks.append(reader)
+        welcome = await asyncio.wait_for(self._welcomed, self.timeout_s)
+        if welcome.protocol != wire.PROTOCOL_VERSION:
+            raise GatewayError(
+                f"the gateway speaks protocol {welcome.protocol}, this terminal "
+                f"{wire.PROTOCOL_VERSION}: upgrade one of them"
+            )
+        self.refused_patterns = {}
+        for pattern in self.patterns:
+            try:
+                await self._call(wire.Subscribe(id=self._next_id(), pattern=pattern))
+            except RemoteRefusal as exc:
+                self.refused_patterns[pattern] = exc.reason
+        self._link(LinkState.CONNECTED, f"{self.username} ({welcome.role})")
+        return welcome
+
+    def _link(self, state: LinkState, detail: str = "") -> None:
+        self.bus.publish(
+            topics.CONNECTION,
+            ConnectionChanged(
+                venue="gateway",
+                link=LINK,
+                state=state,
+                detail=detail,
+                time_ms=int(time.time() * 1000),
+            ),
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        publish = self.bus.publish
+        decode = self.types.decode
+        try:
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.BINARY:
+                    continue
+                try:
+                    frame = wire.decode_gateway_frame(msg.data)
+                except msgspec.DecodeError as exc:
+                    log.warning("malformed frame from the gateway: %s", exc)
+                    continue
+                if isinstance(frame, wire.EventsIn):
+                    self.dropped_by_gateway += frame.dropped
+                    for topic, kind, raw in frame.items:
+                        try:
+                            value = decode(kind, raw)
+                        except (msgspec.DecodeError, msgspec.ValidationError, UnknownWireType):
+                            log.warning("could not decode a %s on %s", kind, topic)
+                            continue
+                        self.events_received += 1
+                        publish(topic, value)
+                elif isinstance(frame, wire.ReplyIn):
+                    self._settle(frame)
+                elif isinstance(frame, wire.Welcome):
+                    self.welcome = frame
+                    if self._welcomed is not None and not self._welcomed.done():
+                        self._welcomed.set_result(frame)
+                else:
+                    self.goodbye = frame
+        finally:
+            self._lost()
+
+    def _settle(self, frame: wire.ReplyIn) -> None:
+        fut = self._pending.pop(frame.id, None)
+        if fut is None or fut.done():
+            return
+        if not frame.ok:
+            fut.set_exception(RemoteRefusal(frame.error, frame.code, frame.needed))
+            return
+        try:
+            fut.set_result(self.types.decode(frame.kind, frame.value))
+        except (msgspec.DecodeError, msgspec.ValidationError, UnknownWireType) as exc:
+            fut.set_exception(RemoteRefusal(f"undecodable reply: {exc}"))
+
+    def _lost(self) -> None:
+        reason = self.goodbye.reason if self.goodbye is not None else "connection lost"
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(
+                    ConnectionError(f"the gateway link dropped ({reason}); check the blotter")
+                )
+        self._pending.clear()
+        if self._welcomed is not None and not self._welcomed.done():
+            self._welcomed.set_exception(GatewayError(f"the gateway closed: {reason}"))
+        if self._closing:
+            return
+        final = self.goodbye is not None and self.goodbye.code == wire.CLOSE_REVOKED
+        if final or not self.reconnect:
+            self._link(LinkState.FAILED if final else LinkState.DISCONNECTED, reason)
+            return
+        self._link(LinkState.RECONNECTING, reason)
+        self._tasks.append(asyncio.create_task(self._reattach(), name="gateway.reattach"))
+
+    async def _reattach(self) -> None:
+        delay = 0.5
+        while not self._closing:
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            try:
+                if self.tokens is None or self.tokens.expires_at - time.time() < 5:
+                    await self._refresh()
+                await self._attach()
+                return
+            except GatewayError as exc:
+                if "refresh" in str(exc).lower() or "revoked" in str(exc).lower():
+                    self._link(LinkState.FAILED, f"log in again: {exc}")
+                    return
+                self._link(LinkState.RECONNECTING, str(exc))
+            except (TimeoutError, ConnectionError) as exc:
+                self._link(LinkState.RECONNECTING, repr(exc))
+            delay = min(delay * 2, 15.0)
+
+    # -- keeping the tokens fresh ----------------------------------------------------------
+
+    async def _refresh(self) -> None:
+        assert self.tokens is not None
+        try:
+            self.tokens = await self._post("/auth/refresh", {"refresh_token": self.tokens.refresh})
+        except GatewayError as exc:
+            raise GatewayError(f"refresh refused: {exc}") from exc
+
+    async def _keep_fresh(self) -> None:
+        while not self._closing:
+            assert self.tokens is not None
+            left = self.tokens.expires_at - time.time()
+            # Renew with a fifth of the lifetime (at least 5 s) left: a slow gateway or a
+            # reconnect in between still finds a valid token.
+            await asyncio.sleep(max(0.5, left - max(5.0, left / 5)))
+            try:
+                await self._refresh()
+                ws = self._ws
+                if ws is not None and not ws.closed:
+                    await self._call(wire.Reauth(id=self._next_id(), token=self.tokens.access))
+            except GatewayError as exc:
+                self._link(LinkState.FAILED, f"log in again: {exc}")
+                return
+            except (RemoteRefusal, ConnectionError) as exc:
+                log.warning("re-authentication failed: %s", exc)
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        return next(self._ids)
+
+    async def _call(self, frame: wire.Subscribe | wire.Reauth | wire.RequestOut) -> Any:
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise ConnectionError("not connected to the gateway")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[frame.id] = fut
+        await ws.send_bytes(wire.encode(frame))
+        try:
+            return await asyncio.wait_for(fut, self.timeout_s)
+        finally:
+            self._pending.pop(frame.id, None)
+
+    async def request(self, command: Command) -> Any:
+        """Run ``command`` on the gateway's engine; its reply, or ``RemoteRefusal``."""
+        return await self._call(
+            wire.RequestOut(
+                id=self._next_id(), name=command.name, kind=kind_of(command), body=command
+            )
+        )
+
+    async def operation(self, name: str, **body: Any) -> Any:
+        """Run a gateway operation (``gateway.users.list``...)."""
+        return await self._call(
+            wire.RequestOut(id=self._next_id(), name=name, kind="plain", body=body)
+        )
+
+    def _install(self) -> None:
+        """Become the local bus's handler of every command: they run on the gateway."""
+        stack: list[type[Command]] = list(Command.__subclasses__())
+        while stack:
+            cls = stack.pop()
+            stack.extend(cls.__subclasses__())
+            if not self.bus.handles(cls):
+                self.bus.handle(cls, self.request)
+                self._installed.append(cls)
+
+    # -- closing ---------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Log out (revoking this session's refresh tokens) and close everything."""
+        self._closing = True
+        for cls in self._installed:
+            self.bus.unhandle(cls)
+        self._installed.clear()
+        if self._http is not None and self.tokens is not None:
+            with contextlib.suppress(GatewayError, aiohttp.ClientError, KeyError):
+                async with self._http.post(
+                    self.base_url + "/auth/logout", json={"refresh_token": self.tokens.refresh}
+                ):
+                    pass
+        if self._ws is not None:
+            await self._ws.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

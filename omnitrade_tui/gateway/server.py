@@ -1,0 +1,599 @@
+"""The gateway's network face: login over HTTP, the bus over a WebSocket, roles enforced.
+
+One engine runs on the trading box; terminals attach here. The server holds one ``each``
+subscription on the whole bus (``>``) and fans events out to the attached terminals
+(``_Terminal``): an event is encoded once, and its bytes are copied into the batch of every
+terminal whose subscriptions match its topic. Each terminal has its own sender task, so a
+slow one never delays the engine or the others:
+
+* book tops, book health, tickers and ``sys.*`` status are *conflated* per topic (only the
+  newest is worth drawing);
+* public trades go to a bounded queue that drops the oldest when a terminal falls behind
+  (the count is sent along, so the tape can say so);
+* order, fill, balance and risk events are never dropped: a terminal that lets that queue
+  overflow is disconnected ("too slow"), and on reconnecting it reloads them from history.
+
+A sender sends at once when idle and at most once per ``flush_s`` under load, which bounds
+the frames a busy market costs each terminal (and its SSH link).
+
+Every command is checked against the sender's role before it reaches the bus (the role is
+taken from the decoded command's own name, never from what the frame claims), rate
+limited per user and per address, and written to the audit log with who sent it and how
+it ended. aiohttp serves both HTTP and WebSocket on one port; it is already the simulated
+venue's server, so the gateway adds no web framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.bus.bus import CommandTimeout, NoHandler
+from omnitrade_tui.bus.policy import each
+from omnitrade_tui.bus.subscription import Subscription
+from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
+from omnitrade_tui.domain.commands import Command
+from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.gateway import protocol as wire
+from omnitrade_tui.gateway.auth import AddressBlocked, AuthService, Outcome
+from omnitrade_tui.gateway.roles import (
+    GATEWAY_AUDIT_RECENT,
+    GATEWAY_USERS_ADD,
+    GATEWAY_USERS_LIST,
+    GATEWAY_USERS_PASSWD,
+    GATEWAY_USERS_REMOVE,
+    GATEWAY_USERS_ROLE,
+    Forbidden,
+    Role,
+    authorize_command,
+)
+from omnitrade_tui.gateway.throttle import RateLimited
+from omnitrade_tui.gateway.tokens import AuthError, Principal, TokenPair
+from omnitrade_tui.gateway.users import UserError
+
+log = logging.getLogger(__name__)
+
+#: Topic prefixes whose newest value is all a terminal needs.
+CONFLATED = ("md.book.", "md.health.", "md.ticker.", "sys.")
+#: Topic prefixes that may be dropped (oldest first) for a terminal that falls behind.
+DROPPABLE = ("md.trade.", "md.candle.")
+#: How often an attached terminal's session is checked against the store (a user removed
+#: or demoted by another process, a session revoked) between token renewals.
+SESSION_CHECK_S = 15.0
+
+_LOGIN_BODY_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the Welcome tells a terminal about the run it attaches to."""
+
+    gateway: str
+    profile: str
+    live: bool
+    watchlist: tuple[str, ...]
+    instruments: tuple[Instrument, ...]
+    fee_rate: Decimal
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Per-terminal bounds and timings."""
+
+    market_queue: int = 5_000
+    account_queue: int = 20_000
+    flush_s: float = 0.005
+    request_timeout_s: float = 20.0
+
+
+class _Terminal:
+    """One attached terminal: its identity, subscriptions, outbox and sender."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        principal: Principal,
+        address: str,
+        limits: ServerLimits,
+    ) -> None:
+        self.ws = ws
+        self.principal = principal
+        self.address = address
+        self.limits = limits
+        self.patterns: set[str] = set()
+        self._wants: dict[str, bool] = {}
+        self.latest: dict[str, msgspec.Raw] = {}
+        self.market: deque[msgspec.Raw] = deque()
+        self.account: deque[msgspec.Raw] = deque()
+        self.dropped = 0
+        self.too_slow = False
+        self.wake = asyncio.Event()
+        self.last_send = 0.0
+        self.sent_frames = 0
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def user(self) -> str:
+        return self.principal.username
+
+    @property
+    def role(self) -> Role:
+        return Role(self.principal.role)
+
+    def wants(self, topic: str) -> bool:
+        """Whether any of this terminal's patterns covers ``topic`` (cached per topic)."""
+        hit = self._wants.get(topic)
+        if hit is None:
+            hit = any(topics.matches(p, topic) for p in self.patterns)
+            self._wants[topic] = hit
+        return hit
+
+    def set_patterns(self, patterns: set[str]) -> None:
+        self.patterns = patterns
+        self._wants.clear()
+
+    def push(self, topic: str, raw: msgspec.Raw) -> None:
+        """Queue one encoded event by its topic's class (see the module docstring)."""
+        if topic.startswith(CONFLATED):
+            self.latest.pop(topic, None)  # re-insert: keeps the dict in arrival order
+            self.latest[topic] = raw
+        elif topic.startswith(DROPPABLE):
+            if len(self.market) >= self.limits.market_queue:
+                self.market.popleft()
+                self.dropped += 1
+            self.market.append(raw)
+        else:
+            if len(self.account) >= self.limits.account_queue:
+                self.too_slow = True
+            else:
+                self.account.append(raw)
+        self.wake.set()
+
+    def take_batch(self) -> tuple[list[msgspec.Raw], int]:
+        """Everything queued, account events first (they matter most), and the drop count."""
+        items = list(self.account)
+        self.account.clear()
+        items.extend(self.latest.values())
+        self.latest.clear()
+        items.extend(self.market)
+        self.market.clear()
+        dropped, self.dropped = self.dropped, 0
+        return items, dropped
+
+    async def send(self, frame: msgspec.Struct) -> None:
+        """Send one frame (ignoring a socket that is already closing)."""
+        if not self.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_bytes(wire.encode(frame))
+
+    async def close(self, code: int, reason: str) -> None:
+        """Say why, then close the socket."""
+        await self.send(wire.Goodbye(code=code, reason=reason))
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=code, message=reason.encode()[:120])
+
+
+class GatewayServer:
+    """Serve one bus to attached terminals (see the module docstring).
+
+    Args:
+        bus: the engine's bus.
+        auth: logins, tokens, roles, rate limits, users and the audit log
+            (``gateway.auth``).
+        facts: what a Welcome tells about the run.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        auth: AuthService,
+        facts: RunFacts,
+        *,
+        limits: ServerLimits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bus = bus
+        self.auth = auth
+        self.audit = auth.audit
+        self.facts = facts
+        self.limits = limits or ServerLimits()
+        self.clock = clock
+        self.types = WireTypes()
+        self.terminals: set[_Terminal] = set()
+        self._sub: Subscription | None = None
+        self._runner: web.AppRunner | None = None
+        self._unencodable: set[str] = set()
+        self.url = ""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application (login, refresh, logout, the WebSocket)."""
+        app = web.Application(client_max_size=_LOGIN_BODY_LIMIT)
+        app.router.add_post("/auth/login", self._login)
+        app.router.add_post("/auth/refresh", self._refresh)
+        app.router.add_post("/auth/logout", self._logout)
+        app.router.add_get("/ws", self._websocket)
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def start(self, host: str, port: int, ssl_context: Any = None) -> str:
+        """Listen on ``host:port`` (port 0: any free one); the base URL."""
+        self._sub = self.bus.subscribe(">", each(self._on_event), name="gateway.fanout")
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
+        await site.start()
+        bound = int(self._runner.addresses[0][1]) if port == 0 else port
+        scheme = "https" if ssl_context is not None else "http"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"{scheme}://{shown}:{bound}"
+        return self.url
+
+    async def aclose(self) -> None:
+        """Say goodbye to every terminal and stop listening."""
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = None
+        for term in list(self.terminals):
+            await term.close(wire.CLOSE_SHUTDOWN, "the gateway is shutting down")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- fan-out ---------------------------------------------------------------------------
+
+    def _on_event(self, topic: str, event: Any) -> None:
+        raw: msgspec.Raw | None = None
+        for term in self.terminals:
+            if term.wants(topic):
+                if raw is None:
+                    try:
+                        raw = wire.encode_event(topic, kind_of(event), event)
+                    except (UnknownWireType, TypeError) as exc:
+                        if topic not in self._unencodable:
+                            self._unencodable.add(topic)
+                            log.warning("gateway cannot carry %s: %s", topic, exc)
+                        return
+                term.push(topic, raw)
+
+    async def _sender(self, term: _Terminal) -> None:
+        flush_s = self.limits.flush_s
+        while not term.ws.closed:
+            await term.wake.wait()
+            term.wake.clear()
+            if term.too_slow:
+                await term.close(
+                    wire.CLOSE_TOO_SLOW,
+                    "this terminal fell too far behind on order events; reconnect to resync",
+                )
+                return
+            wait = term.last_send + flush_s - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            items, dropped = term.take_batch()
+            if not items:
+                continue
+            term.last_send = time.monotonic()
+            await term.send(wire.EventsOut(items=items, dropped=dropped))
+            term.sent_frames += 1
+
+    # -- HTTP: login, refresh, logout ------------------------------------------------------
+
+    @staticmethod
+    def _address(request: web.Request) -> str:
+        return request.remote or "unknown"
+
+    async def _json_body(self, request: web.Request, *fields: str) -> dict[str, str]:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            raise web.HTTPBadRequest(text='{"error": "the body must be JSON"}') from None
+        if not isinstance(body, dict) or not all(isinstance(body.get(f), str) for f in fields):
+            raise web.HTTPBadRequest(
+                text=msgspec.json.encode(
+                    {"error": f"expected JSON with {', '.join(fields)}"}
+                ).decode(),
+                content_type="application/json",
+            )
+        return {f: body[f] for f in fields}
+
+    def _tokens(self, pair: TokenPair) -> web.Response:
+        return web.json_response(
+            {
+                "access_token": pair.access_token,
+                "refresh_token": pair.refresh_token,
+                "token_type": "Bearer",
+                "expires_in": max(0, int(pair.access_expires_at - self.clock())),
+                "role": str(pair.role),
+                "username": pair.username,
+            }
+        )
+
+    @staticmethod
+    def _auth_error(exc: AuthError) -> web.Response:
+        status = 429 if isinstance(exc, AddressBlocked) else 401
+        headers = {}
+        if isinstance(exc, AddressBlocked):
+            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        return web.json_response({"error": str(exc)}, status=status, headers=headers)
+
+    async def _login(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request, "username", "password")
+        address = self._address(request)
+        try:  # the auth service audits every attempt
+            pair = await self.auth.login(body["username"], body["password"], address)
+        except AuthError as exc:
+            return self._auth_error(exc)
+        return self._tokens(pair)
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request, "refresh_token")
+        address = self._address(request)
+        try:
+            pair = await self.auth.refresh(body["refresh_token"], address)
+        except AuthError as exc:
+            return self._auth_error(exc)
+        return self._tokens(pair)
+
+    async def _logout(self, request: web.Request) -> web.Response:
+        body = await self._json_body(request, "refresh_token")
+        await self.auth.logout(body["refresh_token"], self._address(request))
+        return web.Response(status=204)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "terminals": len(self.terminals)})
+
+    # -- the WebSocket ---------------------------------------------------------------------
+
+    def _principal_of(self, request: web.Request) -> Principal:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise web.HTTPUnauthorized(
+                text='{"error": "log in first: Authorization: Bearer <access token>"}',
+                content_type="application/json",
+            )
+        try:
+            return self.auth.verify_access(token.strip())
+        except AuthError as exc:
+            raise web.HTTPUnauthorized(
+                text=msgspec.json.encode({"error": str(exc)}).decode(),
+                content_type="application/json",
+            ) from None
+
+    def _welcome(self, term: _Terminal) -> wire.Welcome:
+        facts = self.facts
+        role = term.role
+        refused: dict[str, str] = {}
+        for cmd_type in _command_types():
+            try:
+                authorize_command(role, cmd_type.name)
+            except Forbidden as exc:
+                refused[cmd_type.name] = str(exc)
+        return wire.Welcome(
+            protocol=wire.PROTOCOL_VERSION,
+            user=term.user,
+            role=str(role),
+            gateway=facts.gateway,
+            profile=facts.profile,
+            live=facts.live,
+            watchlist=list(facts.watchlist),
+            instruments=list(facts.instruments),
+            fee_rate=str(facts.fee_rate),
+            refused=refused,
+            access_expires_ms=int(term.principal.expires_at * 1000),
+            server_ms=int(self.clock() * 1000),
+        )
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        principal = self._principal_of(request)
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 20)
+        await ws.prepare(request)
+        term = _Terminal(ws, principal, self._address(request), self.limits)
+        self.terminals.add(term)
+        await self.audit.record(term.user, term.address, "attach", "", Outcome.OK)
+        sender = asyncio.create_task(self._sender(term), name=f"gateway.send.{term.user}")
+        expiry = asyncio.create_task(self._expire(term), name=f"gateway.expiry.{term.user}")
+        try:
+            await term.send(self._welcome(term))
+            async for msg in ws:
+                if msg.type is not WSMsgType.BINARY:
+                    if msg.type is WSMsgType.TEXT:
+                        await term.close(wire.CLOSE_BAD_FRAME, "frames are msgpack (binary)")
+                    continue
+                try:
+                    frame = wire.decode_terminal_frame(msg.data)
+                except msgspec.DecodeError as exc:
+                    await term.close(wire.CLOSE_BAD_FRAME, f"malformed frame: {exc}")
+                    break
+                await self._on_frame(term, frame)
+        finally:
+            self.terminals.discard(term)
+            for task in (sender, expiry, *term.tasks):
+                task.cancel()
+            await asyncio.gather(sender, expiry, *term.tasks, return_exceptions=True)
+            await self.audit.record(term.user, term.address, "detach", "", Outcome.OK)
+        return ws
+
+    async def _expire(self, term: _Terminal) -> None:
+        """Close the socket when its access token expires unrenewed, or when the store no
+        longer backs the session (user removed, disabled or re-roled; session revoked)."""
+        while not term.ws.closed:
+            left = term.principal.expires_at - self.clock()
+            if left <= 0:
+                await term.close(wire.CLOSE_TOKEN_EXPIRED, "the access token expired; log in again")
+                return
+            await asyncio.sleep(min(left, SESSION_CHECK_S))
+            if not term.ws.closed and not await self.auth.session_alive(term.principal):
+                await term.close(wire.CLOSE_REVOKED, "this session was ended by an admin")
+                return
+
+    async def _on_frame(self, term: _Terminal, frame: wire.TerminalFrame) -> None:
+        if isinstance(frame, wire.Subscribe):
+            try:
+                topics.validate_pattern(frame.pattern)
+                self.auth.check_subscription(term.principal, frame.pattern)
+            except Forbidden as exc:
+                await term.send(
+                    wire.ReplyOut(id=frame.id, ok=False, error=str(exc), needed=str(exc.needed))
+                )
+                return
+            except ValueError as exc:
+                await term.send(wire.ReplyOut(id=frame.id, ok=False, error=str(exc)))
+                return
+            term.set_patterns(term.patterns | {frame.pattern})
+            await term.send(wire.ReplyOut(id=frame.id, ok=True))
+        elif isinstance(frame, wire.Unsubscribe):
+            term.set_patterns(term.patterns - {frame.pattern})
+            await term.send(wire.ReplyOut(id=frame.id, ok=True))
+        elif isinstance(frame, wire.Reauth):
+            await self._reauth(term, frame)
+        else:
+            task = asyncio.create_task(self._request(term, frame))
+            term.tasks.add(task)
+            task.add_done_callback(term.tasks.discard)
+
+    async def _reauth(self, term: _Terminal, frame: wire.Reauth) -> None:
+        try:
+            principal = self.auth.verify_access(frame.token)
+        except AuthError as exc:
+            await term.send(wire.ReplyOut(id=frame.id, ok=False, error=str(exc)))
+            return
+        if principal.username != term.user:
+            await term.send(
+                wire.ReplyOut(id=frame.id, ok=False, error="that token is another user's")
+            )
+            return
+        role_changed = principal.role != term.principal.role
+        term.principal = principal
+        if role_changed:  # what the terminal may see may have shrunk
+            allowed = set()
+            for p in term.patterns:
+                with contextlib.suppress(Forbidden):
+                    self.auth.check_subscription(principal, p)
+                    allowed.add(p)
+            term.set_patterns(allowed)
+            await term.send(self._welcome(term))
+        await term.send(wire.ReplyOut(id=frame.id, ok=True))
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def _request(self, term: _Terminal, frame: wire.RequestIn) -> None:
+        name = frame.name
+        detail = ""
+        try:
+            body: Any
+            if name.startswith("gateway."):
+                body = msgspec.msgpack.decode(frame.body)
+                if not isinstance(body, dict):
+                    raise ValueError("a gateway operation's body is a mapping")
+                detail = ", ".join(f"{k}={v}" for k, v in body.items() if k != "password")
+            else:
+                body = self.types.decode(frame.kind, frame.body)
+                if not isinstance(body, Command):
+                    raise ValueError(f"{frame.kind} is not a command")
+                name = body.name  # the role is judged on what will run, not on the label
+                detail = msgspec.json.encode(body).decode()
+            self.auth.check_command(term.principal, name, term.address)
+            if name.startswith("gateway."):
+                value = await self._operation(name, body)
+            else:
+                value = await self.bus.request(body, timeout=self.limits.request_timeout_s)
+            reply = wire.ReplyOut(id=frame.id, ok=True, kind=kind_of(value), value=value)
+            outcome, why = Outcome.OK, ""
+        except Forbidden as exc:
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc), needed=str(exc.needed))
+            outcome, why = Outcome.DENIED, str(exc)
+        except RateLimited as exc:
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc))
+            outcome, why = Outcome.DENIED, str(exc)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnknownWireType) as exc:
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=f"malformed {name}: {exc}")
+            outcome, why = Outcome.FAILED, f"malformed: {exc}"
+        except (CommandTimeout, NoHandler, UserError, ValueError) as exc:
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc))
+            outcome, why = Outcome.FAILED, str(exc)
+        except Exception as exc:  # the handler's refusal: a venue's or risk's reason
+            code = getattr(exc, "code", None)
+            code = code if isinstance(code, int) else None
+            reason = str(getattr(exc, "reason", None) or exc or type(exc).__name__)
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=reason, code=code)
+            outcome, why = Outcome.FAILED, reason if code is None else f"[{code}] {reason}"
+        await term.send(reply)
+        if why:
+            detail = f"{detail} -> {why}" if detail else why
+        await self.audit.record(term.user, term.address, name, detail, outcome)
+
+    async def _operation(self, name: str, body: dict[str, Any]) -> Any:
+        """A gateway operation (user management, the audit log); admins only (checked)."""
+        users = self.auth.users
+
+        def arg(key: str) -> str:
+            value = body.get(key)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} needs {key!r}")
+            return value
+
+        if name == GATEWAY_USERS_LIST:
+            return [_user_row(u) for u in await users.list_users()]
+        if name == GATEWAY_USERS_ADD:
+            return _user_row(
+                await users.add(arg("username"), Role.parse(arg("role")), arg("password"))
+            )
+        if name == GATEWAY_USERS_REMOVE:
+            username = arg("username")
+            await users.remove(username)
+            await self._disconnect_user(username, "this user was removed by an admin")
+            return True
+        if name == GATEWAY_USERS_PASSWD:
+            username = arg("username")
+            await users.set_password(username, arg("password"))
+            await self._disconnect_user(username, "the password changed: log in again")
+            return True
+        if name == GATEWAY_USERS_ROLE:
+            username = arg("username")
+            row = _user_row(await users.set_role(username, Role.parse(arg("role"))))
+            await self._disconnect_user(username, "the role changed: log in again")
+            return row
+        if name == GATEWAY_AUDIT_RECENT:
+            limit = body.get("limit", 100)
+            records = await self.audit.recent(limit if isinstance(limit, int) else 100)
+            return [msgspec.to_builtins(r) for r in records]
+        raise ValueError(f"unknown gateway operation {name!r}")
+
+    async def _disconnect_user(self, username: str, reason: str) -> None:
+        for term in list(self.terminals):
+            if term.user == username:
+                await term.close(wire.CLOSE_REVOKED, reason)
+
+
+def _user_row(user: Any) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "role": str(user.role),
+        "created_ms": user.created_ms,
+        "updated_ms": user.updated_ms,
+        "disabled": user.disabled,
+    }
+
+
+def _command_types() -> list[type[Command]]:
+    found: list[type[Command]] = []
+    stack: list[type[Command]] = list(Command.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(found, key=lambda c: c.name)

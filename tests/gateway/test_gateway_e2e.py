@@ -1,0 +1,319 @@
+"""The gateway end to end: the engine on the simulated venue served over a real socket,
+terminals attached with ``GatewayClient`` as ``omnitrade attach`` does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+
+from omnitrade_tui.bus import Bus
+from omnitrade_tui.bus.policy import each
+from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, SubscribeSymbol
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.events import BookTop, ConnectionChanged, LinkState, OrderUpdated
+from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.gateway import protocol as wire
+from omnitrade_tui.gateway.auth import AuthService
+from omnitrade_tui.gateway.client import GatewayClient, GatewayError, RemoteRefusal
+from omnitrade_tui.gateway.passwords import Passwords
+from omnitrade_tui.gateway.roles import Role
+from omnitrade_tui.gateway.service import Listen, RunningGateway, plan_tls, run_gateway
+from omnitrade_tui.gateway.throttle import LoginGuard
+from omnitrade_tui.gateway.tls import fetch_fingerprint, fingerprint_digest
+from omnitrade_tui.store.gateway_repository import GatewayRepository
+from tests.test_runtime import sim_settings
+
+PASSWORD = "correct horse battery staple"
+USERS = {"ann": Role.ADMIN, "tom": Role.TRADER, "vic": Role.VIEWER}
+
+
+def _auth_factory(
+    passwords: Passwords, access_ttl_s: float = 900.0
+) -> Callable[[GatewayRepository, bytes], AuthService]:
+    def make(repo: GatewayRepository, secret: bytes) -> AuthService:
+        return AuthService(
+            repo,
+            secret,
+            passwords=passwords,
+            access_ttl_s=access_ttl_s,
+            guard=LoginGuard(max_failures=3, window_s=60, block_s=1.5),
+        )
+
+    return make
+
+
+async def _with_users(gw: RunningGateway) -> None:
+    for name, role in USERS.items():
+        await gw.auth.users.add(name, role, PASSWORD)
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, fast_passwords: Passwords) -> AsyncIterator[RunningGateway]:
+    """A gateway on the sim, plain WebSocket on loopback, with an admin, a trader, a viewer."""
+    where = Listen("127.0.0.1", 0)
+    async with run_gateway(
+        sim_settings(tmp_path), where, auth_factory=_auth_factory(fast_passwords), record=False
+    ) as gw:
+        await _with_users(gw)
+        yield gw
+
+
+async def _attach(gw: RunningGateway, user: str, **kw: Any) -> GatewayClient:
+    client = GatewayClient(gw.url, user, Bus(), **kw)
+    await client.start(PASSWORD)
+    return client
+
+
+async def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def _limit_buy(price: Decimal, coid: str) -> OrderRequest:
+    return OrderRequest(
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        quantity=Decimal("0.001"),
+        price=price,
+        time_in_force=TimeInForce.GTC,
+        client_order_id=coid,
+    )
+
+
+async def _far_bid(client: GatewayClient) -> Decimal:
+    """A bid price well below the market (rests, never fills), from the streamed book."""
+    tops: list[BookTop] = []
+    client.bus.subscribe("md.book.BTCUSDT", each(lambda t, e: tops.append(e)))
+    await _until(lambda: bool(tops) and bool(tops[-1].bids))
+    return (Decimal(str(tops[-1].bids[0].price)) * Decimal("0.97")).quantize(Decimal("0.01"))
+
+
+async def test_orders_from_one_terminal_reach_every_terminal_and_roles_are_enforced(
+    gateway: RunningGateway,
+) -> None:
+    trader = await _attach(gateway, "tom")
+    viewer = await _attach(gateway, "vic")
+    admin = await _attach(gateway, "ann")
+    try:
+        assert trader.welcome is not None and trader.welcome.role == "trader"
+        assert viewer.welcome is not None and viewer.welcome.profile == "SIM"
+        # The viewer's Welcome names every command it may not send, with the role needed.
+        assert "trader role" in viewer.welcome.refused[PlaceOrder.name]
+        assert "admin role" in trader.welcome.refused[CancelAll.name]
+        assert PlaceOrder.name not in trader.welcome.refused
+
+        seen: dict[str, list[Order]] = {"tom": [], "vic": [], "ann": []}
+        for name, client in (("tom", trader), ("vic", viewer), ("ann", admin)):
+            client.bus.subscribe(
+                "exec.order",
+                each(
+                    lambda t, e, n=name: (
+                        seen[n].append(e.report.order) if isinstance(e, OrderUpdated) else None
+                    )
+                ),
+            )
+        price = await _far_bid(trader)
+
+        # The trader's order goes through the app's own path: a request on its local bus.
+        placed = await trader.bus.request(PlaceOrder(request=_limit_buy(price, "gw-e2e-1")))
+        assert isinstance(placed, Order) and placed.status is OrderStatus.NEW
+        for name in seen:
+            await _until(lambda n=name: any(o.client_order_id == "gw-e2e-1" for o in seen[n]))
+
+        # The viewer may not place, and is told which role it would need.
+        with pytest.raises(RemoteRefusal) as refused:
+            await viewer.bus.request(PlaceOrder(request=_limit_buy(price, "gw-e2e-2")))
+        assert refused.value.needed == "trader"
+        assert "placing orders needs the trader role; you are a viewer" in refused.value.reason
+        # Nor read the command journal; market data is fine.
+        assert "cmd.>" not in viewer.refused_patterns
+        with pytest.raises(RemoteRefusal) as journal:
+            await viewer._call(wire.Subscribe(id=9_999, pattern="cmd.>"))
+        assert journal.value.needed == "admin"
+
+        # A trader may not cancel everything; an admin may.
+        with pytest.raises(RemoteRefusal) as cancel_all:
+            await trader.bus.request(CancelAll(symbol="BTCUSDT"))
+        assert cancel_all.value.needed == "admin"
+        cancelled = await admin.bus.request(CancelAll(symbol="BTCUSDT"))
+        assert [o.client_order_id for o in cancelled] == ["gw-e2e-1"]
+        await _until(
+            lambda: any(
+                o.client_order_id == "gw-e2e-1" and o.status is OrderStatus.CANCELED
+                for o in seen["vic"]
+            )
+        )
+
+        # A venue refusal comes back with the venue's code.
+        with pytest.raises(RemoteRefusal) as unknown:
+            await trader.bus.request(CancelOrder(symbol="BTCUSDT", client_order_id="nope"))
+        assert unknown.value.code == -2011
+
+        # Everything is in the audit log, with who sent it and how it ended.
+        audit = await gateway.auth.audit.recent(100)
+        rows = {(r.username, r.action, r.outcome) for r in audit}
+        assert ("tom", PlaceOrder.name, "ok") in rows
+        assert ("vic", PlaceOrder.name, "denied") in rows
+        assert ("tom", CancelAll.name, "denied") in rows
+        assert ("ann", CancelAll.name, "ok") in rows
+        assert ("tom", CancelOrder.name, "failed") in rows
+        assert ("vic", "login", "ok") in rows
+    finally:
+        for c in (trader, viewer, admin):
+            await c.aclose()
+
+
+async def test_role_is_judged_on_the_decoded_command_not_on_the_frames_label(
+    gateway: RunningGateway,
+) -> None:
+    viewer = await _attach(gateway, "vic")
+    try:
+        order = PlaceOrder(request=_limit_buy(Decimal("1000"), "gw-forged"))
+        forged = wire.RequestOut(
+            id=77, name=SubscribeSymbol.name, kind="PlaceOrder", body=order
+        )  # labelled as a viewer's command, carrying an order
+        with pytest.raises(RemoteRefusal) as refused:
+            await viewer._call(forged)
+        assert refused.value.needed == "trader"
+    finally:
+        await viewer.aclose()
+
+
+async def test_wrong_passwords_block_the_address_then_the_block_expires(
+    gateway: RunningGateway,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3):
+            async with http.post(
+                gateway.url + "/auth/login", json={"username": "tom", "password": "wrong wrong"}
+            ) as resp:
+                assert resp.status == 401
+                assert (await resp.json())["error"] == "wrong user name or password"
+        async with http.post(
+            gateway.url + "/auth/login", json={"username": "tom", "password": PASSWORD}
+        ) as resp:
+            assert resp.status == 429  # even the right password, while blocked
+            assert int(resp.headers["Retry-After"]) >= 1
+    await asyncio.sleep(1.6)
+    client = await _attach(gateway, "tom")
+    await client.aclose()
+
+
+async def test_a_removed_user_is_disconnected_and_not_reconnected(
+    gateway: RunningGateway,
+) -> None:
+    viewer = await _attach(gateway, "vic")
+    admin = await _attach(gateway, "ann")
+    links: list[ConnectionChanged] = []
+    viewer.bus.subscribe("sys.connection", each(lambda t, e: links.append(e)))
+    try:
+        users = await admin.operation("gateway.users.list")
+        assert {u["username"]: u["role"] for u in users} == {k: str(v) for k, v in USERS.items()}
+        assert await admin.operation("gateway.users.remove", username="vic") is True
+        await _until(lambda: any(e.state is LinkState.FAILED for e in links))
+        assert viewer.goodbye is not None and viewer.goodbye.code == wire.CLOSE_REVOKED
+        with pytest.raises(GatewayError):
+            await _attach(gateway, "vic")
+    finally:
+        await viewer.aclose()
+        await admin.aclose()
+
+
+async def test_bad_frames_and_a_missing_token_are_refused(gateway: RunningGateway) -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as no_token:
+            await http.ws_connect(gateway.url.replace("http", "ws") + "/ws")
+        assert no_token.value.status == 401
+        async with http.post(
+            gateway.url + "/auth/login", json={"username": "vic", "password": PASSWORD}
+        ) as resp:
+            token = (await resp.json())["access_token"]
+        ws = await http.ws_connect(
+            gateway.url.replace("http", "ws") + "/ws",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        welcome = wire.decode_gateway_frame((await ws.receive()).data)
+        assert isinstance(welcome, wire.Welcome) and welcome.user == "vic"
+        await ws.send_bytes(b"\x93\xa3bad")  # not a frame
+        bye = wire.decode_gateway_frame((await ws.receive()).data)
+        assert isinstance(bye, wire.Goodbye) and bye.code == wire.CLOSE_BAD_FRAME
+        assert "malformed frame" in bye.reason
+        await ws.close()
+        # A login with a body that is not JSON is a clear 400, not a crash.
+        async with http.post(gateway.url + "/auth/login", data=b"{nope") as resp:
+            assert resp.status == 400
+            assert "JSON" in await resp.text()
+
+
+async def test_the_session_outlives_its_access_tokens(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    where = Listen("127.0.0.1", 0)
+    async with run_gateway(
+        sim_settings(tmp_path),
+        where,
+        auth_factory=_auth_factory(fast_passwords, access_ttl_s=6.0),
+        record=False,
+    ) as gw:
+        await _with_users(gw)
+        client = await _attach(gw, "vic")
+        try:
+            assert client.tokens is not None
+            first_refresh = client.tokens.refresh
+            tops: list[Any] = []
+            client.bus.subscribe("md.book.*", each(lambda t, e: tops.append(e)))
+            await asyncio.sleep(8.0)  # past the first token's expiry
+            assert client.tokens.refresh != first_refresh  # rotated
+            assert client.goodbye is None  # the socket was re-authenticated, not closed
+            n = len(tops)
+            await _until(lambda: len(tops) > n)  # still streaming
+        finally:
+            await client.aclose()
+
+
+async def test_tls_with_first_use_pinning(tmp_path: Path, fast_passwords: Passwords) -> None:
+    where = plan_tls("127.0.0.1:0", None, None, True, tmp_path / "state")
+    assert where.cert is not None
+    async with run_gateway(
+        sim_settings(tmp_path), where, auth_factory=_auth_factory(fast_passwords), record=False
+    ) as gw:
+        await _with_users(gw)
+        assert gw.url.startswith("https://") and gw.fingerprint is not None
+        port = int(gw.url.rsplit(":", 1)[1])
+        seen = await fetch_fingerprint("127.0.0.1", port)
+        assert seen == gw.fingerprint
+        client = await _attach(gw, "vic", pin=fingerprint_digest(seen))
+        await client.aclose()
+        wrong = bytes(32)
+        with pytest.raises(GatewayError, match="does not match the trusted fingerprint"):
+            await _attach(gw, "vic", pin=wrong)
+
+
+def test_tls_is_required_off_loopback(tmp_path: Path) -> None:
+    from omnitrade_tui.gateway.service import GatewaySetupError
+
+    with pytest.raises(GatewaySetupError, match="only over TLS"):
+        plan_tls("10.1.2.3:8765", None, None, False, tmp_path)
+    assert plan_tls("127.0.0.1:8765", None, None, False, tmp_path).cert is None
+    with pytest.raises(GatewaySetupError, match="HOST:PORT"):
+        plan_tls("8765", None, None, False, tmp_path)
+
+
+def test_every_frame_round_trips() -> None:
+    order = PlaceOrder(request=_limit_buy(Decimal("100.5"), "rt"))
+    raw = wire.encode(wire.RequestOut(id=1, name=order.name, kind="PlaceOrder", body=order))
+    back = wire.decode_terminal_frame(raw)
+    assert isinstance(back, wire.RequestIn)
+    assert msgspec.msgpack.decode(back.body, type=PlaceOrder) == order
