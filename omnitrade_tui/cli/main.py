@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from omnitrade_tui import __version__
-from omnitrade_tui.cli import attach, config, history, keys, record, sim
+from omnitrade_tui.cli import attach, config, gateway, history, keys, record, sim
 from omnitrade_tui.cli.app import run_app
 from omnitrade_tui.cli.error_map import to_cli_error
 from omnitrade_tui.cli.errors import CliError
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     parser.set_defaults(handler=run_app)
     subparsers = parser.add_subparsers(title="subcommands", metavar="COMMAND")
-    for module in (sim, record, keys, history, config, attach):
+    for module in (sim, record, keys, history, gateway, attach, config):
         module.register(subparsers)
     return parser
 

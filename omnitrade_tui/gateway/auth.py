@@ -28,7 +28,7 @@ from typing import NoReturn
 from omnitrade_tui.config import AppDirs
 from omnitrade_tui.gateway.passwords import Passwords
 from omnitrade_tui.gateway.roles import Role, authorize_command, authorize_subscription
-from omnitrade_tui.gateway.throttle import CommandLimiter, LoginGuard
+from omnitrade_tui.gateway.throttle import CommandLimiter, LoginGuard, address_key
 from omnitrade_tui.gateway.tokens import (
     AccessTokens,
     AuthError,
@@ -156,27 +156,33 @@ class AuthService:
     async def login(self, username: str, password: str, address: str) -> TokenPair:
         """Check a password and open a session (a new token family).
 
+        ``address`` is the client's address as the server saw it (``ip:port`` is fine): it
+        goes to the audit log whole, and failures are counted by its IP (``address_key``).
+
         Raises:
             AddressBlocked: too many recent failures from ``address``.
             LoginFailed: unknown user, wrong password or disabled user (one message).
         """
-        blocked = self.guard.blocked_for(address)
+        client = address_key(address)
+        blocked = self.guard.blocked_for(client)
         if blocked > 0:
             await self.audit.record(username, address, "login", "address blocked", Outcome.BLOCKED)
             raise AddressBlocked(blocked)
-        user = await self.repo.get_user(username)
+        # No user name is longer than 64 (users.check_username): skip the lookup, not the
+        # hash, so an absurd name is refused in the same time as any other.
+        user = await self.repo.get_user(username) if len(username) <= 64 else None
         async with self._hashing:
             ok = await asyncio.to_thread(
                 self.passwords.verify, user.password_hash if user else None, password
             )
         if user is None or user.disabled or not ok:
-            block = self.guard.record_failure(address)
+            block = self.guard.record_failure(client)
             detail = "wrong user name or password" if user is None or not ok else "disabled"
             if block:
                 detail += f"; address blocked for {block:.0f} s"
             await self.audit.record(username, address, "login", detail, Outcome.FAILED)
             raise LoginFailed()
-        self.guard.record_success(address)
+        self.guard.record_success(client)
         if self.passwords.needs_rehash(user.password_hash):
             # Parameters were raised since this hash was made: upgrade it while we know
             # the password.
@@ -313,7 +319,7 @@ class AuthService:
         The role is checked first, so a refused command does not use up the rate budget.
         """
         authorize_command(principal.role, command_name)
-        self.limiter.check(principal.username, address)
+        self.limiter.check(principal.username, address_key(address))
 
     def check_subscription(self, principal: Principal, pattern: str) -> None:
         """Raise ``Forbidden`` if the role may not subscribe to ``pattern``

@@ -9,12 +9,39 @@ are a few lines each, and the libraries for them are built around web frameworks
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 Clock = Callable[[], float]
+
+
+def address_key(address: str) -> str:
+    """What identifies a client for blocking and rate limits: its IP without the port.
+
+    Every connection has a port of its own, so counting by ``ip:port`` would count nothing.
+    An IPv6 client is counted by its /64, the smallest block a site is given: otherwise one
+    machine could try a new address for every guess. Accepts ``ip``, ``ip:port`` and
+    ``[ipv6]:port``; anything else (a Unix socket path, a proxy's label) is used as given.
+    """
+    text = address.strip()
+    if text.startswith("[") and "]" in text:
+        text = text[1 : text.index("]")]
+    else:
+        host, sep, port = text.rpartition(":")
+        if sep and port.isdigit() and host.count(":") == 0:
+            text = host
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class LoginGuard:

@@ -1,7 +1,9 @@
 """Gateway tokens: short-lived JWT access tokens and opaque, rotating refresh tokens.
 
-Access tokens are JWTs (PyJWT) signed HS256 with a per-gateway secret: the gateway is both
-issuer and only verifier, so a shared-secret MAC is enough and needs no key pair. Claims:
+Access tokens are JWTs signed HS256 with a per-gateway secret: the gateway is both issuer
+and only verifier, so a shared-secret MAC is enough and needs no key pair. PyJWT (the
+maintained, widely used implementation) does the encoding and the constant-time signature
+check; a hand-rolled JWT is where algorithm-confusion bugs come from. Claims:
 ``sub`` (user), ``role``, ``fam`` (the login's family id), ``iat``, ``exp``, ``jti``.
 Expiry is checked here against an injectable clock rather than by PyJWT (which reads the
 system clock), with no leeway: the issuer and verifier are one process.
@@ -67,6 +69,19 @@ class TokenPair:
     role: Role
     family: str
     token_type: str = "Bearer"
+
+    def as_dict(self) -> dict[str, str | float]:
+        """The pair as plain JSON-able values, for the login and refresh answers."""
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": self.token_type,
+            "access_expires_at": self.access_expires_at,
+            "refresh_expires_at": self.refresh_expires_at,
+            "username": self.username,
+            "role": self.role.value,
+            "family": self.family,
+        }
 
 
 def new_family_id() -> str:

@@ -56,7 +56,8 @@ def test_needs_rehash_when_parameters_rise(fast_passwords: Passwords) -> None:
         ("x" * (MAX_LENGTH + 1), None, "longer than"),
         (" padded password ", None, "whitespace"),
         ("z" * 20, None, "repeated"),
-        ("alice-rules-the-desk", "Alice", "user name"),
+        ("Alice-alice-2026", "alice", "user name"),
+        ("alice", "alice", "at least"),
     ],
 )
 def test_policy_refuses_with_a_reason(password: str, username: str | None, says: str) -> None:
@@ -66,4 +67,5 @@ def test_policy_refuses_with_a_reason(password: str, username: str | None, says:
 
 def test_policy_accepts_a_long_passphrase() -> None:
     check_policy("tangerine orbit glassy walrus", "alice")
+    check_policy("tangerine orbit glassy walrus", "erin")  # tang-erin-e: still long enough
     check_policy("x" * (MIN_LENGTH - 1) + "y")

@@ -107,6 +107,11 @@ def test_every_command_has_an_explicit_rule(cls: type[commands.Command]) -> None
     assert required_role(cls.name) is EXPECTED_COMMANDS[cls.__name__]
 
 
+def test_no_rule_is_left_untested() -> None:
+    """A rule added to roles.py must be decided in this test as well."""
+    assert set(COMMAND_RULES) == {c.name for c in ALL_COMMANDS} | set(GATEWAY_OPERATIONS)
+
+
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("cls", ALL_COMMANDS, ids=lambda c: c.__name__)
 def test_role_matrix_commands(role: Role, cls: type[commands.Command]) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from omnitrade_tui.gateway.throttle import CommandLimiter, LoginGuard, RateLimited, RateLimiter
+from omnitrade_tui.gateway.throttle import (
+    CommandLimiter,
+    LoginGuard,
+    RateLimited,
+    RateLimiter,
+    address_key,
+)
 from tests.gateway.conftest import FakeClock
 
 
@@ -98,3 +104,21 @@ def test_command_limiter_checks_user_and_address(clock: FakeClock) -> None:
     # carol's refusal did not drain carol's own bucket.
     limits.check("carol", "10.0.0.9")
     limits.check("carol", "10.0.0.9")
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("192.0.2.7:40000", "192.0.2.7"),
+        ("[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("[::ffff:192.0.2.7]:80", "192.0.2.7"),
+        ("::1", "::/64"),
+        ("unix:/run/omnitrade.sock", "unix:/run/omnitrade.sock"),
+        ("proxy-label", "proxy-label"),
+    ],
+)
+def test_address_key_is_the_ip_without_the_port(address: str, key: str) -> None:
+    assert address_key(address) == key
