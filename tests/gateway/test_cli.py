@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.gateway.client import GatewayClient
 from omnitrade_tui.gateway.passwords import Passwords
 from omnitrade_tui.gateway.roles import Role
+from omnitrade_tui.gateway.tls import fingerprint_digest
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.gateway_repository import GatewayRepository
 
@@ -127,7 +134,7 @@ def test_password_is_asked_twice_at_a_terminal(
         prompts.append(prompt)
         return next(answers)
 
-    monkeypatch.setattr("omnitrade_tui.cli.gateway.getpass.getpass", fake_getpass)
+    monkeypatch.setattr("omnitrade_tui.cli.gateway_users.getpass.getpass", fake_getpass)
     assert main(["gateway", "users", "add", "bob", "--role", "viewer", "--db", db]) == 0
     assert prompts == ["new password for bob: ", "the same again: "]
 
@@ -245,10 +252,65 @@ def test_audit_shows_the_log(db: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
-def test_serving_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["gateway", "--listen", "127.0.0.1:8765"]) == ExitCode.NOT_BUILT
-    assert "not built yet" in capsys.readouterr().err
+def test_serving_off_loopback_needs_tls(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gateway", "--listen", "10.9.8.7:8765"]) == ExitCode.USAGE
+    assert "only over TLS" in capsys.readouterr().err
+    assert main(["gateway", "--listen", "nonsense"]) == ExitCode.USAGE
+    assert "HOST:PORT" in capsys.readouterr().err
     assert main(["gateway", "users"]) == ExitCode.USAGE
+
+
+def test_gateway_serves_until_sigterm_and_a_terminal_attaches(
+    tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``omnitrade gateway --listen 127.0.0.1:0 --self-signed`` as an operator runs it: it
+    prints its URL and fingerprint, a client pinned to that fingerprint logs in, and
+    SIGTERM stops it with exit code 0."""
+    env = {
+        **os.environ,
+        "OMNITRADE_DB_URL": f"sqlite:///{db}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    _stdin(monkeypatch, PASSWORD + "\n")
+    add = ["gateway", "users", "add", "ops", "--role", "admin", "--password-stdin", "--db", db]
+    assert main(add) == 0
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "omnitrade_tui.cli.main",
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--self-signed",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stderr is not None
+        while not any("attach with:" in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, "the gateway exited: " + "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        url = re.search(r"at (https://\S+)", text)
+        fp = re.search(r"certificate (SHA256:\S+)", text)
+        assert url and fp, text
+
+        async def attach() -> str:
+            client = GatewayClient(url.group(1), "ops", pin=fingerprint_digest(fp.group(1)))
+            welcome = await client.start(PASSWORD)
+            await client.aclose()
+            return welcome.role
+
+        assert asyncio.run(attach()) == "admin"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+    assert code == 0
 
 
 @pytest.mark.parametrize(
