@@ -32,7 +32,7 @@ import msgspec
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
 from omnitrade_tui.domain.commands import Command
-from omnitrade_tui.domain.events import ConnectionChanged, LinkState
+from omnitrade_tui.domain.events import BookHealth, BookState, ConnectionChanged, LinkState
 from omnitrade_tui.gateway import protocol as wire
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,8 @@ class GatewayClient:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self._following = False
+        #: The gateway's own link states and book healths, last seen (see _mark_unknown).
+        self._remote_state: dict[tuple[str, str], ConnectionChanged | BookHealth] = {}
         self._installed: list[type[Command]] = []
 
     # -- session ---------------------------------------------------------------------------
@@ -268,6 +270,8 @@ class GatewayClient:
                             log.warning("could not decode a %s on %s", kind, topic)
                             continue
                         self.events_received += 1
+                        if isinstance(value, ConnectionChanged | BookHealth):
+                            self._remote_state[topic, _state_key(value)] = value
                         publish(topic, value)
                 elif isinstance(frame, wire.ReplyIn):
                     self._settle(frame)
@@ -304,12 +308,27 @@ class GatewayClient:
             self._welcomed.set_exception(GatewayError(f"the gateway closed: {reason}"))
         if self._closing:
             return
+        self._mark_unknown(reason)
         final = self.goodbye is not None and self.goodbye.code == wire.CLOSE_REVOKED
         if final or not self.reconnect:
             self._link(LinkState.FAILED if final else LinkState.DISCONNECTED, reason)
             return
         self._link(LinkState.RECONNECTING, reason)
         self._tasks.append(asyncio.create_task(self._reattach(), name="gateway.reattach"))
+
+    def _mark_unknown(self, reason: str) -> None:
+        """With the gateway gone, its links' states and its books are unknown: say so
+        rather than leave "connected" and "live" on screen (the replay on reattaching
+        brings the true ones back)."""
+        detail = f"unknown while the gateway link is down ({reason})"
+        for (topic, _), last in list(self._remote_state.items()):
+            if isinstance(last, ConnectionChanged):
+                stale: ConnectionChanged | BookHealth = msgspec.structs.replace(
+                    last, state=LinkState.DISCONNECTED, detail=detail
+                )
+            else:
+                stale = msgspec.structs.replace(last, state=BookState.STALE, detail=detail)
+            self.bus.publish(topic, stale)
 
     async def _reattach(self) -> None:
         delay = 0.5
@@ -420,3 +439,7 @@ class GatewayClient:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _state_key(value: ConnectionChanged | BookHealth) -> str:
+    return value.link if isinstance(value, ConnectionChanged) else value.symbol

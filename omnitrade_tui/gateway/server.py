@@ -6,11 +6,11 @@ subscription on the whole bus (``>``) and fans events out to the attached termin
 terminal whose subscriptions match its topic. Each terminal has its own sender task, so a
 slow one never delays the engine or the others:
 
-* book tops, book health, tickers and ``sys.*`` status are *conflated* per topic (only the
-  newest is worth drawing);
+* book tops, book health, tickers and the diagnostics, latency and rate-limit figures are
+  *conflated* per topic (only the newest is worth drawing);
 * public trades go to a bounded queue that drops the oldest when a terminal falls behind
   (the count is sent along, so the tape can say so);
-* order, fill, balance and risk events are never dropped: a terminal that lets that queue
+* order, fill, balance, risk and link events are never dropped: a terminal that lets that queue
   overflow is disconnected ("too slow"), and on reconnecting it reloads them from history.
 
 A sender sends at once when idle and at most once per ``flush_s`` under load, which bounds
@@ -65,8 +65,17 @@ from omnitrade_tui.gateway.users import UserError
 
 log = logging.getLogger(__name__)
 
-#: Topic prefixes whose newest value is all a terminal needs.
-CONFLATED = ("md.book.", "md.health.", "md.ticker.", "sys.")
+#: Topics (and prefixes) whose newest value is all a terminal needs. Link states, the
+#: recorder and the circuit are not among them: one topic carries several links' states.
+CONFLATED = (
+    "md.book.",
+    "md.health.",
+    "md.ticker.",
+    topics.DIAGNOSTICS,
+    topics.LATENCY,
+    topics.RATE_LIMIT,
+    topics.BUS_METRICS,
+)
 #: Topic prefixes that may be dropped (oldest first) for a terminal that falls behind.
 DROPPABLE = ("md.trade.", "md.candle.")
 #: How often an attached terminal's session is checked against the store (a user removed

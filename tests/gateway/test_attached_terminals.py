@@ -74,7 +74,12 @@ async def test_two_terminals_see_the_same_orders_and_fills_and_the_viewer_cannot
         bar = viewer.query_one("#status", StatusBar)
         text = "".join(seg.text for seg in bar.segments())
         assert "SIM via gateway" in text and "vic (viewer) @ 127.0.0.1:" in text
-        assert "gateway" in viewer.state.links
+        # Every link's state arrives (one topic carries several links: never conflated).
+        await until(
+            vp,
+            lambda: {"gateway", "market", "user"} <= set(viewer.state.links),
+            "the gateway, market and user links",
+        )
 
         # The trader places a limit order by keyboard; it shows on the viewer's screen.
         cid = await place_deep_bid(trader, tp)

@@ -18,7 +18,14 @@ from omnitrade_tui.bus import Bus
 from omnitrade_tui.bus.policy import each
 from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, SubscribeSymbol
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.events import BookTop, ConnectionChanged, LinkState, OrderUpdated
+from omnitrade_tui.domain.events import (
+    BookHealth,
+    BookState,
+    BookTop,
+    ConnectionChanged,
+    LinkState,
+    OrderUpdated,
+)
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.client import GatewayClient, GatewayError, RemoteRefusal
@@ -280,3 +287,48 @@ def test_every_frame_round_trips() -> None:
     back = wire.decode_terminal_frame(raw)
     assert isinstance(back, wire.RequestIn)
     assert msgspec.msgpack.decode(back.body, type=PlaceOrder) == order
+
+
+async def test_a_terminal_survives_a_gateway_restart_and_shows_unknown_meanwhile(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    settings = sim_settings(tmp_path)
+    async with run_gateway(
+        settings, Listen("127.0.0.1", 0), auth_factory=auth_factory(fast_passwords), record=False
+    ) as first:
+        await with_users(first)
+        port = int(first.url.rsplit(":", 1)[1])
+        client = await _attach(first, "vic")
+        links: list[ConnectionChanged] = []
+        healths: list[BookHealth] = []
+        client.bus.subscribe("sys.connection", each(lambda t, e: links.append(e)))
+        client.bus.subscribe("md.health.BTCUSDT", each(lambda t, e: healths.append(e)))
+        await _until(lambda: bool(healths) and healths[-1].state is BookState.LIVE)
+    try:
+        # The gateway is gone: its link reconnects, and what it reported is now unknown.
+        await _until(
+            lambda: any(e.link == "gateway" and e.state is LinkState.RECONNECTING for e in links)
+        )
+        assert healths[-1].state is BookState.STALE
+        assert "gateway link is down" in healths[-1].detail
+        market = [e for e in links if e.link == "market"]
+        assert market and market[-1].state is LinkState.DISCONNECTED
+        # The same gateway (same store, same secret) comes back on the same port.
+        async with run_gateway(
+            settings,
+            Listen("127.0.0.1", port),
+            auth_factory=auth_factory(fast_passwords),
+            record=False,
+        ):
+            await _until(
+                lambda: (
+                    links[-1].link in ("gateway", "market", "user")
+                    and any(
+                        e.link == "gateway" and e.state is LinkState.CONNECTED for e in links[-6:]
+                    )
+                ),
+                timeout=30,
+            )
+            await _until(lambda: healths[-1].state is BookState.LIVE, timeout=30)
+    finally:
+        await client.aclose()
