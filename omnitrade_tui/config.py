@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 import platformdirs
 
-from omnitrade_tui.engine.risk_limits import RiskLimits
+from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.redaction import register_secret
 
 APP_NAME = "omnitrade"

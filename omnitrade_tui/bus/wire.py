@@ -26,6 +26,7 @@ from omnitrade_tui.domain.models import (
     Ticker,
     Trade,
 )
+from omnitrade_tui.domain.risk_limits import RiskLimits
 
 #: Structs published on topics or returned by handlers that are neither events nor commands.
 PLAIN_VALUES: tuple[type[msgspec.Struct], ...] = (
@@ -37,6 +38,7 @@ PLAIN_VALUES: tuple[type[msgspec.Struct], ...] = (
     Balance,
     ExecutionReport,
     Instrument,
+    RiskLimits,
 )
 PLAIN = "plain"
 

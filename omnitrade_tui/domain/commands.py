@@ -12,6 +12,7 @@ from typing import ClassVar
 import msgspec
 
 from omnitrade_tui.domain.models import OrderRequest
+from omnitrade_tui.domain.risk_limits import RiskLimits
 
 
 class Command(msgspec.Struct, frozen=True, tag=True, kw_only=True):
@@ -94,6 +95,14 @@ class ReleaseKillSwitch(Command, frozen=True, kw_only=True):
     """Allow trading again after the kill switch."""
 
     name: ClassVar[str] = "risk.kill_switch.release"
+
+
+class SetRiskLimits(Command, frozen=True, kw_only=True):
+    """Change the pre-trade limits while running: each limit ``limits`` sets replaces the
+    current one (an unset one stays); the reply is the limits now in force."""
+
+    name: ClassVar[str] = "risk.limits.set"
+    limits: RiskLimits
 
 
 class OrderHistory(Command, frozen=True, kw_only=True):

@@ -29,6 +29,7 @@ from omnitrade_tui.domain.commands import (
     PlaceOrder,
     ReleaseKillSwitch,
     ReplaceOrder,
+    SetRiskLimits,
 )
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import (
@@ -41,7 +42,7 @@ from omnitrade_tui.domain.events import (
     OrderUpdated,
 )
 from omnitrade_tui.domain.models import OrderRequest
-from omnitrade_tui.engine.risk_limits import RiskLimits
+from omnitrade_tui.domain.risk_limits import RiskLimits
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ class RiskGate:
         ]
         self.bus.handle(EngageKillSwitch, self._on_engage)
         self.bus.handle(ReleaseKillSwitch, self._on_release)
+        self.bus.handle(SetRiskLimits, self._on_set_limits)
 
     def stop(self) -> None:
         """Leave the bus."""
@@ -269,6 +271,7 @@ class RiskGate:
         self._subs = []
         self.bus.unhandle(EngageKillSwitch)
         self.bus.unhandle(ReleaseKillSwitch)
+        self.bus.unhandle(SetRiskLimits)
 
     # -- state from events -----------------------------------------------------------------
 
@@ -481,3 +484,8 @@ class RiskGate:
 
     async def _on_release(self, command: ReleaseKillSwitch) -> None:
         self.release()
+
+    async def _on_set_limits(self, command: SetRiskLimits) -> RiskLimits:
+        self.risk.limits = self.risk.limits.merged(command.limits)
+        log.warning("risk limits changed: %s", self.risk.limits)
+        return self.risk.limits

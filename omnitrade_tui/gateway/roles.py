@@ -100,7 +100,6 @@ GATEWAY_USERS_REMOVE = "gateway.users.remove"
 GATEWAY_USERS_PASSWD = "gateway.users.passwd"
 GATEWAY_USERS_ROLE = "gateway.users.role"
 GATEWAY_AUDIT_RECENT = "gateway.audit.recent"
-RISK_LIMITS_SET = "risk.limits.set"
 
 #: Every command and gateway operation with an explicit rule, by its name (``Command.name``).
 COMMAND_RULES: dict[str, Rule] = {
@@ -118,7 +117,7 @@ COMMAND_RULES: dict[str, Rule] = {
     c.CancelAll.name: Rule(Role.ADMIN, "cancelling all orders"),
     c.EngageKillSwitch.name: Rule(Role.ADMIN, "engaging the kill switch"),
     c.ReleaseKillSwitch.name: Rule(Role.ADMIN, "releasing the kill switch"),
-    RISK_LIMITS_SET: Rule(Role.ADMIN, "changing risk limits"),
+    c.SetRiskLimits.name: Rule(Role.ADMIN, "changing risk limits"),
     GATEWAY_USERS_LIST: Rule(Role.ADMIN, "listing users"),
     GATEWAY_USERS_ADD: Rule(Role.ADMIN, "adding users"),
     GATEWAY_USERS_REMOVE: Rule(Role.ADMIN, "removing users"),

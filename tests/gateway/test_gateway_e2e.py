@@ -16,7 +16,13 @@ import pytest
 
 from omnitrade_tui.bus import Bus
 from omnitrade_tui.bus.policy import each
-from omnitrade_tui.domain.commands import CancelAll, CancelOrder, PlaceOrder, SubscribeSymbol
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    CancelOrder,
+    PlaceOrder,
+    SetRiskLimits,
+    SubscribeSymbol,
+)
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import (
     BookHealth,
@@ -27,6 +33,7 @@ from omnitrade_tui.domain.events import (
     OrderUpdated,
 )
 from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.client import GatewayClient, GatewayError, RemoteRefusal
 from omnitrade_tui.gateway.passwords import Passwords
@@ -332,3 +339,26 @@ async def test_a_terminal_survives_a_gateway_restart_and_shows_unknown_meanwhile
             await _until(lambda: healths[-1].state is BookState.LIVE, timeout=30)
     finally:
         await client.aclose()
+
+
+async def test_only_an_admin_changes_risk_limits_and_they_apply_at_once(
+    gateway: RunningGateway,
+) -> None:
+    trader = await _attach(gateway, "tom")
+    admin = await _attach(gateway, "ann")
+    try:
+        tight = SetRiskLimits(limits=RiskLimits(max_order_notional=Decimal("50")))
+        with pytest.raises(RemoteRefusal) as refused:
+            await trader.bus.request(tight)
+        assert refused.value.needed == "admin"
+        now = await admin.bus.request(tight)
+        assert isinstance(now, RiskLimits) and now.max_order_notional == Decimal("50")
+        price = await _far_bid(trader)
+        with pytest.raises(RemoteRefusal) as risk:
+            await trader.bus.request(PlaceOrder(request=_limit_buy(price, "gw-risk-1")))
+        assert "notional" in risk.value.reason
+        audit = await gateway.auth.audit.recent(50)
+        assert any(r.username == "ann" and r.action == "risk.limits.set" for r in audit)
+    finally:
+        await trader.aclose()
+        await admin.aclose()

@@ -41,6 +41,7 @@ EXPECTED_COMMANDS = {
     "CancelAll": ADMIN,
     "EngageKillSwitch": ADMIN,
     "ReleaseKillSwitch": ADMIN,
+    "SetRiskLimits": ADMIN,
 }
 
 GATEWAY_OPERATIONS = (
@@ -50,7 +51,6 @@ GATEWAY_OPERATIONS = (
     "gateway.users.passwd",
     "gateway.users.role",
     "gateway.audit.recent",
-    "risk.limits.set",
 )
 
 

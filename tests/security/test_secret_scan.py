@@ -29,8 +29,8 @@ from omnitrade_tui.domain.commands import CancelAll, EngageKillSwitch, PlaceOrde
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.models import BookLevel, OrderRequest
+from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.engine.risk import RiskGate, RiskRejected
-from omnitrade_tui.engine.risk_limits import RiskLimits
 from omnitrade_tui.logs import shutdown_logging
 from omnitrade_tui.metrics import MetricsExporter
 from omnitrade_tui.secrets import open_key_store

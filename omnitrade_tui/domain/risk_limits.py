@@ -1,6 +1,6 @@
-"""Pre-trade risk limits of one profile: plain values the config builds and the risk gate reads.
+"""Pre-trade risk limits: a domain value the config builds, the risk gate reads and an
+admin's ``SetRiskLimits`` command carries (across the gateway too).
 
-Kept apart from ``risk.py`` so the config loader can build limits without importing the bus.
 Every limit is optional: ``None`` (or an empty mapping) means "not checked".
 """
 
