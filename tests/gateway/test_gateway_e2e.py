@@ -19,6 +19,7 @@ from omnitrade_tui.bus.policy import each
 from omnitrade_tui.domain.commands import (
     CancelAll,
     CancelOrder,
+    FillHistory,
     PlaceOrder,
     SetRiskLimits,
     SubscribeSymbol,
@@ -362,3 +363,18 @@ async def test_only_an_admin_changes_risk_limits_and_they_apply_at_once(
     finally:
         await trader.aclose()
         await admin.aclose()
+
+
+async def test_a_burst_of_commands_is_rate_limited_per_user(gateway: RunningGateway) -> None:
+    viewer = await _attach(gateway, "vic")
+    try:
+        answers = await asyncio.gather(
+            *(viewer.bus.request(FillHistory(since_ms=0)) for _ in range(80)),
+            return_exceptions=True,
+        )
+        limited = [a for a in answers if isinstance(a, RemoteRefusal) and "too many" in a.reason]
+        assert 20 <= len(limited) < 80  # the burst allowance passes, the rest is refused
+        audit = await gateway.auth.audit.recent(200, username="vic")
+        assert any(r.outcome == "denied" and "too many" in r.detail for r in audit)
+    finally:
+        await viewer.aclose()
