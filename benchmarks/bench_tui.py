@@ -412,6 +412,25 @@ class Terminal:
         return code
 
 
+def _clean_env(tmp: Path) -> dict[str, str]:
+    """The environment of an app under test: none of the caller's omnitrade, Textual or
+    SSH settings, every directory under ``tmp``, a 256-colour terminal."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OMNITRADE_", "TEXTUAL", "SSH_")) and k not in ("COLUMNS", "LINES")
+    }
+    env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+        OMNITRADE_CONFIG_DIR=str(tmp / "config"),
+        OMNITRADE_STATE_DIR=str(tmp / "state"),
+        OMNITRADE_DATA_DIR=str(tmp / "data"),
+    )
+    return env
+
+
 def _app_env(tmp: Path, venue: Venue) -> dict[str, str]:
     config = tmp / "config"
     config.mkdir()
@@ -428,18 +447,8 @@ def _app_env(tmp: Path, venue: Venue) -> dict[str, str]:
         f'ws_api_url = "{info["ws_api_url"]}"\n'
         f'stream_url = "{info["stream_url"]}"\n'
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OMNITRADE_", "TEXTUAL", "SSH_")) and k not in ("COLUMNS", "LINES")
-    }
+    env = _clean_env(tmp)
     env.update(
-        PYTHONPATH=str(REPO_ROOT),
-        TERM="xterm-256color",
-        COLORTERM="truecolor",
-        OMNITRADE_CONFIG_DIR=str(config),
-        OMNITRADE_STATE_DIR=str(tmp / "state"),
-        OMNITRADE_DATA_DIR=str(tmp / "data"),
         OMNITRADE_DB_URL=f"sqlite:///{tmp / 'data' / 'bench.db'}",
         OMNITRADE_API_KEY=info["key"],
         OMNITRADE_API_SECRET=info["secret"],
@@ -568,23 +577,6 @@ _HELLO_APP = (
 #: The ladder's spread line: drawn once the first order book has arrived.
 BOOK_MARKER = "spread"
 GOAL_STARTUP_S = 2.0
-
-
-def _clean_env(tmp: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OMNITRADE_", "TEXTUAL", "SSH_")) and k not in ("COLUMNS", "LINES")
-    }
-    env.update(
-        PYTHONPATH=str(REPO_ROOT),
-        TERM="xterm-256color",
-        COLORTERM="truecolor",
-        OMNITRADE_CONFIG_DIR=str(tmp / "config"),
-        OMNITRADE_STATE_DIR=str(tmp / "state"),
-        OMNITRADE_DATA_DIR=str(tmp / "data"),
-    )
-    return env
 
 
 def _time_to_text(cmd: list[str], env: dict[str, str], marker: str, timeout: float) -> float:
