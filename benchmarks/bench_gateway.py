@@ -616,7 +616,7 @@ def _phase(gw: _Child, procs: list[_Child], seconds: float, tmp: Path) -> Phase:
     def per_client_rate(key: str) -> float:
         if not a_clients:
             return 0.0
-        total = sum(b[key] - a[key] for a, b in zip(a_clients, b_clients, strict=True))
+        total = sum(int(b[key]) - int(a[key]) for a, b in zip(a_clients, b_clients, strict=True))
         return total / len(a_clients) / wall
 
     return Phase(
