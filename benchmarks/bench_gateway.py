@@ -423,7 +423,7 @@ class _Child:
             [sys.executable, "-c", code],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=None,  # inherited: a child that fails says why
             text=True,
             env=env,
         )
