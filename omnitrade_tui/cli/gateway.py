@@ -31,6 +31,14 @@ def register(subparsers: Any) -> None:
         "their own credentials and roles (viewer, trader, admin).",
     )
     parser.add_argument("--listen", metavar="HOST:PORT", default=None, help="address to serve")
+    # Also after the subcommand, as the gateway is usually started
+    # (``omnitrade gateway --listen ... --profile testnet``); SUPPRESS keeps a profile given
+    # before the subcommand when none is given here.
+    parser.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        help="the profile whose venue and key the gateway runs (default: the config's)",
+    )
     parser.add_argument("--tls-cert", default=None, help="TLS certificate (PEM)")
     parser.add_argument("--tls-key", default=None, help="TLS private key (PEM)")
     parser.add_argument(

@@ -322,3 +322,17 @@ def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
         main([*argv, "--help"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.startswith("usage: omnitrade " + " ".join(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["gateway", "--listen", "127.0.0.1:1", "--profile", "nope"],
+        ["--profile", "nope", "gateway", "--listen", "127.0.0.1:1"],
+    ],
+)
+def test_the_profile_may_follow_the_subcommand(
+    argv: list[str], db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == ExitCode.PROFILE
+    assert "unknown profile 'nope'" in capsys.readouterr().err
