@@ -43,7 +43,7 @@ from omnitrade_tui.bus.bus import CommandTimeout, NoHandler
 from omnitrade_tui.bus.policy import each
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
-from omnitrade_tui.domain.commands import Command
+from omnitrade_tui.domain.commands import Command, SubscribeSymbol
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.auth import AddressBlocked, AuthService, Outcome
@@ -529,6 +529,13 @@ class GatewayServer:
                     raise ValueError(f"{frame.kind} is not a command")
                 name = body.name  # the role is judged on what will run, not on the label
                 detail = msgspec.json.encode(body).decode()
+                if isinstance(body, SubscribeSymbol) and not body.active:
+                    # Stops the symbol's streams for every attached terminal, not just this one.
+                    needed = Role.ADMIN
+                    if not term.role.at_least(needed):
+                        raise Forbidden(
+                            "unsubscribing the gateway's market data", needed, term.role
+                        )
             self.auth.check_command(term.principal, name, term.address)
             if name.startswith("gateway."):
                 value = await self._operation(name, body)

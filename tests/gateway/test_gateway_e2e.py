@@ -378,3 +378,20 @@ async def test_a_burst_of_commands_is_rate_limited_per_user(gateway: RunningGate
         assert any(r.outcome == "denied" and "too many" in r.detail for r in audit)
     finally:
         await viewer.aclose()
+
+
+async def test_only_an_admin_may_unsubscribe_the_gateways_market_data(
+    gateway: RunningGateway,
+) -> None:
+    viewer = await _attach(gateway, "vic")
+    admin = await _attach(gateway, "ann")
+    try:
+        assert await viewer.bus.request(SubscribeSymbol(symbol="ETHUSDT")) is True
+        with pytest.raises(RemoteRefusal) as refused:
+            await viewer.bus.request(SubscribeSymbol(symbol="ETHUSDT", active=False))
+        assert refused.value.needed == "admin"
+        assert "ETHUSDT" in gateway.runtime.stream.books
+        assert await admin.bus.request(SubscribeSymbol(symbol="ETHUSDT", active=False)) is True
+    finally:
+        await viewer.aclose()
+        await admin.aclose()
