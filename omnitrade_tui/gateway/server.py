@@ -14,7 +14,8 @@ slow one never delays the engine or the others:
   overflow is disconnected ("too slow"), and on reconnecting it reloads them from history.
 
 A sender sends at once when idle and at most once per ``flush_s`` under load, which bounds
-the frames a busy market costs each terminal (and its SSH link).
+the frames a busy market costs each terminal (and its SSH link); order, fill and balance
+events never wait for that window.
 
 Every command is checked against the sender's role before it reaches the bus (the role is
 taken from the decoded command's own name, never from what the frame claims), rate
@@ -297,8 +298,10 @@ class GatewayServer:
                     "this terminal fell too far behind on order events; reconnect to resync",
                 )
                 return
+            # Market data waits for the flush window; an order, fill or balance event does
+            # not (it takes whatever market data is queued along with it).
             wait = term.last_send + flush_s - time.monotonic()
-            if wait > 0:
+            if wait > 0 and not term.account:
                 await asyncio.sleep(wait)
             items, dropped = term.take_batch()
             if not items:
