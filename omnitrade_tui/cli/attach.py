@@ -101,7 +101,8 @@ async def trusted_pin(
         seen = await fetch_fingerprint(host, port)
     except (OSError, TimeoutError) as exc:
         raise CliError(
-            f"cannot reach the gateway at {host}:{port}: {exc!r}", ExitCode.VENUE_UNREACHABLE
+            f"cannot reach the gateway at {host}:{port}: {exc or type(exc).__name__}",
+            ExitCode.VENUE_UNREACHABLE,
         ) from exc
     known = KnownGateways(settings.dirs.config / "known_gateways")
     address = f"{host}:{port}"
@@ -171,7 +172,7 @@ async def _run(
     settings: Settings, url: str, user: str, password: str, pin: tuple[bytes, str] | None
 ) -> int:
     from omnitrade_tui.bus import Bus
-    from omnitrade_tui.gateway.client import GatewayClient, GatewayError
+    from omnitrade_tui.gateway.client import GatewayClient, GatewayError, GatewayUnreachable
     from omnitrade_tui.tui.app import OmniTradeApp
     from omnitrade_tui.tui.themes import user_theme_dir
 
@@ -180,7 +181,9 @@ async def _run(
     follow: list[asyncio.Future[None]] = []  # subscribed once the screen follows the bus
     try:
         welcome = await client.start(password, follow=False)
-    except GatewayError as exc:
+    except GatewayUnreachable as exc:
+        raise CliError(str(exc), ExitCode.VENUE_UNREACHABLE) from exc
+    except GatewayError as exc:  # refused: credentials, a blocked address, the TLS pin
         raise CliError(str(exc), ExitCode.KEYS) from exc
     try:
         session = attached_session(

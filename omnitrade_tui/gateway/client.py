@@ -63,6 +63,10 @@ class GatewayError(Exception):
     """The gateway could not be reached, or refused the login (the message says which)."""
 
 
+class GatewayUnreachable(GatewayError):
+    """No answer from the gateway's address (down, wrong port, a firewall)."""
+
+
 class RemoteRefusal(Exception):
     """The gateway or the engine behind it refused a request.
 
@@ -180,7 +184,9 @@ class GatewayClient:
                 "someone may be in the middle; refusing to send credentials"
             ) from exc
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {exc!r}") from exc
+            raise GatewayUnreachable(
+                f"cannot reach the gateway at {self.base_url}: {exc or type(exc).__name__}"
+            ) from exc
         return Tokens(
             access=data["access_token"],
             refresh=data["refresh_token"],
@@ -202,7 +208,9 @@ class GatewayClient:
         except aiohttp.WSServerHandshakeError as exc:
             raise GatewayError(f"the gateway refused the connection: HTTP {exc.status}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {exc!r}") from exc
+            raise GatewayUnreachable(
+                f"cannot reach the gateway at {self.base_url}: {exc or type(exc).__name__}"
+            ) from exc
         self.goodbye = None
         self._welcomed = asyncio.get_running_loop().create_future()
         reader = asyncio.create_task(self._read(self._ws), name="gateway.read")

@@ -336,3 +336,15 @@ def test_the_profile_may_follow_the_subcommand(
 ) -> None:
     assert main(argv) == ExitCode.PROFILE
     assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_attach_says_what_is_wrong_with_its_address(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["attach", "ftp://x", "--user", "vic"]) == ExitCode.USAGE
+    assert "not a gateway URL" in capsys.readouterr().err
+    assert main(["attach", "http://10.9.8.7:8765", "--user", "vic"]) == ExitCode.USAGE
+    assert "attach over https://" in capsys.readouterr().err
+    # Nothing listens on port 9 here: unreachable, not "wrong password".
+    assert main(["attach", "https://127.0.0.1:9", "--user", "vic"]) == ExitCode.VENUE_UNREACHABLE
+    assert "cannot reach the gateway" in capsys.readouterr().err

@@ -395,3 +395,40 @@ async def test_only_an_admin_may_unsubscribe_the_gateways_market_data(
     finally:
         await viewer.aclose()
         await admin.aclose()
+
+
+async def test_attach_trusts_on_first_use_and_refuses_a_changed_certificate(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    from omnitrade_tui.cli.attach import trusted_pin
+    from omnitrade_tui.cli.errors import CliError
+    from omnitrade_tui.cli.exit_codes import ExitCode
+
+    settings = sim_settings(tmp_path)
+    where = plan_tls("127.0.0.1:0", None, None, True, tmp_path / "state")
+    async with run_gateway(
+        settings, where, auth_factory=auth_factory(fast_passwords), record=False
+    ) as gw:
+        port = int(gw.url.rsplit(":", 1)[1])
+        # Not known, nobody to ask: refused, saying what to compare and pass.
+        with pytest.raises(CliError) as unknown:
+            await trusted_pin(settings, "127.0.0.1", port, None, None)
+        assert unknown.value.code == ExitCode.KEYS and "--trust" in str(unknown.value)
+        # The user answers no: nothing remembered.
+        with pytest.raises(CliError, match="not trusted"):
+            await trusted_pin(settings, "127.0.0.1", port, None, lambda prompt: "no")
+        # Yes: remembered; the next time nobody is asked.
+        asked: list[str] = []
+        _, fp = await trusted_pin(
+            settings, "127.0.0.1", port, None, lambda p: asked.append(p) or "yes"
+        )
+        assert fp == gw.fingerprint and fp in asked[0]
+        _, again = await trusted_pin(settings, "127.0.0.1", port, None, None)
+        assert again == fp
+        # Another certificate at the same address: refused loudly, both shown.
+        known = settings.dirs.config / "known_gateways"
+        known.write_text(f"127.0.0.1:{port} SHA256:{'A' * 43}\n")
+        with pytest.raises(CliError) as changed:
+            await trusted_pin(settings, "127.0.0.1", port, None, lambda p: "yes")
+        assert "DIFFERENT certificate" in str(changed.value) and fp in str(changed.value)
+        assert changed.value.code == ExitCode.KEYS
