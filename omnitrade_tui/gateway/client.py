@@ -67,6 +67,14 @@ class GatewayUnreachable(GatewayError):
     """No answer from the gateway's address (down, wrong port, a firewall)."""
 
 
+class SessionEnded(GatewayError):
+    """The gateway will not renew this session (revoked, expired, user removed): log in."""
+
+
+class _TokenRefused(GatewayError):
+    """The WebSocket handshake refused the access token (expired or revoked)."""
+
+
 class RemoteRefusal(Exception):
     """The gateway or the engine behind it refused a request.
 
@@ -135,6 +143,7 @@ class GatewayClient:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self._following = False
+        self._refreshing = asyncio.Lock()
         #: The gateway's own link states and book healths, last seen (see _mark_unknown).
         self._remote_state: dict[tuple[str, str], ConnectionChanged | BookHealth] = {}
         self._installed: list[type[Command]] = []
@@ -206,6 +215,8 @@ class GatewayClient:
                 max_msg_size=1 << 24,
             )
         except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 401:
+                raise _TokenRefused("the gateway refused the access token") from exc
             raise GatewayError(f"the gateway refused the connection: HTTP {exc.status}") from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise GatewayUnreachable(
@@ -345,12 +356,16 @@ class GatewayClient:
             try:
                 if self.tokens is None or self.tokens.expires_at - time.time() < 5:
                     await self._refresh()
-                await self._attach()
+                try:
+                    await self._attach()
+                except _TokenRefused:  # expired meanwhile: renew once, then try again
+                    await self._refresh()
+                    await self._attach()
                 return
-            except GatewayError as exc:
-                if "refresh" in str(exc).lower() or "revoked" in str(exc).lower():
-                    self._link(LinkState.FAILED, f"log in again: {exc}")
-                    return
+            except SessionEnded as exc:
+                self._link(LinkState.FAILED, f"log in again: {exc}")
+                return
+            except GatewayError as exc:  # unreachable, or not up yet: keep trying
                 self._link(LinkState.RECONNECTING, str(exc))
             except (TimeoutError, ConnectionError) as exc:
                 self._link(LinkState.RECONNECTING, repr(exc))
@@ -359,11 +374,22 @@ class GatewayClient:
     # -- keeping the tokens fresh ----------------------------------------------------------
 
     async def _refresh(self) -> None:
-        assert self.tokens is not None
-        try:
-            self.tokens = await self._post("/auth/refresh", {"refresh_token": self.tokens.refresh})
-        except GatewayError as exc:
-            raise GatewayError(f"refresh refused: {exc}") from exc
+        """New tokens for the refresh token (rotated); ``SessionEnded`` when the gateway
+        refuses it, ``GatewayUnreachable`` when it cannot be asked."""
+        before = self.tokens
+        assert before is not None
+        async with self._refreshing:
+            # The keep-alive and a reconnect may both decide to renew: a refresh token is
+            # good for one use (a second use ends the session), so the later one of two
+            # concurrent callers takes the tokens the first one got.
+            if self.tokens is not before:
+                return
+            try:
+                self.tokens = await self._post("/auth/refresh", {"refresh_token": before.refresh})
+            except GatewayUnreachable:
+                raise
+            except GatewayError as exc:
+                raise SessionEnded(f"the session was not renewed: {exc}") from exc
 
     async def _keep_fresh(self) -> None:
         while not self._closing:
@@ -377,11 +403,13 @@ class GatewayClient:
                 ws = self._ws
                 if ws is not None and not ws.closed:
                     await self._call(wire.Reauth(id=self._next_id(), token=self.tokens.access))
-            except GatewayError as exc:
+            except SessionEnded as exc:
                 self._link(LinkState.FAILED, f"log in again: {exc}")
                 return
-            except (RemoteRefusal, ConnectionError) as exc:
+            except (GatewayError, RemoteRefusal, ConnectionError, TimeoutError) as exc:
+                # Down or reconnecting: the reconnect renews as needed; try again shortly.
                 log.warning("re-authentication failed: %s", exc)
+                await asyncio.sleep(2.0)
 
     # -- requests --------------------------------------------------------------------------
 

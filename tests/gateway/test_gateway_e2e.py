@@ -432,3 +432,34 @@ async def test_attach_trusts_on_first_use_and_refuses_a_changed_certificate(
             await trusted_pin(settings, "127.0.0.1", port, None, lambda p: "yes")
         assert "DIFFERENT certificate" in str(changed.value) and fp in str(changed.value)
         assert changed.value.code == ExitCode.KEYS
+
+
+async def test_an_outage_longer_than_the_access_token_renews_the_session_on_return(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    settings = sim_settings(tmp_path)
+    factory = auth_factory(fast_passwords, access_ttl_s=3.0)
+    async with run_gateway(
+        settings, Listen("127.0.0.1", 0), auth_factory=factory, record=False
+    ) as gw:
+        await with_users(gw)
+        port = int(gw.url.rsplit(":", 1)[1])
+        client = await _attach(gw, "vic")
+        links: list[ConnectionChanged] = []
+        client.bus.subscribe("sys.connection", each(lambda t, e: links.append(e)))
+    try:
+        await asyncio.sleep(4.5)  # the access token expired while the gateway was away
+        assert client.tokens is not None and client.tokens.expires_at < time.time()
+        async with run_gateway(
+            settings, Listen("127.0.0.1", port), auth_factory=factory, record=False
+        ) as again:
+            await _until(
+                lambda: any(e.link == "gateway" and e.state is LinkState.CONNECTED for e in links),
+                timeout=30,
+            )
+            assert not any(e.state is LinkState.FAILED for e in links)
+            # Still one session: renewed, not revoked for reuse.
+            audit = await again.auth.audit.recent(50, username="vic")
+            assert not any("reuse" in r.detail for r in audit)
+    finally:
+        await client.aclose()
