@@ -7,11 +7,21 @@ and look at the report before committing.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from textual.pilot import Pilot
 
-from omnitrade_tui.bus import Bus
+from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.commands import (
+    CancelAll,
+    CancelOrder,
+    EngageKillSwitch,
+    PlaceOrder,
+    ReleaseKillSwitch,
+    ReplaceOrder,
+)
+from omnitrade_tui.domain.events import ConnectionChanged, LinkState
 from omnitrade_tui.tui.app import OmniTradeApp
 from tests.tui.seeded_feed import publish_feed, seeded_session
 
@@ -55,3 +65,41 @@ def test_help_screen(snap_compare: Any) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=open_help)
+
+
+def test_main_screen_attached_as_a_viewer(snap_compare: Any) -> None:
+    """Attached to a gateway as a viewer: the gateway link and who is attached where in the
+    status bar, and the order keys disabled in the footer."""
+    bus = Bus()
+    session = dataclasses.replace(
+        seeded_session(bus),
+        profile_label="TESTNET via gateway",
+        gateway="vic (viewer) @ tradebox:8765 SHA256:0LAXm5wQHO32105G…",
+        refused={
+            name: f"{what} needs the trader role; you are a viewer"
+            for name, what in (
+                (PlaceOrder.name, "placing orders"),
+                (CancelOrder.name, "cancelling orders"),
+                (ReplaceOrder.name, "amending orders"),
+            )
+        }
+        | {
+            name: f"{what} needs the admin role; you are a viewer"
+            for name, what in (
+                (CancelAll.name, "cancelling all orders"),
+                (EngageKillSwitch.name, "engaging the kill switch"),
+                (ReleaseKillSwitch.name, "releasing the kill switch"),
+            )
+        },
+    )
+    app = OmniTradeApp(session)
+    app.animation_level = "none"
+
+    async def attached(pilot: Pilot[Any]) -> None:
+        bus.publish(
+            topics.CONNECTION,
+            ConnectionChanged(venue="gateway", link="gateway", state=LinkState.CONNECTED),
+        )
+        await feed(pilot)
+
+    assert snap_compare(app, terminal_size=(160, 40), run_before=attached)
