@@ -57,7 +57,8 @@ def test_the_samples_cover_every_command() -> None:
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        every.add(cls.name)
+        if cls.__module__ == c.__name__:  # not the ones other tests define
+            every.add(cls.name)
     assert {s.name for s in _samples()} == every
 
 
