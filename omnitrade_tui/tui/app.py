@@ -523,8 +523,8 @@ class OmniTradeApp(App[None]):
 
     def on_key(self, event: events.Key) -> None:
         """A key of a disabled action says why, rather than doing nothing."""
-        if not self.session.refused:
-            return
+        if not self.session.refused or len(self.screen_stack) > 1:
+            return  # nothing refused, or a modal (ticket, help) has the keys
         keymap: dict[str, str] = getattr(self, "_keymap", {}) or {}
         for binding in self.BINDINGS:
             if not isinstance(binding, Binding):
