@@ -50,7 +50,12 @@ class TradingCommands(Provider):
         for name in app.our_themes:
             entries.append((f"Theme: {name}", partial(setattr, app, "theme", name), "theme"))
         for title, action, help_text in _ACTIONS:
-            entries.append((title, partial(app.run_action, action), help_text))
+            refused = app.refusal_of(action.split("(", 1)[0])
+            if refused:  # attached to a gateway with a role that may not: say so, do nothing
+                notice = partial(app.notify, f"{title}: {refused}", severity="warning")
+                entries.append((title, notice, f"DISABLED: {refused}"))
+            else:
+                entries.append((title, partial(app.run_action, action), help_text))
         return entries
 
     async def discover(self) -> Hits:

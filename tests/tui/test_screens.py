@@ -142,6 +142,24 @@ async def test_palette_lists_symbols_intervals_themes_and_actions() -> None:
             assert wanted in titles
 
 
+async def test_palette_entries_the_role_refuses_say_why_and_do_nothing() -> None:
+    from omnitrade_tui.domain.commands import PlaceOrder
+    from omnitrade_tui.tui.commands import TradingCommands
+    from omnitrade_tui.tui.screens.ticket import OrderTicket
+
+    reason = "placing orders needs the trader role; you are a viewer"
+    app = app_with(refused={PlaceOrder.name: reason})
+    async with app.run_test(size=(120, 40)) as pilot:
+        entries = {t: (cb, h) for t, cb, h in TradingCommands(app.screen)._entries()}
+        callback, help_text = entries["Buy ticket"]
+        assert help_text == f"DISABLED: {reason}"
+        assert entries["KILL SWITCH"][1].startswith("cancel all open orders")
+        callback()
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, OrderTicket)
+        assert any(reason in str(n.message) for n in app._notifications)
+
+
 async def test_live_profile_is_unmistakable_and_always_confirms() -> None:
     from omnitrade_tui.tui.screens.ticket import OrderTicket
     from omnitrade_tui.tui.widgets.status_bar import StatusBar
