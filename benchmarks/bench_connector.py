@@ -734,11 +734,17 @@ class Drill:
         return statuses
 
     def check_no_spinning(self) -> int:
-        """No request was sent while a ``Retry-After`` was running; the 429s seen."""
+        """No request was sent while a ``Retry-After`` was running; the 429s seen.
+
+        Seen from both ends: our side (a request sent after a 429/418 arrived, inside its
+        ``Retry-After``) and the venue's (a request that reached it while a ``Retry-After``
+        it gave was running, less those plainly in flight when it was written)."""
         for answered, retry in self.throttled:
             early = [r for t, r in self.requests if answered < t < answered + retry - 0.02]
             # Requests sent before the 429 arrived were already in flight: not counted.
             assert not early, f"{len(early)} requests inside a Retry-After of {retry}s: {early}"
+        ignored = list(self.sim.ignored_retry_after)
+        assert not ignored, f"the venue saw {len(ignored)} requests inside a Retry-After: {ignored}"
         return len(self.throttled)
 
     async def verify(self) -> dict[str, Any]:
@@ -785,6 +791,7 @@ class Drill:
             "refused": sum(self.refused.values()),
             "429": len(self.throttled),
             "418": self.banned,
+            "ignored_retry_after": self.sim.ignored_retry_after_total,
             "held_for_weight": self.rest.held,
             "weight": self.rest.weight_used,
             "stream_reconnects": self.stream.reconnects,
