@@ -600,9 +600,8 @@ class Drill:
             if f.stall and beat % 9 == 4:
                 sim.hub.stall_all(1.5)
             if f.throttle and beat % 8 == 2:
-                # One 429 a burst: the sim counts strikes per IP without ever resetting
-                # the count, so two 429s within a second of a window's first one (requests
-                # already in flight together) earn a 120 s ban from it after a while.
+                # One 429 a burst, Retry-After 1 s: every request, queued or new, must wait
+                # it out (the venue records any that does not, and bans after three).
                 sim.faults.throttle = 1
             if f.skew and beat % 10 == 5:
                 # Beyond the 10 s receive window: -1021, then one clock resync and a retry.
