@@ -25,6 +25,7 @@ import bisect
 import contextlib
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing as mp
@@ -34,13 +35,14 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+from websockets.asyncio.client import ClientConnection
 
 from benchmarks.harness import Result, shared_data_dir
 from omnitrade_tui.bus import Bus, CommandTimeout, each, topics
@@ -177,11 +179,16 @@ def _serve_conn(conn: socket.socket, frames: _Frames, pace: float, sent: Any) ->
                 conn.sendall(b"".join(per[s][i] for s, i in order if i < warm))
                 time.sleep(1.0)
                 order = [(s, i) for s, i in order if i >= warm]
+                # Sleep until a frame is due, then send every frame due by then, each
+                # with its own send time. Not a busy wait: on a 2-core machine a spinning
+                # sender takes a whole core, and our process, left the other, is then
+                # preempted by anything else that runs (the tail measured that, not us).
+                # Frames due together go out back to back: their queueing counts.
                 start = time.perf_counter()
                 for k, (s, i) in enumerate(order):
-                    due = start + k / pace
-                    while time.perf_counter() < due:
-                        pass
+                    wait = start + k / pace - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
                     conn.sendall(per[s][i])
                     sent.append((wanted[s], frames.ids[i], time.perf_counter_ns()))
             while conn.recv(65536):
@@ -240,14 +247,55 @@ def loopback(symbols: list[str], pace: float = 0) -> Any:
 # ---------------------------------------------------------------------------------------
 
 
+SUBSCRIBERS = 10
+
+
+class _ReceiptStream(MarketStream):
+    """``MarketStream`` noting when each frame reached our code (``recv`` returned), in
+    arrival order: one clock read a frame, to split the latency into waiting to be read
+    and our work (decode, book, bus)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.receipts: list[int] = []
+
+    def _dispatch(self, raw: bytes) -> tuple[str, int] | None:
+        self.receipts.append(time.perf_counter_ns())
+        return super()._dispatch(raw)
+
+
+@contextlib.contextmanager
+def _arrival_clock() -> Iterator[list[tuple[int, int]]]:
+    """Note (time, bytes) of every chunk the kernel hands our WebSocket connections: when
+    the bytes of a frame reached this process. (Wrapped here, not in the product: the
+    measurement must not cost the product anything.)"""
+    chunks: list[tuple[int, int]] = []
+    original = ClientConnection.data_received
+
+    def timed(self: ClientConnection, data: bytes) -> None:
+        chunks.append((time.perf_counter_ns(), len(data)))
+        original(self, data)
+
+    setattr(ClientConnection, "data_received", timed)  # noqa: B010 - a method replaced
+    try:
+        yield chunks
+    finally:
+        delattr(ClientConnection, "data_received")  # back to Connection's
+
+
 async def ours(
     port: int, symbols: list[str], last_id: int
-) -> tuple[float, dict[tuple[str, int], int]]:
-    """Seconds until every book applied its last frame; receive times by (symbol, id)."""
+) -> tuple[float, dict[tuple[str, int], int], list[int]]:
+    """Seconds until every book applied its last frame; when the last of ``SUBSCRIBERS``
+    bus subscribers got each book, by (symbol, id); when each frame reached our code."""
     bus = Bus()
     received: dict[tuple[str, int], int] = {}
     done = asyncio.Event()
     finished: set[str] = set()
+    latest: dict[str, BookTop] = {}
+
+    def keep(topic: str, top: BookTop) -> None:
+        latest[topic] = top  # what a screen's conflating reader does
 
     def on_book(topic: str, top: BookTop) -> None:
         received[(top.symbol, top.update_id)] = time.perf_counter_ns()
@@ -256,9 +304,12 @@ async def ours(
             if len(finished) == len(symbols):
                 done.set()
 
+    # The bus calls subscribers in the order they subscribed: the timed one is the last.
+    for _ in range(SUBSCRIBERS - 1):
+        bus.subscribe("md.book.*", each(keep))
     bus.subscribe("md.book.*", each(on_book))
     rest = BinanceRest(f"http://127.0.0.1:{port}/api")
-    stream = MarketStream(f"ws://127.0.0.1:{port}/", rest, bus, symbols, watchdog_s=60)
+    stream = _ReceiptStream(f"ws://127.0.0.1:{port}/", rest, bus, symbols, watchdog_s=60)
     start = time.perf_counter()
     task = asyncio.create_task(stream.run())
     try:
@@ -272,7 +323,7 @@ async def ours(
         await asyncio.gather(task, return_exceptions=True)
         await stream.aclose()
         await rest.aclose()
-    return elapsed, received
+    return elapsed, received, stream.receipts
 
 
 async def theirs(
@@ -319,7 +370,7 @@ def _throughput(kind: str, n_symbols: int, read_top: bool = False) -> tuple[floa
     with loopback(symbols) as (port, _):
         cpu = time.process_time()
         if kind == "ours":
-            elapsed, _ = asyncio.run(ours(port, symbols, last_id))
+            elapsed, _, _ = asyncio.run(ours(port, symbols, last_id))
         else:
             elapsed, _ = asyncio.run(theirs(port, symbols, last_id, read_top))
         cpu = time.process_time() - cpu
@@ -351,14 +402,34 @@ def _ceiling() -> float:
     return max(asyncio.run(once()) for _ in range(3))
 
 
-def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, float]:
+def _percentiles(lat: list[float]) -> dict[str, float]:
+    lat = sorted(lat)
+    if not lat:
+        return {"samples": 0}
+    return {
+        "samples": len(lat),
+        "p50_ms": round(lat[len(lat) // 2], 3),
+        "p99_ms": round(lat[int(len(lat) * 0.99)], 3),
+        "max_ms": round(lat[-1], 3),
+        "mean_ms": round(statistics.fmean(lat), 3),
+    }
+
+
+def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, Any]:
+    """Latency percentiles at ``pace``, to the last of the bus subscribers.
+
+    From the server's send (``p50_ms``...: includes the time the frame waits in the kernel
+    while this process is off the CPU); for ours also from the frame's last byte reaching
+    this process (``from_receipt``: our read, parse, queueing behind earlier frames, book
+    and bus) and from ``recv`` returning it (``from_recv``: our decode, book and bus)."""
     symbols = bench_symbols(n_symbols)
     _, payloads = load_frames()
     last_id = json.loads(payloads[-1])["u"]
     pace = pace if kind == "ours" else pace / n_symbols  # one socket a symbol for theirs
-    with loopback(symbols, pace) as (port, sent_times):
+    receipts: list[int] = []
+    with loopback(symbols, pace) as (port, sent_times), _arrival_clock() as chunks:
         if kind == "ours":
-            _, received = asyncio.run(ours(port, symbols, last_id))
+            _, received, receipts = asyncio.run(ours(port, symbols, last_id))
         else:
             _, received = asyncio.run(theirs(port, symbols, last_id, False))
         sent = sent_times()
@@ -372,24 +443,37 @@ def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, float]:
         ids, times = published.setdefault(symbol, ([], []))
         ids.append(update_id)
         times.append(at)
-    lat = []
-    for symbol, update_id, sent_ns in sent:
+    # One connection, in order, and the paced frames are the last bytes and frames it
+    # carries: the k-th paced frame is read k-th among the last len(sent), and its last
+    # byte came in the chunk that reaches its end offset counted from the stream's end.
+    offset = len(receipts) - len(sent)
+    sizes = {
+        json.loads(p)["u"]: len(_ws_frame(b'{"stream":"e00usdt@depth@100ms","data":' + p + b"}"))
+        for p in payloads
+    }
+    ends = list(itertools.accumulate(sizes[u] for _, u, _ in sent))
+    cum = list(itertools.accumulate(n for _, n in chunks))
+    start = (cum[-1] - ends[-1]) if cum and ends else -1
+    lat: list[float] = []
+    from_receipt: list[float] = []
+    from_recv: list[float] = []
+    for k, (symbol, update_id, sent_ns) in enumerate(sent):
         if update_id in warm or symbol not in published:
             continue
         ids, times = published[symbol]
         i = bisect.bisect_left(ids, update_id)
-        if i < len(ids):
-            lat.append((times[i] - sent_ns) / 1e6)
-    lat.sort()
-    if not lat:
-        return {"samples": 0}
-    return {
-        "samples": len(lat),
-        "p50_ms": round(lat[len(lat) // 2], 3),
-        "p99_ms": round(lat[int(len(lat) * 0.99)], 3),
-        "max_ms": round(lat[-1], 3),
-        "mean_ms": round(statistics.fmean(lat), 3),
-    }
+        if i >= len(ids):
+            continue
+        lat.append((times[i] - sent_ns) / 1e6)
+        if kind == "ours" and offset >= 0 and start >= 0:
+            arrived = chunks[bisect.bisect_left(cum, start + ends[k])][0]
+            from_receipt.append((times[i] - arrived) / 1e6)
+            from_recv.append((times[i] - receipts[offset + k]) / 1e6)
+    result: dict[str, Any] = _percentiles(lat)
+    if from_receipt:
+        result["from_receipt"] = _percentiles(from_receipt)
+        result["from_recv"] = _percentiles(from_recv)
+    return result
 
 
 def run(quick: bool = False) -> list[Result]:
