@@ -7,8 +7,13 @@ process, as if for several symbols (the same frames, renamed), with the recorded
 snapshot for each. (a) Throughput: the frames are sent as fast as the socket takes them;
 depth messages/s through ``MarketStream`` + ``BookSync`` until every book has applied its
 last update (goal >= 30,000/s). (b) Latency: the same frames paced at 10,000 messages/s;
-from the server's send to our bus subscriber receiving the book (goal p99 <= 1 ms; both
-processes read the same monotonic clock). (c) Baseline, same frames, same server:
+from the server's send to the last of 10 bus subscribers receiving the book (goal p99 <=
+1 ms; both processes read the same monotonic clock), split at the frame's bytes reaching
+our process and at ``recv`` handing it to us, so the tail can be placed; three runs, the
+median p99 reported, beside the machine's own wake-up lateness at the same rate. The
+sender sleeps between frames: it used to spin, which on this 2-core machine took a whole
+core and left our process to be preempted by anything else running (an artefact of the
+benchmark, not a cost of the connector). (c) Baseline, same frames, same server:
 python-binance's ``DepthCacheManager`` (one socket a symbol, its own depth cache), in two
 forms: applying only, and applying plus reading the top 20 levels a side (what we publish
 on every update). ``ratio`` = ours / python-binance's apply-only figure.
@@ -476,6 +481,26 @@ def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, Any]:
     return result
 
 
+def _wakeup_lateness(seconds: float = 2.0, rate: float = PACE) -> dict[str, float]:
+    """The machine's own noise: a process that does nothing but sleep until the next of
+    ``rate`` ticks a second, and how late it wakes (ms). A p99 here near 1 ms means no
+    process on this machine, at this moment, could promise a 1 ms p99 at that rate."""
+    late = []
+    start = due = time.perf_counter()
+    while due - start < seconds:
+        due += 1 / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        late.append((time.perf_counter() - due) * 1000)
+    late.sort()
+    return {
+        "p50_ms": round(late[len(late) // 2], 3),
+        "p99_ms": round(late[int(len(late) * 0.99)], 3),
+        "max_ms": round(late[-1], 3),
+    }
+
+
 def run(quick: bool = False) -> list[Result]:
     """Throughput, latency and the python-binance baseline, on the recorded frames."""
     n = 3 if quick else 10
@@ -483,7 +508,13 @@ def run(quick: bool = False) -> list[Result]:
     their_rate, their_cpu = _throughput("theirs", n)
     their_top_rate, their_top_cpu = _throughput("theirs", n, read_top=True)
     ceiling = _ceiling()
-    our_lat = _latency("ours", n)
+    # Three runs, the one with the median p99 reported (all three p99s shown): on two
+    # shared cores one preemption of a few ms moves a one-run p99 by that much. The
+    # machine's wake-up lateness is measured around them, as the noise floor.
+    noise_before = _wakeup_lateness()
+    runs = sorted((_latency("ours", n) for _ in range(3)), key=lambda r: r.get("p99_ms", 1e9))
+    noise_after = _wakeup_lateness()
+    our_lat = runs[1]
     their_lat = _latency("theirs", n)
     our_slow = _latency("ours", n, PACE / 5)
     p99 = our_lat.get("p99_ms", float("inf"))
@@ -514,12 +545,28 @@ def run(quick: bool = False) -> list[Result]:
         ),
         Result(
             name="connector.depth_latency",
-            figures={"pace_msgs_per_s": PACE, "symbols": n, **our_lat},
+            figures={
+                "pace_msgs_per_s": PACE,
+                "symbols": n,
+                "subscribers": SUBSCRIBERS,
+                **our_lat,
+                "p99_ms_of_runs": [r.get("p99_ms") for r in runs],
+            },
             baseline="python-binance DepthCacheManager at the same total pace",
             ratio=their_lat.get("p99_ms", 0.0) / p99 if p99 else 0.0,
-            goal=f"p99 <= {GOAL_P99_MS} ms from frame send to bus subscriber",
+            goal=f"p99 <= {GOAL_P99_MS} ms from the frame's send to the last of "
+            f"{SUBSCRIBERS} bus subscribers",
             met=p99 <= GOAL_P99_MS,
-            extra={"python_binance": their_lat, f"ours_at_{PACE // 5}_msgs_per_s": our_slow},
+            notes="the send-based figure is the strict one (the kernel has the frame at send "
+            "time on loopback); from_receipt starts when its bytes reach this process, "
+            "from_recv when websockets hands it to us. The gap between them is time off the "
+            "CPU and the queue it leaves behind: compare machine_wakeup_lateness, a process "
+            "doing nothing but waking 10,000 times a second",
+            extra={
+                "python_binance": their_lat,
+                f"ours_at_{PACE // 5}_msgs_per_s": our_slow,
+                "machine_wakeup_lateness": {"before": noise_before, "after": noise_after},
+            },
         ),
     ]
 
