@@ -340,7 +340,7 @@ class BinanceRest:
         """httpcore's trace hook, run just before a request's first byte is written: a
         request that left the governor, then waited for a connection while a 429 came in,
         is held back here rather than sent inside the ``Retry-After``."""
-        if event == "http11.send_request_headers.started" and (
+        if event.endswith(".send_request_headers.started") and (
             self._blocked_until > time.monotonic()
         ):
             raise _HeldBack
