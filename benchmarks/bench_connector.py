@@ -7,8 +7,13 @@ process, as if for several symbols (the same frames, renamed), with the recorded
 snapshot for each. (a) Throughput: the frames are sent as fast as the socket takes them;
 depth messages/s through ``MarketStream`` + ``BookSync`` until every book has applied its
 last update (goal >= 30,000/s). (b) Latency: the same frames paced at 10,000 messages/s;
-from the server's send to our bus subscriber receiving the book (goal p99 <= 1 ms; both
-processes read the same monotonic clock). (c) Baseline, same frames, same server:
+from the server's send to the last of 10 bus subscribers receiving the book (goal p99 <=
+1 ms; both processes read the same monotonic clock), split at the frame's bytes reaching
+our process and at ``recv`` handing it to us, so the tail can be placed; three runs, the
+median p99 reported, beside the machine's own wake-up lateness at the same rate. The
+sender sleeps between frames: it used to spin, which on this 2-core machine took a whole
+core and left our process to be preempted by anything else running (an artefact of the
+benchmark, not a cost of the connector). (c) Baseline, same frames, same server:
 python-binance's ``DepthCacheManager`` (one socket a symbol, its own depth cache), in two
 forms: applying only, and applying plus reading the top 20 levels a side (what we publish
 on every update). ``ratio`` = ours / python-binance's apply-only figure.
@@ -25,6 +30,7 @@ import bisect
 import contextlib
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing as mp
@@ -34,13 +40,14 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+from websockets.asyncio.client import ClientConnection
 
 from benchmarks.harness import Result, shared_data_dir
 from omnitrade_tui.bus import Bus, CommandTimeout, each, topics
@@ -177,11 +184,16 @@ def _serve_conn(conn: socket.socket, frames: _Frames, pace: float, sent: Any) ->
                 conn.sendall(b"".join(per[s][i] for s, i in order if i < warm))
                 time.sleep(1.0)
                 order = [(s, i) for s, i in order if i >= warm]
+                # Sleep until a frame is due, then send every frame due by then, each
+                # with its own send time. Not a busy wait: on a 2-core machine a spinning
+                # sender takes a whole core, and our process, left the other, is then
+                # preempted by anything else that runs (the tail measured that, not us).
+                # Frames due together go out back to back: their queueing counts.
                 start = time.perf_counter()
                 for k, (s, i) in enumerate(order):
-                    due = start + k / pace
-                    while time.perf_counter() < due:
-                        pass
+                    wait = start + k / pace - time.perf_counter()
+                    if wait > 0:
+                        time.sleep(wait)
                     conn.sendall(per[s][i])
                     sent.append((wanted[s], frames.ids[i], time.perf_counter_ns()))
             while conn.recv(65536):
@@ -240,14 +252,55 @@ def loopback(symbols: list[str], pace: float = 0) -> Any:
 # ---------------------------------------------------------------------------------------
 
 
+SUBSCRIBERS = 10
+
+
+class _ReceiptStream(MarketStream):
+    """``MarketStream`` noting when each frame reached our code (``recv`` returned), in
+    arrival order: one clock read a frame, to split the latency into waiting to be read
+    and our work (decode, book, bus)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.receipts: list[int] = []
+
+    def _dispatch(self, raw: bytes) -> tuple[str, int] | None:
+        self.receipts.append(time.perf_counter_ns())
+        return super()._dispatch(raw)
+
+
+@contextlib.contextmanager
+def _arrival_clock() -> Iterator[list[tuple[int, int]]]:
+    """Note (time, bytes) of every chunk the kernel hands our WebSocket connections: when
+    the bytes of a frame reached this process. (Wrapped here, not in the product: the
+    measurement must not cost the product anything.)"""
+    chunks: list[tuple[int, int]] = []
+    original = ClientConnection.data_received
+
+    def timed(self: ClientConnection, data: bytes) -> None:
+        chunks.append((time.perf_counter_ns(), len(data)))
+        original(self, data)
+
+    setattr(ClientConnection, "data_received", timed)  # noqa: B010 - a method replaced
+    try:
+        yield chunks
+    finally:
+        delattr(ClientConnection, "data_received")  # back to Connection's
+
+
 async def ours(
     port: int, symbols: list[str], last_id: int
-) -> tuple[float, dict[tuple[str, int], int]]:
-    """Seconds until every book applied its last frame; receive times by (symbol, id)."""
+) -> tuple[float, dict[tuple[str, int], int], list[int]]:
+    """Seconds until every book applied its last frame; when the last of ``SUBSCRIBERS``
+    bus subscribers got each book, by (symbol, id); when each frame reached our code."""
     bus = Bus()
     received: dict[tuple[str, int], int] = {}
     done = asyncio.Event()
     finished: set[str] = set()
+    latest: dict[str, BookTop] = {}
+
+    def keep(topic: str, top: BookTop) -> None:
+        latest[topic] = top  # what a screen's conflating reader does
 
     def on_book(topic: str, top: BookTop) -> None:
         received[(top.symbol, top.update_id)] = time.perf_counter_ns()
@@ -256,9 +309,12 @@ async def ours(
             if len(finished) == len(symbols):
                 done.set()
 
+    # The bus calls subscribers in the order they subscribed: the timed one is the last.
+    for _ in range(SUBSCRIBERS - 1):
+        bus.subscribe("md.book.*", each(keep))
     bus.subscribe("md.book.*", each(on_book))
     rest = BinanceRest(f"http://127.0.0.1:{port}/api")
-    stream = MarketStream(f"ws://127.0.0.1:{port}/", rest, bus, symbols, watchdog_s=60)
+    stream = _ReceiptStream(f"ws://127.0.0.1:{port}/", rest, bus, symbols, watchdog_s=60)
     start = time.perf_counter()
     task = asyncio.create_task(stream.run())
     try:
@@ -272,7 +328,7 @@ async def ours(
         await asyncio.gather(task, return_exceptions=True)
         await stream.aclose()
         await rest.aclose()
-    return elapsed, received
+    return elapsed, received, stream.receipts
 
 
 async def theirs(
@@ -319,7 +375,7 @@ def _throughput(kind: str, n_symbols: int, read_top: bool = False) -> tuple[floa
     with loopback(symbols) as (port, _):
         cpu = time.process_time()
         if kind == "ours":
-            elapsed, _ = asyncio.run(ours(port, symbols, last_id))
+            elapsed, _, _ = asyncio.run(ours(port, symbols, last_id))
         else:
             elapsed, _ = asyncio.run(theirs(port, symbols, last_id, read_top))
         cpu = time.process_time() - cpu
@@ -351,14 +407,34 @@ def _ceiling() -> float:
     return max(asyncio.run(once()) for _ in range(3))
 
 
-def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, float]:
+def _percentiles(lat: list[float]) -> dict[str, float]:
+    lat = sorted(lat)
+    if not lat:
+        return {"samples": 0}
+    return {
+        "samples": len(lat),
+        "p50_ms": round(lat[len(lat) // 2], 3),
+        "p99_ms": round(lat[int(len(lat) * 0.99)], 3),
+        "max_ms": round(lat[-1], 3),
+        "mean_ms": round(statistics.fmean(lat), 3),
+    }
+
+
+def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, Any]:
+    """Latency percentiles at ``pace``, to the last of the bus subscribers.
+
+    From the server's send (``p50_ms``...: includes the time the frame waits in the kernel
+    while this process is off the CPU); for ours also from the frame's last byte reaching
+    this process (``from_receipt``: our read, parse, queueing behind earlier frames, book
+    and bus) and from ``recv`` returning it (``from_recv``: our decode, book and bus)."""
     symbols = bench_symbols(n_symbols)
     _, payloads = load_frames()
     last_id = json.loads(payloads[-1])["u"]
     pace = pace if kind == "ours" else pace / n_symbols  # one socket a symbol for theirs
-    with loopback(symbols, pace) as (port, sent_times):
+    receipts: list[int] = []
+    with loopback(symbols, pace) as (port, sent_times), _arrival_clock() as chunks:
         if kind == "ours":
-            _, received = asyncio.run(ours(port, symbols, last_id))
+            _, received, receipts = asyncio.run(ours(port, symbols, last_id))
         else:
             _, received = asyncio.run(theirs(port, symbols, last_id, False))
         sent = sent_times()
@@ -372,23 +448,56 @@ def _latency(kind: str, n_symbols: int, pace: float = PACE) -> dict[str, float]:
         ids, times = published.setdefault(symbol, ([], []))
         ids.append(update_id)
         times.append(at)
-    lat = []
-    for symbol, update_id, sent_ns in sent:
+    # One connection, in order, and the paced frames are the last bytes and frames it
+    # carries: the k-th paced frame is read k-th among the last len(sent), and its last
+    # byte came in the chunk that reaches its end offset counted from the stream's end.
+    offset = len(receipts) - len(sent)
+    sizes = {
+        json.loads(p)["u"]: len(_ws_frame(b'{"stream":"e00usdt@depth@100ms","data":' + p + b"}"))
+        for p in payloads
+    }
+    ends = list(itertools.accumulate(sizes[u] for _, u, _ in sent))
+    cum = list(itertools.accumulate(n for _, n in chunks))
+    start = (cum[-1] - ends[-1]) if cum and ends else -1
+    lat: list[float] = []
+    from_receipt: list[float] = []
+    from_recv: list[float] = []
+    for k, (symbol, update_id, sent_ns) in enumerate(sent):
         if update_id in warm or symbol not in published:
             continue
         ids, times = published[symbol]
         i = bisect.bisect_left(ids, update_id)
-        if i < len(ids):
-            lat.append((times[i] - sent_ns) / 1e6)
-    lat.sort()
-    if not lat:
-        return {"samples": 0}
+        if i >= len(ids):
+            continue
+        lat.append((times[i] - sent_ns) / 1e6)
+        if kind == "ours" and offset >= 0 and start >= 0:
+            arrived = chunks[bisect.bisect_left(cum, start + ends[k])][0]
+            from_receipt.append((times[i] - arrived) / 1e6)
+            from_recv.append((times[i] - receipts[offset + k]) / 1e6)
+    result: dict[str, Any] = _percentiles(lat)
+    if from_receipt:
+        result["from_receipt"] = _percentiles(from_receipt)
+        result["from_recv"] = _percentiles(from_recv)
+    return result
+
+
+def _wakeup_lateness(seconds: float = 2.0, rate: float = PACE) -> dict[str, float]:
+    """The machine's own noise: a process that does nothing but sleep until the next of
+    ``rate`` ticks a second, and how late it wakes (ms). A p99 here near 1 ms means no
+    process on this machine, at this moment, could promise a 1 ms p99 at that rate."""
+    late = []
+    start = due = time.perf_counter()
+    while due - start < seconds:
+        due += 1 / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        late.append((time.perf_counter() - due) * 1000)
+    late.sort()
     return {
-        "samples": len(lat),
-        "p50_ms": round(lat[len(lat) // 2], 3),
-        "p99_ms": round(lat[int(len(lat) * 0.99)], 3),
-        "max_ms": round(lat[-1], 3),
-        "mean_ms": round(statistics.fmean(lat), 3),
+        "p50_ms": round(late[len(late) // 2], 3),
+        "p99_ms": round(late[int(len(late) * 0.99)], 3),
+        "max_ms": round(late[-1], 3),
     }
 
 
@@ -399,7 +508,13 @@ def run(quick: bool = False) -> list[Result]:
     their_rate, their_cpu = _throughput("theirs", n)
     their_top_rate, their_top_cpu = _throughput("theirs", n, read_top=True)
     ceiling = _ceiling()
-    our_lat = _latency("ours", n)
+    # Three runs, the one with the median p99 reported (all three p99s shown): on two
+    # shared cores one preemption of a few ms moves a one-run p99 by that much. The
+    # machine's wake-up lateness is measured around them, as the noise floor.
+    noise_before = _wakeup_lateness()
+    runs = sorted((_latency("ours", n) for _ in range(3)), key=lambda r: r.get("p99_ms", 1e9))
+    noise_after = _wakeup_lateness()
+    our_lat = runs[1]
     their_lat = _latency("theirs", n)
     our_slow = _latency("ours", n, PACE / 5)
     p99 = our_lat.get("p99_ms", float("inf"))
@@ -430,12 +545,28 @@ def run(quick: bool = False) -> list[Result]:
         ),
         Result(
             name="connector.depth_latency",
-            figures={"pace_msgs_per_s": PACE, "symbols": n, **our_lat},
+            figures={
+                "pace_msgs_per_s": PACE,
+                "symbols": n,
+                "subscribers": SUBSCRIBERS,
+                **our_lat,
+                "p99_ms_of_runs": [r.get("p99_ms") for r in runs],
+            },
             baseline="python-binance DepthCacheManager at the same total pace",
             ratio=their_lat.get("p99_ms", 0.0) / p99 if p99 else 0.0,
-            goal=f"p99 <= {GOAL_P99_MS} ms from frame send to bus subscriber",
+            goal=f"p99 <= {GOAL_P99_MS} ms from the frame's send to the last of "
+            f"{SUBSCRIBERS} bus subscribers",
             met=p99 <= GOAL_P99_MS,
-            extra={"python_binance": their_lat, f"ours_at_{PACE // 5}_msgs_per_s": our_slow},
+            notes="the send-based figure is the strict one (the kernel has the frame at send "
+            "time on loopback); from_receipt starts when its bytes reach this process, "
+            "from_recv when websockets hands it to us. The gap between them is time off the "
+            "CPU and the queue it leaves behind: compare machine_wakeup_lateness, a process "
+            "doing nothing but waking 10,000 times a second",
+            extra={
+                "python_binance": their_lat,
+                f"ours_at_{PACE // 5}_msgs_per_s": our_slow,
+                "machine_wakeup_lateness": {"before": noise_before, "after": noise_after},
+            },
         ),
     ]
 
@@ -505,8 +636,13 @@ class Drill:
         self.timeouts = 0
         self.banned = 0
         self.reconciles = 0
-        self.requests: list[tuple[float, str]] = []  # (monotonic time, "GET /api/v3/...")
-        self.throttled: list[tuple[float, float]] = []  # (answered at, Retry-After)
+        # Checked as they happen, not kept (a 30-minute soak sends tens of thousands): a
+        # request sent after a 429/418 arrived and inside its Retry-After is noted.
+        self.requests = 0
+        self.throttled = 0  # 429/418 answers seen
+        self.early: list[str] = []  # requests sent inside a Retry-After (a few kept)
+        self.early_total = 0
+        self._wait_until = 0.0  # monotonic: the latest end of a Retry-After we were given
         # Crossed books published (the soak's "zero crossed books"): counted on the bus.
         self.crossed = 0
         self.bus.subscribe("md.book.*", each(self._check_crossed), name="drill.crossed")
@@ -538,12 +674,18 @@ class Drill:
                 await drill.rest.aclose()
 
     async def _on_request(self, request: httpx.Request) -> None:
-        self.requests.append((time.monotonic(), f"{request.method} {request.url.path}"))
+        self.requests += 1
+        # 20 ms of slack: our clock reads and the venue's rounding, not a real violation.
+        if time.monotonic() < self._wait_until - 0.02:
+            self.early_total += 1
+            if len(self.early) < 20:
+                self.early.append(f"{request.method} {request.url.path}")
 
     async def _on_response(self, response: httpx.Response) -> None:
         if response.status_code in (429, 418):
             retry = float(response.headers.get("Retry-After", "0"))
-            self.throttled.append((time.monotonic(), retry))
+            self.throttled += 1
+            self._wait_until = max(self._wait_until, time.monotonic() + retry)
             self.banned += response.status_code == 418
 
     def _on_order(self, topic: str, event: Any) -> None:
@@ -600,9 +742,8 @@ class Drill:
             if f.stall and beat % 9 == 4:
                 sim.hub.stall_all(1.5)
             if f.throttle and beat % 8 == 2:
-                # One 429 a burst: the sim counts strikes per IP without ever resetting
-                # the count, so two 429s within a second of a window's first one (requests
-                # already in flight together) earn a 120 s ban from it after a while.
+                # One 429 a burst, Retry-After 1 s: every request, queued or new, must wait
+                # it out (the venue records any that does not, and bans after three).
                 sim.faults.throttle = 1
             if f.skew and beat % 10 == 5:
                 # Beyond the 10 s receive window: -1021, then one clock resync and a retry.
@@ -734,12 +875,18 @@ class Drill:
         return statuses
 
     def check_no_spinning(self) -> int:
-        """No request was sent while a ``Retry-After`` was running; the 429s seen."""
-        for answered, retry in self.throttled:
-            early = [r for t, r in self.requests if answered < t < answered + retry - 0.02]
-            # Requests sent before the 429 arrived were already in flight: not counted.
-            assert not early, f"{len(early)} requests inside a Retry-After of {retry}s: {early}"
-        return len(self.throttled)
+        """No request was sent while a ``Retry-After`` was running; the 429s seen.
+
+        Seen from both ends: our side (a request sent after a 429/418 arrived, inside its
+        ``Retry-After``) and the venue's (a request that reached it while a ``Retry-After``
+        it gave was running, less those plainly in flight when it was written)."""
+        # Requests sent before the 429 arrived were already in flight: not counted.
+        assert not self.early_total, (
+            f"{self.early_total} requests inside a Retry-After: {self.early}"
+        )
+        ignored = list(self.sim.ignored_retry_after)
+        assert not ignored, f"the venue saw {len(ignored)} requests inside a Retry-After: {ignored}"
+        return self.throttled
 
     async def verify(self) -> dict[str, Any]:
         """Every invariant after a run; a summary of what happened."""
@@ -759,7 +906,7 @@ class Drill:
             "throttled_429": throttled,
             "banned_418": self.banned,
             "held_for_weight": self.rest.held,
-            "requests": len(self.requests),
+            "requests": self.requests,
             "stream_reconnects": self.stream.reconnects,
             "stream_renewals": self.stream.renewals,
             "user_reconnects": self.user.reconnects,
@@ -783,8 +930,10 @@ class Drill:
             "fills": len(self.manager.fills),
             "unknown": self.unknown,
             "refused": sum(self.refused.values()),
-            "429": len(self.throttled),
+            "429": self.throttled,
             "418": self.banned,
+            "sent_inside_retry_after": self.early_total,
+            "ignored_retry_after": self.sim.ignored_retry_after_total,
             "held_for_weight": self.rest.held,
             "weight": self.rest.weight_used,
             "stream_reconnects": self.stream.reconnects,

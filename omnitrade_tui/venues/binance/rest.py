@@ -134,6 +134,11 @@ class CircuitOpen(BinanceError):
     """Requests are paused: the venue failed too often in a row (nothing was sent)."""
 
 
+class _HeldBack(Exception):
+    """A request reached the wire while a ``Retry-After`` that began after it left the
+    governor was running (it was queued for a connection); it was not sent."""
+
+
 class RateLimited(BinanceError):
     """429 or 418: every request waits until ``retry_at`` (monotonic seconds)."""
 
@@ -205,9 +210,15 @@ class BinanceRest:
         self._blocked_until = 0.0
         self.rate_limited = 0
         self.held = 0
+        self.held_back = 0
         self._weight_minute = 0
         self.circuit = CircuitBreaker(bus)
-        self._http = httpx.AsyncClient(timeout=timeout_s)
+        # The 429/418 check runs as a response hook, on the headers: the body is read after
+        # it, and that read yields to the loop, where another caller would otherwise pass
+        # the governor and send before this one had parked everybody.
+        self._http = httpx.AsyncClient(
+            timeout=timeout_s, event_hooks={"response": [self._on_response]}
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -262,28 +273,24 @@ class BinanceRest:
         return result
 
     async def _send(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
-        await self._governor(_weight_of(method, path, params))
-        headers = {}
-        if signed:
-            if self.credentials is None:
-                raise BinanceError(0, -2014, "no API key configured for a signed request")
-            params["timestamp"] = self.now_ms()
-            params.setdefault("recvWindow", 10_000)
-            query = urlencode(params)
-            query += "&signature=" + urlencode({"s": self.credentials.sign(query)})[2:]
-            headers["X-MBX-APIKEY"] = self.credentials.api_key
-        else:
-            query = urlencode(params)
-        url = f"{self.base_url}/v3/{path}" + (f"?{query}" if query else "")
-        try:
-            response = await self._http.request(method, url, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise OutcomeUnknown(0, None, f"no answer in time ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            if method == "GET":
-                raise BinanceError(0, None, f"venue unreachable: {exc}") from exc
-            raise OutcomeUnknown(0, None, f"connection failed mid-request: {exc}") from exc
-        self._track_weight(response)
+        if signed and self.credentials is None:
+            raise BinanceError(0, -2014, "no API key configured for a signed request")
+        weight = _weight_of(method, path, params)
+        while True:
+            await self._governor(weight)
+            headers = {}
+            if signed and self.credentials is not None:
+                params["timestamp"] = self.now_ms()  # signed as late as possible, every try
+                params.setdefault("recvWindow", 10_000)
+                query = urlencode(params)
+                query += "&signature=" + urlencode({"s": self.credentials.sign(query)})[2:]
+                headers["X-MBX-APIKEY"] = self.credentials.api_key
+            else:
+                query = urlencode(params)
+            url = f"{self.base_url}/v3/{path}" + (f"?{query}" if query else "")
+            response = await self._wire(method, url, headers, weight)
+            if response is not None:
+                break
         status = response.status_code
         body: Any = None
         try:
@@ -302,24 +309,76 @@ class BinanceRest:
             raise OutcomeUnknown(status, code, msg)
         raise BinanceError(status, code, msg)
 
-    def _rate_limited(self, response: httpx.Response, code: int | None, msg: str) -> RateLimited:
-        """Park every caller until ``Retry-After`` has passed (a little more: a request that
-        lands a hair early counts as one more strike, and strikes lead to a 418 ban)."""
+    async def _wire(
+        self, method: str, url: str, headers: dict[str, str], weight: int
+    ) -> httpx.Response | None:
+        """Send one request; None when it was held back unsent (go round the governor
+        again), else the answer with its weight noted.
+
+        Raises:
+            OutcomeUnknown: a timeout, or a connection lost mid-request for a non-GET.
+            BinanceError: a GET that could not reach the venue (status 0).
+        """
+        try:
+            response = await self._http.request(
+                method, url, headers=headers, extensions={"trace": self._on_trace}
+            )
+        except _HeldBack:
+            self.held_back += 1
+            self.weight_used = max(0, self.weight_used - weight)  # not spent after all
+            return None
+        except httpx.TimeoutException as exc:
+            raise OutcomeUnknown(0, None, f"no answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            if method == "GET":
+                raise BinanceError(0, None, f"venue unreachable: {exc}") from exc
+            raise OutcomeUnknown(0, None, f"connection failed mid-request: {exc}") from exc
+        self._track_weight(response)
+        return response
+
+    async def _on_trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook, run just before a request's first byte is written: a
+        request that left the governor, then waited for a connection while a 429 came in,
+        is held back here rather than sent inside the ``Retry-After``."""
+        if event.endswith(".send_request_headers.started") and (
+            self._blocked_until > time.monotonic()
+        ):
+            raise _HeldBack
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        """Park every caller the moment a 429/418's headers arrive (see ``__init__``)."""
+        if response.status_code in (429, 418):
+            self._block(response)
+
+    def _block(self, response: httpx.Response) -> float:
+        """Hold every request until ``Retry-After`` has passed (a little more: a request that
+        lands a hair early counts as one more strike, and strikes lead to a 418 ban); the
+        ``Retry-After`` in seconds."""
         retry = float(response.headers.get("Retry-After", "60"))
-        self.rate_limited += 1
         self._blocked_until = max(self._blocked_until, time.monotonic() + retry + _RETRY_MARGIN_S)
+        return retry
+
+    def _rate_limited(self, response: httpx.Response, code: int | None, msg: str) -> RateLimited:
+        """The error for a 429/418 (every caller already parked by ``_on_response``)."""
+        retry = self._block(response)
+        self.rate_limited += 1
         return RateLimited(response.status_code, code, msg, retry)
 
     async def _governor(self, weight: int = 1) -> None:
         """Wait out a ban; hold a request that would cross the weight limit until the
-        minute turns; pace requests once the weight nears the limit."""
-        # Loop: a caller woken from one wait checks everything again (a ban may have come
-        # while it waited for the minute to turn, and the other way round).
-        for _ in range(8):
+        minute turns; pace requests once the weight nears the limit. Returns only when no
+        ``Retry-After`` is running: the caller then sends without awaiting anything else."""
+        reserved = False
+        # Loop: a caller woken from any wait checks everything again (a 429 may have come
+        # while it waited for the minute to turn or paced itself, and the other way round).
+        # Every pass sleeps, so it never spins; it never gives up and sends inside a ban.
+        while True:
             wait = self._blocked_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
+            if reserved:
+                return
             if self.weight_used + weight > self.weight_limit * _HOLD_AT:
                 # Sending would earn a 429 (and repeated 429s a ban): wait for the venue's
                 # minute to turn; the next answer's header says what the venue counts.
@@ -329,16 +388,18 @@ class BinanceRest:
                 if self.weight_used + weight > self.weight_limit * _HOLD_AT:
                     self.weight_used = 0  # the first one woken resets; the others add up
                 continue
-            break
-        # Reserve the weight now: callers in flight together must not all see room for
-        # themselves. Answers' headers raise the count to the venue's, never lower it
-        # within the minute (an answer may predate requests still in flight).
-        minute = self.now_ms() // 60_000
-        if minute != self._weight_minute:
-            self._weight_minute, self.weight_used = minute, 0
-        self.weight_used += weight
-        if self.weight_used >= self.weight_limit * _SLOW_DOWN_AT:
-            # Spread what is left of the minute over the rest of it, instead of hitting 429.
+            # Reserve the weight now: callers in flight together must not all see room for
+            # themselves. Answers' headers raise the count to the venue's, never lower it
+            # within the minute (an answer may predate requests still in flight).
+            minute = self.now_ms() // 60_000
+            if minute != self._weight_minute:
+                self._weight_minute, self.weight_used = minute, 0
+            self.weight_used += weight
+            reserved = True
+            if self.weight_used < self.weight_limit * _SLOW_DOWN_AT:
+                return
+            # Spread what is left of the minute over the rest of it, instead of hitting 429;
+            # then round the loop again: a Retry-After may have begun meanwhile.
             seconds_left = 60 - (self.now_ms() / 1000) % 60
             left = max(1, self.weight_limit - self.weight_used)
             await asyncio.sleep(min(seconds_left, seconds_left / left * 4))
@@ -388,13 +449,16 @@ class BinanceRest:
 
     async def depth(self, symbol: str, limit: int = 1000) -> bytes:
         """``GET /api/v3/depth`` as raw JSON bytes (decoded by the caller's typed decoder)."""
-        await self._governor(_depth_weight(limit))
         url = f"{self.base_url}/v3/depth?{urlencode({'symbol': symbol, 'limit': limit})}"
-        try:
-            response = await self._http.get(url)
-        except httpx.HTTPError as exc:
-            raise BinanceError(0, None, f"depth snapshot failed: {exc}") from exc
-        self._track_weight(response)
+        weight = _depth_weight(limit)
+        while True:
+            await self._governor(weight)
+            try:
+                response = await self._wire("GET", url, {}, weight)
+            except BinanceError as exc:
+                raise BinanceError(0, None, f"depth snapshot failed: {exc.msg}") from exc
+            if response is not None:
+                break
         if response.status_code in (429, 418):
             raise self._rate_limited(response, None, response.text[:200])
         if response.status_code != 200:

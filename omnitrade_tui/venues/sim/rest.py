@@ -6,6 +6,13 @@ signed endpoints verify the signature over the raw payload, then the timestamp w
 Every answer carries ``X-MBX-USED-WEIGHT-1M``; successful orders carry the order-count
 headers. Over the weight limit a client gets 429 with ``Retry-After``; one that keeps
 going while told to wait is banned with 418.
+
+Weight is counted per IP in the venue's clock minutes (the minute a client reads from the
+venue's ``serverTime`` is the one its weight is counted in, clock-skew drills included).
+A request that arrives while a ``Retry-After`` this venue gave is still running is a
+*strike*, recorded in ``SimVenue.ignored_retry_after`` for tests and the soak to check;
+three strikes in a row earn a 418 ban, and a request that waited the ``Retry-After`` out
+clears them (a client that was told to wait once and did is not punished for it later).
 """
 
 from __future__ import annotations
@@ -86,14 +93,83 @@ class Call:
         return symbol
 
 
+# HTTP/1.1 without pipelining: a request on the connection a 429 was written to was sent
+# after the client read that 429. On another connection, one arriving this soon after was
+# likely sent before the client could have read it (in flight, not ignoring it).
+IN_FLIGHT_S = 0.05
+# Requests inside a running Retry-After, in a row, that earn a 418.
+STRIKES_TO_BAN = 3
+BAN_S = 120
+
+
+class IgnoredRetryAfter(msgspec.Struct, frozen=True):
+    """A request that arrived while a ``Retry-After`` given to its IP was still running."""
+
+    request: str  # "GET /api/v3/depth"
+    after_s: float  # how long after the 429/418 was written
+    retry_after_s: float  # what the 429/418 said
+
+
+class RetryWindow:
+    """The ``Retry-After`` last given to one IP, and the strikes against it."""
+
+    __slots__ = ("connection", "given_at", "retry_after_s", "strikes")
+
+    def __init__(self) -> None:
+        self.given_at = 0.0  # monotonic seconds
+        self.retry_after_s = 0.0
+        self.strikes = 0
+        self.connection: object = None
+
+    def give(self, retry_after_s: float, request: web.Request) -> None:
+        """A 429/418 with this ``Retry-After`` is being written now, answering ``request``."""
+        self.given_at = time.monotonic()
+        self.retry_after_s = retry_after_s
+        self.connection = request.transport
+
+
+def _strike(venue: SimVenue, ip: str, request: web.Request) -> bool:
+    """Note a request arriving inside a running ``Retry-After``; True when it earns a ban."""
+    window = venue.retry_windows.get(ip)
+    if window is None:
+        return False
+    after = time.monotonic() - window.given_at
+    if after >= window.retry_after_s:
+        window.strikes = 0  # waited it out: the slate is clean
+        return False
+    if after < IN_FLIGHT_S and request.transport is not window.connection:
+        return False
+    venue.ignored_retry_after.append(
+        IgnoredRetryAfter(f"{request.method} {request.path}", round(after, 4), window.retry_after_s)
+    )
+    venue.ignored_retry_after_total += 1
+    window.strikes += 1
+    return window.strikes >= STRIKES_TO_BAN
+
+
 def _weight(venue: SimVenue, ip: str, cost: int) -> int:
-    """Charge ``cost`` to ``ip`` in the current minute; the weight used so far."""
-    now = time.time()
+    """Charge ``cost`` to ``ip`` in the venue's current minute; the weight used so far."""
+    now = venue.now_ms() / 1000
     window = venue.weights.setdefault(ip, [now - now % 60, 0.0])
-    if now - window[0] >= 60:
+    if now - window[0] >= 60 or now < window[0]:  # a new minute (or the clock went back)
         window[0], window[1] = now - now % 60, 0.0
     window[1] += cost
     return int(window[1])
+
+
+def _banned(venue: SimVenue, ip: str, banned_until: float, request: web.Request) -> web.Response:
+    retry = int(banned_until - time.time()) + 1
+    venue.retry_windows.setdefault(ip, RetryWindow()).give(retry, request)
+    return _json(
+        {
+            "code": -1003,
+            "msg": f"Way too much request weight used; IP banned until "
+            f"{int(banned_until * 1000)}. Please use WebSocket Streams for live "
+            "updates to avoid bans.",
+        },
+        418,
+        {"Retry-After": str(retry)},
+    )
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -114,20 +190,11 @@ def endpoint(
         async def run(request: web.Request) -> web.Response:
             venue: SimVenue = request.app[VENUE_KEY]
             ip = request.remote or "?"
+            if _strike(venue, ip, request):
+                venue.bans[ip] = time.time() + BAN_S
             banned_until = venue.bans.get(ip, 0.0)
-            now = time.time()
-            if banned_until > now:
-                retry = int(banned_until - now) + 1
-                return _json(
-                    {
-                        "code": -1003,
-                        "msg": f"Way too much request weight used; IP banned until "
-                        f"{int(banned_until * 1000)}. Please use WebSocket Streams for live "
-                        "updates to avoid bans.",
-                    },
-                    418,
-                    {"Retry-After": str(retry)},
-                )
+            if banned_until > time.time():
+                return _banned(venue, ip, banned_until, request)
             body = await request.text()
             call = Call(venue, request, body)
             try:
@@ -137,7 +204,7 @@ def endpoint(
                 if throttled:
                     venue.faults.throttle -= 1
                 if used > venue.weight_limit or throttled:
-                    return _too_many(venue, ip, headers)
+                    return _too_many(venue, ip, headers, request)
                 result = await handler(call)
             except SimError as exc:
                 headers = {"X-MBX-USED-WEIGHT-1M": str(_weight(venue, ip, 0))}
@@ -153,20 +220,15 @@ def endpoint(
     return wrap
 
 
-def _too_many(venue: SimVenue, ip: str, headers: dict[str, str]) -> web.Response:
-    """429 with Retry-After; a client already told to wait and still sending is banned."""
-    strikes = venue.weights.setdefault(f"strikes:{ip}", [0.0, 0.0])
-    now = time.time()
+def _too_many(
+    venue: SimVenue, ip: str, headers: dict[str, str], request: web.Request
+) -> web.Response:
+    """429 with Retry-After (the fault's, else until the venue's minute turns)."""
+    now = venue.now_ms() / 1000
     retry_after = venue.faults.retry_after_s or 60 - int(now % 60) or 1
-    if strikes[0] and now - strikes[0] < retry_after and strikes[1] >= 3:
-        venue.bans[ip] = now + 120
-        return _json(
-            {"code": -1003, "msg": "Way too much request weight used; IP banned."},
-            418,
-            {**headers, "Retry-After": "120"},
-        )
-    strikes[0] = strikes[0] if strikes[0] and now - strikes[0] < 60 else now
-    strikes[1] += 1
+    window = venue.retry_windows.setdefault(ip, RetryWindow())
+    if time.monotonic() - window.given_at >= window.retry_after_s:
+        window.give(retry_after, request)  # a 429 inside a running window does not extend it
     return _json(
         {
             "code": -1003,

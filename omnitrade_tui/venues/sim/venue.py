@@ -57,6 +57,7 @@ from omnitrade_tui.venues.sim.matching import (
 )
 from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
 from omnitrade_tui.venues.sim.replay import Replay
+from omnitrade_tui.venues.sim.rest import IgnoredRetryAfter, RetryWindow
 from omnitrade_tui.venues.sim.state import load_state, save_state
 from omnitrade_tui.venues.sim.streams import StreamHub
 from omnitrade_tui.venues.sim.symbols import START_PRICES, default_instruments
@@ -128,6 +129,11 @@ class SimVenue:
         self.orders_per_10s = orders_per_10s
         self.weights: dict[str, list[float]] = {}  # ip -> [window start, used]
         self.bans: dict[str, float] = {}
+        # Retry-After given per IP, and requests that came while one was running (bounded:
+        # a soak's client that misbehaved for an hour must not grow the venue without end).
+        self.retry_windows: dict[str, RetryWindow] = {}
+        self.ignored_retry_after: deque[IgnoredRetryAfter] = deque(maxlen=1000)
+        self.ignored_retry_after_total = 0
         self.user_subs: list[UserSubscription] = []
         self.api_sockets: set[web.WebSocketResponse] = set()
         self.clock_offset_ms = 0

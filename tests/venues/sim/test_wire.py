@@ -142,6 +142,46 @@ async def test_rate_limit_429_then_418(http: aiohttp.ClientSession) -> None:
         assert statuses[0] == 200 and 429 in statuses and statuses[-1] == 418
 
 
+async def test_retry_after_strikes_reset_once_waited_out(http: aiohttp.ClientSession) -> None:
+    # A client told to wait that does wait is never banned, however many 429s it gets
+    # over a session; one that keeps sending inside the Retry-After is, and the venue
+    # records each such request for the connector's checks.
+    async with SimVenue.start(symbols=["ETHUSDT"], generate=False) as sim:
+        sim.faults.retry_after_s = 1
+        for _ in range(4):
+            sim.faults.throttle = 1
+            async with http.get(f"{sim.rest_url}/v3/ping") as resp:
+                assert resp.status == 429 and resp.headers["Retry-After"] == "1"
+            async with http.get(f"{sim.rest_url}/v3/ping") as resp:  # one strike
+                assert resp.status == 200
+            await asyncio.sleep(1.05)
+            async with http.get(f"{sim.rest_url}/v3/ping") as resp:  # waited: strikes cleared
+                assert resp.status == 200
+        assert sim.ignored_retry_after_total == 4
+        assert all(r.request == "GET /api/v3/ping" for r in sim.ignored_retry_after)
+        sim.faults.throttle = 1
+        statuses = []
+        for _ in range(4):
+            async with http.get(f"{sim.rest_url}/v3/ping") as resp:
+                statuses.append(resp.status)
+        assert statuses == [429, 200, 200, 418]
+
+
+async def test_weight_is_counted_in_the_venues_clock_minute(http: aiohttp.ClientSession) -> None:
+    # The client reads the minute from the venue's serverTime: a skewed venue clock moves
+    # the minute its weight resets at, and the Retry-After that says when.
+    async with SimVenue.start(symbols=["ETHUSDT"], generate=False) as sim:
+        sim.weight_limit = 3
+        now = time.time()
+        sim.clock_offset_ms = int((60 - now % 60 - 20) * 1000)  # venue minute ends in ~20 s
+        for _ in range(3):
+            async with http.get(f"{sim.rest_url}/v3/ping") as resp:
+                assert resp.status == 200
+        async with http.get(f"{sim.rest_url}/v3/ping") as resp:
+            assert resp.status == 429
+            assert 18 <= int(resp.headers["Retry-After"]) <= 21
+
+
 async def test_stream_control_messages(sim: SimVenue, http: aiohttp.ClientSession) -> None:
     async with http.ws_connect(f"{sim.stream_url}ws/0") as ws:
         await ws.send_str('{"method":"SUBSCRIBE","params":["ethusdt@bookTicker"],"id":1}')
