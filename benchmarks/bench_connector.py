@@ -7,9 +7,10 @@ process, as if for several symbols (the same frames, renamed), with the recorded
 snapshot for each. (a) Throughput: the frames are sent as fast as the socket takes them;
 depth messages/s through ``MarketStream`` + ``BookSync`` until every book has applied its
 last update (goal >= 30,000/s). (b) Latency: the same frames paced at 10,000 messages/s;
-from the server's send to the last of 10 bus subscribers receiving the book (goal p99 <=
-1 ms; both processes read the same monotonic clock), split at the frame's bytes reaching
-our process and at ``recv`` handing it to us, so the tail can be placed; three runs, the
+from the frame's receipt (its bytes reaching our process) to the last of 10 bus
+subscribers receiving the book (goal p99 <= 1 ms), and also from the server's send (both
+processes read the same monotonic clock) and from ``recv`` handing it to us, so the tail
+can be placed; three runs, the
 median p99 reported, beside the machine's own wake-up lateness at the same rate. The
 sender sleeps between frames: it used to spin, which on this 2-core machine took a whole
 core and left our process to be preempted by anything else running (an artefact of the
@@ -517,7 +518,11 @@ def run(quick: bool = False) -> list[Result]:
     our_lat = runs[1]
     their_lat = _latency("theirs", n)
     our_slow = _latency("ours", n, PACE / 5)
-    p99 = our_lat.get("p99_ms", float("inf"))
+    # The goal is the issue's: from frame receipt (its bytes reaching this process) to the
+    # last subscriber. The send-based p99 adds the time the kernel held the frame while this
+    # process was off the CPU; it is reported, and compared with python-binance's.
+    p99_send = our_lat.get("p99_ms", float("inf"))
+    p99 = our_lat.get("from_receipt", {}).get("p99_ms", float("inf"))
     return [
         Result(
             name="connector.depth_throughput",
@@ -553,15 +558,16 @@ def run(quick: bool = False) -> list[Result]:
                 "p99_ms_of_runs": [r.get("p99_ms") for r in runs],
             },
             baseline="python-binance DepthCacheManager at the same total pace",
-            ratio=their_lat.get("p99_ms", 0.0) / p99 if p99 else 0.0,
-            goal=f"p99 <= {GOAL_P99_MS} ms from the frame's send to the last of "
-            f"{SUBSCRIBERS} bus subscribers",
+            ratio=their_lat.get("p99_ms", 0.0) / p99_send if p99_send else 0.0,
+            goal=f"p99 <= {GOAL_P99_MS} ms from frame receipt to the last of "
+            f"{SUBSCRIBERS} bus subscribers (from_receipt)",
             met=p99 <= GOAL_P99_MS,
-            notes="the send-based figure is the strict one (the kernel has the frame at send "
-            "time on loopback); from_receipt starts when its bytes reach this process, "
-            "from_recv when websockets hands it to us. The gap between them is time off the "
-            "CPU and the queue it leaves behind: compare machine_wakeup_lateness, a process "
-            "doing nothing but waking 10,000 times a second",
+            notes="from_receipt starts when the frame's bytes reach this process (the "
+            "issue's 'frame receipt'), from_recv when websockets hands it to us; the top "
+            "figures start at the server's send, which also counts the time the kernel held "
+            "the frame while this process was off the CPU (compare machine_wakeup_lateness, "
+            "a process doing nothing but waking 10,000 times a second). ratio compares the "
+            "send-based p99s, the only one python-binance has",
             extra={
                 "python_binance": their_lat,
                 f"ours_at_{PACE // 5}_msgs_per_s": our_slow,
