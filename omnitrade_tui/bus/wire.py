@@ -9,8 +9,8 @@ The receiving side turns the kind back into a typed msgpack decoder, built once 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -41,16 +41,18 @@ PLAIN_VALUES: tuple[type[msgspec.Struct], ...] = (
     RiskLimits,
 )
 PLAIN = "plain"
+T = TypeVar("T")
 
 
 class UnknownWireType(ValueError):
     """A peer sent a value of a type this process does not know (a newer version?)."""
 
 
-def _subclasses(base: type[Any]) -> Iterable[type[Any]]:
+def subclasses(base: type[T]) -> Iterator[type[T]]:
+    """Every subclass of ``base``, at any depth (those imported so far)."""
     for sub in base.__subclasses__():
         yield sub
-        yield from _subclasses(sub)
+        yield from subclasses(sub)
 
 
 def kind_of(value: Any) -> str:
@@ -80,7 +82,7 @@ class WireTypes:
         """The struct class called ``name``."""
         if self._known is None or name not in self._known:
             self._known = {
-                t.__name__: t for t in (*_subclasses(Event), *_subclasses(Command), *PLAIN_VALUES)
+                t.__name__: t for t in (*subclasses(Event), *subclasses(Command), *PLAIN_VALUES)
             }
         found = self._known.get(name)
         if found is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import getpass
 import os
 import sys
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit
 from omnitrade_tui.cli.app import configure_textual
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.cli.startup import overrides_from_args, start_logging
+from omnitrade_tui.cli.startup import ask_password, overrides_from_args, start_logging
 from omnitrade_tui.config import Settings, load_settings
 from omnitrade_tui.logs import current_ring
 
@@ -57,17 +56,6 @@ def register(subparsers: Any) -> None:
         "(first connection only; a changed certificate is still refused)",
     )
     parser.set_defaults(handler=run_attach)
-
-
-def _password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            raise CliError("--password-stdin: standard input was empty", ExitCode.USAGE)
-        return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
-        raise CliError("no terminal to ask the password at: use --password-stdin", ExitCode.USAGE)
-    return getpass.getpass(f"password for {args.user}: ")
 
 
 def _address(url: str) -> tuple[str, str, int]:
@@ -162,7 +150,7 @@ def run_attach(args: argparse.Namespace) -> int:
         if scheme == "https"
         else None
     )
-    password = _password(args)
+    password = ask_password(args, f"password for {args.user}: ")
     print(f"omnitrade: attaching to {host}:{port} as {args.user}...", file=sys.stderr, flush=True)
     configure_textual(settings, os.environ)
     return asyncio.run(_run(settings, args.url, args.user, password, pin))

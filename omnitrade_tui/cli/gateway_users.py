@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.cli.startup import overrides_from_args, start_logging
+from omnitrade_tui.cli.startup import ask_password, overrides_from_args, start_logging
 from omnitrade_tui.config import load_settings
 from omnitrade_tui.gateway.auth import AuditLog
 from omnitrade_tui.gateway.passwords import PasswordPolicyError, check_policy
@@ -61,17 +61,9 @@ def read_password(args: argparse.Namespace, name: str) -> str:
 
     Checked against the policy before the confirmation, so a refused one is not typed twice.
     """
+    first = ask_password(args, f"new password for {name}: ")
     if args.password_stdin:
-        line = sys.stdin.readline()
-        text = line.rstrip("\r\n")
-        if not text:
-            raise CliError("no password on standard input", ExitCode.USAGE)
-        return text
-    if sys.stdin is None or not sys.stdin.isatty():
-        raise CliError(
-            "no terminal to ask for the password on: use --password-stdin", ExitCode.USAGE
-        )
-    first = getpass.getpass(f"new password for {name}: ")
+        return first  # a script's: the policy is checked when it is stored
     try:
         check_policy(first, name)
     except PasswordPolicyError as exc:

@@ -7,10 +7,13 @@ settings, or raises a typed error that ``cli.main`` turns into one line and an e
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from omnitrade_tui.cli.errors import CliError
+from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import Overrides, Settings, confirm_live, load_settings
 from omnitrade_tui.logs import LoggingSetup, configure_logging
 
@@ -46,6 +49,21 @@ def prepare_run(args: argparse.Namespace, ask: Ask | None = None) -> Settings:
     start_logging(settings)
     confirm_live(settings, ask if ask is not None else terminal_ask())
     return settings
+
+
+def ask_password(args: argparse.Namespace, prompt: str) -> str:
+    """A password: the first line of standard input with ``--password-stdin`` (scripts),
+    else asked at a hidden prompt. Never a command-line argument (shell history, ``ps``)."""
+    if args.password_stdin:
+        text = sys.stdin.readline().rstrip("\r\n")
+        if not text:
+            raise CliError("no password on standard input", ExitCode.USAGE)
+        return text
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise CliError(
+            "no terminal to ask for the password on: use --password-stdin", ExitCode.USAGE
+        )
+    return getpass.getpass(prompt)
 
 
 def start_logging(settings: Settings, console: bool = False) -> LoggingSetup:

@@ -30,7 +30,7 @@ import aiohttp
 import msgspec
 
 from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
+from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of, subclasses
 from omnitrade_tui.domain.commands import Command
 from omnitrade_tui.domain.events import BookHealth, BookState, ConnectionChanged, LinkState
 from omnitrade_tui.gateway import protocol as wire
@@ -444,10 +444,7 @@ class GatewayClient:
 
     def _install(self) -> None:
         """Become the local bus's handler of every command: they run on the gateway."""
-        stack: list[type[Command]] = list(Command.__subclasses__())
-        while stack:
-            cls = stack.pop()
-            stack.extend(cls.__subclasses__())
+        for cls in subclasses(Command):
             if not self.bus.handles(cls):
                 self.bus.handle(cls, self.request)
                 self._installed.append(cls)

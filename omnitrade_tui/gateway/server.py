@@ -43,7 +43,7 @@ from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.bus.bus import CommandTimeout, NoHandler
 from omnitrade_tui.bus.policy import each
 from omnitrade_tui.bus.subscription import Subscription
-from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
+from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of, subclasses
 from omnitrade_tui.domain.commands import Command, SubscribeSymbol
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.gateway import protocol as wire
@@ -624,10 +624,4 @@ def _user_row(user: Any) -> dict[str, Any]:
 
 
 def _command_types() -> list[type[Command]]:
-    found: list[type[Command]] = []
-    stack: list[type[Command]] = list(Command.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        found.append(cls)
-        stack.extend(cls.__subclasses__())
-    return sorted(found, key=lambda c: c.name)
+    return sorted(subclasses(Command), key=lambda c: c.name)

@@ -513,8 +513,9 @@ class OmniTradeApp(App[None]):
     # -- what the user's role allows (attached to a gateway) ------------------------------
 
     def refusal_of(self, action: str) -> str | None:
-        """Why ``action`` is not allowed to this user, or ``None`` when it is."""
-        command = ACTION_COMMANDS.get(action)
+        """Why ``action`` (a name, or as a binding writes it: ``ticket('BUY')``) is not
+        allowed to this user, or ``None`` when it is."""
+        command = ACTION_COMMANDS.get(action.split("(", 1)[0])
         return self.session.refused.get(command) if command is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -531,7 +532,7 @@ class OmniTradeApp(App[None]):
                 continue
             keys = keymap.get(binding.id, binding.key) if binding.id else binding.key
             if event.key in keys.split(","):
-                reason = self.refusal_of(binding.action.split("(", 1)[0])
+                reason = self.refusal_of(binding.action)
                 if reason:
                     event.stop()
                     self.notify(f"{binding.description}: {reason}", severity="warning")

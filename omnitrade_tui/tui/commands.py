@@ -50,7 +50,7 @@ class TradingCommands(Provider):
         for name in app.our_themes:
             entries.append((f"Theme: {name}", partial(setattr, app, "theme", name), "theme"))
         for title, action, help_text in _ACTIONS:
-            refused = app.refusal_of(action.split("(", 1)[0])
+            refused = app.refusal_of(action)
             if refused:  # attached to a gateway with a role that may not: say so, do nothing
                 notice = partial(app.notify, f"{title}: {refused}", severity="warning")
                 entries.append((title, notice, f"DISABLED: {refused}"))

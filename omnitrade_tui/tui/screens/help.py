@@ -52,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
                 keys = self._keys_of(binding)
                 tip = f" - {binding.tooltip}" if binding.tooltip else ""
                 refusal_of = getattr(self._target, "refusal_of", None)
-                refused = refusal_of(binding.action.split("(", 1)[0]) if refusal_of else None
+                refused = refusal_of(binding.action) if refusal_of else None
                 if refused:
                     tip = f" - DISABLED: {refused}"
                 # The id is what [ui.keys] in the config file rebinds.
