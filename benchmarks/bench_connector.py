@@ -53,7 +53,7 @@ from websockets.asyncio.client import ClientConnection
 
 from benchmarks.harness import Result, shared_data_dir
 from omnitrade_tui.bus import Bus, CommandTimeout, each, topics
-from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.commands import CancelOrder, PlaceOrder
 from omnitrade_tui.domain.events import BookState, BookTop, OrderUpdated
 from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
@@ -653,6 +653,12 @@ class Drill:
         # Crossed books published (the soak's "zero crossed books"): counted on the bus.
         self.crossed = 0
         self.bus.subscribe("md.book.*", each(self._check_crossed), name="drill.crossed")
+        # What the bus said of our orders and fills, as the screen and the store hear it
+        # (the order manager keeps only recent ones): the newest state of every order, and
+        # every fill once, with how many times a fill was said again.
+        self.said_orders: dict[str, Order] = {}
+        self.said_fills: dict[tuple[str, int], tuple[Decimal, Decimal, int]] = {}
+        self.fills_said_again = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self.bus.subscribe(topics.ORDER, each(self._on_order))
         self.rest._http.event_hooks["request"].append(self._on_request)
@@ -696,8 +702,20 @@ class Drill:
             self.banned += response.status_code == 418
 
     def _on_order(self, topic: str, event: Any) -> None:
-        if isinstance(event, OrderUpdated) and event.report.order.status is OrderStatus.UNKNOWN:
+        if not isinstance(event, OrderUpdated):
+            return
+        order, fill = event.report.order, event.report.fill
+        if order.status is OrderStatus.UNKNOWN:
             self.unknown += 1
+        known = self.said_orders.get(order.client_order_id)
+        if known is None or not known.status.is_terminal or order.status.is_terminal:
+            self.said_orders[order.client_order_id] = order
+        if fill is not None:
+            key = (fill.symbol, fill.trade_id)
+            if key in self.said_fills:
+                self.fills_said_again += 1
+            else:
+                self.said_fills[key] = (fill.qty, fill.price, fill.order_id)
 
     async def _reconcile(self) -> None:
         # A failure propagates: the user-data stream tries again, its events held meanwhile.
@@ -846,12 +864,13 @@ class Drill:
         assert sync.book.levels(Side.SELL) == want_asks, f"{symbol} asks differ"
 
     def check_fills(self) -> int:
-        """Our fills are exactly the venue's trades for the account; their count."""
+        """The fills published on the bus are exactly the venue's trades for the account;
+        their count."""
         venue = {
             (t["symbol"], int(t["id"])): (Decimal(t["qty"]), Decimal(t["price"]))
             for t in self.sim.my_trades.get(1, [])
         }
-        ours = {k: (f.qty, f.price) for k, f in self.manager.fills.items()}
+        ours = {k: (qty, price) for k, (qty, price, _) in self.said_fills.items()}
         lost = sorted(set(venue) - set(ours))
         extra = sorted(set(ours) - set(venue))
         assert not lost, f"fills lost: {lost[:5]}"
@@ -860,14 +879,15 @@ class Drill:
         return len(venue)
 
     def check_orders(self) -> Counter[str]:
-        """Every order we know is in its true state (none UNKNOWN); statuses counted."""
+        """Every order the bus told of is, as last told, in its true state (none UNKNOWN,
+        none left PENDING_NEW); statuses counted."""
         engine = self.sim.engine
         account = engine.accounts[1]
         statuses: Counter[str] = Counter()
         by_order: dict[int, Decimal] = {}
-        for (_symbol, _tid), fill in self.manager.fills.items():
-            by_order[fill.order_id] = by_order.get(fill.order_id, Decimal(0)) + fill.qty
-        for client_id, order in self.manager.orders.items():
+        for qty, _price, order_id in self.said_fills.values():
+            by_order[order_id] = by_order.get(order_id, Decimal(0)) + qty
+        for client_id, order in self.said_orders.items():
             truth = engine.find_order(account, order.symbol, client_order_id=client_id)
             statuses[str(order.status)] += 1
             assert order.status is not OrderStatus.UNKNOWN, f"{client_id} still UNKNOWN"
@@ -934,7 +954,9 @@ class Drill:
             "rss_mb": _rss_mb(),
             "crossed_books": self.crossed,
             "placed": self.placed,
-            "fills": len(self.manager.fills),
+            "fills": len(self.said_fills),
+            "fills_said_again": self.fills_said_again,
+            "manager_keeps": f"{len(self.manager.orders)} orders, {len(self.manager.fills)} fills",
             "unknown": self.unknown,
             "refused": sum(self.refused.values()),
             "429": self.throttled,
@@ -976,24 +998,36 @@ async def drill_run(faults: DrillFaults, seconds: float, seed: int = 5) -> dict[
 # ---------------------------------------------------------------------------------------
 
 
+#: Frames kept per allocation in a long soak: enough to find, above a library's frames, the
+#: code of ours or of the sim that asked for the memory.
+TRACE_FRAMES = 10
+
+
+def _owner(traceback: tracemalloc.Traceback) -> str:
+    """Whose memory an allocation is: the innermost frame of the sim, of our code or of this
+    harness decides (a library allocating for the connector counts as the connector's)."""
+    for frame in reversed(traceback):  # most recent first
+        name = frame.filename
+        if "/venues/sim/" in name:
+            return "sim"
+        if "/omnitrade_tui/" in name:
+            return "ours"
+        if "/benchmarks/" in name:
+            return "harness"
+    return "libraries"
+
+
 def _traced_mb() -> dict[str, float]:
-    """Live Python memory by where it was allocated: the simulated venue's code (it runs in
-    this process, and an exchange keeps every order and trade), the rest of ours (connector,
-    order manager, bus), and libraries. RSS alone mixes the three, and the allocator's
-    arenas besides."""
+    """Live Python memory by whose it is: the simulated venue's (it runs in this process,
+    and an exchange keeps every order and trade), ours (connector, order manager, bus),
+    this harness's (it keeps every order and fill the bus told of, to check them against
+    the venue's), and libraries' on nobody's behalf that could be told. RSS alone mixes
+    them, and the allocator's arenas besides."""
     if not tracemalloc.is_tracing():
         return {}
-    sizes = {"sim": 0, "ours": 0, "libraries": 0}
-    for stat in tracemalloc.take_snapshot().statistics("filename"):
-        name = stat.traceback[0].filename
-        key = (
-            "sim"
-            if "/venues/sim/" in name
-            else "ours"
-            if "/omnitrade_tui/" in name
-            else "libraries"
-        )
-        sizes[key] += stat.size
+    sizes = {"sim": 0, "ours": 0, "harness": 0, "libraries": 0}
+    for stat in tracemalloc.take_snapshot().statistics("traceback"):
+        sizes[_owner(stat.traceback)] += stat.size
     return {f"traced_{k}_mb": round(v / 2**20, 2) for k, v in sizes.items()}
 
 
@@ -1027,7 +1061,7 @@ def soak(seconds: float, every_s: float = 60.0) -> list[Result]:
     # Resyncs under faults are expected by the hundred: keep the per-minute lines readable.
     logging.getLogger("omnitrade_tui").setLevel(logging.ERROR)
     if seconds >= 600:  # long soaks: where the memory goes, each minute (one frame a block)
-        tracemalloc.start(1)
+        tracemalloc.start(TRACE_FRAMES)
     try:
         summary = asyncio.run(_soak(seconds, every_s))
         met, notes = True, "book converged; fills equal the venue's; no order left UNKNOWN"

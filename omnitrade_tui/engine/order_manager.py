@@ -9,7 +9,14 @@ client order id, never by sending the order again.
 
 The venue's user-data stream publishes the order's life after that (fills, cancels) on
 ``exec.order``; the manager listens there too, keeps the newest state of every order, and
-counts each fill once by (symbol, trade id).
+counts each fill once by (symbol, trade id). What the venue's REST answers tell it first
+(an order filled at once, a cancel done) it publishes too, when it changes what the bus has
+said: the user-data stream may be down just then, and the screen, the store and the
+gateway learn only from the bus.
+
+Memory stays bounded over a long session: open orders are kept while open, final ones only
+the newest ``KEEP_FINAL_ORDERS`` (history is the store's job), and fill keys only the newest
+``KEEP_FILLS`` per manager, with a per-symbol mark below which a fill counts as seen.
 
 The engine may not import a venue: the execution side is reached through ``ExecutionPort``,
 a protocol the Binance execution client satisfies by shape; the runtime wires them.
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -44,6 +52,16 @@ from omnitrade_tui.domain.models import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Final orders (filled, cancelled, rejected, expired) kept after newer ones: far more than
+#: any late report or a cancel-replace can refer to; the full history is in the store.
+KEEP_FINAL_ORDERS = 2_000
+#: Ids of final orders let go, remembered so that a late report cannot bring one back as open.
+KEEP_FORGOTTEN_IDS = 20_000
+#: Fills remembered by (symbol, trade id) to count each once. A fill reaches us within
+#: seconds (stream) or at the next reconciliation (REST, from the last reconciled id up), so
+#: a fill older than this many newer ones is never seen for the first time.
+KEEP_FILLS = 5_000
 
 
 class ExecutionPort(Protocol):
@@ -95,6 +113,9 @@ class ExecutionPort(Protocol):
 
 
 def _execution_of(status: OrderStatus) -> ExecutionType:
+    """The execution type that reports a change to ``status`` (learned from a REST answer)."""
+    if status in (OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.UNKNOWN):
+        return ExecutionType.NEW
     if status is OrderStatus.CANCELED:
         return ExecutionType.CANCELED
     if status in (OrderStatus.EXPIRED, OrderStatus.EXPIRED_IN_MATCH):
@@ -128,8 +149,15 @@ class OrderManager:
         self.bus = bus
         self.port = port
         self.symbols = list(symbols or [])
+        #: Every open order, and the newest ``KEEP_FINAL_ORDERS`` final ones.
         self.orders: dict[str, Order] = {}
+        #: The newest ``KEEP_FILLS`` fills, oldest first.
         self.fills: dict[tuple[str, int], Fill] = {}
+        self._final_ids: deque[str] = deque()
+        self._forgotten_ids: dict[str, None] = {}
+        #: Per symbol, the highest trade id let go from ``fills``: anything at or below it
+        #: was counted already.
+        self._fills_forgotten_to: dict[str, int] = {}
         #: Per symbol, the trade id up to which every fill of ours is known (reconciled).
         self._fills_complete_to: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -149,13 +177,9 @@ class OrderManager:
         if not isinstance(event, OrderUpdated):
             return
         report = event.report
-        order = report.order
-        known = self.orders.get(order.client_order_id)
-        # A late report never rolls an order back (a FILLED order stays FILLED).
-        if known is None or not known.status.is_terminal or order.status.is_terminal:
-            self.orders[order.client_order_id] = order
+        self._track(report.order)
         if report.fill is not None:
-            self.fills.setdefault((report.fill.symbol, report.fill.trade_id), report.fill)
+            self._count_fill(report.fill)
 
     def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
         self.bus.publish(
@@ -197,12 +221,19 @@ class OrderManager:
     def _accepted(self, orders: list[Order], fills: list[Fill]) -> None:
         """Track what the venue answered; an UNKNOWN order is settled by a query."""
         for order in orders:
-            self._track(order)
+            self._learned(order, [f for f in fills if f.order_id == order.order_id])
             if order.status is OrderStatus.UNKNOWN:
-                self._publish(order, ExecutionType.NEW)
                 self._spawn(self._settle(order))
-        for fill in fills:
-            self.fills.setdefault((fill.symbol, fill.trade_id), fill)
+
+    def _learned(self, order: Order, fills: list[Fill] | None = None) -> None:
+        """Take in an order's state (and its fills) from a REST answer, and publish what
+        the bus has not said yet: its new fills, or else its new status."""
+        changed = self._track(order)
+        new_fills = [f for f in fills or () if self._count_fill(f)]
+        for fill in new_fills:
+            self._publish(order, ExecutionType.TRADE, fill)
+        if changed and not new_fills:
+            self._publish(order, _execution_of(order.status))
 
     def _refused(self, pendings: list[Order], exc: Exception) -> OrderRefused:
         """Mark orders on their way as REJECTED, say so on the bus; the error to raise."""
@@ -211,7 +242,7 @@ class OrderManager:
             rejected = msgspec.structs.replace(
                 pending, status=OrderStatus.REJECTED, reject_reason=refused.reason
             )
-            self.orders[pending.client_order_id] = rejected
+            self._track(rejected)
             self._publish(rejected, ExecutionType.REJECTED)
         first = pendings[0]
         self.bus.publish(
@@ -257,22 +288,55 @@ class OrderManager:
             quote_order_qty=req.quote_order_qty,
         )
 
-    def _track(self, order: Order) -> None:
-        known = self.orders.get(order.client_order_id)
-        if known is None or not known.status.is_terminal or order.status.is_terminal:
-            self.orders[order.client_order_id] = order
+    def _track(self, order: Order) -> bool:
+        """Keep ``order`` as the newest state of its order; whether that changed the status
+        or the filled quantity. A late report never rolls an order back (a FILLED order
+        stays FILLED), nor brings back one let go as final."""
+        client_id = order.client_order_id
+        if client_id in self._forgotten_ids:
+            return False
+        known = self.orders.get(client_id)
+        if known is not None and known.status.is_terminal and not order.status.is_terminal:
+            return False
+        self.orders[client_id] = order
+        if order.status.is_terminal and (known is None or not known.status.is_terminal):
+            self._final_ids.append(client_id)
+            self._let_go_of_old_orders()
+        return known is None or (known.status, known.filled_qty) != (
+            order.status,
+            order.filled_qty,
+        )
+
+    def _let_go_of_old_orders(self) -> None:
+        while len(self._final_ids) > KEEP_FINAL_ORDERS:
+            client_id = self._final_ids.popleft()
+            order = self.orders.get(client_id)
+            if order is not None and order.status.is_terminal:
+                del self.orders[client_id]
+                self._forgotten_ids[client_id] = None
+        while len(self._forgotten_ids) > KEEP_FORGOTTEN_IDS:
+            del self._forgotten_ids[next(iter(self._forgotten_ids))]
+
+    def _count_fill(self, fill: Fill) -> bool:
+        """Remember ``fill``; whether it is new (its symbol and trade id not seen before)."""
+        key = (fill.symbol, fill.trade_id)
+        let_go_to = self._fills_forgotten_to.get(fill.symbol)
+        if key in self.fills or (let_go_to is not None and fill.trade_id <= let_go_to):
+            return False
+        self.fills[key] = fill
+        if len(self.fills) > KEEP_FILLS:
+            symbol, trade_id = next(iter(self.fills))
+            del self.fills[(symbol, trade_id)]
+            self._fills_forgotten_to[symbol] = max(
+                trade_id, self._fills_forgotten_to.get(symbol, trade_id)
+            )
+        return True
 
     async def _settle(self, order: Order) -> None:
         settled = await self.port.settle(order)
-        self._track(settled)
         if settled.status is not OrderStatus.UNKNOWN:
             log.info("order %s settled as %s", order.client_order_id, settled.status)
-            execution = (
-                ExecutionType.REJECTED
-                if settled.status is OrderStatus.REJECTED
-                else ExecutionType.NEW
-            )
-            self._publish(settled, execution)
+        self._learned(settled)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -289,7 +353,7 @@ class OrderManager:
             order = await self.port.cancel(command.symbol, command.client_order_id)
         except Exception as exc:
             raise _refusal(exc) from exc
-        self._track(order)
+        self._learned(order)
         return order
 
     async def replace(self, command: ReplaceOrder) -> Order:
@@ -311,10 +375,8 @@ class OrderManager:
             canceled, placed, fills = await self.port.replace(command.client_order_id, new)
         except Exception as exc:
             raise _refusal(exc) from exc
-        self._track(canceled)
-        self._track(placed)
-        for fill in fills:
-            self.fills.setdefault((fill.symbol, fill.trade_id), fill)
+        self._learned(canceled)
+        self._learned(placed, fills)
         return placed
 
     async def cancel_all(self, command: CancelAll) -> list[Order]:
@@ -331,7 +393,7 @@ class OrderManager:
             except Exception as exc:
                 raise _refusal(exc) from exc
             for order in orders:
-                self._track(order)
+                self._learned(order)
             done.extend(orders)
         return done
 
@@ -346,11 +408,7 @@ class OrderManager:
         venue_open = {o.client_order_id: o for o in await self.port.open_orders()}
         for client_id, order in venue_open.items():
             known = self.orders.get(client_id)
-            if known is None or (known.status, known.filled_qty) != (
-                order.status,
-                order.filled_qty,
-            ):
-                self._track(order)
+            if self._track(order):
                 self._publish(order, ExecutionType.NEW if known is None else ExecutionType.TRADE)
                 changed.append(client_id)
         for client_id, known in list(self.orders.items()):
@@ -360,9 +418,9 @@ class OrderManager:
                 except Exception as exc:  # the venue forgot it: keep it, and say so
                     log.warning("reconcile: cannot query %s: %s", client_id, exc)
                     continue
-                self._track(final)
-                self._publish(final, _execution_of(final.status))
-                changed.append(client_id)
+                if self._track(final):
+                    self._publish(final, _execution_of(final.status))
+                    changed.append(client_id)
         by_order_id = {o.order_id: o for o in self.orders.values() if o.order_id is not None}
         added = 0
         for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
@@ -379,12 +437,11 @@ class OrderManager:
                 newest = max(f.trade_id for f in fetched)
                 self._fills_complete_to[symbol] = max(newest, -1 if mark is None else mark)
             for fill in fetched:
-                if (fill.symbol, fill.trade_id) in self.fills:
-                    continue
                 owner = by_order_id.get(fill.order_id)
                 if owner is not None:
                     fill = msgspec.structs.replace(fill, client_order_id=owner.client_order_id)
-                self.fills[(fill.symbol, fill.trade_id)] = fill
+                if not self._count_fill(fill):
+                    continue
                 if owner is not None:
                     self._publish(owner, ExecutionType.TRADE, fill)
                 added += 1

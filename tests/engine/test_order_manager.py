@@ -289,3 +289,76 @@ async def test_reconcile_finds_a_fill_missed_below_a_newer_one_the_stream_delive
     assert venue.asked_from == [None, 2]
     await manager.reconcile()
     assert venue.asked_from[-1] == 4  # everything up to 3 is known now
+
+
+async def test_what_a_rest_answer_tells_first_reaches_the_bus(wired: Any) -> None:
+    """No user-data stream runs here: the screen must still see the fill and the cancel."""
+    sim, bus, _, events = wired
+    market = OrderRequest(symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=D("0.2"))
+    await bus.request(PlaceOrder(request=market))
+    mine = [
+        e.report
+        for e in events
+        if isinstance(e, OrderUpdated) and e.report.order.client_order_id == market.client_order_id
+    ]
+    assert mine[-1].order.status is OrderStatus.FILLED
+    venue_trades = [t for t in sim.my_trades[1] if t["symbol"] == "ETHUSDT"]
+    assert sum(r.fill.qty for r in mine if r.fill is not None) == D("0.2")
+    assert {r.fill.trade_id for r in mine if r.fill} == {int(t["id"]) for t in venue_trades}
+    resting = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=resting))
+    await bus.request(CancelOrder(symbol="ETHUSDT", client_order_id=resting.client_order_id))
+    statuses = [
+        e.report.order.status
+        for e in events
+        if isinstance(e, OrderUpdated) and e.report.order.client_order_id == resting.client_order_id
+    ]
+    assert statuses == [OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.CANCELED]
+
+
+def _order(client_id: str, status: OrderStatus) -> Any:
+    from omnitrade_tui.domain.models import Order
+
+    return Order(
+        symbol="ETHUSDT",
+        client_order_id=client_id,
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        status=status,
+        quantity=D("0.1"),
+    )
+
+
+def _report(order: Any, fill: Any = None) -> OrderUpdated:
+    from omnitrade_tui.domain.enums import ExecutionType
+    from omnitrade_tui.domain.models import ExecutionReport
+
+    return OrderUpdated(
+        report=ExecutionReport(execution_type=ExecutionType.TRADE, order=order, fill=fill)
+    )
+
+
+async def test_memory_is_bounded_final_orders_and_old_fills_are_let_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from omnitrade_tui.engine import order_manager
+
+    monkeypatch.setattr(order_manager, "KEEP_FINAL_ORDERS", 3)
+    monkeypatch.setattr(order_manager, "KEEP_FORGOTTEN_IDS", 5)
+    monkeypatch.setattr(order_manager, "KEEP_FILLS", 4)
+    bus = Bus()
+    manager = OrderManager(bus, _FillsOnlyVenue([]), ["ETHUSDT"])  # type: ignore[arg-type]
+    bus.publish(topics.ORDER, _report(_order("open", OrderStatus.NEW)))
+    for n in range(10):
+        bus.publish(topics.ORDER, _report(_order(f"o{n}", OrderStatus.NEW)))
+        bus.publish(topics.ORDER, _report(_order(f"o{n}", OrderStatus.FILLED), _fill(n)))
+    # An open order stays however many finish after it; of the final ones, the newest 3.
+    assert set(manager.orders) == {"open", "o7", "o8", "o9"}
+    assert set(manager.fills) == {("ETHUSDT", n) for n in range(6, 10)}
+    # A late report of an order let go does not bring it back as open.
+    bus.publish(topics.ORDER, _report(_order("o5", OrderStatus.PARTIALLY_FILLED)))
+    assert "o5" not in manager.orders
+    # A fill let go is still counted once: a late repeat is not new.
+    assert not manager._count_fill(_fill(2))
+    assert manager._count_fill(_fill(10))
+    assert len(manager._forgotten_ids) == 5
