@@ -1004,12 +1004,14 @@ TRACE_FRAMES = 10
 
 
 def _owner(traceback: tracemalloc.Traceback) -> str:
-    """Whose memory an allocation is: the innermost frame of the sim, of our code or of this
-    harness decides (a library allocating for the connector counts as the connector's)."""
-    for frame in reversed(traceback):  # most recent first
-        name = frame.filename
-        if "/venues/sim/" in name:
-            return "sim"
+    """Whose memory an allocation is. Any frame of the sim makes it the sim's (it calls
+    shared domain code, and aiohttp's web server serves only the sim here); otherwise
+    the innermost frame of our code or of this harness decides (a library allocating for
+    the connector counts as the connector's)."""
+    names = [frame.filename for frame in traceback]
+    if any("/venues/sim/" in name or "/aiohttp/web_" in name for name in names):
+        return "sim"
+    for name in reversed(names):  # most recent first
         if "/omnitrade_tui/" in name:
             return "ours"
         if "/benchmarks/" in name:

@@ -170,6 +170,8 @@ class UserDataStream:
         self._seen: set[tuple[Any, ...]] = set()
         self._seen_order: collections.deque[tuple[Any, ...]] = collections.deque()
         self._holding: list[dict[str, Any]] | None = None  # events held while reconciling
+        self._reconciling: asyncio.Task[None] | None = None
+        self._reconcile_again = False
 
     def _link(self, state: LinkState, detail: str = "") -> None:
         self.bus.publish(
@@ -357,14 +359,24 @@ class UserDataStream:
 
     def _after_subscribe(self) -> None:
         hook = self.on_subscribed
-        if hook is not None:
-            if self._holding is None:
-                self._holding = []
-            self._spawn(self._reconcile_then_release(hook))
+        if hook is None:
+            return
+        if self._holding is None:
+            self._holding = []
+        if self._reconciling is not None and not self._reconciling.done():
+            # One at a time: a link that flaps while the venue is slow to answer would
+            # otherwise pile up reconciliations, each holding its requests and the first
+            # to end releasing events the others have not accounted for yet.
+            self._reconcile_again = True
+            return
+        self._reconciling = asyncio.ensure_future(self._reconcile_then_release(hook))
+        self._tasks.add(self._reconciling)
+        self._reconciling.add_done_callback(self._tasks.discard)
 
     async def _reconcile_then_release(self, reconcile: Callable[[], Awaitable[Any]]) -> None:
-        """Run the reconciliation (again until it succeeds) while the new subscription's
-        events wait, then let them through in order.
+        """Run the reconciliation (again until it succeeds, and once more if the link was
+        subscribed again meanwhile) while the new subscription's events wait, then let
+        them through in order.
 
         Why: a reconciliation asks for fills newer than the newest one it knows; a fill
         that arrived on the new subscription before it asked would hide an older fill
@@ -374,13 +386,16 @@ class UserDataStream:
         pause = 0.5
         try:
             while True:
+                self._reconcile_again = False
                 try:
                     await reconcile()
-                    return
                 except Exception as exc:  # the venue could not be asked: try again
                     log.warning("reconciliation failed (%s); user events wait for it", exc)
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 10.0)
+                    continue
+                if not self._reconcile_again:
+                    return
         finally:
             held, self._holding = self._holding or [], None
             for event in held:

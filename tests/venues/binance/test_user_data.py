@@ -162,3 +162,45 @@ async def test_renewal_before_the_maximum_life(wired: Any) -> None:
     user._renew.set()  # wake the supervisor so it sees the new limit
     await wait_for(lambda: user.renewals >= 3, timeout=6)
     assert user.reconnects == 0
+
+
+async def test_reconciliations_run_one_at_a_time_and_events_wait_for_the_last() -> None:
+    """A link that flaps while the venue is slow: no pile of reconciliations, and the
+    events that came meanwhile are let through only after one that began after them."""
+    bus = Bus()
+    published: list[Any] = []
+    bus.subscribe(topics.ORDER, each(lambda t, e: published.append(e)))
+    running = 0
+    most = 0
+    calls = 0
+    gate = asyncio.Event()
+
+    async def reconcile() -> None:
+        nonlocal running, most, calls
+        calls += 1
+        running += 1
+        most = max(most, running)
+        try:
+            await gate.wait()
+        finally:
+            running -= 1
+
+    user = UserDataStream("ws://127.0.0.1:9/", Credentials("k", "s"), bus, on_subscribed=reconcile)
+    user._after_subscribe()
+    await asyncio.sleep(0)
+    for _ in range(5):  # subscribed again and again while the first is still waiting
+        user._after_subscribe()
+        await asyncio.sleep(0)
+    report = {
+        "e": "executionReport", "E": 1, "s": "ETHUSDT", "c": "a", "S": "BUY", "o": "LIMIT",
+        "f": "GTC", "q": "1", "p": "10", "x": "NEW", "X": "NEW", "i": 7, "z": "0", "Z": "0",
+        "T": 1, "O": 1,
+    }  # fmt: skip
+    user._deliver(report)
+    assert calls == 1 and published == []
+    gate.set()
+    await asyncio.sleep(0.01)
+    # One more after the first, for the subscriptions that came while it ran; then the event.
+    assert calls == 2 and most == 1
+    assert len(published) == 1
+    await user.aclose()
