@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from typing import Any
 
@@ -30,9 +29,9 @@ import msgspec
 import websockets
 
 from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.domain.events import ConnectionChanged, LatencySample, LinkState
+from omnitrade_tui.domain.events import LatencySample, LinkState
 from omnitrade_tui.venues.binance.book_sync import BookSync
-from omnitrade_tui.venues.binance.renewal import hold_primary, lost_reason
+from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection, lost_reason
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.binance.schemas import (
     DepthSnapshot,
@@ -75,7 +74,7 @@ class _Conn:
         self.retired = False
 
 
-class MarketStream:
+class MarketStream(KeptConnection[_Conn]):
     """Market data of a set of symbols from one combined stream.
 
     Args:
@@ -89,6 +88,9 @@ class MarketStream:
             closes it at 24 h; a test sets seconds).
     """
 
+    LINK = "market"
+    CLOSED_TEXT = "the venue closed the connection"
+
     def __init__(
         self,
         stream_url: str,
@@ -100,22 +102,14 @@ class MarketStream:
         book_levels: int = 20,
         max_life_s: float = DEFAULT_MAX_LIFE_S,
     ) -> None:
+        super().__init__(bus, max_backoff_s, max_life_s)
         self.stream_url = stream_url
         self.rest = rest
-        self.bus = bus
         self.watchdog_s = watchdog_s
-        self.max_backoff_s = max_backoff_s
         self.book_levels = book_levels
-        self.max_life_s = max_life_s
         self.books: dict[str, BookSync] = {}
-        self.reconnects = 0
-        self.renewals = 0
         self.duplicates = 0
         self.overlapped = 0  # renewals whose two connections were seen to overlap
-        self._ws: Any = None
-        self._primary: _Conn | None = None
-        self._renewal: _Conn | None = None
-        self._renew = asyncio.Event()
         self._last_key: dict[str, int] = {}
         self._last_trade: dict[str, int] = {}
         self._next_id = 1
@@ -161,18 +155,6 @@ class MarketStream:
         names = [s for symbol in self.books for s in self._streams(symbol)]
         return f"{self.stream_url}stream?streams={'/'.join(names)}"
 
-    def _link(self, state: LinkState, detail: str = "") -> None:
-        self.bus.publish(
-            topics.CONNECTION,
-            ConnectionChanged(
-                venue="binance",
-                link="market",
-                state=state,
-                detail=detail,
-                time_ms=int(time.time() * 1000),
-            ),
-        )
-
     async def _open(self) -> _Conn:
         ws = await websockets.connect(
             self._url(), max_size=2**22, compression=None, ping_interval=20
@@ -181,52 +163,22 @@ class MarketStream:
         conn.task = asyncio.create_task(self._reader(conn))
         return conn
 
-    async def run(self) -> None:
-        """Stay connected until cancelled."""
-        backoff = 0.5
-        first = True
-        while True:
-            self._link(LinkState.CONNECTING if first else LinkState.RECONNECTING)
-            try:
-                conn = await self._open()
-            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                self._primary = conn
-                self._ws = conn.ws
-                self._link(LinkState.CONNECTED)
-                for sync in self.books.values():
-                    # Start syncing now, not at the first diff: a quiet market may send
-                    # none for a long while, and the book would stay stale meanwhile.
-                    sync.resync("stream connected")
-                backoff = 0.5
-                first = False
-                try:
-                    reason = await self._supervise()
-                finally:
-                    await self._drop_all()
-            self.reconnects += 1
-            for sync in self.books.values():
-                sync.stale(f"stream down ({reason})")
-            self._link(LinkState.RECONNECTING, reason)
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(backoff * 2, self.max_backoff_s)
+    def _on_connected(self, conn: _Conn) -> None:
+        self._publish_link(LinkState.CONNECTED)
+        for sync in self.books.values():
+            # Start syncing now, not at the first diff: a quiet market may send none for a
+            # long while, and the book would stay stale meanwhile.
+            sync.resync("stream connected")
 
-    async def _supervise(self) -> str:
-        """Keep the primary connection (renewing it when due); the reason it was lost."""
-        return await hold_primary(
-            lambda: self._primary,
-            self._renew,
-            lambda: self.max_life_s,
-            self._renew_connection,
-            "the venue closed the connection",
-        )
+    def _on_lost(self, reason: str) -> None:
+        for sync in self.books.values():
+            sync.stale(f"stream down ({reason})")
 
     async def _renew_connection(self, old: _Conn) -> bool:
         """Make-before-break: open, overlap, switch, then close the old connection."""
         try:
             new = await self._open()
-        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+        except OPEN_ERRORS as exc:
             log.warning("market stream renewal failed to connect: %s", exc)
             return False
         self._renewal = new
@@ -245,7 +197,7 @@ class MarketStream:
             self._renewal = None
             log.warning(
                 "market stream renewal lost its new connection: %s",
-                lost_reason(new.task, "the venue closed the connection"),
+                lost_reason(new.task, self.CLOSED_TEXT),
             )
             await self._retire(new)
             return False
@@ -266,27 +218,11 @@ class MarketStream:
         old.retired = True
         self._primary = new
         self._renewal = None
-        self._ws = new.ws
         held, new.held = new.held, []
         for raw in held:
             self._dispatch(raw)
         self.renewals += 1
-        self._link(LinkState.CONNECTED, "connection renewed")
-
-    async def _retire(self, conn: _Conn) -> None:
-        conn.retired = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.ws.close(), 2.0)
-        if conn.task is not None:
-            conn.task.cancel()
-            await asyncio.gather(conn.task, return_exceptions=True)
-
-    async def _drop_all(self) -> None:
-        conns = [c for c in (self._primary, self._renewal) if c is not None]
-        self._primary = self._renewal = None
-        self._ws = None
-        for conn in conns:
-            await self._retire(conn)
+        self._publish_link(LinkState.CONNECTED, "connection renewed")
 
     async def _reader(self, conn: _Conn) -> None:
         watchdog = asyncio.create_task(self._watchdog(conn))

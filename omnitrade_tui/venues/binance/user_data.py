@@ -15,7 +15,6 @@ import collections
 import contextlib
 import itertools
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -27,9 +26,9 @@ import websockets
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.events import BalancesChanged, ConnectionChanged, LinkState, OrderUpdated
+from omnitrade_tui.domain.events import BalancesChanged, LinkState, OrderUpdated
 from omnitrade_tui.domain.models import Balance, ExecutionReport, Fill, Order
-from omnitrade_tui.venues.binance.renewal import hold_primary
+from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection
 from omnitrade_tui.venues.binance.rest import Credentials
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(event.get(k) for k in ("e", "E", "i", "x", "X", "t", "z", "u"))
 
 
-class UserDataStream:
+class UserDataStream(KeptConnection[_Link]):
     """Keeps one user-data subscription alive and publishes what it carries.
 
     A connection that has to go (``serverShutdown``, or ``max_life_s`` reached ahead of
@@ -130,6 +129,9 @@ class UserDataStream:
     manager's reconciliation) runs after the switch too, so an event that slipped
     between the two is still found.
     """
+
+    LINK = "user"
+    CLOSED_TEXT = "closed by the venue"
 
     def __init__(
         self,
@@ -149,41 +151,22 @@ class UserDataStream:
         follows the venue after a -1021); without it, local time plus ``clock_offset_ms``.
         ``resync_clock`` (``BinanceRest.sync_time``) runs when the venue refuses the
         subscription's timestamp (-1021), before the next attempt."""
+        super().__init__(bus, max_backoff_s, max_life_s)
         self.clock_ms = clock_ms
         self.resync_clock = resync_clock
         self.on_subscribed = on_subscribed
         self._tasks: set[asyncio.Task[Any]] = set()
         self.url = ws_api_url
         self.credentials = credentials
-        self.bus = bus
         self.clock_offset_ms = clock_offset_ms
-        self.max_backoff_s = max_backoff_s
-        self.max_life_s = max_life_s
         self.subscribed = asyncio.Event()
-        self.reconnects = 0
-        self.renewals = 0
         self.duplicates = 0
         self._ids = itertools.count(1)
-        self._primary: _Link | None = None
-        self._renewal: _Link | None = None
-        self._renew = asyncio.Event()
         self._seen: set[tuple[Any, ...]] = set()
         self._seen_order: collections.deque[tuple[Any, ...]] = collections.deque()
         self._holding: list[dict[str, Any]] | None = None  # events held while reconciling
         self._reconciling: asyncio.Task[None] | None = None
         self._reconcile_again = False
-
-    def _link(self, state: LinkState, detail: str = "") -> None:
-        self.bus.publish(
-            topics.CONNECTION,
-            ConnectionChanged(
-                venue="binance",
-                link="user",
-                state=state,
-                detail=detail,
-                time_ms=int(time.time() * 1000),
-            ),
-        )
 
     def _subscribe_request(self) -> str:
         if self.clock_ms is not None:
@@ -210,44 +193,17 @@ class UserDataStream:
         await ws.send(self._subscribe_request())
         return link
 
-    async def run(self) -> None:
-        """Stay subscribed until cancelled."""
-        backoff = 0.5
-        while True:
-            self._link(LinkState.CONNECTING if self.reconnects == 0 else LinkState.RECONNECTING)
-            try:
-                link = await self._open()
-            except (OSError, websockets.WebSocketException, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                self._primary = link
-                try:
-                    reason = await self._supervise()
-                    if link.subscribed.is_set():
-                        backoff = 0.5
-                finally:
-                    await self._drop_all()
-            self.subscribed.clear()
-            self.reconnects += 1
-            self._link(LinkState.RECONNECTING, reason)
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(backoff * 2, self.max_backoff_s)
+    def _was_useful(self, conn: _Link) -> bool:
+        return conn.subscribed.is_set()
 
-    async def _supervise(self) -> str:
-        """Keep the primary connection (renewing it when due); the reason it was lost."""
-        return await hold_primary(
-            lambda: self._primary,
-            self._renew,
-            lambda: self.max_life_s,
-            self._renew_connection,
-            "closed by the venue",
-        )
+    def _on_lost(self, reason: str) -> None:
+        self.subscribed.clear()
 
     async def _renew_connection(self, old: _Link) -> bool:
         """Make-before-break: subscribe on a new connection, overlap, switch, close."""
         try:
             new = await self._open()
-        except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+        except OPEN_ERRORS as exc:
             log.warning("user-data renewal failed to connect: %s", exc)
             return False
         self._renewal = new
@@ -272,22 +228,8 @@ class UserDataStream:
         for event in held:
             self._deliver(event)
         self.renewals += 1
-        self._link(LinkState.CONNECTED, "user data renewed")
+        self._publish_link(LinkState.CONNECTED, "user data renewed")
         self._after_subscribe()
-
-    async def _retire(self, link: _Link) -> None:
-        link.retired = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(link.ws.close(), 2.0)
-        if link.task is not None:
-            link.task.cancel()
-            await asyncio.gather(link.task, return_exceptions=True)
-
-    async def _drop_all(self) -> None:
-        links = [x for x in (self._primary, self._renewal) if x is not None]
-        self._primary = self._renewal = None
-        for link in links:
-            await self._retire(link)
 
     async def aclose(self) -> None:
         """Close the connections and stop reconciliations in flight."""
@@ -334,12 +276,12 @@ class UserDataStream:
                     if link is self._renewal:
                         return True  # announced when promoted
                 self.subscribed.set()
-                self._link(LinkState.CONNECTED, "user data subscribed")
+                self._publish_link(LinkState.CONNECTED, "user data subscribed")
                 self._after_subscribe()
                 return True
         elif "error" in msg:
             error = msg["error"]
-            self._link(LinkState.FAILED, f"{error.get('code')}: {error.get('msg')}")
+            self._publish_link(LinkState.FAILED, f"{error.get('code')}: {error.get('msg')}")
             if link is not None and not link.subscribed.is_set():
                 # A refused subscription (a clock off by more than the window, say) leaves
                 # a connection that carries nothing: drop it, so it is tried again.
