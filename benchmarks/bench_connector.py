@@ -1,5 +1,5 @@
 """The Binance connector: market-data throughput and latency, against python-binance; and
-the fault drill (integration tests, soak) of the whole connector against the sim.
+the soak of the whole connector against the sim (the drill itself is ``benchmarks.drill``).
 
 Market data (issue: connector): recorded ETHUSDT ``@depth@100ms`` frames (the hftbacktest
 capture, 2024-08-09) are served over a loopback WebSocket by a small server in its own
@@ -20,7 +20,9 @@ forms: applying only, and applying plus reading the top 20 levels a side (what w
 on every update). ``ratio`` = ours / python-binance's apply-only figure.
 
 ``python -m benchmarks connector --soak 1800`` runs the drill with every fault on for
-half an hour, one summary line a minute, and checks every invariant at the end.
+half an hour against the sim in a process of its own, one summary line a minute (with this
+process's resident memory, which holds only the connector and the drill, and the venue's),
+and checks every invariant at the end.
 """
 
 from __future__ import annotations
@@ -35,34 +37,25 @@ import itertools
 import json
 import logging
 import multiprocessing as mp
-import random
 import socket
 import statistics
 import threading
 import time
 import tracemalloc
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 from websockets.asyncio.client import ClientConnection
 
+from benchmarks.drill import Drill, DrillFaults
 from benchmarks.harness import Result, shared_data_dir
-from omnitrade_tui.bus import Bus, CommandTimeout, each, topics
-from omnitrade_tui.domain import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.commands import CancelOrder, PlaceOrder
-from omnitrade_tui.domain.events import BookState, BookTop, OrderUpdated
-from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
-from omnitrade_tui.venues.binance.execution import BinanceExecution
+from benchmarks.sim_process import SimProcess
+from omnitrade_tui.bus import Bus, each
+from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.venues.binance.market_stream import MarketStream
-from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
+from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.binance.schemas import depth_snapshot_decoder
-from omnitrade_tui.venues.binance.user_data import UserDataStream
-from omnitrade_tui.venues.sim.venue import SimVenue
 
 log = logging.getLogger(__name__)
 
@@ -579,470 +572,40 @@ def run(quick: bool = False) -> list[Result]:
 
 
 # ---------------------------------------------------------------------------------------
-# The drill: the whole connector against the sim with faults on, and its invariants.
-# The integration tests, the soak test and ``--soak`` all use it.
-# ---------------------------------------------------------------------------------------
-
-SYMBOLS = ["BTCUSDT", "ETHUSDT"]
-
-
-@dataclass
-class DrillFaults:
-    """Which faults a drill turns on (each alone is a scenario; all together is the mix)."""
-
-    gaps: bool = False
-    drops: bool = False
-    delay: bool = False
-    stall: bool = False
-    fail_orders: bool = False
-    skew: bool = False
-    throttle: bool = False
-    renew: bool = False
-
-    @classmethod
-    def everything(cls) -> DrillFaults:
-        """Every fault at once."""
-        return cls(True, True, True, True, True, True, True, True)
-
-
-class Drill:
-    """A sim, and the connector wired as the runtime wires it: market stream, REST,
-    user data with reconciliation on every (re)subscription, and the order manager on the
-    bus, with a trader placing, and now and then cancelling, orders through the bus."""
-
-    def __init__(self, sim: SimVenue, faults: DrillFaults) -> None:
-        self.sim = sim
-        self.faults = faults
-        self.bus = Bus()
-        creds = Credentials(*sim.demo_key)
-        self.rest = BinanceRest(sim.rest_url, creds, bus=self.bus)
-        self.stream = MarketStream(
-            sim.stream_url,
-            self.rest,
-            self.bus,
-            SYMBOLS,
-            watchdog_s=1.0,
-            max_backoff_s=1.0,
-            max_life_s=1.5 if faults.renew else 3600.0,
-        )
-        self.manager = OrderManager(self.bus, BinanceExecution(self.rest), SYMBOLS)
-        self.manager.register()
-        self.user = UserDataStream(
-            sim.ws_api_url,
-            creds,
-            self.bus,
-            max_backoff_s=1.0,
-            on_subscribed=self._reconcile,
-            clock_ms=self.rest.now_ms,
-            resync_clock=self.rest.sync_time,
-            max_life_s=2.5 if faults.renew else 3600.0,
-        )
-        self.placed = 0
-        self.refused: dict[int | None, int] = {}
-        self.unknown = 0
-        self.timeouts = 0
-        self.banned = 0
-        self.reconciles = 0
-        # Checked as they happen, not kept (a 30-minute soak sends tens of thousands): a
-        # request sent after a 429/418 arrived and inside its Retry-After is noted.
-        self.requests = 0
-        self.throttled = 0  # 429/418 answers seen
-        self.early: list[str] = []  # requests sent inside a Retry-After (a few kept)
-        self.early_total = 0
-        self._wait_until = 0.0  # monotonic: the latest end of a Retry-After we were given
-        # Crossed books published (the soak's "zero crossed books"): counted on the bus.
-        self.crossed = 0
-        self.bus.subscribe("md.book.*", each(self._check_crossed), name="drill.crossed")
-        # What the bus said of our orders and fills, as the screen and the store hear it
-        # (the order manager keeps only recent ones): the newest state of every order, and
-        # every fill once, with how many times a fill was said again.
-        self.said_orders: dict[str, Order] = {}
-        self.said_fills: dict[tuple[str, int], tuple[Decimal, Decimal, int]] = {}
-        self.fills_said_again = 0
-        self._tasks: list[asyncio.Task[Any]] = []
-        self.bus.subscribe(topics.ORDER, each(self._on_order))
-        self.rest._http.event_hooks["request"].append(self._on_request)
-        self.rest._http.event_hooks["response"].append(self._on_response)
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def start(cls, faults: DrillFaults, seed: int = 5) -> AsyncIterator[Drill]:
-        """A running drill (connected, books live, user data subscribed)."""
-        async with SimVenue.start(symbols=SYMBOLS, seed=seed) as sim:
-            drill = cls(sim, faults)
-            drill._tasks = [
-                asyncio.create_task(drill.stream.run()),
-                asyncio.create_task(drill.user.run()),
-            ]
-            try:
-                await drill.wait_live(10.0)
-                yield drill
-            finally:
-                for task in drill._tasks:
-                    task.cancel()
-                await asyncio.gather(*drill._tasks, return_exceptions=True)
-                await drill.stream.aclose()
-                await drill.user.aclose()
-                await drill.manager.aclose()
-                await drill.rest.aclose()
-
-    async def _on_request(self, request: httpx.Request) -> None:
-        self.requests += 1
-        # 20 ms of slack: our clock reads and the venue's rounding, not a real violation.
-        if time.monotonic() < self._wait_until - 0.02:
-            self.early_total += 1
-            if len(self.early) < 20:
-                self.early.append(f"{request.method} {request.url.path}")
-
-    async def _on_response(self, response: httpx.Response) -> None:
-        if response.status_code in (429, 418):
-            retry = float(response.headers.get("Retry-After", "0"))
-            self.throttled += 1
-            self._wait_until = max(self._wait_until, time.monotonic() + retry)
-            self.banned += response.status_code == 418
-
-    def _on_order(self, topic: str, event: Any) -> None:
-        if not isinstance(event, OrderUpdated):
-            return
-        order, fill = event.report.order, event.report.fill
-        if order.status is OrderStatus.UNKNOWN:
-            self.unknown += 1
-        known = self.said_orders.get(order.client_order_id)
-        if known is None or not known.status.is_terminal or order.status.is_terminal:
-            self.said_orders[order.client_order_id] = order
-        if fill is not None:
-            key = (fill.symbol, fill.trade_id)
-            if key in self.said_fills:
-                self.fills_said_again += 1
-            else:
-                self.said_fills[key] = (fill.qty, fill.price, fill.order_id)
-
-    async def _reconcile(self) -> None:
-        # A failure propagates: the user-data stream tries again, its events held meanwhile.
-        await self.manager.reconcile()
-        self.reconciles += 1
-
-    async def wait_live(self, timeout: float) -> None:
-        """Until every book is live and user data is subscribed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.user.subscribed.is_set() and all(
-                s.state is BookState.LIVE for s in self.stream.books.values()
-            ):
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"not live in {timeout}s: {self.diagnosis()}")
-
-    def diagnosis(self) -> str:
-        """Where the connector stands, for a failed check."""
-        states = {s: str(b.state) for s, b in self.stream.books.items()}
-        rest = self.rest
-        return (
-            f"books {states}, user subscribed {self.user.subscribed.is_set()}, circuit "
-            f"{rest.circuit.state}, blocked for "
-            f"{max(0.0, rest._blocked_until - time.monotonic()):.1f}s, weight {rest.weight_used}"
-            f" (held {rest.held}), clock offset {rest.offset_ms} ms vs venue "
-            f"{self.sim.clock_offset_ms} ms, stream renewals {self.stream.renewals} "
-            f"reconnects {self.stream.reconnects}"
-        )
-
-    # -- faults and trading -----------------------------------------------------------------
-
-    async def chaos(self, seconds: float) -> None:
-        """Turn the chosen faults on, on a schedule, for ``seconds``."""
-        f, sim = self.faults, self.sim
-        sim.faults.gap_every_s = 1.3 if f.gaps else 0
-        sim.faults.close_every_s = 4.0 if f.drops else 0
-        sim.faults.delay_ms = 40 if f.delay else 0
-        sim.faults.max_connection_s = 2.0 if f.renew else 0
-        sim.faults.retry_after_s = 1
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        beat = 0
-        while loop.time() - start < seconds:
-            await asyncio.sleep(0.5)
-            beat += 1
-            if f.fail_orders and beat % 3 == 0:
-                sim.faults.fail_orders += 1
-            if f.stall and beat % 9 == 4:
-                sim.hub.stall_all(1.5)
-            if f.throttle and beat % 8 == 2:
-                # One 429 a burst, Retry-After 1 s: every request, queued or new, must wait
-                # it out (the venue records any that does not, and bans after three).
-                sim.faults.throttle = 1
-            if f.skew and beat % 10 == 5:
-                # Beyond the 10 s receive window: -1021, then one clock resync and a retry.
-                sim.clock_offset_ms = 12_000 if sim.clock_offset_ms == 0 else 0
-        self.calm()
-
-    def calm(self) -> None:
-        """Every fault off (the clock skew stays: the client follows the venue's clock)."""
-        faults = self.sim.faults
-        faults.gap_every_s = faults.close_every_s = 0
-        faults.delay_ms = faults.fail_orders = faults.throttle = 0
-        faults.max_connection_s = 0
-
-    async def trade(self, seconds: float, per_second: float = 3.0) -> None:
-        """Place orders through the bus: market orders both ways, limits near the touch
-        (some fill later), cancels of a resting one now and then."""
-        rng = random.Random(11)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        while loop.time() - start < seconds:
-            await asyncio.sleep(1 / per_second)
-            symbol = rng.choice(SYMBOLS)
-            qty = Decimal("0.002") if symbol == "BTCUSDT" else Decimal("0.05")
-            side = rng.choice([Side.BUY, Side.SELL])
-            try:
-                if rng.random() < 0.5:
-                    req = OrderRequest(
-                        symbol=symbol, side=side, type=OrderType.MARKET, quantity=qty
-                    )
-                else:
-                    book = self.sim.engine.books[symbol]
-                    touch = book.bids.best() if side is Side.BUY else book.asks.best()
-                    if touch is None:
-                        continue
-                    req = OrderRequest(
-                        symbol=symbol,
-                        side=side,
-                        type=OrderType.LIMIT,
-                        time_in_force=TimeInForce.GTC,
-                        price=touch,
-                        quantity=qty,
-                    )
-                self.placed += 1
-                await self.bus.request(PlaceOrder(request=req))
-                resting = self.manager.open_orders(symbol)
-                if resting and rng.random() < 0.3:
-                    victim = rng.choice(resting).client_order_id
-                    await self.bus.request(CancelOrder(symbol=symbol, client_order_id=victim))
-            except OrderRefused as exc:
-                self.refused[exc.code] = self.refused.get(exc.code, 0) + 1
-            except CommandTimeout:
-                # Slow under faults (a ban waited out, a clock resync): the manager goes
-                # on with it, and its outcome arrives as events.
-                self.timeouts += 1
-
-    # -- invariants -------------------------------------------------------------------------
-
-    async def settle(self, timeout: float = 75.0) -> None:
-        """After the faults: live again, settlements done, one last reconciliation."""
-        self.calm()
-        await self.wait_live(timeout)
-        for _ in range(int(timeout * 10)):  # placements whose command timed out, still going
-            if not any(o.status is OrderStatus.PENDING_NEW for o in self.manager.orders.values()):
-                break
-            await asyncio.sleep(0.1)
-        await self.manager.aclose()  # settlements in flight
-        for _ in range(3):
-            report = await self.manager.reconcile()
-            if not report.orders_changed and not report.fills_added:
-                break
-
-    async def converge(self, symbol: str) -> None:
-        """Freeze the venue's market; the local book must equal it level by level."""
-        sim = self.sim
-        sim.generator = None
-        sync = self.stream.books[symbol]
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            if sync.state is BookState.LIVE and (
-                sync.book.last_update_id == sim.engine.update_ids[symbol]
-            ):
-                break
-        assert sync.state is BookState.LIVE, f"{symbol} is {sync.state}: {self.diagnosis()}"
-        assert sync.book.last_update_id == sim.engine.update_ids[symbol], (
-            f"{symbol}: local book at {sync.book.last_update_id}, venue at "
-            f"{sim.engine.update_ids[symbol]}; {sync.gaps} gaps, {sync.resyncs} resyncs; "
-            f"{self.diagnosis()}"
-        )
-        venue = sim.engine.books[symbol]
-        want_bids = {float(p): float(q) for p, q in venue.bids.depth(100_000)}
-        want_asks = {float(p): float(q) for p, q in venue.asks.depth(100_000)}
-        assert sync.book.levels(Side.BUY) == want_bids, f"{symbol} bids differ"
-        assert sync.book.levels(Side.SELL) == want_asks, f"{symbol} asks differ"
-
-    def check_fills(self) -> int:
-        """The fills published on the bus are exactly the venue's trades for the account;
-        their count."""
-        venue = {
-            (t["symbol"], int(t["id"])): (Decimal(t["qty"]), Decimal(t["price"]))
-            for t in self.sim.my_trades.get(1, [])
-        }
-        ours = {k: (qty, price) for k, (qty, price, _) in self.said_fills.items()}
-        lost = sorted(set(venue) - set(ours))
-        extra = sorted(set(ours) - set(venue))
-        assert not lost, f"fills lost: {lost[:5]}"
-        assert not extra, f"fills we have that the venue never made: {extra[:5]}"
-        assert ours == venue, "a fill's quantity or price differs from the venue's"
-        return len(venue)
-
-    def check_orders(self) -> Counter[str]:
-        """Every order the bus told of is, as last told, in its true state (none UNKNOWN,
-        none left PENDING_NEW); statuses counted."""
-        engine = self.sim.engine
-        account = engine.accounts[1]
-        statuses: Counter[str] = Counter()
-        by_order: dict[int, Decimal] = {}
-        for qty, _price, order_id in self.said_fills.values():
-            by_order[order_id] = by_order.get(order_id, Decimal(0)) + qty
-        for client_id, order in self.said_orders.items():
-            truth = engine.find_order(account, order.symbol, client_order_id=client_id)
-            statuses[str(order.status)] += 1
-            assert order.status is not OrderStatus.UNKNOWN, f"{client_id} still UNKNOWN"
-            if truth is None:
-                assert order.status is OrderStatus.REJECTED, f"{client_id}: venue never saw it"
-                continue
-            assert order.status is truth.status, f"{client_id}: {order.status} != {truth.status}"
-            assert order.filled_qty == truth.executed_qty, f"{client_id}: filled qty differs"
-            assert by_order.get(truth.order_id, Decimal(0)) == truth.executed_qty, (
-                f"{client_id}: its fills do not add up to its filled quantity"
-            )
-        return statuses
-
-    def check_no_spinning(self) -> int:
-        """No request was sent while a ``Retry-After`` was running; the 429s seen.
-
-        Seen from both ends: our side (a request sent after a 429/418 arrived, inside its
-        ``Retry-After``) and the venue's (a request that reached it while a ``Retry-After``
-        it gave was running, less those plainly in flight when it was written)."""
-        # Requests sent before the 429 arrived were already in flight: not counted.
-        assert not self.early_total, (
-            f"{self.early_total} requests inside a Retry-After: {self.early}"
-        )
-        ignored = list(self.sim.ignored_retry_after)
-        assert not ignored, f"the venue saw {len(ignored)} requests inside a Retry-After: {ignored}"
-        return self.throttled
-
-    async def verify(self) -> dict[str, Any]:
-        """Every invariant after a run; a summary of what happened."""
-        await self.settle()
-        for symbol in SYMBOLS:
-            await self.converge(symbol)
-        fills = self.check_fills()
-        statuses = self.check_orders()
-        throttled = self.check_no_spinning()
-        return {
-            "placed": self.placed,
-            "orders": dict(statuses),
-            "fills": fills,
-            "unknown_settled": self.unknown,
-            "command_timeouts": self.timeouts,
-            "refused": {str(k): v for k, v in self.refused.items()},
-            "throttled_429": throttled,
-            "banned_418": self.banned,
-            "held_for_weight": self.rest.held,
-            "requests": self.requests,
-            "stream_reconnects": self.stream.reconnects,
-            "stream_renewals": self.stream.renewals,
-            "user_reconnects": self.user.reconnects,
-            "user_renewals": self.user.renewals,
-            "gaps": sum(b.gaps for b in self.stream.books.values()),
-            "resyncs": sum(b.resyncs for b in self.stream.books.values()),
-            "reconciles": self.reconciles,
-        }
-
-    def _check_crossed(self, topic: str, event: Any) -> None:
-        top = event if isinstance(event, BookTop) else None
-        if top is not None and top.bids and top.asks and top.bids[0].price >= top.asks[0].price:
-            self.crossed += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """Counters now, without checks (the soak's per-minute line)."""
-        return {
-            "rss_mb": _rss_mb(),
-            "crossed_books": self.crossed,
-            "placed": self.placed,
-            "fills": len(self.said_fills),
-            "fills_said_again": self.fills_said_again,
-            "manager_keeps": f"{len(self.manager.orders)} orders, {len(self.manager.fills)} fills",
-            "unknown": self.unknown,
-            "refused": sum(self.refused.values()),
-            "429": self.throttled,
-            "418": self.banned,
-            "sent_inside_retry_after": self.early_total,
-            "ignored_retry_after": self.sim.ignored_retry_after_total,
-            "held_for_weight": self.rest.held,
-            "weight": self.rest.weight_used,
-            "stream_reconnects": self.stream.reconnects,
-            "renewals": self.stream.renewals + self.user.renewals,
-            "user_reconnects": self.user.reconnects,
-            "gaps": sum(b.gaps for b in self.stream.books.values()),
-            "resyncs": sum(b.resyncs for b in self.stream.books.values()),
-            "books": ",".join(str(b.state) for b in self.stream.books.values()),
-        }
-
-
-def _rss_mb() -> float:
-    """This process's resident memory in MB (Linux), to see that a soak stays flat."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
-
-
-async def drill_run(faults: DrillFaults, seconds: float, seed: int = 5) -> dict[str, Any]:
-    """One drill: faults and trading for ``seconds``, then every invariant checked."""
-    async with Drill.start(faults, seed=seed) as drill:
-        await asyncio.gather(drill.chaos(seconds), drill.trade(seconds))
-        return await drill.verify()
-
-
-# ---------------------------------------------------------------------------------------
 # The soak: the drill with every fault on, for as long as asked.
 # ---------------------------------------------------------------------------------------
 
 
-#: Frames kept per allocation in a long soak: enough to find, above a library's frames, the
-#: code of ours or of the sim that asked for the memory.
-TRACE_FRAMES = 10
-
-
-def _owner(traceback: tracemalloc.Traceback) -> str:
-    """Whose memory an allocation is. Any frame of the sim makes it the sim's (it calls
-    shared domain code, and aiohttp's web server serves only the sim here); otherwise
-    the innermost frame of our code or of this harness decides (a library allocating for
-    the connector counts as the connector's)."""
-    names = [frame.filename for frame in traceback]
-    if any("/venues/sim/" in name or "/aiohttp/web_" in name for name in names):
-        return "sim"
-    for name in reversed(names):  # most recent first
-        if "/omnitrade_tui/" in name:
-            return "ours"
-        if "/benchmarks/" in name:
-            return "harness"
-    return "libraries"
-
-
 def _traced_mb() -> dict[str, float]:
-    """Live Python memory by whose it is: the simulated venue's (it runs in this process,
-    and an exchange keeps every order and trade), ours (connector, order manager, bus),
-    this harness's (it keeps every order and fill the bus told of, to check them against
-    the venue's), and libraries' on nobody's behalf that could be told. RSS alone mixes
-    them, and the allocator's arenas besides."""
+    """Live Python memory in this process by the file that allocated it: ours (connector,
+    order manager, bus), the drill's (it keeps every order and fill the bus told of, to
+    check them against the venue's at the end), and libraries'. One frame a block: deeper
+    tracing slows the process enough to change what the soak tests."""
     if not tracemalloc.is_tracing():
         return {}
-    sizes = {"sim": 0, "ours": 0, "harness": 0, "libraries": 0}
-    for stat in tracemalloc.take_snapshot().statistics("traceback"):
-        sizes[_owner(stat.traceback)] += stat.size
+    sizes = {"ours": 0, "drill": 0, "libraries": 0}
+    for stat in tracemalloc.take_snapshot().statistics("filename"):
+        name = stat.traceback[0].filename
+        key = "ours" if "/omnitrade_tui/" in name else "drill" if "/benchmarks/" in name else ""
+        sizes[key or "libraries"] += stat.size
     return {f"traced_{k}_mb": round(v / 2**20, 2) for k, v in sizes.items()}
 
 
 async def _soak(seconds: float, every_s: float) -> dict[str, Any]:
-    async with Drill.start(DrillFaults.everything()) as drill:
+    async with (
+        SimProcess.start() as venue,
+        Drill.start(DrillFaults.everything(), venue=venue) as drill,
+    ):
         started = time.monotonic()
+
+        async def line() -> dict[str, Any]:
+            return {**await drill.snapshot(), "venue_rss_mb": venue.rss_mb(), **_traced_mb()}
 
         async def report() -> None:
             while True:
                 await asyncio.sleep(every_s)
                 elapsed = round((time.monotonic() - started) / 60, 1)
-                line = {"minute": elapsed, **drill.snapshot(), **_traced_mb()}
-                print(json.dumps(line), flush=True)
+                print(json.dumps({"minute": elapsed, **await line()}), flush=True)
 
         reporter = asyncio.create_task(report())
         try:
@@ -1051,19 +614,21 @@ async def _soak(seconds: float, every_s: float) -> dict[str, Any]:
             reporter.cancel()
         try:
             verified = await asyncio.wait_for(drill.verify(), 120)
-            return {**drill.snapshot(), **verified}
+            return {**await line(), **verified}
         except TimeoutError:
-            stuck = drill.snapshot()
+            stuck = await line()
             raise AssertionError(f"not settled 120 s after the faults: {stuck}") from None
 
 
 def soak(seconds: float, every_s: float = 60.0) -> list[Result]:
-    """Every fault on for ``seconds`` with orders flowing; every invariant checked after."""
+    """Every fault on for ``seconds`` with orders flowing, against the sim in a process of
+    its own; every invariant checked after. Memory: this process's RSS each minute (it
+    holds only the connector and the drill), with traced Python memory for long runs."""
     start = time.monotonic()
     # Resyncs under faults are expected by the hundred: keep the per-minute lines readable.
     logging.getLogger("omnitrade_tui").setLevel(logging.ERROR)
-    if seconds >= 600:  # long soaks: where the memory goes, each minute (one frame a block)
-        tracemalloc.start(TRACE_FRAMES)
+    if seconds >= 600:
+        tracemalloc.start(1)
     try:
         summary = asyncio.run(_soak(seconds, every_s))
         met, notes = True, "book converged; fills equal the venue's; no order left UNKNOWN"

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from benchmarks.bench_connector import Drill, DrillFaults
+from benchmarks.drill import Drill, DrillFaults
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest
 from omnitrade_tui.venues.sim.venue import SimVenue
 
@@ -50,7 +50,7 @@ async def test_no_request_inside_a_retry_after_while_books_resync() -> None:
                 task.cancel()
             await asyncio.gather(*callers, return_exceptions=True)
         assert drill.throttled >= 6, "the bursts never reached the client"
-        drill.check_no_spinning()
+        await drill.check_no_spinning()
         assert drill.banned == 0, "the venue banned us for ignoring its Retry-After"
         await drill.wait_live(15.0)  # the books resynced once the Retry-After passed
 
