@@ -54,14 +54,15 @@ from omnitrade_tui.domain.models import (
 log = logging.getLogger(__name__)
 
 #: Final orders (filled, cancelled, rejected, expired) kept after newer ones: far more than
-#: any late report or a cancel-replace can refer to; the full history is in the store.
-KEEP_FINAL_ORDERS = 2_000
+#: any late report, a reconciliation's missed fill or a cancel-replace can refer to (they
+#: concern orders seconds old); the full history is in the store.
+KEEP_FINAL_ORDERS = 500
 #: Ids of final orders let go, remembered so that a late report cannot bring one back as open.
-KEEP_FORGOTTEN_IDS = 20_000
+KEEP_FORGOTTEN_IDS = 2_000
 #: Fills remembered by (symbol, trade id) to count each once. A fill reaches us within
-#: seconds (stream) or at the next reconciliation (REST, from the last reconciled id up), so
-#: a fill older than this many newer ones is never seen for the first time.
-KEEP_FILLS = 5_000
+#: seconds (stream, REST answer) or at the next reconciliation (REST, from the last
+#: reconciled id up), so a fill older than this many newer ones is never new.
+KEEP_FILLS = 1_000
 
 
 class ExecutionPort(Protocol):
