@@ -96,8 +96,10 @@ class ExecutionPort(Protocol):
         """Cancel-replace."""
         ...
 
-    async def query(self, symbol: str, client_order_id: str) -> Order:
-        """The venue's view of one order."""
+    async def query(
+        self, symbol: str, client_order_id: str | None = None, *, order_id: int | None = None
+    ) -> Order:
+        """The venue's view of one order, by client order id or by the venue's id."""
         ...
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -318,13 +320,18 @@ class OrderManager:
         while len(self._forgotten_ids) > KEEP_FORGOTTEN_IDS:
             del self._forgotten_ids[next(iter(self._forgotten_ids))]
 
+    def _seen_fill(self, fill: Fill) -> bool:
+        """Whether ``fill`` was counted already (by symbol and trade id)."""
+        let_go_to = self._fills_forgotten_to.get(fill.symbol)
+        return (fill.symbol, fill.trade_id) in self.fills or (
+            let_go_to is not None and fill.trade_id <= let_go_to
+        )
+
     def _count_fill(self, fill: Fill) -> bool:
         """Remember ``fill``; whether it is new (its symbol and trade id not seen before)."""
-        key = (fill.symbol, fill.trade_id)
-        let_go_to = self._fills_forgotten_to.get(fill.symbol)
-        if key in self.fills or (let_go_to is not None and fill.trade_id <= let_go_to):
+        if self._seen_fill(fill):
             return False
-        self.fills[key] = fill
+        self.fills[(fill.symbol, fill.trade_id)] = fill
         if len(self.fills) > KEEP_FILLS:
             symbol, trade_id = next(iter(self.fills))
             del self.fills[(symbol, trade_id)]
@@ -422,30 +429,12 @@ class OrderManager:
                 if self._track(final):
                     self._publish(final, _execution_of(final.status))
                     changed.append(client_id)
-        by_order_id = {o.order_id: o for o in self.orders.values() if o.order_id is not None}
+        owners: dict[int, Order | None] = {
+            o.order_id: o for o in self.orders.values() if o.order_id is not None
+        }
         added = 0
         for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
-            # Ask from the last reconciled point, not from the newest fill known: a fill the
-            # stream delivered after the link came back may sit above one missed while it
-            # was down, and asking above it would lose that one for good.
-            # The first time, the most recent fills: asking from id 0 would fetch a long-lived
-            # account's oldest fills and count them as missed.
-            mark = self._fills_complete_to.get(symbol)
-            fetched = await self.port.fills_since(symbol, None if mark is None else mark + 1)
-            if fetched:
-                # The venue answered every fill above the old mark up to its newest (or a
-                # page of them): everything up to the newest fetched is now known.
-                newest = max(f.trade_id for f in fetched)
-                self._fills_complete_to[symbol] = max(newest, -1 if mark is None else mark)
-            for fill in fetched:
-                owner = by_order_id.get(fill.order_id)
-                if owner is not None:
-                    fill = msgspec.structs.replace(fill, client_order_id=owner.client_order_id)
-                if not self._count_fill(fill):
-                    continue
-                if owner is not None:
-                    self._publish(owner, ExecutionType.TRADE, fill)
-                added += 1
+            added += await self._reconcile_fills(symbol, owners)
         balances = await self.port.balances()
         self.bus.publish(topics.BALANCE, BalancesChanged(balances=balances))
         report = Reconciled(
@@ -456,6 +445,58 @@ class OrderManager:
         )
         self.bus.publish(topics.RECONCILE, report)
         return report
+
+    async def _reconcile_fills(self, symbol: str, owners: dict[int, Order | None]) -> int:
+        """Fetch the fills of ``symbol`` above the last reconciled one and publish those not
+        seen, each with its order; how many.
+
+        Asks from the last reconciled point, not from the newest fill known: a fill the
+        stream delivered after the link came back may sit above one missed while it was
+        down, and asking above it would lose that one for good. The first time, the most
+        recent fills: asking from id 0 would fetch a long-lived account's oldest fills and
+        count them as missed.
+        """
+        mark = self._fills_complete_to.get(symbol)
+        fetched = await self.port.fills_since(symbol, None if mark is None else mark + 1)
+        added = 0
+        unresolved: list[int] = []
+        for fill in fetched:
+            if self._seen_fill(fill):
+                continue
+            owner = await self._owner_of(fill, owners)
+            if owner is None:
+                unresolved.append(fill.trade_id)
+                continue
+            fill = msgspec.structs.replace(fill, client_order_id=owner.client_order_id)
+            self._count_fill(fill)
+            self._publish(owner, ExecutionType.TRADE, fill)
+            added += 1
+        if fetched:
+            # Everything the venue answered (all fills above the old mark, or a page of
+            # them) is known now, up to the first fill whose order could not be found: that
+            # one is asked for again next time, not dropped.
+            newest = max(f.trade_id for f in fetched)
+            known_to = min(unresolved) - 1 if unresolved else newest
+            self._fills_complete_to[symbol] = max(known_to, -1 if mark is None else mark)
+        return added
+
+    async def _owner_of(self, fill: Fill, owners: dict[int, Order | None]) -> Order | None:
+        """The order a fetched fill belongs to: known by its venue id, or else asked for
+        (an order whose answer was lost has no venue id here yet; one placed elsewhere is
+        not known at all). ``None`` when the venue cannot say just now."""
+        if fill.order_id in owners:
+            return owners[fill.order_id]
+        try:
+            order = await self.port.query(fill.symbol, order_id=fill.order_id)
+        except Exception as exc:
+            log.warning(
+                "reconcile: cannot find order %s of fill %s: %s", fill.order_id, fill.trade_id, exc
+            )
+            owners[fill.order_id] = None
+            return None
+        self._track(order)
+        owners[fill.order_id] = order
+        return order
 
     async def aclose(self) -> None:
         """Wait for settlements in flight."""

@@ -240,6 +240,26 @@ class _FillsOnlyVenue:
     def __init__(self, fills: list[Any]) -> None:
         self.venue_fills = fills
         self.asked_from: list[int] = []
+        self.queries_fail = 0  # the next this many queries fail (the venue cannot answer)
+
+    async def query(
+        self, symbol: str, client_order_id: str | None = None, *, order_id: int | None = None
+    ) -> Any:
+        if self.queries_fail:
+            self.queries_fail -= 1
+            raise TimeoutError("no answer in time")
+        from omnitrade_tui.domain.models import Order
+
+        return Order(
+            symbol=symbol,
+            client_order_id="placed-elsewhere",
+            order_id=order_id,
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            status=OrderStatus.FILLED,
+            quantity=D("1"),
+            filled_qty=D("1"),
+        )
 
     async def open_orders(self, symbol: str | None = None) -> list[Any]:
         return []
@@ -362,3 +382,38 @@ async def test_memory_is_bounded_final_orders_and_old_fills_are_let_go(
     assert not manager._count_fill(_fill(2))
     assert manager._count_fill(_fill(10))
     assert len(manager._forgotten_ids) == 5
+
+
+async def test_a_fetched_fill_of_an_order_not_known_by_its_id_is_published_with_it() -> None:
+    """An order whose answer was lost has no venue id yet, and one placed elsewhere is not
+    known at all: the fill is published with the order the venue names, not just counted."""
+    bus = Bus()
+    said: list[OrderUpdated] = []
+    bus.subscribe(topics.ORDER, each(lambda t, e: said.append(e)))
+    venue = _FillsOnlyVenue([_fill(0), _fill(1)])
+    manager = OrderManager(bus, venue, ["ETHUSDT"])  # type: ignore[arg-type]
+    report = await manager.reconcile()
+    assert report.fills_added == 2
+    assert [
+        (e.report.order.client_order_id, e.report.fill.trade_id) for e in said if e.report.fill
+    ] == [
+        ("placed-elsewhere", 0),
+        ("placed-elsewhere", 1),
+    ]
+    assert manager.orders["placed-elsewhere"].status is OrderStatus.FILLED
+
+
+async def test_a_fill_whose_order_cannot_be_found_now_is_fetched_again_not_dropped() -> None:
+    bus = Bus()
+    said: list[OrderUpdated] = []
+    bus.subscribe(topics.ORDER, each(lambda t, e: said.append(e)))
+    venue = _FillsOnlyVenue([_fill(0), _fill(1)])
+    venue.queries_fail = 1
+    manager = OrderManager(bus, venue, ["ETHUSDT"])  # type: ignore[arg-type]
+    first = await manager.reconcile()
+    assert first.fills_added == 0 and not said and not manager.fills
+    venue.venue_fills.append(_fill(2))
+    second = await manager.reconcile()
+    assert venue.asked_from == [None, 0]  # from the fill that could not be placed
+    assert second.fills_added == 3
+    assert sorted(e.report.fill.trade_id for e in said if e.report.fill) == [0, 1, 2]

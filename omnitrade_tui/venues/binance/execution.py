@@ -180,11 +180,18 @@ class BinanceExecution:
             quote_order_qty=req.quote_order_qty,
         )
 
-    async def query(self, symbol: str, client_order_id: str) -> Order:
-        """The venue's view of one order, by client order id."""
-        body = await self.rest.request(
-            "GET", "order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
-        )
+    async def query(
+        self, symbol: str, client_order_id: str | None = None, *, order_id: int | None = None
+    ) -> Order:
+        """The venue's view of one order, by client order id or by the venue's id."""
+        params: dict[str, Any] = {"symbol": symbol}
+        if order_id is not None:
+            params["orderId"] = order_id
+        elif client_order_id is not None:
+            params["origClientOrderId"] = client_order_id
+        else:
+            raise ValueError("query needs a client order id or an order id")
+        body = await self.rest.request("GET", "order", params, signed=True)
         return parse_order(body)
 
     async def settle(self, order: Order, pause_s: float = 0.5) -> Order:
