@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="connector only: run the fault drill this long (a summary line a minute)",
     )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="with --soak: also trace Python memory by file (slows the process a little, and "
+        "tracemalloc's own tables add to its RSS)",
+    )
     args = parser.parse_args(argv)
     chosen = args.names or names
     unknown = [n for n in chosen if n not in names]
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--soak goes with the connector benchmark: `connector --soak 1800`")
         from benchmarks.bench_connector import soak
 
-        for result in soak(args.soak):
+        for result in soak(args.soak, trace=args.trace):
             print(result.to_json(), flush=True)
         return 0
     for name in chosen:

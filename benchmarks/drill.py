@@ -23,12 +23,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
 from omnitrade_tui.bus import Bus, CommandTimeout, each, topics
-from omnitrade_tui.domain import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.commands import CancelOrder, PlaceOrder
 from omnitrade_tui.domain.events import BookState, BookTop, OrderUpdated
 from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
@@ -91,6 +91,14 @@ class VenueControl(Protocol):
     async def ignored_retry_after(self) -> tuple[int, list[str]]:
         """Requests that reached the venue inside a ``Retry-After``: count, a few."""
         ...
+
+
+class SaidOrder(NamedTuple):
+    """An order as the bus last told of it."""
+
+    symbol: str
+    status: OrderStatus
+    filled_qty: str
 
 
 class LocalVenue:
@@ -230,9 +238,10 @@ class Drill:
         self.bus.subscribe("md.book.*", each(self._check_crossed), name="drill.crossed")
         # What the bus said of our orders and fills, as the screen and the store hear it
         # (the order manager keeps only recent ones): the newest state of every order, and
-        # every fill once, with how many times a fill was said again.
-        self.said_orders: dict[str, Order] = {}
-        self.said_fills: dict[tuple[str, int], tuple[Decimal, Decimal, int]] = {}
+        # every fill once, with how many times a fill was said again. Kept small (no
+        # Order or Fill objects held), so the soak's live-object counts are the connector's.
+        self.said_orders: dict[str, SaidOrder] = {}
+        self.said_fills: dict[tuple[str, int], tuple[str, str, int]] = {}
         self.fills_said_again = 0
         self._tasks: list[asyncio.Task[Any]] = []
         self.bus.subscribe(topics.ORDER, each(self._on_order))
@@ -296,13 +305,15 @@ class Drill:
             self.unknown += 1
         known = self.said_orders.get(order.client_order_id)
         if known is None or not known.status.is_terminal or order.status.is_terminal:
-            self.said_orders[order.client_order_id] = order
+            self.said_orders[order.client_order_id] = SaidOrder(
+                order.symbol, order.status, str(order.filled_qty)
+            )
         if fill is not None:
             key = (fill.symbol, fill.trade_id)
             if key in self.said_fills:
                 self.fills_said_again += 1
             else:
-                self.said_fills[key] = (fill.qty, fill.price, fill.order_id)
+                self.said_fills[key] = (str(fill.qty), str(fill.price), fill.order_id)
 
     async def _reconcile(self) -> None:
         # A failure propagates: the user-data stream tries again, its events held meanwhile.
@@ -461,7 +472,7 @@ class Drill:
         """The fills published on the bus are exactly the venue's trades for the account;
         their count."""
         venue = await self.venue.my_trades()
-        ours = {k: (qty, price) for k, (qty, price, _) in self.said_fills.items()}
+        ours = {k: (Decimal(qty), Decimal(price)) for k, (qty, price, _) in self.said_fills.items()}
         lost = sorted(set(venue) - set(ours))
         extra = sorted(set(ours) - set(venue))
         assert not lost, f"fills lost: {lost[:5]}"
@@ -478,7 +489,7 @@ class Drill:
         statuses: Counter[str] = Counter()
         by_order: dict[int, Decimal] = {}
         for qty, _price, order_id in self.said_fills.values():
-            by_order[order_id] = by_order.get(order_id, Decimal(0)) + qty
+            by_order[order_id] = by_order.get(order_id, Decimal(0)) + Decimal(qty)
         for client_id, order in self.said_orders.items():
             truth = truths[client_id]
             statuses[str(order.status)] += 1
@@ -488,7 +499,7 @@ class Drill:
                 continue
             status, executed, order_id = truth
             assert order.status is status, f"{client_id}: {order.status} != {status}"
-            assert order.filled_qty == executed, f"{client_id}: filled qty differs"
+            assert Decimal(order.filled_qty) == executed, f"{client_id}: filled qty differs"
             assert by_order.get(order_id, Decimal(0)) == executed, (
                 f"{client_id}: its fills do not add up to its filled quantity"
             )
