@@ -7,7 +7,8 @@ each piece of state as the event that set it, and replays the ones a new subscri
 covers before any live event; the terminal's screen then builds its state exactly as an
 in-process one does, from events, with no second code path.
 
-Kept: every open order (by client order id, forgotten once terminal), the balances merged
+Kept: every open order (by client order id, forgotten once terminal; a late report of an
+order already final does not bring it back), the balances merged
 by asset, and the newest event per topic of ``sys.*``, ``risk.*``, book tops, book health
 and tickers (per link for ``sys.connection``). Not kept: trades, candles, rejections,
 reconciliation reports and the command journal (history, not state).
@@ -22,6 +23,9 @@ from omnitrade_tui.domain.events import BalancesChanged, ConnectionChanged, Orde
 from omnitrade_tui.domain.models import Balance
 
 _LATEST_PREFIXES = ("sys.", "risk.", "md.book.", "md.health.", "md.ticker.")
+#: Orders recently final, remembered so a late report (the stream's PARTIALLY_FILLED after
+#: the REST answer's FILLED) does not replay one as open: reports come seconds apart.
+_KEEP_CLOSED = 1_000
 
 
 class LastValues:
@@ -30,6 +34,7 @@ class LastValues:
     def __init__(self) -> None:
         self._latest: dict[tuple[str, str], Any] = {}
         self._open_orders: dict[str, OrderUpdated] = {}
+        self._closed: dict[str, None] = {}
         self._balances: dict[str, Balance] = {}
         self._balance_ms = 0
 
@@ -37,10 +42,14 @@ class LastValues:
         """Remember ``event`` if it sets a piece of state."""
         if topic == topics.ORDER and isinstance(event, OrderUpdated):
             order = event.report.order
+            client_id = order.client_order_id
             if order.status.is_terminal:
-                self._open_orders.pop(order.client_order_id, None)
-            else:
-                self._open_orders[order.client_order_id] = event
+                self._open_orders.pop(client_id, None)
+                self._closed[client_id] = None
+                if len(self._closed) > _KEEP_CLOSED:
+                    del self._closed[next(iter(self._closed))]
+            elif client_id not in self._closed:
+                self._open_orders[client_id] = event
         elif topic == topics.BALANCE and isinstance(event, BalancesChanged):
             for balance in event.balances:
                 self._balances[balance.asset] = balance
