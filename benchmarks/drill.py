@@ -304,7 +304,7 @@ class Drill:
         if order.status is OrderStatus.UNKNOWN:
             self.unknown += 1
         known = self.said_orders.get(order.client_order_id)
-        if known is None or not known.status.is_terminal or order.status.is_terminal:
+        if order.status.supersedes(None if known is None else known.status):
             self.said_orders[order.client_order_id] = SaidOrder(
                 order.symbol, order.status, str(order.filled_qty)
             )

@@ -104,6 +104,11 @@ class OrderStatus(StrEnum):
         """Whether nothing more can happen to the order."""
         return self in _TERMINAL
 
+    def supersedes(self, known: OrderStatus | None) -> bool:
+        """Whether a report of this status may replace one of ``known``: a late report
+        never rolls a final state back (a FILLED order stays FILLED)."""
+        return known is None or not known.is_terminal or self.is_terminal
+
 
 _OPEN = frozenset(
     {

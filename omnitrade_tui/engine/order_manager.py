@@ -50,6 +50,7 @@ from omnitrade_tui.domain.models import (
     OrderRequest,
     new_client_order_id,
 )
+from omnitrade_tui.domain.recent import RecentKeys
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class OrderManager:
         #: The newest ``KEEP_FILLS`` fills, oldest first.
         self.fills: dict[tuple[str, int], Fill] = {}
         self._final_ids: deque[str] = deque()
-        self._forgotten_ids: dict[str, None] = {}
+        self._forgotten_ids: RecentKeys[str] = RecentKeys(KEEP_FORGOTTEN_IDS)
         #: Per symbol, the highest trade id let go from ``fills``: anything at or below it
         #: was counted already.
         self._fills_forgotten_to: dict[str, int] = {}
@@ -299,7 +300,7 @@ class OrderManager:
         if client_id in self._forgotten_ids:
             return False
         known = self.orders.get(client_id)
-        if known is not None and known.status.is_terminal and not order.status.is_terminal:
+        if not order.status.supersedes(None if known is None else known.status):
             return False
         self.orders[client_id] = order
         if order.status.is_terminal and (known is None or not known.status.is_terminal):
@@ -316,9 +317,7 @@ class OrderManager:
             order = self.orders.get(client_id)
             if order is not None and order.status.is_terminal:
                 del self.orders[client_id]
-                self._forgotten_ids[client_id] = None
-        while len(self._forgotten_ids) > KEEP_FORGOTTEN_IDS:
-            del self._forgotten_ids[next(iter(self._forgotten_ids))]
+                self._forgotten_ids.add(client_id)
 
     def _seen_fill(self, fill: Fill) -> bool:
         """Whether ``fill`` was counted already (by symbol and trade id)."""

@@ -21,6 +21,7 @@ from typing import Any
 from omnitrade_tui.bus import topics
 from omnitrade_tui.domain.events import BalancesChanged, ConnectionChanged, OrderUpdated
 from omnitrade_tui.domain.models import Balance
+from omnitrade_tui.domain.recent import RecentKeys
 
 _LATEST_PREFIXES = ("sys.", "risk.", "md.book.", "md.health.", "md.ticker.")
 #: Orders recently final, remembered so a late report (the stream's PARTIALLY_FILLED after
@@ -34,7 +35,7 @@ class LastValues:
     def __init__(self) -> None:
         self._latest: dict[tuple[str, str], Any] = {}
         self._open_orders: dict[str, OrderUpdated] = {}
-        self._closed: dict[str, None] = {}
+        self._closed: RecentKeys[str] = RecentKeys(_KEEP_CLOSED)
         self._balances: dict[str, Balance] = {}
         self._balance_ms = 0
 
@@ -45,9 +46,7 @@ class LastValues:
             client_id = order.client_order_id
             if order.status.is_terminal:
                 self._open_orders.pop(client_id, None)
-                self._closed[client_id] = None
-                if len(self._closed) > _KEEP_CLOSED:
-                    del self._closed[next(iter(self._closed))]
+                self._closed.add(client_id)
             elif client_id not in self._closed:
                 self._open_orders[client_id] = event
         elif topic == topics.BALANCE and isinstance(event, BalancesChanged):

@@ -259,7 +259,7 @@ class TerminalState:
         report = event.report
         order = report.order
         known = self.orders.get(order.client_order_id)
-        if known is None or not known.status.is_terminal or order.status.is_terminal:
+        if order.status.supersedes(None if known is None else known.status):
             self.orders[order.client_order_id] = order
         fill = report.fill
         if fill is not None and (fill.symbol, fill.trade_id) not in self._fill_keys:

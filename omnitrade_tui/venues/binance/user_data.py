@@ -11,7 +11,6 @@ subscription is renewed on every reconnect, and the link's state is published.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import itertools
 import logging
@@ -28,6 +27,7 @@ from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import BalancesChanged, LinkState, OrderUpdated
 from omnitrade_tui.domain.models import Balance, ExecutionReport, Fill, Order
+from omnitrade_tui.domain.recent import RecentKeys
 from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection
 from omnitrade_tui.venues.binance.rest import Credentials
 
@@ -162,10 +162,9 @@ class UserDataStream(KeptConnection[_Link]):
         self.subscribed = asyncio.Event()
         self.duplicates = 0
         self._ids = itertools.count(1)
-        self._seen: set[tuple[Any, ...]] = set()
-        self._seen_order: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._seen: RecentKeys[tuple[Any, ...]] = RecentKeys(_SEEN)
         self._holding: list[dict[str, Any]] | None = None  # events held while reconciling
-        self._reconciling: asyncio.Task[None] | None = None
+        self._reconciling: asyncio.Task[Any] | None = None
         self._reconcile_again = False
 
     def _subscribe_request(self) -> str:
@@ -294,10 +293,11 @@ class UserDataStream(KeptConnection[_Link]):
                 await self.resync_clock()
         await link.ws.close()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _after_subscribe(self) -> None:
         hook = self.on_subscribed
@@ -311,9 +311,7 @@ class UserDataStream(KeptConnection[_Link]):
             # to end releasing events the others have not accounted for yet.
             self._reconcile_again = True
             return
-        self._reconciling = asyncio.ensure_future(self._reconcile_then_release(hook))
-        self._tasks.add(self._reconciling)
-        self._reconciling.add_done_callback(self._tasks.discard)
+        self._reconciling = self._spawn(self._reconcile_then_release(hook))
 
     async def _reconcile_then_release(self, reconcile: Callable[[], Awaitable[Any]]) -> None:
         """Run the reconciliation (again until it succeeds, and once more if the link was
@@ -350,9 +348,6 @@ class UserDataStream(KeptConnection[_Link]):
             self.duplicates += 1
             return
         self._seen.add(key)
-        self._seen_order.append(key)
-        if len(self._seen_order) > _SEEN:
-            self._seen.discard(self._seen_order.popleft())
         if self._holding is not None:
             self._holding.append(event)
             return
