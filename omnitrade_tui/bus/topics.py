@@ -16,6 +16,7 @@ REJECT = "exec.reject"
 BALANCE = "acct.balance"
 RECONCILE = "exec.reconcile"
 KILL_SWITCH = "risk.kill_switch"
+HELD = "exec.held"
 RATE_LIMIT = "sys.ratelimit"
 LATENCY = "sys.latency"
 DIAGNOSTICS = "sys.diagnostics"
@@ -34,6 +35,11 @@ def book_health(symbol: str) -> str:
 def trade(symbol: str) -> str:
     """Public trades of a symbol."""
     return f"md.trade.{symbol}"
+
+
+def freshness(symbol: str) -> str:
+    """Freshness of a symbol's market streams (stale or live again)."""
+    return f"md.fresh.{symbol}"
 
 
 def candle(symbol: str, interval: str) -> str:

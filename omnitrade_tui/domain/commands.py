@@ -59,6 +59,18 @@ class ReplaceOrder(Command, frozen=True, kw_only=True):
     quantity: Decimal | None = None
 
 
+class ReplaceOco(Command, frozen=True, kw_only=True):
+    """Amend an OCO list as a whole: cancel the list at the venue and place a new one with
+    both legs (``above`` and ``below`` as in ``PlaceOco``), never one leg alone, so the
+    protective leg is never dropped. The reply is the new list's legs."""
+
+    name: ClassVar[str] = "order.replace_oco"
+    symbol: str
+    order_list_id: int
+    above: OrderRequest
+    below: OrderRequest
+
+
 class CancelAll(Command, frozen=True, kw_only=True):
     """Cancel every open order, on one symbol or everywhere."""
 
@@ -82,6 +94,17 @@ class CandleHistory(Command, frozen=True, kw_only=True):
     interval: str
     limit: int = 500
     end_ms: int | None = None
+
+
+class VenueCandles(Command, frozen=True, kw_only=True):
+    """Ask the venue itself for a symbol's latest candles of an interval, the current (open)
+    one last, so a chart is right from its first second after a switch (REST klines on
+    Binance). The reply is a list of ``Candle``, oldest first."""
+
+    name: ClassVar[str] = "md.candles"
+    symbol: str
+    interval: str
+    limit: int = 300
 
 
 class EngageKillSwitch(Command, frozen=True, kw_only=True):

@@ -236,3 +236,37 @@ class CircuitChanged(Event, frozen=True, kw_only=True):
     failures: int
     retry_in_s: float = 0.0
     detail: str = ""
+
+
+class FeedFreshness(Event, frozen=True, kw_only=True):
+    """How fresh one of a symbol's market streams is (topic ``md.fresh.<SYMBOL>``).
+
+    ``stream`` is ``depth``, ``trade``, ``kline`` or ``ticker``; ``age_ms`` is the time since
+    its last message. Published when a stream turns stale (silent longer than the configured
+    limit, 2 s by default) or live again, and once a second while it stays stale, so the
+    screen can mark the ladder, the tape and the status bar within the limit of going silent.
+    """
+
+    symbol: str
+    stream: str
+    age_ms: int
+    stale: bool
+    time_ms: int = 0
+
+
+class OrderHeld(Event, frozen=True, kw_only=True):
+    """An order action waits for the venue's rate limit (topic ``exec.held``).
+
+    ``held`` is true while it waits, with ``retry_in_s`` until it may go (the venue's
+    ``Retry-After`` or the weight window's reset) and ``reason`` (``rate limit``); a second
+    event with ``held`` false says it was sent. The ticket and the blotter show it, so no
+    order is ever held silently.
+    """
+
+    client_order_id: str
+    symbol: str
+    action: str  # "place", "cancel", "replace", "cancel_all"
+    reason: str
+    retry_in_s: float
+    held: bool = True
+    time_ms: int = 0

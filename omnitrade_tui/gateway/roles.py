@@ -108,11 +108,13 @@ COMMAND_RULES: dict[str, Rule] = {
     c.CandleHistory.name: Rule(Role.VIEWER, "reading candle history"),
     c.OrderHistory.name: Rule(Role.VIEWER, "reading order history"),
     c.FillHistory.name: Rule(Role.VIEWER, "reading fill history"),
+    c.VenueCandles.name: Rule(Role.VIEWER, "reading the venue's candles"),
     # Trader: one's orders.
     c.PlaceOrder.name: Rule(Role.TRADER, "placing orders"),
     c.PlaceOco.name: Rule(Role.TRADER, "placing OCO orders"),
     c.CancelOrder.name: Rule(Role.TRADER, "cancelling orders"),
     c.ReplaceOrder.name: Rule(Role.TRADER, "amending orders"),
+    c.ReplaceOco.name: Rule(Role.TRADER, "amending OCO orders"),
     # Admin: what acts on the whole account or on the gateway itself.
     c.CancelAll.name: Rule(Role.ADMIN, "cancelling all orders"),
     c.EngageKillSwitch.name: Rule(Role.ADMIN, "engaging the kill switch"),
@@ -132,6 +134,7 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     ("md.>", Rule(Role.VIEWER, "market data")),
     (topics.ORDER, Rule(Role.VIEWER, "order updates")),
     (topics.REJECT, Rule(Role.VIEWER, "order rejections")),
+    (topics.HELD, Rule(Role.VIEWER, "orders held for the rate limit")),
     (topics.RECONCILE, Rule(Role.VIEWER, "reconciliation reports")),
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),
     (topics.KILL_SWITCH, Rule(Role.VIEWER, "the kill switch state")),
