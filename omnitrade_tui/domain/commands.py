@@ -39,6 +39,9 @@ class PlaceOco(Command, frozen=True, kw_only=True):
     name: ClassVar[str] = "order.place_oco"
     above: OrderRequest
     below: OrderRequest
+    #: Chosen once per intent (when the ticket opens), so a resend after a timeout is
+    #: recognised by the venue as the same list; None lets the order manager choose one.
+    list_client_order_id: str | None = None
 
 
 class CancelOrder(Command, frozen=True, kw_only=True):
@@ -57,6 +60,9 @@ class ReplaceOrder(Command, frozen=True, kw_only=True):
     client_order_id: str
     price: Decimal | None = None
     quantity: Decimal | None = None
+    #: The replacement's client order id, chosen once per intent (when the amend dialog
+    #: opens) so a resend after a timeout cannot place a second replacement.
+    new_client_order_id: str | None = None
 
 
 class ReplaceOco(Command, frozen=True, kw_only=True):
@@ -69,6 +75,7 @@ class ReplaceOco(Command, frozen=True, kw_only=True):
     order_list_id: int
     above: OrderRequest
     below: OrderRequest
+    list_client_order_id: str | None = None
 
 
 class CancelAll(Command, frozen=True, kw_only=True):
