@@ -193,8 +193,10 @@ class RecorderStatus(Event, frozen=True, kw_only=True):
     """The history recorder's state (topic ``sys.recorder``).
 
     ``state`` is ``ok`` (writing as it goes), ``degraded`` (the database refuses writes:
-    rows are held in memory), ``spilling`` (memory bound reached: rows go to a local file
-    and are replayed when the database is back) or ``stopped``. Nothing is ever dropped
+    held rows are journaled to a local file as they come, so a crash loses at most the
+    batch being cut), ``spilling`` (rows wait on disk, left by an earlier run or past the
+    memory bound of a writer that fell behind, and are replayed oldest first) or
+    ``stopped``. Nothing is ever dropped
     without a count here.
     """
 

@@ -5,10 +5,15 @@ into rows and cuts a batch every ``batch_rows`` rows or ``batch_interval_s`` sec
 single writer task sends batches to the ``HistoryWriter`` (merging queued ones, up to
 ``max_write_rows`` per transaction, when it is behind). Intake never waits on the database.
 
-When the database fails, batches stay in memory up to ``max_memory_rows``; past that they
-go to spill files (``SpillFiles``), which the writer replays when writes succeed again, and
-which a restarted recorder replays first. Every write is idempotent, so a replay of rows
-the database already had is harmless. The state is published on ``sys.recorder``.
+Rows wait in memory only while the database takes them. From the first failed write on,
+every held batch is journaled to the spill directory (``SpillFiles``: append-only, flushed
+to the OS each batch) as it is held, so a ``kill -9`` during an outage loses at most the
+batch being cut. The writer replays the journal, oldest first, when writes succeed again,
+and a restarted recorder replays a journal left by a dead run before anything newer (new
+batches queue behind it on disk until it is written). A writer that merely falls behind a
+healthy database journals past ``max_memory_rows`` the same way. Every write is
+idempotent, so a replay of rows the database already had is harmless. The state is
+published on ``sys.recorder``.
 """
 
 from __future__ import annotations
@@ -107,6 +112,9 @@ class Recorder:
         self.state = "ok"
         self.last_error = ""
         self._stopping = False
+        #: True while batches must go to the journal, not memory: the database failed, or
+        #: the journal still holds rows that must be written before anything newer.
+        self._journaling = False
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -114,6 +122,10 @@ class Recorder:
         """Subscribe to the recorded topics and start writing (spill files left by an
         earlier run are replayed first)."""
         self.spill.rotate()
+        if self.spill.rows_on_disk:
+            # A dead run's journal goes first: newer batches queue behind it on disk.
+            self._journaling = True
+            self.state = "spilling"
         policy = Queue(bound=self.config.queue_bound, on_full=OnFull.BLOCK)
         for pattern in self.config.patterns:
             sub = self.bus.subscribe_queue(pattern, policy, name=f"recorder:{pattern}")
@@ -139,10 +151,7 @@ class Recorder:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._writer_task
         # Whatever the database did not take is kept on disk for the next start.
-        while self._pending:
-            item = self._pending.popleft()
-            self._memory_rows -= item.rows
-            self.spilled_total += self.spill.append(item.batch)
+        self._journal_pending()
         self.spill.close()
         self.rejected.close()
         for task in self._tasks[len(self._subs) :]:
@@ -173,15 +182,28 @@ class Recorder:
                 self._enqueue(batch, rows)
 
     def _enqueue(self, batch: Batch, rows: int) -> None:
-        if self._memory_rows + rows > self.config.max_memory_rows:
-            self.spilled_total += self.spill.append(batch)
-            if self.state != "spilling":
-                self.state = "spilling"
-                self._publish_status()
+        if self._journaling or self._memory_rows + rows > self.config.max_memory_rows:
+            self._journal(batch)
         else:
             self._pending.append(_Pending(batch, rows, time.monotonic()))
             self._memory_rows += rows
         self._wake.set()
+
+    def _journal(self, batch: Batch) -> None:
+        """Put a held batch on disk now, behind every batch held before it."""
+        self._journaling = True
+        self.spilled_total += self.spill.append(batch)
+        if self.state == "ok":
+            self.state = "spilling"
+            self._publish_status()
+
+    def _journal_pending(self) -> None:
+        """The database failed: move what memory holds to the journal, in order, so a crash
+        during the outage cannot take it."""
+        while self._pending:
+            item = self._pending.popleft()
+            self._memory_rows -= item.rows
+            self._journal(item.batch)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -221,6 +243,7 @@ class Recorder:
                 self._memory_rows -= rows
                 return True
             self._pending.extendleft(reversed(taken))
+            self._journal_pending()
             return False
         return await self._replay_spill()
 
@@ -234,9 +257,12 @@ class Recorder:
                     return False
                 rows_done += rows
             self.spill.done(path, rows_done)
-        if self.state != "ok" and not self.spill.rows_on_disk:
-            self.state = "ok"
-            self._publish_status()
+        if not self.spill.rows_on_disk:
+            # Nothing was held while the last segment was written: memory may hold again.
+            self._journaling = False
+            if self.state != "ok":
+                self.state = "ok"
+                self._publish_status()
         return True
 
     async def _send(self, batch: Batch, rows: int) -> bool:
