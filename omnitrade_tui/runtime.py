@@ -47,6 +47,7 @@ from omnitrade_tui.secrets import (
     resolve_key,
     verify_run_key,
 )
+from omnitrade_tui.store.backfill import TradeGapFiller
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.history import HistoryService
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
@@ -54,6 +55,7 @@ from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, Credentials
+from omnitrade_tui.venues.binance.trade_history import TradeHistory
 from omnitrade_tui.venues.binance.user_data import UserDataStream
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
 
@@ -211,6 +213,12 @@ class Runtime:
                 )
                 history.register()
                 stack.callback(history.unregister)
+                trade_history = TradeHistory(bus, rest)
+                trade_history.register()
+                stack.callback(trade_history.unregister)
+                filler = TradeGapFiller(bus, last_stored=history_store.last_trade_id)
+                filler.start()
+                stack.push_async_callback(filler.stop)
 
             manager = OrderManager(bus, BinanceExecution(rest), symbols)
             stack.push_async_callback(manager.aclose)

@@ -42,6 +42,17 @@ def freshness(symbol: str) -> str:
     return f"md.fresh.{symbol}"
 
 
+def backfill(symbol: str) -> str:
+    """Public trades of a symbol fetched after the fact (a stream gap filled): recorded, not
+    shown on the tape."""
+    return f"md.backfill.{symbol}"
+
+
+def trade_gap(symbol: str) -> str:
+    """Trade ids of a symbol the history lacks and the venue could not give back."""
+    return f"md.gap.{symbol}"
+
+
 def candle(symbol: str, interval: str) -> str:
     """Candles of a symbol and interval."""
     return f"md.candle.{symbol}.{interval}"

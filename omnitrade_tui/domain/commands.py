@@ -114,6 +114,17 @@ class VenueCandles(Command, frozen=True, kw_only=True):
     limit: int = 300
 
 
+class VenueTrades(Command, frozen=True, kw_only=True):
+    """Ask the venue for a symbol's public trades from trade id ``from_id`` on, oldest first,
+    at most ``limit`` (``historicalTrades`` on Binance): what fills a gap the stream left
+    while it reconnected. The reply is a list of ``Trade``."""
+
+    name: ClassVar[str] = "md.trades"
+    symbol: str
+    from_id: int
+    limit: int = 1000
+
+
 class EngageKillSwitch(Command, frozen=True, kw_only=True):
     """Cancel every open order and refuse new ones until released."""
 

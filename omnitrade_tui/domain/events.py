@@ -208,6 +208,10 @@ class RecorderStatus(Event, frozen=True, kw_only=True):
     lag_ms: float
     batches: int = 0
     rejected_rows: int = 0
+    #: Gaps in the public trades the venue could not give back, recorded this run, and the
+    #: trade ids they span (the history is not whole there; the gap rows say where).
+    trade_gaps: int = 0
+    missing_trades: int = 0
     last_error: str = ""
     time_ms: int = 0
 
@@ -272,3 +276,24 @@ class OrderHeld(Event, frozen=True, kw_only=True):
     retry_in_s: float
     held: bool = True
     time_ms: int = 0
+
+
+class TradeGap(Event, frozen=True, kw_only=True):
+    """Public trades the history lacks and the venue could not give back (topic
+    ``md.gap.<SYMBOL>``): the ids ``first_id`` to ``last_id`` (inclusive), printed between
+    ``from_ms`` and ``to_ms``. Recorded as a gap row, so an export and the screen can say
+    the history is not whole there instead of looking complete.
+    """
+
+    symbol: str
+    first_id: int
+    last_id: int
+    from_ms: int
+    to_ms: int
+    reason: str
+    time_ms: int = 0
+
+    @property
+    def missing(self) -> int:
+        """How many trade ids the gap spans."""
+        return self.last_id - self.first_id + 1

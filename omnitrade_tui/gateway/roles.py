@@ -117,6 +117,8 @@ COMMAND_RULES: dict[str, Rule] = {
     c.ReplaceOco.name: Rule(Role.TRADER, "amending OCO orders"),
     # Admin: what acts on the whole account or on the gateway itself.
     c.CancelAll.name: Rule(Role.ADMIN, "cancelling all orders"),
+    # Heavy on the venue's weight (25 a call): the engine's own backfill, not a screen's.
+    c.VenueTrades.name: Rule(Role.ADMIN, "fetching the venue's trade history"),
     c.EngageKillSwitch.name: Rule(Role.ADMIN, "engaging the kill switch"),
     c.ReleaseKillSwitch.name: Rule(Role.ADMIN, "releasing the kill switch"),
     c.SetRiskLimits.name: Rule(Role.ADMIN, "changing risk limits"),

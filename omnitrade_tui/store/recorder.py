@@ -32,7 +32,7 @@ from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.policy import OnFull, Queue
 from omnitrade_tui.bus.subscription import QueueSubscription, SubscriptionClosed
-from omnitrade_tui.domain.events import RecorderStatus
+from omnitrade_tui.domain.events import RecorderStatus, TradeGap
 from omnitrade_tui.store.repository import HistoryWriter
 from omnitrade_tui.store.rows import Batch, RowBuilder, batch_size, new_batch
 from omnitrade_tui.store.spill import SpillFiles
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 #: What the recorder keeps, as the venue and the engine publish it.
 RECORDED_PATTERNS = (
     "md.trade.*",
+    "md.backfill.*",
+    "md.gap.*",
     "md.book.*",
     "md.candle.*.*",
     topics.ORDER,
@@ -109,6 +111,9 @@ class Recorder:
         self.batches = 0
         self.spilled_total = 0
         self.rejected_rows = 0
+        #: Gaps in the public trades recorded this run, and the trade ids they span.
+        self.trade_gaps = 0
+        self.missing_trades = 0
         self.state = "ok"
         self.last_error = ""
         self._stopping = False
@@ -178,6 +183,9 @@ class Recorder:
             rows = 0
             for item in items:
                 rows += builder.add(batch, item.topic, item.event)
+                if isinstance(item.event, TradeGap):
+                    self.trade_gaps += 1
+                    self.missing_trades += item.event.missing
             if rows:
                 self._enqueue(batch, rows)
 
@@ -329,6 +337,8 @@ class Recorder:
             lag_ms=lag,
             batches=self.batches,
             rejected_rows=self.rejected_rows,
+            trade_gaps=self.trade_gaps,
+            missing_trades=self.missing_trades,
             last_error=self.last_error,
             time_ms=int(time.time() * 1000),
         )

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.events import TradeGap
 from omnitrade_tui.domain.models import Candle, Fill, Order, Trade
 from omnitrade_tui.store import tables as t
 from omnitrade_tui.store.database import Database
@@ -185,6 +186,39 @@ class SqlHistoryStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [Trade(**dict(r)) for r in rows]
+
+    async def last_trade_id(self, symbol: str) -> int | None:
+        """The highest public trade id stored for ``symbol`` (None when there is none)."""
+        query = sa.select(sa.func.max(t.TRADES.c.trade_id)).where(t.TRADES.c.symbol == symbol)
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(query)).scalar()
+        return None if value is None else int(value)
+
+    async def trade_gaps(
+        self, symbol: str | None = None, since_ms: int = 0, until_ms: int | None = None
+    ) -> list[TradeGap]:
+        """Recorded gaps in the public trades overlapping ``since_ms``..``until_ms``, oldest
+        first."""
+        c = t.TRADE_GAPS.c
+        query = sa.select(t.TRADE_GAPS).where(c.to_ms >= since_ms)
+        if until_ms is not None:
+            query = query.where(c.from_ms <= until_ms)
+        if symbol is not None:
+            query = query.where(c.symbol == symbol)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(c.symbol, c.first_id))).mappings().all()
+        return [
+            TradeGap(
+                symbol=r["symbol"],
+                first_id=r["first_id"],
+                last_id=r["last_id"],
+                from_ms=r["from_ms"],
+                to_ms=r["to_ms"],
+                reason=r["reason"],
+                time_ms=r["noted_ms"],
+            )
+            for r in rows
+        ]
 
     async def orders(
         self, symbol: str | None = None, open_only: bool = False, limit: int = 500

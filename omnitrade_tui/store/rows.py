@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from omnitrade_tui.domain.commands import Command
-from omnitrade_tui.domain.events import BalancesChanged, BookTop, OrderUpdated
+from omnitrade_tui.domain.events import BalancesChanged, BookTop, OrderUpdated, TradeGap
 from omnitrade_tui.domain.models import Candle, Trade
 
 Row = tuple[Any, ...]
@@ -66,6 +66,19 @@ class RowBuilder:
             return 1
         if isinstance(event, BookTop):
             return self._add_quote(batch, event)
+        if isinstance(event, TradeGap):
+            batch["trade_gaps"].append(
+                (
+                    event.symbol,
+                    event.first_id,
+                    event.last_id,
+                    event.from_ms,
+                    event.to_ms,
+                    event.reason,
+                    event.time_ms or int(time.time() * 1000),
+                )
+            )
+            return 1
         if isinstance(event, Candle):
             if not event.closed:
                 return 0

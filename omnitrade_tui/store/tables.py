@@ -88,6 +88,21 @@ class TradeRow(SQLModel, table=True):
     buyer_is_maker: bool
 
 
+class TradeGapRow(SQLModel, table=True):
+    """Trade ids of a symbol the history lacks and the venue could not give back; unique per
+    (symbol, first missing id)."""
+
+    __tablename__ = "trade_gaps"
+
+    symbol: str = Field(primary_key=True, max_length=32)
+    first_id: int = _big(primary_key=True)
+    last_id: int = _big()
+    from_ms: int = _big()
+    to_ms: int = _big()
+    reason: str
+    noted_ms: int = _big()
+
+
 class QuoteRow(SQLModel, table=True):
     """Best bid and ask of the local book at a change; unique per (symbol, update id)."""
 
@@ -265,6 +280,7 @@ class GatewayAuditRow(SQLModel, table=True):
 
 METADATA = SQLModel.metadata
 TRADES = METADATA.tables["trades"]
+TRADE_GAPS = METADATA.tables["trade_gaps"]
 QUOTES = METADATA.tables["quotes"]
 CANDLES = METADATA.tables["candles"]
 ORDERS = METADATA.tables["orders"]

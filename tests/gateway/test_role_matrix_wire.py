@@ -50,6 +50,7 @@ def _samples() -> list[c.Command]:
         c.SubscribeSymbol(symbol="BTCUSDT"),
         c.CandleHistory(symbol="BTCUSDT", interval="1m", limit=5),
         c.VenueCandles(symbol="BTCUSDT", interval="1m", limit=5),
+        c.VenueTrades(symbol="BTCUSDT", from_id=1, limit=5),
         c.EngageKillSwitch(reason="matrix"),
         c.ReleaseKillSwitch(),
         c.OrderHistory(limit=5),

@@ -41,6 +41,7 @@ EXPECTED_COMMANDS = {
     "ReplaceOrder": TRADER,
     "ReplaceOco": TRADER,
     "CancelAll": ADMIN,
+    "VenueTrades": ADMIN,
     "EngageKillSwitch": ADMIN,
     "ReleaseKillSwitch": ADMIN,
     "SetRiskLimits": ADMIN,

@@ -45,7 +45,15 @@ def _weight_of(method: str, path: str, params: dict[str, Any]) -> int:
     return _GET_WEIGHTS.get(path, 1)
 
 
-_GET_WEIGHTS = {"exchangeInfo": 20, "order": 4, "account": 20, "myTrades": 20, "klines": 2}
+_GET_WEIGHTS = {
+    "exchangeInfo": 20,
+    "order": 4,
+    "account": 20,
+    "myTrades": 20,
+    "klines": 2,
+    "trades": 25,
+    "historicalTrades": 25,
+}
 
 
 def _depth_weight(limit: int) -> int:

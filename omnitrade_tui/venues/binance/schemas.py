@@ -88,6 +88,27 @@ class TradeMsg(msgspec.Struct, gc=False):
         )
 
 
+class HistoricalTradeRow(msgspec.Struct, gc=False):
+    """One entry of ``GET /api/v3/historicalTrades`` (and ``/trades``)."""
+
+    trade_id: int = msgspec.field(name="id")
+    price: float
+    qty: float
+    time_ms: int = msgspec.field(name="time")
+    buyer_is_maker: bool = msgspec.field(name="isBuyerMaker")
+
+    def to_trade(self, symbol: str) -> Trade:
+        """The domain trade (the payload does not name its symbol)."""
+        return Trade(
+            symbol=symbol,
+            trade_id=self.trade_id,
+            price=self.price,
+            qty=self.qty,
+            time_ms=self.time_ms,
+            buyer_is_maker=self.buyer_is_maker,
+        )
+
+
 class MiniTickerMsg(msgspec.Struct, gc=False):
     """``<symbol>@miniTicker``: rolling 24-hour open, high, low, close and volumes."""
 

@@ -21,7 +21,7 @@ from omnitrade_tui.venues.sim.matching import LevelChanged, MatchingEngine, Trad
 from omnitrade_tui.venues.sim.render import f8, ff, kline_event
 from omnitrade_tui.venues.sim.streams import StreamHub
 
-_TRADES_KEPT = 1000
+_TRADES_KEPT = 20_000
 KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 
 

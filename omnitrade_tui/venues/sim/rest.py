@@ -321,7 +321,13 @@ async def depth(call: Call) -> dict[str, Any]:
 async def trades(call: Call) -> list[dict[str, Any]]:
     market = call.venue.markets[call.symbol()]
     limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
-    out = list(market.trades)[-limit:]
+    from_id = P.integer(call.params, "fromId")
+    if from_id is None:
+        out = list(market.trades)[-limit:]
+    else:
+        # historicalTrades: the oldest kept trades from that id on (the sim keeps the
+        # latest _TRADES_KEPT; Binance keeps them all).
+        out = [t for t in market.trades if t.trade_id >= from_id][:limit]
     return [
         {
             "id": t.trade_id,
