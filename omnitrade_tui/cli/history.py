@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import csv
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.store.database import open_database
+from omnitrade_tui.cli.startup import overrides_from_args
+from omnitrade_tui.config import load_settings
+from omnitrade_tui.store.database import open_database, sqlite_path
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.repository import EXPORTABLE, SqlHistoryStore
 
@@ -35,29 +40,67 @@ def parse_since(text: str | None) -> int:
     return int(when.timestamp() * 1000)
 
 
-async def export(args: argparse.Namespace, out: Any) -> int:
-    """Write one table as CSV to ``out``, oldest first."""
+def plain(value: object) -> object:
+    """A cell as a person reads it: decimals written out (``0``, ``0.00000001``), never in
+    exponent form (``0E-8``)."""
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return "0" if text in ("-0", "0") else text
+    return value
+
+
+async def export(args: argparse.Namespace, url: str, out: Any) -> int:
+    """Write one table as CSV to ``out``, oldest first, and say on stderr what was written
+    and where the trades the history lacks are."""
     since = parse_since(args.since)
     try:
-        store = SqlHistoryStore(await open_database(args.db))
+        store = SqlHistoryStore(await open_database(url))
     except StoreError as exc:
         raise CliError(str(exc), ExitCode.DATABASE) from exc
     try:
-        writer = csv.writer(out)
+        writer = csv.writer(out, lineterminator="\n")
         wrote_header = False
         rows = 0
         async for header, chunk in store.export_rows(args.what, args.symbol, since):
             if not wrote_header:
                 writer.writerow(header)
                 wrote_header = True
-            writer.writerows(chunk)
+            writer.writerows([plain(v) for v in row] for row in chunk)
             rows += len(chunk)
         if not wrote_header:
             writer.writerow(_header(args.what))
+        gaps = await store.trade_gaps(args.symbol, since) if args.what == "trades" else []
     finally:
         await store.close()
     print(f"omnitrade history: exported {rows} {args.what}", file=sys.stderr)
+    if gaps:
+        missing = sum(g.missing for g in gaps)
+        print(
+            f"omnitrade history: the trades are not whole: {len(gaps)} gap(s), {missing} "
+            "trade ids the venue could not give back (export --what trade_gaps lists them):",
+            file=sys.stderr,
+        )
+        for gap in gaps[:10]:
+            print(f"  {gap.symbol} ids {gap.first_id}-{gap.last_id}: {gap.reason}", file=sys.stderr)
     return 0
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """The database to read: ``--db``, else the one the app and ``record`` use (the
+    environment's ``OMNITRADE_DB_URL``, the config's ``db_url``, the data directory).
+
+    Raises:
+        CliError: a SQLite file that does not exist (an export never creates a database).
+    """
+    url = load_settings(replace(overrides_from_args(args), db_url=args.db)).db_url
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise CliError(
+            f"no history database at {path}: record something first (omnitrade or "
+            "omnitrade record), or name one with --db",
+            ExitCode.DATABASE,
+        )
+    return url
 
 
 def _header(what: str) -> list[str]:
@@ -69,18 +112,29 @@ def _header(what: str) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     if args.format != "csv":
         raise CliError(f"unknown format {args.format!r}: only csv", ExitCode.USAGE)
+    url = database_url(args)
     if not args.out:
-        return asyncio.run(export(args, sys.stdout))
-    with open(args.out, "w", newline="") as out:
-        return asyncio.run(export(args, out))
+        return asyncio.run(export(args, url, sys.stdout))
+    target = Path(args.out)
+    if not target.parent.is_dir():
+        raise CliError(
+            f"cannot write {target}: the folder {target.parent} does not exist", ExitCode.USAGE
+        )
+    try:
+        out = target.open("w", newline="")
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror}", ExitCode.USAGE) from None
+    with out:
+        return asyncio.run(export(args, url, out))
 
 
 def register(subparsers: Any) -> None:
     """Add the ``history`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "history",
-        help="export recorded trades, fills, orders or candles",
-        description="Read what the recorder kept: export trades, fills, orders or candles as CSV.",
+        help="export recorded trades, fills, orders, candles or trade gaps",
+        description="Read what the recorder kept: export trades, fills, orders, candles or the "
+        "gaps in the trades (ids the venue could not give back) as CSV.",
     )
     sub = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     exp = sub.add_parser("export", help="write a table as CSV")
@@ -88,6 +142,10 @@ def register(subparsers: Any) -> None:
     exp.add_argument("--symbol", default=None, help="only this symbol (default: all)")
     exp.add_argument("--since", default=None, help="epoch ms or ISO date/time (UTC)")
     exp.add_argument("--format", default="csv", choices=["csv"])
-    exp.add_argument("--db", default=None, help="SQLite path or postgresql:// URL")
+    exp.add_argument(
+        "--db",
+        default=None,
+        help="SQLite path or postgresql:// URL (default: the app's, as config show says)",
+    )
     exp.add_argument("--out", default=None, help="file to write (default: stdout)")
     exp.set_defaults(handler=_run)

@@ -16,11 +16,11 @@ import gzip
 import signal
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis
-from platformdirs import user_data_dir
 
 from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
@@ -30,6 +30,7 @@ from omnitrade_tui.cli.startup import overrides_from_args
 from omnitrade_tui.config import Profile, load_settings
 from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.models import BookLevel
+from omnitrade_tui.store.backfill import TradeGapFiller
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
@@ -38,6 +39,7 @@ from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
 from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceRest
+from omnitrade_tui.venues.binance.trade_history import TradeHistory
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 #: What ``--redis`` carries to other processes: market data, executions, balances.
@@ -129,6 +131,9 @@ def live_source(profile: Profile, symbols: set[str], counter: ReplayCounter) -> 
                 stream_base = profile.stream_url.rstrip("/") + "/"
             rest = BinanceRest(rest_base, bus=bus)
             stack.push_async_callback(rest.aclose)
+            trade_history = TradeHistory(bus, rest)
+            trade_history.register()  # the backfill of what a reconnect missed asks it
+            stack.callback(trade_history.unregister)
             stream = MarketStream(stream_base, rest, bus, sorted(symbols))
             stack.push_async_callback(stream.aclose)
             await stream.run()  # runs until cancelled (SIGINT/SIGTERM)
@@ -144,28 +149,37 @@ async def record(args: argparse.Namespace) -> int:
         raise CliError("--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT")
     if args.replay is not None and not args.replay.exists():
         raise CliError(f"replay file {args.replay} not found")
-    profile = load_settings(overrides_from_args(args)).profile
+    # One history: the database, Redis and data directory the app uses, unless flags say.
+    settings = load_settings(
+        replace(overrides_from_args(args), db_url=args.db, redis_url=args.redis)
+    )
+    profile = settings.profile
     try:
-        db = await open_database(args.db)
+        db = await open_database(settings.db_url)
     except StoreError as exc:
         raise CliError(str(exc), ExitCode.DATABASE) from exc
     store = SqlHistoryStore(db)
     bus = Bus()
-    spill_dir = args.spill_dir or Path(user_data_dir("omnitrade", appauthor=False)) / "spill"
+    spill_dir = args.spill_dir or settings.dirs.data / "spill"
     recorder = Recorder(bus, store, RecorderConfig(spill_dir=spill_dir))
     counter = ReplayCounter()
     await recorder.start()
+    filler: TradeGapFiller | None = None
+    if args.replay is None:
+        filler = TradeGapFiller(bus, last_stored=store.last_trade_id)
+        filler.start()
     bridge: RedisBridgePublisher | None = None
     cache: RedisTopCache | None = None
     client: redis.Redis | None = None
-    if args.redis:
-        client = redis.Redis.from_url(args.redis)
+    redis_url = settings.redis_url
+    if redis_url:
+        client = redis.Redis.from_url(redis_url)
         try:
             await client.ping()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             await recorder.stop()
             await store.close()
-            raise CliError(f"cannot reach Redis at {args.redis}: {exc}") from exc
+            raise CliError(f"cannot reach Redis at {redis_url}: {exc}") from exc
         bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
         cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
         await bridge.start()
@@ -186,7 +200,9 @@ async def record(args: argparse.Namespace) -> int:
         return (
             f"record: {s.state} published={counter.published} written={s.written_rows} "
             f"backlog={s.backlog_rows} spilled={s.spilled_rows} lag={s.lag_ms:.0f}ms "
-            f"batches={s.batches}" + (f" error={s.last_error}" if s.last_error else "")
+            f"batches={s.batches}"
+            + (f" gaps={s.trade_gaps} ({s.missing_trades} trades)" if s.trade_gaps else "")
+            + (f" error={s.last_error}" if s.last_error else "")
         )
 
     async def status_lines() -> None:
@@ -206,6 +222,8 @@ async def record(args: argparse.Namespace) -> int:
         await bridge.stop()
         await cache.stop()
         await client.aclose()
+    if filler is not None:
+        await filler.stop()
     await recorder.stop()
     print(line(), flush=True)
     await store.close()
@@ -228,10 +246,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--symbols", required=True, help="comma-separated, e.g. ETHUSDT,BTCUSDT")
     parser.add_argument(
-        "--db", default=None, help="SQLite path or postgresql:// URL (default: user data dir)"
+        "--db",
+        default=None,
+        help="SQLite path or postgresql:// URL (default: the app's, as config show says)",
     )
     parser.add_argument(
-        "--redis", default=None, help="redis:// URL: share the feed and cache the latest tops"
+        "--redis",
+        default=None,
+        help="redis:// URL: share the feed and cache the latest tops (default: redis_url)",
     )
     parser.add_argument(
         "--redis-stream", default="omt:bus", help="Redis stream key of the shared feed"
@@ -243,7 +265,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--speed", type=float, default=0.0, help="replay pace: 0 = as fast as possible"
     )
-    parser.add_argument("--spill-dir", type=Path, default=None, help="where overflow goes")
+    parser.add_argument(
+        "--spill-dir",
+        type=Path,
+        default=None,
+        help="the journal of rows the database has not taken yet (default: <data dir>/spill)",
+    )
     parser.add_argument(
         "--status-every", type=float, default=5.0, help="seconds between status lines"
     )

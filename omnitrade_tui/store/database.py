@@ -19,7 +19,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from platformdirs import user_data_dir
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -29,19 +28,25 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def default_database_path() -> Path:
-    """Where the SQLite history lives when no URL is given."""
-    return Path(user_data_dir("omnitrade", appauthor=False)) / "history.db"
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL or bare path; ``None`` for any other database."""
+    if "://" not in url:
+        return Path(url).expanduser()
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser()
 
 
-def normalize_url(url: str | None) -> str:
+def normalize_url(url: str) -> str:
     """Turn what a user types into an async SQLAlchemy URL.
 
-    ``None`` is the default SQLite file; a bare path is a SQLite file;
-    ``sqlite:///...`` gets the aiosqlite driver; ``postgres://``/``postgresql://`` get asyncpg.
+    A bare path is a SQLite file; ``sqlite:///...`` gets the aiosqlite driver;
+    ``postgres://``/``postgresql://`` get asyncpg. There is no default here: the one
+    default database is the config's (``Settings.db_url``), so every command finds the same.
     """
     if not url:
-        return f"sqlite+aiosqlite:///{default_database_path()}"
+        raise StoreError("no database named: give a SQLite path or a postgresql:// URL")
     if "://" not in url:
         return f"sqlite+aiosqlite:///{Path(url).expanduser()}"
     scheme, rest = url.split("://", 1)
@@ -95,9 +100,7 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
-def create_engine(
-    url: str | None, schema: str | None = None, busy_timeout_ms: int = 5000
-) -> AsyncEngine:
+def create_engine(url: str, schema: str | None = None, busy_timeout_ms: int = 5000) -> AsyncEngine:
     """An async engine for the URL (not yet connected).
 
     ``schema`` confines PostgreSQL to one schema; ``busy_timeout_ms`` is how long a SQLite
@@ -142,7 +145,7 @@ def head_revision() -> str | None:
 
 
 async def open_database(
-    url: str | None = None, schema: str | None = None, busy_timeout_ms: int = 5000
+    url: str, schema: str | None = None, busy_timeout_ms: int = 5000
 ) -> Database:
     """Connect, create ``schema`` if asked (PostgreSQL), and migrate to the newest revision.
 

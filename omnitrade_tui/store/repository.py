@@ -67,12 +67,13 @@ class AccountHistory(Protocol):
 
 
 _UNIQUE_VIOLATION = "23505"
-EXPORTABLE = ("trades", "fills", "orders", "candles")
+EXPORTABLE = ("trades", "fills", "orders", "candles", "trade_gaps")
 _TIME_COLUMN = {
     "trades": "time_ms",
     "fills": "time_ms",
     "orders": "updated_ms",
     "candles": "open_ms",
+    "trade_gaps": "from_ms",
 }
 
 
