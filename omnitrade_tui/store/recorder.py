@@ -269,8 +269,7 @@ class Recorder:
             # Nothing was held while the last segment was written: memory may hold again.
             self._journaling = False
             if self.state != "ok":
-                self.state = "ok"
-                self._publish_status()
+                self._recovered()
         return True
 
     async def _send(self, batch: Batch, rows: int) -> bool:
@@ -293,9 +292,14 @@ class Recorder:
         self.written_rows += rows
         self.batches += 1
         if self.state != "ok" and not self.spill.rows_on_disk:
-            self.state = "ok"
-            self._publish_status()
+            self._recovered()
         return True
+
+    def _recovered(self) -> None:
+        """Writing as it goes again: the last outage's error is history, not the state."""
+        self.state = "ok"
+        self.last_error = ""
+        self._publish_status()
 
     async def _isolate(self, batch: Batch) -> None:
         for table, rows in batch.items():

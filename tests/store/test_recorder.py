@@ -86,6 +86,7 @@ async def test_postgres_outage_loses_nothing(postgres_url: str, tmp_path: Path) 
             if rec.status().state == "ok" and rec.status().backlog_rows == 0:
                 break
         assert rec.status().state == "ok"  # it says so once the backlog is written
+        assert rec.status().last_error == ""  # and no longer shows the outage's error
         await rec.stop()
         assert await repo.count("trades") == 20000
         assert rec.status().spilled_rows == 0
