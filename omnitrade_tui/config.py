@@ -76,6 +76,23 @@ class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     confirm_orders: bool | None = None
 
 
+class AlertTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One ``[alerts.targets.NAME]`` table: where an alert rule may be delivered besides the
+    screen. ``url``: an HTTP(S) webhook that gets the alert as a JSON POST; ``command``: a
+    program and its arguments (no shell) that gets it as JSON on standard input."""
+
+    url: str | None = None
+    command: list[str] | None = None
+    timeout_s: float = 5.0
+    retries: int = 3
+
+
+class AlertsFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The ``[alerts]`` table."""
+
+    targets: dict[str, AlertTarget] = msgspec.field(default_factory=dict)
+
+
 class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The whole config file."""
 
@@ -87,6 +104,7 @@ class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     key_backend: str | None = None
     ui: UIFile = msgspec.field(default_factory=UIFile)
     profiles: dict[str, ProfileFile] = msgspec.field(default_factory=dict)
+    alerts: AlertsFile = msgspec.field(default_factory=AlertsFile)
 
 
 # -- resolved settings ---------------------------------------------------------------------
@@ -237,6 +255,8 @@ class Settings:
     dirs: AppDirs
     config_file: Path
     profile_source: str
+    #: Alert delivery targets by name (``[alerts.targets]``); rules name them.
+    alert_targets: dict[str, AlertTarget] = field(default_factory=dict)
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -430,6 +450,8 @@ def load_settings(
     redis_url = _first(flags.redis_url, env.get("OMNITRADE_REDIS_URL"), file.redis_url)
     for url in (db_url, redis_url):
         _protect_url_password(url)
+    for target_name, target in file.alerts.targets.items():
+        _check_alert_target(path, target_name, target)
     return Settings(
         profile=profiles[name],
         profiles=profiles,
@@ -442,7 +464,20 @@ def load_settings(
         dirs=dirs,
         config_file=path,
         profile_source=source,
+        alert_targets=dict(file.alerts.targets),
     )
+
+
+def _check_alert_target(path: Path, name: str, target: AlertTarget) -> None:
+    where = f"{path}: [alerts.targets.{name}]"
+    if (target.url is None) == (target.command is None):
+        raise ConfigError(f"{where} needs exactly one of url or command")
+    if target.url is not None and not target.url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where} url must start with http:// or https://")
+    if target.command is not None and (not target.command or not target.command[0]):
+        raise ConfigError(f'{where} command must name a program, e.g. ["notify-send"]')
+    if not 0 < target.timeout_s <= 60 or not 1 <= target.retries <= 10:
+        raise ConfigError(f"{where} timeout_s must be in (0, 60] and retries in 1..10")
 
 
 def _with_urls(

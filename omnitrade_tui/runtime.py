@@ -36,6 +36,7 @@ from omnitrade_tui.domain.commands import (
     SubscribeSymbol,
 )
 from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
 from omnitrade_tui.engine.order_manager import OrderManager
 from omnitrade_tui.engine.risk import RiskGate
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
@@ -47,6 +48,7 @@ from omnitrade_tui.secrets import (
     resolve_key,
     verify_run_key,
 )
+from omnitrade_tui.store.alert_store import SqlAlertStore
 from omnitrade_tui.store.backfill import TradeGapFiller
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.history import HistoryService
@@ -195,9 +197,11 @@ class Runtime:
                 )
 
             recorder: Recorder | None = None
+            alert_store: SqlAlertStore | None = None
             if record:
                 db = await open_database(settings.db_url)
                 history_store = SqlHistoryStore(db)
+                alert_store = SqlAlertStore(db)
                 stack.push_async_callback(history_store.close)
                 recorder = Recorder(
                     bus, history_store, RecorderConfig(spill_dir=settings.dirs.data / "spill")
@@ -219,6 +223,10 @@ class Runtime:
                 filler = TradeGapFiller(bus, last_stored=history_store.last_trade_id)
                 filler.start()
                 stack.push_async_callback(filler.stop)
+
+            alerts = AlertService(bus, alert_store, delivery_targets(settings))
+            await alerts.start()
+            stack.push_async_callback(alerts.stop)
 
             manager = OrderManager(bus, BinanceExecution(rest), symbols)
             stack.push_async_callback(manager.aclose)
@@ -289,6 +297,20 @@ class Runtime:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def delivery_targets(settings: Settings) -> dict[str, DeliveryTarget]:
+    """The config's alert targets as the engine's outbox takes them."""
+    return {
+        name: DeliveryTarget(
+            name=name,
+            url=target.url,
+            argv=tuple(target.command or ()),
+            timeout_s=target.timeout_s,
+            retries=target.retries,
+        )
+        for name, target in settings.alert_targets.items()
+    }
 
 
 async def _instruments(

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import msgspec
 
+from omnitrade_tui.domain.alerts import AlertRule
 from omnitrade_tui.domain.models import OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
 
@@ -162,3 +163,37 @@ class FillHistory(Command, frozen=True, kw_only=True):
     symbol: str | None = None
     since_ms: int = 0
     limit: int = 500
+
+
+class AddAlert(Command, frozen=True, kw_only=True):
+    """Add an alert rule (its id is chosen by the engine); the reply is the rule as stored."""
+
+    name: ClassVar[str] = "alert.add"
+    rule: AlertRule
+
+
+class UpdateAlert(Command, frozen=True, kw_only=True):
+    """Replace an alert rule by its id (edit, pause with ``enabled`` false, resume)."""
+
+    name: ClassVar[str] = "alert.update"
+    rule: AlertRule
+
+
+class DeleteAlert(Command, frozen=True, kw_only=True):
+    """Delete an alert rule; the reply says whether there was one."""
+
+    name: ClassVar[str] = "alert.delete"
+    rule_id: str
+
+
+class ListAlerts(Command, frozen=True, kw_only=True):
+    """The alert rules, oldest first."""
+
+    name: ClassVar[str] = "alert.list"
+
+
+class AlertHistory(Command, frozen=True, kw_only=True):
+    """What fired, newest first (``AlertFired`` events)."""
+
+    name: ClassVar[str] = "alert.history"
+    limit: int = 200

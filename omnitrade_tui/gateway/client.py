@@ -48,6 +48,7 @@ SCREEN_TOPICS = (
     "md.fresh.*",
     topics.ORDER,
     topics.HELD,
+    topics.ALERT,
     topics.REJECT,
     topics.BALANCE,
     topics.RECONCILE,

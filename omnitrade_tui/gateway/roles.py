@@ -109,12 +109,18 @@ COMMAND_RULES: dict[str, Rule] = {
     c.OrderHistory.name: Rule(Role.VIEWER, "reading order history"),
     c.FillHistory.name: Rule(Role.VIEWER, "reading fill history"),
     c.VenueCandles.name: Rule(Role.VIEWER, "reading the venue's candles"),
+    c.ListAlerts.name: Rule(Role.VIEWER, "listing alerts"),
+    c.AlertHistory.name: Rule(Role.VIEWER, "reading alert history"),
     # Trader: one's orders.
     c.PlaceOrder.name: Rule(Role.TRADER, "placing orders"),
     c.PlaceOco.name: Rule(Role.TRADER, "placing OCO orders"),
     c.CancelOrder.name: Rule(Role.TRADER, "cancelling orders"),
     c.ReplaceOrder.name: Rule(Role.TRADER, "amending orders"),
     c.ReplaceOco.name: Rule(Role.TRADER, "amending OCO orders"),
+    # Alerts deliver only to targets the box's config lists, so a trader may set them.
+    c.AddAlert.name: Rule(Role.TRADER, "adding alerts"),
+    c.UpdateAlert.name: Rule(Role.TRADER, "changing alerts"),
+    c.DeleteAlert.name: Rule(Role.TRADER, "deleting alerts"),
     # Admin: what acts on the whole account or on the gateway itself.
     c.CancelAll.name: Rule(Role.ADMIN, "cancelling all orders"),
     # Heavy on the venue's weight (25 a call): the engine's own backfill, not a screen's.
@@ -137,6 +143,7 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (topics.ORDER, Rule(Role.VIEWER, "order updates")),
     (topics.REJECT, Rule(Role.VIEWER, "order rejections")),
     (topics.HELD, Rule(Role.VIEWER, "orders held for the rate limit")),
+    (topics.ALERT, Rule(Role.VIEWER, "alerts that fired")),
     (topics.RECONCILE, Rule(Role.VIEWER, "reconciliation reports")),
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),
     (topics.KILL_SWITCH, Rule(Role.VIEWER, "the kill switch state")),

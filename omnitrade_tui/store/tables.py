@@ -60,6 +60,19 @@ def _big(primary_key: bool = False, nullable: bool = False) -> Any:
     return Field(sa_column=sa.Column(sa.BigInteger(), primary_key=primary_key, nullable=nullable))
 
 
+def _row_id() -> Any:
+    """An autoincrement key: INTEGER on SQLite, so it is the rowid alias (BIGINT would not
+    be), BIGSERIAL on PostgreSQL."""
+    return Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+
+
 class InstrumentRow(SQLModel, table=True):
     """An instrument as the venue described it (the exchange-info JSON of one symbol)."""
 
@@ -101,6 +114,27 @@ class TradeGapRow(SQLModel, table=True):
     to_ms: int = _big()
     reason: str
     noted_ms: int = _big()
+
+
+class AlertRuleRow(SQLModel, table=True):
+    """An alert rule as the trader set it (the rule itself as JSON, read back whole)."""
+
+    __tablename__ = "alert_rules"
+
+    rule_id: str = Field(primary_key=True, max_length=32)
+    body: str
+    updated_ms: int = _big()
+
+
+class AlertFiredRow(SQLModel, table=True):
+    """One firing of an alert."""
+
+    __tablename__ = "alert_fired"
+
+    id: int | None = _row_id()
+    time_ms: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False, index=True))
+    rule_id: str = Field(max_length=32)
+    body: str
 
 
 class QuoteRow(SQLModel, table=True):
@@ -292,6 +326,8 @@ INSTRUMENTS = METADATA.tables["instruments"]
 GATEWAY_USERS = METADATA.tables["gateway_users"]
 GATEWAY_REFRESH_TOKENS = METADATA.tables["gateway_refresh_tokens"]
 GATEWAY_AUDIT = METADATA.tables["gateway_audit"]
+ALERT_RULES = METADATA.tables["alert_rules"]
+ALERT_FIRED = METADATA.tables["alert_fired"]
 
 #: The high-volume tables: written as plain tuples (executemany on SQLite, COPY on
 #: PostgreSQL), never through the ORM.

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from omnitrade_tui.domain import commands as c
+from omnitrade_tui.domain.alerts import AlertKind, AlertRule
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
@@ -51,6 +52,11 @@ def _samples() -> list[c.Command]:
         c.CandleHistory(symbol="BTCUSDT", interval="1m", limit=5),
         c.VenueCandles(symbol="BTCUSDT", interval="1m", limit=5),
         c.VenueTrades(symbol="BTCUSDT", from_id=1, limit=5),
+        c.ListAlerts(),
+        c.AlertHistory(limit=5),
+        c.AddAlert(rule=AlertRule(kind=AlertKind.KILL_SWITCH, label="matrix")),
+        c.UpdateAlert(rule=AlertRule(rule_id="al-none", kind=AlertKind.KILL_SWITCH)),
+        c.DeleteAlert(rule_id="al-none"),
         c.EngageKillSwitch(reason="matrix"),
         c.ReleaseKillSwitch(),
         c.OrderHistory(limit=5),
