@@ -37,6 +37,7 @@ from omnitrade_tui.domain.commands import (
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
+from omnitrade_tui.engine.journal import JournalService
 from omnitrade_tui.engine.order_manager import OrderManager
 from omnitrade_tui.engine.risk import RiskGate
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
@@ -217,6 +218,13 @@ class Runtime:
                 )
                 history.register()
                 stack.callback(history.unregister)
+                journal = JournalService(
+                    bus,
+                    {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()},
+                    venue=profile.venue,
+                )
+                journal.register()
+                stack.callback(journal.unregister)
                 trade_history = TradeHistory(bus, rest)
                 trade_history.register()
                 stack.callback(trade_history.unregister)

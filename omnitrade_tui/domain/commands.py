@@ -197,3 +197,15 @@ class AlertHistory(Command, frozen=True, kw_only=True):
 
     name: ClassVar[str] = "alert.history"
     limit: int = 200
+
+
+class JournalSummary(Command, frozen=True, kw_only=True):
+    """The trading journal of a time range (``TradingJournal``): realized PnL by day and by
+    symbol, fees, volume, win rate, in ``quote_asset``; days cut at ``utc_offset_s`` (the
+    screen's time zone)."""
+
+    name: ClassVar[str] = "journal.summary"
+    since_ms: int = 0
+    until_ms: int | None = None
+    quote_asset: str = "USDT"
+    utc_offset_s: int = 0

@@ -111,6 +111,7 @@ COMMAND_RULES: dict[str, Rule] = {
     c.VenueCandles.name: Rule(Role.VIEWER, "reading the venue's candles"),
     c.ListAlerts.name: Rule(Role.VIEWER, "listing alerts"),
     c.AlertHistory.name: Rule(Role.VIEWER, "reading alert history"),
+    c.JournalSummary.name: Rule(Role.VIEWER, "reading the trading journal"),
     # Trader: one's orders.
     c.PlaceOrder.name: Rule(Role.TRADER, "placing orders"),
     c.PlaceOco.name: Rule(Role.TRADER, "placing OCO orders"),

@@ -54,6 +54,7 @@ def _samples() -> list[c.Command]:
         c.VenueTrades(symbol="BTCUSDT", from_id=1, limit=5),
         c.ListAlerts(),
         c.AlertHistory(limit=5),
+        c.JournalSummary(since_ms=0),
         c.AddAlert(rule=AlertRule(kind=AlertKind.KILL_SWITCH, label="matrix")),
         c.UpdateAlert(rule=AlertRule(rule_id="al-none", kind=AlertKind.KILL_SWITCH)),
         c.DeleteAlert(rule_id="al-none"),

@@ -37,6 +37,7 @@ EXPECTED_COMMANDS = {
     "VenueCandles": VIEWER,
     "ListAlerts": VIEWER,
     "AlertHistory": VIEWER,
+    "JournalSummary": VIEWER,
     "AddAlert": TRADER,
     "UpdateAlert": TRADER,
     "DeleteAlert": TRADER,
