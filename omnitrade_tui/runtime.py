@@ -40,6 +40,7 @@ from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
 from omnitrade_tui.engine.journal import JournalService
 from omnitrade_tui.engine.order_manager import OrderManager
 from omnitrade_tui.engine.risk import RiskGate
+from omnitrade_tui.engine.valuation import PortfolioValuer
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
 from omnitrade_tui.secrets import (
     ApiKey,
@@ -232,6 +233,11 @@ class Runtime:
                 filler.start()
                 stack.push_async_callback(filler.stop)
 
+            valuer = PortfolioValuer(
+                bus, {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
+            )
+            valuer.start()
+            stack.push_async_callback(valuer.stop)
             alerts = AlertService(bus, alert_store, delivery_targets(settings))
             await alerts.start()
             stack.push_async_callback(alerts.stop)

@@ -6,6 +6,7 @@ process boundary (the Redis bridge, later the gateway).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
@@ -297,3 +298,31 @@ class TradeGap(Event, frozen=True, kw_only=True):
     def missing(self) -> int:
         """How many trade ids the gap spans."""
         return self.last_id - self.first_id + 1
+
+
+class AssetValue(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset of the portfolio: what is held (free + locked), its price in the portfolio's
+    quote asset, its value and its share of the equity (percent)."""
+
+    asset: str
+    quantity: Decimal
+    price: Decimal
+    value: Decimal
+    share_pct: Decimal
+    day_change: Decimal | None = None
+
+
+class PortfolioValue(Event, frozen=True, kw_only=True):
+    """The account valued in one quote asset (topic ``acct.portfolio``), at most once a
+    second while something changes: equity across every balance at the mid (the last trade
+    where there is no book), today's change on what is held (against each asset's price at
+    the venue's day open), and the allocation. ``unpriced`` lists assets with no price yet,
+    left out of the equity rather than counted as zero value silently."""
+
+    quote_asset: str
+    equity: Decimal
+    day_change: Decimal | None
+    day_change_pct: Decimal | None
+    assets: list[AssetValue]
+    unpriced: list[str]
+    time_ms: int

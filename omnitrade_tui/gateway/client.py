@@ -51,6 +51,7 @@ SCREEN_TOPICS = (
     topics.ALERT,
     topics.REJECT,
     topics.BALANCE,
+    topics.PORTFOLIO,
     topics.RECONCILE,
     topics.CONNECTION,
     topics.LATENCY,

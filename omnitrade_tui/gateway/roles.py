@@ -147,6 +147,7 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (topics.ALERT, Rule(Role.VIEWER, "alerts that fired")),
     (topics.RECONCILE, Rule(Role.VIEWER, "reconciliation reports")),
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),
+    (topics.PORTFOLIO, Rule(Role.VIEWER, "the portfolio's value")),
     (topics.KILL_SWITCH, Rule(Role.VIEWER, "the kill switch state")),
     ("sys.>", Rule(Role.VIEWER, "connection and system status")),
     # Journaled commands carry every user's requests verbatim: admins only.
