@@ -41,6 +41,7 @@ from omnitrade_tui.domain.commands import (
     ReplaceOrder,
 )
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
+from omnitrade_tui.domain.errors import OutcomeUnknownError
 from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
 from omnitrade_tui.domain.models import (
     Balance,
@@ -74,7 +75,7 @@ class ExecutionPort(Protocol):
         ...
 
     async def place_oco(
-        self, above: OrderRequest, below: OrderRequest
+        self, above: OrderRequest, below: OrderRequest, list_client_order_id: str | None = None
     ) -> tuple[list[Order], list[Fill]]:
         """Send an OCO pair; both legs (``UNKNOWN`` when the answer was lost)."""
         ...
@@ -84,7 +85,7 @@ class ExecutionPort(Protocol):
         ...
 
     async def cancel(self, symbol: str, client_order_id: str) -> Order:
-        """Cancel one order."""
+        """Cancel one order (``OutcomeUnknownError`` when the answer was lost)."""
         ...
 
     async def cancel_all(self, symbol: str) -> list[Order]:
@@ -212,6 +213,9 @@ class OrderManager:
             OrderRefused: the venue refused it (also published as ``OrderRejected``).
         """
         req = command.request
+        sent = self._sent_before(req.client_order_id)
+        if sent is not None:
+            return sent
         pending = OrderManager._pending(req)
         self.orders[req.client_order_id] = pending
         self._publish(pending, ExecutionType.NEW)
@@ -266,16 +270,43 @@ class OrderManager:
         Raises:
             OrderRefused: the venue refused the pair (also published as ``OrderRejected``).
         """
+        legs = [self._sent_before(leg.client_order_id) for leg in (command.above, command.below)]
+        if legs[0] is not None and legs[1] is not None:
+            return [legs[0], legs[1]]
         pendings = [OrderManager._pending(command.above), OrderManager._pending(command.below)]
         for pending in pendings:
             self.orders[pending.client_order_id] = pending
             self._publish(pending, ExecutionType.NEW)
         try:
-            orders, fills = await self.port.place_oco(command.above, command.below)
+            orders, fills = await self.port.place_oco(
+                command.above, command.below, command.list_client_order_id
+            )
         except Exception as exc:
             raise self._refused(pendings, exc) from exc
         self._accepted(orders, fills)
         return orders
+
+    def _sent_before(self, client_id: str) -> Order | None:
+        """The order ``client_id`` names if it was sent before, else ``None`` (send it).
+
+        One intent, one venue order: a resend of the same intent (a second Enter after a
+        command timed out) gets the order as known, settling or settled, never a second
+        order. Only an id whose last try the venue refused (or never received) may go
+        again; its old record is dropped so the new try is tracked afresh.
+
+        Raises:
+            OrderRefused: the id's order was final and has been let go already.
+        """
+        if client_id in self._forgotten_ids:
+            raise OrderRefused(f"order {client_id} was sent before and is final")
+        known = self.orders.get(client_id)
+        if known is None:
+            return None
+        if known.status is OrderStatus.REJECTED:
+            del self.orders[client_id]
+            return None
+        log.info("order %s sent before (%s): not sent again", client_id, known.status)
+        return known
 
     @staticmethod
     def _pending(req: OrderRequest) -> Order:
@@ -351,23 +382,65 @@ class OrderManager:
         task.add_done_callback(self._tasks.discard)
 
     async def cancel(self, command: CancelOrder) -> Order:
-        """Cancel one order.
+        """Cancel one order; the order as the venue answered, or ``UNKNOWN`` when the answer
+        was lost (then settled by query, like a new order).
 
         Raises:
             OrderRefused: the venue refused (e.g. -2011, the order is not open any more).
         """
         try:
             order = await self.port.cancel(command.symbol, command.client_order_id)
+        except OutcomeUnknownError as exc:
+            return self._unsure(command.symbol, command.client_order_id, f"cancel: {exc}")
         except Exception as exc:
             raise _refusal(exc) from exc
         self._learned(order)
         return order
 
+    def _unsure(self, symbol: str, client_id: str, why: str) -> Order:
+        """A request about an order lost its answer: the order is ``UNKNOWN`` (published)
+        until a query settles it. The order as known now."""
+        log.warning("order %s: outcome unknown (%s); asking the venue", client_id, why)
+        known = self.orders.get(client_id)
+        if known is None:  # not tracked here (placed elsewhere): just ask
+            self._spawn(self._query_and_learn(symbol, client_id))
+            raise OrderRefused(f"{why}; order {client_id} is not tracked here, asking the venue")
+        if known.status.is_terminal:
+            return known  # already final: nothing the request could change
+        unknown = msgspec.structs.replace(known, status=OrderStatus.UNKNOWN)
+        self._learned(unknown)
+        self._spawn(self._settle(unknown))
+        return unknown
+
+    async def _query_and_learn(self, symbol: str, client_id: str) -> None:
+        try:
+            self._learned(await self.port.query(symbol, client_id))
+        except Exception as exc:  # the next reconciliation asks again
+            log.warning("cannot query %s: %s", client_id, exc)
+
     async def replace(self, command: ReplaceOrder) -> Order:
-        """Amend price or quantity by cancel-replace; the new order."""
+        """Amend price or quantity by cancel-replace; the new order.
+
+        The replacement's id is the command's (chosen once per intent), so a resend gets
+        the replacement already sent. The replacement is tracked from the start
+        (``PENDING_NEW``); a lost answer leaves both orders ``UNKNOWN`` until queried. An
+        OCO leg is refused: amending one leg alone would drop the other.
+
+        Raises:
+            OrderRefused: not open, an OCO leg, or refused by the venue.
+        """
+        new_id = command.new_client_order_id or new_client_order_id()
+        sent = self._sent_before(new_id)
+        if sent is not None:
+            return sent
         old = self.orders.get(command.client_order_id)
         if old is None or not old.status.is_open:
             raise OrderRefused(f"order {command.client_order_id} is not open")
+        if old.order_list_id != -1:
+            raise OrderRefused(
+                f"{command.client_order_id} is a leg of OCO list {old.order_list_id}: "
+                "amend the whole list"
+            )
         new = OrderRequest(
             symbol=old.symbol,
             side=old.side,
@@ -376,18 +449,32 @@ class OrderManager:
             price=command.price if command.price is not None else old.price,
             stop_price=old.stop_price,
             time_in_force=old.time_in_force,
-            client_order_id=new_client_order_id(),
+            client_order_id=new_id,
         )
+        pending = OrderManager._pending(new)
+        self.orders[new_id] = pending
+        self._publish(pending, ExecutionType.NEW)
         try:
             canceled, placed, fills = await self.port.replace(command.client_order_id, new)
+        except OutcomeUnknownError as exc:
+            self._unsure(old.symbol, old.client_order_id, f"cancel-replace: {exc}")
+            return self._unsure(new.symbol, new_id, f"cancel-replace: {exc}")
         except Exception as exc:
-            raise _refusal(exc) from exc
+            # Refused: the old order may be cancelled nonetheless (-2021); ask for it.
+            self._spawn(self._settle(old))
+            raise self._refused([pending], exc) from exc
         self._learned(canceled)
         self._learned(placed, fills)
         return placed
 
     async def cancel_all(self, command: CancelAll) -> list[Order]:
-        """Cancel every open order (of one symbol, or of every symbol known)."""
+        """Cancel every open order (of one symbol, or of every symbol known); the orders as
+        the venue answered. A symbol whose answer was lost has its orders ``UNKNOWN``
+        (returned too) until queried.
+
+        Raises:
+            OrderRefused: the venue refused.
+        """
         symbols = (
             [command.symbol]
             if command.symbol
@@ -397,6 +484,10 @@ class OrderManager:
         for symbol in symbols:
             try:
                 orders = await self.port.cancel_all(symbol)
+            except OutcomeUnknownError as exc:
+                for order in self.open_orders(symbol):
+                    done.append(self._unsure(symbol, order.client_order_id, f"cancel-all: {exc}"))
+                continue
             except Exception as exc:
                 raise _refusal(exc) from exc
             for order in orders:

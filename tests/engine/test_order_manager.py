@@ -21,7 +21,7 @@ from omnitrade_tui.domain.commands import (
 from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
 from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
 from omnitrade_tui.venues.binance.execution import BinanceExecution
-from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
+from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials, OutcomeUnknown
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 D = Decimal
@@ -417,3 +417,156 @@ async def test_a_fill_whose_order_cannot_be_found_now_is_fetched_again_not_dropp
     assert venue.asked_from == [None, 0]  # from the fill that could not be placed
     assert second.fills_added == 3
     assert sorted(e.report.fill.trade_id for e in said if e.report.fill) == [0, 1, 2]
+
+
+# -- one intent, one venue order; unknown stays unknown until settled ------------------------
+
+
+def lose_answers(
+    monkeypatch: pytest.MonkeyPatch, rest: BinanceRest, method: str, path: str, times: int = 1
+) -> None:
+    """The next ``times`` requests to ``method path`` are done at the venue and their answers
+    lost (a 503 after the fact, the fault that leaves an outcome unknown)."""
+    real = rest.request
+    left = [times]
+
+    async def request(m: str, p: str, params: Any = None, signed: bool = False) -> Any:
+        result = await real(m, p, params, signed)
+        if (m, p) == (method, path) and left[0] > 0:
+            left[0] -= 1
+            raise OutcomeUnknown(503, -1007, "Timeout waiting for response from backend server.")
+        return result
+
+    monkeypatch.setattr(rest, "request", request)
+
+
+def venue_open(sim: SimVenue) -> list[Any]:
+    account = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    return sim.engine.open_orders(account)
+
+
+def statuses_of(events: list[Any], client_id: str) -> list[OrderStatus]:
+    return [
+        e.report.order.status
+        for e in events
+        if isinstance(e, OrderUpdated) and e.report.order.client_order_id == client_id
+    ]
+
+
+async def test_a_cancel_whose_answer_is_lost_is_unknown_until_settled_never_refused(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    lose_answers(monkeypatch, manager.port.rest, "DELETE", "order")
+    answer = await bus.request(CancelOrder(symbol="ETHUSDT", client_order_id=req.client_order_id))
+    assert answer.status is OrderStatus.UNKNOWN
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    await manager.aclose()  # the settlement in flight
+    assert manager.orders[req.client_order_id].status is OrderStatus.CANCELED
+    assert statuses_of(events, req.client_order_id)[-2:] == [
+        OrderStatus.UNKNOWN,
+        OrderStatus.CANCELED,
+    ]
+    assert venue_open(sim) == []
+
+
+async def test_a_cancel_replace_whose_answer_is_lost_tracks_the_replacement_as_unknown(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    lose_answers(monkeypatch, manager.port.rest, "POST", "order/cancelReplace")
+    amend = ReplaceOrder(
+        symbol="ETHUSDT",
+        client_order_id=req.client_order_id,
+        quantity=D("0.3"),
+        new_client_order_id="omt-amend-1",
+    )
+    answer = await bus.request(amend)
+    assert (answer.client_order_id, answer.status) == ("omt-amend-1", OrderStatus.UNKNOWN)
+    assert manager.orders[req.client_order_id].status is OrderStatus.UNKNOWN
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    # The same intent again (a second Enter after the timeout): no second replacement.
+    again = await bus.request(amend)
+    assert again.client_order_id == "omt-amend-1"
+    await manager.aclose()
+    assert manager.orders[req.client_order_id].status is OrderStatus.CANCELED
+    assert manager.orders["omt-amend-1"].status is OrderStatus.NEW
+    assert statuses_of(events, "omt-amend-1") == [
+        OrderStatus.PENDING_NEW,
+        OrderStatus.UNKNOWN,
+        OrderStatus.NEW,
+    ]
+    assert [(o.client_order_id, o.orig_qty) for o in venue_open(sim)] == [("omt-amend-1", D("0.3"))]
+
+
+async def test_a_cancel_all_whose_answer_is_lost_settles_every_order(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, _ = wired
+    reqs = [limit(sim, "0.9"), limit(sim, "0.8")]
+    for req in reqs:
+        await bus.request(PlaceOrder(request=req))
+    lose_answers(monkeypatch, manager.port.rest, "DELETE", "openOrders")
+    answer = await bus.request(CancelAll(symbol="ETHUSDT"))
+    assert {o.status for o in answer} == {OrderStatus.UNKNOWN}
+    await manager.aclose()
+    assert {manager.orders[r.client_order_id].status for r in reqs} == {OrderStatus.CANCELED}
+    assert venue_open(sim) == []
+
+
+async def test_a_resend_of_an_intent_already_sent_returns_it_and_sends_nothing(
+    wired: Any,
+) -> None:
+    sim, bus, manager, events = wired
+    sim.faults.fail_orders = 1  # accepted, answer lost
+    req = limit(sim, "0.9")
+    first = await bus.request(PlaceOrder(request=req))
+    assert first.status is OrderStatus.UNKNOWN
+    second = await bus.request(PlaceOrder(request=req))
+    assert second.client_order_id == req.client_order_id
+    await manager.aclose()
+    assert len(venue_open(sim)) == 1
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    assert manager.orders[req.client_order_id].status is OrderStatus.NEW
+
+
+async def test_the_venues_duplicate_refusal_is_read_as_already_there(wired: Any) -> None:
+    """After a restart the manager does not know the id; the venue refuses the resend as a
+    duplicate, and that is the order it holds, not a refusal."""
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    placed = await bus.request(PlaceOrder(request=req))
+    manager.orders.clear()  # a fresh manager: it never saw this order
+    again = await bus.request(PlaceOrder(request=req))
+    assert (again.order_id, again.status) == (placed.order_id, OrderStatus.NEW)
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    assert len(venue_open(sim)) == 1
+
+
+async def test_an_oco_and_an_amend_use_the_ids_the_command_gives(wired: Any) -> None:
+    sim, bus, _, _ = wired
+    command = sell_oco(sim, "1.05", "0.95")
+    command = PlaceOco(above=command.above, below=command.below, list_client_order_id="omt-list-1")
+    legs = await bus.request(command)
+    assert [o.client_order_id for o in legs] == [
+        command.above.client_order_id,
+        command.below.client_order_id,
+    ]
+    again = await bus.request(command)  # the same intent: the legs known, nothing sent
+    assert [o.order_id for o in again] == [o.order_id for o in legs]
+    assert len(venue_open(sim)) == 2
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    new = await bus.request(
+        ReplaceOrder(
+            symbol="ETHUSDT",
+            client_order_id=req.client_order_id,
+            price=req.price - D("1"),
+            new_client_order_id="omt-amend-2",
+        )
+    )
+    assert new.client_order_id == "omt-amend-2" and new.status is OrderStatus.NEW

@@ -25,6 +25,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.errors import OutcomeUnknownError
 from omnitrade_tui.domain.events import CircuitChanged, RateLimitUsage
 from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.venues.binance.schemas import KlineRow
@@ -126,7 +127,7 @@ class BinanceError(Exception):
         return _EXPLAIN.get(self.code or 0, self.msg)
 
 
-class OutcomeUnknown(BinanceError):
+class OutcomeUnknown(BinanceError, OutcomeUnknownError):
     """A timeout or a 5xx: the request may or may not have been executed. Ask, never resend."""
 
 
