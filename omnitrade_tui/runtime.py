@@ -32,6 +32,7 @@ from omnitrade_tui.domain.commands import (
     CancelOrder,
     PlaceOco,
     PlaceOrder,
+    ReplaceOco,
     ReplaceOrder,
     SubscribeSymbol,
 )
@@ -222,6 +223,7 @@ class Runtime:
             bus.handle(PlaceOrder, gate.guard(manager.place))
             bus.handle(PlaceOco, gate.guard_oco(manager.place_oco))
             bus.handle(ReplaceOrder, gate.guard_replace(manager.replace))
+            bus.handle(ReplaceOco, gate.guard_replace_oco(manager.replace_oco))
             bus.handle(CancelOrder, manager.cancel)
             bus.handle(CancelAll, manager.cancel_all)
 

@@ -38,8 +38,10 @@ from omnitrade_tui.domain.commands import (
     CancelOrder,
     PlaceOco,
     PlaceOrder,
+    ReplaceOco,
     ReplaceOrder,
 )
+from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
 from omnitrade_tui.domain.errors import OutcomeUnknownError
 from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
@@ -90,6 +92,10 @@ class ExecutionPort(Protocol):
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancel every open order of a symbol."""
+        ...
+
+    async def cancel_list(self, symbol: str, order_list_id: int) -> list[Order]:
+        """Cancel an order list (both OCO legs); the legs as cancelled."""
         ...
 
     async def replace(
@@ -148,7 +154,8 @@ def _refusal(exc: Exception) -> OrderRefused:
 
 
 class OrderManager:
-    """Handles PlaceOrder, CancelOrder, ReplaceOrder and CancelAll, and tracks every order."""
+    """Handles PlaceOrder, PlaceOco, CancelOrder, ReplaceOrder, ReplaceOco and CancelAll, and
+    tracks every order."""
 
     def __init__(self, bus: Bus, port: ExecutionPort, symbols: list[str] | None = None) -> None:
         self.bus = bus
@@ -174,6 +181,7 @@ class OrderManager:
         self.bus.handle(PlaceOco, self.place_oco)
         self.bus.handle(CancelOrder, self.cancel)
         self.bus.handle(ReplaceOrder, self.replace)
+        self.bus.handle(ReplaceOco, self.replace_oco)
         self.bus.handle(CancelAll, self.cancel_all)
 
     # -- state --------------------------------------------------------------------------------
@@ -466,6 +474,67 @@ class OrderManager:
         self._learned(canceled)
         self._learned(placed, fills)
         return placed
+
+    async def replace_oco(self, command: ReplaceOco) -> list[Order]:
+        """Amend an OCO as a whole: cancel the list at the venue, then place the new one;
+        the new legs.
+
+        The new list goes only when the old one is known to be cancelled with nothing
+        traded: if the cancel's answer is lost (the legs are UNKNOWN until queried), or the
+        venue refuses it (a leg traded, the list is done), or a leg had partly filled, the
+        new list is not placed and its legs are published REJECTED with the reason, so the
+        protective leg is never dropped, nor doubled, silently.
+
+        Raises:
+            OrderRefused: the old list is not open, or could not be cancelled cleanly.
+        """
+        sent = [self._sent_before(leg.client_order_id) for leg in (command.above, command.below)]
+        if sent[0] is not None and sent[1] is not None:
+            return [sent[0], sent[1]]
+        list_id = command.order_list_id
+        legs = [
+            o
+            for o in self.open_orders(command.symbol)
+            if o.order_list_id == list_id and list_id != -1
+        ]
+        if not legs:
+            raise OrderRefused(f"OCO list {list_id} is not open")
+        new = PlaceOco(
+            above=command.above,
+            below=command.below,
+            list_client_order_id=command.list_client_order_id,
+        )
+        try:
+            canceled = await self.port.cancel_list(command.symbol, list_id)
+        except OutcomeUnknownError as exc:
+            for leg in legs:
+                self._unsure(leg.symbol, leg.client_order_id, f"cancel of OCO list: {exc}")
+            raise self._not_placed(
+                new, f"OCO list {list_id}: the cancel's outcome is unknown (asking the venue)"
+            ) from exc
+        except Exception as exc:
+            for leg in legs:
+                self._spawn(self._settle(leg))  # a leg may have traded: learn how
+            raise self._not_placed(
+                new, f"OCO list {list_id} could not be cancelled: {_refusal(exc).reason}"
+            ) from exc
+        for leg in canceled:
+            self._learned(leg)
+        traded = [o for o in canceled if o.filled_qty > 0]
+        if traded:
+            raise self._not_placed(
+                new,
+                f"OCO list {list_id} was cancelled but leg {traded[0].client_order_id} had "
+                f"traded {fmt(traded[0].filled_qty)}",
+            )
+        return await self.place_oco(new)
+
+    def _not_placed(self, command: PlaceOco, why: str) -> OrderRefused:
+        """Publish an OCO's legs as REJECTED (never sent) for ``why``; the error to raise."""
+        reason = f"{why}: the new list was not placed"
+        log.warning(reason)
+        pendings = [OrderManager._pending(command.above), OrderManager._pending(command.below)]
+        return self._refused(pendings, OrderRefused(reason))
 
     async def cancel_all(self, command: CancelAll) -> list[Order]:
         """Cancel every open order (of one symbol, or of every symbol known); the orders as

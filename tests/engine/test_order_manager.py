@@ -16,6 +16,7 @@ from omnitrade_tui.domain.commands import (
     CancelOrder,
     PlaceOco,
     PlaceOrder,
+    ReplaceOco,
     ReplaceOrder,
 )
 from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
@@ -570,3 +571,148 @@ async def test_an_oco_and_an_amend_use_the_ids_the_command_gives(wired: Any) -> 
         )
     )
     assert new.client_order_id == "omt-amend-2" and new.status is OrderStatus.NEW
+
+
+# -- OCO legs move together ------------------------------------------------------------------
+
+
+def moved(command: PlaceOco, order_list_id: int, take: str, stop: str, sim: SimVenue) -> ReplaceOco:
+    """The same SELL OCO at new prices, as one amend of list ``order_list_id``."""
+    fresh = sell_oco(sim, take, stop, qty=str(command.above.quantity))
+    return ReplaceOco(
+        symbol="ETHUSDT",
+        order_list_id=order_list_id,
+        above=fresh.above,
+        below=fresh.below,
+        list_client_order_id="omt-list-2",
+    )
+
+
+async def test_amending_an_oco_replaces_the_whole_list_at_the_venue(wired: Any) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None  # a still market: the new prices stay on their sides
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    amend = moved(command, legs[0].order_list_id, "1.06", "0.94", sim)
+    new_legs = await bus.request(amend)
+    assert [o.client_order_id for o in new_legs] == [
+        amend.above.client_order_id,
+        amend.below.client_order_id,
+    ]
+    assert {manager.orders[o.client_order_id].status for o in legs} == {OrderStatus.CANCELED}
+    at_venue = venue_open(sim)
+    assert sorted((o.client_order_id, o.type) for o in at_venue) == sorted(
+        [
+            (amend.above.client_order_id, OrderType.LIMIT_MAKER),
+            (amend.below.client_order_id, OrderType.STOP_LOSS_LIMIT),
+        ]
+    )
+    assert len({o.order_list_id for o in at_venue}) == 1  # still one linked list
+
+
+async def test_amending_one_leg_of_an_oco_is_refused_with_the_reason(wired: Any) -> None:
+    sim, bus, _, _ = wired
+    legs = await bus.request(sell_oco(sim, "1.05", "0.95"))
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(
+            ReplaceOrder(
+                symbol="ETHUSDT", client_order_id=legs[0].client_order_id, price=D("99999")
+            )
+        )
+    assert f"leg of OCO list {legs[0].order_list_id}: amend the whole list" in refused.value.reason
+    assert {o.client_order_id for o in venue_open(sim)} == {o.client_order_id for o in legs}
+
+
+async def test_an_oco_amend_whose_cancel_is_lost_places_nothing_and_says_why(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, events = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    lose_answers(monkeypatch, manager.port.rest, "DELETE", "orderList")
+    amend = moved(command, legs[0].order_list_id, "1.06", "0.94", sim)
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(amend)
+    assert "outcome is unknown" in refused.value.reason and "not placed" in refused.value.reason
+    assert any(
+        isinstance(e, OrderRejected) and "not placed" in e.reason for e in events
+    )  # the event log says it
+    await manager.aclose()
+    assert {manager.orders[o.client_order_id].status for o in legs} == {OrderStatus.CANCELED}
+    assert venue_open(sim) == []  # nothing placed in the dark
+
+
+def take_up_to(sim: SimVenue, client_id: str, qty: str) -> None:
+    """Another trader buys through the asks up to our resting sell ``client_id``, taking
+    ``qty`` of it (IOC: nothing of theirs rests)."""
+    from omnitrade_tui.venues.sim.accounts import Account
+
+    me = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    ours = sim.engine.find_order(me, "ETHUSDT", client_order_id=client_id)
+    assert ours is not None and ours.price is not None
+    asks = sim.engine.books["ETHUSDT"].asks
+    ahead = sum((asks.totals[p] for p in asks.prices if p < ours.price), D(0))
+    for other in asks.queues.get(ours.price, ()):
+        if other is ours:
+            break
+        ahead += other.remaining
+    taker = sim.engine.add_account(Account(901))
+    taker.deposit("USDT", D(100_000_000))
+    sim.engine.place(
+        taker,
+        OrderRequest(
+            symbol="ETHUSDT",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            time_in_force=TimeInForce.IOC,
+            price=ours.price,
+            quantity=ahead + D(qty),
+        ),
+        validate=False,
+    )
+
+
+async def test_an_oco_amend_after_a_leg_traded_places_nothing(wired: Any) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    take_up_to(sim, legs[0].client_order_id, "0.1")  # the take-profit filled: the list is done
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
+    assert "could not be cancelled" in refused.value.reason
+    assert venue_open(sim) == []
+    await manager.aclose()
+    assert manager.orders[legs[0].client_order_id].status is OrderStatus.FILLED
+
+
+async def test_an_oco_amend_after_a_leg_partly_traded_cancels_but_places_nothing(
+    wired: Any,
+) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    take_up_to(sim, legs[0].client_order_id, "0.04")
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
+    assert f"leg {legs[0].client_order_id} had traded 0.04:" in refused.value.reason
+    assert venue_open(sim) == []  # the rest cancelled, no new list on top of a sale
+    assert manager.orders[legs[0].client_order_id].status is OrderStatus.CANCELED
+
+
+async def test_an_oco_amend_is_refused_while_the_kill_switch_is_engaged(wired: Any) -> None:
+    from omnitrade_tui.engine.risk import RiskGate, RiskLimits, RiskRejected
+
+    sim, _, manager, _ = wired
+    sim.generator = None
+    bus = Bus()  # the runtime's wiring: the gate in front of the manager's handler
+    gate = RiskGate(bus, RiskLimits())
+    bus.handle(ReplaceOco, gate.guard_replace_oco(manager.replace_oco))
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await manager.place_oco(command)
+    gate.locked = True
+    with pytest.raises(RiskRejected):
+        await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
+    assert {o.client_order_id for o in venue_open(sim)} == {o.client_order_id for o in legs}
