@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from decimal import Decimal
 from typing import Any, Protocol
@@ -41,7 +42,7 @@ from omnitrade_tui.domain.commands import (
     ReplaceOco,
     ReplaceOrder,
 )
-from omnitrade_tui.domain.decimals import fmt
+from omnitrade_tui.domain.decimals import ZERO, fmt
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
 from omnitrade_tui.domain.errors import OutcomeUnknownError
 from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
@@ -67,6 +68,12 @@ KEEP_FORGOTTEN_IDS = 2_000
 #: seconds (stream, REST answer) or at the next reconciliation (REST, from the last
 #: reconciled id up), so a fill older than this many newer ones is never new.
 KEEP_FILLS = 1_000
+#: This many fills within a second is a burst, after which balances are checked with the
+#: venue: many balance updates in a short time is where a lost or misordered one hides.
+FILL_BURST = 5
+#: How long a balance check waits after what called for it, so the stream's own updates
+#: in flight land first (and several causes in a row make one check).
+BALANCE_CHECK_DELAY_S = 0.3
 
 
 class ExecutionPort(Protocol):
@@ -173,7 +180,14 @@ class OrderManager:
         #: Per symbol, the trade id up to which every fill of ours is known (reconciled).
         self._fills_complete_to: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Balances as the bus last said them (one entry per asset of the account), to
+        #: compare with the venue's after a batch of cancels, a fill burst or a reconnect.
+        self.balances: dict[str, Balance] = {}
+        self._fill_times: deque[float] = deque(maxlen=FILL_BURST)
+        self._balance_check: asyncio.Task[None] | None = None
+        self._balance_reasons: list[str] = []
         bus.subscribe(topics.ORDER, each(self._on_report), name="order-manager")
+        bus.subscribe(topics.BALANCE, each(self._on_balance), name="order-manager.balance")
 
     def register(self) -> None:
         """Become the bus's handler of the order commands (without risk checks)."""
@@ -193,6 +207,11 @@ class OrderManager:
         self._track(report.order)
         if report.fill is not None:
             self._count_fill(report.fill)
+
+    def _on_balance(self, topic: str, event: Any) -> None:
+        if isinstance(event, BalancesChanged):
+            for balance in event.balances:
+                self.balances[balance.asset] = balance
 
     def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
         self.bus.publish(
@@ -370,6 +389,11 @@ class OrderManager:
         if self._seen_fill(fill):
             return False
         self.fills[(fill.symbol, fill.trade_id)] = fill
+        now = time.monotonic()
+        self._fill_times.append(now)
+        if len(self._fill_times) == FILL_BURST and now - self._fill_times[0] <= 1.0:
+            self._fill_times.clear()
+            self.check_balances_soon("a fill burst")
         if len(self.fills) > KEEP_FILLS:
             symbol, trade_id = next(iter(self.fills))
             del self.fills[(symbol, trade_id)]
@@ -520,6 +544,7 @@ class OrderManager:
             ) from exc
         for leg in canceled:
             self._learned(leg)
+        self.check_balances_soon("an OCO cancel")
         traded = [o for o in canceled if o.filled_qty > 0]
         if traded:
             raise self._not_placed(
@@ -550,6 +575,13 @@ class OrderManager:
             else sorted(set(self.symbols) | {o.symbol for o in self.open_orders()})
         )
         done: list[Order] = []
+        try:
+            await self._cancel_all_of(symbols, done)
+        finally:
+            self.check_balances_soon("cancel-all")
+        return done
+
+    async def _cancel_all_of(self, symbols: list[str], done: list[Order]) -> None:
         for symbol in symbols:
             try:
                 orders = await self.port.cancel_all(symbol)
@@ -562,7 +594,75 @@ class OrderManager:
             for order in orders:
                 self._learned(order)
             done.extend(orders)
-        return done
+
+    def check_balances_soon(self, reason: str) -> None:
+        """Check balances with the venue shortly (once for several calls in a row)."""
+        if reason not in self._balance_reasons:
+            self._balance_reasons.append(reason)
+        if self._balance_check is None or self._balance_check.done():
+            self._balance_check = asyncio.ensure_future(self._check_balances_later())
+            self._tasks.add(self._balance_check)
+            self._balance_check.add_done_callback(self._tasks.discard)
+
+    async def _check_balances_later(self) -> None:
+        await asyncio.sleep(BALANCE_CHECK_DELAY_S)
+        reasons, self._balance_reasons = self._balance_reasons, []
+        try:
+            await self.check_balances(" and ".join(reasons))
+        except Exception as exc:  # the next check or reconciliation asks again
+            log.warning("balance check after %s failed: %s", " and ".join(reasons), exc)
+
+    async def check_balances(self, reason: str) -> list[str]:
+        """Compare the balances the bus has said with the venue's (``GET /api/v3/account``).
+
+        What differs is published: ``BalancesChanged`` with the venue's values, and a
+        ``Reconciled`` whose detail names each difference, for the order event log. The
+        differences, as sentences.
+        """
+        balances, differences = await self._venue_balances()
+        if not differences:
+            return []
+        self.bus.publish(
+            topics.BALANCE,
+            BalancesChanged(balances=[b for b in balances if b.asset in differences]),
+        )
+        said = list(differences.values())
+        detail = f"balances after {reason} differed from the venue's: " + "; ".join(said)
+        log.warning(detail)
+        self.bus.publish(
+            topics.RECONCILE,
+            Reconciled(
+                orders_changed=[],
+                fills_added=0,
+                balances=len(differences),
+                detail=detail,
+                time_ms=int(time.time() * 1000),
+            ),
+        )
+        return said
+
+    async def _venue_balances(self) -> tuple[list[Balance], dict[str, str]]:
+        """The venue's balances (an asset shown here but absent there is zero there), and
+        how each asset that differs does so from what the bus said last."""
+        venue = {b.asset: b for b in await self.port.balances()}
+        for asset in self.balances:
+            venue.setdefault(asset, Balance(asset=asset, free=ZERO, locked=ZERO))
+        differences: dict[str, str] = {}
+        for asset, theirs in sorted(venue.items()):
+            ours = self.balances.get(asset)
+            if ours is None:
+                # Before the first balances are shown (start-up) nothing is missing yet.
+                if theirs.total and self.balances:
+                    differences[asset] = (
+                        f"{asset} not shown, venue free {fmt(theirs.free)} "
+                        f"locked {fmt(theirs.locked)}"
+                    )
+            elif (ours.free, ours.locked) != (theirs.free, theirs.locked):
+                differences[asset] = (
+                    f"{asset} shown free {fmt(ours.free)} locked {fmt(ours.locked)}, "
+                    f"venue free {fmt(theirs.free)} locked {fmt(theirs.locked)}"
+                )
+        return list(venue.values()), differences
 
     async def reconcile(self) -> Reconciled:
         """Compare local state with the venue's and publish every difference.
@@ -594,13 +694,18 @@ class OrderManager:
         added = 0
         for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
             added += await self._reconcile_fills(symbol, owners)
-        balances = await self.port.balances()
+        balances, differences = await self._venue_balances()
         self.bus.publish(topics.BALANCE, BalancesChanged(balances=balances))
+        detail = f"{len(changed)} orders changed, {added} fills added while disconnected"
+        if differences:
+            detail += "; balances differed: " + "; ".join(differences.values())
+            log.warning("reconcile: balances differed from the venue's: %s", differences)
         report = Reconciled(
             orders_changed=changed,
             fills_added=added,
             balances=len(balances),
-            detail=f"{len(changed)} orders changed, {added} fills added while disconnected",
+            detail=detail,
+            time_ms=int(time.time() * 1000),
         )
         self.bus.publish(topics.RECONCILE, report)
         return report

@@ -716,3 +716,79 @@ async def test_an_oco_amend_is_refused_while_the_kill_switch_is_engaged(wired: A
     with pytest.raises(RiskRejected):
         await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
     assert {o.client_order_id for o in venue_open(sim)} == {o.client_order_id for o in legs}
+
+
+# -- balances are the venue's ----------------------------------------------------------------
+
+
+def shown_eth(bus: Bus) -> list[Any]:
+    """Every ETH balance the bus says from now on; the screen saw 9.8 free, 0.2 locked (the
+    issue's drift: the release of a lock lost on the way)."""
+    from omnitrade_tui.domain.events import BalancesChanged
+    from omnitrade_tui.domain.models import Balance
+
+    said: list[Any] = []
+    bus.subscribe(
+        topics.BALANCE,
+        each(lambda t, e: said.extend((b.free, b.locked) for b in e.balances if b.asset == "ETH")),
+    )
+    stale = Balance(asset="ETH", free=D("9.8"), locked=D("0.2"))
+    bus.publish(topics.BALANCE, BalancesChanged(balances=[stale]))
+    return said
+
+
+def reconciled(events: list[Any]) -> list[str]:
+    from omnitrade_tui.domain.events import Reconciled
+
+    return [e.detail for e in events if isinstance(e, Reconciled)]
+
+
+async def test_balances_are_checked_with_the_venue_after_a_cancel_all(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    said = shown_eth(bus)
+    await bus.request(PlaceOrder(request=limit(sim, "0.9")))
+    await bus.request(CancelAll(symbol="ETHUSDT"))
+    await manager.aclose()  # the check in flight
+    assert said[-1] == (D(10), D(0))  # the venue's, not the drifted 9.8 / 0.2
+    [detail] = reconciled(events)
+    assert "after cancel-all" in detail
+    assert "ETH shown free 9.8 locked 0.2, venue free 10 locked 0" in detail
+
+
+async def test_the_kill_switch_leaves_the_venues_balances_shown(wired: Any) -> None:
+    from omnitrade_tui.engine.risk import RiskGate, RiskLimits
+
+    sim, bus, manager, events = wired
+    said = shown_eth(bus)
+    gate = RiskGate(bus, RiskLimits())
+    gate.start()
+    await bus.request(PlaceOrder(request=limit(sim, "0.9")))
+    await gate.engage("test")
+    await manager.aclose()
+    gate.stop()
+    assert said[-1] == (D(10), D(0))
+    assert any("ETH shown free 9.8" in d for d in reconciled(events))
+
+
+async def test_balances_are_checked_after_a_fill_burst(wired: Any) -> None:
+    _, bus, manager, events = wired
+    said = shown_eth(bus)
+    for _ in range(5):  # a burst of fills, within a second
+        market = OrderRequest(
+            symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=D("0.1")
+        )
+        await bus.request(PlaceOrder(request=market))
+    assert len(manager.fills) >= 5
+    await manager.aclose()
+    venue_eth = next(b for b in await manager.port.balances() if b.asset == "ETH")
+    assert said[-1] == (venue_eth.free, venue_eth.locked)
+    assert any("after a fill burst" in d for d in reconciled(events))
+
+
+async def test_a_reconciliation_says_which_balances_differed(wired: Any) -> None:
+    _, bus, manager, _ = wired
+    said = shown_eth(bus)
+    report = await manager.reconcile()
+    assert said[-1] == (D(10), D(0))
+    assert "balances differed: " in report.detail
+    assert "ETH shown free 9.8 locked 0.2, venue free 10 locked 0" in report.detail
