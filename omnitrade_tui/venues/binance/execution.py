@@ -20,7 +20,7 @@ import msgspec
 from omnitrade_tui.domain.decimals import ZERO, fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Balance, Fill, Order, OrderRequest
-from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OutcomeUnknown
+from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OrderAction, OutcomeUnknown
 
 _SETTLE_ATTEMPTS = 6
 
@@ -142,7 +142,13 @@ class BinanceExecution:
             BinanceError: the venue refused the order.
         """
         try:
-            body = await self.rest.request("POST", "order", order_params(req), signed=True)
+            body = await self.rest.request(
+                "POST",
+                "order",
+                order_params(req),
+                signed=True,
+                action=OrderAction("place", req.symbol, req.client_order_id),
+            )
         except OutcomeUnknown:
             return self.unknown(req), []
         except BinanceError as exc:
@@ -170,7 +176,13 @@ class BinanceExecution:
         if list_client_order_id:
             params["listClientOrderId"] = list_client_order_id
         try:
-            body = await self.rest.request("POST", "orderList/oco", params, signed=True)
+            body = await self.rest.request(
+                "POST",
+                "orderList/oco",
+                params,
+                signed=True,
+                action=OrderAction("place", above.symbol, above.client_order_id),
+            )
         except OutcomeUnknown:
             return [self.unknown(above), self.unknown(below)], []
         except BinanceError as exc:
@@ -242,14 +254,24 @@ class BinanceExecution:
             OutcomeUnknown: the answer was lost; the order may or may not be cancelled.
         """
         body = await self.rest.request(
-            "DELETE", "order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+            "DELETE",
+            "order",
+            {"symbol": symbol, "origClientOrderId": client_order_id},
+            signed=True,
+            action=OrderAction("cancel", symbol, client_order_id),
         )
         return parse_order(body)
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancel every open order on ``symbol`` (an empty list when none was open)."""
         try:
-            body = await self.rest.request("DELETE", "openOrders", {"symbol": symbol}, signed=True)
+            body = await self.rest.request(
+                "DELETE",
+                "openOrders",
+                {"symbol": symbol},
+                signed=True,
+                action=OrderAction("cancel_all", symbol, ""),
+            )
         except BinanceError as exc:
             if exc.code == -2011:
                 return []
@@ -269,7 +291,11 @@ class BinanceExecution:
             OutcomeUnknown: the answer was lost; the list may or may not be cancelled.
         """
         body = await self.rest.request(
-            "DELETE", "orderList", {"symbol": symbol, "orderListId": order_list_id}, signed=True
+            "DELETE",
+            "orderList",
+            {"symbol": symbol, "orderListId": order_list_id},
+            signed=True,
+            action=OrderAction("cancel", symbol, f"orderList:{order_list_id}"),
         )
         return [parse_order(report) for report in body.get("orderReports", [])]
 
@@ -323,7 +349,13 @@ class BinanceExecution:
         params = order_params(new)
         params["cancelOrigClientOrderId"] = cancel_client_order_id
         params["cancelReplaceMode"] = "STOP_ON_FAILURE"
-        body = await self.rest.request("POST", "order/cancelReplace", params, signed=True)
+        body = await self.rest.request(
+            "POST",
+            "order/cancelReplace",
+            params,
+            signed=True,
+            action=OrderAction("replace", new.symbol, new.client_order_id),
+        )
         canceled = parse_order(body["cancelResponse"])
         placed = parse_order(body["newOrderResponse"])
         return canceled, placed, parse_fills(body["newOrderResponse"], placed)
