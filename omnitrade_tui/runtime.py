@@ -227,7 +227,14 @@ class Runtime:
             bus.handle(CancelOrder, manager.cancel)
             bus.handle(CancelAll, manager.cancel_all)
 
-            stream = MarketStream(endpoints.stream, rest, bus, symbols, book_levels=BOOK_LEVELS)
+            stream = MarketStream(
+                endpoints.stream,
+                rest,
+                bus,
+                symbols,
+                book_levels=BOOK_LEVELS,
+                stale_after_s=settings.ui.stale_after_s,
+            )
             stack.push_async_callback(stream.aclose)
 
             async def subscribe(cmd: SubscribeSymbol) -> bool:

@@ -77,3 +77,22 @@ async def test_sim_runtime_serves_history_orders_through_risk_and_the_kill_switc
         await rt.bus.request(ReleaseKillSwitch())
         order = await rt.bus.request(PlaceOrder(request=ok))
         assert order.status.value == "NEW"
+
+
+async def test_the_stale_limit_comes_from_the_config_and_an_oco_amend_is_served(
+    tmp_path: Path,
+) -> None:
+    from omnitrade_tui.domain.commands import ReplaceOco
+    from omnitrade_tui.engine.order_manager import OrderRefused
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text("[ui]\nstale_after_s = 0.7\n")
+    settings = sim_settings(tmp_path)
+    assert settings.ui.stale_after_s == 0.7
+    async with Runtime.start(settings, seed=5, record=False) as rt:
+        assert rt.stream.fresh.stale_after_ms == 700
+        leg = OrderRequest(symbol="ETHUSDT", side=Side.SELL, type=OrderType.LIMIT_MAKER)
+        with pytest.raises(OrderRefused, match="OCO list 7 is not open"):
+            await rt.bus.request(
+                ReplaceOco(symbol="ETHUSDT", order_list_id=7, above=leg, below=leg)
+            )
