@@ -35,6 +35,7 @@ from omnitrade_tui.domain.commands import (
     ReplaceOco,
     ReplaceOrder,
     SubscribeSymbol,
+    VenueCandles,
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.engine.order_manager import OrderManager
@@ -245,6 +246,7 @@ class Runtime:
                 return True
 
             bus.handle(SubscribeSymbol, subscribe)
+            bus.handle(VenueCandles, stream.candles)
             user = UserDataStream(
                 endpoints.ws_api,
                 credentials,

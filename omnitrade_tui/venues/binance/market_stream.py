@@ -32,7 +32,9 @@ import msgspec
 import websockets
 
 from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.commands import VenueCandles
 from omnitrade_tui.domain.events import LatencySample, LinkState
+from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.venues.binance.book_sync import BookSync
 from omnitrade_tui.venues.binance.freshness import FreshnessWatch
 from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection, lost_reason
@@ -357,6 +359,16 @@ class MarketStream(KeptConnection[_Conn]):
                 ),
             )
         return stream, event.final_update_id
+
+    async def candles(self, command: VenueCandles) -> list[Candle]:
+        """The ``VenueCandles`` handler: the venue's latest candles of a symbol and interval
+        (REST klines), oldest first, the current open candle last, so a chart is right
+        from its first second after a switch.
+
+        Raises:
+            BinanceError: the venue refused (an unknown symbol or interval).
+        """
+        return await self.rest.klines(command.symbol, command.interval, command.limit)
 
     def _on_silent(self, stream: str, symbol: str, age_ms: int, first: bool) -> None:
         """A stream fell silent (``first``) or stays so: a silent depth stream's book is

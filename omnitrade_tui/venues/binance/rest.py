@@ -29,7 +29,7 @@ from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.errors import OutcomeUnknownError
 from omnitrade_tui.domain.events import CircuitChanged, OrderHeld, RateLimitUsage
 from omnitrade_tui.domain.models import Candle
-from omnitrade_tui.venues.binance.schemas import KlineRow
+from omnitrade_tui.venues.binance.schemas import klines_decoder
 
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
@@ -267,9 +267,11 @@ class BinanceRest:
         signed: bool = False,
         *,
         action: OrderAction | None = None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Any:
         """Call ``/v3/<path>``; the decoded JSON answer. ``action`` names the order action
-        the request carries, announced on ``exec.held`` if the governor holds it.
+        the request carries, announced on ``exec.held`` if the governor holds it;
+        ``decoder`` (a typed schema) decodes a successful answer straight from its bytes.
 
         Raises:
             BinanceError: the venue refused (with its code).
@@ -278,7 +280,7 @@ class BinanceRest:
         """
         for attempt in range(2):
             try:
-                return await self._once(method, path, dict(params or {}), signed, action)
+                return await self._once(method, path, dict(params or {}), signed, action, decoder)
             except BinanceError as exc:
                 if exc.code == -1021 and signed and attempt == 0:
                     await self.sync_time()  # one resync, one retry
@@ -293,10 +295,11 @@ class BinanceRest:
         params: dict[str, Any],
         signed: bool,
         action: OrderAction | None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Any:
         self.circuit.before()
         try:
-            result = await self._send(method, path, params, signed, action)
+            result = await self._send(method, path, params, signed, action, decoder)
         except OutcomeUnknown as exc:
             self.circuit.failure(str(exc))
             raise
@@ -316,6 +319,7 @@ class BinanceRest:
         params: dict[str, Any],
         signed: bool,
         action: OrderAction | None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Any:
         if signed and self.credentials is None:
             raise BinanceError(0, -2014, "no API key configured for a signed request")
@@ -336,6 +340,8 @@ class BinanceRest:
             if response is not None:
                 break
         status = response.status_code
+        if status == 200 and decoder is not None:
+            return decoder.decode(response.content)
         body: Any = None
         try:
             body = msgspec.json.decode(response.content) if response.content else None
@@ -534,8 +540,7 @@ class BinanceRest:
         params: dict[str, Any] = {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)}
         if end_ms is not None:
             params["endTime"] = end_ms
-        answer = await self.request("GET", "klines", params)
-        rows = msgspec.convert(answer, list[KlineRow], strict=False)
+        rows = await self.request("GET", "klines", params, decoder=klines_decoder)
         now = self.now_ms()
         return [row.to_candle(symbol, interval, now) for row in rows]
 
