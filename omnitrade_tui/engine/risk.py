@@ -372,6 +372,11 @@ class RiskGate:
 
         async def place(command: PlaceOrder) -> Any:
             request = command.request
+            if request.client_order_id in self._working:
+                # A resend of an intent on its way or open (after a timeout): the order
+                # manager answers with the order it has, sending nothing; checking it again
+                # would count the order against itself.
+                return await inner(command)
             violation = self.check(request)
             if violation is not None:
                 raise self._refuse(request, violation)
@@ -398,6 +403,8 @@ class RiskGate:
         """
 
         async def place_oco(command: PlaceOco) -> Any:
+            if command.above.client_order_id in self._working:
+                return await inner(command)  # a resend: see ``guard``
             for leg in (command.above, command.below):
                 violation = self.check(leg)
                 if violation is not None:

@@ -431,8 +431,8 @@ def lose_answers(
     real = rest.request
     left = [times]
 
-    async def request(m: str, p: str, params: Any = None, signed: bool = False) -> Any:
-        result = await real(m, p, params, signed)
+    async def request(m: str, p: str, params: Any = None, signed: bool = False, **kw: Any) -> Any:
+        result = await real(m, p, params, signed, **kw)
         if (m, p) == (method, path) and left[0] > 0:
             left[0] -= 1
             raise OutcomeUnknown(503, -1007, "Timeout waiting for response from backend server.")
@@ -792,3 +792,22 @@ async def test_a_reconciliation_says_which_balances_differed(wired: Any) -> None
     assert said[-1] == (D(10), D(0))
     assert "balances differed: " in report.detail
     assert "ETH shown free 9.8 locked 0.2, venue free 10 locked 0" in report.detail
+
+
+async def test_a_resend_behind_the_risk_gate_is_not_counted_against_itself(wired: Any) -> None:
+    from omnitrade_tui.engine.risk import RiskGate, RiskLimits
+
+    sim, _, manager, _ = wired
+    bus = Bus()  # the runtime's wiring: the gate in front of the manager
+    gate = RiskGate(bus, RiskLimits(max_open_orders=1))
+    gate.start()
+    bus.handle(PlaceOrder, gate.guard(manager.place))
+    sim.faults.fail_orders = 1
+    req = limit(sim, "0.9")
+    first = await bus.request(PlaceOrder(request=req))
+    assert first.status is OrderStatus.UNKNOWN
+    again = await bus.request(PlaceOrder(request=req))  # not "open order 2, limit 1"
+    assert again.client_order_id == req.client_order_id
+    await manager.aclose()
+    gate.stop()
+    assert len(venue_open(sim)) == 1
