@@ -431,6 +431,7 @@ class BinanceRest:
         else. An order ``action`` held is announced on ``exec.held`` (and its release)."""
         reserved = False
         announced = False
+        released = False
         # Loop: a caller woken from any wait checks everything again (a 429 may have come
         # while it waited for the minute to turn or paced itself, and the other way round).
         # Every pass sleeps, so it never spins; it never gives up and sends inside a ban.
@@ -447,6 +448,7 @@ class BinanceRest:
                     self._forget_weight_after_block = False
                     self.weight_used = 0
                 if reserved:
+                    released = True
                     return
                 minute = self.now_ms() // 60_000
                 if minute != self._weight_minute:
@@ -465,6 +467,7 @@ class BinanceRest:
                 self.weight_used += weight
                 reserved = True
                 if self.weight_used < self.weight_limit * _SLOW_DOWN_AT:
+                    released = True
                     return
                 # Spread what is left of the minute over the rest of it, instead of hitting
                 # 429; then round the loop again: a Retry-After may have begun meanwhile.
@@ -476,7 +479,9 @@ class BinanceRest:
                 await asyncio.sleep(pause)
         finally:
             if announced and action is not None:
-                self._publish_held(action, 0.0, "sent", held=False)
+                # Said either way: a hold announced is never left standing.
+                outcome = "sent" if released else "not sent (given up while held)"
+                self._publish_held(action, 0.0, outcome, held=False)
 
     def _announce(self, action: OrderAction | None, wait_s: float, reason: str) -> bool:
         """Say on ``exec.held`` that ``action`` waits ``wait_s``; whether anything was said."""

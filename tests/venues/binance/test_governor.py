@@ -112,5 +112,7 @@ async def test_an_order_held_for_weight_near_the_limit_is_announced(venue: Any) 
         (req.client_order_id, True, "rate limit: weight")
     ]
     assert 0 < held[0].retry_in_s <= 60.1
-    task.cancel()
+    task.cancel()  # the trader gives up on it: the hold is still said to be over
     await asyncio.gather(task, return_exceptions=True)
+    last = [e for e in said if isinstance(e, OrderHeld)][-1]
+    assert (last.held, last.reason) == (False, "not sent (given up while held)")
