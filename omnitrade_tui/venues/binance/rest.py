@@ -39,6 +39,10 @@ _HOLD_AT = 0.97
 # A pacing pause at least this long is announced for an order action (shorter ones are
 # the ordinary spacing of requests near the limit, not a hold a trader needs to see).
 _ANNOUNCE_PACING_S = 0.5
+# An order answered 429 is sent again when the venue allows, this many times at most, and
+# only while the venue asks for at most this long (longer is a ban the trader must see).
+_ORDER_RESENDS_ON_429 = 5
+_ORDER_HOLD_MAX_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -281,20 +285,37 @@ class BinanceRest:
         the request carries, announced on ``exec.held`` if the governor holds it;
         ``decoder`` (a typed schema) decodes a successful answer straight from its bytes.
 
+        An order ``action`` answered 429 is sent again once the venue's ``Retry-After`` is
+        over (the governor holds it meanwhile and says so on ``exec.held``): a 429 means the
+        venue did not take the request, and the order keeps its client id, so the trader's
+        order goes as soon as the venue allows instead of coming back refused. A 418 (a ban)
+        or a wait past ``_ORDER_HOLD_MAX_S`` is the trader's to decide: it is raised.
+
         Raises:
             BinanceError: the venue refused (with its code).
             RateLimited: 429/418 (later callers wait for ``Retry-After`` by themselves).
             OutcomeUnknown: a timeout or a 5xx; the request may have been executed.
         """
-        for attempt in range(2):
+        resynced = False
+        throttled = 0
+        while True:
             try:
                 return await self._once(method, path, dict(params or {}), signed, action, decoder)
+            except RateLimited as exc:
+                if (
+                    action is None
+                    or exc.status != 429
+                    or exc.retry_after_s > _ORDER_HOLD_MAX_S
+                    or throttled >= _ORDER_RESENDS_ON_429
+                ):
+                    raise
+                throttled += 1
             except BinanceError as exc:
-                if exc.code == -1021 and signed and attempt == 0:
+                if exc.code == -1021 and signed and not resynced:
+                    resynced = True
                     await self.sync_time()  # one resync, one retry
                     continue
                 raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(
         self,
