@@ -1,12 +1,62 @@
-"""The command line: help, version, and honest refusals of unbuilt subcommands."""
+"""The command line: help, version, what start-up loads, and usage errors."""
 
 from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
 
 import pytest
 
 from omnitrade_tui import __version__
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
+from omnitrade_tui.cli.main import SUBCOMMANDS
+
+#: Libraries that only some subcommands need: the bare command must not pay for them.
+HEAVY = ("sqlalchemy", "alembic", "aiohttp", "redis", "textual")
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sys.modules))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return set(out.split())
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules} & set(HEAVY))
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    assert _heavy(_loaded_after("import omnitrade_tui.cli")) == []
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_version_and_help_load_no_subcommand(flag: str) -> None:
+    loaded = _loaded_after(
+        "import contextlib\n"
+        "from omnitrade_tui.cli import main\n"
+        f"with contextlib.suppress(SystemExit), contextlib.redirect_stdout(None): main([{flag!r}])"
+    )
+    assert _heavy(loaded) == []
+    assert not {module for _, module, _ in SUBCOMMANDS} & loaded
+    assert "omnitrade_tui.cli.app" not in loaded
+
+
+@pytest.mark.parametrize(("name", "module", "help_line"), SUBCOMMANDS)
+def test_the_listing_says_what_each_subcommand_says_of_itself(
+    name: str, module: str, help_line: str
+) -> None:
+    # The top-level help lists a subcommand without importing it: its line must not drift
+    # from the help the module registers.
+    registered = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(module).register(registered)
+    (action,) = (a for a in registered._choices_actions if a.dest == name)
+    assert action.help == help_line
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,11 +70,12 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for name in ("sim", "record", "keys", "history"):
+    for name, _, help_line in SUBCOMMANDS:
         assert name in out
+        assert help_line.split()[0] in out
 
 
-@pytest.mark.parametrize("sub", ["sim", "record", "keys", "history"])
+@pytest.mark.parametrize("sub", [name for name, _, _ in SUBCOMMANDS])
 def test_subcommand_help(sub: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([sub, "--help"])
