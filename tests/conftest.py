@@ -13,6 +13,7 @@ import asyncio
 import functools
 import getpass
 import os
+import socket
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from omnitrade_tui.config import masked_url
+from omnitrade_tui.config import AppDirs, masked_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,6 +101,28 @@ def find_redis() -> tuple[str | None, str]:
         else:
             return url, ""
     return None, f"no Redis answered at {'; '.join(failures)}: set {REDIS_ENV} to test on another"
+
+
+@pytest.fixture
+def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppDirs:
+    """Config, state and data folders under ``tmp_path``, with no OMNITRADE_* leaking in."""
+    for name in list(os.environ):
+        if name.startswith("OMNITRADE_") and not name.startswith("OMNITRADE_TEST_"):
+            monkeypatch.delenv(name)
+    dirs = AppDirs(config=tmp_path / "config", state=tmp_path / "state", data=tmp_path / "data")
+    monkeypatch.setenv("OMNITRADE_CONFIG_DIR", str(dirs.config))
+    monkeypatch.setenv("OMNITRADE_STATE_DIR", str(dirs.state))
+    monkeypatch.setenv("OMNITRADE_DATA_DIR", str(dirs.data))
+    return dirs
+
+
+@pytest.fixture
+def dead_port() -> int:
+    """A loopback port nothing listens on (bound, then released): a service that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 @pytest.fixture(scope="session")

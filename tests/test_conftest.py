@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from . import conftest
 
 pytest_plugins = ["pytester"]
-
-
-def _dead_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_without_variables_the_default_local_addresses_are_tried(
@@ -29,9 +19,9 @@ def test_without_variables_the_default_local_addresses_are_tried(
 
 
 def test_a_service_that_does_not_answer_is_a_skip_reason_naming_where(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, dead_port: int
 ) -> None:
-    port = _dead_port()
+    port = dead_port
     monkeypatch.setenv(conftest.POSTGRES_ENV, f"postgresql://u:hunter2@127.0.0.1:{port}/test")
     monkeypatch.setenv(conftest.REDIS_ENV, f"redis://127.0.0.1:{port}/15")
     pg_url, pg_why = conftest.find_postgres.__wrapped__()

@@ -27,7 +27,7 @@ from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import overrides_from_args
-from omnitrade_tui.config import Profile, load_settings
+from omnitrade_tui.config import Profile, load_settings, masked_url
 from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.store.database import open_database
@@ -38,6 +38,7 @@ from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
 from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceRest
+from omnitrade_tui.venues.sim.symbols import default_instruments
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 #: What ``--redis`` carries to other processes: market data, executions, balances.
@@ -141,10 +142,17 @@ async def record(args: argparse.Namespace) -> int:
     """Run the recorder until the source ends or SIGINT/SIGTERM; return the exit code."""
     symbols = {s.strip().upper() for s in args.symbols.split(",") if s.strip()}
     if not symbols:
-        raise CliError("--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT")
-    if args.replay is not None and not args.replay.exists():
-        raise CliError(f"replay file {args.replay} not found")
+        raise CliError(
+            "--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT", ExitCode.USAGE
+        )
+    if args.replay is not None and not args.replay.is_file():
+        raise CliError(f"--replay {args.replay}: no such file", ExitCode.USAGE)
     profile = load_settings(overrides_from_args(args)).profile
+    if args.replay is None and profile.venue == "sim":
+        try:  # the simulated venue lists a fixed set: say so before anything starts
+            default_instruments(sorted(symbols))
+        except ValueError as exc:
+            raise CliError(str(exc), ExitCode.USAGE) from None
     try:
         db = await open_database(args.db)
     except StoreError as exc:
@@ -165,7 +173,10 @@ async def record(args: argparse.Namespace) -> int:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             await recorder.stop()
             await store.close()
-            raise CliError(f"cannot reach Redis at {args.redis}: {exc}") from exc
+            raise CliError(
+                f"cannot reach Redis at {masked_url(args.redis)}: {exc}",
+                ExitCode.VENUE_UNREACHABLE,
+            ) from exc
         bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
         cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
         await bridge.start()
