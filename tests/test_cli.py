@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import pty
 import subprocess
 import sys
 
@@ -11,8 +13,10 @@ import pytest
 
 from omnitrade_tui import __version__
 from omnitrade_tui.cli import main
+from omnitrade_tui.cli.app import NO_TERMINAL
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.main import SUBCOMMANDS
+from omnitrade_tui.config import AppDirs
 
 #: Libraries that only some subcommands need: the bare command must not pay for them.
 HEAVY = ("sqlalchemy", "alembic", "aiohttp", "redis", "textual")
@@ -87,3 +91,37 @@ def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == ExitCode.USAGE
+
+
+_RUN_CLI = "import sys; from omnitrade_tui.cli import main; sys.exit(main())"
+
+
+def test_no_terminal_is_refused_at_once(app_dirs: AppDirs) -> None:
+    # cron, a pipe, ``</dev/null``: the app used to wait forever, writing escape codes.
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_CLI],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == ExitCode.USAGE
+    assert done.stderr.strip() == NO_TERMINAL
+    assert "\x1b" not in done.stderr + done.stdout
+
+
+def test_output_to_a_pipe_is_no_terminal_either(app_dirs: AppDirs) -> None:
+    keyboard, terminal = pty.openpty()  # a keyboard, but the screen goes to a pipe
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _RUN_CLI],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(keyboard)
+        os.close(terminal)
+    assert done.returncode == ExitCode.USAGE
+    assert NO_TERMINAL in done.stderr

@@ -168,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(message: str) -> None:
+    """One line to standard error, redacted, naming the program unless the message does."""
+    text = redact(message)
+    print(text if text.startswith("omnitrade ") else f"omnitrade: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``omnitrade`` console script; returns the exit code."""
     parser = build_parser()
@@ -176,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except CliError as exc:
-        print(f"omnitrade: {redact(str(exc))}", file=sys.stderr)
+        _say(str(exc))
         return int(exc.code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
@@ -189,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 logging.getLogger("omnitrade_tui.cli").warning(
                     "%s", mapped, extra={"exit": int(mapped.code)}
                 )
-            print(f"omnitrade: {redact(str(mapped))}", file=sys.stderr)
+            _say(str(mapped))
             return int(mapped.code)
         if os.environ.get("OMNITRADE_DEBUG"):
             raise
