@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Callable
 
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
@@ -58,7 +59,7 @@ def run_app(args: argparse.Namespace) -> int:
     return asyncio.run(_run(settings, getpass.getpass))
 
 
-async def _run(settings: Settings, ask: object) -> int:
+async def _run(settings: Settings, ask_passphrase: Callable[[str], str]) -> int:
     # Imported here: Textual reads TEXTUAL_FPS at import time, and the engine's libraries
     # (SQLAlchemy, aiohttp, ...) are only loaded by the command that needs them.
     from omnitrade_tui.runtime import Runtime
@@ -66,7 +67,7 @@ async def _run(settings: Settings, ask: object) -> int:
     from omnitrade_tui.tui.session import TerminalSession
     from omnitrade_tui.tui.themes import user_theme_dir
 
-    ask_passphrase = ask if callable(ask) else None
+    # The key store asks only if a stored key must be unlocked (not for environment keys).
     async with Runtime.start(settings, ask_passphrase=ask_passphrase, connect=False) as runtime:
         session = TerminalSession(
             bus=runtime.bus,
