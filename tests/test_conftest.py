@@ -62,3 +62,32 @@ def test_the_run_ends_with_the_skips_grouped_by_reason(
     assert "4 skipped: not tested on this run" in tail[0]
     assert tail[1].split() == ["3", "x", "no", "service", "here"]
     assert tail[2].split() == ["1", "x", "no", "data", "there"]
+
+
+def test_only_python_binances_own_warnings_are_silenced(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(conftest.REPO_ROOT))
+    tests = pytester.makepyfile(
+        """
+        import warnings
+
+        def test_import_the_client():
+            import binance.ws.websocket_api  # noqa: F401
+
+        def test_a_deprecation_of_ours_still_shows():
+            warnings.warn("ours is deprecated", DeprecationWarning)
+        """
+    )
+    # This repository's settings (pyproject.toml), in a process whose imports start fresh.
+    result = pytester.runpytest_subprocess(
+        "-c",
+        str(conftest.REPO_ROOT / "pyproject.toml"),
+        "--rootdir",
+        str(pytester.path),
+        "-q",
+        str(tests),
+    )
+    result.assert_outcomes(passed=2, warnings=1)
+    assert "ours is deprecated" in result.stdout.str()
+    assert "websockets" not in result.stdout.str()
