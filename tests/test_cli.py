@@ -8,6 +8,7 @@ import os
 import pty
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +16,7 @@ from omnitrade_tui import __version__
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.app import NO_TERMINAL
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.cli.main import SUBCOMMANDS
+from omnitrade_tui.cli.main import SUBCOMMANDS, LazySubcommands, build_parser
 from omnitrade_tui.config import AppDirs
 
 #: Libraries that only some subcommands need: the bare command must not pay for them.
@@ -125,3 +126,34 @@ def test_output_to_a_pipe_is_no_terminal_either(app_dirs: AppDirs) -> None:
         os.close(terminal)
     assert done.returncode == ExitCode.USAGE
     assert NO_TERMINAL in done.stderr
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and every subcommand parser under it, loading each subcommand."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            if isinstance(action, LazySubcommands):
+                for name in list(action.choices):
+                    action.load(name)
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _parsers(sub)
+
+
+#: Subcommands whose help is held to these rules elsewhere (by their own tests).
+ELSEWHERE = ("omnitrade sim", "omnitrade gateway")
+
+
+def test_every_option_says_what_it_is_for_within_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    for parser in _parsers(build_parser()):
+        if parser.prog.startswith(ELSEWHERE):
+            continue
+        for action in parser._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"{parser.prog} {action.option_strings or action.dest}"
+        for line in parser.format_help().splitlines():
+            assert len(line) <= 80, f"{parser.prog}: {line!r}"
+            assert not line.rstrip().endswith("-"), f"{parser.prog} splits a word: {line!r}"

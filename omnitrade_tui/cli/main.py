@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,9 +116,17 @@ def lazy_handler(module: str, name: str) -> Handler:
 _DESCRIPTION = """\
 A keyboard-driven terminal trading client for Binance spot.
 
-With no subcommand, starts the terminal app. Out of the box (profile "sim") it trades
-against the built-in simulated venue: no keys and no network needed.
+With no subcommand, starts the terminal app. Out of the box (profile "sim") it
+trades against the built-in simulated venue: no keys and no network needed.
 """
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written; option help wrapped at spaces only, so a URL such as
+    ``wss://ws-api.testnet.binance.vision`` is never split at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,19 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="omnitrade",
         description=_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"omnitrade {__version__}")
     parser.add_argument(
         "--profile",
+        metavar="NAME",
         default=None,
         help="profile to run: sim (default), testnet, demo, live, or one from the config file",
     )
     parser.add_argument(
-        "--config", default=None, help="config file to read instead of the platform default"
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="config file to read instead of the platform default (it must exist)",
     )
     parser.add_argument(
         "--metrics-port",
+        metavar="PORT",
         type=int,
         default=None,
         help="serve Prometheus metrics on this port (off unless given)",
@@ -155,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("--stream-url", "market streams base, e.g. wss://stream.testnet.binance.vision"),
     ):
         parser.add_argument(
-            flag, default=None, help=f"{what}; overrides the profile's (alone: profile custom)"
+            flag,
+            metavar="URL",
+            default=None,
+            help=f"{what}; overrides the profile's (without --profile, all three make a "
+            "profile 'custom')",
         )
     # The terminal app, and with it Textual and the engine, loads only when it runs.
     parser.set_defaults(handler=lazy_handler("omnitrade_tui.cli.app", "run_app"))
