@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import AppDirs
+from omnitrade_tui.venues.sim.venue import SimVenue
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,16 @@ class Mistake:
     code: ExitCode
     says: str
 
+
+#: A Binance-compatible venue of the user's own, on a port where nothing answers.
+VENUE_AT_DEAD_PORT = (
+    "--rest-url",
+    "http://127.0.0.1:{dead}",
+    "--ws-api-url",
+    "ws://127.0.0.1:{dead}/ws-api/v3",
+    "--stream-url",
+    "ws://127.0.0.1:{dead}",
+)
 
 MISTAKES = [
     Mistake(("frobnicate",), ExitCode.USAGE, "invalid choice"),
@@ -57,6 +70,11 @@ MISTAKES = [
         ("record", "--symbols", "ETHUSDT", "--db", "postgresql://postgres@127.0.0.1:{dead}/x"),
         ExitCode.DATABASE,
         "cannot open database",
+    ),
+    Mistake(
+        (*VENUE_AT_DEAD_PORT, "record", "--symbols", "ETHUSDT", "--db", "{tmp}/h.db"),
+        ExitCode.VENUE_UNREACHABLE,
+        "cannot reach the venue at http://127.0.0.1:",
     ),
     Mistake(("--rest-url", "http://x"), ExitCode.USAGE, "needs all three venue URLs"),
     Mistake(("--rest-url", "ftp://x", "config", "show"), ExitCode.USAGE, "is not an http(s)://"),
@@ -105,3 +123,24 @@ def test_each_mistake_has_its_code_and_message(
     assert code == mistake.code, err
     assert mistake.says in err
     assert "unexpected error" not in err
+
+
+async def test_record_refuses_a_symbol_the_venue_does_not_list(
+    app_dirs: AppDirs, tmp_path: Path
+) -> None:
+    # A typo used to record nothing, forever, with "ok" status lines.
+    async with SimVenue.start(symbols=["ETHUSDT"]) as venue:
+        base = f"http://{venue.host}:{venue.port}"
+        ws = f"ws://{venue.host}:{venue.port}"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import sys; from omnitrade_tui.cli import main; sys.exit(main())",
+            *("--rest-url", base, "--ws-api-url", f"{ws}/ws-api/v3", "--stream-url", ws),
+            *("record", "--symbols", "ETHUSDT,ETHUSTD", "--db", str(tmp_path / "h.db")),
+            stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == ExitCode.USAGE
+    assert f"unknown symbol(s) ETHUSTD: the venue at {base} does not list them" in err.decode()

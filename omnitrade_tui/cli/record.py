@@ -37,7 +37,7 @@ from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
 from omnitrade_tui.venues.binance.market_stream import MarketStream
-from omnitrade_tui.venues.binance.rest import BinanceRest
+from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest
 from omnitrade_tui.venues.sim.symbols import default_instruments
 from omnitrade_tui.venues.sim.venue import SimVenue
 
@@ -130,12 +130,35 @@ def live_source(profile: Profile, symbols: set[str], counter: ReplayCounter) -> 
                 stream_base = profile.stream_url.rstrip("/") + "/"
             rest = BinanceRest(rest_base, bus=bus)
             stack.push_async_callback(rest.aclose)
+            if profile.venue != "sim":
+                await check_listed(rest, profile.rest_url or rest_base, symbols)
             stream = MarketStream(stream_base, rest, bus, sorted(symbols))
             stack.push_async_callback(stream.aclose)
             await stream.run()  # runs until cancelled (SIGINT/SIGTERM)
         return counter.published
 
     return run
+
+
+async def check_listed(rest: BinanceRest, venue: str, symbols: set[str]) -> None:
+    """Refuse symbols the venue does not list (a typo would record nothing, forever).
+
+    Raises:
+        CliError: exit 2 for unknown symbols, 7 when the venue does not answer.
+    """
+    try:
+        info = await rest.exchange_info()
+    except BinanceError as exc:
+        raise CliError(
+            f"cannot reach the venue at {venue}: {exc.msg}", ExitCode.VENUE_UNREACHABLE
+        ) from exc
+    listed = {str(s.get("symbol")) for s in info.get("symbols", [])}
+    unknown = sorted(symbols - listed)
+    if unknown:
+        raise CliError(
+            f"unknown symbol(s) {', '.join(unknown)}: the venue at {venue} does not list them",
+            ExitCode.USAGE,
+        )
 
 
 async def record(args: argparse.Namespace) -> int:
@@ -220,8 +243,11 @@ async def record(args: argparse.Namespace) -> int:
     await recorder.stop()
     print(line(), flush=True)
     await store.close()
-    if not interrupted and source.exception() is not None:
-        raise CliError(f"the market-data source failed: {source.exception()}")
+    failure = None if interrupted else source.exception()
+    if isinstance(failure, CliError):  # a mistake of the user's, with its own exit code
+        raise failure
+    if failure is not None:
+        raise CliError(f"the market-data source failed: {failure}")
     return 0
 
 
