@@ -76,9 +76,9 @@ class LazySubcommands(_SubParsers):
         super().__init__(*args, **kwargs)
         self._modules: dict[str, str] = {}
 
-    def add_lazy(self, name: str, module: str, help: str) -> None:  # noqa: A002 (argparse's)
-        """List ``name`` with its ``help`` line; import ``module`` only if it is chosen."""
-        self.add_parser(name, help=help, add_help=False)
+    def add_lazy(self, name: str, module: str, help_line: str) -> None:
+        """List ``name`` with its ``help_line``; import ``module`` only if it is chosen."""
+        self.add_parser(name, help=help_line, add_help=False)
         self._modules[name] = module
 
     def load(self, name: str) -> None:
