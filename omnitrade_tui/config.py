@@ -42,6 +42,10 @@ class ConfigError(Exception):
     """The config file (or an OMNITRADE_* variable) is unreadable or invalid."""
 
 
+class FlagError(ConfigError):
+    """A command-line flag is wrong (a bad value, or one that needs others): the file is fine."""
+
+
 class UnknownProfileError(ConfigError):
     """A profile was asked for that is neither built in nor defined in the config file."""
 
@@ -265,16 +269,22 @@ class Settings:
 # -- loading -------------------------------------------------------------------------------
 
 
-def read_config_file(path: Path) -> ConfigFile:
-    """Parse and check the config file; a missing file is an empty config.
+def read_config_file(path: Path, missing_ok: bool = True) -> ConfigFile:
+    """Parse and check the config file; a missing file is an empty config if ``missing_ok``.
 
     Raises:
-        ConfigError: unreadable, not TOML, or not the expected shape.
+        ConfigError: missing (unless ``missing_ok``), unreadable, not TOML, or not the
+            expected shape.
     """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return ConfigFile()
+        if missing_ok:
+            return ConfigFile()
+        raise ConfigError(
+            f"config file {path} does not exist (`omnitrade --config {path} config init` "
+            "writes a starter)"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
@@ -407,7 +417,9 @@ def load_settings(
     env = os.environ if env is None else env
     dirs = AppDirs.from_env(env)
     path = config_path(flags, env)
-    file = read_config_file(path)
+    # The default file may be absent (defaults apply); a file named on purpose may not.
+    named = flags.config_file is not None or bool(env.get("OMNITRADE_CONFIG"))
+    file = read_config_file(path, missing_ok=not named)
     profiles = _profiles(file, path)
 
     urls = (flags.rest_url, flags.ws_api_url, flags.stream_url)
@@ -502,7 +514,7 @@ def _with_urls(
     """
     for label, url in (("--rest-url", rest), ("--ws-api-url", ws_api), ("--stream-url", stream)):
         if url is not None and not url.startswith(("http://", "https://", "ws://", "wss://")):
-            raise ConfigError(f"{label} {url!r} is not an http(s):// or ws(s):// URL")
+            raise FlagError(f"{label} {url!r} is not an http(s):// or ws(s):// URL")
     if base is None or base.venue == "sim":
         missing = [
             n
@@ -510,8 +522,9 @@ def _with_urls(
             if not u
         ]
         if missing:
-            raise ConfigError(
-                f"profile {name!r} needs all three venue URLs; missing {', '.join(missing)}"
+            raise FlagError(
+                f"profile {name!r} needs all three venue URLs; missing {', '.join(missing)} "
+                "(or add --profile NAME to change only some of a profile's URLs)"
             )
         return Profile(
             name=name,

@@ -372,6 +372,9 @@ class EnvBackend:
 
 
 SecretBackend = KeyringBackend | EncryptedFileBackend
+#: Opens a backend when a secret is first needed; ``creating`` is true when a key is being
+#: stored. Returns ``None`` when there is nothing to open (no key file and nothing to add).
+Unlock = Callable[[bool], SecretBackend | None]
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -381,10 +384,18 @@ class KeyStore:
     """Named keys: secrets in a backend, non-secret facts in ``keys.toml``."""
 
     def __init__(
-        self, dirs: AppDirs, backend: SecretBackend | None, env: Mapping[str, str] | None = None
+        self,
+        dirs: AppDirs,
+        backend: SecretBackend | None,
+        env: Mapping[str, str] | None = None,
+        unlock: Unlock | None = None,
     ) -> None:
+        """``unlock``, when given and ``backend`` is ``None``, opens the backend the first
+        time a secret is read or stored (see ``Unlock``), so a run that needs no stored
+        secret (the environment's key, a missing key) never asks for a passphrase."""
         self.dirs = dirs
         self.backend = backend
+        self._unlock = unlock
         self._env = EnvBackend(os.environ if env is None else env)
         self.index_path = dirs.config / INDEX_FILE
 
@@ -402,10 +413,18 @@ class KeyStore:
         header = "# Written by `omnitrade keys`: names and fingerprints only, never secrets.\n"
         write_private_file(self.index_path, header + dump_toml({"keys": index}))
 
-    def _need_backend(self) -> SecretBackend:
-        if self.backend is None:
-            raise KeyringUnavailableError(_NO_KEYRING)
+    def _open_backend(self, creating: bool) -> SecretBackend | None:
+        if self.backend is None and self._unlock is not None:
+            self.backend = self._unlock(creating)
+            if self.backend is not None:
+                self._unlock = None
         return self.backend
+
+    def _need_backend(self, creating: bool = False) -> SecretBackend:
+        backend = self._open_backend(creating)
+        if backend is None:
+            raise KeyringUnavailableError(_NO_KEYRING)
+        return backend
 
     def add(
         self,
@@ -421,7 +440,7 @@ class KeyStore:
         if not name or not all(c.isalnum() or c in "-_." for c in name):
             raise KeyStoreError(f"key name {name!r}: use letters, digits, '-', '_' and '.'")
         validate_key(kind, api_key.reveal(), secret.reveal())
-        backend = self._need_backend()
+        backend = self._need_backend(creating=True)
         backend.put(name, api_key.reveal(), secret.reveal())
         info = KeyInfo(
             name=name,
@@ -503,8 +522,9 @@ class KeyStore:
         index = self._read_index()
         if name not in index:
             raise KeyNotFoundError(f"no key named {name!r} (see `omnitrade keys list`)")
-        if self.backend is not None:
-            self.backend.delete(name)
+        backend = self._open_backend(creating=False)
+        if backend is not None:
+            backend.delete(name)
         del index[name]
         self._write_index(index)
 
@@ -533,22 +553,37 @@ def open_key_store(
                 raise
     passphrase = env.get("OMNITRADE_KEYFILE_PASSPHRASE")
     path = dirs.data / KEY_FILE
-    if not passphrase and ask_passphrase is not None:
-        passphrase = ask_passphrase(f"Passphrase for the key file {path}: ")
-        # A typo in a new passphrase would lock the keys away for good: ask twice.
-        new_file = bool(passphrase) and not path.exists()
-        if new_file and ask_passphrase("Repeat the new passphrase: ") != passphrase:
-            raise KeyStoreError("the two passphrases differ; nothing was created")
-    if not passphrase:
+    locked = KeyringLockedError(
+        f"the key file {path} needs a passphrase: set OMNITRADE_KEYFILE_PASSPHRASE "
+        "or run at a terminal to be asked"
+    )
+
+    def using_file(passphrase: str) -> EncryptedFileBackend:
+        if choice == "auto" and notice is not None:
+            notice(f"no OS keyring available; using the encrypted key file {path}")
+        return EncryptedFileBackend(path, Secret(passphrase))
+
+    if passphrase:  # no one to bother: open (and check) the file now
+        return KeyStore(dirs, using_file(passphrase), env)
+    if ask_passphrase is None:
         if choice == "file":
-            raise KeyringLockedError(
-                f"the key file {path} needs a passphrase: set OMNITRADE_KEYFILE_PASSPHRASE "
-                "or run at a terminal to be asked"
-            )
+            raise locked
         return KeyStore(dirs, None, env)
-    if choice == "auto" and notice is not None:
-        notice(f"no OS keyring available; using the encrypted key file {path}")
-    return KeyStore(dirs, EncryptedFileBackend(path, Secret(passphrase)), env)
+    ask = ask_passphrase
+
+    def unlock(creating: bool) -> SecretBackend | None:
+        new_file = not path.exists()
+        if new_file and not creating:
+            return None  # nothing is stored in a file that does not exist: nothing to ask
+        answer = ask(f"Passphrase for the key file {path}: ")
+        if not answer:
+            raise locked
+        # A typo in a new passphrase would lock the keys away for good: ask twice.
+        if new_file and ask("Repeat the new passphrase: ") != answer:
+            raise KeyStoreError("the two passphrases differ; nothing was created")
+        return using_file(answer)
+
+    return KeyStore(dirs, None, env, unlock=unlock)
 
 
 def resolve_key(store: KeyStore, profile: Profile) -> ApiKey | None:

@@ -11,7 +11,10 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Callable
 
+from omnitrade_tui.cli.errors import CliError
+from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import prepare_run
 from omnitrade_tui.config import Settings
 from omnitrade_tui.logs import current_ring
@@ -30,18 +33,33 @@ def configure_textual(settings: Settings, env: dict[str, str] | os._Environ[str]
         env.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 
+NO_TERMINAL = (
+    "omnitrade needs a terminal; for headless use see `omnitrade record` and `omnitrade gateway`"
+)
+
+
+def require_terminal() -> None:
+    """Refuse at once when standard input or output is not a terminal (cron, a pipe,
+    ``</dev/null``): the app would wait for keys that never come and write escape codes
+    where nobody reads them."""
+    for stream in (sys.stdin, sys.stdout):
+        if stream is None or not stream.isatty():
+            raise CliError(NO_TERMINAL, ExitCode.USAGE)
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Start the engine and the app; the exit code when the user quits."""
+    # Settings first: a broken config or an unconfirmed LIVE says so even with no terminal.
     settings = prepare_run(args)
+    require_terminal()
     if sys.stderr is not None and sys.stderr.isatty():
         # Loading the engine takes a couple of seconds on a small box: say so at once.
         print(f"omnitrade: starting ({settings.profile.label})...", file=sys.stderr, flush=True)
     configure_textual(settings, os.environ)
-    ask = getpass.getpass if sys.stdin is not None and sys.stdin.isatty() else None
-    return asyncio.run(_run(settings, ask))
+    return asyncio.run(_run(settings, getpass.getpass))
 
 
-async def _run(settings: Settings, ask: object) -> int:
+async def _run(settings: Settings, ask_passphrase: Callable[[str], str]) -> int:
     # Imported here: Textual reads TEXTUAL_FPS at import time, and the engine's libraries
     # (SQLAlchemy, aiohttp, ...) are only loaded by the command that needs them.
     from omnitrade_tui.runtime import Runtime
@@ -49,7 +67,7 @@ async def _run(settings: Settings, ask: object) -> int:
     from omnitrade_tui.tui.session import TerminalSession
     from omnitrade_tui.tui.themes import user_theme_dir
 
-    ask_passphrase = ask if callable(ask) else None
+    # The key store asks only if a stored key must be unlocked (not for environment keys).
     async with Runtime.start(settings, ask_passphrase=ask_passphrase, connect=False) as runtime:
         session = TerminalSession(
             bus=runtime.bus,

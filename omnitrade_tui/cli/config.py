@@ -78,7 +78,8 @@ def register(subparsers: Any) -> None:
 
 
 def _path(args: argparse.Namespace) -> int:
-    print(load_settings(overrides_from_args(args)).config_file)
+    # The path alone: it is asked for to create the file, so it need not exist or be valid.
+    print(config_path(overrides_from_args(args)))
     return int(ExitCode.OK)
 
 

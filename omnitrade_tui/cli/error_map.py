@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.config import ConfigError, LiveNotConfirmedError, UnknownProfileError
+from omnitrade_tui.config import (
+    ConfigError,
+    FlagError,
+    LiveNotConfirmedError,
+    UnknownProfileError,
+)
 from omnitrade_tui.secrets import KeyStoreError, VenueUnreachableError
 
+#: First match wins: a subclass comes before its base.
 _CODES: list[tuple[type[BaseException], ExitCode]] = [
     (UnknownProfileError, ExitCode.PROFILE),
+    (FlagError, ExitCode.USAGE),
     (ConfigError, ExitCode.CONFIG),
     (LiveNotConfirmedError, ExitCode.LIVE_NOT_CONFIRMED),
     (KeyStoreError, ExitCode.KEYS),

@@ -112,6 +112,7 @@ def _header(what: str) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     if args.format != "csv":
         raise CliError(f"unknown format {args.format!r}: only csv", ExitCode.USAGE)
+    parse_since(args.since)  # a mistyped command line is said before the database is looked for
     url = database_url(args)
     if not args.out:
         return asyncio.run(export(args, url, sys.stdout))
@@ -138,14 +139,22 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     exp = sub.add_parser("export", help="write a table as CSV")
-    exp.add_argument("--what", choices=EXPORTABLE, required=True)
-    exp.add_argument("--symbol", default=None, help="only this symbol (default: all)")
-    exp.add_argument("--since", default=None, help="epoch ms or ISO date/time (UTC)")
-    exp.add_argument("--format", default="csv", choices=["csv"])
+    exp.add_argument("--what", choices=EXPORTABLE, required=True, help="the table to export")
+    exp.add_argument(
+        "--symbol", metavar="SYMBOL", default=None, help="only this symbol (default: all)"
+    )
+    exp.add_argument(
+        "--since",
+        metavar="WHEN",
+        default=None,
+        help="from this time on: epoch ms or ISO date/time, UTC unless it says otherwise",
+    )
+    exp.add_argument("--format", default="csv", choices=["csv"], help="output format (csv)")
     exp.add_argument(
         "--db",
+        metavar="URL",
         default=None,
         help="SQLite path or postgresql:// URL (default: the app's, as config show says)",
     )
-    exp.add_argument("--out", default=None, help="file to write (default: stdout)")
+    exp.add_argument("--out", metavar="FILE", default=None, help="file to write (default: stdout)")
     exp.set_defaults(handler=_run)

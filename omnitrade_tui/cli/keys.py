@@ -49,10 +49,20 @@ def register(subparsers: Any) -> None:
 
     add = actions.add_parser("add", help="store a key (the secret is asked for, never an arg)")
     add.add_argument("name", help="a name for the key, e.g. testnet-main")
-    add.add_argument("--type", choices=[k.value for k in KeyKind], default="hmac")
-    add.add_argument("--for-profile", default=None, help="the profile this key is for")
     add.add_argument(
-        "--secret-file", default=None, help="read the secret (e.g. an Ed25519 PEM) from a file"
+        "--type",
+        choices=[k.value for k in KeyKind],
+        default="hmac",
+        help="hmac (API key and secret, the default) or ed25519 (API key and a PEM)",
+    )
+    add.add_argument(
+        "--for-profile", metavar="PROFILE", default=None, help="the profile this key is for"
+    )
+    add.add_argument(
+        "--secret-file",
+        metavar="FILE",
+        default=None,
+        help="read the secret (e.g. an Ed25519 PEM) from a file",
     )
     add.add_argument(
         "--from-env",
@@ -65,17 +75,24 @@ def register(subparsers: Any) -> None:
     lst.set_defaults(handler=_list)
 
     rm = actions.add_parser("remove", help="forget a key")
-    rm.add_argument("name")
+    rm.add_argument("name", help="the key's name, as `omnitrade keys list` shows it")
     rm.set_defaults(handler=_remove)
 
     test = actions.add_parser("test", help="check a key against its venue")
-    test.add_argument("name")
+    test.add_argument("name", help="the key's name, as `omnitrade keys list` shows it")
     test.add_argument(
         "--for-profile",
+        metavar="PROFILE",
         default=None,
         help="profile whose venue to ask (default: the key's profile, else --profile)",
     )
-    test.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the venue")
+    test.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the venue (default 10)",
+    )
     test.set_defaults(handler=_test)
 
 

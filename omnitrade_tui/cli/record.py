@@ -27,7 +27,7 @@ from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import overrides_from_args
-from omnitrade_tui.config import Profile, load_settings
+from omnitrade_tui.config import Profile, load_settings, masked_url
 from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.store.backfill import TradeGapFiller
@@ -38,8 +38,9 @@ from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
 from omnitrade_tui.venues.binance.market_stream import MarketStream
-from omnitrade_tui.venues.binance.rest import BinanceRest
+from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest
 from omnitrade_tui.venues.binance.trade_history import TradeHistory
+from omnitrade_tui.venues.sim.symbols import default_instruments
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 #: What ``--redis`` carries to other processes: market data, executions, balances.
@@ -131,6 +132,8 @@ def live_source(profile: Profile, symbols: set[str], counter: ReplayCounter) -> 
                 stream_base = profile.stream_url.rstrip("/") + "/"
             rest = BinanceRest(rest_base, bus=bus)
             stack.push_async_callback(rest.aclose)
+            if profile.venue != "sim":
+                await check_listed(rest, profile.rest_url or rest_base, symbols)
             trade_history = TradeHistory(bus, rest)
             trade_history.register()  # the backfill of what a reconnect missed asks it
             stack.callback(trade_history.unregister)
@@ -142,18 +145,46 @@ def live_source(profile: Profile, symbols: set[str], counter: ReplayCounter) -> 
     return run
 
 
+async def check_listed(rest: BinanceRest, venue: str, symbols: set[str]) -> None:
+    """Refuse symbols the venue does not list (a typo would record nothing, forever).
+
+    Raises:
+        CliError: exit 2 for unknown symbols, 7 when the venue does not answer.
+    """
+    try:
+        info = await rest.exchange_info()
+    except BinanceError as exc:
+        raise CliError(
+            f"cannot reach the venue at {venue}: {exc.msg}", ExitCode.VENUE_UNREACHABLE
+        ) from exc
+    listed = {str(s.get("symbol")) for s in info.get("symbols", [])}
+    unknown = sorted(symbols - listed)
+    if unknown:
+        raise CliError(
+            f"unknown symbol(s) {', '.join(unknown)}: the venue at {venue} does not list them",
+            ExitCode.USAGE,
+        )
+
+
 async def record(args: argparse.Namespace) -> int:
     """Run the recorder until the source ends or SIGINT/SIGTERM; return the exit code."""
     symbols = {s.strip().upper() for s in args.symbols.split(",") if s.strip()}
     if not symbols:
-        raise CliError("--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT")
-    if args.replay is not None and not args.replay.exists():
-        raise CliError(f"replay file {args.replay} not found")
+        raise CliError(
+            "--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT", ExitCode.USAGE
+        )
+    if args.replay is not None and not args.replay.is_file():
+        raise CliError(f"--replay {args.replay}: no such file", ExitCode.USAGE)
     # One history: the database, Redis and data directory the app uses, unless flags say.
     settings = load_settings(
         replace(overrides_from_args(args), db_url=args.db, redis_url=args.redis)
     )
     profile = settings.profile
+    if args.replay is None and profile.venue == "sim":
+        try:  # the simulated venue lists a fixed set: say so before anything starts
+            default_instruments(sorted(symbols))
+        except ValueError as exc:
+            raise CliError(str(exc), ExitCode.USAGE) from None
     try:
         db = await open_database(settings.db_url)
     except StoreError as exc:
@@ -179,7 +210,10 @@ async def record(args: argparse.Namespace) -> int:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             await recorder.stop()
             await store.close()
-            raise CliError(f"cannot reach Redis at {redis_url}: {exc}") from exc
+            raise CliError(
+                f"cannot reach Redis at {masked_url(redis_url)}: {exc}",
+                ExitCode.VENUE_UNREACHABLE,
+            ) from exc
         bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
         cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
         await bridge.start()
@@ -227,8 +261,11 @@ async def record(args: argparse.Namespace) -> int:
     await recorder.stop()
     print(line(), flush=True)
     await store.close()
-    if not interrupted and source.exception() is not None:
-        raise CliError(f"the market-data source failed: {source.exception()}")
+    failure = None if interrupted else source.exception()
+    if isinstance(failure, CliError):  # a mistake of the user's, with its own exit code
+        raise failure
+    if failure is not None:
+        raise CliError(f"the market-data source failed: {failure}")
     return 0
 
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import Bus
@@ -63,6 +64,7 @@ def _notices(app: OmniTradeApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
+@pytest.mark.slow  # 28 s on 2 cores: two apps, a gateway and a venue
 async def test_two_terminals_see_the_same_orders_and_fills_and_the_viewer_cannot_trade(
     gateway: RunningGateway, tmp_path: Path
 ) -> None:

@@ -55,3 +55,20 @@ def test_flags_beat_the_environment(
     other.write_text('profile = "demo"\n')
     assert main(["--config", str(other), "config", "show"]) == 0
     assert "demo [DEMO] from file" in capsys.readouterr().out
+
+
+def test_a_named_config_file_must_exist_and_init_writes_it(
+    app_dirs: AppDirs, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    named = app_dirs.config / "box.toml"
+    monkeypatch.setenv("OMNITRADE_CONFIG", str(named))
+    assert main(["config", "show"]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert f"config file {named} does not exist" in err
+    assert main(["config", "path"]) == ExitCode.OK  # the path alone: it is for creating it
+    assert capsys.readouterr().out.strip() == str(named)
+    # What the message proposes works.
+    monkeypatch.delenv("OMNITRADE_CONFIG")
+    assert main(["--config", str(named), "config", "init"]) == ExitCode.OK
+    assert main(["--config", str(named), "config", "show"]) == ExitCode.OK
+    assert f"config file  {named}\n" in capsys.readouterr().out

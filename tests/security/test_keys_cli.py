@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,78 @@ def test_ed25519_key_from_a_pem_file(
         == ExitCode.KEYS
     )
     assert "not a valid unencrypted PEM" in one_line_error(capsys.readouterr().err)
+
+
+class Terminal(io.StringIO):
+    """A standard stream that claims to be a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The app run at a (pretend) terminal: the passphrase prompts it shows, answered with
+    the key file's passphrase. Called in the test itself: pytest gives its captured streams
+    back to ``sys`` as each test phase starts."""
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("sys.stdout", Terminal())
+    monkeypatch.setenv("TEXTUAL_FPS", "60")  # what the app would set, undone after the test
+    asked: list[str] = []
+
+    def answer(prompt: str) -> str:
+        asked.append(prompt)
+        return "a long passphrase"
+
+    monkeypatch.setattr("getpass.getpass", answer)
+    return asked
+
+
+def _run_testnet(dead_port: int) -> int:
+    # The venue's URL is a closed port: a run that got its key ends 'unreachable' at once.
+    return main(["--profile", "testnet", "--rest-url", f"http://127.0.0.1:{dead_port}"])
+
+
+def test_environment_keys_are_used_with_no_prompt(
+    app_dirs: AppDirs,
+    no_keyring: None,
+    dead_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OMNITRADE_API_KEY", API_KEY)
+    monkeypatch.setenv("OMNITRADE_API_SECRET", SECRET)
+    prompts = at_a_terminal(monkeypatch)
+    assert _run_testnet(dead_port) == ExitCode.VENUE_UNREACHABLE  # the key was found
+    assert prompts == []
+    assert "cannot reach" in one_line_error(capsys.readouterr().err)
+
+
+def test_no_key_at_all_is_a_keys_error_with_no_prompt(
+    app_dirs: AppDirs,
+    no_keyring: None,
+    dead_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    prompts = at_a_terminal(monkeypatch)
+    assert _run_testnet(dead_port) == ExitCode.KEYS
+    assert prompts == []  # no passphrase for a key file that does not exist
+    assert "needs an API key" in one_line_error(capsys.readouterr().err)
+    assert not (app_dirs.data / "keys.enc").exists()
+
+
+def test_a_key_file_is_unlocked_with_one_prompt(
+    app_dirs: AppDirs,
+    file_store_env: None,
+    dead_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["keys", "add", "main", "--from-env", "--for-profile", "testnet"]) == 0
+    for name in ("OMNITRADE_KEYFILE_PASSPHRASE", "OMNITRADE_API_KEY", "OMNITRADE_API_SECRET"):
+        monkeypatch.delenv(name)
+    capsys.readouterr()
+    prompts = at_a_terminal(monkeypatch)
+    assert _run_testnet(dead_port) == ExitCode.VENUE_UNREACHABLE
+    assert len(prompts) == 1
+    assert "Passphrase for the key file" in prompts[0]

@@ -306,7 +306,16 @@ def test_verify_run_key_needs_a_key_that_can_trade(
             asyncio.run(verify_run_key(key, profile))
 
 
+def _never(prompt: str) -> str:
+    raise AssertionError(f"asked {prompt!r}")
+
+
 def test_a_new_key_file_passphrase_is_asked_twice(app_dirs: AppDirs) -> None:
+    # No key file yet: nothing to unlock until a key is added.
+    store = open_key_store(app_dirs, "file", env={}, ask_passphrase=_never)
+    assert store.list_keys() == []
+    with pytest.raises(KeyNotFoundError):
+        store.remove("a")
     answers = iter(["first passphrase", "first passphrase"])
     store = open_key_store(app_dirs, "file", env={}, ask_passphrase=lambda _: next(answers))
     store.add("a", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
@@ -320,5 +329,7 @@ def test_a_new_key_file_passphrase_is_asked_twice(app_dirs: AppDirs) -> None:
     assert len(asked) == 1  # the file exists: asked once
     (app_dirs.data / "keys.enc").unlink()
     typo = iter(["new passphrase", "new passphrsae"])
+    store = open_key_store(app_dirs, "file", env={}, ask_passphrase=lambda _: next(typo))
     with pytest.raises(KeyStoreError, match="differ"):
-        open_key_store(app_dirs, "file", env={}, ask_passphrase=lambda _: next(typo))
+        store.add("b", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
+    assert not (app_dirs.data / "keys.enc").exists()

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import each
@@ -26,6 +27,9 @@ from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.widgets.ladder import Ladder
 from omnitrade_tui.tui.widgets.row_table import RowTable
 from omnitrade_tui.tui.widgets.status_bar import StatusBar
+
+# Each test starts the whole app on a venue and types into it: 11-28 s each on 2 cores.
+pytestmark = pytest.mark.slow
 
 
 @asynccontextmanager
