@@ -39,9 +39,10 @@ class Result:
 
 
 def shared_data_dir() -> Path:
-    """The recorded-data folder: ``$OMNITRADE_SHARED_DATA`` or ``../shared/data``."""
+    """The recorded-data folder: ``$OMNITRADE_SHARED_DATA``, else the repository's own
+    ``tests/data``."""
     env = os.environ.get("OMNITRADE_SHARED_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return Path(env) if env else REPO_ROOT / "tests" / "data"
 
 
 def best_of(repeats: int, fn: Callable[[], Any]) -> float:

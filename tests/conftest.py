@@ -34,9 +34,10 @@ SHARED_DATA_ENV = "OMNITRADE_SHARED_DATA"
 
 
 def shared_data_dir() -> Path:
-    """The recorded-data folder: ``$OMNITRADE_SHARED_DATA`` or ``../shared/data``."""
+    """The recorded-data folder: ``$OMNITRADE_SHARED_DATA``, else the repository's own
+    ``tests/data`` (the captures ship with the code, so a clone runs every test)."""
     env = os.environ.get(SHARED_DATA_ENV)
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return Path(env) if env else REPO_ROOT / "tests" / "data"
 
 
 def postgres_candidates() -> list[str]:
@@ -130,7 +131,7 @@ def binance_data() -> Path:
     """The folder of recorded Binance captures (skips when it is not found)."""
     folder = shared_data_dir() / "binance"
     if not (folder / "ethusdt_20240808.gz").exists():
-        where = "$" + SHARED_DATA_ENV if os.environ.get(SHARED_DATA_ENV) else "../shared/data"
+        where = "$" + SHARED_DATA_ENV if os.environ.get(SHARED_DATA_ENV) else "tests/data"
         pytest.skip(
             f"recorded Binance data not found in {folder} (looked in {where}; "
             f"set {SHARED_DATA_ENV} to the folder holding binance/ethusdt_20240808.gz)"
