@@ -4,7 +4,7 @@ Goal (issue 6): the blotter stays fast with 1,000 rows. Each round replaces ever
 the app does when orders change) and lets the app render the frame headless at 160x45;
 the figure is CPU milliseconds per round. The baseline, in the same run, is Textual's ``DataTable``
 refilled with the same rows (``clear`` + ``add_rows``), the widget the reference measures
-as ~50x dearer for tick-level updates (``textual.md`` §0).
+as ~50x dearer for tick-level updates (``docs/reference/textual.md`` §0).
 """
 
 from __future__ import annotations

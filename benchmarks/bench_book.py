@@ -153,7 +153,7 @@ def run(quick: bool = False) -> list[Result]:
             },
             baseline="SortedDict islice top-20 per side",
             ratio=top_base / top_ours,
-            goal="<= 200 us per read (performance.md §4)",
+            goal="<= 200 us per read (docs/reference/performance.md §4)",
             met=top_ours <= 200e-6,
         ),
     ]

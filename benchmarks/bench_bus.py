@@ -1,8 +1,8 @@
 """Bus publish to 10 synchronous subscribers, against a bus of one Queue + task per subscriber.
 
 Goal (issue 2): <= 1 us per subscriber per message. The baseline is the design the
-reference warns about (performance.md §2.7): every subscriber gets its own asyncio.Queue
-and consumer task, so each message costs a put and a task wake-up per subscriber.
+reference warns about (docs/reference/performance.md §2.7): every subscriber gets its own
+asyncio.Queue and consumer task, so each message costs a put and a task wake-up per subscriber.
 """
 
 from __future__ import annotations

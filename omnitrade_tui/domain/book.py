@@ -1,6 +1,6 @@
 """The local L2 order book, kept in step with a venue by Binance's update-id rules.
 
-Design (see ``../shared/reference/performance.md`` §2.2): each side is a plain ``dict`` from
+Design (see ``docs/reference/performance.md`` §2.2): each side is a plain ``dict`` from
 price to quantity, the fastest structure to write, plus a small sorted cache of the best
 prices so a top-N read does not sort thousands of levels. The cache is always a *prefix* of
 the side in price order (every level at or better than its last key is in it), so:

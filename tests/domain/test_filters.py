@@ -17,7 +17,8 @@ from omnitrade_tui.domain import (
     validate_order,
 )
 
-# The reference's illustrative BTCUSDT entry (binance-spot.md §4.3), as exchangeInfo sends it.
+# The reference's illustrative BTCUSDT entry (docs/reference/binance-spot.md §4.3), as
+# exchangeInfo sends it.
 BTCUSDT: dict[str, Any] = {
     "symbol": "BTCUSDT",
     "status": "TRADING",

@@ -2,7 +2,7 @@
 
 Market-data prices and quantities are decoded as floats *inside* the decoder
 (``strict=False`` lets msgspec parse Binance's quoted decimals): about 11 ns a number,
-against ~200 ns for ``float(str)`` in Python (reference ``performance.md`` §2.1). Order and
+against ~200 ns for ``float(str)`` in Python (``docs/reference/performance.md`` §2.1). Order and
 account messages keep their decimals as strings and become ``Decimal`` in the parsers of
 the execution side. Field names are Binance's one-letter keys, renamed to words here.
 """
