@@ -326,3 +326,29 @@ class PortfolioValue(Event, frozen=True, kw_only=True):
     assets: list[AssetValue]
     unpriced: list[str]
     time_ms: int
+
+
+class ListOrderRef(msgspec.Struct, frozen=True, kw_only=True):
+    """One order of an order list, as the venue names it."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+
+
+class OrderListUpdated(Event, frozen=True, kw_only=True):
+    """An order list (an OCO) changed state at the venue (topic ``exec.list``): Binance's
+    ``listStatus``. ``list_status_type`` is ``RESPONSE``, ``EXEC_STARTED`` or
+    ``ALL_DONE``; ``list_order_status`` is ``EXECUTING``, ``ALL_DONE`` or ``REJECT``. The
+    legs' own states come as ``OrderUpdated`` events; this says what the list as a whole
+    is, so the screen can group and close it."""
+
+    symbol: str
+    order_list_id: int
+    list_client_order_id: str
+    contingency_type: str
+    list_status_type: str
+    list_order_status: str
+    reject_reason: str | None
+    orders: list[ListOrderRef]
+    time_ms: int = 0

@@ -144,6 +144,7 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (topics.ORDER, Rule(Role.VIEWER, "order updates")),
     (topics.REJECT, Rule(Role.VIEWER, "order rejections")),
     (topics.HELD, Rule(Role.VIEWER, "orders held for the rate limit")),
+    (topics.ORDER_LIST, Rule(Role.VIEWER, "order list states")),
     (topics.ALERT, Rule(Role.VIEWER, "alerts that fired")),
     (topics.RECONCILE, Rule(Role.VIEWER, "reconciliation reports")),
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),

@@ -39,6 +39,8 @@ _HOLD_AT = 0.97
 # A pacing pause at least this long is announced for an order action (shorter ones are
 # the ordinary spacing of requests near the limit, not a hold a trader needs to see).
 _ANNOUNCE_PACING_S = 0.5
+#: How long after its timestamp a signed request may reach the venue (Binance: <= 5,000).
+RECV_WINDOW_MS = 5_000
 # An order answered 429 is sent again when the venue allows, this many times at most, and
 # only while the venue asks for at most this long (longer is a ban the trader must see).
 _ORDER_RESENDS_ON_429 = 5
@@ -358,7 +360,9 @@ class BinanceRest:
             headers = {}
             if signed and self.credentials is not None:
                 params["timestamp"] = self.now_ms()  # signed as late as possible, every try
-                params.setdefault("recvWindow", 10_000)
+                # Binance advises 5,000 ms or less: a request delayed longer is refused (-1021,
+                # nothing done) rather than executed late on a market that has moved.
+                params.setdefault("recvWindow", RECV_WINDOW_MS)
                 query = urlencode(params)
                 query += "&signature=" + urlencode({"s": self.credentials.sign(query)})[2:]
                 headers["X-MBX-APIKEY"] = self.credentials.api_key

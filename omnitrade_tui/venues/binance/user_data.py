@@ -25,7 +25,14 @@ import websockets
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.events import BalancesChanged, LinkState, OrderUpdated
+from omnitrade_tui.domain.events import (
+    BalancesChanged,
+    LinkState,
+    ListOrderRef,
+    OrderListUpdated,
+    OrderUpdated,
+    Reconciled,
+)
 from omnitrade_tui.domain.models import Balance, ExecutionReport, Fill, Order
 from omnitrade_tui.domain.recent import RecentKeys
 from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection
@@ -61,7 +68,7 @@ def parse_execution_report(e: dict[str, Any]) -> ExecutionReport:
         order_list_id=int(e.get("g", -1)),
         created_ms=int(e.get("O", 0)),
         updated_ms=int(e.get("T", e.get("E", 0))),
-        reject_reason=None if e.get("r", "NONE") == "NONE" else str(e["r"]),
+        reject_reason=_reason(e),
     )
     fill = None
     if execution is ExecutionType.TRADE:
@@ -81,6 +88,44 @@ def parse_execution_report(e: dict[str, Any]) -> ExecutionReport:
     return ExecutionReport(
         execution_type=execution, order=order, fill=fill, time_ms=int(e.get("E", 0))
     )
+
+
+def _reason(e: dict[str, Any]) -> str | None:
+    """Why an order was refused (``r``) or, for an expired one, why it expired (``eR``,
+    e.g. ``UNFILLED_IOC_QUANTITY_EXPIRED``, ``INSUFFICIENT_LIQUIDITY``, an STP expiry)."""
+    reject = str(e.get("r") or "NONE")
+    if reject != "NONE":
+        return reject
+    expiry = str(e.get("eR") or "NONE")
+    return None if expiry == "NONE" else f"expired: {expiry}"
+
+
+def parse_list_status(e: dict[str, Any]) -> OrderListUpdated:
+    """An order list's state from ``listStatus``."""
+    return OrderListUpdated(
+        symbol=e["s"],
+        order_list_id=int(e["g"]),
+        list_client_order_id=str(e.get("C") or ""),
+        contingency_type=str(e.get("c") or ""),
+        list_status_type=str(e["l"]),
+        list_order_status=str(e["L"]),
+        reject_reason=None if e.get("r", "NONE") == "NONE" else str(e["r"]),
+        orders=[
+            ListOrderRef(symbol=o["s"], order_id=int(o["i"]), client_order_id=str(o["c"]))
+            for o in e.get("O", [])
+        ],
+        time_ms=int(e.get("T", e.get("E", 0))),
+    )
+
+
+def describe_balance_move(e: dict[str, Any]) -> str:
+    """A ``balanceUpdate`` (a deposit, withdrawal or transfer) or an
+    ``externalLockUpdate`` in words, for the order event log."""
+    delta = _d(e.get("d"))
+    asset = e.get("a", "?")
+    if e.get("e") == "externalLockUpdate":
+        return f"the venue locked {delta.normalize():f} {asset} outside trading"
+    return f"{delta.normalize():+f} {asset} moved by the venue (deposit, withdrawal or transfer)"
 
 
 def parse_account_position(e: dict[str, Any]) -> BalancesChanged:
@@ -263,6 +308,9 @@ class UserDataStream(KeptConnection[_Link]):
                 if event.get("e") == "serverShutdown" and link is self._primary:
                     self._renew.set()
                 return False
+            if event.get("e") == "eventStreamTerminated" and link is not None:
+                self._terminated(link)
+                return False
             if link is not None and link is self._renewal:
                 link.held.append(event)
                 if _event_key(event) in self._seen:
@@ -293,6 +341,17 @@ class UserDataStream(KeptConnection[_Link]):
                 # a connection that carries nothing: drop it, so it is tried again.
                 self._spawn(self._refused(link, error.get("code")))
         return False
+
+    def _terminated(self, link: _Link) -> None:
+        """The venue ended this connection's subscription (``eventStreamTerminated``): the
+        connection carries no more user data. Drop it, so the keeper connects and subscribes
+        again and the reconciliation finds what happened between."""
+        if link is self._renewal:
+            link.subscribed.clear()
+            return  # the renewal fails to subscribe and the old connection is kept
+        self.subscribed.clear()
+        self._publish_link(LinkState.RECONNECTING, "user data stream terminated by the venue")
+        self._spawn(link.ws.close())
 
     async def _refused(self, link: _Link, code: Any) -> None:
         if code == -1021 and self.resync_clock is not None:
@@ -367,7 +426,26 @@ class UserDataStream(KeptConnection[_Link]):
                 self.bus.publish(topics.ORDER, OrderUpdated(report=parse_execution_report(event)))
             elif kind == "outboundAccountPosition":
                 self.bus.publish(topics.BALANCE, parse_account_position(event))
-        except (KeyError, ValueError) as exc:
+            elif kind == "listStatus":
+                self.bus.publish(topics.ORDER_LIST, parse_list_status(event))
+            elif kind in ("balanceUpdate", "externalLockUpdate"):
+                # The balances themselves follow in an outboundAccountPosition; this says
+                # why they changed, so a deposit is not mistaken for a fill on the screen.
+                detail = describe_balance_move(event)
+                log.info("user data: %s", detail)
+                self.bus.publish(
+                    topics.RECONCILE,
+                    Reconciled(
+                        orders_changed=[],
+                        fills_added=0,
+                        balances=1,
+                        detail=detail,
+                        time_ms=int(event.get("E", 0)),
+                    ),
+                )
+            elif kind != "eventStreamTerminated":
+                log.info("user-data event %s not used", kind)
+        except (KeyError, ValueError, TypeError) as exc:
             log.warning("user-data event %s skipped: %s", kind, exc)
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from omnitrade_tui.bus import Bus, each, topics
@@ -19,10 +20,10 @@ from omnitrade_tui.domain import (
     Side,
     TimeInForce,
 )
-from omnitrade_tui.domain.events import BalancesChanged, OrderUpdated
+from omnitrade_tui.domain.events import BalancesChanged, LinkState, OrderUpdated
 from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
-from omnitrade_tui.venues.binance.user_data import UserDataStream
+from omnitrade_tui.venues.binance.user_data import UserDataStream, _Link
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 
@@ -241,3 +242,86 @@ async def test_two_account_updates_in_one_millisecond_both_arrive(wired: Any) ->
     await wait_for(lambda: len(eth()) >= 2)
     assert eth()[-2:] == [(Decimal("9.8"), Decimal("0.2")), (Decimal("10"), Decimal("0"))]
     assert user.duplicates == 0
+
+
+class _FakeWs:
+    """A connection that only records being closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def _frame(event: dict[str, Any]) -> str:
+    return msgspec.json.encode({"subscriptionId": 0, "event": event}).decode()
+
+
+async def test_list_status_balance_moves_and_expiry_reasons_reach_the_bus() -> None:
+    """Events the connector used to drop: an OCO list's state, a deposit, and why an order
+    expired (Binance's own example payloads)."""
+    bus = Bus()
+    seen: list[Any] = []
+    bus.subscribe(">", each(lambda t, e: seen.append((t, e))))
+    user = UserDataStream("ws://127.0.0.1:9/", Credentials("k", "s"), bus)
+    user._handle(
+        _frame(
+            {
+                "e": "listStatus", "E": 1564035303637, "s": "ETHBTC", "g": 2, "c": "OCO",
+                "l": "EXEC_STARTED", "L": "EXECUTING", "r": "NONE",
+                "C": "F4QN4G8DlFATFlIUQ0cjdD", "T": 1564035303625,
+                "O": [
+                    {"s": "ETHBTC", "i": 17, "c": "AJYsMjErWJesZvqlJCTUgL"},
+                    {"s": "ETHBTC", "i": 18, "c": "bfYPSQdLoqAJeNrOr9adzq"},
+                ],
+            }
+        )
+    )  # fmt: skip
+    user._handle(
+        _frame(
+            {"e": "balanceUpdate", "E": 1573200697110, "a": "BTC", "d": "100.00000000",
+             "T": 1573200697068}
+        )
+    )  # fmt: skip
+    user._handle(
+        _frame(
+            {
+                "e": "executionReport", "E": 5, "s": "ETHUSDT", "c": "ioc-1", "S": "BUY",
+                "o": "LIMIT", "f": "IOC", "q": "1", "p": "10", "x": "EXPIRED", "X": "EXPIRED",
+                "r": "NONE", "eR": "UNFILLED_IOC_QUANTITY_EXPIRED", "i": 9, "z": "0",
+                "Z": "0", "T": 5, "O": 5, "I": 77,
+            }
+        )
+    )  # fmt: skip
+    lists = [e for t, e in seen if t == topics.ORDER_LIST]
+    assert len(lists) == 1
+    assert lists[0].order_list_id == 2 and lists[0].list_order_status == "EXECUTING"
+    assert [o.order_id for o in lists[0].orders] == [17, 18]
+    moves = [e for t, e in seen if t == topics.RECONCILE]
+    assert [m.detail for m in moves] == [
+        "+100 BTC moved by the venue (deposit, withdrawal or transfer)"
+    ]
+    orders = [e for t, e in seen if t == topics.ORDER]
+    assert orders[0].report.order.reject_reason == "expired: UNFILLED_IOC_QUANTITY_EXPIRED"
+    await user.aclose()
+
+
+async def test_a_terminated_stream_is_dropped_so_it_is_subscribed_again() -> None:
+    """eventStreamTerminated: the connection carries no more user data; it is closed (the
+    keeper then subscribes again and reconciles) and the link says so."""
+    bus = Bus()
+    links: list[Any] = []
+    bus.subscribe(topics.CONNECTION, each(lambda t, e: links.append(e)))
+    user = UserDataStream("ws://127.0.0.1:9/", Credentials("k", "s"), bus)
+    ws = _FakeWs()
+    link = _Link(ws)
+    user._primary = link
+    user.subscribed.set()
+    user._handle(_frame({"e": "eventStreamTerminated", "E": 1728973001334}), link)
+    await asyncio.sleep(0.01)
+    assert ws.closed
+    assert not user.subscribed.is_set()
+    assert links[-1].state is LinkState.RECONNECTING
+    assert "terminated" in links[-1].detail
+    await user.aclose()
