@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from omnitrade_tui.bus import Bus
@@ -47,6 +48,7 @@ from omnitrade_tui.metrics import MetricsExporter, start_metrics
 from omnitrade_tui.secrets import (
     ApiKey,
     KeyKind,
+    KeyNotFoundError,
     VenueUnreachableError,
     open_key_store,
     resolve_key,
@@ -126,7 +128,8 @@ class Runtime:
     manager: OrderManager
     gate: RiskGate
     stream: MarketStream
-    user: UserDataStream
+    #: None when the run has no key (``record`` on a profile without one): market data only.
+    user: UserDataStream | None
     recorder: Recorder | None
     metrics: MetricsExporter
     sim: SimVenue | None = None
@@ -150,13 +153,19 @@ class Runtime:
         generate: bool = True,
         ask_passphrase: Callable[[str], str] | None = None,
         connect: bool = True,
+        symbols: Sequence[str] | None = None,
+        spill_dir: Path | None = None,
+        key_optional: bool = False,
     ) -> AsyncIterator[Runtime]:
         """Run the engine for ``settings.profile`` for the duration of an ``async with``.
 
         ``record=False`` leaves the history store out (a quick demo, a test).
         ``connect=False`` builds everything but opens the streams only when ``connect()`` is
         called: the screen subscribes first, so it sees the first connection and balance
-        events instead of starting blank.
+        events instead of starting blank. ``symbols`` replaces the watchlist (``record``'s
+        ``--symbols``); ``spill_dir`` the recorder's journal folder. ``key_optional``: a
+        venue profile with no key runs on market data alone (no user data; an order would
+        be refused for want of a key) instead of failing.
 
         Raises:
             VenueUnreachableError: the venue does not answer (exit code 7 at the CLI).
@@ -164,7 +173,7 @@ class Runtime:
             StoreError: the database cannot be opened.
         """
         profile = settings.profile
-        watchlist = settings.ui.watchlist
+        watchlist = tuple(symbols) if symbols is not None else settings.ui.watchlist
         bus = Bus()
         async with contextlib.AsyncExitStack() as stack:
             sim: SimVenue | None = None
@@ -183,10 +192,17 @@ class Runtime:
                 store = open_key_store(
                     settings.dirs, settings.key_backend, ask_passphrase=ask_passphrase
                 )
-                key = resolve_key(store, profile)
-                assert key is not None  # a venue profile always resolves a key or raises
-                await verify_run_key(key, profile)
-                credentials = credentials_of(key)
+                try:
+                    key = resolve_key(store, profile)
+                except KeyNotFoundError:
+                    if not key_optional:
+                        raise
+                    log.warning("profile %s has no key: market data only", profile.name)
+                    key = None
+                credentials = None
+                if key is not None:
+                    await verify_run_key(key, profile)
+                    credentials = credentials_of(key)
             rest = BinanceRest(endpoints.rest, credentials, bus=bus)
             stack.push_async_callback(rest.aclose)
             instruments = await _instruments(rest, endpoints, watchlist)
@@ -208,7 +224,9 @@ class Runtime:
                 alert_store = SqlAlertStore(db)
                 stack.push_async_callback(history_store.close)
                 recorder = Recorder(
-                    bus, history_store, RecorderConfig(spill_dir=settings.dirs.data / "spill")
+                    bus,
+                    history_store,
+                    RecorderConfig(spill_dir=spill_dir or settings.dirs.data / "spill"),
                 )
                 await recorder.start()
                 stack.push_async_callback(recorder.stop)
@@ -277,15 +295,17 @@ class Runtime:
 
             bus.handle(SubscribeSymbol, subscribe)
             bus.handle(VenueCandles, stream.candles)
-            user = UserDataStream(
-                endpoints.ws_api,
-                credentials,
-                bus,
-                on_subscribed=manager.reconcile,
-                # The subscription is signed on the venue's clock, resynced on a -1021.
-                clock_ms=rest.now_ms,
-                resync_clock=rest.sync_time,
-            )
+            user: UserDataStream | None = None
+            if credentials is not None:
+                user = UserDataStream(
+                    endpoints.ws_api,
+                    credentials,
+                    bus,
+                    on_subscribed=manager.reconcile,
+                    # The subscription is signed on the venue's clock, resynced on a -1021.
+                    clock_ms=rest.now_ms,
+                    resync_clock=rest.sync_time,
+                )
             metrics = await start_metrics(bus, settings.metrics_port)
             stack.push_async_callback(metrics.aclose)
 
@@ -313,10 +333,9 @@ class Runtime:
         """Open the market and user-data streams (once)."""
         if self.tasks:
             return
-        self.tasks = [
-            asyncio.create_task(self.stream.run(), name="market-stream"),
-            asyncio.create_task(self.user.run(), name="user-data"),
-        ]
+        self.tasks = [asyncio.create_task(self.stream.run(), name="market-stream")]
+        if self.user is not None:
+            self.tasks.append(asyncio.create_task(self.user.run(), name="user-data"))
 
     async def _stop_tasks(self) -> None:
         for task in self.tasks:

@@ -566,9 +566,9 @@ def open_key_store(
     if passphrase:  # no one to bother: open (and check) the file now
         return KeyStore(dirs, using_file(passphrase), env)
     if ask_passphrase is None:
-        if choice == "file":
-            raise locked
-        return KeyStore(dirs, None, env)
+        if choice == "file" and path.exists():
+            raise locked  # keys are there, locked, and no one can be asked
+        return KeyStore(dirs, None, env)  # nothing stored: the environment's key, if any
     ask = ask_passphrase
 
     def unlock(creating: bool) -> SecretBackend | None:

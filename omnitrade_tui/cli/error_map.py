@@ -15,6 +15,7 @@ from omnitrade_tui.config import (
     UnknownProfileError,
 )
 from omnitrade_tui.secrets import KeyStoreError, VenueUnreachableError
+from omnitrade_tui.store.errors import StoreError
 
 #: First match wins: a subclass comes before its base.
 _CODES: list[tuple[type[BaseException], ExitCode]] = [
@@ -24,6 +25,7 @@ _CODES: list[tuple[type[BaseException], ExitCode]] = [
     (LiveNotConfirmedError, ExitCode.LIVE_NOT_CONFIRMED),
     (KeyStoreError, ExitCode.KEYS),
     (VenueUnreachableError, ExitCode.VENUE_UNREACHABLE),
+    (StoreError, ExitCode.DATABASE),
 ]
 
 

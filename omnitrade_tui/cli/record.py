@@ -1,10 +1,12 @@
 """``omnitrade record``: the headless recorder for a trading box.
 
-Wiring lives here (the CLI may import anything): a bus, the history store, the recorder,
-and a market-data source publishing on the bus. Until the Binance connector lands, the
-source is a replay of a recorded capture (``--replay FILE``, lines ``<ns> <JSON frame>``)
-decoded with the Binance wire schemas; the runtime plugs the live connector in the same
-way, as any coroutine that publishes on the bus.
+Live, it runs the engine's one composition (``Runtime``, as the app and the gateway do) on
+the profile's venue with ``--symbols`` for a watchlist and no screen: market data (trades,
+tops of book, candles), the trades a reconnect missed (backfilled) and, where the profile
+has a key, the account's orders, fills and balances, into the history the app uses. It
+says on stderr when the venue cannot be reached and gives up with exit 7 after
+``--connect-timeout``. ``--replay FILE`` records a capture instead (lines
+``<ns> <JSON frame>``, decoded with the Binance wire schemas), with no venue at all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import gzip
 import signal
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
@@ -26,22 +29,21 @@ from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
-from omnitrade_tui.cli.startup import overrides_from_args
-from omnitrade_tui.config import Profile, load_settings, masked_url
-from omnitrade_tui.domain.events import BookTop
+from omnitrade_tui.cli.startup import overrides_from_args, start_logging
+from omnitrade_tui.config import Settings, load_settings, masked_url
+from omnitrade_tui.domain.events import BookTop, ConnectionChanged, LinkState
 from omnitrade_tui.domain.models import BookLevel
-from omnitrade_tui.store.backfill import TradeGapFiller
+from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance import schemas
-from omnitrade_tui.venues.binance.market_stream import MarketStream
-from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest
-from omnitrade_tui.venues.binance.trade_history import TradeHistory
 from omnitrade_tui.venues.sim.symbols import default_instruments
-from omnitrade_tui.venues.sim.venue import SimVenue
+
+#: When to say on stderr that the venue has not been reached yet.
+NOTICE_S = 10.0
 
 #: What ``--redis`` carries to other processes: market data, executions, balances.
 BRIDGED_PATTERNS = ("md.>", "exec.>", "acct.>")
@@ -52,9 +54,13 @@ Source = Callable[[Bus], Coroutine[Any, Any, int]]
 
 
 class ReplayCounter:
-    """How many events the replay has published so far (for the status line)."""
+    """How many market events the source has published so far (for the status line)."""
 
     published = 0
+
+    def count(self) -> None:
+        """One more."""
+        self.published += 1
 
 
 def replay_source(path: Path, symbols: set[str], speed: float, counter: ReplayCounter) -> Source:
@@ -109,65 +115,8 @@ def replay_source(path: Path, symbols: set[str], speed: float, counter: ReplayCo
     return run
 
 
-def live_source(profile: Profile, symbols: set[str], counter: ReplayCounter) -> Source:
-    """A source that follows the profile's venue live: the connector's market streams.
-
-    Profile ``sim`` starts the simulated venue in-process on a loopback port first, so a
-    recorder with no network records the generated market through the real connector.
-    """
-
-    async def run(bus: Bus) -> int:
-        def count(topic: str, event: Any) -> None:
-            counter.published += 1
-
-        bus.subscribe("md.>", each(count), name="record-counter")
-        async with contextlib.AsyncExitStack() as stack:
-            if profile.venue == "sim":
-                sim = await stack.enter_async_context(SimVenue.start(symbols=sorted(symbols)))
-                rest_base, stream_base = sim.rest_url, sim.stream_url
-            else:
-                if not profile.rest_url or not profile.stream_url:
-                    raise CliError(f"profile {profile.name} has no REST or stream URL")
-                rest_base = profile.rest_url.rstrip("/") + "/api"
-                stream_base = profile.stream_url.rstrip("/") + "/"
-            rest = BinanceRest(rest_base, bus=bus)
-            stack.push_async_callback(rest.aclose)
-            if profile.venue != "sim":
-                await check_listed(rest, profile.rest_url or rest_base, symbols)
-            trade_history = TradeHistory(bus, rest)
-            trade_history.register()  # the backfill of what a reconnect missed asks it
-            stack.callback(trade_history.unregister)
-            stream = MarketStream(stream_base, rest, bus, sorted(symbols))
-            stack.push_async_callback(stream.aclose)
-            await stream.run()  # runs until cancelled (SIGINT/SIGTERM)
-        return counter.published
-
-    return run
-
-
-async def check_listed(rest: BinanceRest, venue: str, symbols: set[str]) -> None:
-    """Refuse symbols the venue does not list (a typo would record nothing, forever).
-
-    Raises:
-        CliError: exit 2 for unknown symbols, 7 when the venue does not answer.
-    """
-    try:
-        info = await rest.exchange_info()
-    except BinanceError as exc:
-        raise CliError(
-            f"cannot reach the venue at {venue}: {exc.msg}", ExitCode.VENUE_UNREACHABLE
-        ) from exc
-    listed = {str(s.get("symbol")) for s in info.get("symbols", [])}
-    unknown = sorted(symbols - listed)
-    if unknown:
-        raise CliError(
-            f"unknown symbol(s) {', '.join(unknown)}: the venue at {venue} does not list them",
-            ExitCode.USAGE,
-        )
-
-
 async def record(args: argparse.Namespace) -> int:
-    """Run the recorder until the source ends or SIGINT/SIGTERM; return the exit code."""
+    """Record until the source ends or SIGINT/SIGTERM; return the exit code."""
     symbols = {s.strip().upper() for s in args.symbols.split(",") if s.strip()}
     if not symbols:
         raise CliError(
@@ -179,71 +128,177 @@ async def record(args: argparse.Namespace) -> int:
     settings = load_settings(
         replace(overrides_from_args(args), db_url=args.db, redis_url=args.redis)
     )
-    profile = settings.profile
-    if args.replay is None and profile.venue == "sim":
+    start_logging(settings)
+    if args.replay is None and settings.profile.venue == "sim":
         try:  # the simulated venue lists a fixed set: say so before anything starts
             default_instruments(sorted(symbols))
         except ValueError as exc:
             raise CliError(str(exc), ExitCode.USAGE) from None
+    spill_dir = args.spill_dir or settings.dirs.data / "spill"
+    counter = ReplayCounter()
+    async with contextlib.AsyncExitStack() as stack:
+        if args.replay is not None:
+            bus, recorder = await _replay_engine(stack, settings, spill_dir)
+            source = replay_source(args.replay, symbols, args.speed, counter)
+
+            def work() -> Coroutine[Any, Any, Any]:
+                return source(bus)
+
+        else:
+            runtime = await _live_engine(stack, settings, symbols, spill_dir)
+            assert runtime.recorder is not None  # started with record=True
+            bus, recorder = runtime.bus, runtime.recorder
+            bus.subscribe("md.>", each(lambda t, e: counter.count()), name="record-counter")
+            stream_url = runtime.endpoints.stream
+
+            def work() -> Coroutine[Any, Any, Any]:
+                return _until_connected(bus, stream_url, args.connect_timeout)
+
+            runtime.connect()
+        await _share_through_redis(stack, bus, settings.redis_url, args)
+        _, failure = await _run_until_stopped(work, recorder, counter, args)
+    print(_status_line(recorder, counter), flush=True)
+    if isinstance(failure, CliError):  # a mistake of the user's, with its own exit code
+        raise failure
+    if failure is not None:
+        raise CliError(f"the market-data source failed: {failure}")
+    return 0
+
+
+async def _replay_engine(
+    stack: contextlib.AsyncExitStack, settings: Settings, spill_dir: Path
+) -> tuple[Bus, Recorder]:
+    """A bus and a recorder on the history, for a replay (no venue, nothing to backfill)."""
     try:
         db = await open_database(settings.db_url)
     except StoreError as exc:
         raise CliError(str(exc), ExitCode.DATABASE) from exc
     store = SqlHistoryStore(db)
+    stack.push_async_callback(store.close)
     bus = Bus()
-    spill_dir = args.spill_dir or settings.dirs.data / "spill"
     recorder = Recorder(bus, store, RecorderConfig(spill_dir=spill_dir))
-    counter = ReplayCounter()
     await recorder.start()
-    filler: TradeGapFiller | None = None
-    if args.replay is None:
-        filler = TradeGapFiller(bus, last_stored=store.last_trade_id)
-        filler.start()
-    bridge: RedisBridgePublisher | None = None
-    cache: RedisTopCache | None = None
-    client: redis.Redis | None = None
-    redis_url = settings.redis_url
-    if redis_url:
-        client = redis.Redis.from_url(redis_url)
+    stack.push_async_callback(recorder.stop)
+    return bus, recorder
+
+
+async def _live_engine(
+    stack: contextlib.AsyncExitStack, settings: Settings, symbols: set[str], spill_dir: Path
+) -> Runtime:
+    """The engine's one composition on the profile's venue, recording; a key is optional."""
+    runtime = await stack.enter_async_context(
+        Runtime.start(
+            settings,
+            symbols=sorted(symbols),
+            spill_dir=spill_dir,
+            key_optional=True,
+            connect=False,
+        )
+    )
+    unknown = sorted(symbols - set(runtime.watchlist))
+    if unknown:
+        raise CliError(
+            f"unknown symbol(s) {', '.join(unknown)}: the venue at "
+            f"{settings.profile.rest_url or runtime.endpoints.rest} does not list them",
+            ExitCode.USAGE,
+        )
+    if runtime.user is None:
+        print(
+            f"record: profile {settings.profile.name} has no key: recording market data only "
+            "(add one with `omnitrade keys add` to record orders, fills and balances too)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return runtime
+
+
+async def _until_connected(bus: Bus, where: str, timeout_s: float) -> None:
+    """Return never while the venue's market streams connect; say so on stderr when they
+    have not within ``NOTICE_S``, and raise (exit 7) when not within ``timeout_s``."""
+    connected = asyncio.Event()
+    last = ""
+
+    def on_link(topic: str, event: Any) -> None:
+        nonlocal last
+        if isinstance(event, ConnectionChanged) and event.link == "market":
+            last = event.detail or event.state.value
+            if event.state is LinkState.CONNECTED:
+                connected.set()
+
+    bus.subscribe(topics.CONNECTION, each(on_link), name="record-connection")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(connected.wait(), min(NOTICE_S, timeout_s))
+    if not connected.is_set():
+        print(
+            f"record: no connection to the market streams at {where} after "
+            f"{min(NOTICE_S, timeout_s):g} s ({last or 'no answer'}); still trying for "
+            f"{max(0.0, timeout_s - NOTICE_S):g} s more",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
-            await client.ping()
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            await recorder.stop()
-            await store.close()
+            await asyncio.wait_for(connected.wait(), max(0.0, timeout_s - NOTICE_S))
+        except TimeoutError:
             raise CliError(
-                f"cannot reach Redis at {masked_url(redis_url)}: {exc}",
+                f"cannot reach the venue's market streams at {where} within "
+                f"{timeout_s:g} s ({last or 'no answer'})",
                 ExitCode.VENUE_UNREACHABLE,
-            ) from exc
-        bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
-        cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
-        await bridge.start()
-        await cache.start()
+            ) from None
+    await asyncio.Event().wait()  # connected: record until stopped
+
+
+async def _share_through_redis(
+    stack: contextlib.AsyncExitStack, bus: Bus, redis_url: str | None, args: argparse.Namespace
+) -> None:
+    """With a Redis URL: publish the feed on a stream and cache the latest tops."""
+    if not redis_url:
+        return
+    client = redis.Redis.from_url(redis_url)
+    stack.push_async_callback(client.aclose)
+    try:
+        await client.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise CliError(
+            f"cannot reach Redis at {masked_url(redis_url)}: {exc}", ExitCode.VENUE_UNREACHABLE
+        ) from exc
+    bridge = RedisBridgePublisher(bus, client, args.redis_stream, BRIDGED_PATTERNS)
+    cache = RedisTopCache(bus, client, prefix=args.redis_prefix)
+    await bridge.start()
+    stack.push_async_callback(bridge.stop)
+    await cache.start()
+    stack.push_async_callback(cache.stop)
+
+
+def _status_line(recorder: Recorder, counter: ReplayCounter) -> str:
+    s = recorder.status()
+    return (
+        f"record: {s.state} published={counter.published} written={s.written_rows} "
+        f"backlog={s.backlog_rows} spilled={s.spilled_rows} lag={s.lag_ms:.0f}ms "
+        f"batches={s.batches}"
+        + (f" gaps={s.trade_gaps} ({s.missing_trades} trades)" if s.trade_gaps else "")
+        + (f" error={s.last_error}" if s.last_error else "")
+    )
+
+
+async def _run_until_stopped(
+    work: Callable[[], Coroutine[Any, Any, Any]],
+    recorder: Recorder,
+    counter: ReplayCounter,
+    args: argparse.Namespace,
+) -> tuple[bool, BaseException | None]:
+    """Run ``work`` with a status line every ``--status-every`` s until it ends or a
+    SIGINT/SIGTERM; whether it was interrupted, and what the work raised."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    feed = (
-        replay_source(args.replay, symbols, args.speed, counter)
-        if args.replay is not None
-        else live_source(profile, symbols, counter)
-    )
-    source: asyncio.Task[int] = asyncio.create_task(feed(bus))
-
-    def line() -> str:
-        s = recorder.status()
-        return (
-            f"record: {s.state} published={counter.published} written={s.written_rows} "
-            f"backlog={s.backlog_rows} spilled={s.spilled_rows} lag={s.lag_ms:.0f}ms "
-            f"batches={s.batches}"
-            + (f" gaps={s.trade_gaps} ({s.missing_trades} trades)" if s.trade_gaps else "")
-            + (f" error={s.last_error}" if s.last_error else "")
-        )
 
     async def status_lines() -> None:
         while True:
             await asyncio.sleep(args.status_every)
-            print(line(), flush=True)
+            print(_status_line(recorder, counter), flush=True)
 
+    source: asyncio.Task[Any] = asyncio.create_task(work())
     status_task = asyncio.create_task(status_lines())
     stopper = asyncio.create_task(stop.wait())
     await asyncio.wait({source, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -252,21 +307,8 @@ async def record(args: argparse.Namespace) -> int:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-    if bridge is not None and cache is not None and client is not None:
-        await bridge.stop()
-        await cache.stop()
-        await client.aclose()
-    if filler is not None:
-        await filler.stop()
-    await recorder.stop()
-    print(line(), flush=True)
-    await store.close()
-    failure = None if interrupted else source.exception()
-    if isinstance(failure, CliError):  # a mistake of the user's, with its own exit code
-        raise failure
-    if failure is not None:
-        raise CliError(f"the market-data source failed: {failure}")
-    return 0
+    failure = None if interrupted or source.cancelled() else source.exception()
+    return interrupted, failure
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -278,10 +320,19 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "record",
         help="record market data and account history to the database, with no screen",
-        description="Record trades, quotes, candles and account events of the given symbols "
-        "to SQLite or PostgreSQL, optionally sharing the feed through Redis.",
+        description="Record the trades, best bid and ask and closed candles of the given "
+        "symbols (filling in the trades a reconnect missed) and, when the profile has a key, "
+        "the account's orders, fills and balances, into the app's history (SQLite or "
+        "PostgreSQL), optionally sharing the feed through Redis.",
     )
     parser.add_argument("--symbols", required=True, help="comma-separated, e.g. ETHUSDT,BTCUSDT")
+    # Also after the subcommand (``omnitrade record --symbols ... --profile testnet``), as a
+    # unit file writes it; SUPPRESS keeps a profile given before the subcommand.
+    parser.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        help="the profile whose venue (and key, for account events) to record from",
+    )
     parser.add_argument(
         "--db",
         default=None,
@@ -310,5 +361,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--status-every", type=float, default=5.0, help="seconds between status lines"
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up (exit 7) when the venue's streams do not connect within this long",
     )
     parser.set_defaults(handler=_run)

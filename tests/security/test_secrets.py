@@ -167,6 +167,11 @@ def test_no_keyring_backend(app_dirs: AppDirs, no_keyring: None) -> None:
     assert store.backend is not None
     assert store.backend.name == "file"
     assert "no OS keyring" in notices[0]
+    # The file backend with no file yet and no one to ask: nothing is stored, so nothing to
+    # unlock (a run with the environment's key, or none, goes on) ...
+    assert open_key_store(app_dirs, "file", env={}).list_keys() == []
+    # ... but once keys are stored there, they cannot be read without the passphrase.
+    store.add("a", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
     with pytest.raises(KeyringLockedError, match="needs a passphrase"):
         open_key_store(app_dirs, "file", env={})
 
