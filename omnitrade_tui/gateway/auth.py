@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from omnitrade_tui.config import AppDirs
+from omnitrade_tui.gateway.audit import AuditLog, Outcome
 from omnitrade_tui.gateway.passwords import Passwords
 from omnitrade_tui.gateway.roles import Role, authorize_command, authorize_subscription
 from omnitrade_tui.gateway.throttle import CommandLimiter, LoginGuard, address_key
@@ -42,11 +43,7 @@ from omnitrade_tui.gateway.tokens import (
     new_refresh_token,
 )
 from omnitrade_tui.gateway.users import UserAdmin
-from omnitrade_tui.store.gateway_repository import (
-    AuditRecord,
-    GatewayRepository,
-    RefreshTokenRecord,
-)
+from omnitrade_tui.store.gateway_repository import GatewayRepository, RefreshTokenRecord
 
 log = logging.getLogger(__name__)
 
@@ -72,45 +69,6 @@ class AddressBlocked(AuthError):
 
 class GatewaySecretError(Exception):
     """The gateway's signing secret cannot be read, is too short or is not private."""
-
-
-class Outcome:
-    """The outcomes the audit log uses (plain strings in the store)."""
-
-    OK = "ok"
-    DENIED = "denied"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-
-
-# Audit columns are bounded; a long value (a made-up user name, a large payload) is cut.
-_AUDIT_LIMITS = {"username": 64, "address": 128, "action": 64, "outcome": 16}
-_AUDIT_DETAIL_MAX = 4000
-
-
-class AuditLog:
-    """The gateway's audit log in the store: who did what, from where, and the outcome."""
-
-    def __init__(self, repo: GatewayRepository, *, clock: Clock = time.time) -> None:
-        self.repo = repo
-        self._clock = clock
-
-    async def record(
-        self, username: str, address: str, action: str, detail: str, outcome: str
-    ) -> None:
-        """Append one entry (values too long for their column are cut)."""
-        await self.repo.add_audit(
-            int(self._clock() * 1000),
-            username[: _AUDIT_LIMITS["username"]],
-            address[: _AUDIT_LIMITS["address"]],
-            action[: _AUDIT_LIMITS["action"]],
-            detail[:_AUDIT_DETAIL_MAX],
-            outcome[: _AUDIT_LIMITS["outcome"]],
-        )
-
-    async def recent(self, limit: int = 100, username: str | None = None) -> list[AuditRecord]:
-        """The newest ``limit`` entries (of one user, if given), newest first."""
-        return await self.repo.recent_audit(limit, username)
 
 
 class AuthService:
@@ -166,7 +124,9 @@ class AuthService:
         client = address_key(address)
         blocked = self.guard.blocked_for(client)
         if blocked > 0:
-            await self.audit.record(username, address, "login", "address blocked", Outcome.BLOCKED)
+            await self.audit.refusal(
+                username, address, "login", "address blocked", Outcome.BLOCKED, per_user=False
+            )
             raise AddressBlocked(blocked)
         # No user name is longer than 64 (users.check_username): skip the lookup, not the
         # hash, so an absurd name is refused in the same time as any other.
@@ -313,13 +273,19 @@ class AuthService:
         user = await self.repo.get_user(principal.username)
         return user is not None and not user.disabled and user.role == principal.role.value
 
-    def check_command(self, principal: Principal, command_name: str, address: str) -> None:
-        """Raise ``Forbidden`` if the role may not send it, ``RateLimited`` if too many.
-
-        The role is checked first, so a refused command does not use up the rate budget.
-        """
-        authorize_command(principal.role, command_name)
+    def admit(self, principal: Principal, address: str) -> None:
+        """Take one frame's tokens from the user's and the address's buckets, or raise
+        ``RateLimited``. Every frame pays, refused ones included: the limit is what bounds
+        the refusals (and their audit rows) a client can cause."""
         self.limiter.check(principal.username, address_key(address))
+
+    def check_command(self, principal: Principal, command_name: str, address: str) -> None:
+        """Raise ``RateLimited`` if too many, ``Forbidden`` if the role may not send it.
+
+        The rate limit comes first, so a refused command uses up the budget too.
+        """
+        self.admit(principal, address)
+        authorize_command(principal.role, command_name)
 
     def check_subscription(self, principal: Principal, pattern: str) -> None:
         """Raise ``Forbidden`` if the role may not subscribe to ``pattern``
