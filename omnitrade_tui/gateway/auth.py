@@ -58,12 +58,11 @@ class LoginFailed(AuthError):
 
 
 class AddressBlocked(AuthError):
-    """Too many failed logins from this address; ``retry_after`` seconds left."""
+    """Too many failed logins from this address (or for this user from it); ``retry_after``
+    seconds left."""
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(
-            f"too many failed logins from this address: try again in {retry_after:.0f} s"
-        )
+    def __init__(self, retry_after: float, whom: str = "from this address") -> None:
+        super().__init__(f"too many failed logins {whom}: try again in {retry_after:.0f} s")
         self.retry_after = retry_after
 
 
@@ -83,6 +82,7 @@ class AuthService:
         refresh_ttl_s: float = 7 * 86400.0,
         clock: Clock = time.time,
         guard: LoginGuard | None = None,
+        address_guard: LoginGuard | None = None,
         limiter: CommandLimiter | None = None,
         passwords: Passwords | None = None,
         audit: AuditLog | None = None,
@@ -95,7 +95,21 @@ class AuthService:
         self.refresh_ttl_s = refresh_ttl_s
         self._clock = clock
         self._tokens = AccessTokens(secret)
+        # Failures are counted per (user name, address), and per address with a higher
+        # ceiling: terminals that come through SSH tunnels all arrive from 127.0.0.1, and
+        # one user's typos must not lock the others out; a guesser trying many names from
+        # one address still meets the address's ceiling.
         self.guard = guard if guard is not None else LoginGuard(clock=clock)
+        self.address_guard = (
+            address_guard
+            if address_guard is not None
+            else LoginGuard(
+                max_failures=max(20, 4 * self.guard.max_failures),
+                window_s=self.guard.window_s,
+                block_s=self.guard.block_s,
+                clock=self.guard.clock,
+            )
+        )
         self.limiter = limiter if limiter is not None else CommandLimiter(clock=clock)
         self.passwords = passwords if passwords is not None else Passwords()
         self.audit = audit if audit is not None else AuditLog(repo, clock=clock)
@@ -122,27 +136,50 @@ class AuthService:
             LoginFailed: unknown user, wrong password or disabled user (one message).
         """
         client = address_key(address)
-        blocked = self.guard.blocked_for(client)
-        if blocked > 0:
+        at = (username[:64], client)
+        # Admitted (and counted) before waiting for a hashing slot: see LoginGuard.admit.
+        wait = self.address_guard.admit(client)
+        if wait > 0:
             await self.audit.refusal(
                 username, address, "login", "address blocked", Outcome.BLOCKED, per_user=False
             )
-            raise AddressBlocked(blocked)
-        # No user name is longer than 64 (users.check_username): skip the lookup, not the
-        # hash, so an absurd name is refused in the same time as any other.
-        user = await self.repo.get_user(username) if len(username) <= 64 else None
-        async with self._hashing:
-            ok = await asyncio.to_thread(
-                self.passwords.verify, user.password_hash if user else None, password
+            raise AddressBlocked(wait)
+        wait = self.guard.admit(at)
+        if wait > 0:
+            self.address_guard.settle(client, None)
+            await self.audit.refusal(
+                username,
+                address,
+                "login",
+                "user blocked at this address",
+                Outcome.BLOCKED,
+                per_user=False,
+            )
+            raise AddressBlocked(wait, "for this user from this address")
+        ok: bool | None = None
+        try:
+            # No user name is longer than 64 (users.check_username): skip the lookup, not
+            # the hash, so an absurd name is refused in the same time as any other.
+            user = await self.repo.get_user(username) if len(username) <= 64 else None
+            async with self._hashing:
+                matches = await asyncio.to_thread(
+                    self.passwords.verify, user.password_hash if user else None, password
+                )
+            ok = user is not None and not user.disabled and matches
+        finally:
+            # ``None`` (cancelled, store down) releases the slots without counting. A success
+            # clears the user's failures at this address, not the address's: one account
+            # that works must not reset the count of guesses at the others.
+            block = max(
+                self.guard.settle(at, ok),
+                self.address_guard.settle(client, None if ok else ok),
             )
         if user is None or user.disabled or not ok:
-            block = self.guard.record_failure(client)
-            detail = "wrong user name or password" if user is None or not ok else "disabled"
+            detail = "wrong user name or password" if user is None or not matches else "disabled"
             if block:
-                detail += f"; address blocked for {block:.0f} s"
+                detail += f"; blocked for {block:.0f} s"
             await self.audit.record(username, address, "login", detail, Outcome.FAILED)
             raise LoginFailed()
-        self.guard.record_success(client)
         if self.passwords.needs_rehash(user.password_hash):
             # Parameters were raised since this hash was made: upgrade it while we know
             # the password.
