@@ -9,8 +9,9 @@ Access tokens are self-contained, so revoking one needs memory: a revocation mad
 this service (logout, reuse detected, a user changed or removed through the gateway) puts the
 families in an in-process deny list kept for one access lifetime. A change made from another
 process (``omnitrade gateway users`` on the box) revokes the refresh tokens in the store at
-once; the access tokens already out end at their expiry (15 minutes by default), or earlier
-if the server calls ``session_alive`` (one query) now and then.
+once and raises the store's change counter; the server checks ``session_alive`` (one query)
+at every WebSocket upgrade and for every attached terminal when the counter moves, so the
+access tokens already out stop working within a second, not at their expiry.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ CONFLATED = (
 #: Topic prefixes that may be dropped (oldest first) for a terminal that falls behind.
 DROPPABLE = ("md.trade.", "md.candle.")
 #: How often an attached terminal's session is checked against the store (a user removed
-#: or demoted by another process, a session revoked) between token renewals.
+#: or demoted by another process, a session revoked) even when no change was announced.
 SESSION_CHECK_S = 15.0
 #: The answer to a request that failed in a way nobody planned for: the detail (which may
 #: name internals) goes to the gateway's log under the reference, never to the terminal.
@@ -123,6 +123,8 @@ class ServerLimits:
     account_queue: int = 20_000
     flush_s: float = 0.005
     request_timeout_s: float = 20.0
+    #: How often the store's change counter is read (users changed by another process).
+    change_poll_s: float = 1.0
     inputs: InputLimits = field(default_factory=InputLimits)
 
 
@@ -253,6 +255,7 @@ class GatewayServer:
         self._in_flight: dict[str, int] = {}
         self._sub: Subscription | None = None
         self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._unencodable: set[str] = set()
         self.url = ""
 
@@ -285,6 +288,7 @@ class GatewayServer:
         scheme = "https" if ssl_context is not None else "http"
         host_shown = f"[{host}]" if ":" in host else host
         self.url = f"{scheme}://{host_shown}:{bound}"
+        self._watcher = asyncio.create_task(self._watch_changes(), name="gateway.changes")
         return self.url
 
     async def aclose(self) -> None:
@@ -292,6 +296,10 @@ class GatewayServer:
         if self._sub is not None:
             self._sub.close()
             self._sub = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         for term in list(self.terminals):
             await term.close(wire.CLOSE_SHUTDOWN, "the gateway is shutting down")
         if self._runner is not None:
@@ -407,7 +415,9 @@ class GatewayServer:
     # -- the WebSocket ---------------------------------------------------------------------
 
     async def _principal_of(self, request: web.Request) -> Principal:
-        """The upgrade's principal: a valid token. Every refusal is audited."""
+        """The upgrade's principal: a valid token whose session the store still backs
+        (user present and enabled, same role, session not revoked). Every refusal is
+        audited."""
         address = self._address(request)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -423,6 +433,16 @@ class GatewayServer:
                 "", address, "attach", f"token refused: {exc}", Outcome.DENIED, per_user=False
             )
             raise _unauthorized(str(exc)) from None
+        if not await self.auth.session_alive(principal):
+            await self.audit.refusal(
+                principal.username,
+                address,
+                "attach",
+                "session no longer backed by the store (user removed, re-roled or disabled, "
+                "password changed or session ended)",
+                Outcome.DENIED,
+            )
+            raise _unauthorized("this session was ended: log in again")
         return principal
 
     def _welcome(self, term: _Terminal) -> wire.Welcome:
@@ -493,7 +513,8 @@ class GatewayServer:
 
     async def _expire(self, term: _Terminal) -> None:
         """Close the socket when its access token expires unrenewed, or when the store no
-        longer backs the session (user removed, disabled or re-roled; session revoked)."""
+        longer backs the session (checked every ``SESSION_CHECK_S`` here, and at once when
+        the store's change counter moves: ``_watch_changes``)."""
         while not term.ws.closed:
             left = term.principal.expires_at - self.clock()
             if left <= 0:
@@ -505,6 +526,24 @@ class GatewayServer:
     async def _recheck(self, term: _Terminal) -> None:
         if not term.ws.closed and not await self.auth.session_alive(term.principal):
             await term.close(wire.CLOSE_REVOKED, "this session was ended by an admin")
+
+    async def _watch_changes(self) -> None:
+        """Poll the store's change counter; when another process (``omnitrade gateway users
+        ...``) or this one changed users or sessions, recheck every attached terminal, so a
+        removal, a demotion or a new password ends the sessions within a second."""
+        seen: int | None = None
+        while True:
+            try:
+                counter = await self.auth.repo.change_counter()
+                if seen is not None and counter != seen:
+                    for term in list(self.terminals):
+                        await self._recheck(term)
+                seen = counter
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store hiccup must not end the watch
+                log.warning("gateway: cannot read the store's change counter", exc_info=True)
+            await asyncio.sleep(self.limits.change_poll_s)
 
     async def _refuse(
         self, term: _Terminal, frame_id: int, action: str, exc: Exception, outcome: str
