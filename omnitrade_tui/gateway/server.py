@@ -96,6 +96,8 @@ DROPPABLE = ("md.trade.", "md.candle.")
 #: How often an attached terminal's session is checked against the store (a user removed
 #: or demoted by another process, a session revoked) even when no change was announced.
 SESSION_CHECK_S = 15.0
+#: The longest a flooding connection's reading pauses after a frame over its rate limit.
+_MAX_FLOOD_PAUSE_S = 1.0
 #: The answer to a request that failed in a way nobody planned for: the detail (which may
 #: name internals) goes to the gateway's log under the reference, never to the terminal.
 _GENERIC_ERROR = "the gateway could not carry this out (reference {ref}; the detail is in its log)"
@@ -558,6 +560,10 @@ class GatewayServer:
             self.auth.admit(term.principal, term.address)
         except RateLimited as exc:
             await self._refuse(term, frame.id, _action_of(frame), exc, Outcome.DENIED)
+            # And this connection's next frame is read only when one would pass: a client
+            # that floods is slowed by its own socket (TCP pushes back), instead of costing
+            # the event loop, and so every other terminal, a refusal per frame it sends.
+            await asyncio.sleep(min(exc.retry_after, _MAX_FLOOD_PAUSE_S))
             return
         if isinstance(frame, wire.Subscribe):
             await self._subscribe(term, frame)

@@ -228,13 +228,19 @@ def test_the_shape_walk_bounds_depth_and_values_without_decoding() -> None:
 async def test_the_rate_limit_comes_before_the_role_check(gateway: RunningGateway) -> None:
     viewer = await attach(gateway, "vic")
     try:
+        start = time.monotonic()
         answers = await asyncio.gather(
-            *(viewer.request(c.CancelAll(symbol="BTCUSDT")) for _ in range(300)),
+            *(viewer.request(c.CancelAll(symbol="BTCUSDT")) for _ in range(120)),
             return_exceptions=True,
         )
+        took = time.monotonic() - start
         assert all(isinstance(a, RemoteRefusal) for a in answers)
         limited = [a for a in answers if "too many requests" in a.reason]
-        assert len(limited) >= 200, "refusals by role must use up the budget too"
+        assert len(limited) >= 30, "refusals by role must use up the budget too"
+        # Past the burst (40), a flooding connection is read only as fast as its budget
+        # refills (20/s): what it sends waits in its own socket, not in the gateway.
+        judged = len(answers) - len(limited)
+        assert judged <= 40 + 20 * took + 5, (judged, took)
         rows = [
             r
             for r in await gateway.auth.audit.recent(1000, username="vic")
