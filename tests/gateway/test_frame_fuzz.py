@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from benchmarks.drill import rss_mb
 from omnitrade_tui.domain import commands as c
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import OrderRequest
@@ -51,14 +52,6 @@ from tests.test_runtime import sim_settings
 T = TypeVar("T")
 LIMITS = InputLimits()
 PROBE_BASE = 1 << 60
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @dataclass
@@ -352,15 +345,15 @@ def test_every_frame_is_answered_or_refused_and_the_gateway_serves_on(
 
 
 def test_after_the_fuzzing_nothing_is_left_over_and_memory_is_bounded(served: Served) -> None:
-    before = _rss_kib()
+    before = rss_mb()
     # Once more, the worst a viewer may send, a hundred times over one connection each.
     for _ in range(100):
         conn = served.connection()
         with contextlib.suppress(ConnectionClosed):
             conn.send(b"\x95\xa3req\x07\xacmd.subscribe\xafSubscribeSymbol" + b"\x91" * 16_000)
         assert _read_until(served, conn, -1) is None
-    grown_mib = (_rss_kib() - before) / 1024
-    assert grown_mib < 40, f"RSS grew by {grown_mib:.0f} MiB over 100 refused frames"
+    grown = rss_mb() - before
+    assert grown < 40, f"RSS grew by {grown:.0f} MB over 100 refused frames"
     print("outcomes:", served.seen)  # shown with -s
     server = served.gw.server
     assert not server._in_flight
