@@ -99,7 +99,9 @@ class AuthService:
         # Failures are counted per (user name, address), and per address with a higher
         # ceiling: terminals that come through SSH tunnels all arrive from 127.0.0.1, and
         # one user's typos must not lock the others out; a guesser trying many names from
-        # one address still meets the address's ceiling.
+        # one address still meets the address's ceiling. Only the first counts logins in
+        # progress (one person does not log in five times at once; many people at one
+        # address may, after a restart).
         self.guard = guard if guard is not None else LoginGuard(clock=clock)
         self.address_guard = (
             address_guard
@@ -138,16 +140,11 @@ class AuthService:
         """
         client = address_key(address)
         at = (username[:64], client)
+        if await self._address_blocked(username, address, client):
+            raise AddressBlocked(self.address_guard.blocked_for(client))
         # Admitted (and counted) before waiting for a hashing slot: see LoginGuard.admit.
-        wait = self.address_guard.admit(client)
-        if wait > 0:
-            await self.audit.refusal(
-                username, address, "login", "address blocked", Outcome.BLOCKED, per_user=False
-            )
-            raise AddressBlocked(wait)
         wait = self.guard.admit(at)
         if wait > 0:
-            self.address_guard.settle(client, None)
             await self.audit.refusal(
                 username,
                 address,
@@ -163,19 +160,21 @@ class AuthService:
             # the hash, so an absurd name is refused in the same time as any other.
             user = await self.repo.get_user(username) if len(username) <= 64 else None
             async with self._hashing:
+                # Asked again once a slot is ours: a burst across many names from one
+                # address is hashed only until the address's ceiling is reached.
+                if await self._address_blocked(username, address, client):
+                    raise AddressBlocked(self.address_guard.blocked_for(client))
                 matches = await asyncio.to_thread(
                     self.passwords.verify, user.password_hash if user else None, password
                 )
             ok = user is not None and not user.disabled and matches
         finally:
-            # ``None`` (cancelled, store down) releases the slots without counting. A success
-            # clears the user's failures at this address, not the address's: one account
-            # that works must not reset the count of guesses at the others.
-            block = max(
-                self.guard.settle(at, ok),
-                self.address_guard.settle(client, None if ok else ok),
-            )
+            # ``None`` (cancelled, refused, store down) releases the slot without counting.
+            block = self.guard.settle(at, ok)
         if user is None or user.disabled or not ok:
+            # A success does not clear the address's failures: one account that works must
+            # not reset the count of guesses at the others.
+            block = max(block, self.address_guard.record_failure(client))
             detail = "wrong user name or password" if user is None or not matches else "disabled"
             if block:
                 detail += f"; blocked for {block:.0f} s"
@@ -190,6 +189,15 @@ class AuthService:
         pair = await self._open_family(username, Role(user.role))
         await self.audit.record(username, address, "login", f"session {pair.family}", Outcome.OK)
         return pair
+
+    async def _address_blocked(self, username: str, address: str, client: str) -> bool:
+        """Whether the address is blocked (audited, within the address's refusal budget)."""
+        if self.address_guard.blocked_for(client) <= 0:
+            return False
+        await self.audit.refusal(
+            username, address, "login", "address blocked", Outcome.BLOCKED, per_user=False
+        )
+        return True
 
     async def _open_family(self, username: str, role: Role) -> TokenPair:
         family = new_family_id()

@@ -8,6 +8,7 @@ import asyncio
 
 import aiohttp
 
+from omnitrade_tui.gateway.roles import Role
 from omnitrade_tui.gateway.service import RunningGateway
 from tests.gateway.conftest import PASSWORD
 
@@ -19,25 +20,30 @@ async def _login(http: aiohttp.ClientSession, gw: RunningGateway, user: str, pas
         return resp.status
 
 
+def _count_hashes(gw: RunningGateway) -> list[int]:
+    """A one-item list counting the password verifications the gateway makes from now on."""
+    verified = [0]
+    verify = gw.auth.passwords.verify
+
+    def counting(stored: str | None, password: str) -> bool:
+        verified[0] += 1
+        return verify(stored, password)
+
+    gw.auth.passwords.verify = counting  # type: ignore[method-assign]
+    return verified
+
+
 async def test_a_burst_of_wrong_passwords_is_checked_at_most_up_to_the_limit(
     gateway: RunningGateway,
 ) -> None:
-    verified = 0
-    verify = gateway.auth.passwords.verify
-
-    def counting(stored: str | None, password: str) -> bool:
-        nonlocal verified
-        verified += 1
-        return verify(stored, password)
-
-    gateway.auth.passwords.verify = counting  # type: ignore[method-assign]
+    hashed = _count_hashes(gateway)
     async with aiohttp.ClientSession() as http:
         statuses = await asyncio.gather(
             *(_login(http, gateway, "tom", f"wrong guess {n:02d}") for n in range(40)),
             _login(http, gateway, "tom", PASSWORD),  # the right one, in the same burst
         )
     limit = gateway.auth.guard.max_failures  # 3 in the fixture
-    assert verified <= limit
+    assert hashed[0] <= limit
     assert statuses.count(401) <= limit
     assert statuses[-1] == 429, "the right password in the burst must be refused too"
     assert statuses.count(429) >= 41 - limit
@@ -70,3 +76,28 @@ async def test_guessing_across_many_names_meets_the_address_ceiling(
             gateway.url + "/auth/login", json={"username": "vic", "password": PASSWORD}
         ) as resp:
             assert "from this address" in (await resp.json())["error"]
+
+
+async def test_a_burst_across_many_names_is_hashed_only_up_to_the_address_ceiling(
+    gateway: RunningGateway,
+) -> None:
+    hashed = _count_hashes(gateway)
+    ceiling = gateway.auth.address_guard.max_failures
+    async with aiohttp.ClientSession() as http:
+        statuses = await asyncio.gather(
+            *(_login(http, gateway, f"name{n}", "not the password") for n in range(60))
+        )
+    slots = 2  # the hashing slots: logins already hashing when the ceiling is reached
+    assert hashed[0] <= ceiling + slots
+    assert statuses.count(429) >= 60 - ceiling - slots
+
+
+async def test_many_people_logging_in_at_once_from_one_address_are_all_let_in(
+    gateway: RunningGateway,
+) -> None:
+    names = [f"desk{n:02d}" for n in range(30)]  # more than the address's ceiling
+    for name in names:
+        await gateway.auth.users.add(name, Role.VIEWER, PASSWORD)
+    async with aiohttp.ClientSession() as http:
+        statuses = await asyncio.gather(*(_login(http, gateway, n, PASSWORD) for n in names))
+    assert statuses == [200] * len(names)
