@@ -86,7 +86,7 @@ def flood_gateway_main() -> None:
             if word == "stats":
                 return {
                     "rss_mb": rss_mb(),
-                    "audit_rows": len(await repo.recent_audit(1_000_000)),
+                    "viewer_audit_rows": len(await repo.recent_audit(1_000_000, "viewer")),
                     "terminals": len(server.terminals),
                 }
             return None
@@ -261,7 +261,7 @@ def run(quick: bool = False) -> Result:
         "trader_during_flood": loaded,
         "trader_refused_during_flood": during["refused_count"],
         "flood": flood,
-        "audit_rows_written_by_the_flood": after["audit_rows"] - before["audit_rows"],
+        "audit_rows_written_by_the_flood": after["viewer_audit_rows"] - before["viewer_audit_rows"],
         "gateway_rss_mb_before": before["rss_mb"],
         "gateway_rss_mb_after": after["rss_mb"],
     }

@@ -643,8 +643,8 @@ class GatewayServer:
             if not term.role.at_least(Role.ADMIN):
                 raise Forbidden("unsubscribing the gateway's market data", Role.ADMIN, term.role)
             self._followed.discard(symbol)
-            for added in self._added.values():
-                added.discard(symbol)
+            for symbols in self._added.values():
+                symbols.discard(symbol)
             return
         if symbol in self._followed:
             return  # already followed: nothing new reaches the venue
@@ -652,7 +652,9 @@ class GatewayServer:
         mine = self._added.setdefault(term.user, set())
         if len(mine) >= inputs.max_symbols_per_user:
             raise Refused(f"you added {len(mine)} symbols already, the most a user may add")
-        if len(self._followed) - len(self.facts.watchlist) >= inputs.max_symbols:
+        # What bounds the engine's stream URL and control messages is the total followed.
+        most = len(self.facts.watchlist) + inputs.max_symbols
+        if len(self._followed) >= most:
             raise Refused(f"the gateway follows {len(self._followed)} symbols, its most")
         mine.add(symbol)
         self._followed.add(symbol)

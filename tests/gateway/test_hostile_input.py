@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,11 +19,14 @@ from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain import commands as c
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.admission import InputLimits, Refused, check_shape
+from omnitrade_tui.gateway.auth import AuthService
 from omnitrade_tui.gateway.client import GatewayClient, RemoteRefusal
 from omnitrade_tui.gateway.passwords import Passwords
-from omnitrade_tui.gateway.server import ServerLimits
+from omnitrade_tui.gateway.server import GatewayServer, RunFacts, ServerLimits
 from omnitrade_tui.gateway.service import Listen, RunningGateway, run_gateway
-from tests.gateway.conftest import PASSWORD, auth_factory, with_users
+from omnitrade_tui.store.database import open_database
+from omnitrade_tui.store.gateway_repository import GatewayRepository
+from tests.gateway.conftest import PASSWORD, USERS, auth_factory, with_users
 from tests.test_runtime import sim_settings
 
 
@@ -135,6 +139,52 @@ async def test_a_user_adds_only_so_many_symbols(tmp_path: Path, fast_passwords: 
         finally:
             await viewer.aclose()
             await admin.aclose()
+
+
+async def test_the_gateway_follows_only_so_many_symbols_for_everyone(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    """The gateway-wide cap needs a venue that lists more than the watchlist: the real
+    server over a bus whose engine is a stand-in that follows what it is told."""
+    repo = GatewayRepository(await open_database(str(tmp_path / "gw.db")))
+    auth = AuthService(repo, b"s" * 32, passwords=fast_passwords)
+    for name, role in USERS.items():
+        await auth.users.add(name, role, PASSWORD)
+    followed: list[str] = []
+
+    async def follow(command: c.SubscribeSymbol) -> bool:
+        followed.append(command.symbol)
+        return True
+
+    bus = Bus()
+    bus.handle(c.SubscribeSymbol, follow)
+    facts = RunFacts("test", "TEST", False, ("BTCUSDT",), (), Decimal("0.001"))
+    listed = frozenset({"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"})
+    server = GatewayServer(
+        bus, auth, facts, limits=ServerLimits(inputs=InputLimits(max_symbols=2)), listed=listed
+    )
+    url = await server.start("127.0.0.1", 0)
+    clients = []
+    try:
+        for name in ("vic", "tom", "ann"):
+            client = GatewayClient(url, name, Bus(), patterns=(), reconnect=False)
+            await client.start(PASSWORD)
+            clients.append(client)
+        vic, tom, ann = clients
+        assert await vic.request(c.SubscribeSymbol(symbol="ETHUSDT")) is True
+        assert await tom.request(c.SubscribeSymbol(symbol="SOLUSDT")) is True
+        with pytest.raises(RemoteRefusal) as refused:
+            await ann.request(c.SubscribeSymbol(symbol="BNBUSDT"))
+        assert "follows 3 symbols, its most" in refused.value.reason
+        assert followed == ["ETHUSDT", "SOLUSDT"]
+        # An admin's unsubscription gives the room back.
+        assert await ann.request(c.SubscribeSymbol(symbol="ETHUSDT", active=False))
+        assert await ann.request(c.SubscribeSymbol(symbol="BNBUSDT")) is True
+    finally:
+        for client in clients:
+            await client.aclose()
+        await server.aclose()
+        await repo.close()
 
 
 class Linger(c.Command, frozen=True, kw_only=True):
