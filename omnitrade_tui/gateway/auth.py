@@ -67,6 +67,19 @@ class AddressBlocked(AuthError):
         self.retry_after = retry_after
 
 
+class LoginsInProgress(AddressBlocked):
+    """As many logins of this user from this address are being checked as the block allows
+    failures: this one must wait for their outcome (``retry_after`` seconds)."""
+
+    def __init__(self, retry_after: float) -> None:
+        AuthError.__init__(
+            self,
+            "other logins of this user from this address are being checked: "
+            f"try again in {retry_after:.0f} s",
+        )
+        self.retry_after = retry_after
+
+
 class GatewaySecretError(Exception):
     """The gateway's signing secret cannot be read, is too short or is not private."""
 
@@ -145,15 +158,14 @@ class AuthService:
         # Admitted (and counted) before waiting for a hashing slot: see LoginGuard.admit.
         wait = self.guard.admit(at)
         if wait > 0:
+            blocked = self.guard.blocked_for(at) > 0
+            why = "user blocked at this address" if blocked else "logins in progress"
             await self.audit.refusal(
-                username,
-                address,
-                "login",
-                "user blocked at this address",
-                Outcome.BLOCKED,
-                per_user=False,
+                username, address, "login", why, Outcome.BLOCKED, per_user=False
             )
-            raise AddressBlocked(wait, "for this user from this address")
+            if blocked:
+                raise AddressBlocked(wait, "for this user from this address")
+            raise LoginsInProgress(wait)
         ok: bool | None = None
         try:
             # No user name is longer than 64 (users.check_username): skip the lookup, not
@@ -319,11 +331,11 @@ class AuthService:
         user = await self.repo.get_user(principal.username)
         return user is not None and not user.disabled and user.role == principal.role.value
 
-    def admit(self, principal: Principal, address: str) -> None:
-        """Take one frame's tokens from the user's and the address's buckets, or raise
-        ``RateLimited``. Every frame pays, refused ones included: the limit is what bounds
-        the refusals (and their audit rows) a client can cause."""
-        self.limiter.check(principal.username, address_key(address))
+    def admit(self, principal: Principal, address: str, cost: float = 1.0) -> None:
+        """Take one frame's tokens (``cost``) from the user's and the address's buckets, or
+        raise ``RateLimited``. Every frame pays, refused ones included: the limit is what
+        bounds the refusals (and their audit rows) a client can cause."""
+        self.limiter.check(principal.username, address_key(address), cost)
 
     def check_command(self, principal: Principal, command_name: str, address: str) -> None:
         """Raise ``RateLimited`` if too many, ``Forbidden`` if the role may not send it.

@@ -96,6 +96,11 @@ DROPPABLE = ("md.trade.", "md.candle.")
 #: How often an attached terminal's session is checked against the store (a user removed
 #: or demoted by another process, a session revoked) even when no change was announced.
 SESSION_CHECK_S = 15.0
+#: What a (un)subscription costs of the rate limit, a command costing 1: it never reaches
+#: the engine, and a terminal sends ~17 at once when it attaches; a dozen terminals
+#: reconnecting through one SSH host (one address) must not be refused their market data.
+_SUBSCRIPTION_COST = 0.25
+_SUBSCRIPTIONS = (wire.Subscribe, wire.Unsubscribe)
 #: The longest a flooding connection's reading pauses after a frame over its rate limit.
 _MAX_FLOOD_PAUSE_S = 1.0
 #: The answer to a request that failed in a way nobody planned for: the detail (which may
@@ -556,8 +561,9 @@ class GatewayServer:
         await term.send(wire.ReplyOut(id=frame_id, ok=False, error=str(exc), needed=needed))
 
     async def _on_frame(self, term: _Terminal, frame: wire.TerminalFrame) -> None:
+        cost = _SUBSCRIPTION_COST if isinstance(frame, _SUBSCRIPTIONS) else 1.0
         try:  # every frame pays, refused or not: the limit also bounds the refusals
-            self.auth.admit(term.principal, term.address)
+            self.auth.admit(term.principal, term.address, cost)
         except RateLimited as exc:
             await self._refuse(term, frame.id, _action_of(frame), exc, Outcome.DENIED)
             # And this connection's next frame is read only when one would pass: a client

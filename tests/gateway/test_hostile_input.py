@@ -24,6 +24,7 @@ from omnitrade_tui.gateway.client import GatewayClient, RemoteRefusal
 from omnitrade_tui.gateway.passwords import Passwords
 from omnitrade_tui.gateway.server import GatewayServer, RunFacts, ServerLimits
 from omnitrade_tui.gateway.service import Listen, RunningGateway, run_gateway
+from omnitrade_tui.gateway.throttle import CommandLimiter, RateLimiter
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.gateway_repository import GatewayRepository
 from tests.gateway.conftest import PASSWORD, USERS, auth_factory, with_users
@@ -332,3 +333,43 @@ async def test_an_unplanned_failure_tells_the_terminal_a_reference_not_the_inter
     finally:
         await admin.aclose()
         gateway.runtime.bus.unhandle(Explode)
+
+
+async def test_nine_terminals_attaching_at_once_through_one_address_get_their_data(
+    gateway: RunningGateway,
+) -> None:
+    """Terminals that come through one SSH host share an address and its rate limit; each
+    subscribes to ~17 patterns as it attaches (153 frames here, over the address's burst
+    of 100), which must not be refused as a flood."""
+    clients = [
+        GatewayClient(gateway.url, name, Bus(), reconnect=False)
+        for name in ("vic", "tom", "ann") * 3
+    ]
+    try:
+        await asyncio.gather(*(client.start(PASSWORD) for client in clients))
+        limited = {
+            p: why for cl in clients for p, why in cl.refused_patterns.items() if "too many" in why
+        }
+        assert not limited
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients))
+
+
+async def test_a_terminal_retries_subscriptions_the_rate_limit_refused(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    def make(repo: GatewayRepository, secret: bytes) -> AuthService:
+        # An address whose budget is nearly spent (as by many terminals attaching at once).
+        busy = CommandLimiter(RateLimiter(20.0, 40.0), RateLimiter(rate=2.0, burst=2.0))
+        return AuthService(repo, secret, passwords=fast_passwords, limiter=busy)
+
+    async with run_gateway(
+        sim_settings(tmp_path), Listen("127.0.0.1", 0), auth_factory=make, record=False
+    ) as gw:
+        await with_users(gw)
+        client = GatewayClient(gw.url, "vic", Bus(), reconnect=False)
+        try:
+            await client.start(PASSWORD)
+            assert client.refused_patterns == {}
+        finally:
+            await client.aclose()

@@ -101,3 +101,20 @@ async def test_many_people_logging_in_at_once_from_one_address_are_all_let_in(
     async with aiohttp.ClientSession() as http:
         statuses = await asyncio.gather(*(_login(http, gateway, n, PASSWORD) for n in names))
     assert statuses == [200] * len(names)
+
+
+async def test_logins_waiting_for_others_of_the_same_user_are_told_so(
+    gateway: RunningGateway,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        answers = await asyncio.gather(
+            *(
+                http.post(gateway.url + "/auth/login", json={"username": "tom", "password": p})
+                for p in [PASSWORD] * 6
+            )
+        )
+        errors = [(await a.json()).get("error", "") for a in answers if a.status == 429]
+        for answer in answers:
+            answer.release()
+    assert errors and all("being checked" in e for e in errors)
+    assert sum(a.status == 200 for a in answers) >= 3  # the fixture's limit (3)
