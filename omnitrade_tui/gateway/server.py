@@ -219,7 +219,9 @@ class _Terminal:
         """Say why, then close the socket."""
         await self.send(wire.Goodbye(code=code, reason=reason))
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=code, message=reason.encode()[:120])
+            # A close frame's reason is at most 123 bytes of UTF-8: cut on a character.
+            message = reason.encode()[:120].decode(errors="ignore").encode()
+            await self.ws.close(code=code, message=message)
 
 
 class GatewayServer:
@@ -501,7 +503,7 @@ class GatewayServer:
                     check_shape(msg.data, inputs.max_depth, inputs.max_values)
                     frame = wire.decode_terminal_frame(msg.data)
                 except (Refused, msgspec.DecodeError) as exc:
-                    await self._bad_frame(term, f"malformed frame: {exc}")
+                    await self._bad_frame(term, f"malformed frame: {shown(str(exc))}")
                     break
                 await self._on_frame(term, frame)
         finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
+import msgspec
 import pytest
 
 from omnitrade_tui.bus import Bus
@@ -262,6 +263,20 @@ async def test_deep_and_large_frames_are_refused_with_a_reason_and_the_gateway_s
     audit = await gateway.auth.audit.recent(20, username="vic")
     frames = [r.detail for r in audit if r.action == "frame" and r.outcome == "denied"]
     assert any("nests deeper" in d for d in frames) and len(frames) == 2
+
+
+async def test_a_close_reason_quoting_the_input_is_cut_on_a_character(
+    gateway: RunningGateway,
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await raw_socket(gateway, http, "vic")
+        await ws.send_bytes(msgspec.msgpack.encode(["東京" * 40, 1, "x"]))
+        bye = wire.decode_gateway_frame((await ws.receive()).data)
+        assert isinstance(bye, wire.Goodbye) and bye.code == wire.CLOSE_BAD_FRAME
+        closing = await ws.receive()
+        assert closing.type is aiohttp.WSMsgType.CLOSE, closing  # not a protocol error
+        assert ws.close_code == wire.CLOSE_BAD_FRAME
+        await ws.close()
 
 
 def test_the_shape_walk_bounds_depth_and_values_without_decoding() -> None:
