@@ -62,8 +62,10 @@ class AddressBlocked(AuthError):
     """Too many failed logins from this address (or for this user from it); ``retry_after``
     seconds left."""
 
-    def __init__(self, retry_after: float, whom: str = "from this address") -> None:
-        super().__init__(f"too many failed logins {whom}: try again in {retry_after:.0f} s")
+    def __init__(
+        self, retry_after: float, why: str = "too many failed logins from this address"
+    ) -> None:
+        super().__init__(f"{why}: try again in {retry_after:.0f} s")
         self.retry_after = retry_after
 
 
@@ -72,12 +74,9 @@ class LoginsInProgress(AddressBlocked):
     failures: this one must wait for their outcome (``retry_after`` seconds)."""
 
     def __init__(self, retry_after: float) -> None:
-        AuthError.__init__(
-            self,
-            "other logins of this user from this address are being checked: "
-            f"try again in {retry_after:.0f} s",
+        super().__init__(
+            retry_after, "other logins of this user from this address are being checked"
         )
-        self.retry_after = retry_after
 
 
 class GatewaySecretError(Exception):
@@ -164,7 +163,7 @@ class AuthService:
                 username, address, "login", why, Outcome.BLOCKED, per_user=False
             )
             if blocked:
-                raise AddressBlocked(wait, "for this user from this address")
+                raise AddressBlocked(wait, "too many failed logins for this user from this address")
             raise LoginsInProgress(wait)
         ok: bool | None = None
         try:
