@@ -438,9 +438,17 @@ class _Child:
 
     def ask(self, command: str) -> dict[str, Any]:
         """Send one command line; its JSON answer."""
+        self.tell(command)
+        return self._line()
+
+    def tell(self, command: str) -> None:
+        """Send one command line without waiting (``answer`` reads its answer later)."""
         assert self.proc.stdin is not None
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
+
+    def answer(self) -> dict[str, Any]:
+        """The JSON answer to the last command ``tell`` sent."""
         return self._line()
 
     def close(self) -> None:
@@ -690,7 +698,11 @@ def measure(quick: bool = False) -> tuple[Phase, Phase, Phase, dict[str, Any]]:
 
 
 def run(quick: bool = False) -> list[Result]:
-    """Gateway CPU and fan-out latency with 50 clients at 1,000 msgs/s, against one client."""
+    """Gateway CPU and fan-out latency with 50 clients at 1,000 msgs/s, against one client;
+    a trader's command latency while a viewer floods refused frames (``gateway_flood``)."""
+    from benchmarks import gateway_flood
+
+    flood = gateway_flood.run(quick)
     none, one, fifty, extra = measure(quick)
 
     fixed = none.gateway_cpu  # the publisher (the engine's stand-in) alone
@@ -734,4 +746,5 @@ def run(quick: bool = False) -> list[Result]:
             goal="measured (no target set)",
             met=None,
         ),
+        flood,
     ]

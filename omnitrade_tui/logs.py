@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import traceback
@@ -128,6 +129,17 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file created owner-only (0600): it names users, addresses and what
+    they did. Each new file after a rotation is created the same way."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if os.name == "posix":
+            os.fchmod(fd, 0o600)  # a file an older version created readable by others
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """One record as the log screen shows it."""
@@ -212,9 +224,9 @@ def configure_logging(
     handlers: list[logging.Handler] = []
     path: Path | None = None
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = log_dir / LOG_FILE_NAME
-        file_handler = logging.handlers.RotatingFileHandler(
+        file_handler = PrivateRotatingFileHandler(
             path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
         file_handler.setFormatter(JsonFormatter())

@@ -23,7 +23,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import ask_password, overrides_from_args, start_logging
 from omnitrade_tui.config import load_settings
-from omnitrade_tui.gateway.auth import AuditLog
+from omnitrade_tui.gateway.audit import AuditLog, format_entry
 from omnitrade_tui.gateway.passwords import PasswordPolicyError, check_policy
 from omnitrade_tui.gateway.roles import Role
 from omnitrade_tui.gateway.users import UserAdmin, UserError, UserInfo, check_username
@@ -156,8 +156,6 @@ def show_audit(args: argparse.Namespace) -> int:
         raise CliError("--limit must be at least 1", ExitCode.USAGE)
     entries = _run(args, lambda repo: AuditLog(repo).recent(args.limit, args.user))
     for e in reversed(entries):  # oldest first, like a log
-        print(
-            f"{_when(e.time_ms)}  {e.outcome:<7} {e.username or '-':<16} {e.address:<22} "
-            f"{e.action}  {e.detail}"
-        )
+        # Every field escaped: a name or detail with a newline cannot forge an entry.
+        print(format_entry(e, _when(e.time_ms)))
     return 0

@@ -9,8 +9,9 @@ Access tokens are self-contained, so revoking one needs memory: a revocation mad
 this service (logout, reuse detected, a user changed or removed through the gateway) puts the
 families in an in-process deny list kept for one access lifetime. A change made from another
 process (``omnitrade gateway users`` on the box) revokes the refresh tokens in the store at
-once; the access tokens already out end at their expiry (15 minutes by default), or earlier
-if the server calls ``session_alive`` (one query) now and then.
+once and raises the store's change counter; the server checks ``session_alive`` (one query)
+at every WebSocket upgrade and for every attached terminal when the counter moves, so the
+access tokens already out stop working within a second, not at their expiry.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from omnitrade_tui.config import AppDirs
+from omnitrade_tui.gateway.audit import AuditLog, Outcome
 from omnitrade_tui.gateway.passwords import Passwords
 from omnitrade_tui.gateway.roles import Role, authorize_command, authorize_subscription
 from omnitrade_tui.gateway.throttle import CommandLimiter, LoginGuard, address_key
@@ -42,11 +44,7 @@ from omnitrade_tui.gateway.tokens import (
     new_refresh_token,
 )
 from omnitrade_tui.gateway.users import UserAdmin
-from omnitrade_tui.store.gateway_repository import (
-    AuditRecord,
-    GatewayRepository,
-    RefreshTokenRecord,
-)
+from omnitrade_tui.store.gateway_repository import GatewayRepository, RefreshTokenRecord
 
 log = logging.getLogger(__name__)
 
@@ -61,56 +59,28 @@ class LoginFailed(AuthError):
 
 
 class AddressBlocked(AuthError):
-    """Too many failed logins from this address; ``retry_after`` seconds left."""
+    """Too many failed logins from this address (or for this user from it); ``retry_after``
+    seconds left."""
+
+    def __init__(
+        self, retry_after: float, why: str = "too many failed logins from this address"
+    ) -> None:
+        super().__init__(f"{why}: try again in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class LoginsInProgress(AddressBlocked):
+    """As many logins of this user from this address are being checked as the block allows
+    failures: this one must wait for their outcome (``retry_after`` seconds)."""
 
     def __init__(self, retry_after: float) -> None:
         super().__init__(
-            f"too many failed logins from this address: try again in {retry_after:.0f} s"
+            retry_after, "other logins of this user from this address are being checked"
         )
-        self.retry_after = retry_after
 
 
 class GatewaySecretError(Exception):
     """The gateway's signing secret cannot be read, is too short or is not private."""
-
-
-class Outcome:
-    """The outcomes the audit log uses (plain strings in the store)."""
-
-    OK = "ok"
-    DENIED = "denied"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-
-
-# Audit columns are bounded; a long value (a made-up user name, a large payload) is cut.
-_AUDIT_LIMITS = {"username": 64, "address": 128, "action": 64, "outcome": 16}
-_AUDIT_DETAIL_MAX = 4000
-
-
-class AuditLog:
-    """The gateway's audit log in the store: who did what, from where, and the outcome."""
-
-    def __init__(self, repo: GatewayRepository, *, clock: Clock = time.time) -> None:
-        self.repo = repo
-        self._clock = clock
-
-    async def record(
-        self, username: str, address: str, action: str, detail: str, outcome: str
-    ) -> None:
-        """Append one entry (values too long for their column are cut)."""
-        await self.repo.add_audit(
-            int(self._clock() * 1000),
-            username[: _AUDIT_LIMITS["username"]],
-            address[: _AUDIT_LIMITS["address"]],
-            action[: _AUDIT_LIMITS["action"]],
-            detail[:_AUDIT_DETAIL_MAX],
-            outcome[: _AUDIT_LIMITS["outcome"]],
-        )
-
-    async def recent(self, limit: int = 100, username: str | None = None) -> list[AuditRecord]:
-        """The newest ``limit`` entries (of one user, if given), newest first."""
-        return await self.repo.recent_audit(limit, username)
 
 
 class AuthService:
@@ -125,6 +95,7 @@ class AuthService:
         refresh_ttl_s: float = 7 * 86400.0,
         clock: Clock = time.time,
         guard: LoginGuard | None = None,
+        address_guard: LoginGuard | None = None,
         limiter: CommandLimiter | None = None,
         passwords: Passwords | None = None,
         audit: AuditLog | None = None,
@@ -137,7 +108,23 @@ class AuthService:
         self.refresh_ttl_s = refresh_ttl_s
         self._clock = clock
         self._tokens = AccessTokens(secret)
+        # Failures are counted per (user name, address), and per address with a higher
+        # ceiling: terminals that come through SSH tunnels all arrive from 127.0.0.1, and
+        # one user's typos must not lock the others out; a guesser trying many names from
+        # one address still meets the address's ceiling. Only the first counts logins in
+        # progress (one person does not log in five times at once; many people at one
+        # address may, after a restart).
         self.guard = guard if guard is not None else LoginGuard(clock=clock)
+        self.address_guard = (
+            address_guard
+            if address_guard is not None
+            else LoginGuard(
+                max_failures=max(20, 4 * self.guard.max_failures),
+                window_s=self.guard.window_s,
+                block_s=self.guard.block_s,
+                clock=self.guard.clock,
+            )
+        )
         self.limiter = limiter if limiter is not None else CommandLimiter(clock=clock)
         self.passwords = passwords if passwords is not None else Passwords()
         self.audit = audit if audit is not None else AuditLog(repo, clock=clock)
@@ -164,25 +151,46 @@ class AuthService:
             LoginFailed: unknown user, wrong password or disabled user (one message).
         """
         client = address_key(address)
-        blocked = self.guard.blocked_for(client)
-        if blocked > 0:
-            await self.audit.record(username, address, "login", "address blocked", Outcome.BLOCKED)
-            raise AddressBlocked(blocked)
-        # No user name is longer than 64 (users.check_username): skip the lookup, not the
-        # hash, so an absurd name is refused in the same time as any other.
-        user = await self.repo.get_user(username) if len(username) <= 64 else None
-        async with self._hashing:
-            ok = await asyncio.to_thread(
-                self.passwords.verify, user.password_hash if user else None, password
+        at = (username[:64], client)
+        if await self._address_blocked(username, address, client):
+            raise AddressBlocked(self.address_guard.blocked_for(client))
+        # Admitted (and counted) before waiting for a hashing slot: see LoginGuard.admit.
+        wait = self.guard.admit(at)
+        if wait > 0:
+            blocked = self.guard.blocked_for(at) > 0
+            why = "user blocked at this address" if blocked else "logins in progress"
+            await self.audit.refusal(
+                username, address, "login", why, Outcome.BLOCKED, per_user=False
             )
+            if blocked:
+                raise AddressBlocked(wait, "too many failed logins for this user from this address")
+            raise LoginsInProgress(wait)
+        ok: bool | None = None
+        try:
+            # No user name is longer than 64 (users.check_username): skip the lookup, not
+            # the hash, so an absurd name is refused in the same time as any other.
+            user = await self.repo.get_user(username) if len(username) <= 64 else None
+            async with self._hashing:
+                # Asked again once a slot is ours: a burst across many names from one
+                # address is hashed only until the address's ceiling is reached.
+                if await self._address_blocked(username, address, client):
+                    raise AddressBlocked(self.address_guard.blocked_for(client))
+                matches = await asyncio.to_thread(
+                    self.passwords.verify, user.password_hash if user else None, password
+                )
+            ok = user is not None and not user.disabled and matches
+        finally:
+            # ``None`` (cancelled, refused, store down) releases the slot without counting.
+            block = self.guard.settle(at, ok)
         if user is None or user.disabled or not ok:
-            block = self.guard.record_failure(client)
-            detail = "wrong user name or password" if user is None or not ok else "disabled"
+            # A success does not clear the address's failures: one account that works must
+            # not reset the count of guesses at the others.
+            block = max(block, self.address_guard.record_failure(client))
+            detail = "wrong user name or password" if user is None or not matches else "disabled"
             if block:
-                detail += f"; address blocked for {block:.0f} s"
+                detail += f"; blocked for {block:.0f} s"
             await self.audit.record(username, address, "login", detail, Outcome.FAILED)
             raise LoginFailed()
-        self.guard.record_success(client)
         if self.passwords.needs_rehash(user.password_hash):
             # Parameters were raised since this hash was made: upgrade it while we know
             # the password.
@@ -192,6 +200,15 @@ class AuthService:
         pair = await self._open_family(username, Role(user.role))
         await self.audit.record(username, address, "login", f"session {pair.family}", Outcome.OK)
         return pair
+
+    async def _address_blocked(self, username: str, address: str, client: str) -> bool:
+        """Whether the address is blocked (audited, within the address's refusal budget)."""
+        if self.address_guard.blocked_for(client) <= 0:
+            return False
+        await self.audit.refusal(
+            username, address, "login", "address blocked", Outcome.BLOCKED, per_user=False
+        )
+        return True
 
     async def _open_family(self, username: str, role: Role) -> TokenPair:
         family = new_family_id()
@@ -313,13 +330,19 @@ class AuthService:
         user = await self.repo.get_user(principal.username)
         return user is not None and not user.disabled and user.role == principal.role.value
 
-    def check_command(self, principal: Principal, command_name: str, address: str) -> None:
-        """Raise ``Forbidden`` if the role may not send it, ``RateLimited`` if too many.
+    def admit(self, principal: Principal, address: str, cost: float = 1.0) -> None:
+        """Take one frame's tokens (``cost``) from the user's and the address's buckets, or
+        raise ``RateLimited``. Every frame pays, refused ones included: the limit is what
+        bounds the refusals (and their audit rows) a client can cause."""
+        self.limiter.check(principal.username, address_key(address), cost)
 
-        The role is checked first, so a refused command does not use up the rate budget.
+    def check_command(self, principal: Principal, command_name: str, address: str) -> None:
+        """Raise ``RateLimited`` if too many, ``Forbidden`` if the role may not send it.
+
+        The rate limit comes first, so a refused command uses up the budget too.
         """
+        self.admit(principal, address)
         authorize_command(principal.role, command_name)
-        self.limiter.check(principal.username, address_key(address))
 
     def check_subscription(self, principal: Principal, pattern: str) -> None:
         """Raise ``Forbidden`` if the role may not subscribe to ``pattern``

@@ -63,6 +63,12 @@ SCREEN_TOPICS = (
 )
 
 
+#: How a refusal by the gateway's rate limit begins (``throttle.RateLimited``), and how long
+#: a subscription so refused waits before each new try.
+_RATE_LIMITED = "too many requests"
+_RATE_LIMITED_RETRIES_S = (0.25, 0.5, 1.0, 2.0)
+
+
 class GatewayError(Exception):
     """The gateway could not be reached, or refused the login (the message says which)."""
 
@@ -253,10 +259,17 @@ class GatewayClient:
     async def _subscribe_all(self) -> None:
         self.refused_patterns = {}
         for pattern in self.patterns:
-            try:
-                await self._call(wire.Subscribe(id=self._next_id(), pattern=pattern))
-            except RemoteRefusal as exc:
-                self.refused_patterns[pattern] = exc.reason
+            for wait in (*_RATE_LIMITED_RETRIES_S, None):
+                try:
+                    await self._call(wire.Subscribe(id=self._next_id(), pattern=pattern))
+                    break
+                except RemoteRefusal as exc:
+                    # Many terminals attaching at once through one address (an SSH host)
+                    # may meet the gateway's rate limit: that passes, a role does not.
+                    if wait is None or not exc.reason.startswith(_RATE_LIMITED):
+                        self.refused_patterns[pattern] = exc.reason
+                        break
+                    await asyncio.sleep(wait)
 
     def _link(self, state: LinkState, detail: str = "") -> None:
         self.bus.publish(

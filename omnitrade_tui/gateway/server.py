@@ -17,11 +17,18 @@ A sender sends at once when idle and at most once per ``flush_s`` under load, wh
 the frames a busy market costs each terminal (and its SSH link); order, fill and balance
 events never wait for that window.
 
-Every command is checked against the sender's role before it reaches the bus (the role is
-taken from the decoded command's own name, never from what the frame claims), rate
-limited per user and per address, and written to the audit log with who sent it and how
-it ended. aiohttp serves both HTTP and WebSocket on one port; it is already the simulated
-venue's server, so the gateway adds no web framework.
+Every frame a terminal sends pays the rate limit (per user and per address) first, so
+refusals are limited too; its shape is walked (depth, number of values) before it is
+decoded (``gateway.admission``). A command is then checked against the sender's role (taken
+from the decoded command's own name, never from what the frame claims) and its values
+against what the venue lists, so no user input but a listed symbol reaches the engine's
+venue URLs; it is written to the audit log with who sent it and how it ended. Each user has
+caps: requests in flight, patterns followed (count and length), symbols added. Refusals are
+audited within a per-client budget (``gateway.audit``); a failure nobody planned for answers
+a reference, and its detail goes to the log only.
+
+aiohttp serves both HTTP and WebSocket on one port; it is already the simulated venue's
+server, so the gateway adds no web framework.
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -46,8 +54,13 @@ from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of, subclasses
 from omnitrade_tui.domain.commands import Command, SubscribeSymbol
 from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.engine.order_manager import OrderRefused
+from omnitrade_tui.engine.risk import RiskRejected
 from omnitrade_tui.gateway import protocol as wire
-from omnitrade_tui.gateway.auth import AddressBlocked, AuthService, Outcome
+from omnitrade_tui.gateway.admission import CommandInput, InputLimits, Refused, check_shape
+from omnitrade_tui.gateway.audit import Outcome
+from omnitrade_tui.gateway.auth import AddressBlocked, AuthService
+from omnitrade_tui.gateway.escape import shown
 from omnitrade_tui.gateway.last_values import LastValues
 from omnitrade_tui.gateway.roles import (
     GATEWAY_AUDIT_RECENT,
@@ -63,6 +76,7 @@ from omnitrade_tui.gateway.roles import (
 from omnitrade_tui.gateway.throttle import RateLimited
 from omnitrade_tui.gateway.tokens import AuthError, Principal, TokenPair
 from omnitrade_tui.gateway.users import UserError
+from omnitrade_tui.venues.binance.rest import BinanceError
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +94,18 @@ CONFLATED = (
 #: Topic prefixes that may be dropped (oldest first) for a terminal that falls behind.
 DROPPABLE = ("md.trade.", "md.candle.")
 #: How often an attached terminal's session is checked against the store (a user removed
-#: or demoted by another process, a session revoked) between token renewals.
+#: or demoted by another process, a session revoked) even when no change was announced.
 SESSION_CHECK_S = 15.0
+#: What a (un)subscription costs of the rate limit, a command costing 1: it never reaches
+#: the engine, and a terminal sends ~17 at once when it attaches; a dozen terminals
+#: reconnecting through one SSH host (one address) must not be refused their market data.
+_SUBSCRIPTION_COST = 0.25
+_SUBSCRIPTIONS = (wire.Subscribe, wire.Unsubscribe)
+#: The longest a flooding connection's reading pauses after a frame over its rate limit.
+_MAX_FLOOD_PAUSE_S = 1.0
+#: The answer to a request that failed in a way nobody planned for: the detail (which may
+#: name internals) goes to the gateway's log under the reference, never to the terminal.
+_GENERIC_ERROR = "the gateway could not carry this out (reference {ref}; the detail is in its log)"
 
 _LOGIN_BODY_LIMIT = 4096
 
@@ -106,6 +130,9 @@ class ServerLimits:
     account_queue: int = 20_000
     flush_s: float = 0.005
     request_timeout_s: float = 20.0
+    #: How often the store's change counter is read (users changed by another process).
+    change_poll_s: float = 1.0
+    inputs: InputLimits = field(default_factory=InputLimits)
 
 
 class _Terminal:
@@ -192,7 +219,9 @@ class _Terminal:
         """Say why, then close the socket."""
         await self.send(wire.Goodbye(code=code, reason=reason))
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=code, message=reason.encode()[:120])
+            # A close frame's reason is at most 123 bytes of UTF-8: cut on a character.
+            message = reason.encode()[:120].decode(errors="ignore").encode()
+            await self.ws.close(code=code, message=message)
 
 
 class GatewayServer:
@@ -203,6 +232,8 @@ class GatewayServer:
         auth: logins, tokens, roles, rate limits, users and the audit log
             (``gateway.auth``).
         facts: what a Welcome tells about the run.
+        listed: the symbols the venue lists (``exchangeInfo``); a command naming any
+            other is refused before it reaches the engine. Default: the watchlist's.
     """
 
     def __init__(
@@ -213,6 +244,7 @@ class GatewayServer:
         *,
         limits: ServerLimits | None = None,
         clock: Callable[[], float] = time.time,
+        listed: frozenset[str] | None = None,
     ) -> None:
         self.bus = bus
         self.auth = auth
@@ -223,8 +255,16 @@ class GatewayServer:
         self.types = WireTypes()
         self.terminals: set[_Terminal] = set()
         self.last_values = LastValues()
+        self.input = CommandInput(
+            listed if listed is not None else frozenset(i.symbol for i in facts.instruments)
+        )
+        # Symbols the engine follows, and those each user added (bounded by the caps).
+        self._followed: set[str] = set(facts.watchlist)
+        self._added: dict[str, set[str]] = {}
+        self._in_flight: dict[str, int] = {}
         self._sub: Subscription | None = None
         self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._unencodable: set[str] = set()
         self.url = ""
 
@@ -255,8 +295,9 @@ class GatewayServer:
         await site.start()
         bound = int(self._runner.addresses[0][1]) if port == 0 else port
         scheme = "https" if ssl_context is not None else "http"
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"{scheme}://{shown}:{bound}"
+        host_shown = f"[{host}]" if ":" in host else host
+        self.url = f"{scheme}://{host_shown}:{bound}"
+        self._watcher = asyncio.create_task(self._watch_changes(), name="gateway.changes")
         return self.url
 
     async def aclose(self) -> None:
@@ -264,6 +305,10 @@ class GatewayServer:
         if self._sub is not None:
             self._sub.close()
             self._sub = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         for term in list(self.terminals):
             await term.close(wire.CLOSE_SHUTDOWN, "the gateway is shutting down")
         if self._runner is not None:
@@ -378,21 +423,36 @@ class GatewayServer:
 
     # -- the WebSocket ---------------------------------------------------------------------
 
-    def _principal_of(self, request: web.Request) -> Principal:
+    async def _principal_of(self, request: web.Request) -> Principal:
+        """The upgrade's principal: a valid token whose session the store still backs
+        (user present and enabled, same role, session not revoked). Every refusal is
+        audited."""
+        address = self._address(request)
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise web.HTTPUnauthorized(
-                text='{"error": "log in first: Authorization: Bearer <access token>"}',
-                content_type="application/json",
+            await self.audit.refusal(
+                "", address, "attach", "no bearer token", Outcome.DENIED, per_user=False
             )
+            raise _unauthorized("log in first: Authorization: Bearer <access token>")
         try:
-            return self.auth.verify_access(token.strip())
+            principal = self.auth.verify_access(token.strip())
         except AuthError as exc:
-            raise web.HTTPUnauthorized(
-                text=msgspec.json.encode({"error": str(exc)}).decode(),
-                content_type="application/json",
-            ) from None
+            await self.audit.refusal(
+                "", address, "attach", f"token refused: {exc}", Outcome.DENIED, per_user=False
+            )
+            raise _unauthorized(str(exc)) from None
+        if not await self.auth.session_alive(principal):
+            await self.audit.refusal(
+                principal.username,
+                address,
+                "attach",
+                "session no longer backed by the store (user removed, re-roled or disabled, "
+                "password changed or session ended)",
+                Outcome.DENIED,
+            )
+            raise _unauthorized("this session was ended: log in again")
+        return principal
 
     def _welcome(self, term: _Terminal) -> wire.Welcome:
         facts = self.facts
@@ -419,8 +479,9 @@ class GatewayServer:
         )
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        principal = self._principal_of(request)
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 20)
+        principal = await self._principal_of(request)
+        inputs = self.limits.inputs
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=inputs.max_frame_bytes)
         await ws.prepare(request)
         term = _Terminal(ws, principal, self._address(request), self.limits)
         self.terminals.add(term)
@@ -430,14 +491,19 @@ class GatewayServer:
         try:
             await term.send(self._welcome(term))
             async for msg in ws:
+                if msg.type is WSMsgType.ERROR:  # e.g. larger than max_frame_bytes
+                    await self._bad_frame(term, f"unreadable frame: {msg.data}")
+                    break
                 if msg.type is not WSMsgType.BINARY:
                     if msg.type is WSMsgType.TEXT:
-                        await term.close(wire.CLOSE_BAD_FRAME, "frames are msgpack (binary)")
+                        await self._bad_frame(term, "frames are msgpack (binary)")
+                        break
                     continue
                 try:
+                    check_shape(msg.data, inputs.max_depth, inputs.max_values)
                     frame = wire.decode_terminal_frame(msg.data)
-                except msgspec.DecodeError as exc:
-                    await term.close(wire.CLOSE_BAD_FRAME, f"malformed frame: {exc}")
+                except (Refused, msgspec.DecodeError) as exc:
+                    await self._bad_frame(term, f"malformed frame: {shown(str(exc))}")
                     break
                 await self._on_frame(term, frame)
         finally:
@@ -445,62 +511,123 @@ class GatewayServer:
             for task in (sender, expiry, *term.tasks):
                 task.cancel()
             await asyncio.gather(sender, expiry, *term.tasks, return_exceptions=True)
+            await self.audit.flush(term.user, term.address)
             await self.audit.record(term.user, term.address, "detach", "", Outcome.OK)
         return ws
 
+    async def _bad_frame(self, term: _Terminal, reason: str) -> None:
+        """Audit a frame that cannot be read and close the connection, saying why."""
+        await self.audit.refusal(term.user, term.address, "frame", reason, Outcome.DENIED)
+        await term.close(wire.CLOSE_BAD_FRAME, reason[:120])
+
     async def _expire(self, term: _Terminal) -> None:
         """Close the socket when its access token expires unrenewed, or when the store no
-        longer backs the session (user removed, disabled or re-roled; session revoked)."""
+        longer backs the session (checked every ``SESSION_CHECK_S`` here, and at once when
+        the store's change counter moves: ``_watch_changes``)."""
         while not term.ws.closed:
             left = term.principal.expires_at - self.clock()
             if left <= 0:
                 await term.close(wire.CLOSE_TOKEN_EXPIRED, "the access token expired; log in again")
                 return
             await asyncio.sleep(min(left, SESSION_CHECK_S))
-            if not term.ws.closed and not await self.auth.session_alive(term.principal):
-                await term.close(wire.CLOSE_REVOKED, "this session was ended by an admin")
-                return
+            await self._recheck(term)
+
+    async def _recheck(self, term: _Terminal) -> None:
+        if not term.ws.closed and not await self.auth.session_alive(term.principal):
+            await term.close(wire.CLOSE_REVOKED, "this session was ended by an admin")
+
+    async def _watch_changes(self) -> None:
+        """Poll the store's change counter; when another process (``omnitrade gateway users
+        ...``) or this one changed users or sessions, recheck every attached terminal, so a
+        removal, a demotion or a new password ends the sessions within a second."""
+        seen: int | None = None
+        while True:
+            try:
+                counter = await self.auth.repo.change_counter()
+                if seen is not None and counter != seen:
+                    for term in list(self.terminals):
+                        await self._recheck(term)
+                seen = counter
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a store hiccup must not end the watch
+                log.warning("gateway: cannot read the store's change counter", exc_info=True)
+            await asyncio.sleep(self.limits.change_poll_s)
+
+    async def _refuse(
+        self, term: _Terminal, frame_id: int, action: str, exc: Exception, outcome: str
+    ) -> None:
+        """Answer a refused frame and audit it (within the client's audit budget)."""
+        needed = str(exc.needed) if isinstance(exc, Forbidden) else None
+        await self.audit.refusal(term.user, term.address, action, str(exc), outcome)
+        await term.send(wire.ReplyOut(id=frame_id, ok=False, error=str(exc), needed=needed))
 
     async def _on_frame(self, term: _Terminal, frame: wire.TerminalFrame) -> None:
+        cost = _SUBSCRIPTION_COST if isinstance(frame, _SUBSCRIPTIONS) else 1.0
+        try:  # every frame pays, refused or not: the limit also bounds the refusals
+            self.auth.admit(term.principal, term.address, cost)
+        except RateLimited as exc:
+            await self._refuse(term, frame.id, _action_of(frame), exc, Outcome.DENIED)
+            # And this connection's next frame is read only when one would pass: a client
+            # that floods is slowed by its own socket (TCP pushes back), instead of costing
+            # the event loop, and so every other terminal, a refusal per frame it sends.
+            await asyncio.sleep(min(exc.retry_after, _MAX_FLOOD_PAUSE_S))
+            return
         if isinstance(frame, wire.Subscribe):
-            try:
-                topics.validate_pattern(frame.pattern)
-                self.auth.check_subscription(term.principal, frame.pattern)
-            except Forbidden as exc:
-                await term.send(
-                    wire.ReplyOut(id=frame.id, ok=False, error=str(exc), needed=str(exc.needed))
-                )
-                return
-            except ValueError as exc:
-                await term.send(wire.ReplyOut(id=frame.id, ok=False, error=str(exc)))
-                return
-            term.set_patterns(term.patterns | {frame.pattern})
-            # What the terminal missed before attaching, ahead of any live event (the push
-            # happens in this same turn of the loop, so nothing can come in between).
-            for topic, event in self.last_values.replay(frame.pattern):
-                with contextlib.suppress(UnknownWireType, TypeError):
-                    term.push(topic, wire.encode_event(topic, kind_of(event), event))
-            await term.send(wire.ReplyOut(id=frame.id, ok=True))
+            await self._subscribe(term, frame)
         elif isinstance(frame, wire.Unsubscribe):
             term.set_patterns(term.patterns - {frame.pattern})
             await term.send(wire.ReplyOut(id=frame.id, ok=True))
         elif isinstance(frame, wire.Reauth):
             await self._reauth(term, frame)
         else:
+            inputs = self.limits.inputs
+            running = self._in_flight.get(term.user, 0)
+            if running >= inputs.max_tasks_per_user:
+                busy = Refused(
+                    f"{running} requests of yours are still running; wait for their answers"
+                )
+                await self._refuse(term, frame.id, frame.name, busy, Outcome.DENIED)
+                return
+            self._in_flight[term.user] = running + 1
             task = asyncio.create_task(self._request(term, frame))
             term.tasks.add(task)
             task.add_done_callback(term.tasks.discard)
+            user = term.user
+            task.add_done_callback(lambda _t: self._request_done(user))
+
+    def _request_done(self, user: str) -> None:
+        left = self._in_flight.pop(user, 0) - 1
+        if left > 0:
+            self._in_flight[user] = left
+
+    async def _subscribe(self, term: _Terminal, frame: wire.Subscribe) -> None:
+        inputs = self.limits.inputs
+        try:
+            if len(frame.pattern) > inputs.max_pattern_len:
+                raise Refused(f"a pattern is at most {inputs.max_pattern_len} characters")
+            if frame.pattern not in term.patterns and len(term.patterns) >= inputs.max_patterns:
+                raise Refused(f"a terminal follows at most {inputs.max_patterns} patterns")
+            topics.validate_pattern(frame.pattern)
+            self.auth.check_subscription(term.principal, frame.pattern)
+        except (Forbidden, ValueError) as exc:
+            await self._refuse(term, frame.id, "subscribe", exc, Outcome.DENIED)
+            return
+        term.set_patterns(term.patterns | {frame.pattern})
+        # What the terminal missed before attaching, ahead of any live event (the push
+        # happens in this same turn of the loop, so nothing can come in between).
+        for topic, event in self.last_values.replay(frame.pattern):
+            with contextlib.suppress(UnknownWireType, TypeError):
+                term.push(topic, wire.encode_event(topic, kind_of(event), event))
+        await term.send(wire.ReplyOut(id=frame.id, ok=True))
 
     async def _reauth(self, term: _Terminal, frame: wire.Reauth) -> None:
         try:
             principal = self.auth.verify_access(frame.token)
+            if principal.username != term.user:
+                raise AuthError("that token is another user's")
         except AuthError as exc:
-            await term.send(wire.ReplyOut(id=frame.id, ok=False, error=str(exc)))
-            return
-        if principal.username != term.user:
-            await term.send(
-                wire.ReplyOut(id=frame.id, ok=False, error="that token is another user's")
-            )
+            await self._refuse(term, frame.id, "reauth", exc, Outcome.DENIED)
             return
         role_changed = principal.role != term.principal.role
         term.principal = principal
@@ -516,58 +643,87 @@ class GatewayServer:
 
     # -- commands --------------------------------------------------------------------------
 
+    def _admit_symbol(self, term: _Terminal, command: SubscribeSymbol) -> None:
+        """Apply the symbol caps to a subscription; remember what it adds."""
+        symbol = command.symbol
+        if not command.active:
+            # Stops the symbol's streams for every attached terminal, not just this one.
+            if not term.role.at_least(Role.ADMIN):
+                raise Forbidden("unsubscribing the gateway's market data", Role.ADMIN, term.role)
+            self._followed.discard(symbol)
+            for symbols in self._added.values():
+                symbols.discard(symbol)
+            return
+        if symbol in self._followed:
+            return  # already followed: nothing new reaches the venue
+        inputs = self.limits.inputs
+        mine = self._added.setdefault(term.user, set())
+        if len(mine) >= inputs.max_symbols_per_user:
+            raise Refused(f"you added {len(mine)} symbols already, the most a user may add")
+        # What bounds the engine's stream URL and control messages is the total followed.
+        most = len(self.facts.watchlist) + inputs.max_symbols
+        if len(self._followed) >= most:
+            raise Refused(f"the gateway follows {len(self._followed)} symbols, its most")
+        mine.add(symbol)
+        self._followed.add(symbol)
+
     async def _request(self, term: _Terminal, frame: wire.RequestIn) -> None:
         name = frame.name
         detail = ""
         try:
             body: Any
             if name.startswith("gateway."):
-                body = msgspec.msgpack.decode(frame.body)
-                if not isinstance(body, dict):
-                    raise ValueError("a gateway operation's body is a mapping")
+                body = _OPERATION_BODY(frame.body)
                 detail = ", ".join(f"{k}={v}" for k, v in body.items() if k != "password")
+                authorize_command(term.role, name)
+                value = await self._operation(name, body)
             else:
                 body = self.types.decode(frame.kind, frame.body)
                 if not isinstance(body, Command):
-                    raise ValueError(f"{frame.kind} is not a command")
+                    raise Refused(f"{shown(frame.kind[:40])} is not a command")
                 name = body.name  # the role is judged on what will run, not on the label
                 detail = msgspec.json.encode(body).decode()
-                if isinstance(body, SubscribeSymbol) and not body.active:
-                    # Stops the symbol's streams for every attached terminal, not just this one.
-                    needed = Role.ADMIN
-                    if not term.role.at_least(needed):
-                        raise Forbidden(
-                            "unsubscribing the gateway's market data", needed, term.role
-                        )
-            self.auth.check_command(term.principal, name, term.address)
-            if name.startswith("gateway."):
-                value = await self._operation(name, body)
-            else:
+                authorize_command(term.role, name)
+                self.input.check(body)
+                if isinstance(body, SubscribeSymbol):
+                    self._admit_symbol(term, body)
                 value = await self.bus.request(body, timeout=self.limits.request_timeout_s)
             reply = wire.ReplyOut(id=frame.id, ok=True, kind=kind_of(value), value=value)
             outcome, why = Outcome.OK, ""
         except Forbidden as exc:
             reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc), needed=str(exc.needed))
             outcome, why = Outcome.DENIED, str(exc)
-        except RateLimited as exc:
+        except Refused as exc:
             reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc))
             outcome, why = Outcome.DENIED, str(exc)
         except (msgspec.DecodeError, msgspec.ValidationError, UnknownWireType) as exc:
-            reply = wire.ReplyOut(id=frame.id, ok=False, error=f"malformed {name}: {exc}")
-            outcome, why = Outcome.FAILED, f"malformed: {exc}"
-        except (CommandTimeout, NoHandler, UserError, ValueError) as exc:
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=f"malformed request: {exc}")
+            outcome, why = Outcome.DENIED, f"malformed: {exc}"
+        except (CommandTimeout, NoHandler, UserError) as exc:
             reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc))
             outcome, why = Outcome.FAILED, str(exc)
-        except Exception as exc:  # the handler's refusal: a venue's or risk's reason
+        except (OrderRefused, RiskRejected, BinanceError) as exc:
+            # The engine's or the venue's refusal: meant for the person who sent it.
             code = getattr(exc, "code", None)
             code = code if isinstance(code, int) else None
             reason = str(getattr(exc, "reason", None) or exc or type(exc).__name__)
             reply = wire.ReplyOut(id=frame.id, ok=False, error=reason, code=code)
             outcome, why = Outcome.FAILED, reason if code is None else f"[{code}] {reason}"
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception(
+                "gateway: %s from %s failed (reference %s)", shown(name), shown(term.user), ref
+            )
+            reply = wire.ReplyOut(id=frame.id, ok=False, error=_GENERIC_ERROR.format(ref=ref))
+            outcome, why = Outcome.FAILED, f"internal error, reference {ref}"
         if why:
             detail = f"{detail} -> {why}" if detail else why
         # Recorded before the answer: a command whose answer arrived is in the audit log.
-        await self.audit.record(term.user, term.address, name, detail, outcome)
+        # Refusals are what a hostile client can produce at will: within its audit budget.
+        if outcome == Outcome.DENIED:
+            await self.audit.refusal(term.user, term.address, name, detail, outcome)
+        else:
+            await self.audit.record(term.user, term.address, name, detail, outcome)
         await term.send(reply)
 
     async def _operation(self, name: str, body: dict[str, Any]) -> Any:
@@ -577,15 +733,19 @@ class GatewayServer:
         def arg(key: str) -> str:
             value = body.get(key)
             if not isinstance(value, str) or not value:
-                raise ValueError(f"{name} needs {key!r}")
+                raise UserError(f"{name} needs {key!r}")
             return value
+
+        def role(key: str) -> Role:
+            try:
+                return Role.parse(arg(key))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
 
         if name == GATEWAY_USERS_LIST:
             return [_user_row(u) for u in await users.list_users()]
         if name == GATEWAY_USERS_ADD:
-            return _user_row(
-                await users.add(arg("username"), Role.parse(arg("role")), arg("password"))
-            )
+            return _user_row(await users.add(arg("username"), role("role"), arg("password")))
         if name == GATEWAY_USERS_REMOVE:
             username = arg("username")
             await users.remove(username)
@@ -598,19 +758,37 @@ class GatewayServer:
             return True
         if name == GATEWAY_USERS_ROLE:
             username = arg("username")
-            row = _user_row(await users.set_role(username, Role.parse(arg("role"))))
+            row = _user_row(await users.set_role(username, role("role")))
             await self._disconnect_user(username, "the role changed: log in again")
             return row
         if name == GATEWAY_AUDIT_RECENT:
             limit = body.get("limit", 100)
-            records = await self.audit.recent(limit if isinstance(limit, int) else 100)
+            limit = limit if isinstance(limit, int) and 1 <= limit <= 1000 else 100
+            records = await self.audit.recent(limit)
             return [msgspec.to_builtins(r) for r in records]
-        raise ValueError(f"unknown gateway operation {name!r}")
+        raise UserError(f"unknown gateway operation {shown(name[:64])}")
 
     async def _disconnect_user(self, username: str, reason: str) -> None:
         for term in list(self.terminals):
             if term.user == username:
                 await term.close(wire.CLOSE_REVOKED, reason)
+
+
+#: A gateway operation's body: a flat mapping of short values (nothing nested to walk).
+_OPERATION_BODY = msgspec.msgpack.Decoder(dict[str, str | int | bool | None]).decode
+
+
+def _unauthorized(reason: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=msgspec.json.encode({"error": reason}).decode(), content_type="application/json"
+    )
+
+
+def _action_of(frame: wire.TerminalFrame) -> str:
+    """The audit action a frame would have been (for refusals before it is looked at)."""
+    if isinstance(frame, wire.RequestIn):
+        return frame.name
+    return {wire.Subscribe: "subscribe", wire.Unsubscribe: "unsubscribe"}.get(type(frame), "reauth")
 
 
 def _user_row(user: Any) -> dict[str, Any]:

@@ -125,7 +125,8 @@ async def run_gateway(
                 instruments=tuple(runtime.instruments[s] for s in runtime.watchlist),
                 fee_rate=runtime.fee_rate,
             )
-            server = GatewayServer(runtime.bus, auth, facts, limits=limits)
+            listed = await listed_symbols(runtime)
+            server = GatewayServer(runtime.bus, auth, facts, limits=limits, listed=listed)
             server.follow()
             runtime.connect()
             context: ssl.SSLContext | None = None
@@ -140,6 +141,24 @@ async def run_gateway(
                 await server.aclose()
     finally:
         await repo.close()
+
+
+async def listed_symbols(runtime: Runtime) -> frozenset[str]:
+    """The symbols the venue lists as trading (``exchangeInfo``): the only ones a terminal's
+    command may name, so no user input but a listed symbol reaches the venue's URLs. If the
+    venue cannot be asked, the watchlist's (which it listed at start)."""
+    try:
+        info = await runtime.rest.exchange_info()
+    except Exception as exc:  # the venue's or the network's: the run goes on, narrower
+        log.warning("gateway: cannot list the venue's symbols (%s); allowing the watchlist", exc)
+        return frozenset(runtime.watchlist)
+    return frozenset(
+        str(entry["symbol"])
+        for entry in info.get("symbols", [])
+        if isinstance(entry, dict)
+        and isinstance(entry.get("symbol"), str)
+        and entry.get("status", "TRADING") == "TRADING"
+    ) | frozenset(runtime.watchlist)
 
 
 async def serve_until_stopped(settings: Settings, where: Listen, say: Callable[[str], None]) -> int:

@@ -45,11 +45,18 @@ def address_key(address: str) -> str:
 
 
 class LoginGuard:
-    """Blocks an address after ``max_failures`` failed logins within ``window_s``.
+    """Blocks a key (an address, or a user name at an address) after ``max_failures``
+    failed logins within ``window_s``.
 
     The block lasts ``block_s`` seconds from the failure that triggered it, then expires by
     itself (the failures that led to it are forgotten). A successful login clears the
-    address's failures.
+    key's failures.
+
+    Logins that are being checked count too: ``admit`` lets a login wait for a
+    password-hashing slot only while the key's recent failures plus the logins already
+    admitted stay under ``max_failures``, and ``settle`` records how it ended. Forty wrong
+    passwords sent at once are thus at most ``max_failures`` hashes, and the right password
+    sent in the same burst is refused like the rest.
     """
 
     def __init__(
@@ -66,12 +73,41 @@ class LoginGuard:
         self.max_failures = max_failures
         self.window_s = window_s
         self.block_s = block_s
+        self.clock = clock
         self._clock = clock
         self._max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._blocked_until: dict[str, float] = {}
+        self._failures: OrderedDict[Hashable, deque[float]] = OrderedDict()
+        self._blocked_until: dict[Hashable, float] = {}
+        # Logins admitted and not yet settled, per key (bounded by the logins in progress).
+        self._pending: dict[Hashable, int] = {}
 
-    def blocked_for(self, address: str) -> float:
+    def admit(self, key: Hashable) -> float:
+        """Count a login in before it waits for a hashing slot; 0.0 if admitted, else the
+        seconds to wait (the block left, or 1 s while earlier attempts are being checked).
+        An admitted login must be ``settle``-d exactly once."""
+        left = self.blocked_for(key)
+        if left > 0:
+            return left
+        pending = self._pending.get(key, 0)
+        if self.failures(key) + pending >= self.max_failures:
+            return 1.0
+        self._pending[key] = pending + 1
+        return 0.0
+
+    def settle(self, key: Hashable, ok: bool | None) -> float:
+        """End an admitted login: ``True`` succeeded, ``False`` failed (counted, may block:
+        the seconds of block are returned), ``None`` abandoned (not counted)."""
+        pending = self._pending.pop(key, 0) - 1
+        if pending > 0:
+            self._pending[key] = pending
+        if ok is None:
+            return 0.0
+        if ok:
+            self.record_success(key)
+            return 0.0
+        return self.record_failure(key)
+
+    def blocked_for(self, address: Hashable) -> float:
         """Seconds the address stays blocked (0.0 when it is not blocked)."""
         until = self._blocked_until.get(address)
         if until is None:
@@ -82,7 +118,7 @@ class LoginGuard:
             return 0.0
         return left
 
-    def record_failure(self, address: str) -> float:
+    def record_failure(self, address: Hashable) -> float:
         """Count a failed login; return the seconds of block it caused (0.0 if none)."""
         now = self._clock()
         times = self._failures.pop(address, None) or deque()
@@ -98,11 +134,11 @@ class LoginGuard:
             self._failures.popitem(last=False)
         return 0.0
 
-    def record_success(self, address: str) -> None:
+    def record_success(self, address: Hashable) -> None:
         """Forget the address's failures after a successful login."""
         self._failures.pop(address, None)
 
-    def failures(self, address: str) -> int:
+    def failures(self, address: Hashable) -> int:
         """Failed logins of ``address`` still inside the window."""
         times = self._failures.get(address)
         if not times:

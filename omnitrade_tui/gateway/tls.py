@@ -58,7 +58,7 @@ def is_loopback(host: str) -> bool:
 
 
 def make_self_signed(cert_path: Path, key_path: Path, hosts: list[str]) -> str:
-    """Write a new key (mode 0600) and a self-signed certificate for ``hosts``; its
+    """Write a new key and a self-signed certificate for ``hosts`` (both mode 0600); its
     fingerprint."""
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
@@ -81,18 +81,22 @@ def make_self_signed(cert_path: Path, key_path: Path, hosts: list[str]) -> str:
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    _write_private(key_path, key_pem)
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return fingerprint(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` owner-only (0600, new folders 0700), whatever mode an old file had."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if os.name == "posix":
+        os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
 
 
 def certificate_fingerprint(cert_path: Path) -> str:

@@ -9,6 +9,8 @@ the app keeps the user's history.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from omnitrade_tui.store.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -59,6 +63,25 @@ def normalize_url(url: str) -> str:
         f"unsupported database URL scheme {scheme!r}: use a SQLite path or sqlite:///FILE, "
         "or postgresql://USER@HOST:PORT/DB"
     )
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite file owner-only (0600, its new folders 0700) before SQLite opens it.
+
+    The database holds the gateway's password hashes and audit log. SQLite gives its ``-wal``
+    and ``-shm`` files the database file's mode, so they are private too. A file an older
+    version left readable by others is made private (and said so in the log).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    info = path.stat()
+    if os.name == "posix" and info.st_mode & 0o077 and info.st_uid == os.getuid():
+        os.chmod(path, 0o600)
+        log.warning("database %s was readable by other users: made it owner-only (0600)", path)
 
 
 def describe(url: str) -> str:
@@ -110,7 +133,7 @@ def create_engine(url: str, schema: str | None = None, busy_timeout_ms: int = 50
     parsed = make_url(full)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            make_private(Path(parsed.database))
         engine = create_async_engine(full)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         return engine

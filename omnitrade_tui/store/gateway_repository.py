@@ -7,6 +7,10 @@ Roles are plain strings at this layer (the store sits below ``gateway.roles``).
 Refresh-token rotation is one conditional ``UPDATE`` (``... WHERE used_ms IS NULL AND
 revoked_ms IS NULL``) in the same transaction as the new token's ``INSERT``: of two
 concurrent exchanges of one token exactly one wins, on SQLite and PostgreSQL alike.
+
+Every change to a user or a revocation raises the change counter (``gateway_changes``) in
+its own transaction, so a gateway running in another process, which polls
+``change_counter``, learns of it within its poll interval.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from omnitrade_tui.store import tables as t
 from omnitrade_tui.store.database import Database
@@ -89,6 +94,7 @@ class GatewayRepository:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(sa.insert(t.GATEWAY_USERS).values(**row))
+                await _changed(conn)
         except sa.exc.IntegrityError as exc:
             raise DuplicateUser(f"user {username!r} exists already") from exc
 
@@ -134,6 +140,7 @@ class GatewayRepository:
         )
         async with self._engine.begin() as conn:
             result = await conn.execute(stmt)
+            await _changed(conn)
         return bool(result.rowcount)
 
     async def remove_user(self, username: str) -> bool:
@@ -150,6 +157,7 @@ class GatewayRepository:
             result = await conn.execute(
                 sa.delete(t.GATEWAY_USERS).where(t.GATEWAY_USERS.c.username == username)
             )
+            await _changed(conn)
         return bool(result.rowcount)
 
     # -- refresh tokens --------------------------------------------------------------------
@@ -206,6 +214,8 @@ class GatewayRepository:
         stmt = sa.update(rt).where(where, rt.c.revoked_ms.is_(None)).values(revoked_ms=now_ms)
         async with self._engine.begin() as conn:
             result = await conn.execute(stmt)
+            if result.rowcount:
+                await _changed(conn)
         return int(result.rowcount)
 
     async def user_families(self, username: str) -> list[str]:
@@ -237,6 +247,15 @@ class GatewayRepository:
             result = await conn.execute(sa.delete(rt).where(rt.c.expires_ms < expired_before_ms))
         return int(result.rowcount)
 
+    # -- changes ---------------------------------------------------------------------------
+
+    async def change_counter(self) -> int:
+        """The change counter: it moves whenever a user or a session changed (any process)."""
+        query = sa.select(t.GATEWAY_CHANGES.c.counter).where(t.GATEWAY_CHANGES.c.id == 1)
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(query)).scalar_one_or_none()
+        return int(value or 0)
+
     # -- audit log -------------------------------------------------------------------------
 
     async def add_audit(
@@ -266,6 +285,14 @@ class GatewayRepository:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [AuditRecord(**dict(r)) for r in rows]
+
+
+async def _changed(conn: AsyncConnection) -> None:
+    """Raise the change counter inside the caller's transaction (see the module docstring)."""
+    changes = t.GATEWAY_CHANGES
+    await conn.execute(
+        sa.update(changes).where(changes.c.id == 1).values(counter=changes.c.counter + 1)
+    )
 
 
 def _user(row: RowMapping) -> GatewayUser:

@@ -312,6 +312,16 @@ class GatewayAuditRow(SQLModel, table=True):
     outcome: str = Field(max_length=16)
 
 
+class GatewayChangeRow(SQLModel, table=True):
+    """One counter, raised in the same transaction as every change to the gateway's users
+    or sessions: a running gateway polls it to learn of changes made by another process."""
+
+    __tablename__ = "gateway_changes"
+
+    id: int = Field(primary_key=True)
+    counter: int = _big()
+
+
 METADATA = SQLModel.metadata
 TRADES = METADATA.tables["trades"]
 TRADE_GAPS = METADATA.tables["trade_gaps"]
@@ -328,6 +338,7 @@ GATEWAY_REFRESH_TOKENS = METADATA.tables["gateway_refresh_tokens"]
 GATEWAY_AUDIT = METADATA.tables["gateway_audit"]
 ALERT_RULES = METADATA.tables["alert_rules"]
 ALERT_FIRED = METADATA.tables["alert_fired"]
+GATEWAY_CHANGES = METADATA.tables["gateway_changes"]
 
 #: The high-volume tables: written as plain tuples (executemany on SQLite, COPY on
 #: PostgreSQL), never through the ORM.

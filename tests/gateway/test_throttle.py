@@ -122,3 +122,15 @@ def test_command_limiter_checks_user_and_address(clock: FakeClock) -> None:
 )
 def test_address_key_is_the_ip_without_the_port(address: str, key: str) -> None:
     assert address_key(address) == key
+
+
+def test_logins_in_progress_count_toward_the_limit(clock: FakeClock) -> None:
+    guard = LoginGuard(max_failures=3, window_s=60, block_s=300, clock=clock)
+    assert [guard.admit("a") for _ in range(5)] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert guard.settle("a", None) == 0.0  # abandoned (client gone): not a failure
+    assert guard.admit("a") == 0.0
+    assert guard.settle("a", False) == 0.0
+    assert guard.settle("a", False) == 0.0
+    assert guard.settle("a", False) == 300  # the third failure blocks
+    assert guard.admit("a") == pytest.approx(300)
+    assert guard.admit(("vic", "a")) == 0.0  # another key (a user at that address) is free
