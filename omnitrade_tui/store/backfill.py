@@ -9,7 +9,9 @@ for the span since the last stored id) it asks the venue for the missing trades 
 them on ``md.backfill.<SYMBOL>``, which the recorder stores and the tape does not show.
 What the venue cannot give back (too old, refused, not answered after retries) is published
 as a ``TradeGap`` on ``md.gap.<SYMBOL>`` and stored as a gap row, so an export and the
-status line say the history is not whole there.
+status line say the history is not whole there. The one-minute candles that closed during a
+gap are asked of the venue too (``VenueCandles``) and published on ``md.candle`` for the
+recorder, so the candles table has no hole where the stream was away.
 
 One worker fills the gaps in the order they were seen, within a bounded queue; a gap that
 does not fit is recorded as a gap at once rather than held without bound.
@@ -27,14 +29,15 @@ from dataclasses import dataclass
 from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.subscription import Subscription
-from omnitrade_tui.domain.commands import VenueTrades
+from omnitrade_tui.domain.commands import VenueCandles, VenueTrades
 from omnitrade_tui.domain.events import TradeGap
-from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.domain.models import Candle, Trade
 
 log = logging.getLogger(__name__)
 
-#: A venue answers at most this many trades a request (Binance: 1,000).
+#: A venue answers at most this many trades (or candles) a request (Binance: 1,000).
 PAGE = 1000
+MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class TradeGapFiller:
         self._sub: Subscription | None = None
         self._worker: asyncio.Task[None] | None = None
         self.filled = 0
+        self.candles = 0
         self.gaps = 0
         self.missing = 0
 
@@ -160,6 +164,8 @@ class TradeGapFiller:
             except Exception:
                 log.exception("trade backfill of %s failed", missing)
                 self._gap(missing, missing.first_id, missing.last_id, "backfill failed")
+            if self.config.enabled:
+                await self._fill_candles(missing)
 
     async def _fill(self, missing: Missing) -> None:
         cfg = self.config
@@ -202,6 +208,33 @@ class TradeGapFiller:
                 self.filled += 1
                 next_id = trade.trade_id + 1
                 before_ms = trade.time_ms
+
+    async def _fill_candles(self, missing: Missing) -> None:
+        """The one-minute candles that closed while the stream was away, from the venue."""
+        if missing.from_ms <= 0:
+            return  # a gap since the last run: its span is not known in time
+        minutes = (missing.to_ms - missing.from_ms) // MINUTE_MS + 2
+        if minutes > PAGE:
+            log.warning("candles of %s over %d minutes not backfilled", missing.symbol, minutes)
+            return
+        try:
+            answer = await self.bus.request(
+                VenueCandles(symbol=missing.symbol, interval="1m", limit=minutes + 1),
+                timeout=self.config.timeout_s,
+            )
+        except Exception as exc:
+            log.warning("candles of %s for a gap not backfilled: %s", missing.symbol, exc)
+            return
+        topic = topics.candle(missing.symbol, "1m")
+        for candle in answer:
+            if (
+                isinstance(candle, Candle)
+                and candle.closed
+                and candle.close_ms >= missing.from_ms
+                and candle.open_ms <= missing.to_ms
+            ):
+                await self.bus.publish_wait(topic, candle)
+                self.candles += 1
 
     async def _page(self, symbol: str, from_id: int, limit: int) -> list[Trade] | str:
         """One page of trades from the venue, or why it could not be had."""

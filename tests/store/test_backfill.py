@@ -19,7 +19,7 @@ import pytest
 
 from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
-from omnitrade_tui.domain.commands import VenueTrades
+from omnitrade_tui.domain.commands import VenueCandles, VenueTrades
 from omnitrade_tui.domain.events import TradeGap
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.store.backfill import BackfillConfig, TradeGapFiller
@@ -48,6 +48,7 @@ class Recording:
     recorder: Recorder
     filler: TradeGapFiller
     seen: dict[str, list[int]]
+    times: dict[str, list[int]]
     task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -61,14 +62,17 @@ class Recording:
         filler = TradeGapFiller(bus, BackfillConfig(enabled=backfill, retry_s=0.2))
         filler.start()
         seen: dict[str, list[int]] = {s: [] for s in SYMBOLS}
+        times: dict[str, list[int]] = {s: [] for s in SYMBOLS}
 
         def on_trade(topic: str, event: object) -> None:
             if isinstance(event, Trade):
                 seen[event.symbol].append(event.trade_id)
+                times[event.symbol].append(event.time_ms)
 
         bus.subscribe("md.trade.*", each(on_trade), name="test.seen")
         stream = MarketStream(sim.stream_url, rest, bus, SYMBOLS)
-        rec = cls(bus, rest, stream, store, recorder, filler, seen)
+        bus.handle(VenueCandles, stream.candles)
+        rec = cls(bus, rest, stream, store, recorder, filler, seen, times)
         rec.task = asyncio.create_task(stream.run())
         return rec
 
@@ -146,6 +150,10 @@ async def test_stream_gaps_are_filled_or_recorded_exactly(tmp_path: Path) -> Non
             )
             report.append(f"{symbol}: {len(venue)} trades, {len(lacking)} missed by the stream")
             assert await filled.store.trade_gaps(symbol) == []
+            # The minutes the gaps spanned have their candles too, from the venue.
+            assert filled.filler.candles > 0
+            stored = {c.open_ms for c in await filled.store.candles(symbol, "1m", 10_000)}
+            assert stored, f"no {symbol} 1m candle stored"
         assert holes.recorder.status().trade_gaps > 0, "the faults made no gap: a weak drill"
         print("; ".join(report))
         await filled.store.close()
