@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 #: A venue answers at most this many trades (or candles) a request (Binance: 1,000).
 PAGE = 1000
 MINUTE_MS = 60_000
+#: After a minute closes, how long before its candle is asked of the venue.
+CANDLE_SETTLE_S = 2.0
+#: Gaps whose candles may wait for their minute to close at once.
+MAX_CANDLE_FETCHES = 64
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class TradeGapFiller:
         self._queue: asyncio.Queue[Missing] = asyncio.Queue(maxsize=self.config.queue)
         self._sub: Subscription | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._candle_tasks: set[asyncio.Task[None]] = set()
         self.filled = 0
         self.candles = 0
         self.gaps = 0
@@ -110,6 +115,9 @@ class TradeGapFiller:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        for task in list(self._candle_tasks):
+            task.cancel()
+        await asyncio.gather(*self._candle_tasks, return_exceptions=True)
 
     # -- watching --------------------------------------------------------------------------
 
@@ -165,7 +173,7 @@ class TradeGapFiller:
                 log.exception("trade backfill of %s failed", missing)
                 self._gap(missing, missing.first_id, missing.last_id, "backfill failed")
             if self.config.enabled:
-                await self._fill_candles(missing)
+                self._candles_later(missing)
 
     async def _fill(self, missing: Missing) -> None:
         cfg = self.config
@@ -209,10 +217,23 @@ class TradeGapFiller:
                 next_id = trade.trade_id + 1
                 before_ms = trade.time_ms
 
-    async def _fill_candles(self, missing: Missing) -> None:
-        """The one-minute candles that closed while the stream was away, from the venue."""
+    def _candles_later(self, missing: Missing) -> None:
+        """Fetch the gap's one-minute candles once the last of them has closed (a gap of a
+        few seconds lies in a minute still open when it is found)."""
         if missing.from_ms <= 0:
             return  # a gap since the last run: its span is not known in time
+        if len(self._candle_tasks) >= MAX_CANDLE_FETCHES:
+            log.warning("candles of %s for a gap not backfilled: too many waiting", missing)
+            return
+        closes_ms = (missing.to_ms // MINUTE_MS + 1) * MINUTE_MS
+        delay_s = max(0.0, (closes_ms - missing.to_ms) / 1000) + CANDLE_SETTLE_S
+        task = asyncio.ensure_future(self._fill_candles(missing, delay_s))
+        self._candle_tasks.add(task)
+        task.add_done_callback(self._candle_tasks.discard)
+
+    async def _fill_candles(self, missing: Missing, delay_s: float = 0.0) -> None:
+        """The one-minute candles the gap spanned, closed, from the venue."""
+        await asyncio.sleep(delay_s)
         minutes = (missing.to_ms - missing.from_ms) // MINUTE_MS + 2
         if minutes > PAGE:
             log.warning("candles of %s over %d minutes not backfilled", missing.symbol, minutes)
