@@ -37,10 +37,10 @@ from omnitrade_tui.venues.sim.render import (
     f8,
     ff,
     kline_row,
-    order_ack,
     order_full,
     order_query,
     order_result,
+    placed_order,
 )
 
 if TYPE_CHECKING:
@@ -483,17 +483,6 @@ async def ticker_book(call: Call) -> Any:
 # -- trading ----------------------------------------------------------------------------------
 
 
-def _respond(call: Call, order: Any, fills: Any) -> dict[str, Any]:
-    kind = call.params.get("newOrderRespType")
-    if kind is None:
-        kind = "FULL" if str(order.type) in ("MARKET", "LIMIT") else "ACK"
-    if kind == "ACK":
-        return order_ack(order)
-    if kind == "RESULT":
-        return order_result(order)
-    return order_full(order, fills)
-
-
 @endpoint(1)
 async def new_order(call: Call) -> dict[str, Any]:
     account = call.signed()
@@ -506,7 +495,7 @@ async def new_order(call: Call) -> dict[str, Any]:
     if venue.faults.fail_orders > 0:
         venue.faults.fail_orders -= 1
         raise _UNKNOWN
-    return _respond(call, result.order, result.fills)
+    return placed_order(result, call.params.get("newOrderRespType"))
 
 
 @endpoint(1)
@@ -660,7 +649,7 @@ async def cancel_replace(call: Call) -> dict[str, Any]:
         "cancelResult": "SUCCESS",
         "newOrderResult": "SUCCESS",
         "cancelResponse": cancel_report(canceled, call.params.get("cancelNewClientOrderId")),
-        "newOrderResponse": order_full(placed.order, placed.fills),
+        "newOrderResponse": order_full(placed.order, placed.fills, placed.prevented),
     }
 
 

@@ -25,10 +25,8 @@ from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
 from omnitrade_tui.venues.sim.render import (
     account_info,
     cancel_report,
-    order_ack,
-    order_full,
     order_query,
-    order_result,
+    placed_order,
 )
 
 if TYPE_CHECKING:
@@ -148,14 +146,7 @@ class Session:
             self.symbol(params)
             venue.count_order(account)
             result = engine.place(account, request)
-            kind = text.get("newOrderRespType") or (
-                "FULL" if str(request.type) in ("MARKET", "LIMIT") else "ACK"
-            )
-            if kind == "ACK":
-                return order_ack(result.order)
-            if kind == "RESULT":
-                return order_result(result.order)
-            return order_full(result.order, result.fills)
+            return placed_order(result, text.get("newOrderRespType"))
         if name == "order.cancel":
             symbol = self.symbol(params)
             order = engine.cancel(
