@@ -3,8 +3,9 @@
 A client that stops reading makes the socket's writes wait; without a bound, everything the
 venue answers or streams to it meanwhile piles up in memory (one WebSocket-API connection
 that sent 50,000 requests and never read held 150 MiB). Past the bound the outbox drops its
-contents and the connection is closed as Binance closes a consumer that cannot keep up; a
-peer too stuck to take even the close frame has its transport aborted.
+contents and the connection is cut off as Binance drops a consumer that cannot keep up: its
+writer, likely stuck waiting for the peer to read, is stopped, and the connection closed;
+a peer too stuck to take even the close frame has its transport aborted.
 """
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ class Outbox:
         queued_at, frame = self._frames.popleft()
         self.bytes -= len(frame)
         return queued_at, frame
+
+
+def cut_off(
+    ws: web.WebSocketResponse, request: web.Request, writer: asyncio.Future[None] | None
+) -> asyncio.Task[None]:
+    """Stop a connection's writer and close the connection (a task: keep a reference and
+    await it before the connection's handler returns)."""
+
+    async def run() -> None:
+        if writer is not None:
+            writer.cancel()
+        await close_slow(ws, request)
+
+    return asyncio.ensure_future(run())
 
 
 async def close_slow(ws: web.WebSocketResponse, request: web.Request) -> None:

@@ -26,7 +26,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from omnitrade_tui.venues.sim.names import is_stream_name
-from omnitrade_tui.venues.sim.outbox import Outbox, close_slow
+from omnitrade_tui.venues.sim.outbox import Outbox, cut_off
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ class StreamClient:
         self.connected_at = time.monotonic()
         self._outbox = Outbox(self.MAX_OUTBOX_BYTES, self.MAX_OUTBOX)
         self.expire_now = False
+        self.writer: asyncio.Future[None] | None = None
+        self.cut: asyncio.Task[None] | None = None
 
     @property
     def overflowed(self) -> bool:
@@ -80,7 +82,8 @@ class StreamClient:
             return
         if self.combined:
             payload = b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
-        self._outbox.put(payload)
+        if not self._outbox.put(payload) and self.cut is None:
+            self.cut = cut_off(self.ws, self.request, self.writer)
 
     def expire(self) -> None:
         """Close this connection at the writer's next turn (its lifetime is over)."""
@@ -93,8 +96,7 @@ class StreamClient:
         while not ws.closed:
             item = await self._outbox.get()
             if self._outbox.overflowed:
-                await close_slow(ws, self.request)
-                return
+                return  # being cut off
             if self.expire_now:
                 await ws.close(code=1000, message=b"Connection lifetime reached")
                 return
@@ -213,7 +215,7 @@ class StreamHub:
         client = StreamClient(ws, request, combined, self)
         self.clients.add(client)
         self._subscribe(client, [s for s in initial if self._known(s)])
-        writer = asyncio.ensure_future(client.write_loop())
+        writer = client.writer = asyncio.ensure_future(client.write_loop())
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -227,6 +229,8 @@ class StreamHub:
         finally:
             self.drop(client)
             writer.cancel()
+            if client.cut is not None:
+                await client.cut
         return ws
 
     def _control(self, client: StreamClient, text: str) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, ws_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
-from omnitrade_tui.venues.sim.outbox import Outbox, close_slow
+from omnitrade_tui.venues.sim.outbox import Outbox, cut_off
 from omnitrade_tui.venues.sim.render import (
     account_info,
     cancel_report,
@@ -85,19 +85,21 @@ class Session:
         self.request = request
         self.subs: list[UserSubscription] = []
         self.outbox = Outbox(self.MAX_OUTBOX_BYTES, self.MAX_OUTBOX)
+        self.writer_task: asyncio.Future[None] | None = None
+        self.cut: asyncio.Task[None] | None = None
 
     def push(self, payload: dict[str, Any]) -> None:
         """Queue an answer or event for this connection (past the outbox's bound the
-        connection is closed by its writer)."""
-        self.outbox.put(msgspec.json.encode(payload))
+        connection is cut off)."""
+        if not self.outbox.put(msgspec.json.encode(payload)) and self.cut is None:
+            self.cut = cut_off(self.ws, self.request, self.writer_task)
 
     async def writer(self) -> None:
-        """Send queued answers and events in order; close the connection if it overflowed."""
+        """Send queued answers and events in order."""
         while not self.ws.closed:
             item = await self.outbox.get()
             if self.outbox.overflowed:
-                await close_slow(self.ws, self.request)
-                return
+                return  # being cut off
             if item is None:
                 continue
             try:
@@ -257,12 +259,12 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=256 * 1024)
     await ws.prepare(request)
     session = Session(venue, ws, request)
-    writer = asyncio.ensure_future(session.writer())
+    writer = session.writer_task = asyncio.ensure_future(session.writer())
     venue.api_sockets.add(ws)
     try:
         async for msg in ws:
             if session.outbox.overflowed:
-                break  # its writer is closing it: read nothing more
+                break  # being cut off: read nothing more
             if msg.type is WSMsgType.TEXT:
                 await session.answer(msg.data)
     finally:
@@ -270,8 +272,7 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
             if sub in venue.user_subs:
                 venue.user_subs.remove(sub)
         venue.api_sockets.discard(ws)
-        if session.outbox.overflowed:
-            await writer  # let it finish closing (bounded by close_slow's timeout)
-        else:
-            writer.cancel()
+        writer.cancel()
+        if session.cut is not None:
+            await session.cut  # closing it (bounded by close_slow's timeout)
     return ws
