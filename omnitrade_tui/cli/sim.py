@@ -350,7 +350,8 @@ def _banner(venue: Any) -> str:
     """What ``omnitrade sim`` prints once it serves: where, with which key and token."""
     demo_key, demo_secret = venue.demo_key
     control = f"http://{venue.host}:{venue.port}/sim/faults"
-    example = f'curl -H "Authorization: Bearer $TOKEN" -d \'{{"stall_s": 5}}\' {control}'
+    auth = f"Authorization: Bearer {venue.faults_token}"
+    example = f'curl -H "{auth}" -d \'{{"stall_s": 5}}\' {control}'
     token = (
         f"  faults token  {venue.faults_token}\n                {example}\n"
         if venue.faults_token

@@ -169,3 +169,13 @@ def test_help_is_complete_and_wraps_between_words_at_80_columns(
             assert word in words, f"{word!r} of {action.option_strings} is split or missing"
     balance = out[out.index("--balance ASSET") :]
     assert "USDT=100000" in balance and "{" not in balance
+
+
+def test_the_banner_prints_the_faults_token_and_how_to_use_it() -> None:
+    from omnitrade_tui.venues.sim.symbols import default_instruments
+
+    venue = SimVenue(default_instruments(["ETHUSDT"]), generate=False)
+    banner = sim_cli._banner(venue)
+    assert venue.faults_token and f"Authorization: Bearer {venue.faults_token}" in banner
+    open_venue = SimVenue(default_instruments(["ETHUSDT"]), generate=False, faults_open=True)
+    assert "none (--faults-open)" in sim_cli._banner(open_venue)
