@@ -20,6 +20,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.main import build_parser
 from omnitrade_tui.venues.sim.faults import Faults
+from omnitrade_tui.venues.sim.symbols import default_instruments
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 KEY = "K" * 64
@@ -172,8 +173,6 @@ def test_help_is_complete_and_wraps_between_words_at_80_columns(
 
 
 def test_the_banner_prints_the_faults_token_and_how_to_use_it() -> None:
-    from omnitrade_tui.venues.sim.symbols import default_instruments
-
     venue = SimVenue(default_instruments(["ETHUSDT"]), generate=False)
     banner = sim_cli._banner(venue)
     assert venue.faults_token and f"Authorization: Bearer {venue.faults_token}" in banner
