@@ -123,7 +123,7 @@ def register(subparsers: Any) -> None:
         "instead of the generated market",
     )
     parser.add_argument(
-        "--speed", type=float, default=1.0, help="replay pace, 1 to 100 times (default: 1)"
+        "--speed", type=float, default=1.0, help="replay pace, up to 100 times (default: 1)"
     )
     parser.add_argument(
         "--replay-loop",
