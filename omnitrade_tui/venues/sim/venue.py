@@ -301,7 +301,14 @@ class SimVenue:
         ]:
             del self.retry_windows[ip]
 
+    def _apply_stall(self) -> None:
+        """``stall_s`` is a one-off: streams go silent from now for that long."""
+        if self.faults.stall_s:
+            self.hub.stall_all(self.faults.stall_s)
+            self.faults.stall_s = 0.0
+
     def _tick(self, ticks: int) -> None:
+        self._apply_stall()  # before this step's frames
         now = self.now_ms()
         if self.generator is not None:
             self.generator.step(now)
@@ -309,9 +316,6 @@ class SimVenue:
         if ticks % PRUNE_EVERY_TICKS == 0:
             self.prune()
         faults = self.faults
-        if faults.stall_s:  # a one-off: from now (or from the start, given by flag)
-            self.hub.stall_all(faults.stall_s)
-            faults.stall_s = 0.0
         mono = time.monotonic()
         if faults.gap_every_s and mono - faults._last_gap >= faults.gap_every_s:
             faults._last_gap = mono
@@ -426,6 +430,7 @@ class SimVenue:
         sockets = getattr(server, "sockets", None) or []
         self.host = host
         self.port = sockets[0].getsockname()[1] if sockets else port
+        self._apply_stall()  # given by flag: silent from the start
         self._task = asyncio.create_task(self._run())
         if self.replay is not None:
             self.spawn(self.replay.run(self.hub))
