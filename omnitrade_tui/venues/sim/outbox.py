@@ -83,20 +83,31 @@ def cut_off(
     async def run() -> None:
         if writer is not None:
             writer.cancel()
-        await close_slow(ws, request)
+            await asyncio.wait([writer])  # its send, stuck on the peer, ends first
+        await close_bounded(ws, request, 1008, TOO_SLOW)
 
     return asyncio.ensure_future(run())
 
 
-async def close_slow(ws: web.WebSocketResponse, request: web.Request) -> None:
-    """Close a connection whose client does not read: a close frame if it still goes out
-    in time (1008, "Client too slow"), else the transport is cut."""
+async def close_bounded(
+    ws: web.WebSocketResponse, request: web.Request, code: int, message: bytes
+) -> None:
+    """Close a connection, with a close frame if it still goes out in time; a peer that
+    does not read has its transport cut, so it can hold up neither the closing nor the
+    venue's shutdown. (aiohttp's own fallback, a graceful transport close, waits for the
+    unread bytes to flush: for ever.)"""
     try:
-        await asyncio.wait_for(ws.close(code=1008, message=TOO_SLOW), CLOSE_TIMEOUT_S)
-        return
+        await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
     except (TimeoutError, ConnectionError, RuntimeError):
         pass
-    transport: Any = request.transport
-    if transport is not None:
-        with contextlib.suppress(Exception):
-            transport.abort()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this task is being cancelled: cut the transport (below) and go
+        # Not ours: aiohttp's wait for the unread socket, cancelled with the stopped
+        # writer's send. The close frame cannot go out; the transport is cut below.
+    finally:
+        transport: Any = request.transport
+        if transport is not None and transport.get_write_buffer_size():
+            with contextlib.suppress(Exception):
+                transport.abort()

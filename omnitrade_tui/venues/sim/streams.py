@@ -26,7 +26,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from omnitrade_tui.venues.sim.names import is_stream_name
-from omnitrade_tui.venues.sim.outbox import Outbox, cut_off
+from omnitrade_tui.venues.sim.outbox import Outbox, close_bounded, cut_off
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +177,11 @@ class StreamHub:
         self.clients.discard(client)
 
     async def close_all(self, code: int = 1001, message: bytes = b"") -> None:
-        """Close every connection (the fault injection's "drop")."""
-        for client in list(self.clients):
-            await client.ws.close(code=code, message=message)
+        """Close every connection (the fault injection's "drop", and shutdown), all at
+        once and each in bounded time."""
+        await asyncio.gather(
+            *(close_bounded(c.ws, c.request, code, message) for c in list(self.clients))
+        )
 
     def expire(self, max_age_s: float) -> None:
         """Close connections older than ``max_age_s`` (Binance cuts them at 24 hours)."""
@@ -230,7 +232,7 @@ class StreamHub:
             self.drop(client)
             writer.cancel()
             if client.cut is not None:
-                await client.cut
+                await asyncio.wait([client.cut])  # closing it, in bounded time
         return ws
 
     def _control(self, client: StreamClient, text: str) -> dict[str, Any] | None:

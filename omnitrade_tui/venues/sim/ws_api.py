@@ -274,5 +274,5 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
         venue.api_sockets.discard(ws)
         writer.cancel()
         if session.cut is not None:
-            await session.cut  # closing it (bounded by close_slow's timeout)
+            await asyncio.wait([session.cut])  # closing it, in bounded time
     return ws

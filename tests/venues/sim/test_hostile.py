@@ -17,7 +17,8 @@ import aiohttp
 import msgspec
 import pytest
 
-from omnitrade_tui.venues.sim import rest, ws_api
+from omnitrade_tui.venues.sim import rest, streams, ws_api
+from omnitrade_tui.venues.sim.names import stream_names
 from omnitrade_tui.venues.sim.outbox import Outbox
 from omnitrade_tui.venues.sim.rest import RetryWindow
 from omnitrade_tui.venues.sim.state import save_state
@@ -221,6 +222,40 @@ def client_frame(payload: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+async def silent_client(
+    sim: SimVenue, path: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket client that upgrades, then never reads again (a tiny receive buffer,
+    so the venue's writes back up at once)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (sim.host, sim.port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {sim.host}:{sim.port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
+
+
+async def cut_off_within(request: Any, seconds: float) -> bool:
+    """Whether the venue closes this connection's socket within ``seconds``, watched from
+    its side: reading anything from the client would be the reading it never does."""
+
+    def closed() -> bool:
+        transport = request.transport
+        return transport is None or transport.is_closing()
+
+    deadline = time.monotonic() + seconds
+    while not closed() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    return closed()
+
+
 @pytest.mark.timeout(120)
 async def test_a_websocket_api_client_that_never_reads_is_cut_off(
     monkeypatch: pytest.MonkeyPatch,
@@ -235,18 +270,7 @@ async def test_a_websocket_api_client_that_never_reads_is_cut_off(
 
     monkeypatch.setattr(ws_api, "Session", Recorded)
     async with SimVenue.start(seed=2, generate=False) as sim:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (sim.host, sim.port))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /ws-api/v3 HTTP/1.1\r\nHost: {sim.host}:{sim.port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+        _, writer = await silent_client(sim, "/ws-api/v3")
         frame = client_frame(b'{"id":1,"method":"exchangeInfo"}')
         try:
             # 5,000 requests whose answers weigh about 25 MB, in bursts, so the venue's
@@ -257,21 +281,38 @@ async def test_a_websocket_api_client_that_never_reads_is_cut_off(
                 await asyncio.sleep(0.02)
         except ConnectionError:
             pass  # cut off while still sending: what the test wants
-        # Polled on the venue's side: reading anything from the client would be the
-        # reading it never does. Gone means its socket is closed, not just forgotten.
         (session,) = sessions
-
-        def closed() -> bool:
-            transport = session.request.transport
-            return transport is None or transport.is_closing()
-
-        deadline = time.monotonic() + 20
-        while not closed() and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
-        assert closed(), "a client that never reads is still connected"
+        assert await cut_off_within(session.request, 20), "a client that never reads is still on"
         assert not sim.api_sockets and session.ws.closed
         outbox = session.outbox
         assert outbox.overflowed and outbox.peak_bytes <= ws_api.Session.MAX_OUTBOX_BYTES
+        writer.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_stream_client_that_never_reads_is_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clients: list[streams.StreamClient] = []
+
+    class Recorded(streams.StreamClient):
+        MAX_OUTBOX_BYTES = 64 * 1024  # the real bound takes minutes of frames to reach
+
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            clients.append(self)
+
+    monkeypatch.setattr(streams, "StreamClient", Recorded)
+    async with SimVenue.start(seed=2) as sim:
+        names = [n for s in sim.markets for n in stream_names(s)]
+        _, writer = await silent_client(sim, "/stream?streams=" + "/".join(names))
+        (client,) = clients
+        # The kernel would otherwise take megabytes of frames before the writer waits.
+        sock = client.request.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        assert await cut_off_within(client.request, 60), "a client that never reads is still on"
+        assert client.overflowed and client._outbox.peak_bytes <= Recorded.MAX_OUTBOX_BYTES
+        assert client not in sim.hub.clients
         writer.close()
 
 
