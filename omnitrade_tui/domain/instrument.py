@@ -93,6 +93,8 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     max_num_algo_orders: int | None = None
     iceberg_parts: int | None = None
     default_stp_mode: str = "NONE"
+    # The self-trade prevention modes an order may name (exchangeInfo's
+    # allowedSelfTradePreventionModes; the four every Binance symbol has when it says none).
     allowed_stp_modes: tuple[str, ...] = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 
     @property
