@@ -13,6 +13,7 @@ import pytest
 
 from omnitrade_tui.domain import OrderStatus, Side
 from omnitrade_tui.domain.enums import ExecutionType, SelfTradePreventionMode
+from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.venues.sim.errors import SimError
 from omnitrade_tui.venues.sim.matching import OrderExecuted, SimEvent
 from omnitrade_tui.venues.sim.render import execution_report, placed_order
@@ -218,3 +219,11 @@ async def test_decrement_over_rest_answers_and_the_venue_keeps_serving() -> None
         assert (maker["status"], maker["preventedQuantity"]) == ("NEW", "0.40000000")
         async with http.get(f"{sim.rest_url}/v3/ping") as resp:
             assert resp.status == 200
+
+
+def test_the_allowed_modes_go_through_exchange_info_and_back() -> None:
+    engine, _, _ = make_engine()
+    inst = engine.instruments["ETHUSDT"]
+    assert Instrument.from_exchange_info(inst.to_exchange_info()) == inst
+    limited = {**inst.to_exchange_info(), "allowedSelfTradePreventionModes": ["NONE"]}
+    assert Instrument.from_exchange_info(limited).allowed_stp_modes == ("NONE",)
