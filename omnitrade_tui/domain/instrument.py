@@ -93,6 +93,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     max_num_algo_orders: int | None = None
     iceberg_parts: int | None = None
     default_stp_mode: str = "NONE"
+    # The self-trade prevention modes an order may name (exchangeInfo's
+    # allowedSelfTradePreventionModes; the four every Binance symbol has when it says none).
+    allowed_stp_modes: tuple[str, ...] = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 
     @property
     def tick_size(self) -> Decimal:
@@ -136,6 +139,9 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
         order_types = frozenset(
             OrderType(t) for t in entry.get("orderTypes", ()) if t in OrderType.__members__
         )
+        stp_modes = entry.get("allowedSelfTradePreventionModes")
+        if stp_modes:
+            kwargs["allowed_stp_modes"] = tuple(str(m) for m in stp_modes)
         return cls(
             symbol=str(entry["symbol"]),
             base_asset=str(entry["baseAsset"]),
@@ -247,12 +253,7 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
             "permissions": [],
             "permissionSets": [["SPOT"]],
             "defaultSelfTradePreventionMode": self.default_stp_mode,
-            "allowedSelfTradePreventionModes": [
-                "NONE",
-                "EXPIRE_TAKER",
-                "EXPIRE_MAKER",
-                "EXPIRE_BOTH",
-            ],
+            "allowedSelfTradePreventionModes": list(self.allowed_stp_modes),
         }
 
 

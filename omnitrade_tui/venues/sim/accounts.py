@@ -14,6 +14,9 @@ from decimal import Decimal
 from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.venues.sim.errors import insufficient_balance
 
+# What a registered key's account starts with unless told otherwise.
+DEFAULT_BALANCES = {"USDT": "100000", "BTC": "1", "ETH": "10", "SOL": "100", "BNB": "50"}
+
 
 @dataclass
 class Account:

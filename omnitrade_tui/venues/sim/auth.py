@@ -22,9 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from omnitrade_tui.venues.sim.errors import SimError
+from omnitrade_tui.venues.sim.params import recv_window
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9]{16,128}$")
 _SIGNATURE_PAIR = re.compile(r"(^|&)signature=[^&]*")
+_TIMESTAMP = re.compile(r"[0-9]{1,17}")  # milliseconds or microseconds, ASCII digits
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,20 @@ class ApiKey:
     public_pem: str | None = None  # kept to save the key with --state
 
     def verify(self, payload: str, signature: str) -> bool:
-        """Whether ``signature`` signs ``payload`` with this key."""
+        """Whether ``signature`` signs ``payload`` with this key (False for any signature
+        that is not ASCII: ``compare_digest`` raises on those)."""
+        if not signature.isascii():
+            return False
+        # A payload can hold lone surrogates (undecodable percent-escapes); no valid
+        # signature covers them, and they must not raise.
+        data = payload.encode("utf-8", "surrogatepass")
         if self.secret is not None:
-            expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+            expected = hmac.new(self.secret.encode(), data, hashlib.sha256).hexdigest()
             return hmac.compare_digest(expected, signature.lower())
         if self.public_key is not None:
             try:
                 raw = base64.b64decode(signature, validate=True)
-                self.public_key.verify(raw, payload.encode())
+                self.public_key.verify(raw, data)
             except (InvalidSignature, binascii.Error, ValueError):
                 return False
             return True
@@ -123,27 +131,21 @@ def _ws_value(value: Any) -> str:
 
 def check_timestamp(params: dict[str, str], server_ms: int) -> None:
     """Binance's timing rule: ``timestamp < server + 1000`` and ``server - timestamp <=
-    recvWindow`` (default 5000, at most 60000).
+    recvWindow`` (default 5000, in (0, 60000]).
 
     Raises:
-        SimError: -1102 without a timestamp, -1021 outside the window.
+        SimError: -1102 without a timestamp (or a malformed one), -1100 or -1131 for a
+            recvWindow that is not a number in range, -1021 outside the window.
     """
-    raw = params.get("timestamp")
-    if raw is None or raw == "":
+    raw = params.get("timestamp", "")
+    if not _TIMESTAMP.fullmatch(raw):
         raise SimError(
             -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
         )
-    try:
-        timestamp = int(raw)
-        window = float(params.get("recvWindow", "5000"))
-    except ValueError:
-        raise SimError(
-            -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-        ) from None
+    timestamp = int(raw)
+    window = recv_window(params)
     if timestamp > 10**14:  # microseconds
         timestamp //= 1000
-    if window > 60_000 or window <= 0:
-        raise SimError(-1131, "recvWindow must be less than 60000")
     if timestamp >= server_ms + 1000:
         raise SimError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
     if server_ms - timestamp > window:

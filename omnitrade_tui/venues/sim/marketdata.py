@@ -18,11 +18,11 @@ from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.venues.sim.history import KlineHistory
 from omnitrade_tui.venues.sim.matching import LevelChanged, MatchingEngine, TradePrinted
+from omnitrade_tui.venues.sim.names import DEPTH_LEVELS, KLINE_INTERVALS
 from omnitrade_tui.venues.sim.render import f8, ff, kline_event
 from omnitrade_tui.venues.sim.streams import StreamHub
 
 _TRADES_KEPT = 20_000
-KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
 
 
 class _DepthWindow:
@@ -174,7 +174,7 @@ class SymbolMarket:
             stream = self.lower + suffix
             if frame is not None and not skip and self.hub.wanted(stream):
                 self.hub.publish(stream, frame)
-        for levels in (5, 10, 20):
+        for levels in DEPTH_LEVELS:
             for suffix in (f"@depth{levels}@100ms",) + ((f"@depth{levels}",) if slow else ()):
                 stream = self.lower + suffix
                 if self.hub.wanted(stream):

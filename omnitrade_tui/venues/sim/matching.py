@@ -3,8 +3,11 @@
 One book per symbol. Supported: LIMIT with GTC, IOC and FOK; MARKET by quantity and by
 quote amount; LIMIT_MAKER; STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT
 (triggered by the last trade price); cancel, cancel all, cancel-replace; OCO lists;
-self-trade prevention (EXPIRE_TAKER by default, EXPIRE_MAKER, EXPIRE_BOTH, NONE); maker
-and taker fees charged in the asset received, collected in ``fees``.
+self-trade prevention by the taker's mode as Binance's STP FAQ describes it (EXPIRE_TAKER
+by default, EXPIRE_MAKER, EXPIRE_BOTH, DECREMENT, NONE; TRANSFER is DECREMENT here, since
+the sim has no trade groups and a transfer within one account moves nothing), each
+prevented match numbered per symbol; maker and taker fees charged in the asset received,
+collected in ``fees``.
 
 Requests are checked in Binance's order: symbol, mandatory parameters, filters (the
 domain's ``validate_order``, answered as ``-1013 Filter failure: NAME``), then the engine's
@@ -15,7 +18,7 @@ event records, which the wire server turns into stream frames and user-data even
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from omnitrade_tui.domain.decimals import ZERO
@@ -74,6 +77,8 @@ class OrderExecuted:
     trade_id: int = -1
     is_maker: bool = False
     reject_reason: str = "NONE"
+    prevented_qty: Decimal = ZERO  # TRADE_PREVENTION: what this event prevented ("B")
+    counter_order_id: int = -1  # TRADE_PREVENTION: the other order of the match ("U")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +104,25 @@ class Execution:
     trade_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class PreventedMatch:
+    """One self-trade prevented (an item of a FULL response's ``preventedMatches``)."""
+
+    prevented_match_id: int
+    taker_order_id: int
+    maker_order_id: int
+    price: Decimal
+    taker_qty: Decimal  # zero when the taker lost nothing to it (EXPIRE_MAKER)
+    maker_qty: Decimal  # zero when the maker lost nothing to it (EXPIRE_TAKER)
+
+
 @dataclass(slots=True)
 class PlaceResult:
-    """The placed order and its immediate fills."""
+    """The placed order, its immediate fills and the self-trades it was kept from."""
 
     order: SimOrder
     fills: list[Execution]
+    prevented: list[PreventedMatch] = field(default_factory=list)
 
 
 class MatchingEngine:
@@ -125,6 +143,9 @@ class MatchingEngine:
         self.last_price: dict[str, Decimal] = {}
         self.update_ids = dict.fromkeys(self.instruments, 1)
         self._trade_ids = dict.fromkeys(self.instruments, 0)
+        self._prevented_ids = dict.fromkeys(self.instruments, 0)
+        self._prevented: list[PreventedMatch] = []  # of the placement under way
+        self._last_prevented: tuple[Decimal, int] = (ZERO, -1)  # (qty, maker id) for the report
         self._next_order_id = 1
         self._next_list_id = 1
         self.orders: dict[tuple[str, int], SimOrder] = {}
@@ -267,6 +288,7 @@ class MatchingEngine:
         self._lock_for(order, book)
         self._next_order_id += 1
         self._register(order)
+        self._prevented = []
         fills: list[Execution] = []
         if order.type.has_stop:
             book.stops.append(order)
@@ -277,11 +299,17 @@ class MatchingEngine:
             fills = self._execute(book, order)
         self._run_triggers(book)
         self._flush_balances()
-        return PlaceResult(order, fills)
+        mine = [p for p in self._prevented if p.taker_order_id == order.order_id]
+        self._prevented = []
+        return PlaceResult(order, fills, mine)
 
     def check(self, inst: Instrument, account: Account, req: OrderRequest) -> None:
         """Every refusal a new order can meet before matching (-1102, -1013, -2010)."""
         _check_mandatory(req)
+        if req.stp_mode is not None and str(req.stp_mode) not in inst.allowed_stp_modes:
+            raise SimError(
+                -1013, "This symbol does not allow the specified self-trade prevention mode."
+            )
         open_orders = self.open_orders(account, inst.symbol)
         ctx = ValidationContext(
             avg_price=self.avg_price(inst.symbol),
@@ -361,26 +389,26 @@ class MatchingEngine:
                 maker.account is taker.account
                 and taker.stp_mode is not SelfTradePreventionMode.NONE
             ):
-                mode = taker.stp_mode
-                if mode in (
-                    SelfTradePreventionMode.EXPIRE_MAKER,
-                    SelfTradePreventionMode.EXPIRE_BOTH,
-                ):
-                    self._expire_resting(book, maker)
-                if mode in (
-                    SelfTradePreventionMode.EXPIRE_TAKER,
-                    SelfTradePreventionMode.EXPIRE_BOTH,
-                ):
+                # Each prevention takes one of the two orders out of the match (or both),
+                # so this loop always moves on.
+                if self._prevent(book, taker, maker, level, qty):
                     stp_stopped = True
                     break
                 continue
             fills.append(self._trade(book, opposite, taker, maker, min(qty, maker.remaining)))
         if taker.quote_order_qty is not None and taker.type is OrderType.MARKET:
-            taker.orig_qty = taker.executed_qty  # Binance reports what the amount bought
+            # Binance reports what the amount bought (and what prevention kept it from).
+            taker.orig_qty = taker.executed_qty + taker.prevented_qty
         if taker.status is OrderStatus.FILLED:
             return fills
         if stp_stopped:
-            self._finish(taker, OrderStatus.EXPIRED_IN_MATCH, "NONE")
+            self._finish(
+                taker,
+                OrderStatus.EXPIRED_IN_MATCH,
+                "NONE",
+                ExecutionType.TRADE_PREVENTION,
+                self._last_prevented,
+            )
         elif taker.type.executes_as_market or taker.time_in_force in (
             TimeInForce.IOC,
             TimeInForce.FOK,
@@ -399,7 +427,8 @@ class MatchingEngine:
         """How much the taker still wants at ``level`` (a quote-amount order converts)."""
         step = self.instruments[taker.symbol].step_size
         if taker.quote_order_qty is not None and taker.type is OrderType.MARKET:
-            return _floor((taker.quote_order_qty - taker.cum_quote) / level, step)
+            left = taker.quote_order_qty - taker.cum_quote - taker.prevented_quote
+            return _floor(left / level, step)
         if taker.side is Side.BUY and taker.type.executes_as_market:
             # What the lock (plus free funds) can still pay for at this level: the
             # estimate made at placement can fall short when STP skips our own orders.
@@ -416,7 +445,10 @@ class MatchingEngine:
             ):
                 break
             for maker in opposite.queues[price]:
-                if maker.account is taker.account:
+                if (
+                    maker.account is taker.account
+                    and taker.stp_mode is not SelfTradePreventionMode.NONE
+                ):
                     return False  # self-trade prevention would stop the fill
                 need -= maker.remaining
                 if need <= 0:
@@ -529,23 +561,131 @@ class MatchingEngine:
             self._touch(order.account, order.locked_asset)
             order.locked = ZERO
 
-    def _finish(self, order: SimOrder, status: OrderStatus, reason: str) -> None:
+    def _finish(
+        self,
+        order: SimOrder,
+        status: OrderStatus,
+        reason: str,
+        execution: ExecutionType = ExecutionType.EXPIRED,
+        prevention: tuple[Decimal, int] = (ZERO, -1),
+    ) -> None:
         order.status = status
         order.expiry_reason = reason
         order.update_ms = self.clock()
         self._release(order)
         self._closed(order)
-        self._emit(OrderExecuted(order, ExecutionType.EXPIRED, order.update_ms))
+        prevented, counter = prevention
+        self._emit(
+            OrderExecuted(
+                order,
+                execution,
+                order.update_ms,
+                prevented_qty=prevented,
+                counter_order_id=counter,
+            )
+        )
 
-    def _expire_resting(self, book: SymbolBook, order: SimOrder) -> None:
-        total = book.side(order.side).remove(order)
+    # -- self-trade prevention ---------------------------------------------------------------
+
+    def _prevent(
+        self, book: SymbolBook, taker: SimOrder, maker: SimOrder, price: Decimal, qty: Decimal
+    ) -> bool:
+        """Keep ``taker`` from trading ``qty`` at ``price`` against ``maker`` (same account),
+        as the taker's mode says; True when the taker is done (it then expires in match).
+
+        EXPIRE_* modes expire whole remaining quantities; DECREMENT (and TRANSFER, which is
+        DECREMENT within one account) takes the smaller side's quantity off both orders,
+        so the smaller one expires, or both when they are equal.
+        """
+        mode = taker.stp_mode
+        # What the taker still wants: a quote-amount order wants ``qty`` at this level.
+        taker_left = qty if taker.quote_order_qty is not None else taker.remaining
+        if mode in (SelfTradePreventionMode.DECREMENT, SelfTradePreventionMode.TRANSFER):
+            maker_qty = taker_qty = min(qty, maker.remaining)
+            taker_done = taker_qty >= qty
+        else:
+            expire_maker = mode in (
+                SelfTradePreventionMode.EXPIRE_MAKER,
+                SelfTradePreventionMode.EXPIRE_BOTH,
+            )
+            taker_done = mode in (
+                SelfTradePreventionMode.EXPIRE_TAKER,
+                SelfTradePreventionMode.EXPIRE_BOTH,
+            )
+            maker_qty = maker.remaining if expire_maker else ZERO
+            taker_qty = taker_left if taker_done else ZERO
+        match_id = self._prevented_ids[book.symbol]
+        self._prevented_ids[book.symbol] += 1
+        self._prevented.append(
+            PreventedMatch(match_id, taker.order_id, maker.order_id, price, taker_qty, maker_qty)
+        )
+        if maker_qty > 0:
+            self._prevent_resting(book, maker, maker_qty, match_id, taker.order_id)
+        if taker_qty > 0:
+            taker.prevented_match_id = match_id
+            taker.prevented_qty += taker_qty
+            taker.prevented_quote += taker_qty * price
+            taker.update_ms = self.clock()
+            self._unlock_part(taker, taker_qty)
+            self._last_prevented = (taker_qty, maker.order_id)
+            if not taker_done:  # decremented, still working: its own TRADE_PREVENTION report
+                self._emit(
+                    OrderExecuted(
+                        taker,
+                        ExecutionType.TRADE_PREVENTION,
+                        taker.update_ms,
+                        prevented_qty=taker_qty,
+                        counter_order_id=maker.order_id,
+                    )
+                )
+        return taker_done
+
+    def _prevent_resting(
+        self, book: SymbolBook, order: SimOrder, qty: Decimal, match_id: int, counter: int
+    ) -> None:
+        """Take ``qty`` off a resting order by self-trade prevention; all of it expires it."""
+        side = book.side(order.side)
         assert order.price is not None
-        self._level(book.symbol, order.side, order.price, total)
-        order.status = OrderStatus.EXPIRED_IN_MATCH
+        if qty >= order.remaining:
+            total = side.remove(order)  # before the prevented quantity leaves ``remaining``
+            order.status = OrderStatus.EXPIRED_IN_MATCH
+        else:
+            total = side.reduce(order.price, qty)
+        order.prevented_qty += qty
+        order.prevented_quote += qty * order.price
+        order.prevented_match_id = match_id
         order.update_ms = self.clock()
-        self._release(order)
-        self._closed(order)
-        self._emit(OrderExecuted(order, ExecutionType.TRADE_PREVENTION, order.update_ms))
+        self._level(book.symbol, order.side, order.price, total)
+        if order.status is OrderStatus.EXPIRED_IN_MATCH:
+            self._release(order)
+            self._closed(order)
+        else:
+            self._unlock_part(order, qty)
+        self._emit(
+            OrderExecuted(
+                order,
+                ExecutionType.TRADE_PREVENTION,
+                order.update_ms,
+                prevented_qty=qty,
+                counter_order_id=counter,
+            )
+        )
+
+    def _unlock_part(self, order: SimOrder, qty: Decimal) -> None:
+        """Give back the lock of ``qty`` that will never trade (a market buy's estimate
+        stays until the order ends)."""
+        if order.locked <= 0:
+            return
+        if order.side is Side.SELL:
+            amount = qty
+        elif order.type.has_price and order.price is not None:
+            amount = order.price * qty
+        else:
+            return
+        amount = min(amount, order.locked)
+        order.account.unlock(order.locked_asset, amount)
+        order.locked -= amount
+        self._touch(order.account, order.locked_asset)
 
     def _expire_peer(self, book: SymbolBook, order: SimOrder) -> None:
         peer = order.oco_peer

@@ -24,7 +24,9 @@ class SimOrder:
     """A mutable order inside the engine (the wire server renders it to Binance JSON).
 
     ``locked`` is what this order still holds locked in ``locked_asset``: the quote amount
-    for a BUY (price x remaining), the base quantity for a SELL.
+    for a BUY (price x remaining), the base quantity for a SELL. ``prevented_qty`` is what
+    self-trade prevention took off it (Binance's ``preventedQuantity``): it no longer
+    trades, so ``remaining`` is the original quantity less what was executed or prevented.
     """
 
     order_id: int
@@ -50,12 +52,15 @@ class SimOrder:
     locked: Decimal = ZERO
     triggered: bool = False
     expiry_reason: str = "NONE"
+    prevented_qty: Decimal = ZERO
+    prevented_quote: Decimal = ZERO  # the notional of prevented_qty (quote-amount orders)
+    prevented_match_id: int = -1  # the last prevented match this order took part in
     oco_peer: SimOrder | None = field(default=None, repr=False)
 
     @property
     def remaining(self) -> Decimal:
-        """Quantity still to fill."""
-        return self.orig_qty - self.executed_qty
+        """Quantity still to fill (neither executed nor prevented)."""
+        return self.orig_qty - self.executed_qty - self.prevented_qty
 
     @property
     def is_open(self) -> bool:

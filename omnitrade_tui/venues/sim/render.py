@@ -11,9 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from omnitrade_tui.domain.decimals import ZERO
+from omnitrade_tui.domain.enums import ExecutionType, OrderType
 from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.venues.sim.accounts import Account
-from omnitrade_tui.venues.sim.matching import Execution, OrderExecuted
+from omnitrade_tui.venues.sim.matching import (
+    Execution,
+    OrderExecuted,
+    PlaceResult,
+    PreventedMatch,
+)
 from omnitrade_tui.venues.sim.orders import SimOrder
 
 
@@ -60,12 +66,37 @@ def order_result(order: SimOrder) -> dict[str, Any]:
         out["stopPrice"] = f8(order.stop_price)
     if order.expiry_reason != "NONE":
         out["expiryReason"] = order.expiry_reason
+    _add_prevention(out, order)
     return out
 
 
-def order_full(order: SimOrder, fills: list[Execution]) -> dict[str, Any]:
-    """The ``FULL`` response: ``RESULT`` plus the fills."""
+def _add_prevention(out: dict[str, Any], order: SimOrder) -> None:
+    """Binance's conditional STP fields, on orders self-trade prevention touched."""
+    if order.prevented_match_id >= 0:
+        out["preventedMatchId"] = order.prevented_match_id
+        out["preventedQuantity"] = f8(order.prevented_qty)
+
+
+def _prevented_match(p: PreventedMatch) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "preventedMatchId": p.prevented_match_id,
+        "makerOrderId": p.maker_order_id,
+        "price": f8(p.price),
+    }
+    if p.taker_qty:
+        out["takerPreventedQuantity"] = f8(p.taker_qty)
+    if p.maker_qty:
+        out["makerPreventedQuantity"] = f8(p.maker_qty)
+    return out
+
+
+def order_full(
+    order: SimOrder, fills: list[Execution], prevented: list[PreventedMatch] | None = None
+) -> dict[str, Any]:
+    """The ``FULL`` response: ``RESULT`` plus the fills (and the self-trades prevented)."""
     out = order_result(order)
+    if prevented:
+        out["preventedMatches"] = [_prevented_match(p) for p in prevented]
     out["fills"] = [
         {
             "price": f8(f.price),
@@ -79,9 +110,22 @@ def order_full(order: SimOrder, fills: list[Execution]) -> dict[str, Any]:
     return out
 
 
+def placed_order(result: PlaceResult, resp_type: str | None) -> dict[str, Any]:
+    """A new order's answer in its ``newOrderRespType`` (default: FULL for MARKET and
+    LIMIT, ACK for the others, as Binance does)."""
+    order = result.order
+    if resp_type is None:
+        resp_type = "FULL" if order.type in (OrderType.MARKET, OrderType.LIMIT) else "ACK"
+    if resp_type == "ACK":
+        return order_ack(order)
+    if resp_type == "RESULT":
+        return order_result(order)
+    return order_full(order, result.fills, result.prevented)
+
+
 def order_query(order: SimOrder) -> dict[str, Any]:
     """``GET /api/v3/order`` and the items of ``openOrders`` and ``allOrders``."""
-    return {
+    out = {
         "symbol": order.symbol,
         "orderId": order.order_id,
         "orderListId": order.order_list_id,
@@ -103,6 +147,8 @@ def order_query(order: SimOrder) -> dict[str, Any]:
         "origQuoteOrderQty": f8(order.quote_order_qty),
         "selfTradePreventionMode": str(order.stp_mode),
     }
+    _add_prevention(out, order)
+    return out
 
 
 def cancel_report(order: SimOrder, cancel_client_id: str | None) -> dict[str, Any]:
@@ -116,7 +162,7 @@ def cancel_report(order: SimOrder, cancel_client_id: str | None) -> dict[str, An
 def execution_report(ev: OrderExecuted) -> dict[str, Any]:
     """The ``executionReport`` user-data event."""
     o = ev.order
-    return {
+    out = {
         "e": "executionReport",
         "E": ev.time_ms,
         "s": o.symbol,
@@ -141,7 +187,6 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "N": ev.commission_asset,
         "T": ev.time_ms,
         "t": ev.trade_id,
-        "v": 0,
         "I": ev.time_ms,
         "w": o.is_open and o.working_ms >= 0,
         "m": ev.is_maker,
@@ -153,6 +198,13 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "W": o.working_ms,
         "V": str(o.stp_mode),
     }
+    if o.prevented_match_id >= 0:  # the STP fields appear only on orders STP touched
+        out["v"] = o.prevented_match_id
+        out["A"] = f8(o.prevented_qty)
+    if ev.execution_type is ExecutionType.TRADE_PREVENTION:
+        out["U"] = ev.counter_order_id
+        out["B"] = f8(ev.prevented_qty)
+    return out
 
 
 def account_position(account: Account, assets: tuple[str, ...], time_ms: int) -> dict[str, Any]:

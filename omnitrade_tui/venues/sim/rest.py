@@ -1,8 +1,10 @@
 """REST API of the simulated venue under ``/api/v3``: Binance's endpoints, weights,
 signatures and error bodies.
 
-Parameters come from the query string and the form body (the query wins on duplicates);
-signed endpoints verify the signature over the raw payload, then the timestamp window.
+Parameters come from the query string and the form body; a name sent twice is -1101, a
+body that is not UTF-8 is -1100, and every parameter is parsed by ``params`` into a
+Binance error when malformed, so hostile input gets a JSON error body, never a 500.
+Signed endpoints verify the signature over the raw payload, then the timestamp window.
 Every answer carries ``X-MBX-USED-WEIGHT-1M``; successful orders carry the order-count
 headers. Over the weight limit a client gets 429 with ``Retry-After``; one that keeps
 going while told to wait is banned with 418.
@@ -17,6 +19,7 @@ clears them (a client that was told to wait once and did is not punished for it 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -30,21 +33,23 @@ from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
-from omnitrade_tui.venues.sim.marketdata import KLINE_INTERVALS
+from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
 from omnitrade_tui.venues.sim.render import (
     account_info,
     cancel_report,
     f8,
     ff,
     kline_row,
-    order_ack,
     order_full,
     order_query,
     order_result,
+    placed_order,
 )
 
 if TYPE_CHECKING:
     from omnitrade_tui.venues.sim.venue import SimVenue
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[["Call"], Awaitable[Any]]
 
@@ -57,15 +62,24 @@ _UNKNOWN = SimError(
 
 
 class Call:
-    """One REST request: the venue, merged parameters, raw payload, and the caller."""
+    """One REST request: the venue, merged parameters, raw payload, and the caller.
+
+    Raises:
+        SimError: -1101 when a parameter is sent twice (in the query, the body, or both).
+    """
 
     def __init__(self, venue: SimVenue, request: web.Request, body: str) -> None:
         self.venue = venue
         self.request = request
         self.body = body
-        merged = dict(parse_qsl(body, keep_blank_values=True))
-        merged.update(parse_qsl(request.query_string, keep_blank_values=True))
-        self.params: dict[str, str] = merged
+        pairs = parse_qsl(body, keep_blank_values=True)
+        # The query as sent, still percent-encoded: what the signature covers, and decoded
+        # once here (aiohttp's ``query_string`` is decoded already).
+        self.raw_query = request.rel_url.raw_query_string
+        pairs += parse_qsl(self.raw_query, keep_blank_values=True)
+        self.params: dict[str, str] = dict(pairs)
+        if len(self.params) != len(pairs):
+            raise SimError(-1101, "Duplicate values for a parameter detected.")
         self.account: Account | None = None
         self.order_counted = False
 
@@ -78,7 +92,7 @@ class Call:
             raise SimError(
                 -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed."
             )
-        if not key.verify(rest_payload(self.request.query_string, self.body), signature):
+        if not key.verify(rest_payload(self.raw_query, self.body), signature):
             raise SimError(-1022, "Signature for this request is not valid.")
         check_timestamp(self.params, venue.now_ms())
         account = venue.engine.accounts[key.account_id]
@@ -195,9 +209,8 @@ def endpoint(
             banned_until = venue.bans.get(ip, 0.0)
             if banned_until > time.time():
                 return _banned(venue, ip, banned_until, request)
-            body = await request.text()
-            call = Call(venue, request, body)
             try:
+                call = Call(venue, request, await _body(request))
                 used = _weight(venue, ip, cost(call) if callable(cost) else cost)
                 headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
                 throttled = venue.faults.throttle > 0
@@ -218,6 +231,43 @@ def endpoint(
         return run
 
     return wrap
+
+
+async def _body(request: web.Request) -> str:
+    """The form body as text: -1100 when it is not UTF-8, -1101 over the size limit."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise SimError(-1101, "Too many parameters sent for this endpoint.", 413) from None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise SimError(-1100, "Illegal characters found in a parameter.") from None
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Binance's JSON error body for what no endpoint answers (an unknown path or method)
+    and for a bug (-1000, logged with its traceback), instead of aiohttp's text pages."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, msg = (-1020, "This operation is not supported.")
+        if exc.status == 413:
+            code, msg = (-1101, "Too many parameters sent for this endpoint.")
+        elif exc.status not in (404, 405):
+            code, msg = (-1000, "An unknown error occurred while processing the request.")
+        return _json({"code": code, "msg": msg}, exc.status)
+    except Exception:
+        log.exception("simulated venue: %s %s failed", request.method, request.path)
+        return _json(
+            {"code": -1000, "msg": "An unknown error occurred while processing the request."},
+            500,
+        )
 
 
 def _too_many(
@@ -261,12 +311,7 @@ async def exchange_info(call: Call) -> dict[str, Any]:
     if "symbol" in call.params:
         wanted = [call.symbol()]
     elif "symbols" in call.params:
-        try:
-            wanted = list(msgspec.json.decode(call.params["symbols"]))
-        except msgspec.DecodeError:
-            raise SimError(-1100, "Illegal characters found in parameter 'symbols'.") from None
-        if any(s not in venue.markets for s in wanted):
-            raise bad_symbol()
+        wanted = _listed(call)
     return {
         "timezone": "UTC",
         "serverTime": venue.now_ms(),
@@ -299,18 +344,14 @@ async def exchange_info(call: Call) -> dict[str, Any]:
 
 
 def _depth_weight(call: Call) -> int:
-    limit = int(call.params.get("limit", "100") or 100)
+    limit = P.limit(call.params, 100, P.DEPTH_LIMIT_MAX)
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 
 @endpoint(_depth_weight)
 async def depth(call: Call) -> dict[str, Any]:
     symbol = call.symbol()
-    limit = P.integer(call.params, "limit", 100) or 100
-    if not 1 <= limit <= 5000:
-        raise SimError(
-            -1100, "Illegal characters found in parameter 'limit'; legal range is '1-5000'."
-        )
+    limit = P.limit(call.params, 100, P.DEPTH_LIMIT_MAX)
     replay = call.venue.replay
     if replay is not None and symbol in replay.books:
         return replay.books[symbol].depth(limit)
@@ -378,11 +419,7 @@ async def klines(call: Call) -> list[list[Any]]:
     interval = P.required(call.params, "interval")
     if interval not in KLINE_INTERVALS:
         raise SimError(-1120, "Invalid interval.")
-    limit = P.integer(call.params, "limit", 500) or 500
-    if not 1 <= limit <= 1000:
-        raise SimError(
-            -1100, "Illegal characters found in parameter 'limit'; legal range is '1-1000'."
-        )
+    limit = P.limit(call.params, 500, 1000)
     candles = market.history.klines(
         interval, P.integer(call.params, "startTime"), P.integer(call.params, "endTime"), limit
     )
@@ -403,17 +440,19 @@ async def avg_price(call: Call) -> dict[str, Any]:
     return {"mins": 5, "price": ff(price), "closeTime": venue.now_ms()}
 
 
+def _listed(call: Call) -> list[str]:
+    """The ``symbols`` parameter, each one listed by the venue (-1121 otherwise)."""
+    names = P.symbol_list(call.params)
+    if any(n not in call.venue.markets for n in names):
+        raise bad_symbol()
+    return names
+
+
 def _symbols_of(call: Call) -> list[str]:
     if "symbol" in call.params:
         return [call.symbol()]
     if "symbols" in call.params:
-        try:
-            names = list(msgspec.json.decode(call.params["symbols"]))
-        except msgspec.DecodeError:
-            raise SimError(-1100, "Illegal characters found in parameter 'symbols'.") from None
-        if any(n not in call.venue.markets for n in names):
-            raise bad_symbol()
-        return names
+        return _listed(call)
     return list(call.venue.markets)
 
 
@@ -489,17 +528,6 @@ async def ticker_book(call: Call) -> Any:
 # -- trading ----------------------------------------------------------------------------------
 
 
-def _respond(call: Call, order: Any, fills: Any) -> dict[str, Any]:
-    kind = call.params.get("newOrderRespType")
-    if kind is None:
-        kind = "FULL" if str(order.type) in ("MARKET", "LIMIT") else "ACK"
-    if kind == "ACK":
-        return order_ack(order)
-    if kind == "RESULT":
-        return order_result(order)
-    return order_full(order, fills)
-
-
 @endpoint(1)
 async def new_order(call: Call) -> dict[str, Any]:
     account = call.signed()
@@ -512,7 +540,7 @@ async def new_order(call: Call) -> dict[str, Any]:
     if venue.faults.fail_orders > 0:
         venue.faults.fail_orders -= 1
         raise _UNKNOWN
-    return _respond(call, result.order, result.fills)
+    return placed_order(result, call.params.get("newOrderRespType"))
 
 
 @endpoint(1)
@@ -666,7 +694,7 @@ async def cancel_replace(call: Call) -> dict[str, Any]:
         "cancelResult": "SUCCESS",
         "newOrderResult": "SUCCESS",
         "cancelResponse": cancel_report(canceled, call.params.get("cancelNewClientOrderId")),
-        "newOrderResponse": order_full(placed.order, placed.fills),
+        "newOrderResponse": order_full(placed.order, placed.fills, placed.prevented),
     }
 
 

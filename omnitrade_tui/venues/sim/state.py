@@ -66,6 +66,9 @@ def save_state(venue: SimVenue, path: Path) -> None:
     data = {"version": VERSION, "accounts": accounts}
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode of os.open applies only to a file it creates: a temporary file left by a
+    # crash (or made by someone else) keeps its own, so set it either way.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=1)
     os.replace(tmp, path)

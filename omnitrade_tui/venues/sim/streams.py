@@ -4,7 +4,12 @@ messages, and the fan-out of encoded frames to every subscribed connection.
 A frame is encoded once per event; each connection gets it raw or wrapped as
 ``{"stream": ..., "data": ...}`` by splicing bytes, so fan-out costs no re-encoding.
 Control messages follow reference §1.3, including its error answers, and the 5 messages
-per second limit (§1.4): a client over it is disconnected.
+per second limit (§1.4): a client over it is disconnected. Only stream names the venue
+serves can be subscribed (``SUBSCRIBE`` of any other is refused with an error). In a
+connection URL, a ``<symbol>@<kind>`` of a kind the venue does not serve is refused with
+HTTP 400; a symbol it does not list is ignored (so one bad symbol cannot keep a client's
+other streams away), and so is a name without ``@`` (ccxt-pro connects to ``/ws/0`` and
+subscribes by message).
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from aiohttp import WSMsgType, web
+
+from omnitrade_tui.venues.sim.names import is_stream_name
+from omnitrade_tui.venues.sim.outbox import Outbox, close_bounded, cut_off
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +39,33 @@ class StreamClient:
     """One market-stream connection, with its own bounded outbox and writer task.
 
     Frames are queued in order and written by one task, so a slow client never delays
-    the others; a client that falls ``MAX_OUTBOX`` frames behind is disconnected, as
-    Binance drops consumers that cannot keep up.
+    the others; a client that falls ``MAX_OUTBOX`` frames or ``MAX_OUTBOX_BYTES`` behind
+    is disconnected, as Binance drops consumers that cannot keep up.
     """
 
     MAX_OUTBOX = 20_000
+    MAX_OUTBOX_BYTES = 8 * 1024 * 1024
 
-    def __init__(self, ws: web.WebSocketResponse, combined: bool, hub: StreamHub) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.Request, combined: bool, hub: StreamHub
+    ) -> None:
         self.ws = ws
+        self.request = request
         self.hub = hub
         self.combined = combined
         self.streams: set[str] = set()
         self._control_times: deque[float] = deque()
         self.stalled_until = 0.0
         self.connected_at = time.monotonic()
-        self._outbox: deque[tuple[float, bytes]] = deque()
-        self._wake = asyncio.Event()
-        self.overflowed = False
+        self._outbox = Outbox(self.MAX_OUTBOX_BYTES, self.MAX_OUTBOX)
         self.expire_now = False
+        self.writer: asyncio.Future[None] | None = None
+        self.cut: asyncio.Task[None] | None = None
+
+    @property
+    def overflowed(self) -> bool:
+        """Whether this client fell too far behind (it is being disconnected)."""
+        return self._outbox.overflowed
 
     def allow_control(self) -> bool:
         """Count one incoming message; False once over the per-second limit."""
@@ -60,50 +78,51 @@ class StreamClient:
 
     def push(self, stream: str, payload: bytes) -> None:
         """Queue one frame in this client's format (raw or combined)."""
-        if time.monotonic() < self.stalled_until:
+        if time.monotonic() < max(self.stalled_until, self.hub.stalled_until):
             return
         if self.combined:
             payload = b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
-        if len(self._outbox) >= self.MAX_OUTBOX:
-            self.overflowed = True
-            self._wake.set()
-            return
-        self._outbox.append((time.monotonic(), payload))
-        self._wake.set()
+        if not self._outbox.put(payload) and self.cut is None:
+            self.cut = cut_off(self.ws, self.request, self.writer)
+
+    def expire(self) -> None:
+        """Close this connection at the writer's next turn (its lifetime is over)."""
+        self.expire_now = True
+        self._outbox.poke()
 
     async def write_loop(self) -> None:
         """Write queued frames until the socket closes."""
         ws = self.ws
         while not ws.closed:
-            await self._wake.wait()
-            self._wake.clear()
-            if self.overflowed:
-                await ws.close(code=1008, message=b"Client too slow")
-                return
+            item = await self._outbox.get()
+            if self._outbox.overflowed:
+                return  # being cut off
             if self.expire_now:
                 await ws.close(code=1000, message=b"Connection lifetime reached")
                 return
-            while self._outbox and not ws.closed:
-                queued_at, frame = self._outbox.popleft()
-                hold = queued_at + self.hub.delay_s - time.monotonic()
-                if hold > 0:  # the "delay frames" fault: late, but in order
-                    await asyncio.sleep(hold)
-                try:
-                    await ws.send_str(frame.decode())
-                except (ConnectionResetError, RuntimeError):
-                    return
+            if item is None:
+                continue
+            queued_at, frame = item
+            hold = queued_at + self.hub.delay_s - time.monotonic()
+            if hold > 0:  # the "delay frames" fault: late, but in order
+                await asyncio.sleep(hold)
+            try:
+                await ws.send_str(frame.decode())
+            except (ConnectionResetError, RuntimeError):
+                return
 
 
 class StreamHub:
     """Who is subscribed to what, and delivery of frames to them."""
 
-    def __init__(self, known_stream: Any) -> None:
+    def __init__(self, known_stream: Callable[[str], bool]) -> None:
         """``known_stream(name)`` tells whether a stream name is one the venue serves."""
         self.clients: set[StreamClient] = set()
         self._by_stream: dict[str, set[StreamClient]] = {}
         self._known = known_stream
         self.frames_sent = 0
         self.delay_s = 0.0
+        self.stalled_until = 0.0  # monotonic: every connection, new ones too, is silent
 
     def subscribers(self, stream: str) -> int:
         """How many connections listen to ``stream``."""
@@ -158,35 +177,47 @@ class StreamHub:
         self.clients.discard(client)
 
     async def close_all(self, code: int = 1001, message: bytes = b"") -> None:
-        """Close every connection (the fault injection's "drop")."""
-        for client in list(self.clients):
-            await client.ws.close(code=code, message=message)
+        """Close every connection (the fault injection's "drop", and shutdown), all at
+        once and each in bounded time."""
+        await asyncio.gather(
+            *(close_bounded(c.ws, c.request, code, message) for c in list(self.clients))
+        )
 
     def expire(self, max_age_s: float) -> None:
         """Close connections older than ``max_age_s`` (Binance cuts them at 24 hours)."""
         now = time.monotonic()
         for client in self.clients:
             if now - client.connected_at > max_age_s:
-                client.overflowed = False
-                client.expire_now = True
-                client._wake.set()
+                client.expire()
 
     def stall_all(self, seconds: float) -> None:
-        """Stop sending to every connection for a while, silently."""
-        until = time.monotonic() + seconds
-        for client in self.clients:
-            client.stalled_until = until
+        """Stop sending to every connection (and any that connects meanwhile) for a
+        while, silently."""
+        self.stalled_until = max(self.stalled_until, time.monotonic() + seconds)
 
     async def serve(
         self, request: web.Request, initial: list[str], combined: bool
-    ) -> web.WebSocketResponse:
-        """Run one connection: subscribe the URL's streams, then answer control messages."""
+    ) -> web.StreamResponse:
+        """Run one connection: subscribe the URL's streams, then answer control messages.
+
+        A ``<symbol>@<kind>`` of an unknown kind in the URL is refused (HTTP 400, before
+        the upgrade); unlisted symbols, and names without ``@`` (an index some clients
+        put there), are ignored.
+        """
+        unknown = [s for s in initial if "@" in s and not is_stream_name(s)]
+        if unknown:
+            body = {"code": 2, "msg": f"Invalid request: unknown stream name {unknown[0][:64]!r}"}
+            return web.json_response(body, status=400)
+        if len(initial) > MAX_STREAMS:
+            return web.json_response(
+                {"code": 2, "msg": "Invalid request: too many parameters"}, status=400
+            )
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
         await ws.prepare(request)
-        client = StreamClient(ws, combined, self)
+        client = StreamClient(ws, request, combined, self)
         self.clients.add(client)
-        self._subscribe(client, [s for s in initial if self._known(s)][:MAX_STREAMS])
-        writer = asyncio.ensure_future(client.write_loop())
+        self._subscribe(client, [s for s in initial if self._known(s)])
+        writer = client.writer = asyncio.ensure_future(client.write_loop())
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -200,6 +231,8 @@ class StreamHub:
         finally:
             self.drop(client)
             writer.cancel()
+            if client.cut is not None:
+                await asyncio.wait([client.cut])  # closing it, in bounded time
         return ws
 
     def _control(self, client: StreamClient, text: str) -> dict[str, Any] | None:
@@ -207,6 +240,10 @@ class StreamHub:
             msg = msgspec.json.decode(text)
         except msgspec.DecodeError as exc:
             return {"code": 3, "msg": f"Invalid JSON: {exc}"}
+        except RecursionError:  # msgspec's own bound on nesting
+            return {"code": 3, "msg": "Invalid JSON: nested too deeply"}
+        if not _shallow(msg):
+            return {"code": 3, "msg": "Invalid JSON: nested too deeply"}
         if not isinstance(msg, dict):
             return {"code": 3, "msg": "Invalid JSON: expected an object"}
         req_id = msg.get("id")
@@ -236,7 +273,14 @@ class StreamHub:
             if method == "SUBSCRIBE":
                 if len(client.streams | set(names)) > MAX_STREAMS:
                     return {"code": 2, "msg": "Invalid request: too many parameters", "id": req_id}
-                self._subscribe(client, [n for n in names if self._known(n)])
+                unknown = next((n for n in names if not self._known(n)), None)
+                if unknown is not None:
+                    return {
+                        "code": 2,
+                        "msg": f"Invalid request: unknown stream name {unknown[:64]!r}",
+                        "id": req_id,
+                    }
+                self._subscribe(client, names)
             else:
                 self._unsubscribe(client, names)
             return {"result": None, "id": req_id}
@@ -256,6 +300,22 @@ class StreamHub:
             return {"code": 1, "msg": "Invalid value type: expected Boolean", "id": req_id}
         client.combined = params[1]
         return {"result": None, "id": req_id}
+
+
+# A control message is an object of scalars and one list of scalars: two levels.
+MAX_NESTING = 4
+
+
+def _shallow(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` nests no deeper than ``MAX_NESTING`` (so echoing or formatting
+    any part of it can never recurse deeply)."""
+    if depth > MAX_NESTING:
+        return False
+    if isinstance(value, dict):
+        return all(_shallow(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_shallow(v, depth + 1) for v in value)
+    return True
 
 
 async def close_quietly(ws: web.WebSocketResponse) -> None:

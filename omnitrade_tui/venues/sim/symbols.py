@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from omnitrade_tui.domain.enums import SelfTradePreventionMode
 from omnitrade_tui.domain.instrument import (
     Instrument,
     LotSize,
@@ -41,6 +42,7 @@ def _instrument(base: str, tick: str, step: str, max_qty: str, market_max: str) 
         max_num_algo_orders=5,
         iceberg_parts=100,
         default_stp_mode="EXPIRE_TAKER",
+        allowed_stp_modes=tuple(str(m) for m in SelfTradePreventionMode),  # all implemented
     )
 
 

@@ -10,22 +10,28 @@ In-process API (the app and the tests use it)::
         sim.stream_url   # "ws://127.0.0.1:PORT/"        (append "ws/..." or "stream?...")
 
 One aiohttp server on one port serves REST under ``/api/v3``, market streams at
-``/ws/<anything>`` and ``/stream?streams=...``, the WebSocket API at ``/ws-api/v3`` and a
-small control endpoint for fault injection at ``/sim/faults``. A background task steps
-the market every 100 ms, flushes ``@depth@100ms`` frames, and once a second the 1000 ms
-streams, klines and tickers.
+``/ws/<anything>`` and ``/stream?streams=...``, the WebSocket API at ``/ws-api/v3`` and
+small control endpoints for fault injection at ``/sim/faults`` and
+``/sim/shutdown-notice``. Those need ``Authorization: Bearer <faults_token>`` (a token
+made at start, which ``omnitrade sim`` prints) unless the venue was started with
+``faults_open=True`` (``--faults-open``, for tests on a private machine), so another user
+of the box cannot break a running venue. A background task steps the market every 100 ms,
+flushes ``@depth@100ms`` frames, and once a second the 1000 ms streams, klines and
+tickers; every 10 s it forgets per-address rate-limit entries that say nothing any more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import random
+import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,7 +42,7 @@ from aiohttp import web
 from omnitrade_tui.domain.enums import ExecutionType
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.venues.sim import rest, ws_api
-from omnitrade_tui.venues.sim.accounts import Account
+from omnitrade_tui.venues.sim.accounts import DEFAULT_BALANCES, Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import (
     ApiKey,
@@ -45,6 +51,7 @@ from omnitrade_tui.venues.sim.auth import (
     load_ed25519_public_key,
 )
 from omnitrade_tui.venues.sim.errors import SimError
+from omnitrade_tui.venues.sim.faults import Faults
 from omnitrade_tui.venues.sim.market import MarketGenerator
 from omnitrade_tui.venues.sim.marketdata import SymbolMarket
 from omnitrade_tui.venues.sim.matching import (
@@ -55,6 +62,7 @@ from omnitrade_tui.venues.sim.matching import (
     SimEvent,
     TradePrinted,
 )
+from omnitrade_tui.venues.sim.names import ALL_MINI_TICKERS, stream_names
 from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
 from omnitrade_tui.venues.sim.replay import Replay
 from omnitrade_tui.venues.sim.rest import IgnoredRetryAfter, RetryWindow
@@ -65,44 +73,11 @@ from omnitrade_tui.venues.sim.ws_api import UserSubscription
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BALANCES = {"USDT": "100000", "BTC": "1", "ETH": "10", "SOL": "100", "BNB": "50"}
+__all__ = ["DEFAULT_BALANCES", "Faults", "SimVenue"]
+
 TICK_S = 0.1
-
-
-@dataclass
-class Faults:
-    """Fault injection switches, set by flags or through ``POST /sim/faults``.
-
-    ``gap_every_s``: skip one depth frame every N seconds (a sequence gap);
-    ``close_every_s``: close every stream connection every N seconds;
-    ``delay_ms``: hold every stream frame back this long;
-    ``fail_orders``: answer the next N accepted orders with HTTP 503 (outcome unknown);
-    ``throttle``: answer the next N REST requests with 429 and ``Retry-After``;
-    ``max_connection_s``: close stream connections older than this (a short "24 h");
-    ``retry_after_s``: the ``Retry-After`` of a throttled answer (0: until the minute ends).
-    """
-
-    gap_every_s: float = 0.0
-    close_every_s: float = 0.0
-    delay_ms: int = 0
-    fail_orders: int = 0
-    throttle: int = 0
-    max_connection_s: float = 0.0
-    retry_after_s: int = 0
-    _last_gap: float = field(default=0.0, repr=False)
-    _last_close: float = field(default=0.0, repr=False)
-
-    @classmethod
-    def parse(cls, text: str) -> Faults:
-        """``gap_every_s=30,close_every_s=60`` into faults; ``ValueError`` when malformed."""
-        faults = cls()
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            name, _, value = part.partition("=")
-            if name.startswith("_") or not hasattr(faults, name):
-                raise ValueError(f"unknown fault {name!r}")
-            current = getattr(faults, name)
-            setattr(faults, name, type(current)(value))
-        return faults
+PRUNE_EVERY_TICKS = 100
+_NOT_AUTHORIZED = {"code": -1002, "msg": "You are not authorized to execute this request."}
 
 
 class SimVenue:
@@ -119,12 +94,15 @@ class SimVenue:
         replay: Replay | None = None,
         orders_per_10s: int = 50,
         state_path: Path | None = None,
+        faults_open: bool = False,
     ) -> None:
         self.engine = MatchingEngine(list(instruments), self.now_ms)
         self.rng = random.Random(seed)
         self.keys = KeyRing()
         self.hub = StreamHub(self._known_stream)
         self.faults = faults or Faults()
+        # Empty when fault injection is open to anyone who can reach the port.
+        self.faults_token = "" if faults_open else secrets.token_urlsafe(24)
         self.weight_limit = weight_limit
         self.orders_per_10s = orders_per_10s
         self.weights: dict[str, list[float]] = {}  # ip -> [window start, used]
@@ -152,6 +130,9 @@ class SimVenue:
             s: SymbolMarket(self.engine, s, self.hub, random.Random(seed * 1000 + i))
             for i, s in enumerate(self.engine.instruments)
         }
+        self._streams = frozenset(
+            [ALL_MINI_TICKERS, *(n for s in self.markets for n in stream_names(s))]
+        )
         self.engine.listeners.append(self._on_event)
         self.replay = replay
         self._next_account = 1
@@ -282,10 +263,7 @@ class SimVenue:
         return self._next_sub - 1
 
     def _known_stream(self, name: str) -> bool:
-        if name == "!miniTicker@arr":
-            return True
-        symbol, _, kind = name.partition("@")
-        return symbol.upper() in self.markets and bool(kind)
+        return name in self._streams
 
     # -- the market loop --------------------------------------------------------------------
 
@@ -304,11 +282,39 @@ class SimVenue:
                 log.exception("simulated market step failed")
             ticks += 1
 
+    def prune(self) -> None:
+        """Forget per-address entries that no longer say anything: weight counted in a
+        past minute, bans served, ``Retry-After`` windows waited out. (Each address that
+        ever called would otherwise stay for the process's life.)"""
+        now_s = self.now_ms() / 1000
+        stale = [ip for ip, (start, _) in self.weights.items() if not 0 <= now_s - start < 60]
+        for ip in stale:
+            del self.weights[ip]
+        wall = time.time()
+        for ip in [ip for ip, until in self.bans.items() if until <= wall]:
+            del self.bans[ip]
+        mono = time.monotonic()
+        for ip in [
+            ip
+            for ip, w in self.retry_windows.items()
+            if mono - w.given_at >= w.retry_after_s + rest.IN_FLIGHT_S
+        ]:
+            del self.retry_windows[ip]
+
+    def _apply_stall(self) -> None:
+        """``stall_s`` is a one-off: streams go silent from now for that long."""
+        if self.faults.stall_s:
+            self.hub.stall_all(self.faults.stall_s)
+            self.faults.stall_s = 0.0
+
     def _tick(self, ticks: int) -> None:
+        self._apply_stall()  # before this step's frames
         now = self.now_ms()
         if self.generator is not None:
             self.generator.step(now)
         slow = ticks % 10 == 0
+        if ticks % PRUNE_EVERY_TICKS == 0:
+            self.prune()
         faults = self.faults
         mono = time.monotonic()
         if faults.gap_every_s and mono - faults._last_gap >= faults.gap_every_s:
@@ -322,8 +328,8 @@ class SimVenue:
             market.flush_depth(now, slow)
             if slow:
                 market.flush_second(now)
-        if slow and self.hub.wanted("!miniTicker@arr"):
-            self.hub.publish("!miniTicker@arr", [m.mini_ticker(now) for m in self.markets.values()])
+        if slow and self.hub.wanted(ALL_MINI_TICKERS):
+            self.hub.publish(ALL_MINI_TICKERS, [m.mini_ticker(now) for m in self.markets.values()])
         self.hub.delay_s = faults.delay_ms / 1000
         if faults.max_connection_s:
             self.hub.expire(faults.max_connection_s)
@@ -343,7 +349,7 @@ class SimVenue:
 
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
-        app = web.Application(client_max_size=64 * 1024)
+        app = web.Application(client_max_size=64 * 1024, middlewares=[rest.json_errors])
         app[VENUE_KEY] = self
         rest.add_routes(app)
         app.router.add_get("/ws-api/v3", ws_api.handle)
@@ -362,23 +368,35 @@ class SimVenue:
         streams = request.query.get("streams", "")
         return await self.hub.serve(request, [p for p in streams.split("/") if p], combined=True)
 
+    def _authorized(self, request: web.Request) -> bool:
+        """Whether a control request carries the fault token (or none is needed)."""
+        if not self.faults_token:
+            return True
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(given, f"Bearer {self.faults_token}".encode())
+
     async def _set_faults(self, request: web.Request) -> web.Response:
+        """``POST /sim/faults`` with a JSON object of switches; all are checked before any
+        is set, and a refusal is a Binance-style error body."""
+        if not self._authorized(request):
+            return web.json_response(_NOT_AUTHORIZED, status=401)
         try:
-            body = dict(await request.json())
-            stall = float(body.pop("stall_s", 0) or 0)
+            body = msgspec.json.decode(await request.read(), type=dict[str, float | int | str])
+            staged = replace(self.faults)
             for name, value in body.items():
-                if name.startswith("_") or not hasattr(self.faults, name):
-                    raise ValueError(f"unknown fault {name!r}")
-                setattr(self.faults, name, type(getattr(self.faults, name))(value))
-            if stall:
-                self.hub.stall_all(stall)
-        except (ValueError, TypeError, AttributeError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response(
-            {"faults": {k: v for k, v in vars(self.faults).items() if not k.startswith("_")}}
-        )
+                staged.set(name, value)
+        except (msgspec.DecodeError, RecursionError):
+            return web.json_response({"code": -1100, "msg": "Malformed JSON."}, status=400)
+        except (msgspec.ValidationError, ValueError) as exc:
+            msg = f"Invalid faults: {exc}"[:300]
+            return web.json_response({"code": -1130, "msg": msg}, status=400)
+        for name in body:
+            setattr(self.faults, name, getattr(staged, name))
+        return web.json_response({"faults": self.faults.active()})
 
     async def _shutdown_notice(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response(_NOT_AUTHORIZED, status=401)
         event = {"e": "serverShutdown", "E": self.now_ms()}
         self.hub.broadcast_raw(event, "!serverShutdown")
         text = msgspec.json.encode({"event": event}).decode()  # the WebSocket API's form
@@ -412,6 +430,7 @@ class SimVenue:
         sockets = getattr(server, "sockets", None) or []
         self.host = host
         self.port = sockets[0].getsockname()[1] if sockets else port
+        self._apply_stall()  # given by flag: silent from the start
         self._task = asyncio.create_task(self._run())
         if self.replay is not None:
             self.spawn(self.replay.run(self.hub))
@@ -439,6 +458,7 @@ class SimVenue:
         faults: Faults | None = None,
         generate: bool = True,
         replay: Replay | None = None,
+        faults_open: bool = False,
     ) -> AsyncIterator[SimVenue]:
         """Run a venue for the duration of an ``async with`` block.
 
@@ -449,7 +469,12 @@ class SimVenue:
             symbols = sorted(set(replay.symbols) | set(symbols or []))
             generate = generate and len(symbols) > len(replay.symbols)
         venue = cls(
-            default_instruments(symbols), seed=seed, faults=faults, generate=generate, replay=replay
+            default_instruments(symbols),
+            seed=seed,
+            faults=faults,
+            generate=generate,
+            replay=replay,
+            faults_open=faults_open,
         )
         await venue.serve(host, port)
         try:

@@ -5,11 +5,18 @@ Requests are ``{"id", "method", "params"}``; answers ``{"id", "status", "result"
 params sorted by name (§5.3). ``userDataStream.subscribe.signature`` routes the account's
 ``executionReport`` and ``outboundAccountPosition`` events to this connection, wrapped as
 ``{"subscriptionId": N, "event": {...}}``.
+
+A frame is decoded straight into the request's shape (params are scalars or lists of
+scalars), so a frame nested deeper, or of any other shape, is answered with an error and
+the connection keeps serving. Answers and events wait in a byte-bounded outbox: a client
+that stops reading is disconnected ("Client too slow") instead of holding the venue's
+memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,17 +29,18 @@ from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, ws_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
+from omnitrade_tui.venues.sim.outbox import Outbox, cut_off
 from omnitrade_tui.venues.sim.render import (
     account_info,
     cancel_report,
-    order_ack,
-    order_full,
     order_query,
-    order_result,
+    placed_order,
 )
 
 if TYPE_CHECKING:
     from omnitrade_tui.venues.sim.venue import SimVenue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +52,21 @@ class UserSubscription:
     send: Callable[[dict[str, Any]], None]
 
 
+Scalar = str | int | float | bool | None
+
+
+class Request(msgspec.Struct):
+    """A WebSocket-API request frame, as far as the venue reads it."""
+
+    method: str
+    id: int | str | None = None
+    params: dict[str, Scalar | list[Scalar]] = msgspec.field(default_factory=dict)
+
+
+_request_decoder = msgspec.json.Decoder(Request)
+_UNKNOWN_ERROR = {"code": -1000, "msg": "An unknown error occurred while processing the request."}
+
+
 def _strings(params: dict[str, Any]) -> dict[str, str]:
     return {
         k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()
@@ -53,32 +76,42 @@ def _strings(params: dict[str, Any]) -> dict[str, str]:
 class Session:
     """One WebSocket-API connection."""
 
-    def __init__(self, venue: SimVenue, ws: web.WebSocketResponse) -> None:
+    MAX_OUTBOX_BYTES = 4 * 1024 * 1024
+    MAX_OUTBOX = 50_000
+
+    def __init__(self, venue: SimVenue, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.venue = venue
         self.ws = ws
+        self.request = request
         self.subs: list[UserSubscription] = []
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=50_000)
+        self.outbox = Outbox(self.MAX_OUTBOX_BYTES, self.MAX_OUTBOX)
+        self.writer_task: asyncio.Future[None] | None = None
+        self.cut: asyncio.Task[None] | None = None
 
     def push(self, payload: dict[str, Any]) -> None:
-        """Queue an event for this connection (dropping the connection if it lags far)."""
-        try:
-            self.outbox.put_nowait(msgspec.json.encode(payload).decode())
-        except asyncio.QueueFull:
-            self.venue.spawn(self.ws.close(code=1008, message=b"Client too slow"))
+        """Queue an answer or event for this connection (past the outbox's bound the
+        connection is cut off)."""
+        if not self.outbox.put(msgspec.json.encode(payload)) and self.cut is None:
+            self.cut = cut_off(self.ws, self.request, self.writer_task)
 
     async def writer(self) -> None:
         """Send queued answers and events in order."""
         while not self.ws.closed:
-            text = await self.outbox.get()
+            item = await self.outbox.get()
+            if self.outbox.overflowed:
+                return  # being cut off
+            if item is None:
+                continue
             try:
-                await self.ws.send_str(text)
+                await self.ws.send_str(item[1].decode())
             except (ConnectionResetError, RuntimeError):
                 return
 
     def signed(self, params: dict[str, Any]) -> Account:
         """Verify ``apiKey``, ``signature`` and ``timestamp``; the caller's account."""
         venue = self.venue
-        key = venue.keys.lookup(params.get("apiKey"))
+        api_key = params.get("apiKey")
+        key = venue.keys.lookup(api_key if isinstance(api_key, str) else None)
         signature = params.get("signature")
         if not isinstance(signature, str) or not signature:
             raise SimError(
@@ -117,8 +150,9 @@ class Session:
                 "symbols": [i.to_exchange_info() for i in engine.instruments.values()],
             }
         if name == "depth":
-            limit = int(params.get("limit", 100))
-            return venue.markets[self.symbol(params)].partial_depth(limit)
+            symbol = self.symbol(params)
+            limit = P.limit(_strings(params), 100, P.DEPTH_LIMIT_MAX)
+            return venue.markets[symbol].partial_depth(limit)
         if name == "session.status":
             return {
                 "apiKey": None,
@@ -134,8 +168,8 @@ class Session:
                 raise SimError(-2035, "User Data Stream subscription already active.")
             return {"subscriptionId": self.subscribe(account)}
         if name == "userDataStream.unsubscribe":
-            wanted = params.get("subscriptionId")
-            gone = [s for s in self.subs if wanted is None or s.subscription_id == int(wanted)]
+            wanted = P.integer(_strings(params), "subscriptionId")
+            gone = [s for s in self.subs if wanted is None or s.subscription_id == wanted]
             if wanted is not None and not gone:
                 raise SimError(-2036, "User Data Stream subscription not active.")
             for sub in gone:
@@ -148,14 +182,7 @@ class Session:
             self.symbol(params)
             venue.count_order(account)
             result = engine.place(account, request)
-            kind = text.get("newOrderRespType") or (
-                "FULL" if str(request.type) in ("MARKET", "LIMIT") else "ACK"
-            )
-            if kind == "ACK":
-                return order_ack(result.order)
-            if kind == "RESULT":
-                return order_result(result.order)
-            return order_full(result.order, result.fills)
+            return placed_order(result, text.get("newOrderRespType"))
         if name == "order.cancel":
             symbol = self.symbol(params)
             order = engine.cancel(
@@ -178,7 +205,7 @@ class Session:
             return [cancel_report(o, None) for o in engine.cancel_all(account, symbol)]
         if name == "account.status":
             return account_info(account, venue.now_ms())
-        raise SimError(-1100, f"Unknown method '{method}'.")
+        raise SimError(-1100, f"Unknown method '{method[:64]}'.")
 
     def subscribe(self, account: Account) -> int:
         sub = UserSubscription(self.venue.next_subscription_id(), account.account_id, self.push)
@@ -201,37 +228,29 @@ class Session:
     async def answer(self, text: str) -> None:
         """Parse one request frame and queue its answer (never raises on client input)."""
         try:
-            request = msgspec.json.decode(text)
-        except msgspec.DecodeError:
-            self.push(
-                {"id": None, "status": 400, "error": {"code": -1100, "msg": "Malformed JSON."}}
-            )
+            request = _request_decoder.decode(text)
+        except msgspec.ValidationError as exc:
+            # The request's shape is wrong: a missing method, an id or params of another
+            # type, a value nested deeper than a list. Say where, as Binance's parser does.
+            self._refuse(-1130, f"Invalid request: {exc}")
             return
-        if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-            self.push(
-                {
-                    "id": request.get("id") if isinstance(request, dict) else None,
-                    "status": 400,
-                    "error": {"code": -1102, "msg": "Mandatory parameter 'method' was not sent."},
-                }
-            )
-            return
-        req_id = request.get("id")
-        params = request.get("params") or {}
-        if not isinstance(params, dict):
-            self.push(
-                {"id": req_id, "status": 400, "error": {"code": -1130, "msg": "Invalid params."}}
-            )
+        except (msgspec.DecodeError, RecursionError):
+            self._refuse(-1100, "Malformed JSON.")
             return
         try:
-            result = await self.dispatch(request["method"], params)
+            result = await self.dispatch(request.method, request.params)
         except SimError as exc:
-            self.push({"id": req_id, "status": exc.status, "error": exc.body()})
+            self.push({"id": request.id, "status": exc.status, "error": exc.body()})
             return
-        except (ValueError, TypeError) as exc:
-            self.push({"id": req_id, "status": 400, "error": {"code": -1130, "msg": str(exc)}})
+        except Exception:  # a bug: the client gets Binance's -1000, the log the traceback
+            log.exception("simulated WebSocket API: %s failed", request.method[:64])
+            self.push({"id": request.id, "status": 500, "error": _UNKNOWN_ERROR})
             return
-        self.push({"id": req_id, "status": 200, "result": result, "rateLimits": []})
+        self.push({"id": request.id, "status": 200, "result": result, "rateLimits": []})
+
+    def _refuse(self, code: int, msg: str) -> None:
+        """Answer a frame that could not be read as a request (its id unknown: null)."""
+        self.push({"id": None, "status": 400, "error": {"code": code, "msg": msg[:200]}})
 
 
 async def handle(request: web.Request) -> web.WebSocketResponse:
@@ -239,11 +258,13 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     venue: SimVenue = request.app[VENUE_KEY]
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=256 * 1024)
     await ws.prepare(request)
-    session = Session(venue, ws)
-    writer = asyncio.ensure_future(session.writer())
+    session = Session(venue, ws, request)
+    writer = session.writer_task = asyncio.ensure_future(session.writer())
     venue.api_sockets.add(ws)
     try:
         async for msg in ws:
+            if session.outbox.overflowed:
+                break  # being cut off: read nothing more
             if msg.type is WSMsgType.TEXT:
                 await session.answer(msg.data)
     finally:
@@ -252,4 +273,6 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
                 venue.user_subs.remove(sub)
         venue.api_sockets.discard(ws)
         writer.cancel()
+        if session.cut is not None:
+            await asyncio.wait([session.cut])  # closing it, in bounded time
     return ws

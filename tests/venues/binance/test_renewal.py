@@ -96,7 +96,10 @@ async def test_a_shutdown_notice_renews_at_once(
     async with httpx.AsyncClient() as http:
         for _ in range(4):
             before = stream.renewals
-            await http.post(f"http://{sim.host}:{sim.port}/sim/shutdown-notice")
+            await http.post(
+                f"http://{sim.host}:{sim.port}/sim/shutdown-notice",
+                headers={"Authorization": f"Bearer {sim.faults_token}"},
+            )
             for _ in range(40):
                 await asyncio.sleep(0.05)
                 if stream.renewals > before:

@@ -143,7 +143,10 @@ async def test_a_shutdown_notice_renews_the_subscription_without_a_break(wired: 
                     )
                 )
             )
-            await http.post(f"http://{sim.host}:{sim.port}/sim/shutdown-notice")
+            await http.post(
+                f"http://{sim.host}:{sim.port}/sim/shutdown-notice",
+                headers={"Authorization": f"Bearer {sim.faults_token}"},
+            )
             await placing
             await wait_for(lambda b=before: user.renewals == b + 1)
     assert user.reconnects == 0 and user.subscribed.is_set()

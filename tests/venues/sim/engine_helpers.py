@@ -49,13 +49,14 @@ def limit(side: Side, price: str, qty: str, tif: str = "GTC", **kw: Any) -> Orde
     )
 
 
-def market(side: Side, qty: str | None = None, quote: str | None = None) -> OrderRequest:
+def market(side: Side, qty: str | None = None, quote: str | None = None, **kw: Any) -> OrderRequest:
     return OrderRequest(
         symbol="ETHUSDT",
         side=side,
         type=OrderType.MARKET,
         quantity=D(qty) if qty else None,
         quote_order_qty=D(quote) if quote else None,
+        **kw,
     )
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.enums import SelfTradePreventionMode
 from omnitrade_tui.venues.sim.errors import SimError
 from omnitrade_tui.venues.sim.matching import MatchingEngine
 from tests.venues.sim.engine_helpers import make_engine, totals
@@ -17,6 +18,9 @@ prices = st.integers(min_value=1990 * 100, max_value=2010 * 100).map(lambda c: D
 coarse_prices = st.integers(min_value=1990, max_value=2010).map(D)
 qtys = st.integers(min_value=1, max_value=30).map(lambda n: D(n) / 10)
 sides = st.sampled_from([Side.BUY, Side.SELL])
+# None takes the symbol's default (EXPIRE_TAKER); the account's own orders meet often.
+STP_MODES = [None, *SelfTradePreventionMode]
+stp_modes = st.sampled_from(STP_MODES)
 
 limit_op = st.tuples(
     st.just("limit"),
@@ -25,8 +29,9 @@ limit_op = st.tuples(
     st.one_of(prices, coarse_prices),
     qtys,
     st.sampled_from(["GTC", "GTC", "IOC", "FOK"]),
+    stp_modes,
 )
-market_op = st.tuples(st.just("market"), st.integers(0, 2), sides, qtys)
+market_op = st.tuples(st.just("market"), st.integers(0, 2), sides, qtys, stp_modes)
 quote_op = st.tuples(st.just("quote"), st.integers(0, 2), sides, st.integers(10, 3000).map(D))
 cancel_op = st.tuples(st.just("cancel"), st.integers(0, 2), st.integers(0, 50))
 stop_op = st.tuples(st.just("stop"), st.integers(0, 2), sides, coarse_prices, qtys)
@@ -39,7 +44,7 @@ def apply(engine: MatchingEngine, accounts: list[Any], op: tuple[Any, ...]) -> N
     kind, who = op[0], accounts[op[1]]
     try:
         if kind == "limit":
-            _, _, side, price, qty, tif = op
+            _, _, side, price, qty, tif, stp = op
             req = OrderRequest(
                 symbol="ETHUSDT",
                 side=side,
@@ -47,15 +52,20 @@ def apply(engine: MatchingEngine, accounts: list[Any], op: tuple[Any, ...]) -> N
                 price=price,
                 quantity=qty,
                 time_in_force=TimeInForce(tif),
+                stp_mode=stp,
             )
             order = engine.place(who, req).order
             if tif != "GTC":
                 assert not order.is_open  # IOC and FOK never rest
             if tif == "FOK":
                 assert order.executed_qty in (0, qty)
+            # What it asked for is executed, prevented, or still to do: nothing more.
+            assert order.executed_qty + order.prevented_qty + order.remaining == qty
         elif kind == "market":
-            _, _, side, qty = op
-            req = OrderRequest(symbol="ETHUSDT", side=side, type=OrderType.MARKET, quantity=qty)
+            _, _, side, qty, stp = op
+            req = OrderRequest(
+                symbol="ETHUSDT", side=side, type=OrderType.MARKET, quantity=qty, stp_mode=stp
+            )
             assert not engine.place(who, req).order.is_open
         elif kind == "quote":
             _, _, side, quote = op
@@ -109,6 +119,7 @@ def check_invariants(engine: MatchingEngine, initial: dict[str, D]) -> None:
                 assert o.orig_qty % D("0.0001") == 0
     for o in engine.orders.values():
         assert 0 <= o.executed_qty <= o.orig_qty, "overfill"
+        assert o.executed_qty + o.prevented_qty <= o.orig_qty, "prevented more than was left"
         if o.is_open:
             key = (o.account.account_id, o.locked_asset)
             locked[key] = locked.get(key, D(0)) + o.locked
@@ -191,9 +202,10 @@ def test_long_seeded_flows_keep_every_invariant() -> None:
                     price,
                     qty,
                     rng.choice(["GTC", "IOC", "FOK"]),
+                    rng.choice(STP_MODES),
                 )
             elif roll < 0.75:
-                op = ("market", who, side, qty)
+                op = ("market", who, side, qty, rng.choice(STP_MODES))
             elif roll < 0.8:
                 op = ("quote", who, side, D(rng.randint(10, 3000)))
             elif roll < 0.93:

@@ -9,14 +9,12 @@ import hashlib
 import hmac
 import itertools
 import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import msgspec
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -24,16 +22,9 @@ from omnitrade_tui.venues.sim.auth import rest_payload, ws_payload
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimVenue]:
-    async with SimVenue.start(symbols=["ETHUSDT"], seed=9) as venue:
-        yield venue
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+def control(sim: SimVenue) -> dict[str, str]:
+    """The header fault injection needs (the token the venue made at start)."""
+    return {"Authorization": f"Bearer {sim.faults_token}"}
 
 
 def sign(secret: str, payload: str) -> str:
@@ -268,7 +259,9 @@ async def test_fault_stall_goes_silent_without_closing(
         reader = asyncio.create_task(read())
         await asyncio.sleep(0.5)
         stalled_at = time.monotonic()
-        async with http.post(f"http://{sim.host}:{sim.port}/sim/faults", json={"stall_s": 1.5}):
+        async with http.post(
+            f"http://{sim.host}:{sim.port}/sim/faults", headers=control(sim), json={"stall_s": 1.5}
+        ):
             pass
         await asyncio.sleep(2.5)
         assert not ws.closed
@@ -281,7 +274,9 @@ async def test_fault_stall_goes_silent_without_closing(
 async def test_fault_5xx_after_accept_leaves_a_real_order(
     sim: SimVenue, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(f"http://{sim.host}:{sim.port}/sim/faults", json={"fail_orders": 1}):
+    async with http.post(
+        f"http://{sim.host}:{sim.port}/sim/faults", headers=control(sim), json={"fail_orders": 1}
+    ):
         pass
     params = {
         "symbol": "ETHUSDT",
@@ -302,7 +297,9 @@ async def test_fault_5xx_after_accept_leaves_a_real_order(
 
 
 async def test_fault_429_burst(sim: SimVenue, http: aiohttp.ClientSession) -> None:
-    async with http.post(f"http://{sim.host}:{sim.port}/sim/faults", json={"throttle": 2}):
+    async with http.post(
+        f"http://{sim.host}:{sim.port}/sim/faults", headers=control(sim), json={"throttle": 2}
+    ):
         pass
     statuses = []
     for _ in range(3):
@@ -313,7 +310,9 @@ async def test_fault_429_burst(sim: SimVenue, http: aiohttp.ClientSession) -> No
 
 async def test_fault_server_shutdown_event(sim: SimVenue, http: aiohttp.ClientSession) -> None:
     async with http.ws_connect(f"{sim.stream_url}stream?streams=ethusdt@trade") as ws:
-        async with http.post(f"http://{sim.host}:{sim.port}/sim/shutdown-notice"):
+        async with http.post(
+            f"http://{sim.host}:{sim.port}/sim/shutdown-notice", headers=control(sim)
+        ):
             pass
         while True:
             msg = msgspec.json.decode(await asyncio.wait_for(ws.receive_str(), 3))
