@@ -89,6 +89,8 @@ ACTION_COMMANDS = {
 
 _SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
 _REQUEST_TIMEOUT_S = 15.0
+#: Keys that stay bound whatever ``[ui.keys]`` adds for the same action.
+_ALWAYS_BOUND = {"kill_switch": "ctrl+k", "unlock": "ctrl+u"}
 
 
 class OmniTradeApp(App[None]):
@@ -149,15 +151,19 @@ class OmniTradeApp(App[None]):
             "kill_switch",
             "KILL",
             id="kill_switch",
-            tooltip="cancel ALL open orders and lock trading",
+            tooltip="cancel ALL open orders and lock trading (works on every screen)",
+            # Priority: checked before any screen or widget (a modal, the palette, an
+            # Input's own ctrl+k), so nothing can take the kill switch for itself.
+            priority=True,
         ),
         Binding(
             "ctrl+u",
             "unlock",
             "Unlock",
             id="unlock",
-            tooltip="release the kill switch (asks first)",
+            tooltip="release the kill switch (asks first, from any screen)",
             show=False,
+            priority=True,
         ),
         Binding(
             "right_square_bracket",
@@ -367,7 +373,14 @@ class OmniTradeApp(App[None]):
                 severity="error",
                 timeout=15,
             )
-        self.set_keymap({k: v for k, v in keys.items() if k in known})
+        keymap = {k: v for k, v in keys.items() if k in known}
+        for action, key in _ALWAYS_BOUND.items():
+            # A key the config gives the kill switch (or unlock) comes in addition to the
+            # documented one: in a panic the trader presses what the footer and the README
+            # say, whatever the config file adds.
+            if action in keymap and key not in keymap[action].split(","):
+                keymap[action] = f"{keymap[action]},{key}"
+        self.set_keymap(keymap)
 
     # -- the frame -------------------------------------------------------------------------
 

@@ -17,10 +17,12 @@ PANEL_KEYS = (
     ("Watchlist", "↑ ↓ switches the active symbol everywhere"),
     (
         "Ticket",
-        "Tab next field · ↑ ↓ nudge price by tick, quantity by step · ← → change a choice · "
+        "Tab next field (selects its text: typing replaces it) · ↑ ↓ nudge price by tick, "
+        "quantity by step · ← → change a choice · "
         "ctrl+s buy/sell · Enter send (twice with confirmation) · Esc close",
     ),
     ("Palette", "ctrl+p: symbols, intervals, themes and every action"),
+    ("Everywhere", "ctrl+k kill switch and ctrl+u unlock work on every screen, dialog and field"),
 )
 
 
