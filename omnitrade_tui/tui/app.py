@@ -34,10 +34,11 @@ from omnitrade_tui.domain.commands import (
 )
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
-from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.domain.models import Candle, Order
 from omnitrade_tui.logs import crash_report
 from omnitrade_tui.tui import state as parts
 from omnitrade_tui.tui.commands import TradingCommands
+from omnitrade_tui.tui.naming import order_name
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.rows import (
     BALANCE_COLUMNS,
@@ -81,6 +82,7 @@ ACTION_COMMANDS = {
     "ticket": PlaceOrder.name,
     "market_ticket": PlaceOrder.name,
     "cancel_selected": CancelOrder.name,
+    "cancel_level": CancelOrder.name,
     "amend_selected": ReplaceOrder.name,
     "cancel_all": CancelAll.name,
     "kill_switch": EngageKillSwitch.name,
@@ -129,14 +131,22 @@ class OmniTradeApp(App[None]):
             "cancel_selected",
             "Cancel",
             id="cancel",
-            tooltip="cancel the order under the cursor in Orders",
+            tooltip="cancel the order selected in the Orders tab (o, then ↑↓)",
         ),
         Binding(
             "a",
             "amend_selected",
             "Amend",
             id="amend",
-            tooltip="new price or quantity (cancel-replace)",
+            tooltip="amend the order selected in the Orders tab (cancel-replace)",
+        ),
+        Binding(
+            "C",
+            "cancel_level",
+            "Cancel at level",
+            id="cancel_level",
+            tooltip="ladder: cancel my orders at the level under the cursor",
+            show=False,
         ),
         Binding(
             "x",
@@ -577,42 +587,94 @@ class OmniTradeApp(App[None]):
         if result is None:
             return
         for order in result.orders:
-            price = f" @ {fmt(order.price)}" if order.price is not None else ""
-            stop = f" stop {fmt(order.stop_price)}" if order.stop_price is not None else ""
             filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
             unknown = order.status is OrderStatus.UNKNOWN
             severity: SeverityLevel = "warning" if unknown else "information"
             self.notify(
-                f"{order.side} {fmt(order.quantity)} {order.symbol} {order.type}{price}{stop}: "
-                f"{order.status}{filled}",
+                f"{order.status}{filled}: {order_name(order, self.state.instruments)}",
                 title="OCO leg" if len(result.orders) > 1 else "Order",
                 severity=severity,
             )
 
-    def _selected_order(self) -> str | None:
-        key = self._main("#orders", RowTable).cursor_key
-        if key is None or key not in self.state.orders:
-            self.notify("no open order selected (o focuses the orders)", severity="warning")
+    def _selected_order(self, verb: str) -> Order | None:
+        """The open order the trader can see selected: the cursor row of the Orders tab,
+        while that tab is shown and has the keyboard. Anywhere else (the Fills tab, the
+        ladder, a hidden blotter) nothing is acted on: the cursor of a table the trader is
+        not looking at is not a choice they made."""
+        table = self._main("#orders", RowTable)
+        blotter = self._main("#blotter", TabbedContent)
+        shown = blotter.active == "orders-tab" and blotter.display and table.display
+        focused = self.screen_stack[0].focused is table
+        how = f"select an order to {verb}: o (Orders tab), ↑↓ to the order, then the key again"
+        if not (shown and focused):
+            self.notify(how, severity="warning")
             return None
-        return key
+        key = table.cursor_key
+        order = self.state.orders.get(key) if key is not None else None
+        if order is None:
+            self.notify(f"no open order to {verb}: the Orders tab is empty", severity="warning")
+            return None
+        if not order.status.is_open:
+            name = order_name(order, self.state.instruments)
+            self.notify(f"{order.status}, nothing to {verb}: {name}", severity="warning")
+            return None
+        return order
 
     def action_cancel_selected(self) -> None:
         """Cancel the order under the cursor in the orders tab."""
-        key = self._selected_order()
-        if key is not None:
-            order = self.state.orders[key]
-            self._request(CancelOrder(symbol=order.symbol, client_order_id=key), "Cancel")
+        order = self._selected_order("cancel")
+        if order is not None:
+            self._cancel(order)
+
+    def _cancel(self, order: Order) -> None:
+        name = order_name(order, self.state.instruments)
+        self.notify(f"Cancel sent: {name}")
+        command = CancelOrder(symbol=order.symbol, client_order_id=order.client_order_id)
+        self._request(command, "Cancel", name)
 
     def action_amend_selected(self) -> None:
         """Amend price or quantity of the order under the cursor (cancel-replace)."""
-        key = self._selected_order()
-        if key is None:
+        order = self._selected_order("amend")
+        if order is not None:
+            self.push_screen(AmendOrder(self.bus, self.state, order))
+
+    def action_cancel_level(self) -> None:
+        """Cancel my orders at the ladder level under the cursor (asks when more than one)."""
+        ladder = self._main("#ladder", Ladder)
+        row = ladder.cursor_row
+        if self.screen_stack[0].focused is not ladder or row is None:
+            self.notify(
+                "select a level first: l (ladder), ↑↓ to the level, then C", severity="warning"
+            )
             return
-        order = self.state.orders[key]
-        if not order.status.is_open:
-            self.notify(f"order {key} is {order.status}: nothing to amend", severity="warning")
+        mine = [
+            o
+            for o in self.state.open_orders(self.state.active)
+            if o.side is row.side
+            and o.price is not None
+            and ladder.bucket_of(float(o.price), o.side) == row.price
+        ]
+        price = f"{row.price:,.{ladder.price_decimals}f}"
+        if not mine:
+            self.notify(f"no order of yours at {row.side} {price}", severity="warning")
             return
-        self.push_screen(AmendOrder(self.bus, self.state, order))
+        if len(mine) == 1:
+            self._cancel(mine[0])
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for order in mine:
+                    self._cancel(order)
+
+        names = "\n".join(order_name(o, self.state.instruments) for o in mine)
+        self.push_screen(
+            Confirm(
+                f"Cancel your {len(mine)} orders at {row.side} {price}?\n{names}",
+                "y cancel them · n keep",
+            ),
+            answered,
+        )
 
     def action_cancel_all(self) -> None:
         """Cancel every open order of the active symbol (asks first)."""
@@ -645,19 +707,21 @@ class OmniTradeApp(App[None]):
         self.push_screen(Confirm("Unlock trading?", "y unlock · n stay locked"), answered)
 
     @work(group="commands", exit_on_error=False)
-    async def _request(self, command: Any, what: str) -> None:
+    async def _request(self, command: Any, what: str, name: str = "") -> None:
+        """Send ``command``; say how it went, naming the order (``name``) when there is one."""
+        about = f" {name}" if name else ""
         try:
             result = await self.bus.request(command, timeout=_REQUEST_TIMEOUT_S)
         except Exception as exc:
-            self.notify(f"{what} refused: {refusal_text(exc)}", severity="error", timeout=8)
+            self.notify(f"{what} refused: {refusal_text(exc)}{about}", severity="error", timeout=8)
             return
         if isinstance(result, list):
             self.notify(f"{what}: {len(result)} orders")
         elif isinstance(result, str):
-            self.notify(f"{what}: {result}", severity="warning")
+            self.notify(f"{what}: {result}{about}", severity="warning")
         else:
             status = getattr(result, "status", None)
-            self.notify(f"{what}: {status}" if status else f"{what}: done")
+            self.notify(f"{what}: {status}{about}" if status else f"{what}: done{about}")
 
     def action_group(self, step: int) -> None:
         """Coarser or finer price grouping on the ladder."""

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
-from omnitrade_tui.bus import Bus, each
+from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.events import OrderUpdated
+from omnitrade_tui.domain.models import ExecutionReport, Order
 from omnitrade_tui.tui.app import OmniTradeApp
-from tests.tui.seeded_feed import seeded_session
+from tests.tui.seeded_feed import T0_MS, seeded_session
 from tests.tui.test_app_trading import until
 
-__all__ = ["answer", "commands_seen", "notices", "recorder", "seeded_app", "until"]
+__all__ = ["answer", "commands_seen", "notices", "publish_order", "recorder", "seeded_app", "until"]
 
 
 def seeded_app(**changes: object) -> OmniTradeApp:
@@ -45,6 +49,42 @@ def recorder(app: OmniTradeApp, kind: type[Any], reply: Any = "done") -> list[An
 
     app.bus.handle(kind, handle)
     return received
+
+
+def publish_order(
+    app: OmniTradeApp,
+    cid: str,
+    side: Side,
+    price: str,
+    qty: str = "0.01",
+    *,
+    kind: OrderType = OrderType.LIMIT,
+    status: OrderStatus = OrderStatus.NEW,
+    stop_price: str | None = None,
+    order_list_id: int = -1,
+    created_ms: int = T0_MS,
+) -> Order:
+    """Publish an order's state on the bus as the order manager would; the order."""
+    order = Order(
+        symbol="BTCUSDT",
+        client_order_id=cid,
+        side=side,
+        type=kind,
+        status=status,
+        quantity=Decimal(qty),
+        order_id=abs(hash(cid)) % 1_000_000,
+        price=Decimal(price),
+        stop_price=Decimal(stop_price) if stop_price is not None else None,
+        time_in_force=TimeInForce.GTC,
+        order_list_id=order_list_id,
+        created_ms=created_ms,
+        updated_ms=created_ms,
+    )
+    app.bus.publish(
+        topics.ORDER,
+        OrderUpdated(report=ExecutionReport(execution_type=ExecutionType.NEW, order=order)),
+    )
+    return order
 
 
 def notices(app: OmniTradeApp) -> list[str]:

@@ -11,9 +11,13 @@ from textual.widgets import Static
 
 #: Keys that belong to panels or the ticket rather than the app's bindings.
 PANEL_KEYS = (
-    ("Ladder", "↑ ↓ / k j walk levels · Enter ticket at level · Esc leave cursor · [ ] group"),
+    (
+        "Ladder",
+        "↑ ↓ / k j walk levels (▶ marks the level) · Enter ticket at level · C cancel my orders "
+        "at the level · Esc leave cursor · [ ] group",
+    ),
     ("Chart", "← → cursor over candles · Home/End · i / I next/previous interval"),
-    ("Tables", "↑ ↓ move · PgUp PgDn · Home End"),
+    ("Tables", "↑ ↓ move (▶ marks the row c and a act on, in Orders) · PgUp PgDn · Home End"),
     ("Watchlist", "↑ ↓ switches the active symbol everywhere"),
     (
         "Ticket",
