@@ -397,12 +397,16 @@ class OmniTradeApp(App[None]):
     def _frame(self) -> None:
         """Redraw what changed since the last frame (at most ``frame_rate`` times a second)."""
         state = self.state
+        now = time.monotonic()
+        if state.held and now - self._drawn_at.get("held", 0.0) >= 1.0:
+            # An order held for the rate limit counts down in the blotter's status column.
+            self._drawn_at["held"] = now
+            state.dirty.add(parts.ORDERS)
         dirty = state.take_dirty()
         ladder = self._main("#ladder", Ladder)
         ladder.fade_flashes()
         if not dirty:
             return
-        now = time.monotonic()
         for part, hz in _SLOW_PARTS.items():
             if part in dirty:
                 if now - self._drawn_at.get(part, 0.0) < 1 / hz:

@@ -29,6 +29,7 @@ from omnitrade_tui.domain.events import (
     KillSwitchChanged,
     LatencySample,
     LinkState,
+    OrderHeld,
     OrderRejected,
     OrderUpdated,
     RateLimitUsage,
@@ -60,6 +61,9 @@ SPARK_LENGTH = 60
 MAX_FILLS = 5_000
 MAX_LOG = 2_000
 MAX_CANDLES = 1_000
+#: Order actions held for the rate limit at once: a few in practice (the governor releases
+#: them within a minute); more than this and the oldest notices are dropped.
+MAX_HELD = 200
 
 
 @dataclass
@@ -131,6 +135,9 @@ class TerminalState:
         self.circuit: CircuitChanged | None = None
         self.kill_switch: KillSwitchChanged | None = None
         self.diagnostics: Diagnostics | None = None
+        #: Order actions the engine holds for the rate limit, by client id: the event and
+        #: when it arrived (monotonic), so the wait counts down on screen.
+        self.held: dict[str, tuple[OrderHeld, float]] = {}
         self.candles: list[Candle] = []
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
@@ -160,6 +167,7 @@ class TerminalState:
             sub(topics.CIRCUIT, each(self._on_circuit), name="tui.circuit"),
             sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
+            sub(topics.HELD, each(self._on_held), name="tui.held"),
         ]
 
     def stop(self) -> None:
@@ -261,6 +269,9 @@ class TerminalState:
         known = self.orders.get(order.client_order_id)
         if order.status.supersedes(None if known is None else known.status):
             self.orders[order.client_order_id] = order
+            if known is not None and known.status is not order.status:
+                # It moved (sent, cancelled, filled): whatever was held has gone.
+                self.held.pop(order.client_order_id, None)
         fill = report.fill
         if fill is not None and (fill.symbol, fill.trade_id) not in self._fill_keys:
             self._fill_keys.add((fill.symbol, fill.trade_id))
@@ -369,6 +380,32 @@ class TerminalState:
                 f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
             )
             self.dirty.update((STATUS, LOG))
+
+    def _on_held(self, topic: str, event: Any) -> None:
+        if not isinstance(event, OrderHeld):
+            return
+        self.held.pop(event.client_order_id, None)
+        if event.held:
+            self.held[event.client_order_id] = (event, time.monotonic())
+            while len(self.held) > MAX_HELD:
+                del self.held[next(iter(self.held))]
+            self._log(
+                f"held: {event.reason}, {event.retry_in_s:.0f} s: {event.action} "
+                f"{event.symbol} ({event.client_order_id})",
+                "warning",
+            )
+        self.dirty.add(ORDERS)
+
+    def held_for(self, client_ids: tuple[str, ...] | str) -> tuple[str, float] | None:
+        """Why and for how many more seconds an action on one of ``client_ids`` is held
+        for the rate limit, or ``None`` when none is."""
+        ids = (client_ids,) if isinstance(client_ids, str) else client_ids
+        for cid in ids:
+            mark = self.held.get(cid)
+            if mark is not None:
+                event, since = mark
+                return event.reason, max(0.0, event.retry_in_s - (time.monotonic() - since))
+        return None
 
     def _on_diagnostics(self, topic: str, event: Any) -> None:
         if isinstance(event, Diagnostics):

@@ -23,7 +23,8 @@ PANEL_KEYS = (
         "Ticket",
         "Tab next field (selects its text: typing replaces it) · ↑ ↓ nudge price by tick, "
         "quantity by step · ← → change a choice · "
-        "ctrl+s buy/sell · Enter send (twice with confirmation) · Esc close",
+        "ctrl+s buy/sell · Enter send (twice with confirmation; then no keys but ctrl+k "
+        "until the answer; after a timeout Enter resends the same order, same id) · Esc close",
     ),
     ("Palette", "ctrl+p: symbols, intervals, themes and every action"),
     ("Everywhere", "ctrl+k kill switch and ctrl+u unlock work on every screen, dialog and field"),
