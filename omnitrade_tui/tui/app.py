@@ -59,6 +59,7 @@ from omnitrade_tui.tui.screens.confirm import Confirm
 from omnitrade_tui.tui.screens.diagnostics import DiagnosticsScreen
 from omnitrade_tui.tui.screens.help import HelpScreen
 from omnitrade_tui.tui.screens.log import LogScreen
+from omnitrade_tui.tui.screens.quit import QuitChoice, QuitWithOpenOrders
 from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.state import TerminalState
@@ -271,7 +272,13 @@ class OmniTradeApp(App[None]):
             show=False,
         ),
         Binding("question_mark", "help", "Help", id="help", tooltip="this screen"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="leave (open orders stay at the venue)"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="quit",
+            tooltip="leave; with orders open, asks: cancel them all / leave them / stay",
+        ),
     ]
 
     def __init__(self, session: TerminalSession) -> None:
@@ -726,6 +733,35 @@ class OmniTradeApp(App[None]):
         else:
             status = getattr(result, "status", None)
             self.notify(f"{what}: {status}{about}" if status else f"{what}: done{about}")
+
+    async def action_quit(self) -> None:
+        """Quit; with orders open at the venue, ask first what becomes of them."""
+        open_now = self.state.open_orders()
+        if not open_now:
+            self.exit()
+            return
+        self.push_screen(QuitWithOpenOrders(open_now), self._quit_answered)
+
+    def _quit_answered(self, choice: QuitChoice | None) -> None:
+        if choice == "leave":
+            self.exit()
+        elif choice == "cancel":
+            self._cancel_all_and_quit(len(self.state.open_orders()))
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def _cancel_all_and_quit(self, count: int) -> None:
+        self.notify(f"Cancelling all {count} open orders before quitting…")
+        try:
+            await self.bus.request(CancelAll(), timeout=_REQUEST_TIMEOUT_S)
+        except Exception as exc:
+            # Not quitting: the trader must see that orders may still be open.
+            self.notify(
+                f"Cancel all refused: {refusal_text(exc)}; not quitting (q asks again)",
+                severity="error",
+                timeout=10,
+            )
+            return
+        self.exit()
 
     def action_group(self, step: int) -> None:
         """Coarser or finer price grouping on the ladder."""
