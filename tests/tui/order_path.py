@@ -4,19 +4,31 @@ handlers answering the engine's commands on the bus, as the engine would."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
+
+from textual.pilot import Pilot
 
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import OrderUpdated
 from omnitrade_tui.domain.models import ExecutionReport, Order
 from omnitrade_tui.tui.app import OmniTradeApp
-from tests.tui.seeded_feed import T0_MS, seeded_session
+from tests.tui.seeded_feed import T0_MS, publish_feed, seeded_session
 from tests.tui.test_app_trading import until
 
-__all__ = ["answer", "commands_seen", "notices", "publish_order", "recorder", "seeded_app", "until"]
+__all__ = [
+    "answer",
+    "commands_seen",
+    "notices",
+    "publish_order",
+    "recorder",
+    "seeded_app",
+    "started",
+    "until",
+]
 
 
 def seeded_app(**changes: object) -> OmniTradeApp:
@@ -37,6 +49,17 @@ def commands_seen(app: OmniTradeApp) -> list[Any]:
 def answer(app: OmniTradeApp, kind: type[Any], reply: Callable[[Any], Awaitable[Any]]) -> None:
     """Answer commands of ``kind`` with ``reply`` (the engine's part, in a test)."""
     app.bus.handle(kind, reply)
+
+
+@asynccontextmanager
+async def started(
+    app: OmniTradeApp, size: tuple[int, int] = (140, 40)
+) -> AsyncIterator[Pilot[None]]:
+    """The app running headless with the seeded market and account on screen."""
+    async with app.run_test(size=size) as pilot:
+        publish_feed(app.bus)
+        await pilot.pause(0.2)
+        yield pilot
 
 
 def recorder(app: OmniTradeApp, kind: type[Any], reply: Any = "done") -> list[Any]:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from omnitrade_tui.domain.commands import CancelAll
 from omnitrade_tui.tui.screens.quit import QuitWithOpenOrders
-from tests.tui.order_path import recorder, seeded_app, until
-from tests.tui.seeded_feed import publish_feed
+from tests.tui.order_path import recorder, seeded_app, started, until
 
 
 async def test_q_with_open_orders_asks_and_stay_keeps_the_app() -> None:
     app = seeded_app()
     cancelled = recorder(app, CancelAll)
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitWithOpenOrders), "the question")
         question = app.screen.question  # type: ignore[attr-defined]
@@ -29,9 +26,7 @@ async def test_q_with_open_orders_asks_and_stay_keeps_the_app() -> None:
 async def test_q_then_l_quits_leaving_the_orders() -> None:
     app = seeded_app()
     cancelled = recorder(app, CancelAll)
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitWithOpenOrders), "the question")
         await pilot.press("l")
@@ -42,9 +37,7 @@ async def test_q_then_l_quits_leaving_the_orders() -> None:
 async def test_q_then_c_cancels_all_then_quits() -> None:
     app = seeded_app()
     cancelled = recorder(app, CancelAll, reply=[])
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, QuitWithOpenOrders), "the question")
         await pilot.press("c")

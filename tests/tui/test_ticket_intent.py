@@ -19,8 +19,7 @@ from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.ticket import OrderTicket
 from omnitrade_tui.tui.widgets.row_table import RowTable
-from tests.tui.order_path import answer, publish_order, recorder, seeded_app, until
-from tests.tui.seeded_feed import publish_feed
+from tests.tui.order_path import answer, publish_order, recorder, seeded_app, started, until
 
 
 def accepted(request: OrderRequest) -> Order:
@@ -69,9 +68,7 @@ async def test_a_second_enter_after_a_timeout_resends_the_same_client_order_id(
     app = seeded_app()
     sent: list[PlaceOrder] = []
     answer(app, PlaceOrder, slow_first(sent, lambda cmd: accepted(cmd.request)))
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("b")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
@@ -91,9 +88,7 @@ async def test_an_oco_resent_after_a_timeout_keeps_its_list_and_leg_ids(
     app = seeded_app()
     sent: list[PlaceOco] = []
     answer(app, PlaceOco, slow_first(sent, lambda cmd: [accepted(cmd.above), accepted(cmd.below)]))
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         mid = Decimal("67012.06")
         await pilot.press("s", *"0.01", "shift+tab", "shift+tab", *["right"] * 5)
         ticket = app.screen
@@ -134,9 +129,7 @@ async def test_an_amend_resent_after_a_timeout_keeps_the_replacement_id(
         )
 
     answer(app, ReplaceOrder, slow_first(sent, replaced))
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("o", "a")
         dialog = app.screen
         assert isinstance(dialog, AmendOrder)
@@ -162,9 +155,7 @@ async def test_after_enter_the_ticket_takes_no_keys_but_the_kill_switch() -> Non
 
     answer(app, PlaceOrder, place)
     engaged = recorder(app, EngageKillSwitch)
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("b", *"0.01", "enter")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
@@ -190,9 +181,7 @@ async def test_an_order_held_for_the_rate_limit_counts_down_in_the_ticket_and_th
         return accepted(cmd.request)
 
     answer(app, PlaceOrder, place)
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         await pilot.press("b", *"0.01", "enter")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)

@@ -23,9 +23,9 @@ from tests.tui.order_path import (
     publish_order,
     recorder,
     seeded_app,
+    started,
     until,
 )
-from tests.tui.seeded_feed import publish_feed
 
 
 def lines_of(widget: Widget) -> list[Strip]:
@@ -52,9 +52,7 @@ def assert_one_selected_line(widget: Widget, cursor_class: str) -> None:
 
 async def test_the_selected_row_is_drawn_over_every_cell_in_every_shipped_theme() -> None:
     app = seeded_app()
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         assert len(app.our_themes) >= 3
         for theme in app.our_themes:
             app.theme = theme
@@ -68,9 +66,7 @@ async def test_the_selected_row_is_drawn_over_every_cell_in_every_shipped_theme(
 
 async def test_order_keys_outside_the_orders_tab_say_how_to_select_and_do_nothing() -> None:
     app = seeded_app()
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         seen = commands_seen(app)
         await pilot.press("o", "down")  # a cursor on an order, then look elsewhere
         for elsewhere in ("2", "l", "w"):  # the Fills tab, the ladder, the watchlist
@@ -91,9 +87,7 @@ async def test_o_down_c_cancels_the_second_order_and_the_notices_name_it() -> No
 
     answer(app, CancelOrder, cancel)
     seen = commands_seen(app)
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         rows = [r.key for r in app.query_one("#orders", RowTable).rows]
         assert rows == ["omt-seeded-1", "omt-seeded-0"]
         await pilot.press("o", "down", "c")
@@ -105,9 +99,7 @@ async def test_o_down_c_cancels_the_second_order_and_the_notices_name_it() -> No
 
 async def test_C_on_the_ladder_cancels_my_orders_at_the_level_after_asking() -> None:
     app = seeded_app()
-    async with app.run_test(size=(140, 40)) as pilot:
-        publish_feed(app.bus)
-        await pilot.pause(0.2)
+    async with started(app) as pilot:
         seen = recorder(app, CancelOrder)
         top = app.state.symbols["BTCUSDT"].top
         assert top is not None
