@@ -38,6 +38,8 @@ from omnitrade_tui.domain.events import (
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
+from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
+from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
 
 #: Parts of the screen a change can make dirty.
@@ -120,9 +122,16 @@ class TerminalState:
         self.symbols = {s: SymbolView(s) for s in watchlist}
         self.active = watchlist[0]
         self.interval = interval
+        #: Every open order and the newest ``KEEP_FINAL_ORDERS`` final ones, as the order
+        #: manager keeps them (a long session must not grow this without bound).
         self.orders: dict[str, Order] = {}
+        self._final_ids: deque[str] = deque()
+        #: Final orders let go: a late report must not bring one back as open.
+        self._forgotten_ids: RecentKeys[str] = RecentKeys(KEEP_FORGOTTEN_IDS)
         self.fills: deque[Fill] = deque(maxlen=MAX_FILLS)
-        self._fill_keys: set[tuple[str, int]] = set()
+        #: The newest ``KEEP_FILLS`` fill keys, and per symbol the highest trade id let go
+        #: of: a fill at or below it was counted already (the order manager's rule).
+        self._fill_keys = SeenTrades(KEEP_FILLS)
         self.balances: dict[str, Balance] = {}
         self.portfolio = Portfolio(
             {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
@@ -266,15 +275,19 @@ class TerminalState:
             return
         report = event.report
         order = report.order
-        known = self.orders.get(order.client_order_id)
-        if order.status.supersedes(None if known is None else known.status):
-            self.orders[order.client_order_id] = order
+        cid = order.client_order_id
+        known = self.orders.get(cid)
+        forgotten = cid in self._forgotten_ids
+        if not forgotten and order.status.supersedes(None if known is None else known.status):
+            self.orders[cid] = order
             if known is not None and known.status is not order.status:
                 # It moved (sent, cancelled, filled): whatever was held has gone.
-                self.held.pop(order.client_order_id, None)
+                self.held.pop(cid, None)
+            if order.status.is_terminal and (known is None or not known.status.is_terminal):
+                self._final_ids.append(cid)
+                self._let_go_of_old_orders()
         fill = report.fill
-        if fill is not None and (fill.symbol, fill.trade_id) not in self._fill_keys:
-            self._fill_keys.add((fill.symbol, fill.trade_id))
+        if fill is not None and self._count_fill(fill):
             self.fills.append(fill)
             self.portfolio.apply(fill)
             self.dirty.update((FILLS, BALANCES, CHART))
@@ -291,12 +304,23 @@ class TerminalState:
     def load_fills(self, fills: list[Fill]) -> None:
         """Fills from history, oldest first (those already seen are skipped)."""
         for fill in fills:
-            if (fill.symbol, fill.trade_id) in self._fill_keys:
+            if not self._count_fill(fill):
                 continue
-            self._fill_keys.add((fill.symbol, fill.trade_id))
             self.fills.append(fill)
             self.portfolio.apply(fill)
         self.dirty.update((FILLS, BALANCES, CHART))
+
+    def _let_go_of_old_orders(self) -> None:
+        while len(self._final_ids) > KEEP_FINAL_ORDERS:
+            cid = self._final_ids.popleft()
+            order = self.orders.get(cid)
+            if order is not None and order.status.is_terminal:
+                del self.orders[cid]
+                self._forgotten_ids.add(cid)
+
+    def _count_fill(self, fill: Fill) -> bool:
+        """Remember ``fill``; whether it is new (by symbol and trade id)."""
+        return self._fill_keys.add(fill.symbol, fill.trade_id)
 
     def _on_reject(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderRejected):
