@@ -433,7 +433,10 @@ class OmniTradeApp(App[None]):
             ladder.set_own_orders(own)
             self._main("#orders", RowTable).set_rows(order_rows(state))
         if parts.TAPE in dirty:
-            self._main("#tape", Tape).show(view.trades)
+            tape = self._main("#tape", Tape)
+            silent = view.stale.get("trade")
+            tape.set_stale(silent.age_ms / 1000 if silent is not None else None)
+            tape.show(view.trades)
         if parts.WATCH in dirty:
             self._main("#watchlist", RowTable).set_rows(watch_rows(state))
         if parts.CHART in dirty:

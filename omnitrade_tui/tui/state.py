@@ -26,6 +26,7 @@ from omnitrade_tui.domain.events import (
     CircuitChanged,
     ConnectionChanged,
     Diagnostics,
+    FeedFreshness,
     KillSwitchChanged,
     LatencySample,
     LinkState,
@@ -78,6 +79,9 @@ class SymbolView:
     ticker: Ticker | None = None
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TAPE_LENGTH))
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_LENGTH))
+    #: The streams (``depth``, ``trade``, ``kline``, ``ticker``) the engine last said are
+    #: stale, with how long they had been silent; a stream live again leaves.
+    stale: dict[str, FeedFreshness] = field(default_factory=dict)
 
     @property
     def last(self) -> float | None:
@@ -88,10 +92,15 @@ class SymbolView:
 
     @property
     def book_state(self) -> BookState:
-        """The book's health as last published (``SYNCING`` before anything arrived)."""
+        """The book's health as last published (``SYNCING`` before anything arrived); a
+        book whose depth stream went silent is ``STALE`` whatever its last health said."""
         if self.health is not None:
-            return self.health.state
-        return self.top.state if self.top is not None else BookState.SYNCING
+            state = self.health.state
+        else:
+            state = self.top.state if self.top is not None else BookState.SYNCING
+        if state is BookState.LIVE and "depth" in self.stale:
+            return BookState.STALE
+        return state
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,7 @@ class TerminalState:
             sub("md.health.*", each(self._on_health), name="tui.health"),
             sub("md.trade.*", each(self._on_trade), name="tui.trade"),
             sub("md.ticker.*", each(self._on_ticker), name="tui.ticker"),
+            sub("md.fresh.*", each(self._on_freshness), name="tui.fresh"),
             sub(topics.ORDER, each(self._on_order), name="tui.order"),
             sub(topics.REJECT, each(self._on_reject), name="tui.reject"),
             sub(topics.BALANCE, each(self._on_balance), name="tui.balance"),
@@ -225,6 +235,18 @@ class TerminalState:
             view.ticker = event
             view.spark.append(event.last)
             self.dirty.add(WATCH)
+
+    def _on_freshness(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is None or not isinstance(event, FeedFreshness):
+            return
+        if event.stale:
+            view.stale[event.stream] = event
+        elif view.stale.pop(event.stream, None) is None:
+            return  # live, and already shown live
+        self.dirty.add(STATUS)
+        if event.symbol == self.active:
+            self.dirty.update((BOOK, TAPE))
 
     # -- candles ---------------------------------------------------------------------------
 
