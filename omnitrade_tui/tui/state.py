@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
@@ -160,6 +162,8 @@ class TerminalState:
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
         self._builder = CandleBuilder(self.active, interval)
+        #: Whether the chart's series came (from the venue or history) since the last switch.
+        self._seeded = False
         self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
         self.notify: Notify = lambda message, severity: None
         self._subs: list[Subscription] = []
@@ -251,15 +255,49 @@ class TerminalState:
     # -- candles ---------------------------------------------------------------------------
 
     def set_chart(self, symbol: str, interval: str) -> None:
-        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives."""
+        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives.
+
+        Until the venue's candles arrive no current candle is shown: one built from the
+        trades seen since the switch alone would be wrong (a flat 1h candle with a minute
+        of volume)."""
         self.interval = interval
         self.candles = []
         self.candles_version += 1
         self._builder = CandleBuilder(symbol, interval)
+        self._seeded = False
+        self.dirty.add(CHART)
+
+    def seed_from_venue(self, symbol: str, interval: str, candles: list[Candle]) -> None:
+        """The venue's own candles, oldest first, the current (open) one last: the chart
+        shows them, and trades from now on update the current one."""
+        if symbol != self.active or interval != self.interval:
+            return  # an answer for a chart the user has already left
+        closed = [c for c in candles if c.closed]
+        forming = candles[-1] if candles and not candles[-1].closed else None
+        current = self._builder.current
+        if forming is not None and (current is None or current.open_ms <= forming.open_ms):
+            # The venue's candle already holds every trade up to its answer.
+            self._builder = CandleBuilder(symbol, interval, seed=forming)
+            last = forming.open_ms - 1
+        else:
+            if forming is not None:
+                # Candles closed while the answer travelled (a 1s chart): the venue's open
+                # one is closed now, and the newer ones the trades built are kept.
+                closed.append(msgspec.structs.replace(forming, closed=True))
+            elif closed and current is None:
+                self._builder = CandleBuilder(symbol, interval, seed=closed[-1])
+            last = closed[-1].open_ms if closed else -1
+        newer = [c for c in self.candles if c.open_ms > last]
+        self.candles = (closed + newer)[-MAX_CANDLES:]
+        self.candles_version += 1
+        self._seeded = True
         self.dirty.add(CHART)
 
     def backfill(self, symbol: str, interval: str, candles: list[Candle]) -> None:
-        """Closed candles from history, oldest first; live ones already built are kept."""
+        """Closed candles from history, oldest first; live ones already built are kept.
+
+        The fallback when the venue cannot answer: the current candle is then built from
+        the trades seen since the switch (the app says so)."""
         if symbol != self.active or interval != self.interval:
             return  # an answer for a chart the user has already left
         live_from = self.candles[0].open_ms if self.candles else None
@@ -270,6 +308,7 @@ class TerminalState:
         if current is None and older:
             # Start the forming candle from the last close, so it does not open on a gap.
             self._builder = CandleBuilder(symbol, interval, seed=older[-1])
+        self._seeded = True
         self.dirty.add(CHART)
 
     def _push_candle(self, candle: Candle) -> None:
@@ -285,7 +324,7 @@ class TerminalState:
     def forming(self) -> Candle | None:
         """The candle still open, if a trade has been seen in it."""
         current = self._builder.current
-        if current is None:
+        if current is None or not self._seeded:
             return None
         now_open = candle_open(int(time.time() * 1000), self.interval)
         return current if current.open_ms <= now_open else None
