@@ -670,8 +670,29 @@ class OmniTradeApp(App[None]):
     def action_amend_selected(self) -> None:
         """Amend price or quantity of the order under the cursor (cancel-replace)."""
         order = self._selected_order("amend")
-        if order is not None:
+        if order is None:
+            return
+        if order.order_list_id < 0:
             self.push_screen(AmendOrder(self.bus, self.state, order))
+            return
+        # A leg of an OCO: the list is amended whole, or not at all (never one leg alone,
+        # which would cancel the other at the venue and drop the protective stop).
+        legs = [
+            o
+            for o in self.state.open_orders(order.symbol)
+            if o.order_list_id == order.order_list_id
+        ]
+        kinds = {o.type for o in legs}
+        if len(legs) != 2 or OrderType.LIMIT_MAKER not in kinds:
+            self.notify(
+                f"amend refused: OCO list {order.order_list_id} has {len(legs)} open legs, "
+                "not the two it needs (cancel it and place a new one): "
+                f"{order_name(order, self.state.instruments)}",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        self.push_screen(AmendOrder(self.bus, self.state, order, legs))
 
     def action_cancel_level(self) -> None:
         """Cancel my orders at the ladder level under the cursor (asks when more than one)."""

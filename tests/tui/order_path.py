@@ -14,12 +14,13 @@ from textual.pilot import Pilot
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import OrderUpdated
-from omnitrade_tui.domain.models import ExecutionReport, Order
+from omnitrade_tui.domain.models import ExecutionReport, Order, OrderRequest
 from omnitrade_tui.tui.app import OmniTradeApp
 from tests.tui.seeded_feed import T0_MS, publish_feed, seeded_session
 from tests.tui.test_app_trading import until
 
 __all__ = [
+    "accepted",
     "answer",
     "commands_seen",
     "notices",
@@ -108,6 +109,22 @@ def publish_order(
         OrderUpdated(report=ExecutionReport(execution_type=ExecutionType.NEW, order=order)),
     )
     return order
+
+
+def accepted(request: OrderRequest, order_list_id: int = -1) -> Order:
+    """The venue's answer to ``request``: accepted, open."""
+    assert request.quantity is not None
+    return Order(
+        symbol=request.symbol,
+        client_order_id=request.client_order_id,
+        side=request.side,
+        type=request.type,
+        status=OrderStatus.NEW,
+        quantity=request.quantity,
+        price=request.price,
+        stop_price=request.stop_price,
+        order_list_id=order_list_id,
+    )
 
 
 def notices(app: OmniTradeApp) -> list[str]:

@@ -15,26 +15,19 @@ from omnitrade_tui.bus import topics
 from omnitrade_tui.domain.commands import EngageKillSwitch, PlaceOco, PlaceOrder, ReplaceOrder
 from omnitrade_tui.domain.enums import OrderStatus, Side
 from omnitrade_tui.domain.events import OrderHeld
-from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.domain.models import Order
 from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.ticket import OrderTicket
 from omnitrade_tui.tui.widgets.row_table import RowTable
-from tests.tui.order_path import answer, publish_order, recorder, seeded_app, started, until
-
-
-def accepted(request: OrderRequest) -> Order:
-    """The venue's answer to ``request``: accepted, open."""
-    assert request.quantity is not None
-    return Order(
-        symbol=request.symbol,
-        client_order_id=request.client_order_id,
-        side=request.side,
-        type=request.type,
-        status=OrderStatus.NEW,
-        quantity=request.quantity,
-        price=request.price,
-        stop_price=request.stop_price,
-    )
+from tests.tui.order_path import (
+    accepted,
+    answer,
+    publish_order,
+    recorder,
+    seeded_app,
+    started,
+    until,
+)
 
 
 def held(cid: str, retry_in_s: float, still: bool = True) -> OrderHeld:
