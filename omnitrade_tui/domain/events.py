@@ -11,6 +11,7 @@ from enum import StrEnum
 import msgspec
 
 from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport
+from omnitrade_tui.domain.risk_limits import RiskLimits
 
 
 class LinkState(StrEnum):
@@ -269,4 +270,14 @@ class OrderHeld(Event, frozen=True, kw_only=True):
     reason: str
     retry_in_s: float
     held: bool = True
+    time_ms: int = 0
+
+
+class RiskLimitsInForce(Event, frozen=True, kw_only=True):
+    """The pre-trade limits the risk gate applies now (topic ``risk.limits``): published when
+    the gate starts and after every change, so a screen can say, before Enter, which limit
+    an order would meet. (The gateway should keep it as a last value for an attaching
+    terminal.)"""
+
+    limits: RiskLimits
     time_ms: int = 0

@@ -38,10 +38,12 @@ from omnitrade_tui.domain.events import (
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
+    RiskLimitsInForce,
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
 from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
+from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
 
@@ -158,6 +160,8 @@ class TerminalState:
         #: Order actions the engine holds for the rate limit, by client id: the event and
         #: when it arrived (monotonic), so the wait counts down on screen.
         self.held: dict[str, tuple[OrderHeld, float]] = {}
+        #: The pre-trade limits the engine says are in force (``None`` until it does).
+        self.risk_limits: RiskLimits | None = None
         self.candles: list[Candle] = []
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
@@ -191,6 +195,7 @@ class TerminalState:
             sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
             sub(topics.HELD, each(self._on_held), name="tui.held"),
+            sub(topics.RISK_LIMITS, each(self._on_risk_limits), name="tui.risklimits"),
         ]
 
     def stop(self) -> None:
@@ -465,6 +470,10 @@ class TerminalState:
                 f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
             )
             self.dirty.update((STATUS, LOG))
+
+    def _on_risk_limits(self, topic: str, event: Any) -> None:
+        if isinstance(event, RiskLimitsInForce):
+            self.risk_limits = event.limits
 
     def _on_held(self, topic: str, event: Any) -> None:
         if not isinstance(event, OrderHeld):

@@ -257,8 +257,14 @@ async def test_venue_rejection_keeps_the_ticket_with_the_reason(tmp_path: Path) 
         await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
-        # More BTC than the account holds: valid by the filters, refused by the venue.
+        # More BTC than the account holds: the ticket says so before Enter...
         await pilot.press(*"50")
+        await pilot.pause(0.1)
+        assert ticket.check is not None
+        assert "insufficient BTC" in ticket.check.errors["quantity"]
+        # ...and when the screen's balance is wrong (here: not known), the venue refuses.
+        del app.state.balances["BTC"]
+        await pilot.press("backspace", "0")
         await pilot.press("enter")
         await until(
             pilot, lambda: "REJECTED" in str(ticket.query_one("#problem").render()), "the rejection"

@@ -33,6 +33,7 @@ from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
+from omnitrade_tui.tui.ticket_account import Account
 from omnitrade_tui.tui.ticket_form import TICKET_TYPES, TicketCheck, TicketForm
 from omnitrade_tui.tui.widgets.choice import Choice
 
@@ -124,6 +125,10 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self._focus_before_send: str | None = None
         #: The client ids of the order on its way (both legs and the list of an OCO).
         self._pending: tuple[str, ...] | None = None
+        #: What the last answer (a timeout, a refusal) or sizing said; kept on screen while
+        #: the market re-checks the ticket, until the trader types again.
+        self._notice = ""
+        self._market_seen: tuple[object, ...] = ()
         # Reasons show for fields the trader has typed in, and for all after a first Enter:
         # a fresh ticket should not open covered in red.
         self._touched: set[str] = {"price"} if self.form.price else set()
@@ -179,6 +184,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             for field in self.query(Input):
                 field.cursor_blink = False
         self._held_timer = self.set_interval(0.5, self._show_held, pause=True)
+        self.set_interval(0.25, self._follow_market)
         self._sync()
         first = "#price" if self.form.uses_price and not self.form.price else "#quantity"
         self.query_one(first, Input).focus()
@@ -194,6 +200,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         elif name in ("price", "stop_price", "stop_limit_price", "quantity"):
             setattr(self.form, name, event.value)
         self._armed = None
+        self._notice = ""
         self._sync()
 
     @on(Choice.Changed)
@@ -233,6 +240,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             share, self.state.free(inst.base_asset), self.state.free(inst.quote_asset), reference
         )
         if problem:
+            self._notice = problem
             self.query_one("#problem", Static).update(problem)
         else:
             self.query_one("#quantity", Input).value = self.form.quantity
@@ -261,7 +269,47 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self._armed = None
         self._sync()
 
+    def _account(self) -> Account:
+        """The balances, holding, last price and limits the ticket checks against."""
+        inst = self.instrument
+        balances = self.state.balances
+        base = balances.get(inst.base_asset)
+        quote = balances.get(inst.quote_asset)
+        last = self.state.symbols[inst.symbol].last
+        return Account(
+            free_base=base.free if base is not None else None,
+            free_quote=quote.free if quote is not None else None,
+            position=base.total if base is not None else Decimal(0),
+            last=Decimal(repr(last)) if last is not None else None,
+            limits=self.state.risk_limits,
+            open_orders=len(self.state.open_orders()),
+        )
+
+    def _market_now(self) -> tuple[object, ...]:
+        """What the checks read besides the fields: when it changes, check again."""
+        inst = self.instrument
+        view = self.state.symbols[inst.symbol]
+        balances = self.state.balances
+        return (
+            view.top,
+            view.last,
+            balances.get(inst.base_asset),
+            balances.get(inst.quote_asset),
+            self.state.risk_limits,
+            len(self.state.orders),
+        )
+
+    def _follow_market(self) -> None:
+        """A few times a second: the preview (a MARKET order's expected price, the risk
+        band, the balance after) follows the book and the account, not only the keys."""
+        if self._sending:
+            return
+        now = self._market_now()
+        if any(a is not b for a, b in zip(now, self._market_seen, strict=True)):
+            self._sync()
+
     def _sync(self) -> None:
+        self._market_seen = self._market_now()
         form = self.form
         inst = self.instrument
         self.set_class(form.side is Side.BUY, "-buy")
@@ -286,9 +334,10 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             self.query_one(f"#field-{name}").set_class(not visible, "-off")
         self.query_one("#tif").display = form.uses_time_in_force
         self.query_one("#qty-in").display = form.type is OrderType.MARKET
-        book = self.state.symbols[inst.symbol].top
+        view = self.state.symbols[inst.symbol]
+        book = view.top
         open_count = len(self.state.open_orders(inst.symbol))
-        check = form.check(book, self.fee_rate, open_count)
+        check = form.check(book, self.fee_rate, open_count, self._account())
         self.check = check
         for name in shown:
             visible = shown[name] and (self._tried or name in self._touched)
@@ -299,6 +348,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             for field, msg in check.errors.items()
             if (field not in shown or not shown[field]) and (self._tried or self._touched)
         ]
+        if self._notice:
+            others.append(self._notice)
         self.query_one("#problem", Static).update("\n".join(others))
         self.query_one("#preview", Static).update("\n".join(check.preview.lines))
         confirm = self.query_one("#confirm", Static)
@@ -380,6 +431,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         form = self.form
         what = f"OCO {_summary(request)}" if oco else _summary(request)
         self.query_one("#confirm", Static).update(f"sending {what}…")
+        self._notice = ""
         self.query_one("#problem", Static).update("")
         command: PlaceOrder | PlaceOco = (
             PlaceOco(above=oco[0], below=oco[1], list_client_order_id=form.list_client_order_id)
@@ -393,17 +445,19 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         try:
             answer: Any = await self.bus.request(command, timeout=self.timeout_s)
         except TimeoutError:
-            self.query_one("#problem", Static).update(
+            self._notice = (
                 f"no answer within {self.timeout_s:.0f} s: the order may exist; watch the "
                 f"blotter (client id {request.client_order_id}). Enter sends it again with "
                 "the same id, which the venue cannot place twice"
             )
+            self.query_one("#problem", Static).update(self._notice)
             self.query_one("#confirm", Static).update("")
             return
         except Exception as exc:  # the venue's or risk's refusal: keep the ticket to edit
             # Refused: nothing holds these ids, and what is sent next is a new intent.
             form.renew_ids()
-            self.query_one("#problem", Static).update(f"REJECTED: {refusal_text(exc)}")
+            self._notice = f"REJECTED: {refusal_text(exc)}"
+            self.query_one("#problem", Static).update(self._notice)
             self.query_one("#confirm", Static).update("")
             self.app.bell()
             return
