@@ -104,8 +104,8 @@ def _balance(
             )
             return
         lines.append(
-            f"{quote} free {_money(free, places)} -> {_money(free - notional, places)} after; "
-            f"fee ~{_money(fee, 4)} {quote} worth, taken in {base}"
+            f"{quote} free {_money(free, places)} -> {_money(free - notional, places)} after "
+            f"(fee ~{_money(fee, 4)} {quote}, taken in {base})"
         )
         return
     free = account.free_base
@@ -118,8 +118,8 @@ def _balance(
         )
         return
     lines.append(
-        f"{base} free {free:.{qplaces}f} -> {free - qty:.{qplaces}f} after; "
-        f"fee ~{_money(fee, 4)} {quote}"
+        f"{base} free {free:.{qplaces}f} -> {free - qty:.{qplaces}f} after "
+        f"(fee ~{_money(fee, 4)} {quote})"
     )
 
 
