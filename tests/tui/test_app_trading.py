@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import each
@@ -303,3 +304,20 @@ async def test_oco_by_keyboard_places_two_linked_legs(tmp_path: Path) -> None:
         assert len(venue) == 2
         await pilot.press("x", "y")  # cancel all on the symbol, confirmed
         await until(pilot, lambda: not app.state.open_orders(), "both legs cancelled")
+
+
+@pytest.mark.slow
+async def test_o_down_c_cancels_the_second_listed_order_at_the_venue(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        await place_deep_bid(app, pilot, depth=8)
+        await place_deep_bid(app, pilot, depth=10)
+        await until(pilot, lambda: len(app.state.open_orders()) == 2, "two open orders")
+        await pilot.pause(0.2)
+        listed = [r.key for r in app.query_one("#orders", RowTable).rows]
+        assert len(listed) == 2
+        await pilot.press("o", "down", "c")
+        await until(pilot, lambda: len(app.state.open_orders()) == 1, "the cancel")
+        venue = await runtime.manager.port.open_orders("BTCUSDT")
+        assert [o.client_order_id for o in venue] == [listed[0]]
+        sent = [str(n.message) for n in app._notifications if "Cancel sent" in str(n.message)]
+        assert len(sent) == 1 and f"(cid {listed[1]})" in sent[0]
