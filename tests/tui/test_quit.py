@@ -50,3 +50,18 @@ async def test_q_without_open_orders_quits_at_once() -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "quit")
+
+
+async def test_the_questions_are_drawn_with_their_words() -> None:
+    """The dialogs asked with an empty box before (their body sized to nothing)."""
+    app = seeded_app()
+    async with started(app) as pilot:
+        for key, words in (("x", ("Cancel", "BTCUSDT")), ("q", ("venue", "working"))):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            question = app.screen.query_one("#question")
+            assert question.region.width >= 40 and question.region.height >= 1
+            shot = app.export_screenshot()
+            assert all(word in shot for word in words)
+            await pilot.press("escape")
+            await pilot.pause(0.1)

@@ -20,9 +20,10 @@ class Question(ModalScreen[T], Generic[T]):
     DEFAULT_CSS = """
     Question { align: center middle; }
     Question > Vertical {
-        width: auto; max-width: 90%; height: auto;
+        width: 80; max-width: 95%; height: auto;
         border: thick $warning; background: $surface; padding: 1 2;
     }
+    Question Static { width: 100%; height: auto; }
     Question #question { text-style: bold; }
     Question #hint { color: $text-muted; }
     """
