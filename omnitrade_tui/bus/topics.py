@@ -16,7 +16,9 @@ REJECT = "exec.reject"
 BALANCE = "acct.balance"
 RECONCILE = "exec.reconcile"
 KILL_SWITCH = "risk.kill_switch"
-RISK_LIMITS = "risk.limits"
+#: The pre-trade limits in force (a status, like the other ``sys.`` topics the gateway's
+#: roles already let a viewer read and its last values keep for an attaching terminal).
+RISK_LIMITS = "sys.risk_limits"
 HELD = "exec.held"
 RATE_LIMIT = "sys.ratelimit"
 LATENCY = "sys.latency"

@@ -274,10 +274,9 @@ class OrderHeld(Event, frozen=True, kw_only=True):
 
 
 class RiskLimitsInForce(Event, frozen=True, kw_only=True):
-    """The pre-trade limits the risk gate applies now (topic ``risk.limits``): published when
-    the gate starts and after every change, so a screen can say, before Enter, which limit
-    an order would meet. (The gateway should keep it as a last value for an attaching
-    terminal.)"""
+    """The pre-trade limits the risk gate applies now (topic ``sys.risk_limits``): published
+    when the gate starts and after every change, so a screen can say, before Enter, which
+    limit an order would meet."""
 
     limits: RiskLimits
     time_ms: int = 0
