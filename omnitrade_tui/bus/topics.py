@@ -17,6 +17,9 @@ BALANCE = "acct.balance"
 PORTFOLIO = "acct.portfolio"
 RECONCILE = "exec.reconcile"
 KILL_SWITCH = "risk.kill_switch"
+#: The pre-trade limits in force (a status, like the other ``sys.`` topics the gateway's
+#: roles already let a viewer read and its last values keep for an attaching terminal).
+RISK_LIMITS = "sys.risk_limits"
 HELD = "exec.held"
 ORDER_LIST = "exec.list"
 ALERT = "alert.fired"

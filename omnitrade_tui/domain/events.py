@@ -12,6 +12,7 @@ from enum import StrEnum
 import msgspec
 
 from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport
+from omnitrade_tui.domain.risk_limits import RiskLimits
 
 
 class LinkState(StrEnum):
@@ -351,4 +352,13 @@ class OrderListUpdated(Event, frozen=True, kw_only=True):
     list_order_status: str
     reject_reason: str | None
     orders: list[ListOrderRef]
+    time_ms: int = 0
+
+
+class RiskLimitsInForce(Event, frozen=True, kw_only=True):
+    """The pre-trade limits the risk gate applies now (topic ``sys.risk_limits``): published
+    when the gate starts and after every change, so a screen can say, before Enter, which
+    limit an order would meet."""
+
+    limits: RiskLimits
     time_ms: int = 0

@@ -41,6 +41,7 @@ from omnitrade_tui.domain.events import (
     KillSwitchChanged,
     OrderRejected,
     OrderUpdated,
+    RiskLimitsInForce,
 )
 from omnitrade_tui.domain.models import OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
@@ -265,6 +266,15 @@ class RiskGate:
         self.bus.handle(EngageKillSwitch, self._on_engage)
         self.bus.handle(ReleaseKillSwitch, self._on_release)
         self.bus.handle(SetRiskLimits, self._on_set_limits)
+        self._publish_limits()
+
+    def _publish_limits(self) -> None:
+        """Say which limits apply now: the ticket checks an order against them as it is
+        typed, with the gate's own wording, instead of learning of them after Enter."""
+        self.bus.publish(
+            topics.RISK_LIMITS,
+            RiskLimitsInForce(limits=self.risk.limits, time_ms=int(time.time() * 1000)),
+        )
 
     def stop(self) -> None:
         """Leave the bus."""
@@ -511,4 +521,5 @@ class RiskGate:
     async def _on_set_limits(self, command: SetRiskLimits) -> RiskLimits:
         self.risk.limits = self.risk.limits.merged(command.limits)
         log.warning("risk limits changed: %s", self.risk.limits)
+        self._publish_limits()
         return self.risk.limits

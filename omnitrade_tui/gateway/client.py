@@ -52,6 +52,7 @@ SCREEN_TOPICS = (
     topics.REJECT,
     topics.BALANCE,
     topics.PORTFOLIO,
+    topics.RISK_LIMITS,
     topics.RECONCILE,
     topics.CONNECTION,
     topics.LATENCY,

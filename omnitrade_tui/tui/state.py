@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
@@ -26,17 +28,23 @@ from omnitrade_tui.domain.events import (
     CircuitChanged,
     ConnectionChanged,
     Diagnostics,
+    FeedFreshness,
     KillSwitchChanged,
     LatencySample,
     LinkState,
+    OrderHeld,
     OrderRejected,
     OrderUpdated,
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
+    RiskLimitsInForce,
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
+from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
+from omnitrade_tui.domain.risk_limits import RiskLimits
+from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
 
 #: Parts of the screen a change can make dirty.
@@ -60,6 +68,9 @@ SPARK_LENGTH = 60
 MAX_FILLS = 5_000
 MAX_LOG = 2_000
 MAX_CANDLES = 1_000
+#: Order actions held for the rate limit at once: a few in practice (the governor releases
+#: them within a minute); more than this and the oldest notices are dropped.
+MAX_HELD = 200
 
 
 @dataclass
@@ -72,6 +83,9 @@ class SymbolView:
     ticker: Ticker | None = None
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TAPE_LENGTH))
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_LENGTH))
+    #: The streams (``depth``, ``trade``, ``kline``, ``ticker``) the engine last said are
+    #: stale, with how long they had been silent; a stream live again leaves.
+    stale: dict[str, FeedFreshness] = field(default_factory=dict)
 
     @property
     def last(self) -> float | None:
@@ -82,10 +96,15 @@ class SymbolView:
 
     @property
     def book_state(self) -> BookState:
-        """The book's health as last published (``SYNCING`` before anything arrived)."""
+        """The book's health as last published (``SYNCING`` before anything arrived); a
+        book whose depth stream went silent is ``STALE`` whatever its last health said."""
         if self.health is not None:
-            return self.health.state
-        return self.top.state if self.top is not None else BookState.SYNCING
+            state = self.health.state
+        else:
+            state = self.top.state if self.top is not None else BookState.SYNCING
+        if state is BookState.LIVE and "depth" in self.stale:
+            return BookState.STALE
+        return state
 
 
 @dataclass(frozen=True)
@@ -116,9 +135,16 @@ class TerminalState:
         self.symbols = {s: SymbolView(s) for s in watchlist}
         self.active = watchlist[0]
         self.interval = interval
+        #: Every open order and the newest ``KEEP_FINAL_ORDERS`` final ones, as the order
+        #: manager keeps them (a long session must not grow this without bound).
         self.orders: dict[str, Order] = {}
+        self._final_ids: deque[str] = deque()
+        #: Final orders let go: a late report must not bring one back as open.
+        self._forgotten_ids: RecentKeys[str] = RecentKeys(KEEP_FORGOTTEN_IDS)
         self.fills: deque[Fill] = deque(maxlen=MAX_FILLS)
-        self._fill_keys: set[tuple[str, int]] = set()
+        #: The newest ``KEEP_FILLS`` fill keys, and per symbol the highest trade id let go
+        #: of: a fill at or below it was counted already (the order manager's rule).
+        self._fill_keys = SeenTrades(KEEP_FILLS)
         self.balances: dict[str, Balance] = {}
         self.portfolio = Portfolio(
             {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
@@ -131,10 +157,17 @@ class TerminalState:
         self.circuit: CircuitChanged | None = None
         self.kill_switch: KillSwitchChanged | None = None
         self.diagnostics: Diagnostics | None = None
+        #: Order actions the engine holds for the rate limit, by client id: the event and
+        #: when it arrived (monotonic), so the wait counts down on screen.
+        self.held: dict[str, tuple[OrderHeld, float]] = {}
+        #: The pre-trade limits the engine says are in force (``None`` until it does).
+        self.risk_limits: RiskLimits | None = None
         self.candles: list[Candle] = []
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
         self._builder = CandleBuilder(self.active, interval)
+        #: Whether the chart's series came (from the venue or history) since the last switch.
+        self._seeded = False
         self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
         self.notify: Notify = lambda message, severity: None
         self._subs: list[Subscription] = []
@@ -149,6 +182,7 @@ class TerminalState:
             sub("md.health.*", each(self._on_health), name="tui.health"),
             sub("md.trade.*", each(self._on_trade), name="tui.trade"),
             sub("md.ticker.*", each(self._on_ticker), name="tui.ticker"),
+            sub("md.fresh.*", each(self._on_freshness), name="tui.fresh"),
             sub(topics.ORDER, each(self._on_order), name="tui.order"),
             sub(topics.REJECT, each(self._on_reject), name="tui.reject"),
             sub(topics.BALANCE, each(self._on_balance), name="tui.balance"),
@@ -160,6 +194,8 @@ class TerminalState:
             sub(topics.CIRCUIT, each(self._on_circuit), name="tui.circuit"),
             sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
+            sub(topics.HELD, each(self._on_held), name="tui.held"),
+            sub(topics.RISK_LIMITS, each(self._on_risk_limits), name="tui.risklimits"),
         ]
 
     def stop(self) -> None:
@@ -209,18 +245,64 @@ class TerminalState:
             view.spark.append(event.last)
             self.dirty.add(WATCH)
 
+    def _on_freshness(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is None or not isinstance(event, FeedFreshness):
+            return
+        if event.stale:
+            view.stale[event.stream] = event
+        elif view.stale.pop(event.stream, None) is None:
+            return  # live, and already shown live
+        self.dirty.add(STATUS)
+        if event.symbol == self.active:
+            self.dirty.update((BOOK, TAPE))
+
     # -- candles ---------------------------------------------------------------------------
 
     def set_chart(self, symbol: str, interval: str) -> None:
-        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives."""
+        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives.
+
+        Until the venue's candles arrive no current candle is shown: one built from the
+        trades seen since the switch alone would be wrong (a flat 1h candle with a minute
+        of volume)."""
         self.interval = interval
         self.candles = []
         self.candles_version += 1
         self._builder = CandleBuilder(symbol, interval)
+        self._seeded = False
+        self.dirty.add(CHART)
+
+    def seed_from_venue(self, symbol: str, interval: str, candles: list[Candle]) -> None:
+        """The venue's own candles, oldest first, the current (open) one last: the chart
+        shows them, and trades from now on update the current one."""
+        if symbol != self.active or interval != self.interval:
+            return  # an answer for a chart the user has already left
+        closed = [c for c in candles if c.closed]
+        forming = candles[-1] if candles and not candles[-1].closed else None
+        current = self._builder.current
+        if forming is not None and (current is None or current.open_ms <= forming.open_ms):
+            # The venue's candle already holds every trade up to its answer.
+            self._builder = CandleBuilder(symbol, interval, seed=forming)
+            last = forming.open_ms - 1
+        else:
+            if forming is not None:
+                # Candles closed while the answer travelled (a 1s chart): the venue's open
+                # one is closed now, and the newer ones the trades built are kept.
+                closed.append(msgspec.structs.replace(forming, closed=True))
+            elif closed and current is None:
+                self._builder = CandleBuilder(symbol, interval, seed=closed[-1])
+            last = closed[-1].open_ms if closed else -1
+        newer = [c for c in self.candles if c.open_ms > last]
+        self.candles = (closed + newer)[-MAX_CANDLES:]
+        self.candles_version += 1
+        self._seeded = True
         self.dirty.add(CHART)
 
     def backfill(self, symbol: str, interval: str, candles: list[Candle]) -> None:
-        """Closed candles from history, oldest first; live ones already built are kept."""
+        """Closed candles from history, oldest first; live ones already built are kept.
+
+        The fallback when the venue cannot answer: the current candle is then built from
+        the trades seen since the switch (the app says so)."""
         if symbol != self.active or interval != self.interval:
             return  # an answer for a chart the user has already left
         live_from = self.candles[0].open_ms if self.candles else None
@@ -231,6 +313,7 @@ class TerminalState:
         if current is None and older:
             # Start the forming candle from the last close, so it does not open on a gap.
             self._builder = CandleBuilder(symbol, interval, seed=older[-1])
+        self._seeded = True
         self.dirty.add(CHART)
 
     def _push_candle(self, candle: Candle) -> None:
@@ -246,7 +329,7 @@ class TerminalState:
     def forming(self) -> Candle | None:
         """The candle still open, if a trade has been seen in it."""
         current = self._builder.current
-        if current is None:
+        if current is None or not self._seeded:
             return None
         now_open = candle_open(int(time.time() * 1000), self.interval)
         return current if current.open_ms <= now_open else None
@@ -258,12 +341,19 @@ class TerminalState:
             return
         report = event.report
         order = report.order
-        known = self.orders.get(order.client_order_id)
-        if order.status.supersedes(None if known is None else known.status):
-            self.orders[order.client_order_id] = order
+        cid = order.client_order_id
+        known = self.orders.get(cid)
+        forgotten = cid in self._forgotten_ids
+        if not forgotten and order.status.supersedes(None if known is None else known.status):
+            self.orders[cid] = order
+            if known is not None and known.status is not order.status:
+                # It moved (sent, cancelled, filled): whatever was held has gone.
+                self.held.pop(cid, None)
+            if order.status.is_terminal and (known is None or not known.status.is_terminal):
+                self._final_ids.append(cid)
+                self._let_go_of_old_orders()
         fill = report.fill
-        if fill is not None and (fill.symbol, fill.trade_id) not in self._fill_keys:
-            self._fill_keys.add((fill.symbol, fill.trade_id))
+        if fill is not None and self._count_fill(fill):
             self.fills.append(fill)
             self.portfolio.apply(fill)
             self.dirty.update((FILLS, BALANCES, CHART))
@@ -280,12 +370,23 @@ class TerminalState:
     def load_fills(self, fills: list[Fill]) -> None:
         """Fills from history, oldest first (those already seen are skipped)."""
         for fill in fills:
-            if (fill.symbol, fill.trade_id) in self._fill_keys:
+            if not self._count_fill(fill):
                 continue
-            self._fill_keys.add((fill.symbol, fill.trade_id))
             self.fills.append(fill)
             self.portfolio.apply(fill)
         self.dirty.update((FILLS, BALANCES, CHART))
+
+    def _let_go_of_old_orders(self) -> None:
+        while len(self._final_ids) > KEEP_FINAL_ORDERS:
+            cid = self._final_ids.popleft()
+            order = self.orders.get(cid)
+            if order is not None and order.status.is_terminal:
+                del self.orders[cid]
+                self._forgotten_ids.add(cid)
+
+    def _count_fill(self, fill: Fill) -> bool:
+        """Remember ``fill``; whether it is new (by symbol and trade id)."""
+        return self._fill_keys.add(fill.symbol, fill.trade_id)
 
     def _on_reject(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderRejected):
@@ -369,6 +470,36 @@ class TerminalState:
                 f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
             )
             self.dirty.update((STATUS, LOG))
+
+    def _on_risk_limits(self, topic: str, event: Any) -> None:
+        if isinstance(event, RiskLimitsInForce):
+            self.risk_limits = event.limits
+
+    def _on_held(self, topic: str, event: Any) -> None:
+        if not isinstance(event, OrderHeld):
+            return
+        self.held.pop(event.client_order_id, None)
+        if event.held:
+            self.held[event.client_order_id] = (event, time.monotonic())
+            while len(self.held) > MAX_HELD:
+                del self.held[next(iter(self.held))]
+            self._log(
+                f"held: {event.reason}, {event.retry_in_s:.0f} s: {event.action} "
+                f"{event.symbol} ({event.client_order_id})",
+                "warning",
+            )
+        self.dirty.add(ORDERS)
+
+    def held_for(self, client_ids: tuple[str, ...] | str) -> tuple[str, float] | None:
+        """Why and for how many more seconds an action on one of ``client_ids`` is held
+        for the rate limit, or ``None`` when none is."""
+        ids = (client_ids,) if isinstance(client_ids, str) else client_ids
+        for cid in ids:
+            mark = self.held.get(cid)
+            if mark is not None:
+                event, since = mark
+                return event.reason, max(0.0, event.retry_in_s - (time.monotonic() - since))
+        return None
 
     def _on_diagnostics(self, topic: str, event: Any) -> None:
         if isinstance(event, Diagnostics):

@@ -24,6 +24,7 @@ from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.filters import ValidationContext, validate_order
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import OrderRequest, new_client_order_id
+from omnitrade_tui.tui.ticket_account import Account, account_checks
 
 #: Order types the ticket offers, in the order a trader reaches for them.
 TICKET_TYPES: tuple[OrderType, ...] = (
@@ -51,11 +52,23 @@ class TicketForm:
     quote_amount: str = ""
     time_in_force: TimeInForce = TimeInForce.GTC
     by_quote: bool = False
-    client_order_id: str | None = None
+    #: The ids of this intent, fixed when the form is made (the ticket opens) and kept
+    #: across every check and every resend after a timeout: the venue then refuses a second
+    #: order with the same id instead of placing the order twice. ``renew_ids`` makes new
+    #: ones once an answer said the order was not placed (a new intent may follow).
+    client_order_id: str = field(default_factory=new_client_order_id)
+    stop_leg_client_order_id: str = field(default_factory=new_client_order_id)
+    list_client_order_id: str = field(default_factory=new_client_order_id)
     #: An OCO pair: ``type`` is then the LIMIT_MAKER leg at ``price``; the other leg is a
     #: STOP_LOSS_LIMIT at ``stop_price`` with the limit ``stop_limit_price``.
     oco: bool = False
     stop_limit_price: str = ""
+
+    def renew_ids(self) -> None:
+        """New ids, for a new intent: the last one was refused, so nothing holds these."""
+        self.client_order_id = new_client_order_id()
+        self.stop_leg_client_order_id = new_client_order_id()
+        self.list_client_order_id = new_client_order_id()
 
     # -- choices ---------------------------------------------------------------------------
 
@@ -151,10 +164,13 @@ class TicketForm:
         book: BookTop | None = None,
         fee_rate: Decimal = Decimal("0.001"),
         open_orders: int | None = None,
+        account: Account | None = None,
     ) -> TicketCheck:
-        """Validate every field and build the request and the preview."""
+        """Validate every field and build the request and the preview; with ``account``,
+        also what Enter would meet beyond the filters (balance, risk limits, a stop that
+        would trigger at once)."""
         if self.oco:
-            return self._check_oco(book, fee_rate, open_orders)
+            return self._with_account(self._check_oco(book, fee_rate, open_orders), account, book)
         wanted = [("quantity", self.quantity)]
         if self.by_quote:
             wanted = [("quote_order_qty", self.quote_amount)]
@@ -164,7 +180,7 @@ class TicketForm:
             wanted.append(("stop_price", self.stop_price))
         values, errors = _parse_fields(wanted)
         request = OrderRequest(
-            client_order_id=self.client_order_id or new_client_order_id(),
+            client_order_id=self.client_order_id,
             symbol=self.instrument.symbol,
             side=self.side,
             type=self.type,
@@ -186,7 +202,49 @@ class TicketForm:
             if crossing:
                 errors.setdefault("price", crossing)
         preview = _preview(self, request, book, fee_rate)
-        return TicketCheck(request=None if errors else request, errors=errors, preview=preview)
+        check = TicketCheck(request=None if errors else request, errors=errors, preview=preview)
+        return self._with_account(check, account, book, request)
+
+    def _with_account(
+        self,
+        check: TicketCheck,
+        account: Account | None,
+        book: BookTop | None,
+        request: OrderRequest | None = None,
+    ) -> TicketCheck:
+        """``check`` with the account's findings added (only where the filters found
+        nothing wrong in the figures they use)."""
+        request = request or check.request
+        if account is None or request is None:
+            return check
+        preview = check.preview
+        found = account_checks(
+            self.instrument,
+            request,
+            account,
+            notional=preview.notional,
+            fee=preview.fee,
+            mid=_mid(book),
+            by_quote=self.by_quote,
+            legs=check.oco or (),
+        )
+        errors = dict(check.errors)
+        for name, reason in found.errors.items():
+            errors.setdefault(name, reason)
+        ok = not errors
+        return TicketCheck(
+            request=request if ok else None,
+            errors=errors,
+            preview=Preview(
+                notional=preview.notional,
+                fee=preview.fee,
+                avg_price=preview.avg_price,
+                slippage_bps=preview.slippage_bps,
+                fillable=preview.fillable,
+                lines=[*preview.lines, *found.lines],
+            ),
+            oco=check.oco if ok else None,
+        )
 
     def _check_oco(
         self, book: BookTop | None, fee_rate: Decimal, open_orders: int | None
@@ -201,6 +259,7 @@ class TicketForm:
             ]
         )
         limit_leg = OrderRequest(
+            client_order_id=self.client_order_id,
             symbol=self.instrument.symbol,
             side=self.side,
             type=OrderType.LIMIT_MAKER,
@@ -208,6 +267,7 @@ class TicketForm:
             price=values["price"],
         )
         stop_leg = OrderRequest(
+            client_order_id=self.stop_leg_client_order_id,
             symbol=self.instrument.symbol,
             side=self.side,
             type=OrderType.STOP_LOSS_LIMIT,

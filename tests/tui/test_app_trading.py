@@ -111,7 +111,8 @@ async def place_deep_bid(app: OmniTradeApp, pilot: Pilot[None], depth: int = 8) 
     # Rows are 10 USDT buckets, so the row under the cursor keeps its price as the book moves.
     assert Decimal(ticket.form.price) == Decimal(repr(row.price))
     deeper = Decimal(ticket.form.price) - 200 - depth
-    await pilot.press(*"0.01", "shift+tab", "ctrl+u", *str(deeper))
+    # Tab into a field selects its text, so typing replaces it (ctrl+u is the unlock key).
+    await pilot.press(*"0.01", "shift+tab", *str(deeper))
     await pilot.press("enter")
     await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket to close")
     new = set(app.state.orders) - before
@@ -214,7 +215,7 @@ async def test_bad_price_shows_the_filter_reason_and_sends_nothing(tmp_path: Pat
         assert isinstance(ticket, OrderTicket)
         await pilot.press(*"0.01")
         await pilot.press("shift+tab")  # back to the price
-        await pilot.press("ctrl+u", *"100.123")
+        await pilot.press(*"100.123")
         await pilot.pause(0.1)
         assert ticket.form.price == "100.123"
         assert ticket.check is not None
@@ -226,7 +227,7 @@ async def test_bad_price_shows_the_filter_reason_and_sends_nothing(tmp_path: Pat
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert isinstance(app.screen, OrderTicket), "the ticket stays open for editing"
-        await pilot.press("ctrl+u", *"abc")
+        await pilot.press("tab", "shift+tab", *"abc")
         await pilot.pause(0.1)
         assert "not a plain decimal number" in ticket.check.errors["price"]
         await pilot.press("enter")
@@ -260,8 +261,14 @@ async def test_venue_rejection_keeps_the_ticket_with_the_reason(tmp_path: Path) 
         await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
-        # More BTC than the account holds: valid by the filters, refused by the venue.
+        # More BTC than the account holds: the ticket says so before Enter...
         await pilot.press(*"50")
+        await pilot.pause(0.1)
+        assert ticket.check is not None
+        assert "insufficient BTC" in ticket.check.errors["quantity"]
+        # ...and when the screen's balance is wrong (here: not known), the venue refuses.
+        del app.state.balances["BTC"]
+        await pilot.press("backspace", "0")
         await pilot.press("enter")
         await until(
             pilot, lambda: "REJECTED" in str(ticket.query_one("#problem").render()), "the rejection"
@@ -284,9 +291,9 @@ async def test_oco_by_keyboard_places_two_linked_legs(tmp_path: Path) -> None:
         await pilot.press(*["right"] * 5)  # LIMIT -> ... -> OCO
         await pilot.pause(0.1)
         assert ticket.form.oco
-        await pilot.press("tab", "ctrl+u", *str(mid + 500))  # take profit well above
-        await pilot.press("tab", "ctrl+u", *str(mid - 500))  # stop well below
-        await pilot.press("tab", "ctrl+u", *str(mid - 510))  # its limit
+        await pilot.press("tab", *str(mid + 500))  # take profit well above
+        await pilot.press("tab", *str(mid - 500))  # stop well below
+        await pilot.press("tab", *str(mid - 510))  # its limit
         await pilot.pause(0.1)
         assert ticket.check is not None
         assert ticket.check.errors == {}
@@ -300,3 +307,20 @@ async def test_oco_by_keyboard_places_two_linked_legs(tmp_path: Path) -> None:
         assert len(venue) == 2
         await pilot.press("x", "y")  # cancel all on the symbol, confirmed
         await until(pilot, lambda: not app.state.open_orders(), "both legs cancelled")
+
+
+@pytest.mark.slow
+async def test_o_down_c_cancels_the_second_listed_order_at_the_venue(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        await place_deep_bid(app, pilot, depth=8)
+        await place_deep_bid(app, pilot, depth=10)
+        await until(pilot, lambda: len(app.state.open_orders()) == 2, "two open orders")
+        await pilot.pause(0.2)
+        listed = [r.key for r in app.query_one("#orders", RowTable).rows]
+        assert len(listed) == 2
+        await pilot.press("o", "down", "c")
+        await until(pilot, lambda: len(app.state.open_orders()) == 1, "the cancel")
+        venue = await runtime.manager.port.open_orders("BTCUSDT")
+        assert [o.client_order_id for o in venue] == [listed[0]]
+        sent = [str(n.message) for n in app._notifications if "Cancel sent" in str(n.message)]
+        assert len(sent) == 1 and f"(cid {listed[1]})" in sent[0]
