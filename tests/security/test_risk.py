@@ -328,3 +328,21 @@ async def test_gate_frees_cancelled_orders_and_distrusts_a_stale_book() -> None:
     assert "BTCUSDT" not in gate.mids
     bus.publish(topics.book("BTCUSDT"), top(BookState.LIVE))
     await bus.request(PlaceOrder(request=limit("0.1", "100")))
+
+
+async def test_the_gate_says_which_limits_apply_at_start_and_after_a_change() -> None:
+    """The ticket checks an order against the limits as it is typed: it learns them from
+    sys.risk_limits, never by importing the engine."""
+    from omnitrade_tui.domain.commands import SetRiskLimits
+    from omnitrade_tui.domain.events import RiskLimitsInForce
+
+    bus = Bus()
+    said = collect(bus, topics.RISK_LIMITS)
+    gate = RiskGate(bus, RiskLimits(max_open_orders=2), base_assets={"BTCUSDT": "BTC"})
+    gate.start()
+    await bus.request(SetRiskLimits(limits=RiskLimits(max_order_notional=D(500))))
+    assert [type(e) for e in said] == [RiskLimitsInForce, RiskLimitsInForce]
+    assert said[0].limits.max_open_orders == 2
+    assert said[1].limits.max_open_orders == 2
+    assert said[1].limits.max_order_notional == D(500)
+    gate.stop()
