@@ -74,6 +74,7 @@ class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     watchlist: list[str] | None = None
     mouse: bool | None = None
     confirm_orders: bool | None = None
+    stale_after_s: float | None = None
 
 
 class AlertTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -218,6 +219,8 @@ class UISettings:
     mouse: bool = True
     #: Ask before sending an order. Always on for a LIVE profile, whatever this says.
     confirm_orders: bool = False
+    #: A market stream silent this long is shown STALE (and a silent book is checked).
+    stale_after_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,15 @@ def _profiles(file: ConfigFile, path: Path) -> dict[str, Profile]:
     return profiles
 
 
+def _stale_after(value: float | None) -> float:
+    """``[ui] stale_after_s``: seconds of silence before a stream is shown stale."""
+    if value is None:
+        return UISettings.stale_after_s
+    if not 0.2 <= value <= 60:
+        raise ConfigError(f"stale_after_s {value} is outside 0.2..60 seconds")
+    return float(value)
+
+
 def _watchlist(symbols: list[str] | None) -> tuple[str, ...]:
     if symbols is None:
         return UISettings.watchlist
@@ -440,6 +452,7 @@ def load_settings(
         watchlist=_watchlist(file.ui.watchlist),
         mouse=file.ui.mouse if file.ui.mouse is not None else UISettings.mouse,
         confirm_orders=bool(file.ui.confirm_orders),
+        stale_after_s=_stale_after(file.ui.stale_after_s),
     )
     db_url = _first(
         flags.db_url,

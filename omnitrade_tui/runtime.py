@@ -32,8 +32,10 @@ from omnitrade_tui.domain.commands import (
     CancelOrder,
     PlaceOco,
     PlaceOrder,
+    ReplaceOco,
     ReplaceOrder,
     SubscribeSymbol,
+    VenueCandles,
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
@@ -252,10 +254,18 @@ class Runtime:
             bus.handle(PlaceOrder, gate.guard(manager.place))
             bus.handle(PlaceOco, gate.guard_oco(manager.place_oco))
             bus.handle(ReplaceOrder, gate.guard_replace(manager.replace))
+            bus.handle(ReplaceOco, gate.guard_replace_oco(manager.replace_oco))
             bus.handle(CancelOrder, manager.cancel)
             bus.handle(CancelAll, manager.cancel_all)
 
-            stream = MarketStream(endpoints.stream, rest, bus, symbols, book_levels=BOOK_LEVELS)
+            stream = MarketStream(
+                endpoints.stream,
+                rest,
+                bus,
+                symbols,
+                book_levels=BOOK_LEVELS,
+                stale_after_s=settings.ui.stale_after_s,
+            )
             stack.push_async_callback(stream.aclose)
 
             async def subscribe(cmd: SubscribeSymbol) -> bool:
@@ -266,6 +276,7 @@ class Runtime:
                 return True
 
             bus.handle(SubscribeSymbol, subscribe)
+            bus.handle(VenueCandles, stream.candles)
             user = UserDataStream(
                 endpoints.ws_api,
                 credentials,

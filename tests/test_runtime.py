@@ -77,3 +77,31 @@ async def test_sim_runtime_serves_history_orders_through_risk_and_the_kill_switc
         await rt.bus.request(ReleaseKillSwitch())
         order = await rt.bus.request(PlaceOrder(request=ok))
         assert order.status.value == "NEW"
+
+
+async def test_the_stale_limit_comes_from_the_config_and_issue_14s_commands_are_served(
+    tmp_path: Path,
+) -> None:
+    from omnitrade_tui.domain.commands import ReplaceOco, VenueCandles
+    from omnitrade_tui.engine.order_manager import OrderRefused
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text("[ui]\nstale_after_s = 0.7\n")
+    settings = sim_settings(tmp_path)
+    assert settings.ui.stale_after_s == 0.7
+    async with Runtime.start(settings, seed=5, record=False) as rt:
+        assert rt.stream.fresh.stale_after_ms == 700
+        leg = OrderRequest(symbol="ETHUSDT", side=Side.SELL, type=OrderType.LIMIT_MAKER)
+        with pytest.raises(OrderRefused, match="OCO list 7 is not open"):
+            await rt.bus.request(
+                ReplaceOco(symbol="ETHUSDT", order_list_id=7, above=leg, below=leg)
+            )
+        # The chart's seed: the venue's own klines, the current (open) candle last.
+        candles = await rt.bus.request(VenueCandles(symbol="ETHUSDT", interval="1m", limit=5))
+        assert rt.sim is not None
+        venue = rt.sim.markets["ETHUSDT"].history.klines("1m", limit=5)
+        assert [c.open_ms for c in candles] == [c.open_ms for c in venue]
+        assert [round(c.close, 6) for c in candles[:-1]] == [round(c.close, 6) for c in venue[:-1]]
+        assert [c.closed for c in candles] == [True] * 4 + [False]
+        now = rt.rest.now_ms()
+        assert candles[-1].open_ms == now - now % 60_000

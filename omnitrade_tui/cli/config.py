@@ -35,6 +35,7 @@ profile = "sim"
 [ui]
 frame_rate = 30
 theme = "omnitrade-dark"
+# stale_after_s = 2.0          # a market stream silent this long shows STALE
 
 [ui.keys]
 # buy = "b"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from decimal import Decimal
 from typing import Any, Protocol
@@ -38,9 +39,12 @@ from omnitrade_tui.domain.commands import (
     CancelOrder,
     PlaceOco,
     PlaceOrder,
+    ReplaceOco,
     ReplaceOrder,
 )
+from omnitrade_tui.domain.decimals import ZERO, fmt
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
+from omnitrade_tui.domain.errors import OutcomeUnknownError
 from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
 from omnitrade_tui.domain.models import (
     Balance,
@@ -64,6 +68,12 @@ KEEP_FORGOTTEN_IDS = 2_000
 #: seconds (stream, REST answer) or at the next reconciliation (REST, from the last
 #: reconciled id up), so a fill older than this many newer ones is never new.
 KEEP_FILLS = 1_000
+#: This many fills within a second is a burst, after which balances are checked with the
+#: venue: many balance updates in a short time is where a lost or misordered one hides.
+FILL_BURST = 5
+#: How long a balance check waits after what called for it, so the stream's own updates
+#: in flight land first (and several causes in a row make one check).
+BALANCE_CHECK_DELAY_S = 0.3
 
 
 class ExecutionPort(Protocol):
@@ -74,7 +84,7 @@ class ExecutionPort(Protocol):
         ...
 
     async def place_oco(
-        self, above: OrderRequest, below: OrderRequest
+        self, above: OrderRequest, below: OrderRequest, list_client_order_id: str | None = None
     ) -> tuple[list[Order], list[Fill]]:
         """Send an OCO pair; both legs (``UNKNOWN`` when the answer was lost)."""
         ...
@@ -84,11 +94,15 @@ class ExecutionPort(Protocol):
         ...
 
     async def cancel(self, symbol: str, client_order_id: str) -> Order:
-        """Cancel one order."""
+        """Cancel one order (``OutcomeUnknownError`` when the answer was lost)."""
         ...
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancel every open order of a symbol."""
+        ...
+
+    async def cancel_list(self, symbol: str, order_list_id: int) -> list[Order]:
+        """Cancel an order list (both OCO legs); the legs as cancelled."""
         ...
 
     async def replace(
@@ -147,7 +161,8 @@ def _refusal(exc: Exception) -> OrderRefused:
 
 
 class OrderManager:
-    """Handles PlaceOrder, CancelOrder, ReplaceOrder and CancelAll, and tracks every order."""
+    """Handles PlaceOrder, PlaceOco, CancelOrder, ReplaceOrder, ReplaceOco and CancelAll, and
+    tracks every order."""
 
     def __init__(self, bus: Bus, port: ExecutionPort, symbols: list[str] | None = None) -> None:
         self.bus = bus
@@ -165,7 +180,14 @@ class OrderManager:
         #: Per symbol, the trade id up to which every fill of ours is known (reconciled).
         self._fills_complete_to: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Balances as the bus last said them (one entry per asset of the account), to
+        #: compare with the venue's after a batch of cancels, a fill burst or a reconnect.
+        self.balances: dict[str, Balance] = {}
+        self._fill_times: deque[float] = deque(maxlen=FILL_BURST)
+        self._balance_check: asyncio.Task[None] | None = None
+        self._balance_reasons: list[str] = []
         bus.subscribe(topics.ORDER, each(self._on_report), name="order-manager")
+        bus.subscribe(topics.BALANCE, each(self._on_balance), name="order-manager.balance")
 
     def register(self) -> None:
         """Become the bus's handler of the order commands (without risk checks)."""
@@ -173,6 +195,7 @@ class OrderManager:
         self.bus.handle(PlaceOco, self.place_oco)
         self.bus.handle(CancelOrder, self.cancel)
         self.bus.handle(ReplaceOrder, self.replace)
+        self.bus.handle(ReplaceOco, self.replace_oco)
         self.bus.handle(CancelAll, self.cancel_all)
 
     # -- state --------------------------------------------------------------------------------
@@ -184,6 +207,11 @@ class OrderManager:
         self._track(report.order)
         if report.fill is not None:
             self._count_fill(report.fill)
+
+    def _on_balance(self, topic: str, event: Any) -> None:
+        if isinstance(event, BalancesChanged):
+            for balance in event.balances:
+                self.balances[balance.asset] = balance
 
     def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
         self.bus.publish(
@@ -212,6 +240,9 @@ class OrderManager:
             OrderRefused: the venue refused it (also published as ``OrderRejected``).
         """
         req = command.request
+        sent = self._sent_before(req.client_order_id)
+        if sent is not None:
+            return sent
         pending = OrderManager._pending(req)
         self.orders[req.client_order_id] = pending
         self._publish(pending, ExecutionType.NEW)
@@ -266,16 +297,43 @@ class OrderManager:
         Raises:
             OrderRefused: the venue refused the pair (also published as ``OrderRejected``).
         """
+        legs = [self._sent_before(leg.client_order_id) for leg in (command.above, command.below)]
+        if legs[0] is not None and legs[1] is not None:
+            return [legs[0], legs[1]]
         pendings = [OrderManager._pending(command.above), OrderManager._pending(command.below)]
         for pending in pendings:
             self.orders[pending.client_order_id] = pending
             self._publish(pending, ExecutionType.NEW)
         try:
-            orders, fills = await self.port.place_oco(command.above, command.below)
+            orders, fills = await self.port.place_oco(
+                command.above, command.below, command.list_client_order_id
+            )
         except Exception as exc:
             raise self._refused(pendings, exc) from exc
         self._accepted(orders, fills)
         return orders
+
+    def _sent_before(self, client_id: str) -> Order | None:
+        """The order ``client_id`` names if it was sent before, else ``None`` (send it).
+
+        One intent, one venue order: a resend of the same intent (a second Enter after a
+        command timed out) gets the order as known, settling or settled, never a second
+        order. Only an id whose last try the venue refused (or never received) may go
+        again; its old record is dropped so the new try is tracked afresh.
+
+        Raises:
+            OrderRefused: the id's order was final and has been let go already.
+        """
+        if client_id in self._forgotten_ids:
+            raise OrderRefused(f"order {client_id} was sent before and is final")
+        known = self.orders.get(client_id)
+        if known is None:
+            return None
+        if known.status is OrderStatus.REJECTED:
+            del self.orders[client_id]
+            return None
+        log.info("order %s sent before (%s): not sent again", client_id, known.status)
+        return known
 
     @staticmethod
     def _pending(req: OrderRequest) -> Order:
@@ -331,6 +389,11 @@ class OrderManager:
         if self._seen_fill(fill):
             return False
         self.fills[(fill.symbol, fill.trade_id)] = fill
+        now = time.monotonic()
+        self._fill_times.append(now)
+        if len(self._fill_times) == FILL_BURST and now - self._fill_times[0] <= 1.0:
+            self._fill_times.clear()
+            self.check_balances_soon("a fill burst")
         if len(self.fills) > KEEP_FILLS:
             symbol, trade_id = next(iter(self.fills))
             del self.fills[(symbol, trade_id)]
@@ -351,23 +414,65 @@ class OrderManager:
         task.add_done_callback(self._tasks.discard)
 
     async def cancel(self, command: CancelOrder) -> Order:
-        """Cancel one order.
+        """Cancel one order; the order as the venue answered, or ``UNKNOWN`` when the answer
+        was lost (then settled by query, like a new order).
 
         Raises:
             OrderRefused: the venue refused (e.g. -2011, the order is not open any more).
         """
         try:
             order = await self.port.cancel(command.symbol, command.client_order_id)
+        except OutcomeUnknownError as exc:
+            return self._unsure(command.symbol, command.client_order_id, f"cancel: {exc}")
         except Exception as exc:
             raise _refusal(exc) from exc
         self._learned(order)
         return order
 
+    def _unsure(self, symbol: str, client_id: str, why: str) -> Order:
+        """A request about an order lost its answer: the order is ``UNKNOWN`` (published)
+        until a query settles it. The order as known now."""
+        log.warning("order %s: outcome unknown (%s); asking the venue", client_id, why)
+        known = self.orders.get(client_id)
+        if known is None:  # not tracked here (placed elsewhere): just ask
+            self._spawn(self._query_and_learn(symbol, client_id))
+            raise OrderRefused(f"{why}; order {client_id} is not tracked here, asking the venue")
+        if known.status.is_terminal:
+            return known  # already final: nothing the request could change
+        unknown = msgspec.structs.replace(known, status=OrderStatus.UNKNOWN)
+        self._learned(unknown)
+        self._spawn(self._settle(unknown))
+        return unknown
+
+    async def _query_and_learn(self, symbol: str, client_id: str) -> None:
+        try:
+            self._learned(await self.port.query(symbol, client_id))
+        except Exception as exc:  # the next reconciliation asks again
+            log.warning("cannot query %s: %s", client_id, exc)
+
     async def replace(self, command: ReplaceOrder) -> Order:
-        """Amend price or quantity by cancel-replace; the new order."""
+        """Amend price or quantity by cancel-replace; the new order.
+
+        The replacement's id is the command's (chosen once per intent), so a resend gets
+        the replacement already sent. The replacement is tracked from the start
+        (``PENDING_NEW``); a lost answer leaves both orders ``UNKNOWN`` until queried. An
+        OCO leg is refused: amending one leg alone would drop the other.
+
+        Raises:
+            OrderRefused: not open, an OCO leg, or refused by the venue.
+        """
+        new_id = command.new_client_order_id or new_client_order_id()
+        sent = self._sent_before(new_id)
+        if sent is not None:
+            return sent
         old = self.orders.get(command.client_order_id)
         if old is None or not old.status.is_open:
             raise OrderRefused(f"order {command.client_order_id} is not open")
+        if old.order_list_id != -1:
+            raise OrderRefused(
+                f"{command.client_order_id} is a leg of OCO list {old.order_list_id}: "
+                "amend the whole list"
+            )
         new = OrderRequest(
             symbol=old.symbol,
             side=old.side,
@@ -376,33 +481,188 @@ class OrderManager:
             price=command.price if command.price is not None else old.price,
             stop_price=old.stop_price,
             time_in_force=old.time_in_force,
-            client_order_id=new_client_order_id(),
+            client_order_id=new_id,
         )
+        pending = OrderManager._pending(new)
+        self.orders[new_id] = pending
+        self._publish(pending, ExecutionType.NEW)
         try:
             canceled, placed, fills = await self.port.replace(command.client_order_id, new)
+        except OutcomeUnknownError as exc:
+            self._unsure(old.symbol, old.client_order_id, f"cancel-replace: {exc}")
+            return self._unsure(new.symbol, new_id, f"cancel-replace: {exc}")
         except Exception as exc:
-            raise _refusal(exc) from exc
+            # Refused: the old order may be cancelled nonetheless (-2021); ask for it.
+            self._spawn(self._settle(old))
+            raise self._refused([pending], exc) from exc
         self._learned(canceled)
         self._learned(placed, fills)
         return placed
 
+    async def replace_oco(self, command: ReplaceOco) -> list[Order]:
+        """Amend an OCO as a whole: cancel the list at the venue, then place the new one;
+        the new legs.
+
+        The new list goes only when the old one is known to be cancelled with nothing
+        traded: if the cancel's answer is lost (the legs are UNKNOWN until queried), or the
+        venue refuses it (a leg traded, the list is done), or a leg had partly filled, the
+        new list is not placed and its legs are published REJECTED with the reason, so the
+        protective leg is never dropped, nor doubled, silently.
+
+        Raises:
+            OrderRefused: the old list is not open, or could not be cancelled cleanly.
+        """
+        sent = [self._sent_before(leg.client_order_id) for leg in (command.above, command.below)]
+        if sent[0] is not None and sent[1] is not None:
+            return [sent[0], sent[1]]
+        list_id = command.order_list_id
+        legs = [
+            o
+            for o in self.open_orders(command.symbol)
+            if o.order_list_id == list_id and list_id != -1
+        ]
+        if not legs:
+            raise OrderRefused(f"OCO list {list_id} is not open")
+        new = PlaceOco(
+            above=command.above,
+            below=command.below,
+            list_client_order_id=command.list_client_order_id,
+        )
+        try:
+            canceled = await self.port.cancel_list(command.symbol, list_id)
+        except OutcomeUnknownError as exc:
+            for leg in legs:
+                self._unsure(leg.symbol, leg.client_order_id, f"cancel of OCO list: {exc}")
+            raise self._not_placed(
+                new, f"OCO list {list_id}: the cancel's outcome is unknown (asking the venue)"
+            ) from exc
+        except Exception as exc:
+            for leg in legs:
+                self._spawn(self._settle(leg))  # a leg may have traded: learn how
+            raise self._not_placed(
+                new, f"OCO list {list_id} could not be cancelled: {_refusal(exc).reason}"
+            ) from exc
+        for leg in canceled:
+            self._learned(leg)
+        self.check_balances_soon("an OCO cancel")
+        traded = [o for o in canceled if o.filled_qty > 0]
+        if traded:
+            raise self._not_placed(
+                new,
+                f"OCO list {list_id} was cancelled but leg {traded[0].client_order_id} had "
+                f"traded {fmt(traded[0].filled_qty)}",
+            )
+        return await self.place_oco(new)
+
+    def _not_placed(self, command: PlaceOco, why: str) -> OrderRefused:
+        """Publish an OCO's legs as REJECTED (never sent) for ``why``; the error to raise."""
+        reason = f"{why}: the new list was not placed"
+        log.warning(reason)
+        pendings = [OrderManager._pending(command.above), OrderManager._pending(command.below)]
+        return self._refused(pendings, OrderRefused(reason))
+
     async def cancel_all(self, command: CancelAll) -> list[Order]:
-        """Cancel every open order (of one symbol, or of every symbol known)."""
+        """Cancel every open order (of one symbol, or of every symbol known); the orders as
+        the venue answered. A symbol whose answer was lost has its orders ``UNKNOWN``
+        (returned too) until queried.
+
+        Raises:
+            OrderRefused: the venue refused.
+        """
         symbols = (
             [command.symbol]
             if command.symbol
             else sorted(set(self.symbols) | {o.symbol for o in self.open_orders()})
         )
         done: list[Order] = []
+        try:
+            await self._cancel_all_of(symbols, done)
+        finally:
+            self.check_balances_soon("cancel-all")
+        return done
+
+    async def _cancel_all_of(self, symbols: list[str], done: list[Order]) -> None:
         for symbol in symbols:
             try:
                 orders = await self.port.cancel_all(symbol)
+            except OutcomeUnknownError as exc:
+                for order in self.open_orders(symbol):
+                    done.append(self._unsure(symbol, order.client_order_id, f"cancel-all: {exc}"))
+                continue
             except Exception as exc:
                 raise _refusal(exc) from exc
             for order in orders:
                 self._learned(order)
             done.extend(orders)
-        return done
+
+    def check_balances_soon(self, reason: str) -> None:
+        """Check balances with the venue shortly (once for several calls in a row)."""
+        if reason not in self._balance_reasons:
+            self._balance_reasons.append(reason)
+        if self._balance_check is None or self._balance_check.done():
+            self._balance_check = asyncio.ensure_future(self._check_balances_later())
+            self._tasks.add(self._balance_check)
+            self._balance_check.add_done_callback(self._tasks.discard)
+
+    async def _check_balances_later(self) -> None:
+        await asyncio.sleep(BALANCE_CHECK_DELAY_S)
+        reasons, self._balance_reasons = self._balance_reasons, []
+        try:
+            await self.check_balances(" and ".join(reasons))
+        except Exception as exc:  # the next check or reconciliation asks again
+            log.warning("balance check after %s failed: %s", " and ".join(reasons), exc)
+
+    async def check_balances(self, reason: str) -> list[str]:
+        """Compare the balances the bus has said with the venue's (``GET /api/v3/account``).
+
+        What differs is published: ``BalancesChanged`` with the venue's values, and a
+        ``Reconciled`` whose detail names each difference, for the order event log. The
+        differences, as sentences.
+        """
+        balances, differences = await self._venue_balances()
+        if not differences:
+            return []
+        self.bus.publish(
+            topics.BALANCE,
+            BalancesChanged(balances=[b for b in balances if b.asset in differences]),
+        )
+        said = list(differences.values())
+        detail = f"balances after {reason} differed from the venue's: " + "; ".join(said)
+        log.warning(detail)
+        self.bus.publish(
+            topics.RECONCILE,
+            Reconciled(
+                orders_changed=[],
+                fills_added=0,
+                balances=len(differences),
+                detail=detail,
+                time_ms=int(time.time() * 1000),
+            ),
+        )
+        return said
+
+    async def _venue_balances(self) -> tuple[list[Balance], dict[str, str]]:
+        """The venue's balances (an asset shown here but absent there is zero there), and
+        how each asset that differs does so from what the bus said last."""
+        venue = {b.asset: b for b in await self.port.balances()}
+        for asset in self.balances:
+            venue.setdefault(asset, Balance(asset=asset, free=ZERO, locked=ZERO))
+        differences: dict[str, str] = {}
+        for asset, theirs in sorted(venue.items()):
+            ours = self.balances.get(asset)
+            if ours is None:
+                # Before the first balances are shown (start-up) nothing is missing yet.
+                if theirs.total and self.balances:
+                    differences[asset] = (
+                        f"{asset} not shown, venue free {fmt(theirs.free)} "
+                        f"locked {fmt(theirs.locked)}"
+                    )
+            elif (ours.free, ours.locked) != (theirs.free, theirs.locked):
+                differences[asset] = (
+                    f"{asset} shown free {fmt(ours.free)} locked {fmt(ours.locked)}, "
+                    f"venue free {fmt(theirs.free)} locked {fmt(theirs.locked)}"
+                )
+        return list(venue.values()), differences
 
     async def reconcile(self) -> Reconciled:
         """Compare local state with the venue's and publish every difference.
@@ -434,13 +694,18 @@ class OrderManager:
         added = 0
         for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
             added += await self._reconcile_fills(symbol, owners)
-        balances = await self.port.balances()
+        balances, differences = await self._venue_balances()
         self.bus.publish(topics.BALANCE, BalancesChanged(balances=balances))
+        detail = f"{len(changed)} orders changed, {added} fills added while disconnected"
+        if differences:
+            detail += "; balances differed: " + "; ".join(differences.values())
+            log.warning("reconcile: balances differed from the venue's: %s", differences)
         report = Reconciled(
             orders_changed=changed,
             fills_added=added,
             balances=len(balances),
-            detail=f"{len(changed)} orders changed, {added} fills added while disconnected",
+            detail=detail,
+            time_ms=int(time.time() * 1000),
         )
         self.bus.publish(topics.RECONCILE, report)
         return report

@@ -1,10 +1,13 @@
 """Positions and PnL from fills: average-cost accounting, exact.
 
-A spot "position" here is the net base quantity this client bought minus sold (from the
-fills it has seen), with its average cost. Selling realizes ``(price - avg) * qty``;
-buying past a short (selling more than was bought) flips the position at the fill price.
-Fees are counted in the quote asset when paid in the base or quote asset; fees in a third
-asset (BNB) are kept apart per asset, since converting them needs a price we may not have.
+A spot "position" here is the net base quantity this client's fills moved into the
+wallet: bought minus sold, less the fees paid in the base asset (a BUY of 0.52 BTC paying
+0.00052 BTC commission holds 0.51948, as the wallet does), with its average cost (the
+fill prices; the base fee's value is in the fees). Selling realizes ``(price - avg) *
+qty``; buying past a short (selling more than was bought) flips the position at the fill
+price. Fees are counted in the quote asset when paid in the base or quote asset; fees in a
+third asset (BNB) are kept apart per asset, since converting them needs a price we may not
+have.
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ import msgspec
 from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Fill
+from omnitrade_tui.domain.recent import RecentKeys
+
+#: Fills remembered by (symbol, trade id) so a repeat counts once: a repeat comes within
+#: seconds (the stream and a REST answer, a reconnect's replay), never this many fills later.
+KEEP_SEEN_FILLS = 10_000
 
 
 class Position(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +66,11 @@ def apply_fill(position: Position, fill: Fill) -> Position:
             avg = ZERO
         elif (qty > 0) != (direction > 0):
             avg = fill.price  # flipped through zero: the rest opens at this price
+    if fill.commission and fill.commission_asset == position.base_asset:
+        # The fee was taken from the base asset: the wallet holds that much less.
+        qty -= fill.commission
+        if qty == 0:
+            avg = ZERO
     fees_quote = position.fees_quote
     fees_other = position.fees_other
     if fill.commission:
@@ -89,7 +102,7 @@ class Portfolio:
         """``assets`` maps a symbol to its (base, quote) assets."""
         self._assets = dict(assets)
         self._positions: dict[str, Position] = {}
-        self._seen: set[tuple[str, int]] = set()
+        self._seen: RecentKeys[tuple[str, int]] = RecentKeys(KEEP_SEEN_FILLS)
 
     def add_symbol(self, symbol: str, base: str, quote: str) -> None:
         """Make a symbol's assets known."""

@@ -28,6 +28,7 @@ from omnitrade_tui.domain.commands import (
     PlaceOco,
     PlaceOrder,
     ReleaseKillSwitch,
+    ReplaceOco,
     ReplaceOrder,
     SetRiskLimits,
 )
@@ -221,6 +222,7 @@ class PreTradeRisk:
 PlaceHandler = Callable[[PlaceOrder], Awaitable[Any]]
 OcoHandler = Callable[[PlaceOco], Awaitable[Any]]
 ReplaceHandler = Callable[[ReplaceOrder], Awaitable[Any]]
+ReplaceOcoHandler = Callable[[ReplaceOco], Awaitable[Any]]
 
 
 class RiskGate:
@@ -370,6 +372,11 @@ class RiskGate:
 
         async def place(command: PlaceOrder) -> Any:
             request = command.request
+            if request.client_order_id in self._working:
+                # A resend of an intent on its way or open (after a timeout): the order
+                # manager answers with the order it has, sending nothing; checking it again
+                # would count the order against itself.
+                return await inner(command)
             violation = self.check(request)
             if violation is not None:
                 raise self._refuse(request, violation)
@@ -396,6 +403,8 @@ class RiskGate:
         """
 
         async def place_oco(command: PlaceOco) -> Any:
+            if command.above.client_order_id in self._working:
+                return await inner(command)  # a resend: see ``guard``
             for leg in (command.above, command.below):
                 violation = self.check(leg)
                 if violation is not None:
@@ -416,27 +425,41 @@ class RiskGate:
         """``inner`` (the replace handler) refused while the kill switch is engaged."""
 
         async def replace(command: ReplaceOrder) -> Any:
-            if self.locked:
-                violation = RiskViolation(
-                    limit="kill_switch",
-                    limit_value="engaged",
-                    order_value="replace",
-                    message=f"risk kill_switch: trading is locked ({command.symbol} replace)",
-                )
-                self.bus.publish(
-                    topics.REJECT,
-                    OrderRejected(
-                        client_order_id=command.client_order_id,
-                        symbol=command.symbol,
-                        code=None,
-                        reason=violation.message,
-                        source="risk",
-                    ),
-                )
-                raise RiskRejected(violation)
+            self._refuse_if_locked(command.symbol, command.client_order_id, "replace")
             return await inner(command)
 
         return replace
+
+    def guard_replace_oco(self, inner: ReplaceOcoHandler) -> ReplaceOcoHandler:
+        """``inner`` (the OCO amend handler) refused while the kill switch is engaged."""
+
+        async def replace_oco(command: ReplaceOco) -> Any:
+            self._refuse_if_locked(command.symbol, command.above.client_order_id, "OCO amend")
+            return await inner(command)
+
+        return replace_oco
+
+    def _refuse_if_locked(self, symbol: str, client_order_id: str, action: str) -> None:
+        """Raise ``RiskRejected`` (and say so on ``exec.reject``) while trading is locked."""
+        if not self.locked:
+            return
+        violation = RiskViolation(
+            limit="kill_switch",
+            limit_value="engaged",
+            order_value=action,
+            message=f"risk kill_switch: trading is locked ({symbol} {action})",
+        )
+        self.bus.publish(
+            topics.REJECT,
+            OrderRejected(
+                client_order_id=client_order_id,
+                symbol=symbol,
+                code=None,
+                reason=violation.message,
+                source="risk",
+            ),
+        )
+        raise RiskRejected(violation)
 
     # -- kill switch -----------------------------------------------------------------------
 

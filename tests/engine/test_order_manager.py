@@ -16,12 +16,13 @@ from omnitrade_tui.domain.commands import (
     CancelOrder,
     PlaceOco,
     PlaceOrder,
+    ReplaceOco,
     ReplaceOrder,
 )
 from omnitrade_tui.domain.events import OrderRejected, OrderUpdated
 from omnitrade_tui.engine.order_manager import OrderManager, OrderRefused
 from omnitrade_tui.venues.binance.execution import BinanceExecution
-from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
+from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials, OutcomeUnknown
 from omnitrade_tui.venues.sim.venue import SimVenue
 
 D = Decimal
@@ -417,3 +418,396 @@ async def test_a_fill_whose_order_cannot_be_found_now_is_fetched_again_not_dropp
     assert venue.asked_from == [None, 0]  # from the fill that could not be placed
     assert second.fills_added == 3
     assert sorted(e.report.fill.trade_id for e in said if e.report.fill) == [0, 1, 2]
+
+
+# -- one intent, one venue order; unknown stays unknown until settled ------------------------
+
+
+def lose_answers(
+    monkeypatch: pytest.MonkeyPatch, rest: BinanceRest, method: str, path: str, times: int = 1
+) -> None:
+    """The next ``times`` requests to ``method path`` are done at the venue and their answers
+    lost (a 503 after the fact, the fault that leaves an outcome unknown)."""
+    real = rest.request
+    left = [times]
+
+    async def request(m: str, p: str, params: Any = None, signed: bool = False, **kw: Any) -> Any:
+        result = await real(m, p, params, signed, **kw)
+        if (m, p) == (method, path) and left[0] > 0:
+            left[0] -= 1
+            raise OutcomeUnknown(503, -1007, "Timeout waiting for response from backend server.")
+        return result
+
+    monkeypatch.setattr(rest, "request", request)
+
+
+def venue_open(sim: SimVenue) -> list[Any]:
+    account = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    return sim.engine.open_orders(account)
+
+
+def statuses_of(events: list[Any], client_id: str) -> list[OrderStatus]:
+    return [
+        e.report.order.status
+        for e in events
+        if isinstance(e, OrderUpdated) and e.report.order.client_order_id == client_id
+    ]
+
+
+async def test_a_cancel_whose_answer_is_lost_is_unknown_until_settled_never_refused(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    lose_answers(monkeypatch, manager.port.rest, "DELETE", "order")
+    answer = await bus.request(CancelOrder(symbol="ETHUSDT", client_order_id=req.client_order_id))
+    assert answer.status is OrderStatus.UNKNOWN
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    await manager.aclose()  # the settlement in flight
+    assert manager.orders[req.client_order_id].status is OrderStatus.CANCELED
+    assert statuses_of(events, req.client_order_id)[-2:] == [
+        OrderStatus.UNKNOWN,
+        OrderStatus.CANCELED,
+    ]
+    assert venue_open(sim) == []
+
+
+async def test_a_cancel_replace_whose_answer_is_lost_tracks_the_replacement_as_unknown(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    lose_answers(monkeypatch, manager.port.rest, "POST", "order/cancelReplace")
+    amend = ReplaceOrder(
+        symbol="ETHUSDT",
+        client_order_id=req.client_order_id,
+        quantity=D("0.3"),
+        new_client_order_id="omt-amend-1",
+    )
+    answer = await bus.request(amend)
+    assert (answer.client_order_id, answer.status) == ("omt-amend-1", OrderStatus.UNKNOWN)
+    assert manager.orders[req.client_order_id].status is OrderStatus.UNKNOWN
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    # The same intent again (a second Enter after the timeout): no second replacement.
+    again = await bus.request(amend)
+    assert again.client_order_id == "omt-amend-1"
+    await manager.aclose()
+    assert manager.orders[req.client_order_id].status is OrderStatus.CANCELED
+    assert manager.orders["omt-amend-1"].status is OrderStatus.NEW
+    assert statuses_of(events, "omt-amend-1") == [
+        OrderStatus.PENDING_NEW,
+        OrderStatus.UNKNOWN,
+        OrderStatus.NEW,
+    ]
+    assert [(o.client_order_id, o.orig_qty) for o in venue_open(sim)] == [("omt-amend-1", D("0.3"))]
+
+
+async def test_a_cancel_all_whose_answer_is_lost_settles_every_order(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, _ = wired
+    reqs = [limit(sim, "0.9"), limit(sim, "0.8")]
+    for req in reqs:
+        await bus.request(PlaceOrder(request=req))
+    lose_answers(monkeypatch, manager.port.rest, "DELETE", "openOrders")
+    answer = await bus.request(CancelAll(symbol="ETHUSDT"))
+    assert {o.status for o in answer} == {OrderStatus.UNKNOWN}
+    await manager.aclose()
+    assert {manager.orders[r.client_order_id].status for r in reqs} == {OrderStatus.CANCELED}
+    assert venue_open(sim) == []
+
+
+async def test_a_resend_of_an_intent_already_sent_returns_it_and_sends_nothing(
+    wired: Any,
+) -> None:
+    sim, bus, manager, events = wired
+    sim.faults.fail_orders = 1  # accepted, answer lost
+    req = limit(sim, "0.9")
+    first = await bus.request(PlaceOrder(request=req))
+    assert first.status is OrderStatus.UNKNOWN
+    second = await bus.request(PlaceOrder(request=req))
+    assert second.client_order_id == req.client_order_id
+    await manager.aclose()
+    assert len(venue_open(sim)) == 1
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    assert manager.orders[req.client_order_id].status is OrderStatus.NEW
+
+
+async def test_the_venues_duplicate_refusal_is_read_as_already_there(wired: Any) -> None:
+    """After a restart the manager does not know the id; the venue refuses the resend as a
+    duplicate, and that is the order it holds, not a refusal."""
+    sim, bus, manager, events = wired
+    req = limit(sim, "0.9")
+    placed = await bus.request(PlaceOrder(request=req))
+    manager.orders.clear()  # a fresh manager: it never saw this order
+    again = await bus.request(PlaceOrder(request=req))
+    assert (again.order_id, again.status) == (placed.order_id, OrderStatus.NEW)
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    assert len(venue_open(sim)) == 1
+
+
+async def test_an_oco_and_an_amend_use_the_ids_the_command_gives(wired: Any) -> None:
+    sim, bus, _, _ = wired
+    command = sell_oco(sim, "1.05", "0.95")
+    command = PlaceOco(above=command.above, below=command.below, list_client_order_id="omt-list-1")
+    legs = await bus.request(command)
+    assert [o.client_order_id for o in legs] == [
+        command.above.client_order_id,
+        command.below.client_order_id,
+    ]
+    again = await bus.request(command)  # the same intent: the legs known, nothing sent
+    assert [o.order_id for o in again] == [o.order_id for o in legs]
+    assert len(venue_open(sim)) == 2
+    req = limit(sim, "0.9")
+    await bus.request(PlaceOrder(request=req))
+    new = await bus.request(
+        ReplaceOrder(
+            symbol="ETHUSDT",
+            client_order_id=req.client_order_id,
+            price=req.price - D("1"),
+            new_client_order_id="omt-amend-2",
+        )
+    )
+    assert new.client_order_id == "omt-amend-2" and new.status is OrderStatus.NEW
+
+
+# -- OCO legs move together ------------------------------------------------------------------
+
+
+def moved(command: PlaceOco, order_list_id: int, take: str, stop: str, sim: SimVenue) -> ReplaceOco:
+    """The same SELL OCO at new prices, as one amend of list ``order_list_id``."""
+    fresh = sell_oco(sim, take, stop, qty=str(command.above.quantity))
+    return ReplaceOco(
+        symbol="ETHUSDT",
+        order_list_id=order_list_id,
+        above=fresh.above,
+        below=fresh.below,
+        list_client_order_id="omt-list-2",
+    )
+
+
+async def test_amending_an_oco_replaces_the_whole_list_at_the_venue(wired: Any) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None  # a still market: the new prices stay on their sides
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    amend = moved(command, legs[0].order_list_id, "1.06", "0.94", sim)
+    new_legs = await bus.request(amend)
+    assert [o.client_order_id for o in new_legs] == [
+        amend.above.client_order_id,
+        amend.below.client_order_id,
+    ]
+    assert {manager.orders[o.client_order_id].status for o in legs} == {OrderStatus.CANCELED}
+    at_venue = venue_open(sim)
+    assert sorted((o.client_order_id, o.type) for o in at_venue) == sorted(
+        [
+            (amend.above.client_order_id, OrderType.LIMIT_MAKER),
+            (amend.below.client_order_id, OrderType.STOP_LOSS_LIMIT),
+        ]
+    )
+    assert len({o.order_list_id for o in at_venue}) == 1  # still one linked list
+
+
+async def test_amending_one_leg_of_an_oco_is_refused_with_the_reason(wired: Any) -> None:
+    sim, bus, _, _ = wired
+    legs = await bus.request(sell_oco(sim, "1.05", "0.95"))
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(
+            ReplaceOrder(
+                symbol="ETHUSDT", client_order_id=legs[0].client_order_id, price=D("99999")
+            )
+        )
+    assert f"leg of OCO list {legs[0].order_list_id}: amend the whole list" in refused.value.reason
+    assert {o.client_order_id for o in venue_open(sim)} == {o.client_order_id for o in legs}
+
+
+async def test_an_oco_amend_whose_cancel_is_lost_places_nothing_and_says_why(
+    wired: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, bus, manager, events = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    lose_answers(monkeypatch, manager.port.rest, "DELETE", "orderList")
+    amend = moved(command, legs[0].order_list_id, "1.06", "0.94", sim)
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(amend)
+    assert "outcome is unknown" in refused.value.reason and "not placed" in refused.value.reason
+    assert any(
+        isinstance(e, OrderRejected) and "not placed" in e.reason for e in events
+    )  # the event log says it
+    await manager.aclose()
+    assert {manager.orders[o.client_order_id].status for o in legs} == {OrderStatus.CANCELED}
+    assert venue_open(sim) == []  # nothing placed in the dark
+
+
+def take_up_to(sim: SimVenue, client_id: str, qty: str) -> None:
+    """Another trader buys through the asks up to our resting sell ``client_id``, taking
+    ``qty`` of it (IOC: nothing of theirs rests)."""
+    from omnitrade_tui.venues.sim.accounts import Account
+
+    me = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    ours = sim.engine.find_order(me, "ETHUSDT", client_order_id=client_id)
+    assert ours is not None and ours.price is not None
+    asks = sim.engine.books["ETHUSDT"].asks
+    ahead = sum((asks.totals[p] for p in asks.prices if p < ours.price), D(0))
+    for other in asks.queues.get(ours.price, ()):
+        if other is ours:
+            break
+        ahead += other.remaining
+    taker = sim.engine.add_account(Account(901))
+    taker.deposit("USDT", D(100_000_000))
+    sim.engine.place(
+        taker,
+        OrderRequest(
+            symbol="ETHUSDT",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            time_in_force=TimeInForce.IOC,
+            price=ours.price,
+            quantity=ahead + D(qty),
+        ),
+        validate=False,
+    )
+
+
+async def test_an_oco_amend_after_a_leg_traded_places_nothing(wired: Any) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    take_up_to(sim, legs[0].client_order_id, "0.1")  # the take-profit filled: the list is done
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
+    assert "could not be cancelled" in refused.value.reason
+    assert venue_open(sim) == []
+    await manager.aclose()
+    assert manager.orders[legs[0].client_order_id].status is OrderStatus.FILLED
+
+
+async def test_an_oco_amend_after_a_leg_partly_traded_cancels_but_places_nothing(
+    wired: Any,
+) -> None:
+    sim, bus, manager, _ = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    take_up_to(sim, legs[0].client_order_id, "0.04")
+    with pytest.raises(OrderRefused) as refused:
+        await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
+    assert f"leg {legs[0].client_order_id} had traded 0.04:" in refused.value.reason
+    assert venue_open(sim) == []  # the rest cancelled, no new list on top of a sale
+    assert manager.orders[legs[0].client_order_id].status is OrderStatus.CANCELED
+
+
+async def test_an_oco_amend_is_refused_while_the_kill_switch_is_engaged(wired: Any) -> None:
+    from omnitrade_tui.engine.risk import RiskGate, RiskLimits, RiskRejected
+
+    sim, _, manager, _ = wired
+    sim.generator = None
+    bus = Bus()  # the runtime's wiring: the gate in front of the manager's handler
+    gate = RiskGate(bus, RiskLimits())
+    bus.handle(ReplaceOco, gate.guard_replace_oco(manager.replace_oco))
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await manager.place_oco(command)
+    gate.locked = True
+    with pytest.raises(RiskRejected):
+        await bus.request(moved(command, legs[0].order_list_id, "1.06", "0.94", sim))
+    assert {o.client_order_id for o in venue_open(sim)} == {o.client_order_id for o in legs}
+
+
+# -- balances are the venue's ----------------------------------------------------------------
+
+
+def shown_eth(bus: Bus) -> list[Any]:
+    """Every ETH balance the bus says from now on; the screen saw 9.8 free, 0.2 locked (the
+    issue's drift: the release of a lock lost on the way)."""
+    from omnitrade_tui.domain.events import BalancesChanged
+    from omnitrade_tui.domain.models import Balance
+
+    said: list[Any] = []
+    bus.subscribe(
+        topics.BALANCE,
+        each(lambda t, e: said.extend((b.free, b.locked) for b in e.balances if b.asset == "ETH")),
+    )
+    stale = Balance(asset="ETH", free=D("9.8"), locked=D("0.2"))
+    bus.publish(topics.BALANCE, BalancesChanged(balances=[stale]))
+    return said
+
+
+def reconciled(events: list[Any]) -> list[str]:
+    from omnitrade_tui.domain.events import Reconciled
+
+    return [e.detail for e in events if isinstance(e, Reconciled)]
+
+
+async def test_balances_are_checked_with_the_venue_after_a_cancel_all(wired: Any) -> None:
+    sim, bus, manager, events = wired
+    said = shown_eth(bus)
+    await bus.request(PlaceOrder(request=limit(sim, "0.9")))
+    await bus.request(CancelAll(symbol="ETHUSDT"))
+    await manager.aclose()  # the check in flight
+    assert said[-1] == (D(10), D(0))  # the venue's, not the drifted 9.8 / 0.2
+    [detail] = reconciled(events)
+    assert "after cancel-all" in detail
+    assert "ETH shown free 9.8 locked 0.2, venue free 10 locked 0" in detail
+
+
+async def test_the_kill_switch_leaves_the_venues_balances_shown(wired: Any) -> None:
+    from omnitrade_tui.engine.risk import RiskGate, RiskLimits
+
+    sim, bus, manager, events = wired
+    said = shown_eth(bus)
+    gate = RiskGate(bus, RiskLimits())
+    gate.start()
+    await bus.request(PlaceOrder(request=limit(sim, "0.9")))
+    await gate.engage("test")
+    await manager.aclose()
+    gate.stop()
+    assert said[-1] == (D(10), D(0))
+    assert any("ETH shown free 9.8" in d for d in reconciled(events))
+
+
+async def test_balances_are_checked_after_a_fill_burst(wired: Any) -> None:
+    _, bus, manager, events = wired
+    said = shown_eth(bus)
+    for _ in range(5):  # a burst of fills, within a second
+        market = OrderRequest(
+            symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=D("0.1")
+        )
+        await bus.request(PlaceOrder(request=market))
+    assert len(manager.fills) >= 5
+    await manager.aclose()
+    venue_eth = next(b for b in await manager.port.balances() if b.asset == "ETH")
+    assert said[-1] == (venue_eth.free, venue_eth.locked)
+    assert any("after a fill burst" in d for d in reconciled(events))
+
+
+async def test_a_reconciliation_says_which_balances_differed(wired: Any) -> None:
+    _, bus, manager, _ = wired
+    said = shown_eth(bus)
+    report = await manager.reconcile()
+    assert said[-1] == (D(10), D(0))
+    assert "balances differed: " in report.detail
+    assert "ETH shown free 9.8 locked 0.2, venue free 10 locked 0" in report.detail
+
+
+async def test_a_resend_behind_the_risk_gate_is_not_counted_against_itself(wired: Any) -> None:
+    from omnitrade_tui.engine.risk import RiskGate, RiskLimits
+
+    sim, _, manager, _ = wired
+    bus = Bus()  # the runtime's wiring: the gate in front of the manager
+    gate = RiskGate(bus, RiskLimits(max_open_orders=1))
+    gate.start()
+    bus.handle(PlaceOrder, gate.guard(manager.place))
+    sim.faults.fail_orders = 1
+    req = limit(sim, "0.9")
+    first = await bus.request(PlaceOrder(request=req))
+    assert first.status is OrderStatus.UNKNOWN
+    again = await bus.request(PlaceOrder(request=req))  # not "open order 2, limit 1"
+    assert again.client_order_id == req.client_order_id
+    await manager.aclose()
+    gate.stop()
+    assert len(venue_open(sim)) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
+
 from omnitrade_tui.domain import Fill, Side
 from omnitrade_tui.engine.portfolio import Portfolio
 
@@ -69,3 +71,26 @@ def test_a_fill_seen_twice_counts_once() -> None:
     assert p.apply(f) is None
     pos = p.position("BTCUSDT")
     assert pos is not None and pos.qty == D(1) and pos.bought == D(1)
+
+
+def test_a_fee_paid_in_the_base_asset_is_not_in_the_position() -> None:
+    p = book()
+    pos = p.apply(fill(Side.BUY, "0.52", "60000", fee="0.00052", asset="BTC"))
+    assert pos is not None and pos.qty == D("0.51948")  # what the wallet received
+    assert pos.avg_price == D(60000) and pos.fees_quote == D("31.2")
+    # Net PnL is the wallet's: 0.51948 BTC worth 61000 against the 31200 USDT paid.
+    assert pos.net_pnl(D(61000)) == D("0.51948") * 61000 - D(31200)
+    pos = p.apply(fill(Side.SELL, "0.51948", "61000"))
+    assert pos is not None and pos.qty == 0 and pos.avg_price == 0
+
+
+def test_seen_fills_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from omnitrade_tui.engine import portfolio
+
+    monkeypatch.setattr(portfolio, "KEEP_SEEN_FILLS", 3)
+    p = book()
+    fills = [fill(Side.BUY, "1", "100") for _ in range(5)]
+    for f in fills:
+        p.apply(f)
+    assert len(p._seen) == 3
+    assert p.apply(fills[-1]) is None  # a recent repeat still counts once

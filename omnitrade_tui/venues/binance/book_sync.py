@@ -6,6 +6,12 @@ sequence. On a gap the old book stays on screen marked ``STALE``/``RESYNCING`` w
 one is built beside it; it is swapped in only when it is live, so the book is never
 blanked. Each applied update publishes the top of the book on ``md.book.<SYMBOL>``, and
 every change of state publishes ``md.health.<SYMBOL>``.
+
+A depth stream that goes silent while connected (the market stream's freshness watch says
+when) turns the book ``STALE``: it is shown, not trusted. The venue's update id from a
+small REST snapshot then decides: the book is behind (diffs were lost and nothing later
+revealed the gap) and is resynced, or it is in step and is ``LIVE`` again; the next diff
+that continues the sequence makes it ``LIVE`` too.
 """
 
 from __future__ import annotations
@@ -51,12 +57,20 @@ class BookSync:
         self._bids_top: list[BookLevel] | None = None
         self._asks_top: list[BookLevel] | None = None
         self._task: asyncio.Task[None] | None = None
+        #: The book went STALE because its depth stream fell silent (not a gap or a drop).
+        self._silent = False
         self._book_topic = topics.book(symbol)
         self._health_topic = topics.book_health(symbol)
 
     def on_diff(self, event: DepthUpdate, receipt_ms: float) -> None:
         """Handle one ``depthUpdate`` frame as it arrives."""
         self.latency_ms = receipt_ms - event.event_ms
+        if self._silent:
+            self._silent = False
+            if self.state is BookState.STALE:
+                # Stale for the silence alone: the sequence (checked below) says the rest.
+                self.state = BookState.LIVE
+                self._publish_health("depth stream flowing again")
         if self.state is not BookState.LIVE:
             self._buffer.append(event)
             if len(self._buffer) > _MAX_BUFFER:
@@ -78,8 +92,43 @@ class BookSync:
         if result is DiffResult.CROSSED:
             self.resync("the book crossed")
 
+    def depth_silent(self, age_ms: int) -> None:
+        """The depth stream has said nothing for ``age_ms`` while connected: show the book
+        ``STALE`` until a snapshot's update id or the next diff vouches for it."""
+        if self.state is BookState.LIVE:
+            self.state = BookState.STALE
+            self._silent = True
+            self._publish_health(f"depth stream silent for {age_ms / 1000:.1f}s")
+            self._publish_top(0)
+
+    @property
+    def checkable(self) -> bool:
+        """Whether a snapshot's update id can tell anything now: the book is shown as live,
+        or stale for a silent depth stream alone (not mid-sync, not disconnected)."""
+        return self.state is BookState.LIVE or (self.state is BookState.STALE and self._silent)
+
+    def check_against(self, venue_update_id: int) -> bool:
+        """While the depth stream is silent: compare with the update id of a fresh REST
+        snapshot. Behind (diffs lost, and no later one came to reveal the gap): resync.
+        In step: ``LIVE`` again, the silence being a quiet market. Whether it was behind.
+
+        Does nothing while a sync is on its way, or while the stream is down (the
+        reconnect resyncs)."""
+        if not self.checkable:
+            return False
+        behind = venue_update_id - self.book.last_update_id
+        if behind > 0:
+            self.resync(f"depth stream silent and {behind} updates behind the venue")
+            return True
+        if self.state is BookState.STALE:
+            self.state = BookState.LIVE
+            self._publish_health("depth stream quiet; in step with the venue's snapshot")
+            self._publish_top(0)
+        return False
+
     def resync(self, reason: str) -> None:
         """Mark the book stale and rebuild it from a new snapshot (the old one stays shown)."""
+        self._silent = False
         if self.state in (BookState.LIVE, BookState.STALE):
             self.state = BookState.RESYNCING if self.book.last_update_id else BookState.SYNCING
             self.resyncs += 1
@@ -91,6 +140,7 @@ class BookSync:
 
     def stale(self, reason: str) -> None:
         """The stream went away: keep showing the book, marked stale, until it syncs again."""
+        self._silent = False
         if self.state is BookState.LIVE:
             self.state = BookState.STALE
             self._publish_health(reason)

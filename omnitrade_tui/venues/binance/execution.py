@@ -20,7 +20,7 @@ import msgspec
 from omnitrade_tui.domain.decimals import ZERO, fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Balance, Fill, Order, OrderRequest
-from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OutcomeUnknown
+from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OrderAction, OutcomeUnknown
 
 _SETTLE_ATTEMPTS = 6
 
@@ -70,6 +70,12 @@ def oco_params(above: OrderRequest, below: OrderRequest) -> dict[str, str]:
         if leg.time_in_force is not None:
             params[f"{prefix}TimeInForce"] = str(leg.time_in_force)
     return params
+
+
+def is_duplicate(exc: BinanceError) -> bool:
+    """Whether the venue refused an order because one with its client id is open already
+    (-2010 "Duplicate order sent."): the intent was sent before, its answer lost."""
+    return exc.code == -2010 and "duplicate" in exc.msg.lower()
 
 
 def _d(value: Any) -> Decimal:
@@ -136,26 +142,54 @@ class BinanceExecution:
             BinanceError: the venue refused the order.
         """
         try:
-            body = await self.rest.request("POST", "order", order_params(req), signed=True)
+            body = await self.rest.request(
+                "POST",
+                "order",
+                order_params(req),
+                signed=True,
+                action=OrderAction("place", req.symbol, req.client_order_id),
+            )
         except OutcomeUnknown:
             return self.unknown(req), []
+        except BinanceError as exc:
+            if not is_duplicate(exc):
+                raise
+            # The same intent sent again (after a lost answer): the venue holds it open
+            # under this id already. That order is the answer; its fills come by the
+            # stream or the next reconciliation.
+            return await self.query(req.symbol, req.client_order_id), []
         order = parse_order(body)
         return order, parse_fills(body, order)
 
     async def place_oco(
-        self, above: OrderRequest, below: OrderRequest
+        self, above: OrderRequest, below: OrderRequest, list_client_order_id: str | None = None
     ) -> tuple[list[Order], list[Fill]]:
         """Send an OCO pair; both legs as the venue answered (UNKNOWN when the answer is lost).
+
+        A resend of the same list (same leg ids) that the venue refuses as a duplicate is
+        answered with the legs the venue already holds.
 
         Raises:
             BinanceError: the venue refused the pair.
         """
+        params = oco_params(above, below)
+        if list_client_order_id:
+            params["listClientOrderId"] = list_client_order_id
         try:
             body = await self.rest.request(
-                "POST", "orderList/oco", oco_params(above, below), signed=True
+                "POST",
+                "orderList/oco",
+                params,
+                signed=True,
+                action=OrderAction("place", above.symbol, above.client_order_id),
             )
         except OutcomeUnknown:
             return [self.unknown(above), self.unknown(below)], []
+        except BinanceError as exc:
+            if not is_duplicate(exc):
+                raise
+            legs = [await self.query(leg.symbol, leg.client_order_id) for leg in (above, below)]
+            return legs, []
         orders = [parse_order(report) for report in body.get("orderReports", [])]
         fills = [
             f
@@ -214,16 +248,30 @@ class BinanceExecution:
         return order
 
     async def cancel(self, symbol: str, client_order_id: str) -> Order:
-        """Cancel one order; the cancelled order (-2011 if it is not open)."""
+        """Cancel one order; the cancelled order (-2011 if it is not open).
+
+        Raises:
+            OutcomeUnknown: the answer was lost; the order may or may not be cancelled.
+        """
         body = await self.rest.request(
-            "DELETE", "order", {"symbol": symbol, "origClientOrderId": client_order_id}, signed=True
+            "DELETE",
+            "order",
+            {"symbol": symbol, "origClientOrderId": client_order_id},
+            signed=True,
+            action=OrderAction("cancel", symbol, client_order_id),
         )
         return parse_order(body)
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancel every open order on ``symbol`` (an empty list when none was open)."""
         try:
-            body = await self.rest.request("DELETE", "openOrders", {"symbol": symbol}, signed=True)
+            body = await self.rest.request(
+                "DELETE",
+                "openOrders",
+                {"symbol": symbol},
+                signed=True,
+                action=OrderAction("cancel_all", symbol, ""),
+            )
         except BinanceError as exc:
             if exc.code == -2011:
                 return []
@@ -233,6 +281,23 @@ class BinanceExecution:
             for report in item.get("orderReports", [item]):
                 out.append(parse_order(report))
         return out
+
+    async def cancel_list(self, symbol: str, order_list_id: int) -> list[Order]:
+        """Cancel an order list (both legs of an OCO) by ``DELETE /api/v3/orderList``; the
+        legs as cancelled (a leg that traded shows its filled quantity).
+
+        Raises:
+            BinanceError: the venue refused (-2011: no such list open any more).
+            OutcomeUnknown: the answer was lost; the list may or may not be cancelled.
+        """
+        body = await self.rest.request(
+            "DELETE",
+            "orderList",
+            {"symbol": symbol, "orderListId": order_list_id},
+            signed=True,
+            action=OrderAction("cancel", symbol, f"orderList:{order_list_id}"),
+        )
+        return [parse_order(report) for report in body.get("orderReports", [])]
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The venue's open orders (of one symbol, or all)."""
@@ -275,11 +340,22 @@ class BinanceExecution:
     async def replace(
         self, cancel_client_order_id: str, new: OrderRequest
     ) -> tuple[Order, Order, list[Fill]]:
-        """Cancel-replace (STOP_ON_FAILURE): the cancelled order, the new one, its fills."""
+        """Cancel-replace (STOP_ON_FAILURE): the cancelled order, the new one, its fills.
+
+        Raises:
+            BinanceError: refused (-2022: nothing done; -2021: cancelled, not replaced).
+            OutcomeUnknown: the answer was lost; either part may or may not be done.
+        """
         params = order_params(new)
         params["cancelOrigClientOrderId"] = cancel_client_order_id
         params["cancelReplaceMode"] = "STOP_ON_FAILURE"
-        body = await self.rest.request("POST", "order/cancelReplace", params, signed=True)
+        body = await self.rest.request(
+            "POST",
+            "order/cancelReplace",
+            params,
+            signed=True,
+            action=OrderAction("replace", new.symbol, new.client_order_id),
+        )
         canceled = parse_order(body["cancelResponse"])
         placed = parse_order(body["newOrderResponse"])
         return canceled, placed, parse_fills(body["newOrderResponse"], placed)

@@ -3,7 +3,10 @@ sync, reconnects that never go quiet, and connection renewal without a gap.
 
 Frames are read as bytes and decoded with msgspec straight into typed structs; depth goes
 to each symbol's ``BookSync``, trades to ``md.trade.<SYMBOL>``, 24-hour mini tickers to
-``md.ticker.<SYMBOL>``. A stream silent for ``watchdog_s`` is treated as dead. Every
+``md.ticker.<SYMBOL>``. Every stream's age of last message is watched: one silent for
+``stale_after_s`` (2 s) is said on ``md.fresh.<SYMBOL>`` (``FeedFreshness``), and a silent
+depth stream turns its book ``STALE`` and has it checked against a small REST snapshot
+(resynced when behind). A connection silent for ``watchdog_s`` is treated as dead. Every
 disconnect marks the books stale (still shown), publishes the connection state, and
 reconnects with exponential backoff and jitter, resubscribing everything.
 
@@ -29,8 +32,11 @@ import msgspec
 import websockets
 
 from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.commands import VenueCandles
 from omnitrade_tui.domain.events import LatencySample, LinkState
+from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.venues.binance.book_sync import BookSync
+from omnitrade_tui.venues.binance.freshness import FreshnessWatch
 from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection, lost_reason
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.binance.schemas import (
@@ -54,6 +60,10 @@ DEFAULT_MAX_LIFE_S = 23 * 3600 + 50 * 60
 # (a market with no trades and no book changes gives nothing to compare; nothing is lost).
 _OVERLAP_WAIT_S = 3.0
 _NO_KEY: tuple[str, int] | None = None
+# While a depth stream stays silent, its book is checked against the venue's update id this
+# often (a depth request of 5 levels: weight 5).
+RECHECK_SILENT_S = 5.0
+_CHECK_LEVELS = 5
 
 
 class _Conn:
@@ -86,6 +96,7 @@ class MarketStream(KeptConnection[_Conn]):
         book_levels: levels a side in each published ``BookTop`` (the ladder's depth).
         max_life_s: age at which a connection is renewed make-before-break (the venue
             closes it at 24 h; a test sets seconds).
+        stale_after_s: silence after which a stream is said stale (``FeedFreshness``).
     """
 
     LINK = "market"
@@ -101,8 +112,13 @@ class MarketStream(KeptConnection[_Conn]):
         max_backoff_s: float = 30.0,
         book_levels: int = 20,
         max_life_s: float = DEFAULT_MAX_LIFE_S,
+        stale_after_s: float = 2.0,
     ) -> None:
         super().__init__(bus, max_backoff_s, max_life_s)
+        self.fresh = FreshnessWatch(bus, stale_after_s, on_silent=self._on_silent)
+        self._fresh_task: asyncio.Task[None] | None = None
+        self._depth_checks: dict[str, asyncio.Task[None]] = {}
+        self._depth_checked: dict[str, float] = {}  # symbol -> monotonic time of last check
         self.stream_url = stream_url
         self.rest = rest
         self.watchdog_s = watchdog_s
@@ -116,6 +132,7 @@ class MarketStream(KeptConnection[_Conn]):
         self._frames = 0
         for symbol in symbols:
             self.books[symbol] = BookSync(symbol, bus, self._snapshot, book_levels)
+            self.fresh.follow(symbol)
 
     def _streams(self, symbol: str) -> list[str]:
         low = symbol.lower()
@@ -129,11 +146,17 @@ class MarketStream(KeptConnection[_Conn]):
         if symbol in self.books:
             return
         self.books[symbol] = BookSync(symbol, self.bus, self._snapshot, self.book_levels)
+        self.fresh.follow(symbol)
         await self._control("SUBSCRIBE", self._streams(symbol))
 
     async def unsubscribe(self, symbol: str) -> None:
         """Stop following a symbol."""
         sync = self.books.pop(symbol, None)
+        self.fresh.forget(symbol)
+        self._depth_checked.pop(symbol, None)
+        check = self._depth_checks.pop(symbol, None)
+        if check is not None:
+            check.cancel()
         if sync is not None:
             await sync.aclose()
             await self._control("UNSUBSCRIBE", self._streams(symbol))
@@ -164,6 +187,8 @@ class MarketStream(KeptConnection[_Conn]):
         return conn
 
     def _on_connected(self, conn: _Conn) -> None:
+        if self._fresh_task is None or self._fresh_task.done():
+            self._fresh_task = asyncio.create_task(self.fresh.run(), name="market-freshness")
         self._publish_link(LinkState.CONNECTED)
         for sync in self.books.values():
             # Start syncing now, not at the first diff: a quiet market may send none for a
@@ -301,9 +326,11 @@ class MarketStream(KeptConnection[_Conn]):
                     return stream, trade_id
                 self._last_trade[symbol] = trade_id
                 self._last_key[stream] = trade_id
+                self.fresh.heard("trade", symbol, receipt_ms)
                 self.bus.publish(topics.trade(symbol), msg.to_trade())
                 return stream, trade_id
             if kind == "miniTicker":
+                self.fresh.heard("ticker", symbol, receipt_ms)
                 ticker = mini_ticker_decoder.decode(frame.data).to_ticker()
                 self.bus.publish(topics.ticker(symbol), ticker)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -319,6 +346,7 @@ class MarketStream(KeptConnection[_Conn]):
         if sync is None:
             return _NO_KEY
         self._last_key[stream] = event.final_update_id
+        self.fresh.heard("depth", symbol, receipt_ms)
         sync.on_diff(event, receipt_ms)
         self._frames += 1
         if self._frames % _SAMPLE_EVERY == 0:
@@ -332,8 +360,53 @@ class MarketStream(KeptConnection[_Conn]):
             )
         return stream, event.final_update_id
 
+    async def candles(self, command: VenueCandles) -> list[Candle]:
+        """The ``VenueCandles`` handler: the venue's latest candles of a symbol and interval
+        (REST klines), oldest first, the current open candle last, so a chart is right
+        from its first second after a switch.
+
+        Raises:
+            BinanceError: the venue refused (an unknown symbol or interval).
+        """
+        return await self.rest.klines(command.symbol, command.interval, command.limit)
+
+    def _on_silent(self, stream: str, symbol: str, age_ms: int, first: bool) -> None:
+        """A stream fell silent (``first``) or stays so: a silent depth stream's book is
+        shown stale and checked against the venue now, then every ``RECHECK_SILENT_S``."""
+        sync = self.books.get(symbol)
+        if stream != "depth" or sync is None:
+            return
+        if first:
+            sync.depth_silent(age_ms)
+        if not sync.checkable:
+            return  # mid-sync, or the connection is down: the sync or reconnect will tell
+        running = self._depth_checks.get(symbol)
+        if running is not None and not running.done():
+            return
+        if not first and time.monotonic() - self._depth_checked.get(symbol, 0.0) < (
+            RECHECK_SILENT_S
+        ):
+            return
+        self._depth_checked[symbol] = time.monotonic()
+        self._depth_checks[symbol] = asyncio.create_task(self._check_depth(symbol))
+
+    async def _check_depth(self, symbol: str) -> None:
+        """Ask the venue for its book's update id; let the silent book compare."""
+        try:
+            snap = depth_snapshot_decoder.decode(await self.rest.depth(symbol, _CHECK_LEVELS))
+        except Exception as exc:  # asked again at the next recheck
+            log.warning("depth check of %s failed: %s", symbol, exc)
+            return
+        sync = self.books.get(symbol)
+        if sync is not None and self.fresh.is_stale("depth", symbol):
+            sync.check_against(snap.last_update_id)
+
     async def aclose(self) -> None:
-        """Close the connections and stop the book syncs."""
+        """Close the connections, the freshness watch and the book syncs."""
+        tasks = [t for t in (self._fresh_task, *self._depth_checks.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._drop_all()
         for sync in self.books.values():
             await sync.aclose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import time
@@ -25,15 +26,29 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.domain.events import CircuitChanged, RateLimitUsage
+from omnitrade_tui.domain.errors import OutcomeUnknownError
+from omnitrade_tui.domain.events import CircuitChanged, OrderHeld, RateLimitUsage
 from omnitrade_tui.domain.models import Candle
-from omnitrade_tui.venues.binance.schemas import KlineRow
+from omnitrade_tui.venues.binance.schemas import klines_decoder
 
 # How close to the weight limit we start pacing requests, as a share of the limit.
 _SLOW_DOWN_AT = 0.8
 _RETRY_MARGIN_S = 0.05
 # A request that would take the minute's weight past this share of the limit waits.
 _HOLD_AT = 0.97
+# A pacing pause at least this long is announced for an order action (shorter ones are
+# the ordinary spacing of requests near the limit, not a hold a trader needs to see).
+_ANNOUNCE_PACING_S = 0.5
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    """The order action a request carries: named in ``OrderHeld`` events on ``exec.held``
+    while the rate-limit governor holds it, so no order waits silently."""
+
+    action: str  # "place", "cancel", "replace", "cancel_all"
+    symbol: str
+    client_order_id: str
 
 
 def _weight_of(method: str, path: str, params: dict[str, Any]) -> int:
@@ -134,7 +149,7 @@ class BinanceError(Exception):
         return _EXPLAIN.get(self.code or 0, self.msg)
 
 
-class OutcomeUnknown(BinanceError):
+class OutcomeUnknown(BinanceError, OutcomeUnknownError):
     """A timeout or a 5xx: the request may or may not have been executed. Ask, never resend."""
 
 
@@ -220,6 +235,10 @@ class BinanceRest:
         self.held = 0
         self.held_back = 0
         self._weight_minute = 0
+        # After a Retry-After the venue's window has reset: the first caller through
+        # forgets the count the 429 reported (the next answer's header gives the new one).
+        self._forget_weight_after_block = False
+        self._probe: asyncio.Future[None] | None = None
         self.circuit = CircuitBreaker(bus)
         # The 429/418 check runs as a response hook, on the headers: the body is read after
         # it, and that read yields to the loop, where another caller would otherwise pass
@@ -229,7 +248,11 @@ class BinanceRest:
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and stop a weight probe waiting for a ban to end)."""
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         await self._http.aclose()
 
     def now_ms(self) -> int:
@@ -245,9 +268,18 @@ class BinanceRest:
         return self.offset_ms
 
     async def request(
-        self, method: str, path: str, params: dict[str, Any] | None = None, signed: bool = False
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        signed: bool = False,
+        *,
+        action: OrderAction | None = None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
     ) -> Any:
-        """Call ``/v3/<path>``; the decoded JSON answer.
+        """Call ``/v3/<path>``; the decoded JSON answer. ``action`` names the order action
+        the request carries, announced on ``exec.held`` if the governor holds it;
+        ``decoder`` (a typed schema) decodes a successful answer straight from its bytes.
 
         Raises:
             BinanceError: the venue refused (with its code).
@@ -256,7 +288,7 @@ class BinanceRest:
         """
         for attempt in range(2):
             try:
-                return await self._once(method, path, dict(params or {}), signed)
+                return await self._once(method, path, dict(params or {}), signed, action, decoder)
             except BinanceError as exc:
                 if exc.code == -1021 and signed and attempt == 0:
                     await self.sync_time()  # one resync, one retry
@@ -264,10 +296,18 @@ class BinanceRest:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _once(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        signed: bool,
+        action: OrderAction | None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
+    ) -> Any:
         self.circuit.before()
         try:
-            result = await self._send(method, path, params, signed)
+            result = await self._send(method, path, params, signed, action, decoder)
         except OutcomeUnknown as exc:
             self.circuit.failure(str(exc))
             raise
@@ -280,12 +320,20 @@ class BinanceRest:
         self.circuit.success()
         return result
 
-    async def _send(self, method: str, path: str, params: dict[str, Any], signed: bool) -> Any:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        signed: bool,
+        action: OrderAction | None,
+        decoder: msgspec.json.Decoder[Any] | None = None,
+    ) -> Any:
         if signed and self.credentials is None:
             raise BinanceError(0, -2014, "no API key configured for a signed request")
         weight = _weight_of(method, path, params)
         while True:
-            await self._governor(weight)
+            await self._governor(weight, action)
             headers = {}
             if signed and self.credentials is not None:
                 params["timestamp"] = self.now_ms()  # signed as late as possible, every try
@@ -300,6 +348,8 @@ class BinanceRest:
             if response is not None:
                 break
         status = response.status_code
+        if status == 200 and decoder is not None:
+            return decoder.decode(response.content)
         body: Any = None
         try:
             body = msgspec.json.decode(response.content) if response.content else None
@@ -364,7 +414,17 @@ class BinanceRest:
         ``Retry-After`` in seconds."""
         retry = float(response.headers.get("Retry-After", "60"))
         self._blocked_until = max(self._blocked_until, time.monotonic() + retry + _RETRY_MARGIN_S)
+        self._forget_weight_after_block = True
+        if self.bus is not None and (self._probe is None or self._probe.done()):
+            self._probe = asyncio.ensure_future(self._probe_after_block())
         return retry
+
+    async def _probe_after_block(self) -> None:
+        """Once a ``Retry-After`` is over, ask the venue for its count (a ping, weight 1),
+        so the weight shown drops when the venue's does even if nothing else is sent (the
+        governor holds the ping until then, like any request)."""
+        with contextlib.suppress(BinanceError):
+            await self.request("GET", "ping")
 
     def _rate_limited(self, response: httpx.Response, code: int | None, msg: str) -> RateLimited:
         """The error for a 429/418 (every caller already parked by ``_on_response``)."""
@@ -372,45 +432,81 @@ class BinanceRest:
         self.rate_limited += 1
         return RateLimited(response.status_code, code, msg, retry)
 
-    async def _governor(self, weight: int = 1) -> None:
+    async def _governor(self, weight: int = 1, action: OrderAction | None = None) -> None:
         """Wait out a ban; hold a request that would cross the weight limit until the
-        minute turns; pace requests once the weight nears the limit. Returns only when no
-        ``Retry-After`` is running: the caller then sends without awaiting anything else."""
+        venue's window turns; pace requests once the weight nears the limit. Returns only
+        when no ``Retry-After`` is running: the caller then sends without awaiting anything
+        else. An order ``action`` held is announced on ``exec.held`` (and its release)."""
         reserved = False
+        announced = False
         # Loop: a caller woken from any wait checks everything again (a 429 may have come
         # while it waited for the minute to turn or paced itself, and the other way round).
         # Every pass sleeps, so it never spins; it never gives up and sends inside a ban.
-        while True:
-            wait = self._blocked_until - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            if reserved:
-                return
-            if self.weight_used + weight > self.weight_limit * _HOLD_AT:
-                # Sending would earn a 429 (and repeated 429s a ban): wait for the venue's
-                # minute to turn; the next answer's header says what the venue counts.
-                seconds_left = 60 - (self.now_ms() / 1000) % 60
-                self.held += 1
-                await asyncio.sleep(seconds_left + _RETRY_MARGIN_S)
+        try:
+            while True:
+                wait = self._blocked_until - time.monotonic()
+                if wait > 0:
+                    announced |= self._announce(action, wait, "rate limit: the venue's Retry-After")
+                    await asyncio.sleep(wait)
+                    continue
+                if self._forget_weight_after_block:
+                    # The venue said when to come back: its window has reset by then. Waiting
+                    # on for the count the 429 reported would hold orders to the next minute.
+                    self._forget_weight_after_block = False
+                    self.weight_used = 0
+                if reserved:
+                    return
+                minute = self.now_ms() // 60_000
+                if minute != self._weight_minute:
+                    self._weight_minute, self.weight_used = minute, 0
                 if self.weight_used + weight > self.weight_limit * _HOLD_AT:
-                    self.weight_used = 0  # the first one woken resets; the others add up
-                continue
-            # Reserve the weight now: callers in flight together must not all see room for
-            # themselves. Answers' headers raise the count to the venue's, never lower it
-            # within the minute (an answer may predate requests still in flight).
-            minute = self.now_ms() // 60_000
-            if minute != self._weight_minute:
-                self._weight_minute, self.weight_used = minute, 0
-            self.weight_used += weight
-            reserved = True
-            if self.weight_used < self.weight_limit * _SLOW_DOWN_AT:
-                return
-            # Spread what is left of the minute over the rest of it, instead of hitting 429;
-            # then round the loop again: a Retry-After may have begun meanwhile.
-            seconds_left = 60 - (self.now_ms() / 1000) % 60
-            left = max(1, self.weight_limit - self.weight_used)
-            await asyncio.sleep(min(seconds_left, seconds_left / left * 4))
+                    # Sending would earn a 429 (and repeated 429s a ban): wait for the
+                    # venue's minute to turn; the next answer's header says what it counts.
+                    seconds_left = 60 - (self.now_ms() / 1000) % 60 + _RETRY_MARGIN_S
+                    self.held += 1
+                    announced |= self._announce(action, seconds_left, "rate limit: weight")
+                    await asyncio.sleep(seconds_left)
+                    continue
+                # Reserve the weight now: callers in flight together must not all see room
+                # for themselves. Answers' headers raise the count to the venue's, never
+                # lower it within the minute (an answer may predate requests in flight).
+                self.weight_used += weight
+                reserved = True
+                if self.weight_used < self.weight_limit * _SLOW_DOWN_AT:
+                    return
+                # Spread what is left of the minute over the rest of it, instead of hitting
+                # 429; then round the loop again: a Retry-After may have begun meanwhile.
+                seconds_left = 60 - (self.now_ms() / 1000) % 60
+                left = max(1, self.weight_limit - self.weight_used)
+                pause = min(seconds_left, seconds_left / left * 4)
+                if pause >= _ANNOUNCE_PACING_S:
+                    announced |= self._announce(action, pause, "rate limit: pacing")
+                await asyncio.sleep(pause)
+        finally:
+            if announced and action is not None:
+                self._publish_held(action, 0.0, "sent", held=False)
+
+    def _announce(self, action: OrderAction | None, wait_s: float, reason: str) -> bool:
+        """Say on ``exec.held`` that ``action`` waits ``wait_s``; whether anything was said."""
+        if action is None or self.bus is None:
+            return False
+        self._publish_held(action, wait_s, reason, held=True)
+        return True
+
+    def _publish_held(self, action: OrderAction, wait_s: float, reason: str, held: bool) -> None:
+        assert self.bus is not None
+        self.bus.publish(
+            topics.HELD,
+            OrderHeld(
+                client_order_id=action.client_order_id,
+                symbol=action.symbol,
+                action=action.action,
+                reason=reason,
+                retry_in_s=round(wait_s, 2),
+                held=held,
+                time_ms=int(self.clock() * 1000),
+            ),
+        )
 
     def _track_weight(self, response: httpx.Response) -> None:
         used = response.headers.get("X-MBX-USED-WEIGHT-1M") or response.headers.get(
@@ -424,13 +520,15 @@ class BinanceRest:
         else:
             self._weight_minute, self.weight_used = minute, int(used)
         if self.bus is not None:
+            # What is shown is the venue's latest count, not our reservation: it drops as
+            # soon as the venue's does.
             self.bus.publish(
                 topics.RATE_LIMIT,
                 RateLimitUsage(
                     venue="binance",
                     kind="REQUEST_WEIGHT",
                     interval="1m",
-                    used=self.weight_used,
+                    used=int(used),
                     limit=self.weight_limit,
                 ),
             )
@@ -450,8 +548,7 @@ class BinanceRest:
         params: dict[str, Any] = {"symbol": symbol, "interval": interval, "limit": min(limit, 1000)}
         if end_ms is not None:
             params["endTime"] = end_ms
-        answer = await self.request("GET", "klines", params)
-        rows = msgspec.convert(answer, list[KlineRow], strict=False)
+        rows = await self.request("GET", "klines", params, decoder=klines_decoder)
         now = self.now_ms()
         return [row.to_candle(symbol, interval, now) for row in rows]
 

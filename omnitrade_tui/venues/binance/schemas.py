@@ -178,6 +178,7 @@ depth_snapshot_decoder = msgspec.json.Decoder(DepthSnapshot, strict=False)
 book_ticker_decoder = msgspec.json.Decoder(BookTickerMsg, strict=False)
 trade_decoder = msgspec.json.Decoder(TradeMsg, strict=False)
 mini_ticker_decoder = msgspec.json.Decoder(MiniTickerMsg, strict=False)
+klines_decoder = msgspec.json.Decoder(list[KlineRow], strict=False)
 
 
 def stream_kind(stream: str) -> str:

@@ -114,8 +114,15 @@ _SEEN = 4096
 
 
 def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
-    """What identifies one user-data event across two subscriptions."""
-    return tuple(event.get(k) for k in ("e", "E", "i", "x", "X", "t", "z", "u"))
+    """What identifies one user-data event across two subscriptions: the event's own ids
+    and what it says, never its type and time alone. Two account updates in one
+    millisecond (a lock, then its release by a cancel) differ only in their balances, and
+    dropping the second as a repeat leaves the screen with the first for good."""
+    key = tuple(event.get(k) for k in ("e", "E", "i", "x", "X", "t", "z", "I", "u"))
+    balances = event.get("B")
+    if isinstance(balances, list):
+        key += tuple((b.get("a"), b.get("f"), b.get("l")) for b in balances if isinstance(b, dict))
+    return key
 
 
 class UserDataStream(KeptConnection[_Link]):

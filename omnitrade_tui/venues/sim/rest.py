@@ -697,6 +697,35 @@ async def oco(call: Call) -> dict[str, Any]:
     }
 
 
+@endpoint(1)
+async def cancel_order_list(call: Call) -> dict[str, Any]:
+    """``DELETE /api/v3/orderList``: cancel both legs of an open OCO by ``orderListId``."""
+    acct = call.signed()
+    symbol = call.symbol()
+    list_id = P.integer(call.params, "orderListId")
+    if list_id is None:
+        raise SimError(-1102, "Mandatory parameter 'orderListId' was not sent.")
+    engine = call.venue.engine
+    legs = [o for o in engine.open_orders(acct, symbol) if o.order_list_id == list_id]
+    if not legs:
+        raise SimError(-2011, "Unknown order list sent.")
+    first = engine.cancel(acct, symbol, legs[0].order_id)
+    done = [first] + ([first.oco_peer] if first.oco_peer is not None else [])
+    return {
+        "orderListId": list_id,
+        "contingencyType": "OCO",
+        "listStatusType": "ALL_DONE",
+        "listOrderStatus": "ALL_DONE",
+        "transactionTime": call.venue.now_ms(),
+        "symbol": symbol,
+        "orders": [
+            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in done
+        ],
+        "orderReports": [cancel_report(o, None) for o in done],
+    }
+
+
 def add_routes(app: web.Application) -> None:
     """Register every REST route of ``/api/v3``."""
     r = app.router
@@ -724,3 +753,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v3/myTrades", my_trades)
     r.add_post("/api/v3/order/cancelReplace", cancel_replace)
     r.add_post("/api/v3/orderList/oco", oco)
+    r.add_delete("/api/v3/orderList", cancel_order_list)

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from omnitrade_tui.bus import Bus, each, topics
-from omnitrade_tui.domain import ExecutionType, OrderRequest, OrderStatus, OrderType, Side
+from omnitrade_tui.domain import (
+    ExecutionType,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from omnitrade_tui.domain.events import BalancesChanged, OrderUpdated
 from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
@@ -204,3 +211,33 @@ async def test_reconciliations_run_one_at_a_time_and_events_wait_for_the_last() 
     assert calls == 2 and most == 1
     assert len(published) == 1
     await user.aclose()
+
+
+async def test_two_account_updates_in_one_millisecond_both_arrive(wired: Any) -> None:
+    """The issue's drift: a lock and its release by a cancel in one millisecond carry the
+    same event and update time; the second is not a repeat of the first."""
+    sim, _, user, seen = wired
+    sim.generator = None
+    sim.engine.clock = lambda: 1_900_000_000_000  # both updates stamped the same ms
+    me = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+    ask = sim.engine.books["ETHUSDT"].asks.best()
+    assert ask is not None
+    req = OrderRequest(
+        symbol="ETHUSDT",
+        side=Side.SELL,
+        type=OrderType.LIMIT,
+        price=ask * 2,
+        quantity=Decimal("0.2"),
+        time_in_force=TimeInForce.GTC,
+    )
+    sim.engine.place(me, req, validate=False)
+    sim.engine.cancel(me, "ETHUSDT", client_order_id=req.client_order_id)
+
+    def eth() -> list[tuple[Decimal, Decimal]]:
+        return [
+            (b.free, b.locked) for e in seen["balances"] for b in e.balances if b.asset == "ETH"
+        ]
+
+    await wait_for(lambda: len(eth()) >= 2)
+    assert eth()[-2:] == [(Decimal("9.8"), Decimal("0.2")), (Decimal("10"), Decimal("0"))]
+    assert user.duplicates == 0
