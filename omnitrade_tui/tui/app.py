@@ -34,10 +34,11 @@ from omnitrade_tui.domain.commands import (
 )
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
-from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.domain.models import Candle, Order
 from omnitrade_tui.logs import crash_report
 from omnitrade_tui.tui import state as parts
 from omnitrade_tui.tui.commands import TradingCommands
+from omnitrade_tui.tui.naming import order_name
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.rows import (
     BALANCE_COLUMNS,
@@ -58,6 +59,7 @@ from omnitrade_tui.tui.screens.confirm import Confirm
 from omnitrade_tui.tui.screens.diagnostics import DiagnosticsScreen
 from omnitrade_tui.tui.screens.help import HelpScreen
 from omnitrade_tui.tui.screens.log import LogScreen
+from omnitrade_tui.tui.screens.quit import QuitChoice, QuitWithOpenOrders
 from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.state import TerminalState
@@ -81,6 +83,7 @@ ACTION_COMMANDS = {
     "ticket": PlaceOrder.name,
     "market_ticket": PlaceOrder.name,
     "cancel_selected": CancelOrder.name,
+    "cancel_level": CancelOrder.name,
     "amend_selected": ReplaceOrder.name,
     "cancel_all": CancelAll.name,
     "kill_switch": EngageKillSwitch.name,
@@ -89,6 +92,8 @@ ACTION_COMMANDS = {
 
 _SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
 _REQUEST_TIMEOUT_S = 15.0
+#: Keys that stay bound whatever ``[ui.keys]`` adds for the same action.
+_ALWAYS_BOUND = {"kill_switch": "ctrl+k", "unlock": "ctrl+u"}
 
 
 class OmniTradeApp(App[None]):
@@ -127,14 +132,22 @@ class OmniTradeApp(App[None]):
             "cancel_selected",
             "Cancel",
             id="cancel",
-            tooltip="cancel the order under the cursor in Orders",
+            tooltip="cancel the order selected in the Orders tab (o, then ↑↓)",
         ),
         Binding(
             "a",
             "amend_selected",
             "Amend",
             id="amend",
-            tooltip="new price or quantity (cancel-replace)",
+            tooltip="amend the order selected in the Orders tab (cancel-replace)",
+        ),
+        Binding(
+            "C",
+            "cancel_level",
+            "Cancel at level",
+            id="cancel_level",
+            tooltip="ladder: cancel my orders at the level under the cursor",
+            show=False,
         ),
         Binding(
             "x",
@@ -149,15 +162,19 @@ class OmniTradeApp(App[None]):
             "kill_switch",
             "KILL",
             id="kill_switch",
-            tooltip="cancel ALL open orders and lock trading",
+            tooltip="cancel ALL open orders and lock trading (works on every screen)",
+            # Priority: checked before any screen or widget (a modal, the palette, an
+            # Input's own ctrl+k), so nothing can take the kill switch for itself.
+            priority=True,
         ),
         Binding(
             "ctrl+u",
             "unlock",
             "Unlock",
             id="unlock",
-            tooltip="release the kill switch (asks first)",
+            tooltip="release the kill switch (asks first, from any screen)",
             show=False,
+            priority=True,
         ),
         Binding(
             "right_square_bracket",
@@ -255,7 +272,13 @@ class OmniTradeApp(App[None]):
             show=False,
         ),
         Binding("question_mark", "help", "Help", id="help", tooltip="this screen"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="leave (open orders stay at the venue)"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="quit",
+            tooltip="leave; with orders open, asks: cancel them all / leave them / stay",
+        ),
     ]
 
     def __init__(self, session: TerminalSession) -> None:
@@ -367,19 +390,30 @@ class OmniTradeApp(App[None]):
                 severity="error",
                 timeout=15,
             )
-        self.set_keymap({k: v for k, v in keys.items() if k in known})
+        keymap = {k: v for k, v in keys.items() if k in known}
+        for action, key in _ALWAYS_BOUND.items():
+            # A key the config gives the kill switch (or unlock) comes in addition to the
+            # documented one: in a panic the trader presses what the footer and the README
+            # say, whatever the config file adds.
+            if action in keymap and key not in keymap[action].split(","):
+                keymap[action] = f"{keymap[action]},{key}"
+        self.set_keymap(keymap)
 
     # -- the frame -------------------------------------------------------------------------
 
     def _frame(self) -> None:
         """Redraw what changed since the last frame (at most ``frame_rate`` times a second)."""
         state = self.state
+        now = time.monotonic()
+        if state.held and now - self._drawn_at.get("held", 0.0) >= 1.0:
+            # An order held for the rate limit counts down in the blotter's status column.
+            self._drawn_at["held"] = now
+            state.dirty.add(parts.ORDERS)
         dirty = state.take_dirty()
         ladder = self._main("#ladder", Ladder)
         ladder.fade_flashes()
         if not dirty:
             return
-        now = time.monotonic()
         for part, hz in _SLOW_PARTS.items():
             if part in dirty:
                 if now - self._drawn_at.get(part, 0.0) < 1 / hz:
@@ -564,42 +598,94 @@ class OmniTradeApp(App[None]):
         if result is None:
             return
         for order in result.orders:
-            price = f" @ {fmt(order.price)}" if order.price is not None else ""
-            stop = f" stop {fmt(order.stop_price)}" if order.stop_price is not None else ""
             filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
             unknown = order.status is OrderStatus.UNKNOWN
             severity: SeverityLevel = "warning" if unknown else "information"
             self.notify(
-                f"{order.side} {fmt(order.quantity)} {order.symbol} {order.type}{price}{stop}: "
-                f"{order.status}{filled}",
+                f"{order.status}{filled}: {order_name(order, self.state.instruments)}",
                 title="OCO leg" if len(result.orders) > 1 else "Order",
                 severity=severity,
             )
 
-    def _selected_order(self) -> str | None:
-        key = self._main("#orders", RowTable).cursor_key
-        if key is None or key not in self.state.orders:
-            self.notify("no open order selected (o focuses the orders)", severity="warning")
+    def _selected_order(self, verb: str) -> Order | None:
+        """The open order the trader can see selected: the cursor row of the Orders tab,
+        while that tab is shown and has the keyboard. Anywhere else (the Fills tab, the
+        ladder, a hidden blotter) nothing is acted on: the cursor of a table the trader is
+        not looking at is not a choice they made."""
+        table = self._main("#orders", RowTable)
+        blotter = self._main("#blotter", TabbedContent)
+        shown = blotter.active == "orders-tab" and blotter.display and table.display
+        focused = self.screen_stack[0].focused is table
+        how = f"select an order to {verb}: o (Orders tab), ↑↓ to the order, then the key again"
+        if not (shown and focused):
+            self.notify(how, severity="warning")
             return None
-        return key
+        key = table.cursor_key
+        order = self.state.orders.get(key) if key is not None else None
+        if order is None:
+            self.notify(f"no open order to {verb}: the Orders tab is empty", severity="warning")
+            return None
+        if not order.status.is_open:
+            name = order_name(order, self.state.instruments)
+            self.notify(f"{order.status}, nothing to {verb}: {name}", severity="warning")
+            return None
+        return order
 
     def action_cancel_selected(self) -> None:
         """Cancel the order under the cursor in the orders tab."""
-        key = self._selected_order()
-        if key is not None:
-            order = self.state.orders[key]
-            self._request(CancelOrder(symbol=order.symbol, client_order_id=key), "Cancel")
+        order = self._selected_order("cancel")
+        if order is not None:
+            self._cancel(order)
+
+    def _cancel(self, order: Order) -> None:
+        name = order_name(order, self.state.instruments)
+        self.notify(f"Cancel sent: {name}")
+        command = CancelOrder(symbol=order.symbol, client_order_id=order.client_order_id)
+        self._request(command, "Cancel", name)
 
     def action_amend_selected(self) -> None:
         """Amend price or quantity of the order under the cursor (cancel-replace)."""
-        key = self._selected_order()
-        if key is None:
+        order = self._selected_order("amend")
+        if order is not None:
+            self.push_screen(AmendOrder(self.bus, self.state, order))
+
+    def action_cancel_level(self) -> None:
+        """Cancel my orders at the ladder level under the cursor (asks when more than one)."""
+        ladder = self._main("#ladder", Ladder)
+        row = ladder.cursor_row
+        if self.screen_stack[0].focused is not ladder or row is None:
+            self.notify(
+                "select a level first: l (ladder), ↑↓ to the level, then C", severity="warning"
+            )
             return
-        order = self.state.orders[key]
-        if not order.status.is_open:
-            self.notify(f"order {key} is {order.status}: nothing to amend", severity="warning")
+        mine = [
+            o
+            for o in self.state.open_orders(self.state.active)
+            if o.side is row.side
+            and o.price is not None
+            and ladder.bucket_of(float(o.price), o.side) == row.price
+        ]
+        price = f"{row.price:,.{ladder.price_decimals}f}"
+        if not mine:
+            self.notify(f"no order of yours at {row.side} {price}", severity="warning")
             return
-        self.push_screen(AmendOrder(self.bus, self.state, order))
+        if len(mine) == 1:
+            self._cancel(mine[0])
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for order in mine:
+                    self._cancel(order)
+
+        names = "\n".join(order_name(o, self.state.instruments) for o in mine)
+        self.push_screen(
+            Confirm(
+                f"Cancel your {len(mine)} orders at {row.side} {price}?\n{names}",
+                "y cancel them · n keep",
+            ),
+            answered,
+        )
 
     def action_cancel_all(self) -> None:
         """Cancel every open order of the active symbol (asks first)."""
@@ -632,19 +718,50 @@ class OmniTradeApp(App[None]):
         self.push_screen(Confirm("Unlock trading?", "y unlock · n stay locked"), answered)
 
     @work(group="commands", exit_on_error=False)
-    async def _request(self, command: Any, what: str) -> None:
+    async def _request(self, command: Any, what: str, name: str = "") -> None:
+        """Send ``command``; say how it went, naming the order (``name``) when there is one."""
+        about = f" {name}" if name else ""
         try:
             result = await self.bus.request(command, timeout=_REQUEST_TIMEOUT_S)
         except Exception as exc:
-            self.notify(f"{what} refused: {refusal_text(exc)}", severity="error", timeout=8)
+            self.notify(f"{what} refused: {refusal_text(exc)}{about}", severity="error", timeout=8)
             return
         if isinstance(result, list):
             self.notify(f"{what}: {len(result)} orders")
         elif isinstance(result, str):
-            self.notify(f"{what}: {result}", severity="warning")
+            self.notify(f"{what}: {result}{about}", severity="warning")
         else:
             status = getattr(result, "status", None)
-            self.notify(f"{what}: {status}" if status else f"{what}: done")
+            self.notify(f"{what}: {status}{about}" if status else f"{what}: done{about}")
+
+    async def action_quit(self) -> None:
+        """Quit; with orders open at the venue, ask first what becomes of them."""
+        open_now = self.state.open_orders()
+        if not open_now:
+            self.exit()
+            return
+        self.push_screen(QuitWithOpenOrders(open_now), self._quit_answered)
+
+    def _quit_answered(self, choice: QuitChoice | None) -> None:
+        if choice == "leave":
+            self.exit()
+        elif choice == "cancel":
+            self._cancel_all_and_quit(len(self.state.open_orders()))
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def _cancel_all_and_quit(self, count: int) -> None:
+        self.notify(f"Cancelling all {count} open orders before quitting…")
+        try:
+            await self.bus.request(CancelAll(), timeout=_REQUEST_TIMEOUT_S)
+        except Exception as exc:
+            # Not quitting: the trader must see that orders may still be open.
+            self.notify(
+                f"Cancel all refused: {refusal_text(exc)}; not quitting (q asks again)",
+                severity="error",
+                timeout=10,
+            )
+            return
+        self.exit()
 
     def action_group(self, step: int) -> None:
         """Coarser or finer price grouping on the ladder."""

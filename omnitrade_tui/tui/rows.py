@@ -122,6 +122,9 @@ def order_rows(state: TerminalState) -> list[Row]:
         price = f"{o.price:.{places}f}" if o.price is not None else "MARKET"
         status_cls = "error" if o.status is OrderStatus.UNKNOWN else "muted"
         status = o.status.value + (" ?" if o.status is OrderStatus.UNKNOWN else "")
+        held = state.held_for(o.client_order_id)
+        if held is not None:
+            status, status_cls = f"held {held[1]:.0f}s", "warn"
         rows.append(
             Row(
                 o.client_order_id,

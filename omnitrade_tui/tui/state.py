@@ -29,6 +29,7 @@ from omnitrade_tui.domain.events import (
     KillSwitchChanged,
     LatencySample,
     LinkState,
+    OrderHeld,
     OrderRejected,
     OrderUpdated,
     RateLimitUsage,
@@ -37,6 +38,8 @@ from omnitrade_tui.domain.events import (
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
+from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
+from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
 
 #: Parts of the screen a change can make dirty.
@@ -60,6 +63,9 @@ SPARK_LENGTH = 60
 MAX_FILLS = 5_000
 MAX_LOG = 2_000
 MAX_CANDLES = 1_000
+#: Order actions held for the rate limit at once: a few in practice (the governor releases
+#: them within a minute); more than this and the oldest notices are dropped.
+MAX_HELD = 200
 
 
 @dataclass
@@ -116,9 +122,16 @@ class TerminalState:
         self.symbols = {s: SymbolView(s) for s in watchlist}
         self.active = watchlist[0]
         self.interval = interval
+        #: Every open order and the newest ``KEEP_FINAL_ORDERS`` final ones, as the order
+        #: manager keeps them (a long session must not grow this without bound).
         self.orders: dict[str, Order] = {}
+        self._final_ids: deque[str] = deque()
+        #: Final orders let go: a late report must not bring one back as open.
+        self._forgotten_ids: RecentKeys[str] = RecentKeys(KEEP_FORGOTTEN_IDS)
         self.fills: deque[Fill] = deque(maxlen=MAX_FILLS)
-        self._fill_keys: set[tuple[str, int]] = set()
+        #: The newest ``KEEP_FILLS`` fill keys, and per symbol the highest trade id let go
+        #: of: a fill at or below it was counted already (the order manager's rule).
+        self._fill_keys = SeenTrades(KEEP_FILLS)
         self.balances: dict[str, Balance] = {}
         self.portfolio = Portfolio(
             {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
@@ -131,6 +144,9 @@ class TerminalState:
         self.circuit: CircuitChanged | None = None
         self.kill_switch: KillSwitchChanged | None = None
         self.diagnostics: Diagnostics | None = None
+        #: Order actions the engine holds for the rate limit, by client id: the event and
+        #: when it arrived (monotonic), so the wait counts down on screen.
+        self.held: dict[str, tuple[OrderHeld, float]] = {}
         self.candles: list[Candle] = []
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
@@ -160,6 +176,7 @@ class TerminalState:
             sub(topics.CIRCUIT, each(self._on_circuit), name="tui.circuit"),
             sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
+            sub(topics.HELD, each(self._on_held), name="tui.held"),
         ]
 
     def stop(self) -> None:
@@ -258,12 +275,19 @@ class TerminalState:
             return
         report = event.report
         order = report.order
-        known = self.orders.get(order.client_order_id)
-        if order.status.supersedes(None if known is None else known.status):
-            self.orders[order.client_order_id] = order
+        cid = order.client_order_id
+        known = self.orders.get(cid)
+        forgotten = cid in self._forgotten_ids
+        if not forgotten and order.status.supersedes(None if known is None else known.status):
+            self.orders[cid] = order
+            if known is not None and known.status is not order.status:
+                # It moved (sent, cancelled, filled): whatever was held has gone.
+                self.held.pop(cid, None)
+            if order.status.is_terminal and (known is None or not known.status.is_terminal):
+                self._final_ids.append(cid)
+                self._let_go_of_old_orders()
         fill = report.fill
-        if fill is not None and (fill.symbol, fill.trade_id) not in self._fill_keys:
-            self._fill_keys.add((fill.symbol, fill.trade_id))
+        if fill is not None and self._count_fill(fill):
             self.fills.append(fill)
             self.portfolio.apply(fill)
             self.dirty.update((FILLS, BALANCES, CHART))
@@ -280,12 +304,23 @@ class TerminalState:
     def load_fills(self, fills: list[Fill]) -> None:
         """Fills from history, oldest first (those already seen are skipped)."""
         for fill in fills:
-            if (fill.symbol, fill.trade_id) in self._fill_keys:
+            if not self._count_fill(fill):
                 continue
-            self._fill_keys.add((fill.symbol, fill.trade_id))
             self.fills.append(fill)
             self.portfolio.apply(fill)
         self.dirty.update((FILLS, BALANCES, CHART))
+
+    def _let_go_of_old_orders(self) -> None:
+        while len(self._final_ids) > KEEP_FINAL_ORDERS:
+            cid = self._final_ids.popleft()
+            order = self.orders.get(cid)
+            if order is not None and order.status.is_terminal:
+                del self.orders[cid]
+                self._forgotten_ids.add(cid)
+
+    def _count_fill(self, fill: Fill) -> bool:
+        """Remember ``fill``; whether it is new (by symbol and trade id)."""
+        return self._fill_keys.add(fill.symbol, fill.trade_id)
 
     def _on_reject(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderRejected):
@@ -369,6 +404,32 @@ class TerminalState:
                 f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
             )
             self.dirty.update((STATUS, LOG))
+
+    def _on_held(self, topic: str, event: Any) -> None:
+        if not isinstance(event, OrderHeld):
+            return
+        self.held.pop(event.client_order_id, None)
+        if event.held:
+            self.held[event.client_order_id] = (event, time.monotonic())
+            while len(self.held) > MAX_HELD:
+                del self.held[next(iter(self.held))]
+            self._log(
+                f"held: {event.reason}, {event.retry_in_s:.0f} s: {event.action} "
+                f"{event.symbol} ({event.client_order_id})",
+                "warning",
+            )
+        self.dirty.add(ORDERS)
+
+    def held_for(self, client_ids: tuple[str, ...] | str) -> tuple[str, float] | None:
+        """Why and for how many more seconds an action on one of ``client_ids`` is held
+        for the rate limit, or ``None`` when none is."""
+        ids = (client_ids,) if isinstance(client_ids, str) else client_ids
+        for cid in ids:
+            mark = self.held.get(cid)
+            if mark is not None:
+                event, since = mark
+                return event.reason, max(0.0, event.retry_in_s - (time.monotonic() - since))
+        return None
 
     def _on_diagnostics(self, topic: str, event: Any) -> None:
         if isinstance(event, Diagnostics):

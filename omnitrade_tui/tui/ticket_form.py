@@ -51,11 +51,23 @@ class TicketForm:
     quote_amount: str = ""
     time_in_force: TimeInForce = TimeInForce.GTC
     by_quote: bool = False
-    client_order_id: str | None = None
+    #: The ids of this intent, fixed when the form is made (the ticket opens) and kept
+    #: across every check and every resend after a timeout: the venue then refuses a second
+    #: order with the same id instead of placing the order twice. ``renew_ids`` makes new
+    #: ones once an answer said the order was not placed (a new intent may follow).
+    client_order_id: str = field(default_factory=new_client_order_id)
+    stop_leg_client_order_id: str = field(default_factory=new_client_order_id)
+    list_client_order_id: str = field(default_factory=new_client_order_id)
     #: An OCO pair: ``type`` is then the LIMIT_MAKER leg at ``price``; the other leg is a
     #: STOP_LOSS_LIMIT at ``stop_price`` with the limit ``stop_limit_price``.
     oco: bool = False
     stop_limit_price: str = ""
+
+    def renew_ids(self) -> None:
+        """New ids, for a new intent: the last one was refused, so nothing holds these."""
+        self.client_order_id = new_client_order_id()
+        self.stop_leg_client_order_id = new_client_order_id()
+        self.list_client_order_id = new_client_order_id()
 
     # -- choices ---------------------------------------------------------------------------
 
@@ -164,7 +176,7 @@ class TicketForm:
             wanted.append(("stop_price", self.stop_price))
         values, errors = _parse_fields(wanted)
         request = OrderRequest(
-            client_order_id=self.client_order_id or new_client_order_id(),
+            client_order_id=self.client_order_id,
             symbol=self.instrument.symbol,
             side=self.side,
             type=self.type,
@@ -201,6 +213,7 @@ class TicketForm:
             ]
         )
         limit_leg = OrderRequest(
+            client_order_id=self.client_order_id,
             symbol=self.instrument.symbol,
             side=self.side,
             type=OrderType.LIMIT_MAKER,
@@ -208,6 +221,7 @@ class TicketForm:
             price=values["price"],
         )
         stop_leg = OrderRequest(
+            client_order_id=self.stop_leg_client_order_id,
             symbol=self.instrument.symbol,
             side=self.side,
             type=OrderType.STOP_LOSS_LIMIT,

@@ -107,7 +107,8 @@ async def place_deep_bid(app: OmniTradeApp, pilot: Pilot[None], depth: int = 8) 
     # Rows are 10 USDT buckets, so the row under the cursor keeps its price as the book moves.
     assert Decimal(ticket.form.price) == Decimal(repr(row.price))
     deeper = Decimal(ticket.form.price) - 200 - depth
-    await pilot.press(*"0.01", "shift+tab", "ctrl+u", *str(deeper))
+    # Tab into a field selects its text, so typing replaces it (ctrl+u is the unlock key).
+    await pilot.press(*"0.01", "shift+tab", *str(deeper))
     await pilot.press("enter")
     await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket to close")
     new = set(app.state.orders) - before
@@ -210,7 +211,7 @@ async def test_bad_price_shows_the_filter_reason_and_sends_nothing(tmp_path: Pat
         assert isinstance(ticket, OrderTicket)
         await pilot.press(*"0.01")
         await pilot.press("shift+tab")  # back to the price
-        await pilot.press("ctrl+u", *"100.123")
+        await pilot.press(*"100.123")
         await pilot.pause(0.1)
         assert ticket.form.price == "100.123"
         assert ticket.check is not None
@@ -222,7 +223,7 @@ async def test_bad_price_shows_the_filter_reason_and_sends_nothing(tmp_path: Pat
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert isinstance(app.screen, OrderTicket), "the ticket stays open for editing"
-        await pilot.press("ctrl+u", *"abc")
+        await pilot.press("tab", "shift+tab", *"abc")
         await pilot.pause(0.1)
         assert "not a plain decimal number" in ticket.check.errors["price"]
         await pilot.press("enter")
@@ -280,9 +281,9 @@ async def test_oco_by_keyboard_places_two_linked_legs(tmp_path: Path) -> None:
         await pilot.press(*["right"] * 5)  # LIMIT -> ... -> OCO
         await pilot.pause(0.1)
         assert ticket.form.oco
-        await pilot.press("tab", "ctrl+u", *str(mid + 500))  # take profit well above
-        await pilot.press("tab", "ctrl+u", *str(mid - 500))  # stop well below
-        await pilot.press("tab", "ctrl+u", *str(mid - 510))  # its limit
+        await pilot.press("tab", *str(mid + 500))  # take profit well above
+        await pilot.press("tab", *str(mid - 500))  # stop well below
+        await pilot.press("tab", *str(mid - 510))  # its limit
         await pilot.pause(0.1)
         assert ticket.check is not None
         assert ticket.check.errors == {}

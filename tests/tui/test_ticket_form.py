@@ -142,3 +142,17 @@ def test_oco_on_the_wrong_side_of_the_market_or_a_bad_leg_is_explained() -> None
     ).check(book())
     assert bad_leg.oco is None
     assert "PRICE_FILTER" in bad_leg.errors["stop_limit_price"]
+
+
+def test_the_client_order_id_is_fixed_when_the_form_is_made_and_kept_across_checks() -> None:
+    form = TicketForm(BTC, price="67000.00", quantity="0.01")
+    first = form.check(book())
+    form.quantity = "0.02"
+    second = form.check(book())
+    assert first.request is not None and second.request is not None
+    assert first.request.client_order_id == second.request.client_order_id
+    assert first.request.client_order_id == form.client_order_id
+    form.renew_ids()
+    third = form.check(book())
+    assert third.request is not None
+    assert third.request.client_order_id != first.request.client_order_id

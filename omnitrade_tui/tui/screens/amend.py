@@ -1,4 +1,7 @@
-"""Amend an open order's price or quantity (cancel-replace), checked like the ticket."""
+"""Amend an open order's price or quantity (cancel-replace), checked like the ticket.
+
+The replacement's client order id is fixed when the dialog opens, so a second Enter after a
+timeout resends the same amend, which cannot place a second replacement."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from textual.widgets import Input, Label, Static
 
 from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.commands import ReplaceOrder
-from omnitrade_tui.domain.models import Order
+from omnitrade_tui.domain.models import Order, new_client_order_id
+from omnitrade_tui.tui.naming import order_name
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.ticket_form import TicketForm
@@ -39,8 +43,11 @@ class AmendOrder(ModalScreen[None]):
     AmendOrder #keys { color: $text-muted; }
     """
 
+    #: How long to wait for the engine's answer to the amend.
+    timeout_s = 20.0
+
     BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
+        Binding("escape", "close", "Close"),
         Binding("up", "nudge(1)", "Up", show=False, priority=True),
         Binding("down", "nudge(-1)", "Down", show=False, priority=True),
     ]
@@ -61,6 +68,9 @@ class AmendOrder(ModalScreen[None]):
         )
         if order.time_in_force is not None:
             self.form.time_in_force = order.time_in_force
+        #: The replacement's id: one per intent, kept across a resend after a timeout.
+        self.new_client_order_id = new_client_order_id()
+        self._sending = False
 
     def compose(self) -> ComposeResult:
         """Price and quantity, with the reason beside each."""
@@ -102,33 +112,53 @@ class AmendOrder(ModalScreen[None]):
             self.form.nudge(focused.id, steps)
             focused.value = getattr(self.form, focused.id)
 
+    def action_close(self) -> None:
+        """Esc: close (not while the amend's answer is awaited)."""
+        if self._sending:
+            self.app.bell()
+            return
+        self.dismiss(None)
+
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
         event.stop()
+        if self._sending:
+            return
         if not self._check():
             self.app.bell()
             return
         price = Decimal(self.form.price) if self.form.price else None
         qty = Decimal(self.form.quantity)
+        self._sending = True  # now, not when the worker starts: a second Enter finds it set
         self._send(
             ReplaceOrder(
                 symbol=self.order.symbol,
                 client_order_id=self.order.client_order_id,
                 price=price if price != self.order.price else None,
                 quantity=qty if qty != self.order.remaining_qty else None,
+                new_client_order_id=self.new_client_order_id,
             )
         )
 
     @work(exclusive=True, group="amend", exit_on_error=False)
     async def _send(self, command: ReplaceOrder) -> None:
+        names = self.state.instruments
+        problem = self.query_one("#problem", Static)
+        problem.update(f"sending the amend of {order_name(self.order, names)}…")
         try:
-            placed: Order = await self.bus.request(command, timeout=20.0)
-        except Exception as exc:
-            self.query_one("#problem", Static).update(f"REJECTED: {refusal_text(exc)}")
+            placed: Order = await self.bus.request(command, timeout=self.timeout_s)
+        except TimeoutError:
+            problem.update(
+                f"no answer within {self.timeout_s:.0f} s: the amend may have happened; watch "
+                f"the blotter (new client id {command.new_client_order_id}). Enter sends the "
+                "same amend again, which cannot place a second replacement"
+            )
             return
-        self.app.notify(
-            f"amended: {placed.side} {placed.quantity} {placed.symbol} @ {placed.price} "
-            f"({placed.status})",
-            title="Order",
-        )
+        except Exception as exc:
+            self.new_client_order_id = new_client_order_id()  # refused: a new intent next
+            problem.update(f"REJECTED: {refusal_text(exc)}")
+            return
+        finally:
+            self._sending = False
+        self.app.notify(f"amended ({placed.status}): {order_name(placed, names)}", title="Order")
         self.dismiss(None)

@@ -11,16 +11,23 @@ from textual.widgets import Static
 
 #: Keys that belong to panels or the ticket rather than the app's bindings.
 PANEL_KEYS = (
-    ("Ladder", "↑ ↓ / k j walk levels · Enter ticket at level · Esc leave cursor · [ ] group"),
+    (
+        "Ladder",
+        "↑ ↓ / k j walk levels (▶ marks the level) · Enter ticket at level · C cancel my orders "
+        "at the level · Esc leave cursor · [ ] group",
+    ),
     ("Chart", "← → cursor over candles · Home/End · i / I next/previous interval"),
-    ("Tables", "↑ ↓ move · PgUp PgDn · Home End"),
+    ("Tables", "↑ ↓ move (▶ marks the row c and a act on, in Orders) · PgUp PgDn · Home End"),
     ("Watchlist", "↑ ↓ switches the active symbol everywhere"),
     (
         "Ticket",
-        "Tab next field · ↑ ↓ nudge price by tick, quantity by step · ← → change a choice · "
-        "ctrl+s buy/sell · Enter send (twice with confirmation) · Esc close",
+        "Tab next field (selects its text: typing replaces it) · ↑ ↓ nudge price by tick, "
+        "quantity by step · ← → change a choice · "
+        "ctrl+s buy/sell · Enter send (twice with confirmation; then no keys but ctrl+k "
+        "until the answer; after a timeout Enter resends the same order, same id) · Esc close",
     ),
     ("Palette", "ctrl+p: symbols, intervals, themes and every action"),
+    ("Everywhere", "ctrl+k kill switch and ctrl+u unlock work on every screen, dialog and field"),
 )
 
 

@@ -5,6 +5,12 @@ Every keystroke revalidates the whole ticket against the instrument's filters
 sent while one remains. Up and down nudge a price by the tick and a quantity by the step.
 A rejection by the venue or by a risk limit is shown in the ticket, which stays open for
 editing; an acceptance closes it and the app shows a notification.
+
+One ticket is one intent: its client order id (and an OCO's list and leg ids) is fixed when
+it opens, so a second Enter after a timeout resends the same ids and the venue refuses a
+duplicate rather than placing the order twice. After Enter the ticket takes no keys (the
+kill switch, a priority binding of the app, still works) until the answer arrives; an order
+the engine holds for the rate limit shows "held: rate limit, N s" while it waits.
 """
 
 from __future__ import annotations
@@ -31,7 +37,6 @@ from omnitrade_tui.tui.ticket_form import TICKET_TYPES, TicketCheck, TicketForm
 from omnitrade_tui.tui.widgets.choice import Choice
 
 SIZES = ("-", "10%", "25%", "50%", "75%", "100%")
-_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class OrderTicket(ModalScreen[TicketResult | None]):
     OrderTicket #keys { color: $text-muted; }
     """
 
+    #: How long to wait for the engine's answer to a sent order.
+    timeout_s = 20.0
+
     BINDINGS = [
         Binding("escape", "close", "Cancel", show=True),
         Binding("enter", "submit", "Send", show=True),
@@ -111,6 +119,11 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.check: TicketCheck | None = None
         self._armed: OrderRequest | None = None
         self._sending = False
+        #: The field that had the keyboard when Enter was pressed: it gets it back after a
+        #: refusal or a timeout.
+        self._focus_before_send: str | None = None
+        #: The client ids of the order on its way (both legs and the list of an OCO).
+        self._pending: tuple[str, ...] | None = None
         # Reasons show for fields the trader has typed in, and for all after a first Enter:
         # a fresh ticket should not open covered in red.
         self._touched: set[str] = {"price"} if self.form.price else set()
@@ -165,6 +178,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             # Over SSH (and in snapshots) a blinking cursor is two redraws a second for nothing.
             for field in self.query(Input):
                 field.cursor_blink = False
+        self._held_timer = self.set_interval(0.5, self._show_held, pause=True)
         self._sync()
         first = "#price" if self.form.uses_price and not self.form.price else "#quantity"
         self.query_one(first, Input).focus()
@@ -225,6 +239,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
 
     def action_nudge(self, steps: int) -> None:
         """Up/down: a tick or a step in a number field; elsewhere, the previous/next field."""
+        if self._sending:
+            return
         focused = self.focused
         nudged = ("price", "stop_price", "stop_limit_price", "quantity")
         if isinstance(focused, Input) and focused.id in nudged:
@@ -238,6 +254,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
 
     def action_toggle_side(self) -> None:
         """Flip BUY and SELL."""
+        if self._sending:
+            return
         self.form.toggle_side()
         self.query_one("#side", Choice).select(self.form.side.value)
         self._armed = None
@@ -316,42 +334,82 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             return
         request = self._armed or check.request
         self._armed = None
+        self._lock(True)  # now, not when the worker starts: a second Enter finds it locked
         self._send(request, check.oco)
 
     def action_close(self) -> None:
-        """Esc: leave the confirmation step, or close the ticket."""
+        """Esc: leave the confirmation step, or close the ticket (not while an answer is
+        awaited: closing would hide what became of the order)."""
+        if self._sending:
+            self.app.bell()
+            return
         if self._armed is not None:
             self._armed = None
             self._sync()
             return
         self.dismiss(None)
 
+    def _lock(self, sending: bool) -> None:
+        """While an order is on its way, no field takes a key (the app's kill switch, a
+        priority binding, still does); afterwards the keyboard goes back where it was."""
+        if sending:
+            focused = self.focused
+            self._focus_before_send = focused.id if focused is not None else None
+        self._sending = sending
+        self.query_one("#ticket").disabled = sending
+        if sending:
+            self._held_timer.resume()
+        else:
+            self._held_timer.pause()
+            if self._focus_before_send:
+                self.query_one(f"#{self._focus_before_send}").focus()
+
+    def _show_held(self) -> None:
+        """'held: rate limit, N s' while the engine holds this ticket's order."""
+        if not self._sending or self._pending is None:
+            return
+        held = self.state.held_for(self._pending)
+        if held is not None:
+            reason, left = held
+            self.query_one("#confirm", Static).update(f"held: {reason}, {left:.0f} s")
+
     @work(exclusive=True, group="ticket-send")
     async def _send(
         self, request: OrderRequest, oco: tuple[OrderRequest, OrderRequest] | None
     ) -> None:
-        self._sending = True
+        form = self.form
         what = f"OCO {_summary(request)}" if oco else _summary(request)
         self.query_one("#confirm", Static).update(f"sending {what}…")
+        self.query_one("#problem", Static).update("")
         command: PlaceOrder | PlaceOco = (
-            PlaceOco(above=oco[0], below=oco[1]) if oco else PlaceOrder(request=request)
+            PlaceOco(above=oco[0], below=oco[1], list_client_order_id=form.list_client_order_id)
+            if oco
+            else PlaceOrder(request=request)
         )
+        ids = [request.client_order_id]
+        if oco:
+            ids = [oco[0].client_order_id, oco[1].client_order_id, form.list_client_order_id]
+        self._pending = tuple(ids)
         try:
-            answer: Any = await self.bus.request(command, timeout=_TIMEOUT_S)
+            answer: Any = await self.bus.request(command, timeout=self.timeout_s)
         except TimeoutError:
             self.query_one("#problem", Static).update(
-                f"no answer within {_TIMEOUT_S:.0f} s: the order may exist; watch the blotter "
-                f"(client id {request.client_order_id})"
+                f"no answer within {self.timeout_s:.0f} s: the order may exist; watch the "
+                f"blotter (client id {request.client_order_id}). Enter sends it again with "
+                "the same id, which the venue cannot place twice"
             )
             self.query_one("#confirm", Static).update("")
             return
         except Exception as exc:  # the venue's or risk's refusal: keep the ticket to edit
+            # Refused: nothing holds these ids, and what is sent next is a new intent.
+            form.renew_ids()
             self.query_one("#problem", Static).update(f"REJECTED: {refusal_text(exc)}")
             self.query_one("#confirm", Static).update("")
             self.app.bell()
             return
         finally:
-            self._sending = False
+            self._pending = None
+            self._lock(False)
         self.dismiss(TicketResult(orders=list(answer) if oco else [answer]))
 
 

@@ -26,7 +26,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import BookState, BookTop
-from omnitrade_tui.tui.widgets.styles import StyleCache
+from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over
 
 #: Price groupings offered, in ticks.
 GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
@@ -108,6 +108,7 @@ class Ladder(Widget, can_focus=True):
         & > .ladder--flash { background: $flash; }
         & > .ladder--own { color: $warning; text-style: bold; }
         & > .ladder--cursor { background: $accent 40%; }
+        &:focus > .ladder--cursor { background: $accent 70%; text-style: bold; }
         & > .ladder--spread { color: $text; background: $panel; }
         & > .ladder--stale { color: $stale; text-style: bold; }
         & > .ladder--info { color: $text-muted; }
@@ -189,6 +190,10 @@ class Ladder(Widget, can_focus=True):
     def bucket(self) -> float:
         """The price step of one row."""
         return self.tick * self.group
+
+    def bucket_of(self, price: float, side: Side) -> float:
+        """The price of the row ``price`` is drawn in on ``side`` at the current grouping."""
+        return group_levels([(price, 0.0)], side, self.bucket)[0][0]
 
     def invalidate(self) -> None:
         """Rebuild the lines soon, and repaint only those that changed.
@@ -427,12 +432,13 @@ class Ladder(Widget, can_focus=True):
             side_style = side_style + Style(dim=True)
         if flash:
             side_style = side_style + style("ladder--flash")
-        own = f"●{row.own_qty:.6g}" if row.own_qty else ""
+        own = f"●{row.own_qty:.4g}" if row.own_qty else ""
         price = f"{row.price:,.{self.price_decimals}f}"
         qty = f"{row.qty:.{self.qty_decimals}f}"
         cum = _compact(row.cum_qty)
         segs = [
-            Segment(f"{own:<7}"[:7], style("ladder--own")),
+            Segment(CURSOR_MARK if cursor else " ", style.base),
+            Segment(f"{own:<6}"[:6], style("ladder--own")),
             Segment(f" {price:>12}", side_style),
             Segment(f" {qty:>11}", side_style),
             Segment(f" {cum:>7} ", style.base),
@@ -441,7 +447,7 @@ class Ladder(Widget, can_focus=True):
             segs.append(Segment(bar, bar_style))
         strip = _fit(segs, width, style.base)
         if cursor:
-            strip = strip.apply_style(style("ladder--cursor"))
+            strip = over(strip, style("ladder--cursor"))
         return strip
 
     def _spread_line(self, top: BookTop, width: int) -> Strip:

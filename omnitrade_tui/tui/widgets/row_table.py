@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from omnitrade_tui.tui.widgets.styles import StyleCache
+from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ class RowTable(ScrollView, can_focus=True):
     RowTable {
         height: 1fr;
         & > .row-table--header { text-style: bold; color: $text-muted; }
-        & > .row-table--cursor { background: $accent 30%; }
-        &:focus > .row-table--cursor { background: $accent 60%; }
+        & > .row-table--cursor { background: $accent 40%; }
+        &:focus > .row-table--cursor { background: $accent 70%; text-style: bold; }
         & > .row-table--buy { color: $bid; }
         & > .row-table--sell { color: $ask; }
         & > .row-table--up { color: $up; }
@@ -140,7 +140,7 @@ class RowTable(ScrollView, can_focus=True):
                     self.cursor = i
                     break
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
-        width = sum(c.width + 1 for c in self.columns)
+        width = 1 + sum(c.width + 1 for c in self.columns)
         self.virtual_size = Size(width, len(rows) + 1)
         self.refresh()
 
@@ -192,12 +192,21 @@ class RowTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
-        strip = self._line(self.rows[index].cells, width, base, scroll_x)
-        if index == self.cursor:
-            strip = strip.apply_style(styles("row-table--cursor"))
+        selected = index == self.cursor
+        strip = self._line(self.rows[index].cells, width, base, scroll_x, selected)
+        if selected:
+            strip = over(strip, styles("row-table--cursor"))
         return strip
 
-    def _line(self, cells: tuple[Cell, ...], width: int, base: Style, scroll_x: int) -> Strip:
+    def _line(
+        self,
+        cells: tuple[Cell, ...],
+        width: int,
+        base: Style,
+        scroll_x: int,
+        selected: bool = False,
+    ) -> Strip:
+        # A one-cell gutter that does not scroll sideways: the cursor's mark lives there.
         segs: list[Segment] = []
         for column, (text, cls) in zip(self.columns, cells, strict=False):
             style = base + self._styles(f"row-table--{cls}") if cls else base
@@ -207,4 +216,5 @@ class RowTable(ScrollView, can_focus=True):
         strip = Strip(segs)
         if scroll_x:
             strip = strip.crop(scroll_x, scroll_x + width)
-        return strip.adjust_cell_length(width, base)
+        gutter = Segment(CURSOR_MARK if selected else " ", base)
+        return Strip([gutter, *strip]).adjust_cell_length(width, base)

@@ -8,8 +8,23 @@ says their styles changed.
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.style import Style
+from textual.strip import Strip
 from textual.widget import Widget
+
+#: Drawn in the first cell of a selected row: the selection shows even where a theme's
+#: cursor colour is close to a row's own, and on a terminal with few colours.
+CURSOR_MARK = "▶"
+
+
+def over(strip: Strip, style: Style) -> Strip:
+    """``strip`` with ``style`` applied on top of each segment's own style, so it wins.
+
+    ``Strip.apply_style`` puts the style *under* the segments' (their background wins);
+    a cursor drawn that way disappears under every cell that has a background.
+    """
+    return Strip(Segment.apply_style(list(strip), post_style=style), strip.cell_length)
 
 
 class StyleCache:
