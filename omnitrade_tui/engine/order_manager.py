@@ -5,7 +5,18 @@ in the request), then sent through the execution port. The venue's answer decide
 follows: an accepted order is tracked; a refusal is published as ``OrderRejected`` with
 the venue's code and reason and raised to the requester; a lost answer (timeout, 5xx) is
 published as ``UNKNOWN`` and settled in the background by asking the venue about the
-client order id, never by sending the order again.
+client order id, never by sending the order again. The same holds for a cancel, a
+cancel-all, an amend (cancel-replace, whose replacement is tracked from ``PENDING_NEW``)
+and an OCO amend: a lost answer is ``UNKNOWN`` until queried, never reported as refused.
+
+One intent is one venue order: every id is chosen before sending (by the command, once
+per intent), a resend of an id already sent gets the order as known, and the venue's
+duplicate refusal is read as "already there". An OCO is amended as a whole list, and only
+when the old list is known cancelled with nothing traded.
+
+Balances are the venue's: after a cancel-all (the kill switch's too), an OCO cancel, a
+burst of fills or a reconnect, the balances the bus said are compared with the venue's
+and any difference is published (``BalancesChanged``, and ``Reconciled`` naming it).
 
 The venue's user-data stream publishes the order's life after that (fills, cancels) on
 ``exec.order``; the manager listens there too, keeps the newest state of every order, and

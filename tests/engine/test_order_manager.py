@@ -811,3 +811,17 @@ async def test_a_resend_behind_the_risk_gate_is_not_counted_against_itself(wired
     await manager.aclose()
     gate.stop()
     assert len(venue_open(sim)) == 1
+
+
+async def test_an_oco_resent_after_a_restart_is_read_as_the_list_already_there(
+    wired: Any,
+) -> None:
+    sim, bus, manager, events = wired
+    sim.generator = None
+    command = sell_oco(sim, "1.05", "0.95")
+    legs = await bus.request(command)
+    manager.orders.clear()  # a fresh manager: it never saw this list
+    again = await bus.request(command)
+    assert [(o.order_id, o.status) for o in again] == [(o.order_id, o.status) for o in legs]
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    assert len(venue_open(sim)) == 2

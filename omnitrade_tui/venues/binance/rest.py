@@ -39,6 +39,10 @@ _HOLD_AT = 0.97
 # A pacing pause at least this long is announced for an order action (shorter ones are
 # the ordinary spacing of requests near the limit, not a hold a trader needs to see).
 _ANNOUNCE_PACING_S = 0.5
+# An order answered 429 is sent again when the venue allows, this many times at most, and
+# only while the venue asks for at most this long (longer is a ban the trader must see).
+_ORDER_RESENDS_ON_429 = 5
+_ORDER_HOLD_MAX_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -281,20 +285,37 @@ class BinanceRest:
         the request carries, announced on ``exec.held`` if the governor holds it;
         ``decoder`` (a typed schema) decodes a successful answer straight from its bytes.
 
+        An order ``action`` answered 429 is sent again once the venue's ``Retry-After`` is
+        over (the governor holds it meanwhile and says so on ``exec.held``): a 429 means the
+        venue did not take the request, and the order keeps its client id, so the trader's
+        order goes as soon as the venue allows instead of coming back refused. A 418 (a ban)
+        or a wait past ``_ORDER_HOLD_MAX_S`` is the trader's to decide: it is raised.
+
         Raises:
             BinanceError: the venue refused (with its code).
             RateLimited: 429/418 (later callers wait for ``Retry-After`` by themselves).
             OutcomeUnknown: a timeout or a 5xx; the request may have been executed.
         """
-        for attempt in range(2):
+        resynced = False
+        throttled = 0
+        while True:
             try:
                 return await self._once(method, path, dict(params or {}), signed, action, decoder)
+            except RateLimited as exc:
+                if (
+                    action is None
+                    or exc.status != 429
+                    or exc.retry_after_s > _ORDER_HOLD_MAX_S
+                    or throttled >= _ORDER_RESENDS_ON_429
+                ):
+                    raise
+                throttled += 1
             except BinanceError as exc:
-                if exc.code == -1021 and signed and attempt == 0:
+                if exc.code == -1021 and signed and not resynced:
+                    resynced = True
                     await self.sync_time()  # one resync, one retry
                     continue
                 raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(
         self,
@@ -439,6 +460,7 @@ class BinanceRest:
         else. An order ``action`` held is announced on ``exec.held`` (and its release)."""
         reserved = False
         announced = False
+        released = False
         # Loop: a caller woken from any wait checks everything again (a 429 may have come
         # while it waited for the minute to turn or paced itself, and the other way round).
         # Every pass sleeps, so it never spins; it never gives up and sends inside a ban.
@@ -455,6 +477,7 @@ class BinanceRest:
                     self._forget_weight_after_block = False
                     self.weight_used = 0
                 if reserved:
+                    released = True
                     return
                 minute = self.now_ms() // 60_000
                 if minute != self._weight_minute:
@@ -473,6 +496,7 @@ class BinanceRest:
                 self.weight_used += weight
                 reserved = True
                 if self.weight_used < self.weight_limit * _SLOW_DOWN_AT:
+                    released = True
                     return
                 # Spread what is left of the minute over the rest of it, instead of hitting
                 # 429; then round the loop again: a Retry-After may have begun meanwhile.
@@ -484,7 +508,9 @@ class BinanceRest:
                 await asyncio.sleep(pause)
         finally:
             if announced and action is not None:
-                self._publish_held(action, 0.0, "sent", held=False)
+                # Said either way: a hold announced is never left standing.
+                outcome = "sent" if released else "not sent (given up while held)"
+                self._publish_held(action, 0.0, outcome, held=False)
 
     def _announce(self, action: OrderAction | None, wait_s: float, reason: str) -> bool:
         """Say on ``exec.held`` that ``action`` waits ``wait_s``; whether anything was said."""

@@ -112,5 +112,43 @@ async def test_an_order_held_for_weight_near_the_limit_is_announced(venue: Any) 
         (req.client_order_id, True, "rate limit: weight")
     ]
     assert 0 < held[0].retry_in_s <= 60.1
-    task.cancel()
+    task.cancel()  # the trader gives up on it: the hold is still said to be over
     await asyncio.gather(task, return_exceptions=True)
+    last = [e for e in said if isinstance(e, OrderHeld)][-1]
+    assert (last.held, last.reason) == (False, "not sent (given up while held)")
+
+
+async def test_an_order_answered_429_is_sent_again_when_the_venue_allows(venue: Any) -> None:
+    """A 429 means the venue did not take the order: it goes, with its own client id, once
+    the Retry-After is over, and the hold is said; it never comes back refused."""
+    sim, ex, said = venue
+    sim.faults.retry_after_s = 1
+    sim.faults.throttle = 2  # the order's first two tries meet a 429
+    req = resting_buy()
+    started = time.monotonic()
+    order, _ = await asyncio.wait_for(ex.place(req), 15)
+    waited = time.monotonic() - started
+    assert order.status is OrderStatus.NEW
+    assert order.client_order_id == req.client_order_id
+    assert 1.5 < waited < 6, f"sent after {waited:.1f}s for two Retry-Afters of 1s"
+    open_orders = await ex.open_orders("ETHUSDT")
+    assert [o.client_order_id for o in open_orders] == [req.client_order_id]
+    held = [e for e in said if isinstance(e, OrderHeld)]
+    assert held and held[0].held and held[-1].held is False
+    assert {e.client_order_id for e in held} == {req.client_order_id}
+
+
+async def test_a_ban_is_not_waited_out_behind_the_traders_back(venue: Any) -> None:
+    """A Retry-After past a minute (a ban, or a venue asking for long) is raised at once: an
+    order the trader sent must not go minutes later unannounced."""
+    sim, ex, _ = venue
+    sim.faults.retry_after_s = 120
+    sim.faults.throttle = 1
+    started = time.monotonic()
+    with pytest.raises(RateLimited):
+        await ex.place(resting_buy())
+    assert time.monotonic() - started < 2
+    # Asked of the venue itself: through the client it would wait out the ban first.
+    assert [sim.engine.open_orders(a) for a in sim.engine.accounts.values()] == [
+        [] for _ in sim.engine.accounts
+    ]
