@@ -22,6 +22,7 @@ from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from omnitrade_tui.bus import NoHandler
 from omnitrade_tui.domain.commands import (
     CancelAll,
     CancelOrder,
@@ -31,6 +32,7 @@ from omnitrade_tui.domain.commands import (
     PlaceOrder,
     ReleaseKillSwitch,
     ReplaceOrder,
+    VenueCandles,
 )
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
@@ -433,7 +435,10 @@ class OmniTradeApp(App[None]):
             ladder.set_own_orders(own)
             self._main("#orders", RowTable).set_rows(order_rows(state))
         if parts.TAPE in dirty:
-            self._main("#tape", Tape).show(view.trades)
+            tape = self._main("#tape", Tape)
+            silent = view.stale.get("trade")
+            tape.set_stale(silent.age_ms / 1000 if silent is not None else None)
+            tape.show(view.trades)
         if parts.WATCH in dirty:
             self._main("#watchlist", RowTable).set_rows(watch_rows(state))
         if parts.CHART in dirty:
@@ -505,6 +510,19 @@ class OmniTradeApp(App[None]):
 
     @work(exclusive=True, group="backfill", exit_on_error=False)
     async def _backfill(self, symbol: str, interval: str) -> None:
+        """Seed the chart from the venue's klines (the open candle included), so it is right
+        from its first second; from the stored history if the venue cannot answer."""
+        try:
+            venue: list[Candle] = await self.bus.request(
+                VenueCandles(symbol=symbol, interval=interval, limit=300),
+                timeout=_REQUEST_TIMEOUT_S,
+            )
+        except Exception as exc:
+            why = "" if isinstance(exc, NoHandler) else f" ({refusal_text(exc)})"
+            logging.getLogger(__name__).info("venue candles unavailable%s", why)
+        else:
+            self.state.seed_from_venue(symbol, interval, venue)
+            return
         try:
             candles: list[Candle] = await self.bus.request(
                 CandleHistory(symbol=symbol, interval=interval, limit=300),
@@ -514,6 +532,12 @@ class OmniTradeApp(App[None]):
             self.notify(f"no chart history for {symbol} {interval}: {exc}", severity="warning")
             return
         self.state.backfill(symbol, interval, candles)
+        if why:
+            self.notify(
+                f"chart {symbol} {interval}: the venue's candles are unavailable{why}; the "
+                "current candle counts only the trades seen since now",
+                severity="warning",
+            )
 
     @work(exclusive=True, group="fills", exit_on_error=False)
     async def _load_fills(self) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
@@ -26,6 +28,7 @@ from omnitrade_tui.domain.events import (
     CircuitChanged,
     ConnectionChanged,
     Diagnostics,
+    FeedFreshness,
     KillSwitchChanged,
     LatencySample,
     LinkState,
@@ -78,6 +81,9 @@ class SymbolView:
     ticker: Ticker | None = None
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=TAPE_LENGTH))
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_LENGTH))
+    #: The streams (``depth``, ``trade``, ``kline``, ``ticker``) the engine last said are
+    #: stale, with how long they had been silent; a stream live again leaves.
+    stale: dict[str, FeedFreshness] = field(default_factory=dict)
 
     @property
     def last(self) -> float | None:
@@ -88,10 +94,15 @@ class SymbolView:
 
     @property
     def book_state(self) -> BookState:
-        """The book's health as last published (``SYNCING`` before anything arrived)."""
+        """The book's health as last published (``SYNCING`` before anything arrived); a
+        book whose depth stream went silent is ``STALE`` whatever its last health said."""
         if self.health is not None:
-            return self.health.state
-        return self.top.state if self.top is not None else BookState.SYNCING
+            state = self.health.state
+        else:
+            state = self.top.state if self.top is not None else BookState.SYNCING
+        if state is BookState.LIVE and "depth" in self.stale:
+            return BookState.STALE
+        return state
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,8 @@ class TerminalState:
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
         self._builder = CandleBuilder(self.active, interval)
+        #: Whether the chart's series came (from the venue or history) since the last switch.
+        self._seeded = False
         self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
         self.notify: Notify = lambda message, severity: None
         self._subs: list[Subscription] = []
@@ -165,6 +178,7 @@ class TerminalState:
             sub("md.health.*", each(self._on_health), name="tui.health"),
             sub("md.trade.*", each(self._on_trade), name="tui.trade"),
             sub("md.ticker.*", each(self._on_ticker), name="tui.ticker"),
+            sub("md.fresh.*", each(self._on_freshness), name="tui.fresh"),
             sub(topics.ORDER, each(self._on_order), name="tui.order"),
             sub(topics.REJECT, each(self._on_reject), name="tui.reject"),
             sub(topics.BALANCE, each(self._on_balance), name="tui.balance"),
@@ -226,18 +240,64 @@ class TerminalState:
             view.spark.append(event.last)
             self.dirty.add(WATCH)
 
+    def _on_freshness(self, topic: str, event: Any) -> None:
+        view = self.symbols.get(event.symbol)
+        if view is None or not isinstance(event, FeedFreshness):
+            return
+        if event.stale:
+            view.stale[event.stream] = event
+        elif view.stale.pop(event.stream, None) is None:
+            return  # live, and already shown live
+        self.dirty.add(STATUS)
+        if event.symbol == self.active:
+            self.dirty.update((BOOK, TAPE))
+
     # -- candles ---------------------------------------------------------------------------
 
     def set_chart(self, symbol: str, interval: str) -> None:
-        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives."""
+        """Show ``symbol`` at ``interval``: forget the old series until a backfill arrives.
+
+        Until the venue's candles arrive no current candle is shown: one built from the
+        trades seen since the switch alone would be wrong (a flat 1h candle with a minute
+        of volume)."""
         self.interval = interval
         self.candles = []
         self.candles_version += 1
         self._builder = CandleBuilder(symbol, interval)
+        self._seeded = False
+        self.dirty.add(CHART)
+
+    def seed_from_venue(self, symbol: str, interval: str, candles: list[Candle]) -> None:
+        """The venue's own candles, oldest first, the current (open) one last: the chart
+        shows them, and trades from now on update the current one."""
+        if symbol != self.active or interval != self.interval:
+            return  # an answer for a chart the user has already left
+        closed = [c for c in candles if c.closed]
+        forming = candles[-1] if candles and not candles[-1].closed else None
+        current = self._builder.current
+        if forming is not None and (current is None or current.open_ms <= forming.open_ms):
+            # The venue's candle already holds every trade up to its answer.
+            self._builder = CandleBuilder(symbol, interval, seed=forming)
+            last = forming.open_ms - 1
+        else:
+            if forming is not None:
+                # Candles closed while the answer travelled (a 1s chart): the venue's open
+                # one is closed now, and the newer ones the trades built are kept.
+                closed.append(msgspec.structs.replace(forming, closed=True))
+            elif closed and current is None:
+                self._builder = CandleBuilder(symbol, interval, seed=closed[-1])
+            last = closed[-1].open_ms if closed else -1
+        newer = [c for c in self.candles if c.open_ms > last]
+        self.candles = (closed + newer)[-MAX_CANDLES:]
+        self.candles_version += 1
+        self._seeded = True
         self.dirty.add(CHART)
 
     def backfill(self, symbol: str, interval: str, candles: list[Candle]) -> None:
-        """Closed candles from history, oldest first; live ones already built are kept."""
+        """Closed candles from history, oldest first; live ones already built are kept.
+
+        The fallback when the venue cannot answer: the current candle is then built from
+        the trades seen since the switch (the app says so)."""
         if symbol != self.active or interval != self.interval:
             return  # an answer for a chart the user has already left
         live_from = self.candles[0].open_ms if self.candles else None
@@ -248,6 +308,7 @@ class TerminalState:
         if current is None and older:
             # Start the forming candle from the last close, so it does not open on a gap.
             self._builder = CandleBuilder(symbol, interval, seed=older[-1])
+        self._seeded = True
         self.dirty.add(CHART)
 
     def _push_candle(self, candle: Candle) -> None:
@@ -263,7 +324,7 @@ class TerminalState:
     def forming(self) -> Candle | None:
         """The candle still open, if a trade has been seen in it."""
         current = self._builder.current
-        if current is None:
+        if current is None or not self._seeded:
             return None
         now_open = candle_open(int(time.time() * 1000), self.interval)
         return current if current.open_ms <= now_open else None

@@ -132,6 +132,21 @@ class StatusBar(Widget):
                 f"{state.value}{extra}",
                 "status-bar--ok" if state is BookState.LIVE else "status-bar--warn",
             )
+        stale = [
+            (symbol, sorted(view.stale.values(), key=lambda e: e.stream))
+            for symbol, view in s.symbols.items()
+            if view.stale
+        ]
+        if stale:
+            # Every silent stream by name, the active symbol's first: a silent feed must
+            # never pass for a quiet market.
+            stale.sort(key=lambda item: item[0] != s.active)
+            text = "; ".join(
+                f"{symbol} " + ", ".join(f"{e.stream} {e.age_ms / 1000:.0f}s" for e in events)
+                for symbol, events in stale
+            )
+            label("STALE", "STALE")
+            add(text, "status-bar--bad")
         if s.rate_limit is not None and s.rate_limit.limit:
             share = s.rate_limit.used / s.rate_limit.limit
             cls = (

@@ -25,7 +25,14 @@ MIN_NOTIONALS = (0.0, 1_000.0, 10_000.0, 50_000.0, 250_000.0)
 class Tape(Widget):
     """Recent trades of the active symbol."""
 
-    COMPONENT_CLASSES = {"tape--buy", "tape--sell", "tape--big", "tape--header", "tape--time"}
+    COMPONENT_CLASSES = {
+        "tape--buy",
+        "tape--sell",
+        "tape--big",
+        "tape--header",
+        "tape--time",
+        "tape--stale",
+    }
 
     DEFAULT_CSS = """
     Tape {
@@ -35,6 +42,7 @@ class Tape(Widget):
         & > .tape--big { text-style: bold; }
         & > .tape--header { color: $text-muted; text-style: bold; }
         & > .tape--time { color: $text-muted; }
+        & > .tape--stale { color: $stale; text-style: bold reverse; }
     }
     """
 
@@ -44,6 +52,8 @@ class Tape(Widget):
         self.price_decimals = 2
         self.qty_decimals = 5
         self.min_notional = 0.0
+        #: How long the trade stream has been silent, when the engine says it is stale.
+        self.stale_s: float | None = None
         self._lines: list[Strip] | None = None
         self._styles = StyleCache(self)
         self._line_cache: dict[tuple[str, int], Strip] = {}
@@ -67,6 +77,12 @@ class Tape(Widget):
                     break
         self.trades = picked
         self.invalidate()
+
+    def set_stale(self, stale_s: float | None) -> None:
+        """Mark the tape STALE (the trade stream silent ``stale_s`` seconds), or live."""
+        if stale_s != self.stale_s:
+            self.stale_s = stale_s
+            self.invalidate()
 
     def cycle_filter(self) -> float:
         """Next minimum-size filter; returns it."""
@@ -99,7 +115,10 @@ class Tape(Widget):
         base = style.base
         label = f"min {self.min_notional:,.0f}" if self.min_notional else "all sizes"
         header = f" {'time':<8} {'price':>12} {'size':>11}  ({label})"
-        lines = [Strip([Segment(header, style("tape--header"))]).adjust_cell_length(width, base)]
+        head = [Segment(header, style("tape--header"))]
+        if self.stale_s is not None:
+            head.insert(0, Segment(f" STALE {self.stale_s:.0f}s ", style("tape--stale")))
+        lines = [Strip(head).adjust_cell_length(width, base).crop(0, width)]
         big = max(self.min_notional, 1.0) * 10
         # A trade's line never changes, only its position: build it once. Making a Strip is
         # a large part of a frame's cost at thousands of trades a second.
