@@ -21,6 +21,8 @@ _ACTIONS = (
     ("Cancel all on symbol", "cancel_all", "cancel every open order of the active symbol"),
     ("KILL SWITCH", "kill_switch", "cancel all open orders everywhere and lock trading"),
     ("Unlock trading", "unlock", "release the kill switch"),
+    ("Alerts", "alerts", "alert rules and what fired: add, edit, pause, delete"),
+    ("Price alert at ladder level", "price_alert", "alert when the price crosses it"),
     ("Diagnostics", "diagnostics", "streams, queues, latencies, rate limits"),
     ("App log", "log_screen", "the app's own log records"),
     ("Help: keys", "help", "every key on one screen"),

@@ -18,6 +18,7 @@ import msgspec
 
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.bus.subscription import Subscription
+from omnitrade_tui.domain.alerts import AlertFired
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
 from omnitrade_tui.domain.enums import OrderStatus
 from omnitrade_tui.domain.events import (
@@ -166,6 +167,8 @@ class TerminalState:
         self._seeded = False
         self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
         self.notify: Notify = lambda message, severity: None
+        #: Told of every alert that fires (the app: a toast, the bell, a desktop notice).
+        self.on_alert: Callable[[AlertFired], None] = lambda fired: None
         self._subs: list[Subscription] = []
 
     # -- wiring ----------------------------------------------------------------------------
@@ -191,6 +194,7 @@ class TerminalState:
             sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
             sub(topics.HELD, each(self._on_held), name="tui.held"),
+            sub(topics.ALERT, each(self._on_alert), name="tui.alert"),
         ]
 
     def stop(self) -> None:
@@ -382,6 +386,12 @@ class TerminalState:
     def _count_fill(self, fill: Fill) -> bool:
         """Remember ``fill``; whether it is new (by symbol and trade id)."""
         return self._fill_keys.add(fill.symbol, fill.trade_id)
+
+    def _on_alert(self, topic: str, event: Any) -> None:
+        if isinstance(event, AlertFired):
+            self._log(f"ALERT {event.message}", "warning")
+            self.dirty.add(LOG)
+            self.on_alert(event)
 
     def _on_reject(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderRejected):
