@@ -65,7 +65,9 @@ from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.confirm import Confirm
 from omnitrade_tui.tui.screens.diagnostics import DiagnosticsScreen
 from omnitrade_tui.tui.screens.help import HelpScreen
+from omnitrade_tui.tui.screens.journal import HistoryScreen
 from omnitrade_tui.tui.screens.log import LogScreen
+from omnitrade_tui.tui.screens.portfolio import PortfolioScreen
 from omnitrade_tui.tui.screens.quit import QuitChoice, QuitWithOpenOrders
 from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
 from omnitrade_tui.tui.session import TerminalSession
@@ -269,6 +271,22 @@ class OmniTradeApp(App[None]):
             "Alerts",
             id="alerts",
             tooltip="alert rules and what fired: add, edit, pause, delete",
+            show=False,
+        ),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="history",
+            tooltip="the trading journal: PnL by day and symbol, fees, win rate",
+            show=False,
+        ),
+        Binding(
+            "p",
+            "portfolio",
+            "Portfolio",
+            id="portfolio",
+            tooltip="equity in the quote asset, today's change, allocation",
             show=False,
         ),
         Binding(
@@ -858,6 +876,14 @@ class OmniTradeApp(App[None]):
     def action_alerts(self) -> None:
         """The alert rules and what fired."""
         self.push_screen(AlertsScreen(self.bus, self.state.active))
+
+    def action_history(self) -> None:
+        """The trading journal."""
+        self.push_screen(HistoryScreen(self.bus))
+
+    def action_portfolio(self) -> None:
+        """The account valued in the quote asset."""
+        self.push_screen(PortfolioScreen(self.state))
 
     def action_price_alert(self) -> None:
         """An alert when the price crosses the ladder level under the cursor (once)."""

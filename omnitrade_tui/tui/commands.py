@@ -23,6 +23,8 @@ _ACTIONS = (
     ("Unlock trading", "unlock", "release the kill switch"),
     ("Alerts", "alerts", "alert rules and what fired: add, edit, pause, delete"),
     ("Price alert at ladder level", "price_alert", "alert when the price crosses it"),
+    ("History (trading journal)", "history", "PnL by day and symbol, fees, volume, win rate"),
+    ("Portfolio", "portfolio", "equity in the quote asset, today's change, allocation"),
     ("Diagnostics", "diagnostics", "streams, queues, latencies, rate limits"),
     ("App log", "log_screen", "the app's own log records"),
     ("Help: keys", "help", "every key on one screen"),

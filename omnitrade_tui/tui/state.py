@@ -36,6 +36,7 @@ from omnitrade_tui.domain.events import (
     OrderHeld,
     OrderRejected,
     OrderUpdated,
+    PortfolioValue,
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
@@ -167,6 +168,8 @@ class TerminalState:
         self._seeded = False
         self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
         self.notify: Notify = lambda message, severity: None
+        #: The account valued by the engine (``acct.portfolio``), latest.
+        self.valuation: PortfolioValue | None = None
         #: Told of every alert that fires (the app: a toast, the bell, a desktop notice).
         self.on_alert: Callable[[AlertFired], None] = lambda fired: None
         self._subs: list[Subscription] = []
@@ -195,6 +198,7 @@ class TerminalState:
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
             sub(topics.HELD, each(self._on_held), name="tui.held"),
             sub(topics.ALERT, each(self._on_alert), name="tui.alert"),
+            sub(topics.PORTFOLIO, each(self._on_valuation), name="tui.portfolio"),
         ]
 
     def stop(self) -> None:
@@ -386,6 +390,10 @@ class TerminalState:
     def _count_fill(self, fill: Fill) -> bool:
         """Remember ``fill``; whether it is new (by symbol and trade id)."""
         return self._fill_keys.add(fill.symbol, fill.trade_id)
+
+    def _on_valuation(self, topic: str, event: Any) -> None:
+        if isinstance(event, PortfolioValue):
+            self.valuation = event
 
     def _on_alert(self, topic: str, event: Any) -> None:
         if isinstance(event, AlertFired):

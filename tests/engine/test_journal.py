@@ -54,6 +54,10 @@ def recompute(db: Path, quote: str, offset_s: int) -> dict[str, object]:
             if abs(signed) > abs(held):
                 avg[symbol] = price
         qty[symbol] = held + signed
+        if fee_asset == base:
+            qty[symbol] -= fee  # the wallet got that much less: so does the position
+            if qty[symbol] == 0:
+                avg[symbol] = ZERO
         fee_quote = fee if fee_asset == quote else fee * price if fee_asset == base else ZERO
         day = (datetime.fromtimestamp(time_ms / 1000, UTC) + timedelta(seconds=offset_s)).date()
         figures = days[day.isoformat()]

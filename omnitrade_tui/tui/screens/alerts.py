@@ -102,8 +102,12 @@ class AlertForm(ModalScreen[AlertRule | None]):
                 with Vertical(classes="row", id=f"row-{name}"):
                     yield Label(label)
                     yield Input(values[name], id=name)
-            yield Choice("Repeat", ["once", "repeat"], "repeat" if rule and rule.repeat else "once",
-                         id="repeat")  # fmt: skip
+            yield Choice(
+                "Repeat",
+                ["once", "repeat"],
+                "repeat" if rule and rule.repeat else "once",
+                id="repeat",
+            )
             yield Static("", id="units")
             yield Static("", id="problem")
             yield Static("Tab next · ←→ choose · Enter save · Esc close", id="hint")
@@ -205,8 +209,9 @@ class AlertsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """Rules, what fired, the keys."""
         with Vertical():
-            yield Static("n new · e/Enter edit · space pause/resume · x delete · Esc close",
-                         id="keys")  # fmt: skip
+            yield Static(
+                "n new · e/Enter edit · space pause/resume · x delete · Esc close", id="keys"
+            )
             with VerticalScroll():
                 yield Static(id="rules")
                 yield Static(id="fired")
@@ -228,8 +233,16 @@ class AlertsScreen(ModalScreen[None]):
         self._draw()
 
     def _draw(self) -> None:
-        rules = Table("", "rule", "repeat", "state", "deliver to", expand=True,
-                      title="Alert rules", title_justify="left")  # fmt: skip
+        rules = Table(
+            "",
+            "rule",
+            "repeat",
+            "state",
+            "deliver to",
+            expand=True,
+            title="Alert rules",
+            title_justify="left",
+        )
         for i, rule in enumerate(self.rules):
             state = "on" if rule.enabled else ("done" if not rule.repeat else "paused")
             mark = "▶" if i == self.cursor else ""
