@@ -79,6 +79,7 @@ class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mouse: bool | None = None
     confirm_orders: bool | None = None
     stale_after_s: float | None = None
+    desktop_notify: str | None = None
 
 
 class AlertTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -225,6 +226,9 @@ class UISettings:
     confirm_orders: bool = False
     #: A market stream silent this long is shown STALE (and a silent book is checked).
     stale_after_s: float = 2.0
+    #: Desktop notifications through the terminal for alerts: auto (by what the terminal
+    #: says it is), osc9, osc777 or off.
+    desktop_notify: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -356,6 +360,18 @@ def _profiles(file: ConfigFile, path: Path) -> dict[str, Profile]:
     return profiles
 
 
+def _desktop_notify(value: str | None) -> str:
+    """``[ui] desktop_notify``: how alerts reach the desktop through the terminal."""
+    if value is None:
+        return UISettings.desktop_notify
+    if value not in _DESKTOP_NOTIFY:
+        raise ConfigError(f"desktop_notify {value!r} is not one of {', '.join(_DESKTOP_NOTIFY)}")
+    return value
+
+
+_DESKTOP_NOTIFY = ("auto", "osc9", "osc777", "off")
+
+
 def _stale_after(value: float | None) -> float:
     """``[ui] stale_after_s``: seconds of silence before a stream is shown stale."""
     if value is None:
@@ -465,6 +481,7 @@ def load_settings(
         mouse=file.ui.mouse if file.ui.mouse is not None else UISettings.mouse,
         confirm_orders=bool(file.ui.confirm_orders),
         stale_after_s=_stale_after(file.ui.stale_after_s),
+        desktop_notify=_desktop_notify(file.ui.desktop_notify),
     )
     db_url = _first(
         flags.db_url,

@@ -12,6 +12,7 @@ No I/O, no clock of its own: times come in as arguments.
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
@@ -51,6 +52,12 @@ _MARKET_KINDS = frozenset(
 )
 
 DIRECTIONS = ("up", "down", "any")
+
+
+def price_text(value: float) -> str:
+    """A market price as a trader reads it: every decimal it has, thousands separated, no
+    exponent (``68,000``, ``67,008.71``, ``0.0501``)."""
+    return f"{Decimal(repr(value)).normalize():,f}"
 
 
 class AlertRuleError(ValueError):
@@ -105,23 +112,33 @@ class AlertRule(msgspec.Struct, frozen=True, kw_only=True):
 
     def describe(self) -> str:
         """The rule in words, for lists and notifications."""
-        where = self.symbol or "any symbol"
-        text = {
-            AlertKind.PRICE_CROSS: f"{where} crosses {self.level:g}"
-            + ("" if self.direction == "any" else f" {self.direction}ward"),
-            AlertKind.MOVE_PCT: f"{where} moves {self.threshold:g}% within {self.window_s:g}s",
-            AlertKind.SPREAD_BPS: f"{where} spread wider than {self.threshold:g} bps",
-            AlertKind.IMBALANCE: f"{where} book imbalance beyond {self.threshold:g}:1",
-            AlertKind.VOLUME_SPIKE: f"{where} volume {self.threshold:g}x usual in "
-            f"{self.window_s:g}s",
-            AlertKind.OWN_FILL: f"a fill of mine on {where}",
-            AlertKind.ORDER_FAILED: f"an order of mine rejected or expired on {where}",
-            AlertKind.LINK_DOWN: f"a venue link down for {self.seconds:g}s",
-            AlertKind.FEED_STALE: f"{where} feed silent for {self.seconds:g}s",
-            AlertKind.KILL_SWITCH: "the kill switch engaged",
-            AlertKind.RISK_REFUSAL: f"a risk refusal on {where}",
-        }[self.kind]
+        text = self._what(self.symbol or "any symbol")
         return f"{self.label}: {text}" if self.label else text
+
+    def _what(self, where: str) -> str:
+        kind = self.kind
+        if kind is AlertKind.PRICE_CROSS:
+            way = "" if self.direction == "any" else f" {self.direction}ward"
+            return f"{where} crosses {price_text(self.level or 0.0)}{way}"
+        if kind is AlertKind.MOVE_PCT:
+            return f"{where} moves {self.threshold:g}% within {self.window_s:g}s"
+        if kind is AlertKind.SPREAD_BPS:
+            return f"{where} spread wider than {self.threshold:g} bps"
+        if kind is AlertKind.IMBALANCE:
+            return f"{where} book imbalance beyond {self.threshold:g}:1"
+        if kind is AlertKind.VOLUME_SPIKE:
+            return f"{where} volume {self.threshold:g}x usual in {self.window_s:g}s"
+        if kind is AlertKind.OWN_FILL:
+            return f"a fill of mine on {where}"
+        if kind is AlertKind.ORDER_FAILED:
+            return f"an order of mine rejected or expired on {where}"
+        if kind is AlertKind.LINK_DOWN:
+            return f"a venue link down for {self.seconds:g}s"
+        if kind is AlertKind.FEED_STALE:
+            return f"{where} feed silent for {self.seconds:g}s"
+        if kind is AlertKind.KILL_SWITCH:
+            return "the kill switch engaged"
+        return f"a risk refusal on {where}"
 
 
 class AlertFired(Event, frozen=True, kw_only=True):

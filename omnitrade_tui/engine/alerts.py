@@ -42,6 +42,7 @@ from omnitrade_tui.domain.alerts import (
     VolumeWindows,
     crossed,
     imbalance,
+    price_text,
     spread_bps,
 )
 from omnitrade_tui.domain.commands import (
@@ -393,7 +394,8 @@ class AlertService:
 
     async def all_rules(self, command: ListAlerts) -> list[AlertRule]:
         """Every rule, oldest first."""
-        return sorted(self._rules.values(), key=lambda r: (r.created_ms, r.rule_id))
+        # Oldest first; rules made in the same millisecond keep the order they were added.
+        return sorted(self._rules.values(), key=lambda r: r.created_ms)
 
     async def history(self, command: AlertHistory) -> list[AlertFired]:
         """What fired, newest first."""
@@ -469,7 +471,7 @@ class AlertService:
                     way = "up" if price > previous else "down"
                     self._pulse(
                         live,
-                        f"{event.symbol} crossed {level:g} {way} at {price:g}",
+                        f"{event.symbol} crossed {price_text(level)} {way} at {price_text(price)}",
                         price,
                         event.symbol,
                     )
@@ -480,7 +482,7 @@ class AlertService:
                     self._fire(
                         live,
                         f"{event.symbol} moved {move:+.2f}% in {live.rule.window_s:g}s "
-                        f"to {price:g}",
+                        f"to {price_text(price)}",
                         move,
                         event.symbol,
                     )
@@ -512,7 +514,8 @@ class AlertService:
                 if self._fires(live, spread > rule.threshold):
                     self._fire(
                         live,
-                        f"{event.symbol} spread {spread:.1f} bps ({bid:g} / {ask:g})",
+                        f"{event.symbol} spread {spread:.1f} bps "
+                        f"({price_text(bid)} / {price_text(ask)})",
                         spread,
                         event.symbol,
                     )

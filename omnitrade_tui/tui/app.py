@@ -8,6 +8,7 @@ dirty and a frame timer at the configured rate redraws only those (reference ``t
 from __future__ import annotations
 
 import logging
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,9 @@ from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from omnitrade_tui.bus import NoHandler
+from omnitrade_tui.domain.alerts import AlertFired, AlertKind, AlertRule
 from omnitrade_tui.domain.commands import (
+    AddAlert,
     CancelAll,
     CancelOrder,
     CandleHistory,
@@ -40,6 +43,7 @@ from omnitrade_tui.domain.models import Candle, Order
 from omnitrade_tui.logs import crash_report
 from omnitrade_tui.tui import state as parts
 from omnitrade_tui.tui.commands import TradingCommands
+from omnitrade_tui.tui.desktop_notice import notification
 from omnitrade_tui.tui.naming import order_name
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.rows import (
@@ -56,11 +60,14 @@ from omnitrade_tui.tui.rows import (
     position_rows,
     watch_rows,
 )
+from omnitrade_tui.tui.screens.alerts import AlertsScreen
 from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.confirm import Confirm
 from omnitrade_tui.tui.screens.diagnostics import DiagnosticsScreen
 from omnitrade_tui.tui.screens.help import HelpScreen
+from omnitrade_tui.tui.screens.journal import HistoryScreen
 from omnitrade_tui.tui.screens.log import LogScreen
+from omnitrade_tui.tui.screens.portfolio import PortfolioScreen
 from omnitrade_tui.tui.screens.quit import QuitChoice, QuitWithOpenOrders
 from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
 from omnitrade_tui.tui.session import TerminalSession
@@ -90,6 +97,7 @@ ACTION_COMMANDS = {
     "cancel_all": CancelAll.name,
     "kill_switch": EngageKillSwitch.name,
     "unlock": ReleaseKillSwitch.name,
+    "price_alert": AddAlert.name,
 }
 
 _SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
@@ -258,6 +266,38 @@ class OmniTradeApp(App[None]):
         Binding("4", "tab('positions')", "Positions tab", id="tab_positions", show=False),
         Binding("5", "tab('log')", "Log tab", id="tab_log", show=False),
         Binding(
+            "n",
+            "alerts",
+            "Alerts",
+            id="alerts",
+            tooltip="alert rules and what fired: add, edit, pause, delete",
+            show=False,
+        ),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="history",
+            tooltip="the trading journal: PnL by day and symbol, fees, win rate",
+            show=False,
+        ),
+        Binding(
+            "p",
+            "portfolio",
+            "Portfolio",
+            id="portfolio",
+            tooltip="equity in the quote asset, today's change, allocation",
+            show=False,
+        ),
+        Binding(
+            "A",
+            "price_alert",
+            "Price alert",
+            id="price_alert",
+            tooltip="an alert when the price crosses the ladder level under the cursor",
+            show=False,
+        ),
+        Binding(
             "d",
             "diagnostics",
             "Diagnostics",
@@ -349,6 +389,7 @@ class OmniTradeApp(App[None]):
         for table in BLOTTER_TABS:
             self._main(f"#{table}")
         self.state.notify = self._notify
+        self.state.on_alert = self._alert
         self.state.start()
         if self.session.on_ready is not None:
             self.session.on_ready()
@@ -852,6 +893,65 @@ class OmniTradeApp(App[None]):
     def action_help(self) -> None:
         """The keys, on one screen."""
         self.push_screen(HelpScreen(self))
+
+    def action_alerts(self) -> None:
+        """The alert rules and what fired."""
+        self.push_screen(AlertsScreen(self.bus, self.state.active))
+
+    def action_history(self) -> None:
+        """The trading journal."""
+        self.push_screen(HistoryScreen(self.bus))
+
+    def action_portfolio(self) -> None:
+        """The account valued in the quote asset."""
+        self.push_screen(PortfolioScreen(self.state))
+
+    def action_price_alert(self) -> None:
+        """An alert when the price crosses the ladder level under the cursor (once)."""
+        ladder = self._main("#ladder", Ladder)
+        row = ladder.cursor_row
+        if self.screen_stack[0].focused is not ladder or row is None:
+            self.notify(
+                "select a level first: l (ladder), ↑↓ to the level, then A", severity="warning"
+            )
+            return
+        last = self.state.symbols[self.state.active].last
+        direction = "any" if last is None else ("up" if row.price > last else "down")
+        rule = AlertRule(
+            kind=AlertKind.PRICE_CROSS,
+            symbol=self.state.active,
+            level=row.price,
+            direction=direction,
+        )
+        self._add_alert(rule, f"{row.price:,.{ladder.price_decimals}f}")
+
+    @work(group="alerts")
+    async def _add_alert(self, rule: AlertRule, shown_price: str) -> None:
+        try:
+            await self.bus.request(AddAlert(rule=rule), timeout=_REQUEST_TIMEOUT_S)
+        except Exception as exc:
+            self.notify(f"Alert not set: {refusal_text(exc)}", severity="error")
+            return
+        way = "" if rule.direction == "any" else f" {rule.direction}ward"
+        self.notify(f"Alert set: {rule.symbol} crosses {shown_price}{way} (n lists alerts)")
+
+    def _alert(self, fired: AlertFired) -> None:
+        """An alert fired: a toast, the bell, and a desktop notification where the terminal
+        takes one (over SSH too: the sequence travels with the screen's output)."""
+        self.notify(fired.message, title="ALERT", severity="warning", timeout=10)
+        self.bell()
+        sequence = notification(
+            "OmniTrade alert", fired.message, self.session.ui.desktop_notify, os.environ
+        )
+        if sequence is not None:
+            self.write_to_terminal(sequence)
+
+    def write_to_terminal(self, sequence: str) -> None:
+        """Write an escape sequence straight to the terminal (not in a headless run)."""
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(sequence)
+            driver.flush()
 
     def action_diagnostics(self) -> None:
         """Streams, queues, latencies and limits, live."""

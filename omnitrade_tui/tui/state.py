@@ -18,6 +18,7 @@ import msgspec
 
 from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.bus.subscription import Subscription
+from omnitrade_tui.domain.alerts import AlertFired
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
 from omnitrade_tui.domain.enums import OrderStatus
 from omnitrade_tui.domain.events import (
@@ -35,6 +36,7 @@ from omnitrade_tui.domain.events import (
     OrderHeld,
     OrderRejected,
     OrderUpdated,
+    PortfolioValue,
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
@@ -170,6 +172,10 @@ class TerminalState:
         self._seeded = False
         self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
         self.notify: Notify = lambda message, severity: None
+        #: The account valued by the engine (``acct.portfolio``), latest.
+        self.valuation: PortfolioValue | None = None
+        #: Told of every alert that fires (the app: a toast, the bell, a desktop notice).
+        self.on_alert: Callable[[AlertFired], None] = lambda fired: None
         self._subs: list[Subscription] = []
 
     # -- wiring ----------------------------------------------------------------------------
@@ -196,6 +202,8 @@ class TerminalState:
             sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
             sub(topics.HELD, each(self._on_held), name="tui.held"),
             sub(topics.RISK_LIMITS, each(self._on_risk_limits), name="tui.risklimits"),
+            sub(topics.ALERT, each(self._on_alert), name="tui.alert"),
+            sub(topics.PORTFOLIO, each(self._on_valuation), name="tui.portfolio"),
         ]
 
     def stop(self) -> None:
@@ -387,6 +395,16 @@ class TerminalState:
     def _count_fill(self, fill: Fill) -> bool:
         """Remember ``fill``; whether it is new (by symbol and trade id)."""
         return self._fill_keys.add(fill.symbol, fill.trade_id)
+
+    def _on_valuation(self, topic: str, event: Any) -> None:
+        if isinstance(event, PortfolioValue):
+            self.valuation = event
+
+    def _on_alert(self, topic: str, event: Any) -> None:
+        if isinstance(event, AlertFired):
+            self._log(f"ALERT {event.message}", "warning")
+            self.dirty.add(LOG)
+            self.on_alert(event)
 
     def _on_reject(self, topic: str, event: Any) -> None:
         if isinstance(event, OrderRejected):

@@ -421,3 +421,9 @@ def test_the_config_lists_delivery_targets_and_refuses_bad_ones(tmp_path: Path) 
         config.write_text(bad)
         with pytest.raises(ConfigError, match=why):
             load_settings(Overrides(config_file=config), env=env)
+
+
+@pytest.mark.parametrize("kind", list(AlertKind))
+def test_every_kind_describes_itself_with_its_defaults(kind: AlertKind) -> None:
+    assert AlertRule(kind=kind).describe()
+    assert AlertRule(kind=kind, symbol="BTCUSDT", label="mine").describe().startswith("mine: ")
