@@ -2,7 +2,7 @@
 
 It talks to the engine only through the bus: it subscribes (``TerminalState``) and sends
 commands (``bus.request``). Market data never becomes Textual messages; the state marks parts
-dirty and a frame timer at the configured rate redraws only those (reference ``textual.md``).
+dirty and a frame timer at the configured rate redraws only those (``docs/reference/textual.md``).
 """
 
 from __future__ import annotations

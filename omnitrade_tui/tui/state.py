@@ -2,7 +2,7 @@
 
 Bus subscribers are cheap ``each`` callbacks that store the latest value and mark a part of
 the screen dirty; the app redraws dirty parts at its frame rate. So a burst of 2,000 book
-updates a second costs 2,000 assignments, not 2,000 repaints (reference ``textual.md`` §0).
+updates a second costs 2,000 assignments, not 2,000 repaints (``docs/reference/textual.md`` §0).
 """
 
 from __future__ import annotations

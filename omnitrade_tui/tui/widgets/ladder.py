@@ -1,7 +1,7 @@
 """The order-book ladder: asks above, bids below, drawn line by line (Line API).
 
 Why not ``DataTable``: a ladder changes on every book update; a DataTable re-renders every
-visible cell on any change and costs ~50x more per frame (reference ``textual.md`` §0). Here
+visible cell on any change and costs ~50x more per frame (``docs/reference/textual.md`` §0). Here
 the app hands over the newest ``BookTop`` at most once a frame, the ladder rebuilds its
 rows once (a few dozen strings) and ``render_line`` returns them. Colours come from
 component classes, so themes (``$bid``, ``$ask``...) reach the lines without CSS classes

@@ -2,7 +2,7 @@
 
 Why not ``DataTable``: blotter rows change while the market moves (fills, order states),
 and DataTable re-renders every visible cell on any change, with O(n) row removal
-(reference ``textual.md`` §B.7). This table keeps rows as plain tuples, paints only the
+(``docs/reference/textual.md`` §B.7). This table keeps rows as plain tuples, paints only the
 visible ones, and stays fast with thousands of rows: replacing all rows is one list
 assignment and one refresh.
 """
