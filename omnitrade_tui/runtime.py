@@ -330,9 +330,11 @@ class Runtime:
             yield runtime
 
     def connect(self) -> None:
-        """Open the market and user-data streams (once)."""
+        """Open the market and user-data streams (once), and say the risk limits again: the
+        screen subscribes between ``start`` and ``connect`` and checks tickets against them."""
         if self.tasks:
             return
+        self.gate.publish_limits()
         self.tasks = [asyncio.create_task(self.stream.run(), name="market-stream")]
         if self.user is not None:
             self.tasks.append(asyncio.create_task(self.user.run(), name="user-data"))

@@ -266,9 +266,9 @@ class RiskGate:
         self.bus.handle(EngageKillSwitch, self._on_engage)
         self.bus.handle(ReleaseKillSwitch, self._on_release)
         self.bus.handle(SetRiskLimits, self._on_set_limits)
-        self._publish_limits()
+        self.publish_limits()
 
-    def _publish_limits(self) -> None:
+    def publish_limits(self) -> None:
         """Say which limits apply now: the ticket checks an order against them as it is
         typed, with the gate's own wording, instead of learning of them after Enter."""
         self.bus.publish(
@@ -521,5 +521,5 @@ class RiskGate:
     async def _on_set_limits(self, command: SetRiskLimits) -> RiskLimits:
         self.risk.limits = self.risk.limits.merged(command.limits)
         log.warning("risk limits changed: %s", self.risk.limits)
-        self._publish_limits()
+        self.publish_limits()
         return self.risk.limits

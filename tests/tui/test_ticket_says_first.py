@@ -6,6 +6,9 @@ book while the ticket is open."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+
+import pytest
 
 from omnitrade_tui.bus import topics
 from omnitrade_tui.domain.events import BookTop, RiskLimitsInForce
@@ -117,3 +120,20 @@ async def test_the_market_preview_follows_the_book_without_a_key() -> None:
             "the preview to follow the book",
             timeout=2.0,
         )
+
+
+@pytest.mark.slow
+async def test_the_app_knows_the_limits_in_force_from_its_first_ticket(tmp_path: Path) -> None:
+    """Through the real runtime: the gate's limits reach a screen that subscribed after the
+    gate started (they are said again when the screen connects), so the first ticket
+    already checks against them."""
+    from tests.tui.test_app_trading import running_app
+
+    async with running_app(tmp_path) as (app, pilot, runtime):
+        assert app.state.risk_limits == runtime.gate.risk.limits
+        await pilot.press("b", *"0.01")
+        await pilot.pause(0.2)
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        shown = preview(ticket)
+        assert "band 10%" in shown and "open orders 1 of 200" in shown
