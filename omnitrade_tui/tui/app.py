@@ -74,7 +74,7 @@ from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.themes import DEFAULT_THEME, default_variables, load_themes
 from omnitrade_tui.tui.widgets.candle_chart import CandleChart
-from omnitrade_tui.tui.widgets.ladder import Ladder
+from omnitrade_tui.tui.widgets.ladder import Ladder, LadderRow
 from omnitrade_tui.tui.widgets.row_table import RowTable
 from omnitrade_tui.tui.widgets.status_bar import StatusBar
 from omnitrade_tui.tui.widgets.tape import Tape
@@ -735,15 +735,25 @@ class OmniTradeApp(App[None]):
             return
         self.push_screen(AmendOrder(self.bus, self.state, order, legs))
 
-    def action_cancel_level(self) -> None:
-        """Cancel my orders at the ladder level under the cursor (asks when more than one)."""
+    def _selected_level(self, key: str) -> tuple[Ladder, LadderRow] | None:
+        """The ladder and the level under its cursor, when the ladder has the keyboard;
+        else say how to select one (a key acts only on what the trader can see)."""
         ladder = self._main("#ladder", Ladder)
         row = ladder.cursor_row
         if self.screen_stack[0].focused is not ladder or row is None:
             self.notify(
-                "select a level first: l (ladder), ↑↓ to the level, then C", severity="warning"
+                f"select a level first: l (ladder), ↑↓ to the level, then {key}",
+                severity="warning",
             )
+            return None
+        return ladder, row
+
+    def action_cancel_level(self) -> None:
+        """Cancel my orders at the ladder level under the cursor (asks when more than one)."""
+        selected = self._selected_level("C")
+        if selected is None:
             return
+        ladder, row = selected
         mine = [
             o
             for o in self.state.open_orders(self.state.active)
@@ -908,13 +918,10 @@ class OmniTradeApp(App[None]):
 
     def action_price_alert(self) -> None:
         """An alert when the price crosses the ladder level under the cursor (once)."""
-        ladder = self._main("#ladder", Ladder)
-        row = ladder.cursor_row
-        if self.screen_stack[0].focused is not ladder or row is None:
-            self.notify(
-                "select a level first: l (ladder), ↑↓ to the level, then A", severity="warning"
-            )
+        selected = self._selected_level("A")
+        if selected is None:
             return
+        ladder, row = selected
         last = self.state.symbols[self.state.active].last
         direction = "any" if last is None else ("up" if row.price > last else "down")
         rule = AlertRule(
