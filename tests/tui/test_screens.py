@@ -237,3 +237,29 @@ async def test_a_crash_shows_no_local_variables() -> None:
         await crash()
     assert "RuntimeError: boom" in app.crash_text
     assert "s3cr3t-value" not in app.crash_text
+
+
+async def test_the_status_bar_says_when_the_history_lacks_trades() -> None:
+    """Gaps the venue could not fill are said on screen, not only in the database."""
+    from omnitrade_tui.domain.events import RecorderStatus
+    from omnitrade_tui.tui.widgets.status_bar import StatusBar
+
+    app = app_with()
+    async with app.run_test(size=(160, 40)) as pilot:
+        publish_feed(app.bus)
+        app.bus.publish(
+            topics.RECORDER,
+            RecorderStatus(
+                state="ok",
+                written_rows=10,
+                backlog_rows=0,
+                spilled_rows=0,
+                spilled_total=0,
+                lag_ms=0.0,
+                trade_gaps=2,
+                missing_trades=41,
+            ),
+        )
+        await pilot.pause(0.3)
+        text = "".join(seg.text for seg in app.query_one("#status", StatusBar).segments())
+        assert "gaps 2 (41 trades)" in text

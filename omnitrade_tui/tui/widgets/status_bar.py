@@ -173,6 +173,9 @@ class StatusBar(Widget):
                 f"{rec.state}{backlog}",
                 "status-bar--ok" if rec.state == "ok" else "status-bar--bad",
             )
+            if rec.trade_gaps:
+                # Trades the venue could not give back: the history is not whole there.
+                add(f" gaps {rec.trade_gaps} ({rec.missing_trades} trades)", "status-bar--warn")
         if self.gateway is not None and not compact:
             label("via", "")
             add(self.gateway, "status-bar--muted")
