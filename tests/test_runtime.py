@@ -101,7 +101,10 @@ async def test_the_stale_limit_comes_from_the_config_and_issue_14s_commands_are_
         assert rt.sim is not None
         venue = rt.sim.markets["ETHUSDT"].history.klines("1m", limit=5)
         assert [c.open_ms for c in candles] == [c.open_ms for c in venue]
-        assert [round(c.close, 6) for c in candles[:-1]] == [round(c.close, 6) for c in venue[:-1]]
+        # Closed candles agree (to the float the wire's 8 decimals parse to).
+        assert [c.close for c in candles[:-1]] == pytest.approx(
+            [c.close for c in venue[:-1]], rel=1e-9
+        )
         assert [c.closed for c in candles] == [True] * 4 + [False]
         now = rt.rest.now_ms()
         assert candles[-1].open_ms == now - now % 60_000

@@ -37,7 +37,16 @@ async def test_stale_streams_mark_the_ladder_the_tape_and_the_status_bar_until_l
         for stream in ("depth", "trade"):
             app.bus.publish(topics.freshness("BTCUSDT"), fresh(stream, True))
         app.bus.publish(topics.freshness("ETHUSDT"), fresh("ticker", True, 2_500, "ETHUSDT"))
-        await until(pilot, lambda: "STALE" in shown(app)[0], "the ladder marked", timeout=2.0)
+        # The ladder redraws at the frame rate, the tape and the status bar a few times a
+        # second (their own caps): all within two seconds.
+        await until(
+            pilot,
+            lambda: (
+                "STALE" in shown(app)[0] and "STALE" in shown(app)[1] and "ETHUSDT" in shown(app)[2]
+            ),
+            "the ladder, the tape and the status bar marked",
+            timeout=2.0,
+        )
         _ladder, tape, status = shown(app)
         assert "STALE 3s" in tape
         assert "BTCUSDT depth 3s, trade 3s; ETHUSDT ticker 2s" in status  # active first
