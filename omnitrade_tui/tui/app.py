@@ -73,6 +73,7 @@ from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.themes import DEFAULT_THEME, default_variables, load_themes
+from omnitrade_tui.tui.widgets.account_summary import AccountSummary
 from omnitrade_tui.tui.widgets.candle_chart import CandleChart
 from omnitrade_tui.tui.widgets.ladder import Ladder, LadderRow
 from omnitrade_tui.tui.widgets.row_table import RowTable
@@ -352,9 +353,12 @@ class OmniTradeApp(App[None]):
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Watchlist | ladder over tape | chart over blotter; status bar and keys below."""
+        """Watchlist over the account summary | ladder over tape | chart over blotter; status
+        bar and keys below."""
         with Horizontal(id="main"):
-            yield RowTable(WATCH_COLUMNS, "no symbols", id="watchlist")
+            with Vertical(id="left"):
+                yield RowTable(WATCH_COLUMNS, "no symbols", id="watchlist")
+                yield AccountSummary(self.state, id="account")
             with Vertical(id="middle"):
                 yield Ladder(id="ladder")
                 yield Tape(id="tape")
@@ -490,6 +494,7 @@ class OmniTradeApp(App[None]):
             # Positions are marked at the last price, so they follow the (slow) watchlist.
             self._main("#balances", RowTable).set_rows(balance_rows(state))
             self._main("#positions", RowTable).set_rows(position_rows(state))
+            self._main("#account", AccountSummary).draw()
         if parts.LOG in dirty:
             self._main("#log", RowTable).set_rows(log_rows(state))
         if parts.STATUS in dirty or parts.LOG in dirty:

@@ -399,6 +399,7 @@ class TerminalState:
     def _on_valuation(self, topic: str, event: Any) -> None:
         if isinstance(event, PortfolioValue):
             self.valuation = event
+            self.dirty.add(BALANCES)  # the account summary redraws with the balances
 
     def _on_alert(self, topic: str, event: Any) -> None:
         if isinstance(event, AlertFired):

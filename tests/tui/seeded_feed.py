@@ -16,6 +16,7 @@ from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.commands import CandleHistory
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import (
+    AssetValue,
     BalancesChanged,
     BookHealth,
     BookState,
@@ -24,6 +25,7 @@ from omnitrade_tui.domain.events import (
     LatencySample,
     LinkState,
     OrderUpdated,
+    PortfolioValue,
     RateLimitUsage,
     RecorderStatus,
 )
@@ -95,6 +97,33 @@ def seeded_candles(symbol: str, interval: str, count: int, seed: int) -> list[Ca
     ]
 
 
+def seeded_valuation() -> PortfolioValue:
+    """The account as the engine would value it: what the account summary shows."""
+    rows = (
+        ("USDT", "100000", "1", "100000", "59.69", "0"),
+        ("BTC", "1", "67006.70", "67006.70", "40.00", "410.2"),
+    )
+    return PortfolioValue(
+        quote_asset="USDT",
+        equity=Decimal("167006.70"),
+        day_change=Decimal("410.20"),
+        day_change_pct=Decimal("0.246"),
+        assets=[
+            AssetValue(
+                asset=a,
+                quantity=Decimal(q),
+                price=Decimal(p),
+                value=Decimal(v),
+                share_pct=Decimal(sh),
+                day_change=Decimal(c),
+            )
+            for a, q, p, v, sh, c in rows
+        ],
+        unpriced=[],
+        time_ms=T0_MS,
+    )
+
+
 def publish_feed(bus: Bus, seed: int = 7) -> None:
     """Publish the whole frozen market and account, in a fixed order."""
     rng = random.Random(seed)
@@ -117,6 +146,7 @@ def publish_feed(bus: Bus, seed: int = 7) -> None:
             state="ok", written_rows=1200, backlog_rows=0, spilled_rows=0, spilled_total=0, lag_ms=3
         ),
     )
+    bus.publish(topics.PORTFOLIO, seeded_valuation())
     for symbol in WATCHLIST:
         base = float(START_PRICES[symbol])
         for k in range(40):

@@ -90,6 +90,13 @@ async def _market(app: OmniTradeApp, pilot: Pilot[None], key: str, qty: str) -> 
 async def test_portfolio_screen_sums_the_balances_at_the_prices_shown(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, _runtime):
         await until(pilot, lambda: app.state.valuation is not None, "the engine's valuation")
+        # The account summary under the watchlist says the engine's equity (issue 22's
+        # summary); prices move, so within the next frames of a valuation.
+        await until(
+            pilot,
+            lambda: f"{app.state.valuation.equity:,.2f}" in app.export_screenshot(),  # type: ignore[union-attr]
+            "the account summary",
+        )
         await pilot.press("p")
         await pilot.pause(0.3)
         assert isinstance(app.screen, PortfolioScreen)
