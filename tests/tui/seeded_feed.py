@@ -97,17 +97,19 @@ def seeded_candles(symbol: str, interval: str, count: int, seed: int) -> list[Ca
     ]
 
 
-def seeded_valuation() -> PortfolioValue:
-    """The account as the engine would value it: what the account summary shows."""
-    rows = (
-        ("USDT", "100000", "1", "100000", "59.69", "0"),
-        ("BTC", "1", "67006.70", "67006.70", "40.00", "410.2"),
-    )
+def valuation(
+    equity: str,
+    day_change: str,
+    day_change_pct: str,
+    rows: tuple[tuple[str, str, str, str, str, str], ...],
+    unpriced: tuple[str, ...] = (),
+) -> PortfolioValue:
+    """A frozen valuation from (asset, quantity, price, value, share %, today) rows."""
     return PortfolioValue(
         quote_asset="USDT",
-        equity=Decimal("167006.70"),
-        day_change=Decimal("410.20"),
-        day_change_pct=Decimal("0.246"),
+        equity=Decimal(equity),
+        day_change=Decimal(day_change),
+        day_change_pct=Decimal(day_change_pct),
         assets=[
             AssetValue(
                 asset=a,
@@ -119,8 +121,21 @@ def seeded_valuation() -> PortfolioValue:
             )
             for a, q, p, v, sh, c in rows
         ],
-        unpriced=[],
+        unpriced=list(unpriced),
         time_ms=T0_MS,
+    )
+
+
+def seeded_valuation() -> PortfolioValue:
+    """The account as the engine would value it: what the account summary shows."""
+    return valuation(
+        "167006.70",
+        "410.20",
+        "0.246",
+        (
+            ("USDT", "100000", "1", "100000", "59.69", "0"),
+            ("BTC", "1", "67006.70", "67006.70", "40.00", "410.2"),
+        ),
     )
 
 

@@ -17,13 +17,12 @@ from textual.pilot import Pilot
 
 from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.commands import JournalSummary
-from omnitrade_tui.domain.events import AssetValue, PortfolioValue
 from omnitrade_tui.domain.journal import JournalDay, JournalRow, TradingJournal
 from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.screens.journal import HistoryScreen, money
 from omnitrade_tui.tui.screens.portfolio import PortfolioScreen
 from tests.engine.test_journal import recompute
-from tests.tui.seeded_feed import T0_MS, publish_feed, seeded_session
+from tests.tui.seeded_feed import T0_MS, publish_feed, seeded_session, valuation
 from tests.tui.test_app_trading import running_app, until
 
 
@@ -154,29 +153,17 @@ FROZEN_JOURNAL = TradingJournal(
     venues=[JournalRow(key="sim", quote_asset="USDT", realized=Decimal("412.50"), fills=57)],
 )
 
-FROZEN_VALUE = PortfolioValue(
-    quote_asset="USDT",
-    equity=Decimal("167545.23"),
-    day_change=Decimal("1234.56"),
-    day_change_pct=Decimal("0.742"),
-    assets=[
-        AssetValue(
-            asset=asset,
-            quantity=Decimal(q),
-            price=Decimal(p),
-            value=Decimal(v),
-            share_pct=Decimal(s),
-            day_change=Decimal(c),
-        )
-        for asset, q, p, v, s, c in (
-            ("USDT", "100000", "1", "100000", "59.69", "0"),
-            ("BTC", "0.5", "67006.70", "33503.35", "20.00", "410.2"),
-            ("ETH", "10", "2600.10", "26001", "15.52", "700.1"),
-            ("SOL", "53.5", "150.2", "8035.7", "4.80", "124.26"),
-        )
-    ],
-    unpriced=["XYZ"],
-    time_ms=T0_MS,
+FROZEN_VALUE = valuation(
+    "167545.23",
+    "1234.56",
+    "0.742",
+    (
+        ("USDT", "100000", "1", "100000", "59.69", "0"),
+        ("BTC", "0.5", "67006.70", "33503.35", "20.00", "410.2"),
+        ("ETH", "10", "2600.10", "26001", "15.52", "700.1"),
+        ("SOL", "53.5", "150.2", "8035.7", "4.80", "124.26"),
+    ),
+    unpriced=("XYZ",),
 )
 
 
