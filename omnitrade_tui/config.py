@@ -677,10 +677,18 @@ def dump_toml(data: Mapping[str, Any]) -> str:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Write ``text`` atomically, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` atomically, readable by the owner only (0600).
+
+    A folder it has to create is the owner's only too (0700): it holds keys and tokens, and
+    a world-listable folder tells everyone on a shared box which profiles have them.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A temporary file left by a crash keeps its old mode through O_CREAT: start afresh.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
