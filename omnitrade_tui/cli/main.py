@@ -55,6 +55,11 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
         "run the terminal on a gateway's engine (omnitrade gateway --listen ...)",
     ),
     (
+        "service",
+        "omnitrade_tui.cli.service",
+        "install, remove or check the systemd units of the gateway and the recorder",
+    ),
+    (
         "config",
         "omnitrade_tui.cli.config",
         "show the config file's path, the resolved settings, or write a starter file",
