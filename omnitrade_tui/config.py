@@ -104,8 +104,12 @@ class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     profile: str | None = None
     db_url: str | None = None
+    #: A streaming replica of ``db_url`` for history reads (PostgreSQL); writes stay on it.
+    db_read_url: str | None = None
     redis_url: str | None = None
     metrics_port: int | None = None
+    #: Where ``/metrics``, ``/livez`` and ``/readyz`` listen (loopback unless set).
+    metrics_host: str | None = None
     log_level: str | None = None
     key_backend: str | None = None
     ui: UIFile = msgspec.field(default_factory=UIFile)
@@ -268,6 +272,11 @@ class Settings:
     profile_source: str
     #: Alert delivery targets by name (``[alerts.targets]``); rules name them.
     alert_targets: dict[str, AlertTarget] = field(default_factory=dict)
+    #: History reads go here when set (a streaming replica of ``db_url``).
+    db_read_url: str | None = None
+    #: The metrics and health endpoints' address: loopback unless the file or
+    #: ``OMNITRADE_METRICS_HOST`` says (a container's Prometheus scrapes from outside).
+    metrics_host: str = "127.0.0.1"
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -490,7 +499,9 @@ def load_settings(
         f"sqlite:///{dirs.data / 'omnitrade.db'}",
     )
     redis_url = _first(flags.redis_url, env.get("OMNITRADE_REDIS_URL"), file.redis_url)
-    for url in (db_url, redis_url):
+    db_read_url = _first(env.get("OMNITRADE_DB_READ_URL"), file.db_read_url)
+    metrics_host = str(_first(env.get("OMNITRADE_METRICS_HOST"), file.metrics_host, "127.0.0.1"))
+    for url in (db_url, redis_url, db_read_url):
         _protect_url_password(url)
     for target_name, target in file.alerts.targets.items():
         _check_alert_target(path, target_name, target)
@@ -507,6 +518,8 @@ def load_settings(
         config_file=path,
         profile_source=source,
         alert_targets=dict(file.alerts.targets),
+        db_read_url=db_read_url,
+        metrics_host=metrics_host,
     )
 
 

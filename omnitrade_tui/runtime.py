@@ -59,6 +59,7 @@ from omnitrade_tui.store.backfill import TradeGapFiller
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.history import HistoryService
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
+from omnitrade_tui.store.replica import history_reader
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.market_stream import MarketStream
@@ -230,10 +231,11 @@ class Runtime:
                 )
                 await recorder.start()
                 stack.push_async_callback(recorder.stop)
+                reader = await history_reader(stack, settings.db_read_url, history_store)
                 history = HistoryService(
                     bus,
-                    history_store,
-                    history_store,
+                    reader,
+                    reader,
                     top_up=rest.klines,
                     venue_first=sim is not None,
                 )
@@ -306,7 +308,7 @@ class Runtime:
                     clock_ms=rest.now_ms,
                     resync_clock=rest.sync_time,
                 )
-            metrics = await start_metrics(bus, settings.metrics_port)
+            metrics = await start_metrics(bus, settings.metrics_port, settings.metrics_host)
             stack.push_async_callback(metrics.aclose)
 
             runtime = cls(
