@@ -4,7 +4,8 @@
 ``--system``) and its environment file, then, where systemd runs, reloads it and enables
 and starts the unit; where it does not (a container, a sandbox), it says so and prints the
 commands to run on a box that has it. ``--print`` shows the unit without writing it.
-``status`` shows what systemd says (where it runs) and what the run's ``/readyz`` says.
+``status`` shows what systemd says (where it runs) and what the run's ``/readyz`` says;
+``probe`` asks a run's ``/readyz`` (or ``/livez``) once, for a container's health check.
 
 Exit codes (README's table): 0 done, or installed and ready; 2 a unit that is not installed,
 or arguments the command cannot run with; 7 the service does not answer or is not ready.
@@ -166,9 +167,12 @@ def uninstall(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
-def probe(port: int, timeout_s: float = 3.0) -> tuple[int | None, dict[str, Any]]:
-    """``/readyz`` on loopback ``port``: its HTTP status (None: no answer) and body."""
-    url = f"http://127.0.0.1:{port}/readyz"
+def probe(
+    port: int, timeout_s: float = 3.0, path: str = "/readyz"
+) -> tuple[int | None, dict[str, Any]]:
+    """``path`` (``/readyz``, ``/livez``) on loopback ``port``: its HTTP status (None: no
+    answer) and body."""
+    url = f"http://127.0.0.1:{port}{path}"
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             return resp.status, json.loads(resp.read())
@@ -205,6 +209,30 @@ def status(args: argparse.Namespace) -> int:
     if code != 200:
         raise CliError(f"{name} is running but not ready", ExitCode.VENUE_UNREACHABLE)
     print(f"service: {name} is ready")
+    return int(ExitCode.OK)
+
+
+def check(args: argparse.Namespace) -> int:
+    """One probe of a run's ``/readyz`` (``--live``: ``/livez``), for a container's health
+    check: exit 0 when it passes, 7 when it fails or nothing answers."""
+    port = args.port
+    if port is None:
+        port = load_settings(overrides_from_args(args)).metrics_port
+    if port is None:
+        raise CliError("no port to ask: give --port, or set OMNITRADE_METRICS_PORT", ExitCode.USAGE)
+    path = "/livez" if args.live else "/readyz"
+    code, body = probe(port, path=path)
+    if code != 200:
+        failing = {
+            name: result.get("detail", "")
+            for name, result in body.get("checks", {}).items()
+            if not result.get("ok")
+        }
+        raise CliError(
+            f"127.0.0.1:{port}{path}: {failing or body.get('error', code)}",
+            ExitCode.VENUE_UNREACHABLE,
+        )
+    print(f"127.0.0.1:{port}{path}: ok")
     return int(ExitCode.OK)
 
 
@@ -260,6 +288,12 @@ def register(subparsers: Any) -> None:
     rm.set_defaults(handler=uninstall)
     st = actions.add_parser("status", parents=[common], help="systemd's view and /readyz")
     st.set_defaults(handler=status)
+    pr = actions.add_parser("probe", help="ask a run's /readyz (or /livez) once: exit 0 ok, 7 not")
+    pr.add_argument(
+        "--port", type=int, default=None, help="metrics port (default: the configured one)"
+    )
+    pr.add_argument("--live", action="store_true", help="ask /livez instead of /readyz")
+    pr.set_defaults(handler=check)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
