@@ -1,0 +1,182 @@
+"""Market data from the Redis Streams feed instead of a venue connection.
+
+A recorder (``omnitrade record --redis URL --from-redis``) on another machine takes what
+one publishing run (``omnitrade record --redis URL``, the bridge of ``redis_bridge.py``)
+puts on the stream, and publishes it on its own bus, where the recorder keeps it as if it
+had come from the venue:
+
+* alone (no group): every entry, in the stream's order (``RedisBridgeConsumer``), from the
+  newest on: the same sequence the publisher's bus carried, so the same book;
+* in a consumer group (``--redis-group NAME``): each entry goes to one member only
+  (``XREADGROUP``), so several recorders share the work and each trade is stored once
+  between them. A member acknowledges an entry (``XACK``) once its events are on its bus
+  (the recorder journals what the database has not taken, so a crash after that loses
+  nothing); entries a dead member took and never acknowledged are claimed by the others
+  after ``claim_idle_ms`` (``XAUTOCLAIM``). A new group starts at the beginning of what
+  the stream keeps (its ``MAXLEN``); every write is idempotent, so a replay is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import msgspec
+import redis.asyncio as redis
+
+from omnitrade_tui.bus.bus import Bus
+from omnitrade_tui.bus.wire import WireTypes
+
+log = logging.getLogger(__name__)
+
+_decode_chunk = msgspec.msgpack.Decoder(list[tuple[str, str, msgspec.Raw]]).decode
+
+#: Transient Redis failures: retried, never fatal.
+_REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def symbol_of(topic: str) -> str | None:
+    """The symbol a market-data topic names (``md.trade.ETHUSDT``, ``md.candle.ETHUSDT.1m``)."""
+    parts = topic.split(".")
+    if len(parts) < 3 or parts[0] != "md":
+        return None
+    return parts[2]
+
+
+class RedisFeed:
+    """Reads a bridge stream (alone, or as one member of a consumer group) onto a bus."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        client: redis.Redis,
+        stream: str,
+        *,
+        group: str | None = None,
+        consumer: str = "",
+        symbols: frozenset[str] | None = None,
+        count: int = 100,
+        block_ms: int = 200,
+        claim_idle_ms: int = 30_000,
+    ) -> None:
+        self.bus = bus
+        self.client = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer or f"record-{id(self):x}"
+        self.symbols = symbols
+        self.count = count
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.types = WireTypes()
+        self.last_id = "$"
+        #: Entries read, events published, and entries or events that could not be decoded.
+        self.entries = 0
+        self.published = 0
+        self.undecodable = 0
+        self.claimed = 0
+
+    async def prepare(self) -> None:
+        """Join the group (made at the stream's start if new), or find the stream's end."""
+        if self.group is None:
+            last: Any = await self.client.xrevrange(self.stream, count=1)
+            self.last_id = _text(last[0][0]) if last else "0-0"
+            return
+        try:
+            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self) -> int:
+        """Read and publish until cancelled; returns the events published."""
+        next_claim = time.monotonic()
+        while True:
+            try:
+                if self.group is not None and time.monotonic() >= next_claim:
+                    await self._claim_stale()
+                    next_claim = time.monotonic() + self.claim_idle_ms / 2000
+                entries = await self._read()
+            except _REDIS_DOWN as exc:
+                log.warning("redis feed: read failed, retrying: %r", exc)
+                await asyncio.sleep(0.5)
+                continue
+            await self._deliver_all(entries)
+
+    async def _read(self) -> list[tuple[Any, dict[bytes, bytes]]]:
+        answer: Any
+        if self.group is None:
+            answer = await self.client.xread(
+                {self.stream: self.last_id}, count=self.count, block=self.block_ms
+            )
+        else:
+            answer = await self.client.xreadgroup(
+                self.group,
+                self.consumer,
+                {self.stream: ">"},
+                count=self.count,
+                block=self.block_ms,
+            )
+        return [entry for _stream, entries in answer or [] for entry in entries]
+
+    async def _claim_stale(self) -> None:
+        """Take over entries a member read and never acknowledged (it died)."""
+        assert self.group is not None
+        answer: Any = await self.client.xautoclaim(
+            self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0", count=self.count
+        )
+        entries = [e for e in answer[1] if e[1]]  # trimmed entries come back empty
+        if entries:
+            self.claimed += len(entries)
+            log.info("redis feed: claimed %d entries a silent member left", len(entries))
+            await self._deliver_all(entries)
+
+    async def _deliver_all(self, entries: list[tuple[Any, dict[bytes, bytes]]]) -> None:
+        for entry_id, fields in entries:
+            await self._deliver(fields)
+            self.entries += 1
+            self.last_id = _text(entry_id)
+            if self.group is not None:
+                try:
+                    await self.client.xack(self.stream, self.group, entry_id)
+                except _REDIS_DOWN as exc:  # left pending: claimed again, written again
+                    log.warning("redis feed: ack failed: %r", exc)
+
+    async def _deliver(self, fields: dict[bytes, bytes]) -> None:
+        try:
+            chunk = _decode_chunk(fields[b"b"])
+        except (KeyError, msgspec.DecodeError) as exc:
+            self.undecodable += 1
+            log.error("redis feed: undecodable entry skipped: %r", exc)
+            return
+        for topic, kind, raw in chunk:
+            if not topic.startswith("md."):
+                continue  # market data only: executions and balances belong to their account
+            if self.symbols is not None and symbol_of(topic) not in self.symbols:
+                continue
+            try:
+                event = self.types.decoder(kind).decode(raw)
+            except (ValueError, msgspec.DecodeError) as exc:
+                self.undecodable += 1
+                log.error("redis feed: undecodable %s on %s: %r", kind, topic, exc)
+                continue
+            # Waits while the recorder's queue is full: back-pressure, not loss.
+            await self.bus.publish_wait(topic, event)
+            self.published += 1
+
+
+def _text(entry_id: Any) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+def redis_feed_source(feed: RedisFeed) -> Callable[[Bus], Coroutine[Any, Any, int]]:
+    """``record``'s market-data source: the feed, joined, read until cancelled."""
+
+    async def run(bus: Bus) -> int:
+        await feed.prepare()
+        return await feed.run()
+
+    return run
