@@ -106,6 +106,8 @@ class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     db_url: str | None = None
     #: A streaming replica of ``db_url`` for history reads (PostgreSQL); writes stay on it.
     db_read_url: str | None = None
+    #: Days of market data kept in PostgreSQL's day partitions (older ones are dropped).
+    market_retention_days: int | None = None
     redis_url: str | None = None
     metrics_port: int | None = None
     #: Where ``/metrics``, ``/livez`` and ``/readyz`` listen (loopback unless set).
@@ -277,6 +279,8 @@ class Settings:
     #: The metrics and health endpoints' address: loopback unless the file or
     #: ``OMNITRADE_METRICS_HOST`` says (a container's Prometheus scrapes from outside).
     metrics_host: str = "127.0.0.1"
+    #: Days of market data the recorder keeps on PostgreSQL (None: all).
+    market_retention_days: int | None = None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -501,6 +505,9 @@ def load_settings(
     redis_url = _first(flags.redis_url, env.get("OMNITRADE_REDIS_URL"), file.redis_url)
     db_read_url = _first(env.get("OMNITRADE_DB_READ_URL"), file.db_read_url)
     metrics_host = str(_first(env.get("OMNITRADE_METRICS_HOST"), file.metrics_host, "127.0.0.1"))
+    retention = _first(_env_int(env, "OMNITRADE_MARKET_RETENTION_DAYS"), file.market_retention_days)
+    if retention is not None and retention < 1:
+        raise ConfigError(f"market retention {retention} days: keep at least 1 day")
     for url in (db_url, redis_url, db_read_url):
         _protect_url_password(url)
     for target_name, target in file.alerts.targets.items():
@@ -520,6 +527,7 @@ def load_settings(
         alert_targets=dict(file.alerts.targets),
         db_read_url=db_read_url,
         metrics_host=metrics_host,
+        market_retention_days=retention,
     )
 
 

@@ -16,7 +16,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import overrides_from_args
 from omnitrade_tui.config import load_settings
-from omnitrade_tui.store.database import open_database, sqlite_path
+from omnitrade_tui.store.database import normalize_url, open_database, sqlite_path
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.replica import open_replica
 from omnitrade_tui.store.repository import EXPORTABLE, SqlHistoryStore
@@ -164,3 +164,63 @@ def register(subparsers: Any) -> None:
     )
     exp.add_argument("--out", metavar="FILE", default=None, help="file to write (default: stdout)")
     exp.set_defaults(handler=_run)
+
+    part = sub.add_parser(
+        "partitions",
+        help="make the day partitions of the market data ahead, drop those past retention",
+        description="PostgreSQL keeps trades, quotes and candles in one partition per UTC "
+        "day. Make today's and the next days' partitions (moving stray rows out of the "
+        "default partition) and drop, or detach, the days older than the retention. The "
+        "recorder does this every hour by itself; this is the same step by hand or by cron.",
+    )
+    part.add_argument(
+        "--db", metavar="URL", default=None, help="postgresql:// URL (default: the app's)"
+    )
+    part.add_argument(
+        "--retention-days",
+        type=int,
+        default=None,
+        metavar="DAYS",
+        help="keep this many days (default: market_retention_days; none: keep all)",
+    )
+    part.add_argument(
+        "--detach", action="store_true", help="detach old partitions instead of dropping them"
+    )
+    part.add_argument("--days-ahead", type=int, default=7, help="partitions made ahead (7)")
+    part.set_defaults(handler=_partitions)
+
+
+def _partitions(args: argparse.Namespace) -> int:
+    from omnitrade_tui.store.partitions import maintain_database
+
+    settings = load_settings(replace(overrides_from_args(args), db_url=args.db))
+    if not normalize_url(settings.db_url).startswith("postgresql"):
+        raise CliError(
+            "day partitions are a PostgreSQL feature: give --db postgresql://...", ExitCode.USAGE
+        )
+    retention = args.retention_days or settings.market_retention_days
+    if retention is not None and retention < 1:
+        raise CliError("--retention-days must be at least 1", ExitCode.USAGE)
+
+    async def run() -> int:
+        try:
+            db = await open_database(settings.db_url)
+        except StoreError as exc:
+            raise CliError(str(exc), ExitCode.DATABASE) from exc
+        try:
+            done = await maintain_database(
+                db, days_ahead=args.days_ahead, retention_days=retention, detach=args.detach
+            )
+        finally:
+            await db.dispose()
+        for verb, names in (
+            ("created", done.created),
+            ("dropped", done.dropped),
+            ("detached", done.detached),
+        ):
+            print(f"omnitrade history: {verb} {len(names)} partition(s) {' '.join(names)}")
+        if done.expired_default_rows:
+            print(f"omnitrade history: deleted {done.expired_default_rows} expired stray rows")
+        return 0
+
+    return asyncio.run(run())

@@ -36,6 +36,7 @@ from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.errors import StoreError
+from omnitrade_tui.store.partitions import keep_partitions
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
@@ -170,6 +171,7 @@ async def record(args: argparse.Namespace) -> int:
                 return _until_connected(bus, stream_url, args.connect_timeout)
 
             runtime.connect()
+        await keep_partitions(stack, settings.db_url, settings.market_retention_days)
         if not args.from_redis:  # a feed taken from Redis is not put back on it
             await _share_through_redis(stack, bus, settings.redis_url, args)
         _, failure = await _run_until_stopped(work, recorder, counter, args)
