@@ -108,6 +108,10 @@ class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     db_read_url: str | None = None
     #: Days of market data kept in PostgreSQL's day partitions (older ones are dropped).
     market_retention_days: int | None = None
+    #: Where market data comes from: "venue" (its streams) or "redis" (the feed another
+    #: run publishes on ``market_data_stream`` at ``redis_url``).
+    market_data: str | None = None
+    market_data_stream: str | None = None
     redis_url: str | None = None
     metrics_port: int | None = None
     #: Where ``/metrics``, ``/livez`` and ``/readyz`` listen (loopback unless set).
@@ -281,6 +285,10 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     #: Days of market data the recorder keeps on PostgreSQL (None: all).
     market_retention_days: int | None = None
+    #: ``venue`` (its own streams) or ``redis`` (the Redis Streams feed of another run).
+    market_data: str = "venue"
+    #: The Redis stream of that feed (``record --redis-stream``).
+    market_data_stream: str = "omt:bus"
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -508,6 +516,14 @@ def load_settings(
     retention = _first(_env_int(env, "OMNITRADE_MARKET_RETENTION_DAYS"), file.market_retention_days)
     if retention is not None and retention < 1:
         raise ConfigError(f"market retention {retention} days: keep at least 1 day")
+    market_data = str(_first(env.get("OMNITRADE_MARKET_DATA"), file.market_data, "venue"))
+    if market_data not in ("venue", "redis"):
+        raise ConfigError(f"market_data {market_data!r} is not venue or redis")
+    if market_data == "redis" and not redis_url:
+        raise ConfigError('market_data = "redis" needs redis_url (or OMNITRADE_REDIS_URL)')
+    market_data_stream = str(
+        _first(env.get("OMNITRADE_MARKET_DATA_STREAM"), file.market_data_stream, "omt:bus")
+    )
     for url in (db_url, redis_url, db_read_url):
         _protect_url_password(url)
     for target_name, target in file.alerts.targets.items():
@@ -528,6 +544,8 @@ def load_settings(
         db_read_url=db_read_url,
         metrics_host=metrics_host,
         market_retention_days=retention,
+        market_data=market_data,
+        market_data_stream=market_data_stream,
     )
 
 

@@ -19,6 +19,7 @@ had come from the venue:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -27,8 +28,11 @@ from typing import Any
 import msgspec
 import redis.asyncio as redis
 
+from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.wire import WireTypes
+from omnitrade_tui.domain.events import ConnectionChanged, LinkState
+from omnitrade_tui.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +95,25 @@ class RedisFeed:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    def _link(self, state: LinkState, detail: str = "") -> None:
+        # The feed is this run's market link: the status bar, /readyz and the metrics
+        # follow it as they follow a venue's stream.
+        self.bus.publish(
+            topics.CONNECTION,
+            ConnectionChanged(
+                venue="redis",
+                link="market",
+                state=state,
+                detail=detail,
+                time_ms=int(time.time() * 1000),
+            ),
+        )
+
     async def run(self) -> int:
         """Read and publish until cancelled; returns the events published."""
         next_claim = time.monotonic()
+        self._link(LinkState.CONNECTED, self.stream)
+        up = True
         while True:
             try:
                 if self.group is not None and time.monotonic() >= next_claim:
@@ -102,8 +122,14 @@ class RedisFeed:
                 entries = await self._read()
             except _REDIS_DOWN as exc:
                 log.warning("redis feed: read failed, retrying: %r", exc)
+                if up:
+                    self._link(LinkState.RECONNECTING, str(exc))
+                    up = False
                 await asyncio.sleep(0.5)
                 continue
+            if not up:
+                self._link(LinkState.CONNECTED, self.stream)
+                up = True
             await self._deliver_all(entries)
 
     async def _read(self) -> list[tuple[Any, dict[bytes, bytes]]]:
@@ -180,3 +206,22 @@ def redis_feed_source(feed: RedisFeed) -> Callable[[Bus], Coroutine[Any, Any, in
         return await feed.run()
 
     return run
+
+
+async def open_market_feed(
+    stack: contextlib.AsyncExitStack, bus: Bus, redis_url: str, stream: str
+) -> RedisFeed:
+    """A run's market data from the feed at ``redis_url``/``stream`` (``market_data =
+    "redis"``), from its newest entry on; closed with ``stack`` (an ``AsyncExitStack``).
+
+    Raises:
+        StoreError: Redis does not answer.
+    """
+    client = redis.Redis.from_url(redis_url)
+    stack.push_async_callback(client.aclose)
+    feed = RedisFeed(bus, client, stream)
+    try:
+        await feed.prepare()
+    except _REDIS_DOWN as exc:
+        raise StoreError(f"cannot reach the market-data feed in Redis: {exc}") from exc
+    return feed
