@@ -1,7 +1,8 @@
 """``omnitrade record --from-redis``: record the Redis Streams feed another run publishes.
 
 No venue connection: a bus and the recorder on the history (as a replay has), fed by a
-``RedisFeed`` (``store/redis_feed.py``), alone or as one member of ``--redis-group``.
+``RedisFeed`` (``store/redis_feed.py``), alone or as one member of ``--redis-group``; the
+metrics exporter with its health endpoints and systemd watchdog, as any recording run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.record import Source, _replay_engine
 from omnitrade_tui.config import Settings, masked_url
+from omnitrade_tui.metrics import start_metrics
 from omnitrade_tui.store.recorder import Recorder
 from omnitrade_tui.store.redis_feed import RedisFeed, redis_feed_source
 
@@ -49,6 +51,9 @@ async def redis_feed_engine(
             ExitCode.VENUE_UNREACHABLE,
         ) from exc
     bus, recorder = await _replay_engine(stack, settings, spill_dir)
+    # Metrics, /livez, /readyz and systemd's watchdog, as a venue-fed run has them.
+    metrics = await start_metrics(bus, settings.metrics_port, settings.metrics_host)
+    stack.push_async_callback(metrics.aclose)
     feed = RedisFeed(
         bus,
         client,

@@ -5,12 +5,15 @@ more share the feed in one consumer group and store each trade once between them
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -21,7 +24,9 @@ from omnitrade_tui.cli.main import main
 SYMBOLS = "ETHUSDT,BTCUSDT"
 
 
-def _record(tmp_path: Path, name: str, *flags: str) -> subprocess.Popen[str]:
+def _record(
+    tmp_path: Path, name: str, *flags: str, metrics_port: int | None = None
+) -> subprocess.Popen[str]:
     """``omnitrade record`` in a process of its own, with its own folders and database."""
     home = tmp_path / name
     env = {
@@ -31,6 +36,8 @@ def _record(tmp_path: Path, name: str, *flags: str) -> subprocess.Popen[str]:
         "OMNITRADE_DATA_DIR": str(home / "data"),
     }
     argv = [sys.executable, "-c", "from omnitrade_tui.cli import main; raise SystemExit(main())"]
+    if metrics_port is not None:
+        argv += ["--metrics-port", str(metrics_port)]
     argv += ["record", "--symbols", SYMBOLS, "--db", str(home / "h.db"), "--status-every", "0.2"]
     return subprocess.Popen(
         [*argv, *flags], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -62,6 +69,14 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 TRADES = "SELECT symbol, trade_id, price, qty, time_ms, buyer_is_maker FROM trades"
 QUOTES = "SELECT symbol, update_id, bid_price, bid_qty, ask_price, ask_qty FROM quotes"
 
@@ -74,7 +89,8 @@ def test_recorders_fed_from_redis_match_the_publisher_and_share_a_group(
     stream = f"omt:test:feed:{uuid.uuid4().hex}"
     feed = ["--redis", redis_url, "--redis-stream", stream]
     # The followers start first, on an empty stream, so they see the whole feed.
-    alone = _record(tmp_path, "alone", "--from-redis", *feed)
+    port = free_port()
+    alone = _record(tmp_path, "alone", "--from-redis", *feed, metrics_port=port)
     group = [
         _record(tmp_path, f"g{i}", "--from-redis", *feed, "--redis-group", "recorders")
         for i in (1, 2)
@@ -87,6 +103,11 @@ def test_recorders_fed_from_redis_match_the_publisher_and_share_a_group(
         procs.append(publisher)
         _first_status(publisher)
         time.sleep(4)  # the sim trades and moves its books several times a second
+        # The follower has no venue link: the feed is its market link, and it is ready.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+            ready = json.loads(resp.read())
+        assert ready["ok"] is True, ready
+        assert ready["checks"]["venue"]["detail"] == "redis market connected"
         _stop(publisher)
         time.sleep(1.5)  # the followers drain the stream's tail
         for proc in (alone, *group):
