@@ -220,7 +220,7 @@ class HealthMonitor:
         if self._market_last is None:
             checks["market_data"] = (False, "no market data yet")
         else:
-            quiet = now - self._market_last
+            quiet = max(0.0, now - self._market_last)
             checks["market_data"] = (
                 quiet <= self.limits.max_silence_s,
                 f"last event {quiet:.1f} s ago",
