@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import msgspec
 import redis.asyncio as redis
 
 from omnitrade_tui.bus import topics
@@ -33,10 +32,9 @@ from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.wire import WireTypes
 from omnitrade_tui.domain.events import ConnectionChanged, LinkState
 from omnitrade_tui.store.errors import StoreError
+from omnitrade_tui.store.redis_bridge import decode_entry
 
 log = logging.getLogger(__name__)
-
-_decode_chunk = msgspec.msgpack.Decoder(list[tuple[str, str, msgspec.Raw]]).decode
 
 #: Transient Redis failures: retried, never fatal.
 _REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
@@ -171,24 +169,16 @@ class RedisFeed:
                 except _REDIS_DOWN as exc:  # left pending: claimed again, written again
                     log.warning("redis feed: ack failed: %r", exc)
 
+    def _wanted(self, topic: str) -> bool:
+        # Market data only: executions and balances belong to the publisher's account.
+        if not topic.startswith("md."):
+            return False
+        return self.symbols is None or symbol_of(topic) in self.symbols
+
     async def _deliver(self, fields: dict[bytes, bytes]) -> None:
-        try:
-            chunk = _decode_chunk(fields[b"b"])
-        except (KeyError, msgspec.DecodeError) as exc:
-            self.undecodable += 1
-            log.error("redis feed: undecodable entry skipped: %r", exc)
-            return
-        for topic, kind, raw in chunk:
-            if not topic.startswith("md."):
-                continue  # market data only: executions and balances belong to their account
-            if self.symbols is not None and symbol_of(topic) not in self.symbols:
-                continue
-            try:
-                event = self.types.decoder(kind).decode(raw)
-            except (ValueError, msgspec.DecodeError) as exc:
-                self.undecodable += 1
-                log.error("redis feed: undecodable %s on %s: %r", kind, topic, exc)
-                continue
+        decoded = decode_entry(fields, self.types, keep=self._wanted)
+        self.undecodable += decoded.undecodable
+        for topic, event in decoded.events:
             # Waits while the recorder's queue is full: back-pressure, not loss.
             await self.bus.publish_wait(topic, event)
             self.published += 1
