@@ -42,7 +42,13 @@ def register(subparsers: Any) -> None:
         "role does not allow are shown disabled with the role they need.",
     )
     parser.add_argument("url", help="the gateway, e.g. https://tradebox:8765")
-    parser.add_argument("--user", required=True, help="your gateway user name")
+    parser.add_argument("--user", default=None, help="your gateway user name")
+    parser.add_argument(
+        "--in-app-login",
+        action="store_true",
+        help="ask for the user and password inside the app (omnitrade serve's browser "
+        "sessions, which have no prompt to ask at)",
+    )
     parser.add_argument(
         "--password-stdin",
         action="store_true",
@@ -144,12 +150,17 @@ def run_attach(args: argparse.Namespace) -> int:
             f"{host} is not loopback: attach over https:// (the gateway serves TLS there)",
             ExitCode.USAGE,
         )
-    interactive = sys.stdin is not None and sys.stdin.isatty()
+    if args.user is None and not args.in_app_login:
+        raise CliError("attach needs --user NAME", ExitCode.USAGE)
+    interactive = sys.stdin is not None and sys.stdin.isatty() and not args.in_app_login
     pin = (
         asyncio.run(trusted_pin(settings, host, port, args.trust, input if interactive else None))
         if scheme == "https"
         else None
     )
+    if args.in_app_login:
+        configure_textual(settings, os.environ)
+        return asyncio.run(_run_in_app_login(settings, args.url, pin))
     password = ask_password(args, f"password for {args.user}: ")
     print(f"omnitrade: attaching to {host}:{port} as {args.user}...", file=sys.stderr, flush=True)
     configure_textual(settings, os.environ)
@@ -188,6 +199,44 @@ async def _run(
         return app.return_code or 0
     finally:
         await client.aclose()
+
+
+async def _run_in_app_login(settings: Settings, url: str, pin: tuple[bytes, str] | None) -> int:
+    """The app with its login form first (a browser session of ``omnitrade serve``)."""
+    from omnitrade_tui.bus import Bus
+    from omnitrade_tui.gateway.client import GatewayClient
+    from omnitrade_tui.tui.themes import user_theme_dir
+    from omnitrade_tui.tui.web_app import WebTerminalApp
+
+    clients: list[GatewayClient] = []
+    follow: list[asyncio.Future[None]] = []
+
+    async def login(user: str, password: str) -> TerminalSession:
+        bus = Bus()
+        client = GatewayClient(url, user, bus, pin=pin[0] if pin else None)
+        try:
+            welcome = await client.start(password, follow=False)
+        except BaseException:
+            await client.aclose()
+            raise
+        clients.append(client)
+        return attached_session(
+            welcome,
+            bus,
+            settings,
+            url,
+            fingerprint=pin[1] if pin else None,
+            theme_dir=user_theme_dir(settings.dirs.config),
+            on_ready=lambda: follow.append(asyncio.ensure_future(client.follow())),
+        )
+
+    app = WebTerminalApp(urlsplit(url).netloc, login, settings.ui)
+    try:
+        await app.run_async(mouse=settings.ui.mouse)
+        return app.return_code or 0
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def attached_session(
