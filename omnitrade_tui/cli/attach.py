@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from omnitrade_tui.logs import current_ring
 
 if TYPE_CHECKING:
     from omnitrade_tui.bus import Bus
+    from omnitrade_tui.gateway.client import GatewayClient
     from omnitrade_tui.gateway.protocol import Welcome
     from omnitrade_tui.tui.session import TerminalSession
 
@@ -201,14 +202,15 @@ async def _run(
         await client.aclose()
 
 
-async def _run_in_app_login(settings: Settings, url: str, pin: tuple[bytes, str] | None) -> int:
-    """The app with its login form first (a browser session of ``omnitrade serve``)."""
+def gateway_login(
+    settings: Settings, url: str, pin: tuple[bytes, str] | None, clients: list[GatewayClient]
+) -> Callable[[str, str], Awaitable[TerminalSession]]:
+    """The app's login for ``url``: a client per attempt; a logged-in one goes to
+    ``clients`` (the caller closes them), a refused one is closed and its error raised."""
     from omnitrade_tui.bus import Bus
     from omnitrade_tui.gateway.client import GatewayClient
     from omnitrade_tui.tui.themes import user_theme_dir
-    from omnitrade_tui.tui.web_app import WebTerminalApp
 
-    clients: list[GatewayClient] = []
     follow: list[asyncio.Future[None]] = []
 
     async def login(user: str, password: str) -> TerminalSession:
@@ -230,7 +232,17 @@ async def _run_in_app_login(settings: Settings, url: str, pin: tuple[bytes, str]
             on_ready=lambda: follow.append(asyncio.ensure_future(client.follow())),
         )
 
-    app = WebTerminalApp(urlsplit(url).netloc, login, settings.ui)
+    return login
+
+
+async def _run_in_app_login(settings: Settings, url: str, pin: tuple[bytes, str] | None) -> int:
+    """The app with its login form first (a browser session of ``omnitrade serve``)."""
+    from omnitrade_tui.tui.web_app import WebTerminalApp
+
+    clients: list[GatewayClient] = []
+    app = WebTerminalApp(
+        urlsplit(url).netloc, gateway_login(settings, url, pin, clients), settings.ui
+    )
     try:
         await app.run_async(mouse=settings.ui.mouse)
         return app.return_code or 0
