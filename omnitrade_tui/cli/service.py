@@ -84,6 +84,14 @@ def _plan(args: argparse.Namespace) -> UnitPlan:
             arguments += ["--db", args.db]
         if args.redis:
             arguments += ["--redis", args.redis]
+        if args.from_redis:
+            if not args.redis:
+                raise CliError("--from-redis needs --redis URL", ExitCode.USAGE)
+            arguments.append("--from-redis")
+        if args.redis_group:
+            if not args.from_redis:
+                raise CliError("--redis-group shares a feed taken --from-redis", ExitCode.USAGE)
+            arguments += ["--redis-group", args.redis_group]
     settings = load_settings(overrides_from_args(args))
     dirs = settings.dirs
     port = args.port if args.port is not None else DEFAULT_METRICS_PORTS[args.command]
@@ -267,6 +275,14 @@ def register(subparsers: Any) -> None:
     inst.add_argument("--symbols", default=None, help="record: comma-separated symbols")
     inst.add_argument("--db", default=None, help="record: SQLite path or postgresql:// URL")
     inst.add_argument("--redis", default=None, help="record: redis:// URL to share the feed")
+    inst.add_argument(
+        "--from-redis",
+        action="store_true",
+        help="record: take market data from the --redis feed instead of the venue",
+    )
+    inst.add_argument(
+        "--redis-group", default=None, help="record: share the feed in this consumer group"
+    )
     inst.add_argument(
         "--port",
         type=int,

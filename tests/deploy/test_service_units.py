@@ -84,6 +84,18 @@ def install(tmp_path: Path, *argv: str) -> tuple[int, Path]:
     ("command", "args"),
     [
         ("record", ["--symbols", "ETHUSDT,BTCUSDT", "--log", "file"]),
+        (
+            "record",
+            [
+                "--symbols",
+                "ETHUSDT",
+                "--redis",
+                "redis://hub/0",
+                "--from-redis",
+                "--redis-group",
+                "g",
+            ],
+        ),
         ("gateway", ["--listen", "127.0.0.1:8765", "--profile", "testnet", "--system"]),
     ],
 )
@@ -126,7 +138,9 @@ def test_installed_units_pass_the_parser_and_systemd_analyze(
         assert parsed.listen == "127.0.0.1:8765"
         assert parsed.profile == "testnet"
     else:
-        assert parsed.symbols == "ETHUSDT,BTCUSDT"
+        assert parsed.symbols == args[1]
+    if "--redis-group" in args:
+        assert parsed.from_redis and parsed.redis_group == "g" and parsed.redis == "redis://hub/0"
 
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
@@ -154,6 +168,7 @@ def test_exit_codes_of_service(app_dirs: AppDirs, tmp_path: Path) -> None:
     # A gateway unit with no address, a recorder with no symbols: bad command lines.
     assert install(tmp_path, "gateway")[0] == 2
     assert install(tmp_path, "record")[0] == 2
+    assert install(tmp_path, "record", "--symbols", "ETHUSDT", "--from-redis")[0] == 2
     units = str(tmp_path / "units")
     # Status and uninstall of a unit that is not there.
     assert main(["service", "status", "record", "--unit-dir", units]) == 2
