@@ -171,35 +171,23 @@ def run_attach(args: argparse.Namespace) -> int:
 async def _run(
     settings: Settings, url: str, user: str, password: str, pin: tuple[bytes, str] | None
 ) -> int:
-    from omnitrade_tui.bus import Bus
-    from omnitrade_tui.gateway.client import GatewayClient, GatewayError, GatewayUnreachable
+    from omnitrade_tui.gateway.client import GatewayError, GatewayUnreachable
     from omnitrade_tui.tui.app import OmniTradeApp
-    from omnitrade_tui.tui.themes import user_theme_dir
 
-    bus = Bus()
-    client = GatewayClient(url, user, bus, pin=pin[0] if pin else None)
-    follow: list[asyncio.Future[None]] = []  # subscribed once the screen follows the bus
+    clients: list[GatewayClient] = []
     try:
-        welcome = await client.start(password, follow=False)
-    except GatewayUnreachable as exc:
-        raise CliError(str(exc), ExitCode.VENUE_UNREACHABLE) from exc
-    except GatewayError as exc:  # refused: credentials, a blocked address, the TLS pin
-        raise CliError(str(exc), ExitCode.KEYS) from exc
-    try:
-        session = attached_session(
-            welcome,
-            bus,
-            settings,
-            url,
-            fingerprint=pin[1] if pin else None,
-            theme_dir=user_theme_dir(settings.dirs.config),
-            on_ready=lambda: follow.append(asyncio.ensure_future(client.follow())),
-        )
+        try:
+            session = await gateway_login(settings, url, pin, clients)(user, password)
+        except GatewayUnreachable as exc:
+            raise CliError(str(exc), ExitCode.VENUE_UNREACHABLE) from exc
+        except GatewayError as exc:  # refused: credentials, a blocked address, the TLS pin
+            raise CliError(str(exc), ExitCode.KEYS) from exc
         app = OmniTradeApp(session)
         await app.run_async(mouse=settings.ui.mouse)
         return app.return_code or 0
     finally:
-        await client.aclose()
+        for client in clients:
+            await client.aclose()
 
 
 def gateway_login(
