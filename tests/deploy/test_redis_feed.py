@@ -77,6 +77,19 @@ def free_port() -> int:
     return port
 
 
+def _drained(tmp_path: Path, timeout: float = 30.0) -> None:
+    """Wait until the followers hold every trade the publisher recorded (they read the
+    stream's tail after it stopped; a loaded machine takes longer)."""
+    published = set(_rows(tmp_path / "publisher/h.db", TRADES))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alone = set(_rows(tmp_path / "alone/h.db", TRADES))
+        shared = set(_rows(tmp_path / "g1/h.db", TRADES)) | set(_rows(tmp_path / "g2/h.db", TRADES))
+        if published <= alone and published <= shared:
+            return
+        time.sleep(0.2)
+
+
 TRADES = "SELECT symbol, trade_id, price, qty, time_ms, buyer_is_maker FROM trades"
 QUOTES = "SELECT symbol, update_id, bid_price, bid_qty, ask_price, ask_qty FROM quotes"
 
@@ -109,7 +122,7 @@ def test_recorders_fed_from_redis_match_the_publisher_and_share_a_group(
         assert ready["ok"] is True, ready
         assert ready["checks"]["venue"]["detail"] == "redis market connected"
         _stop(publisher)
-        time.sleep(1.5)  # the followers drain the stream's tail
+        _drained(tmp_path)
         for proc in (alone, *group):
             _stop(proc)
     finally:
