@@ -59,6 +59,7 @@ from omnitrade_tui.domain.events import (
     StreamRate,
 )
 from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.health import HealthMonitor
 
 LATENCY_BUCKETS = (
     0.0005,
@@ -193,6 +194,8 @@ class MetricsExporter:
             "omnitrade_order_rejects", "Orders refused, by who refused", ["source"], registry=r
         )
         self.registry.register(BusCollector(bus))
+        #: Liveness and readiness, served beside ``/metrics`` (``health.py``).
+        self.health = HealthMonitor(bus)
         self._sent: OrderedDict[str, float] = OrderedDict()
         self._subs: list[Subscription] = []
         # Plain copies of what the diagnostics event reports (prometheus objects are not
@@ -229,12 +232,14 @@ class MetricsExporter:
             self.bus.subscribe(pattern, each(callback), name=f"metrics:{pattern}")
             for pattern, callback in subscriptions
         ]
+        self.health.start()
 
     def stop(self) -> None:
         """Leave the bus."""
         for sub in self._subs:
             sub.close()
         self._subs = []
+        self.health.stop()
 
     def _remember(self, kind: str, seconds: float) -> None:
         recent = self._recent.get(kind)
@@ -407,9 +412,11 @@ class MetricsExporter:
         return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def serve(self, port: int, host: str = "127.0.0.1") -> int:
-        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); returns the port."""
+        """Serve ``/metrics``, ``/livez`` and ``/readyz`` on ``host:port`` (0 picks a free
+        port); returns the port."""
         app = web.Application()
         app.router.add_get("/metrics", self._handle)
+        self.health.add_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -431,6 +438,7 @@ class MetricsExporter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._diag_task
             self._diag_task = None
+        await self.health.aclose()
         self.stop()
         if self._runner is not None:
             await self._runner.cleanup()
