@@ -18,7 +18,7 @@ event records, which the wire server turns into stream frames and user-data even
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from omnitrade_tui.domain.decimals import ZERO
@@ -79,6 +79,7 @@ class OrderExecuted:
     reject_reason: str = "NONE"
     prevented_qty: Decimal = ZERO  # TRADE_PREVENTION: what this event prevented ("B")
     counter_order_id: int = -1  # TRADE_PREVENTION: the other order of the match ("U")
+    execution_id: int = -1  # "I": numbered per symbol by the engine as the event goes out
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class MatchingEngine:
         self.update_ids = dict.fromkeys(self.instruments, 1)
         self._trade_ids = dict.fromkeys(self.instruments, 0)
         self._prevented_ids = dict.fromkeys(self.instruments, 0)
+        self._execution_ids = dict.fromkeys(self.instruments, 0)
         self._prevented: list[PreventedMatch] = []  # of the placement under way
         self._last_prevented: tuple[Decimal, int] = (ZERO, -1)  # (qty, maker id) for the report
         self._next_order_id = 1
@@ -228,6 +230,11 @@ class MatchingEngine:
     # -- events ------------------------------------------------------------------------------
 
     def _emit(self, event: SimEvent) -> None:
+        if isinstance(event, OrderExecuted):
+            # Every report is its own execution (maker and taker of one trade included).
+            symbol = event.order.symbol
+            self._execution_ids[symbol] += 1
+            event = replace(event, execution_id=self._execution_ids[symbol])
         for listener in self.listeners:
             listener(event)
 
@@ -752,8 +759,13 @@ class MatchingEngine:
         symbol: str,
         order_id: int | None = None,
         client_order_id: str | None = None,
+        cancel_client_id: str | None = None,
     ) -> SimOrder:
-        """Cancel one open order (its OCO peer too), or raise -2011."""
+        """Cancel one open order (its OCO peer too), or raise -2011.
+
+        ``cancel_client_id`` names the cancel itself (Binance's ``newClientOrderId``;
+        made up when not sent): the report's ``c``, while ``C`` keeps the order's own id.
+        """
         self.instrument(symbol)
         order = self.find_order(account, symbol, order_id, client_order_id)
         if order is None or not order.is_open:
@@ -762,6 +774,8 @@ class MatchingEngine:
         for o in (order, order.oco_peer):
             if o is not None and o.is_open:
                 self._take_off_book(book, o)
+                named = cancel_client_id if o is order else None
+                o.cancel_client_id = named or new_client_order_id("")
                 o.status = OrderStatus.CANCELED
                 o.update_ms = self.clock()
                 self._release(o)

@@ -55,6 +55,7 @@ class SimOrder:
     prevented_qty: Decimal = ZERO
     prevented_quote: Decimal = ZERO  # the notional of prevented_qty (quote-amount orders)
     prevented_match_id: int = -1  # the last prevented match this order took part in
+    cancel_client_id: str = ""  # the client id of the cancel that ended it, if one did
     oco_peer: SimOrder | None = field(default=None, repr=False)
 
     @property

@@ -151,22 +151,25 @@ def order_query(order: SimOrder) -> dict[str, Any]:
     return out
 
 
-def cancel_report(order: SimOrder, cancel_client_id: str | None) -> dict[str, Any]:
-    """``DELETE /api/v3/order`` answer."""
+def cancel_report(order: SimOrder) -> dict[str, Any]:
+    """``DELETE /api/v3/order`` answer: ``clientOrderId`` names the cancel (its
+    ``newClientOrderId``, or the one the venue made up), ``origClientOrderId`` the order."""
     out = order_result(order)
     out["origClientOrderId"] = order.client_order_id
-    out["clientOrderId"] = cancel_client_id or order.client_order_id
+    out["clientOrderId"] = order.cancel_client_id or order.client_order_id
     return out
 
 
 def execution_report(ev: OrderExecuted) -> dict[str, Any]:
     """The ``executionReport`` user-data event."""
     o = ev.order
-    out = {
+    canceled = ev.execution_type is ExecutionType.CANCELED
+    out: dict[str, Any] = {
         "e": "executionReport",
         "E": ev.time_ms,
         "s": o.symbol,
-        "c": o.client_order_id,
+        # On a cancel, "c" is the cancel's own id and "C" the cancelled order's.
+        "c": o.cancel_client_id if canceled and o.cancel_client_id else o.client_order_id,
         "S": str(o.side),
         "o": str(o.type),
         "f": str(o.time_in_force or "GTC"),
@@ -175,7 +178,7 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "P": f8(o.stop_price),
         "F": f8(ZERO),
         "g": o.order_list_id,
-        "C": "",
+        "C": o.client_order_id if canceled else "",
         "x": str(ev.execution_type),
         "X": str(o.status),
         "r": ev.reject_reason,
@@ -187,7 +190,7 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "N": ev.commission_asset,
         "T": ev.time_ms,
         "t": ev.trade_id,
-        "I": ev.time_ms,
+        "I": ev.execution_id,
         "w": o.is_open and o.working_ms >= 0,
         "m": ev.is_maker,
         "M": False,
@@ -195,9 +198,12 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "Z": f8(o.cum_quote),
         "Y": f8(ev.last_qty * ev.last_price),
         "Q": f8(o.quote_order_qty),
-        "W": o.working_ms,
         "V": str(o.stp_mode),
     }
+    if o.working_ms >= 0:  # "W" only once the order has been on the book (not a stop's wait)
+        out["W"] = o.working_ms
+    if o.expiry_reason != "NONE":  # "eR" only on an expiry (set only then)
+        out["eR"] = o.expiry_reason
     if o.prevented_match_id >= 0:  # the STP fields appear only on orders STP touched
         out["v"] = o.prevented_match_id
         out["A"] = f8(o.prevented_qty)

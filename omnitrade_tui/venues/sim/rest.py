@@ -571,9 +571,13 @@ async def cancel_order(call: Call) -> dict[str, Any]:
     account = call.signed()
     symbol = call.symbol()
     order = call.venue.engine.cancel(
-        account, symbol, P.integer(call.params, "orderId"), call.params.get("origClientOrderId")
+        account,
+        symbol,
+        P.integer(call.params, "orderId"),
+        call.params.get("origClientOrderId"),
+        call.params.get("newClientOrderId"),
     )
-    return cancel_report(order, call.params.get("newClientOrderId"))
+    return cancel_report(order)
 
 
 @endpoint(lambda call: 6 if "symbol" in call.params else 80)
@@ -591,7 +595,7 @@ async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
     lists: dict[int, dict[str, Any]] = {}
     for o in call.venue.engine.cancel_all(account, symbol):
         if o.order_list_id < 0:
-            out.append(cancel_report(o, None))
+            out.append(cancel_report(o))
             continue
         # Binance reports an OCO's legs together, as one order list.
         entry = lists.get(o.order_list_id)
@@ -610,7 +614,7 @@ async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
         entry["orders"].append(
             {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
         )
-        entry["orderReports"].append(cancel_report(o, None))
+        entry["orderReports"].append(cancel_report(o))
     return out
 
 
@@ -693,7 +697,7 @@ async def cancel_replace(call: Call) -> dict[str, Any]:
     return {
         "cancelResult": "SUCCESS",
         "newOrderResult": "SUCCESS",
-        "cancelResponse": cancel_report(canceled, call.params.get("cancelNewClientOrderId")),
+        "cancelResponse": cancel_report(canceled),
         "newOrderResponse": order_full(placed.order, placed.fills, placed.prevented),
     }
 
@@ -750,7 +754,7 @@ async def cancel_order_list(call: Call) -> dict[str, Any]:
             {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
             for o in done
         ],
-        "orderReports": [cancel_report(o, None) for o in done],
+        "orderReports": [cancel_report(o) for o in done],
     }
 
 

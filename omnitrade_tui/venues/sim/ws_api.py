@@ -186,9 +186,13 @@ class Session:
         if name == "order.cancel":
             symbol = self.symbol(params)
             order = engine.cancel(
-                account, symbol, P.integer(text, "orderId"), text.get("origClientOrderId")
+                account,
+                symbol,
+                P.integer(text, "orderId"),
+                text.get("origClientOrderId"),
+                text.get("newClientOrderId"),
             )
-            return cancel_report(order, text.get("newClientOrderId"))
+            return cancel_report(order)
         if name == "order.status":
             symbol = self.symbol(params)
             found = engine.find_order(
@@ -202,7 +206,7 @@ class Session:
             return [order_query(o) for o in engine.open_orders(account, symbol_or_none)]
         if name == "openOrders.cancelAll":
             symbol = self.symbol(params)
-            return [cancel_report(o, None) for o in engine.cancel_all(account, symbol)]
+            return [cancel_report(o) for o in engine.cancel_all(account, symbol)]
         if name == "account.status":
             return account_info(account, venue.now_ms())
         raise SimError(-1100, f"Unknown method '{method[:64]}'.")
