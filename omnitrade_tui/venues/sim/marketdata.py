@@ -14,11 +14,14 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from omnitrade_tui.domain.enums import Side
-from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.domain.models import Candle, Trade
 from omnitrade_tui.venues.sim.history import KlineHistory
+from omnitrade_tui.venues.sim.klinetime import kline_close, kline_open
 from omnitrade_tui.venues.sim.matching import LevelChanged, MatchingEngine, TradePrinted
-from omnitrade_tui.venues.sim.names import DEPTH_LEVELS, KLINE_INTERVALS
+from omnitrade_tui.venues.sim.names import DEPTH_LEVELS, KLINE_INTERVALS, KLINE_ZONES
 from omnitrade_tui.venues.sim.render import f8, ff, kline_event
 from omnitrade_tui.venues.sim.streams import StreamHub
 
@@ -83,6 +86,8 @@ class SymbolMarket:
             symbol, float(price) if price is not None else 1.0, engine.clock(), rng
         )
         self.skip_next_depth = False
+        # Per kline stream listened to: the open time of its candle, and when it was sent.
+        self._kline_pushed: dict[str, tuple[int, int]] = {}
 
     # -- engine events --------------------------------------------------------------------
 
@@ -189,14 +194,63 @@ class SymbolMarket:
             "asks": [[f8(p), f8(q)] for p, q in book.asks.depth(levels)],
         }
 
-    def flush_second(self, now_ms: int) -> None:
-        """Once a second: klines, tickers."""
+    def flush_klines(self, now_ms: int) -> None:
+        """Every tick: each kline stream listened to gets its candle every 2 s (every 1 s
+        for ``1s``), and the candle that just ended, closed (``x`` true), on the first tick
+        after its interval's end."""
         for interval in KLINE_INTERVALS:
-            stream = f"{self.lower}@kline_{interval}"
-            if self.hub.wanted(stream):
-                candles = self.history.klines(interval, limit=1)
-                if candles:
-                    self.hub.publish(stream, kline_event(candles[-1], now_ms))
+            every = 1_000 if interval == "1s" else 2_000
+            for suffix, zone_ms in KLINE_ZONES.items():
+                stream = f"{self.lower}@kline_{interval}{suffix}"
+                if not self.hub.wanted(stream):
+                    self._kline_pushed.pop(stream, None)  # a new listener starts afresh
+                    continue
+                open_ms = kline_open(now_ms, interval, zone_ms)
+                last_open, last_push = self._kline_pushed.get(stream, (open_ms, -every))
+                if last_open < open_ms:
+                    closed = self._candle(interval, zone_ms, last_open, now_ms)
+                    self.hub.publish(stream, self._kline_event(closed, now_ms))
+                if now_ms // every > last_push // every:  # once per slot of the clock
+                    current = self._candle(interval, zone_ms, open_ms, now_ms)
+                    self.hub.publish(stream, self._kline_event(current, now_ms))
+                    last_push = now_ms
+                self._kline_pushed[stream] = (open_ms, last_push)
+
+    def _candle(self, interval: str, zone_ms: int, open_ms: int, now_ms: int) -> Candle:
+        """The kline of ``interval`` opening at ``open_ms``, closed once ``now_ms`` is past
+        its end; a flat one at the last price when nothing traded in it."""
+        close_ms = kline_close(open_ms, interval, zone_ms)
+        found = self.history.klines(interval, start_ms=open_ms, limit=1, zone_ms=zone_ms)
+        if found and found[0].open_ms == open_ms:
+            candle = found[0]
+        else:
+            price = self.history.last_close() or float(self.engine.avg_price(self.symbol) or 0)
+            candle = Candle(
+                symbol=self.symbol,
+                interval=interval,
+                open_ms=open_ms,
+                close_ms=close_ms,
+                open=price,
+                high=price,
+                low=price,
+                close=price,
+            )
+        return msgspec.structs.replace(candle, closed=now_ms > close_ms)
+
+    def _kline_event(self, candle: Candle, now_ms: int) -> dict[str, Any]:
+        """The stream payload, with the first and last trade ids of the candle's trades
+        the venue still keeps (-1 when none traded in it)."""
+        first = last = -1
+        for t in reversed(self.trades):
+            if t.time_ms < candle.open_ms:
+                break
+            if t.time_ms <= candle.close_ms:
+                first = t.trade_id
+                last = t.trade_id if last < 0 else last
+        return kline_event(candle, now_ms, first, last)
+
+    def flush_second(self, now_ms: int) -> None:
+        """Once a second: tickers."""
         if self.hub.wanted(f"{self.lower}@miniTicker"):
             self.hub.publish(f"{self.lower}@miniTicker", self.mini_ticker(now_ms))
         if self.hub.wanted(f"{self.lower}@ticker"):

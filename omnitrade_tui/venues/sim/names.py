@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-KLINE_INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d")
+from omnitrade_tui.venues.sim.klinetime import INTERVALS
+
+KLINE_INTERVALS = INTERVALS
+
 DEPTH_LEVELS = (5, 10, 20)
+# The kline streams in UTC, and in UTC+8 (the one offset ``web-socket-streams.md`` lists).
+KLINE_ZONES = {"": 0, "@+08:00": 8 * 3_600_000}
 _KINDS = (
     *("trade", "aggTrade", "bookTicker", "miniTicker", "ticker", "depth", "depth@100ms"),
     *(f"depth{n}{speed}" for n in DEPTH_LEVELS for speed in ("", "@100ms")),
-    *(f"kline_{interval}" for interval in KLINE_INTERVALS),
+    *(f"kline_{interval}{zone}" for interval in KLINE_INTERVALS for zone in KLINE_ZONES),
 )
 
 

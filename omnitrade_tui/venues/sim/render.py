@@ -275,8 +275,9 @@ def kline_row(c: Candle) -> list[Any]:
     ]
 
 
-def kline_event(c: Candle, event_ms: int) -> dict[str, Any]:
-    """The ``@kline_<interval>`` stream payload."""
+def kline_event(c: Candle, event_ms: int, first_id: int, last_id: int) -> dict[str, Any]:
+    """The ``@kline_<interval>`` stream payload; ``first_id``/``last_id`` are the candle's
+    first and last trade ids (-1 when nothing traded in it)."""
     return {
         "e": "kline",
         "E": event_ms,
@@ -286,8 +287,8 @@ def kline_event(c: Candle, event_ms: int) -> dict[str, Any]:
             "T": c.close_ms,
             "s": c.symbol,
             "i": c.interval,
-            "f": -1,
-            "L": -1,
+            "f": first_id,
+            "L": last_id,
             "o": ff(c.open),
             "c": ff(c.close),
             "h": ff(c.high),

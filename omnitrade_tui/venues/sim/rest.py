@@ -33,6 +33,7 @@ from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
+from omnitrade_tui.venues.sim.klinetime import parse_time_zone
 from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
 from omnitrade_tui.venues.sim.render import (
     account_info,
@@ -421,7 +422,11 @@ async def klines(call: Call) -> list[list[Any]]:
         raise SimError(-1120, "Invalid interval.")
     limit = P.limit(call.params, 500, 1000)
     candles = market.history.klines(
-        interval, P.integer(call.params, "startTime"), P.integer(call.params, "endTime"), limit
+        interval,
+        P.integer(call.params, "startTime"),
+        P.integer(call.params, "endTime"),
+        limit,
+        parse_time_zone(call.params.get("timeZone")),
     )
     return [kline_row(c) for c in candles]
 

@@ -326,6 +326,7 @@ class SimVenue:
             if symbol in replayed:
                 continue  # the recording is the only source of this symbol's frames
             market.flush_depth(now, slow)
+            market.flush_klines(now)
             if slow:
                 market.flush_second(now)
         if slow and self.hub.wanted(ALL_MINI_TICKERS):
@@ -365,7 +366,9 @@ class SimVenue:
         return await self.hub.serve(request, [p for p in path.split("/") if p], combined=False)
 
     async def _stream_combined(self, request: web.Request) -> web.StreamResponse:
-        streams = request.query.get("streams", "")
+        # The query's decoding turns "+" into a space; no stream name has a space, and
+        # "@+08:00" (the UTC+8 klines) is written unencoded in the documents' examples.
+        streams = request.query.get("streams", "").replace(" ", "+")
         return await self.hub.serve(request, [p for p in streams.split("/") if p], combined=True)
 
     def _authorized(self, request: web.Request) -> bool:
