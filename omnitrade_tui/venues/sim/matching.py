@@ -281,6 +281,7 @@ class MatchingEngine:
             stop_price=request.stop_price,
             time_in_force=request.time_in_force,
             quote_order_qty=request.quote_order_qty,
+            iceberg_qty=request.iceberg_qty,
             stp_mode=request.stp_mode or SelfTradePreventionMode(inst.default_stp_mode),
             time_ms=now,
             update_ms=now,
@@ -323,6 +324,8 @@ class MatchingEngine:
             open_orders=len(open_orders),
             open_algo_orders=sum(1 for o in open_orders if o.is_algo),
         )
+        if req.iceberg_qty is not None:
+            _check_iceberg(inst, req)
         violations = [v for v in validate_order(inst, req, ctx) if v.filter != "ORDER"]
         if violations:
             raise SimError(-1013, f"Filter failure: {violations[0].filter}")
@@ -402,7 +405,8 @@ class MatchingEngine:
                     stp_stopped = True
                     break
                 continue
-            fills.append(self._trade(book, opposite, taker, maker, min(qty, maker.remaining)))
+            # An iceberg trades its shown part; what is left shows up behind the level.
+            fills.append(self._trade(book, opposite, taker, maker, min(qty, maker.visible)))
         if taker.quote_order_qty is not None and taker.type is OrderType.MARKET:
             # Binance reports what the amount bought (and what prevention kept it from).
             taker.orig_qty = taker.executed_qty + taker.prevented_qty
@@ -494,13 +498,16 @@ class MatchingEngine:
             order.executed_qty += qty
             order.cum_quote += quote
             order.update_ms = now
-        # The maker's level shrinks; a filled maker leaves its queue.
-        total = opposite.reduce(price, qty)
+        # The maker's level shrinks; a filled maker leaves its queue, an iceberg whose
+        # shown part is gone shows its next one.
+        total = opposite.take(maker, qty)
         if maker.remaining == 0:
             maker.status = OrderStatus.FILLED
             opposite.pop_front(price)
         else:
             maker.status = OrderStatus.PARTIALLY_FILLED
+            if maker.visible == 0:
+                total = opposite.refill(maker)
         self._level(book.symbol, maker.side, price, total if price in opposite.totals else ZERO)
         taker.status = OrderStatus.FILLED if taker.remaining == 0 else OrderStatus.PARTIALLY_FILLED
         if taker.quote_order_qty is not None and taker.type is OrderType.MARKET:
@@ -657,8 +664,10 @@ class MatchingEngine:
             total = side.remove(order)  # before the prevented quantity leaves ``remaining``
             order.status = OrderStatus.EXPIRED_IN_MATCH
         else:
-            total = side.reduce(order.price, qty)
+            total = side.take(order, min(qty, order.visible))
         order.prevented_qty += qty
+        if order.status is not OrderStatus.EXPIRED_IN_MATCH and order.visible == 0:
+            total = side.refill(order)
         order.prevented_quote += qty * order.price
         order.prevented_match_id = match_id
         order.update_ms = self.clock()
@@ -861,6 +870,7 @@ class MatchingEngine:
             price=req.price,
             stop_price=req.stop_price,
             time_in_force=req.time_in_force,
+            iceberg_qty=req.iceberg_qty,
             time_ms=now,
             update_ms=now,
             order_list_id=list_id,
@@ -913,6 +923,24 @@ def _check_mandatory(req: OrderRequest) -> None:
         raise missing("quantity")
     if req.price is not None and not req.type.has_price:
         raise SimError(-1106, "Parameter 'price' sent when not required.")
+
+
+def _check_iceberg(inst: Instrument, req: OrderRequest) -> None:
+    """Binance's refusals of an ``icebergQty`` (``errors.md``, ``rest-api.md``: limit
+    orders only, good till cancelled, smaller than the order)."""
+    if not inst.iceberg_allowed:
+        raise SimError(-2010, "Iceberg orders are not supported for this symbol.")
+    limit_types = (
+        OrderType.LIMIT,
+        OrderType.LIMIT_MAKER,
+        OrderType.STOP_LOSS_LIMIT,
+        OrderType.TAKE_PROFIT_LIMIT,
+    )
+    tif_ok = req.time_in_force in (None, TimeInForce.GTC)
+    if req.type not in limit_types or not tif_ok:
+        raise SimError(-2010, "Unsupported order combination")
+    if req.quantity is not None and req.iceberg_qty is not None and req.iceberg_qty >= req.quantity:
+        raise SimError(-2010, "IcebergQty exceeds QTY.")
 
 
 def _triggered(order: SimOrder, last: Decimal) -> bool:

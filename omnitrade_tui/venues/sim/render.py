@@ -64,6 +64,8 @@ def order_result(order: SimOrder) -> dict[str, Any]:
     )
     if order.stop_price is not None:
         out["stopPrice"] = f8(order.stop_price)
+    if order.iceberg_qty is not None:  # only when sent (rest-api.md's conditional fields)
+        out["icebergQty"] = f8(order.iceberg_qty)
     if order.expiry_reason != "NONE":
         out["expiryReason"] = order.expiry_reason
     _add_prevention(out, order)
@@ -139,7 +141,7 @@ def order_query(order: SimOrder) -> dict[str, Any]:
         "type": str(order.type),
         "side": str(order.side),
         "stopPrice": f8(order.stop_price),
-        "icebergQty": f8(ZERO),
+        "icebergQty": f8(order.iceberg_qty),
         "time": order.time_ms,
         "updateTime": order.update_ms,
         "isWorking": order.working_ms >= 0,
@@ -176,7 +178,7 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "q": f8(o.orig_qty),
         "p": f8(o.price),
         "P": f8(o.stop_price),
-        "F": f8(ZERO),
+        "F": f8(o.iceberg_qty),
         "g": o.order_list_id,
         "C": o.client_order_id if canceled else "",
         "x": str(ev.execution_type),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from msgspec.structs import replace
 
 from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.venues.sim.errors import SimError
@@ -231,3 +232,51 @@ def test_a_triggered_stop_limit_queues_behind_orders_placed_before_its_trigger()
     assert stop_limit.triggered
     queue = list(engine.books["ETHUSDT"].bids.queues[D("1999")])
     assert [o.order_id for o in queue] == [later.order_id, stop_limit.order_id]
+
+
+def iceberg(side: Side, price: str, qty: str, part: str) -> OrderRequest:
+    return OrderRequest(
+        symbol="ETHUSDT",
+        side=side,
+        type=OrderType.LIMIT,
+        price=D(price),
+        quantity=D(qty),
+        iceberg_qty=D(part),
+        time_in_force=TimeInForce.GTC,
+    )
+
+
+def test_an_iceberg_shows_its_visible_part_and_refills_behind_the_level() -> None:
+    """rest-api.md: an iceberg shows ``icebergQty`` in the book; each part used up is
+    replaced by the next, which queues behind the orders already at that price."""
+    engine, (a, b, c), events = make_engine(accounts=3)
+    ice = engine.place(a, iceberg(Side.SELL, "2000", "5", "1")).order
+    asks = engine.books["ETHUSDT"].asks
+    assert asks.depth(5) == [(D(2000), D(1))] and ice.visible == D(1)
+    plain = engine.place(b, limit(Side.SELL, "2000", "2")).order
+    assert asks.depth(5) == [(D(2000), D(3))]
+    engine.place(c, limit(Side.BUY, "2000", "1.5", "IOC"))
+    # The iceberg's part (1) traded first, then the plain order (0.5); the iceberg shows
+    # its next part behind the plain order.
+    assert (ice.executed_qty, plain.executed_qty) == (D(1), D("0.5"))
+    assert list(asks.queues[D(2000)]) == [plain, ice]
+    assert asks.depth(5) == [(D(2000), D("2.5"))]
+    shown = [e.qty for e in events if isinstance(e, LevelChanged) and e.side is Side.SELL]
+    assert max(shown) <= D(3)  # the hidden 4 never showed
+    engine.place(c, market(Side.BUY, "5.5"))  # takes everything: 1.5 plain, then 4 parts
+    assert ice.status is OrderStatus.FILLED and ice.executed_qty == D(5)
+    assert asks.depth(5) == []
+
+
+def test_iceberg_refusals_of_the_documents() -> None:
+    engine, (a, _), _ = make_engine()
+    for request, msg in (
+        (iceberg(Side.SELL, "2000", "1", "1"), "IcebergQty exceeds QTY."),
+        (
+            replace(iceberg(Side.SELL, "2000", "2", "1"), time_in_force=TimeInForce.IOC),
+            "Unsupported order combination",
+        ),
+    ):
+        with pytest.raises(SimError) as exc:
+            engine.place(a, request)
+        assert (exc.value.code, exc.value.msg) == (-2010, msg)
