@@ -35,7 +35,7 @@ from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import OrderRequest, new_client_order_id
 from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, unknown_order
-from omnitrade_tui.venues.sim.orders import SideBook, SimOrder, SymbolBook
+from omnitrade_tui.venues.sim.orders import OrderList, SideBook, SimOrder, SymbolBook
 
 _FEE_QUANTUM = Decimal("0.00000001")
 
@@ -83,6 +83,14 @@ class OrderExecuted:
 
 
 @dataclass(frozen=True, slots=True)
+class ListChanged:
+    """An order list started or ended (one ``listStatus``)."""
+
+    order_list: OrderList
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class BalancesMoved:
     """Balances of an account changed (one ``outboundAccountPosition``)."""
 
@@ -91,7 +99,7 @@ class BalancesMoved:
     time_ms: int
 
 
-SimEvent = LevelChanged | TradePrinted | OrderExecuted | BalancesMoved
+SimEvent = LevelChanged | TradePrinted | OrderExecuted | ListChanged | BalancesMoved
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,17 @@ class PreventedMatch:
     price: Decimal
     taker_qty: Decimal  # zero when the taker lost nothing to it (EXPIRE_MAKER)
     maker_qty: Decimal  # zero when the maker lost nothing to it (EXPIRE_TAKER)
+
+
+@dataclass(slots=True)
+class ReplaceResult:
+    """A cancel-replace's two halves: each one's outcome, or its error (a half not
+    attempted has neither)."""
+
+    canceled: SimOrder | None = None
+    cancel_error: SimError | None = None
+    placed: PlaceResult | None = None
+    place_error: SimError | None = None
 
 
 @dataclass(slots=True)
@@ -150,6 +169,8 @@ class MatchingEngine:
         self._last_prevented: tuple[Decimal, int] = (ZERO, -1)  # (qty, maker id) for the report
         self._next_order_id = 1
         self._next_list_id = 1
+        self.order_lists: dict[int, OrderList] = {}
+        self._lists_changed: list[OrderList] = []
         self.orders: dict[tuple[str, int], SimOrder] = {}
         self._by_client: dict[tuple[int, str, str], SimOrder] = {}
         self._touched: dict[int, set[str]] = {}
@@ -210,6 +231,15 @@ class MatchingEngine:
         orders, so a long-running venue does not grow without bound.
         """
         self._open.get(order.account.account_id, {}).pop(order.order_id, None)
+        order_list = self.order_lists.get(order.order_list_id)
+        if (
+            order_list is not None
+            and not order_list.done
+            and not any(o.is_open for o in order_list.orders)
+        ):
+            order_list.done = True
+            order_list.transaction_ms = self.clock()
+            self._lists_changed.append(order_list)  # its listStatus follows the reports
         if not order.account.keep_history:
             self.orders.pop((order.symbol, order.order_id), None)
             key = (order.account.account_id, order.symbol, order.client_order_id)
@@ -246,6 +276,10 @@ class MatchingEngine:
         self._touched.setdefault(account.account_id, set()).update(assets)
 
     def _flush_balances(self) -> None:
+        """Send what an operation changed beyond its orders: lists, then balances."""
+        changed, self._lists_changed = self._lists_changed, []
+        for order_list in changed:
+            self._emit(ListChanged(order_list, order_list.transaction_ms))
         touched, self._touched = self._touched, {}
         now = self.clock()
         for account_id, assets in touched.items():
@@ -769,16 +803,21 @@ class MatchingEngine:
         order_id: int | None = None,
         client_order_id: str | None = None,
         cancel_client_id: str | None = None,
+        restriction: str | None = None,
     ) -> SimOrder:
         """Cancel one open order (its OCO peer too), or raise -2011.
 
         ``cancel_client_id`` names the cancel itself (Binance's ``newClientOrderId``;
         made up when not sent): the report's ``c``, while ``C`` keeps the order's own id.
+        ``restriction`` is ``cancelRestrictions``: ``ONLY_NEW`` or ``ONLY_PARTIALLY_FILLED``
+        cancel only an order in that status.
         """
         self.instrument(symbol)
         order = self.find_order(account, symbol, order_id, client_order_id)
         if order is None or not order.is_open:
             raise unknown_order()
+        if restriction is not None and str(order.status) != restriction.removeprefix("ONLY_"):
+            raise SimError(-2011, "Order was not canceled due to cancel restrictions.")
         book = self.books[symbol]
         for o in (order, order.oco_peer):
             if o is not None and o.is_open:
@@ -814,22 +853,41 @@ class MatchingEngine:
         cancel_order_id: int | None,
         cancel_client_order_id: str | None,
         request: OrderRequest,
-    ) -> tuple[SimOrder, PlaceResult]:
-        """Cancel an order, then place a new one (STOP_ON_FAILURE semantics).
-
-        Raises:
-            SimError: -2022 with the cancel's error when the cancel fails (nothing placed),
-                or the new order's own error after a successful cancel.
-        """
+        *,
+        allow_failure: bool = False,
+        cancel_client_id: str | None = None,
+        restriction: str | None = None,
+    ) -> ReplaceResult:
+        """Cancel an order, then place a new one: with ``allow_failure`` (Binance's
+        ``ALLOW_FAILURE``) the new order is placed even when the cancel fails, otherwise
+        (``STOP_ON_FAILURE``) it is not attempted. Each half's error is kept, not raised."""
+        out = ReplaceResult()
         try:
-            canceled = self.cancel(account, request.symbol, cancel_order_id, cancel_client_order_id)
+            out.canceled = self.cancel(
+                account,
+                request.symbol,
+                cancel_order_id,
+                cancel_client_order_id,
+                cancel_client_id,
+                restriction,
+            )
         except SimError as exc:
-            raise SimError(-2022, "Order cancel-replace failed.") from exc
-        return canceled, self.place(account, request)
+            out.cancel_error = exc
+            if not allow_failure:
+                return out
+        try:
+            out.placed = self.place(account, request)
+        except SimError as exc:
+            out.place_error = exc
+        return out
 
     def place_oco(
-        self, account: Account, above: OrderRequest, below: OrderRequest
-    ) -> tuple[int, list[SimOrder]]:
+        self,
+        account: Account,
+        above: OrderRequest,
+        below: OrderRequest,
+        list_client_order_id: str | None = None,
+    ) -> OrderList:
         """Place an OCO list: one leg above the market, one below; one trading ends both."""
         if above.side is not below.side or above.quantity != below.quantity:
             raise SimError(-1102, "OCO legs must have the same side and quantity.")
@@ -849,11 +907,24 @@ class MatchingEngine:
         # The second leg is linked before it is placed so it shares the first leg's lock.
         first = self.place(account, above, order_list_id=list_id, validate=False)
         placeholder = first.order
+        order_list = OrderList(
+            list_id,
+            list_client_order_id or new_client_order_id(""),
+            inst.symbol,
+            account,
+            [placeholder],
+            self.clock(),
+        )
+        self.order_lists[list_id] = order_list
+        if placeholder.is_open:
+            book = self.books[inst.symbol]
+            order_list.orders.append(self._place_linked(account, below, list_id, placeholder, book))
+        self._emit(ListChanged(order_list, order_list.transaction_ms))
         if not placeholder.is_open:
-            return list_id, [placeholder]
-        book = self.books[inst.symbol]
-        second_order = self._place_linked(account, below, list_id, placeholder, book)
-        return list_id, [placeholder, second_order]
+            order_list.done = True
+            self._emit(ListChanged(order_list, self.clock()))
+        self._flush_balances()
+        return order_list
 
     def _place_linked(
         self, account: Account, req: OrderRequest, list_id: int, peer: SimOrder, book: SymbolBook

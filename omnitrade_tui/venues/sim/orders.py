@@ -83,6 +83,34 @@ class SimOrder:
         return self.type.has_stop
 
 
+@dataclass(eq=False)
+class OrderList:
+    """An order list (an OCO: two legs, one trading or triggering ends the other).
+
+    ``done`` once no leg is open: Binance's ``ALL_DONE``, else ``EXEC_STARTED`` /
+    ``EXECUTING``. ``transaction_ms`` is when its status last changed.
+    """
+
+    list_id: int
+    list_client_order_id: str
+    symbol: str
+    account: Account
+    orders: list[SimOrder]
+    transaction_ms: int
+    contingency_type: str = "OCO"
+    done: bool = False
+
+    @property
+    def status_type(self) -> str:
+        """``listStatusType``."""
+        return "ALL_DONE" if self.done else "EXEC_STARTED"
+
+    @property
+    def order_status(self) -> str:
+        """``listOrderStatus``."""
+        return "ALL_DONE" if self.done else "EXECUTING"
+
+
 class SideBook:
     """Resting orders of one side: price levels in price-time priority, with level totals."""
 

@@ -20,7 +20,7 @@ from omnitrade_tui.venues.sim.matching import (
     PlaceResult,
     PreventedMatch,
 )
-from omnitrade_tui.venues.sim.orders import SimOrder
+from omnitrade_tui.venues.sim.orders import OrderList, SimOrder
 
 
 def f8(value: Decimal | None) -> str:
@@ -160,6 +160,46 @@ def cancel_report(order: SimOrder) -> dict[str, Any]:
     out["origClientOrderId"] = order.client_order_id
     out["clientOrderId"] = order.cancel_client_id or order.client_order_id
     return out
+
+
+def order_list(lst: OrderList) -> dict[str, Any]:
+    """An order list as ``GET /api/v3/orderList`` shows it (and the head of the list
+    answers of placing and cancelling)."""
+    return {
+        "orderListId": lst.list_id,
+        "contingencyType": lst.contingency_type,
+        "listStatusType": lst.status_type,
+        "listOrderStatus": lst.order_status,
+        "listClientOrderId": lst.list_client_order_id,
+        "transactionTime": lst.transaction_ms,
+        "symbol": lst.symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in lst.orders
+        ],
+    }
+
+
+def list_cancel_report(lst: OrderList) -> dict[str, Any]:
+    """The answer of a cancel that ended a whole list: the list and each leg's report."""
+    return {**order_list(lst), "orderReports": [cancel_report(o) for o in lst.orders]}
+
+
+def list_status_event(lst: OrderList, event_ms: int) -> dict[str, Any]:
+    """The ``listStatus`` user-data event."""
+    return {
+        "e": "listStatus",
+        "E": event_ms,
+        "s": lst.symbol,
+        "g": lst.list_id,
+        "c": lst.contingency_type,
+        "l": lst.status_type,
+        "L": lst.order_status,
+        "r": "NONE",
+        "C": lst.list_client_order_id,
+        "T": lst.transaction_ms,
+        "O": [{"s": o.symbol, "i": o.order_id, "c": o.client_order_id} for o in lst.orders],
+    }
 
 
 def execution_report(ev: OrderExecuted) -> dict[str, Any]:

@@ -35,17 +35,19 @@ from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
 from omnitrade_tui.venues.sim.klinetime import parse_time_zone
 from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
+from omnitrade_tui.venues.sim.orders import OrderList
 from omnitrade_tui.venues.sim.render import (
     account_info,
     cancel_report,
     f8,
     ff,
     kline_row,
-    order_full,
+    list_cancel_report,
     order_query,
     order_result,
     placed_order,
 )
+from omnitrade_tui.venues.sim.render import order_list as order_list_body
 
 if TYPE_CHECKING:
     from omnitrade_tui.venues.sim.venue import SimVenue
@@ -571,17 +573,32 @@ async def query_order(call: Call) -> dict[str, Any]:
     return order_query(order)
 
 
+def _restriction(params: dict[str, str]) -> str | None:
+    """``cancelRestrictions``, or -1145 for a value the documents do not list."""
+    value = params.get("cancelRestrictions")
+    if value is None:
+        return None
+    if value not in ("ONLY_NEW", "ONLY_PARTIALLY_FILLED"):
+        raise SimError(-1145, "Invalid cancelRestrictions")
+    return value
+
+
 @endpoint(1)
 async def cancel_order(call: Call) -> dict[str, Any]:
     account = call.signed()
     symbol = call.symbol()
-    order = call.venue.engine.cancel(
+    engine = call.venue.engine
+    order = engine.cancel(
         account,
         symbol,
         P.integer(call.params, "orderId"),
         call.params.get("origClientOrderId"),
         call.params.get("newClientOrderId"),
+        _restriction(call.params),
     )
+    order_list = engine.order_lists.get(order.order_list_id)
+    if order_list is not None:  # a leg's cancel ends its list: answered as the list's
+        return list_cancel_report(order_list)
     return cancel_report(order)
 
 
@@ -596,30 +613,16 @@ async def open_orders(call: Call) -> list[dict[str, Any]]:
 async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
     account = call.signed()
     symbol = call.symbol()
+    engine = call.venue.engine
     out: list[dict[str, Any]] = []
-    lists: dict[int, dict[str, Any]] = {}
-    for o in call.venue.engine.cancel_all(account, symbol):
-        if o.order_list_id < 0:
+    listed: set[int] = set()
+    for o in engine.cancel_all(account, symbol):
+        order_list = engine.order_lists.get(o.order_list_id)
+        if order_list is None:
             out.append(cancel_report(o))
-            continue
-        # Binance reports an OCO's legs together, as one order list.
-        entry = lists.get(o.order_list_id)
-        if entry is None:
-            entry = {
-                "orderListId": o.order_list_id,
-                "contingencyType": "OCO",
-                "listStatusType": "ALL_DONE",
-                "listOrderStatus": "ALL_DONE",
-                "symbol": symbol,
-                "orders": [],
-                "orderReports": [],
-            }
-            lists[o.order_list_id] = entry
-            out.append(entry)
-        entry["orders"].append(
-            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
-        )
-        entry["orderReports"].append(cancel_report(o))
+        elif o.order_list_id not in listed:  # Binance reports a list's legs together
+            listed.add(o.order_list_id)
+            out.append(list_cancel_report(order_list))
     return out
 
 
@@ -677,90 +680,154 @@ async def my_trades(call: Call) -> list[dict[str, Any]]:
     return rows[:limit] if from_id is not None or start is not None else rows[-limit:]
 
 
+def _half(body: dict[str, Any] | None, error: SimError | None) -> dict[str, Any] | None:
+    """One half of a cancel-replace's ``data``: its answer, or its error body."""
+    return error.body() if error is not None else body
+
+
 @endpoint(1)
 async def cancel_replace(call: Call) -> dict[str, Any]:
     acct = call.signed()
     call.symbol()
-    mode = P.required(call.params, "cancelReplaceMode")
+    params = call.params
+    mode = P.required(params, "cancelReplaceMode")
     if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
         raise SimError(-1130, "Data sent for parameter 'cancelReplaceMode' is not valid.")
-    request = P.order_request(call.params)
+    request = P.order_request(params)
+    restriction = _restriction(params)
     venue = call.venue
     venue.count_order(acct)
-    try:
-        canceled, placed = venue.engine.cancel_replace(
-            acct,
-            P.integer(call.params, "cancelOrderId"),
-            call.params.get("cancelOrigClientOrderId"),
-            request,
-        )
-    except SimError as exc:
-        if exc.code == -2022:
-            raise SimError(-2022, "Order cancel-replace failed.") from exc
-        raise SimError(-2021, "Order cancel-replace partially failed.", 409) from exc
-    call.order_counted = True
-    return {
-        "cancelResult": "SUCCESS",
-        "newOrderResult": "SUCCESS",
-        "cancelResponse": cancel_report(canceled),
-        "newOrderResponse": order_full(placed.order, placed.fills, placed.prevented),
+    call.order_counted = True  # counted whatever happens next (rest-api.md)
+    done = venue.engine.cancel_replace(
+        acct,
+        P.integer(params, "cancelOrderId"),
+        params.get("cancelOrigClientOrderId"),
+        request,
+        allow_failure=mode == "ALLOW_FAILURE",
+        cancel_client_id=params.get("cancelNewClientOrderId"),
+        restriction=restriction,
+    )
+    cancel_body = cancel_report(done.canceled) if done.canceled is not None else None
+    placed_body = (
+        placed_order(done.placed, params.get("newOrderRespType"))
+        if done.placed is not None
+        else None
+    )
+    data: dict[str, object] = {
+        "cancelResult": "FAILURE" if done.cancel_error else "SUCCESS",
+        "newOrderResult": (
+            "SUCCESS" if done.placed else "FAILURE" if done.place_error else "NOT_ATTEMPTED"
+        ),
+        "cancelResponse": _half(cancel_body, done.cancel_error),
+        "newOrderResponse": _half(placed_body, done.place_error),
     }
+    if done.cancel_error is None and done.place_error is None:
+        return dict(data)
+    if done.placed is None and done.canceled is None:
+        raise SimError(-2022, "Order cancel-replace failed.", 400, data)
+    raise SimError(-2021, "Order cancel-replace partially failed.", 409, data)
 
 
 @endpoint(1)
 async def oco(call: Call) -> dict[str, Any]:
     acct = call.signed()
-    symbol = call.symbol()
+    call.symbol()
     params = call.params
     above = P.order_request(params, prefix="above")
     below = P.order_request(params, prefix="below")
     venue = call.venue
-    venue.count_order(acct)
-    list_id, orders = venue.engine.place_oco(acct, above, below)
+    venue.count_order(acct, 2)  # an OCO is two orders to the order count
+    order_list = venue.engine.place_oco(acct, above, below, params.get("listClientOrderId"))
     call.order_counted = True
     return {
-        "orderListId": list_id,
-        "contingencyType": "OCO",
-        "listStatusType": "EXEC_STARTED",
-        "listOrderStatus": "EXECUTING",
-        "listClientOrderId": params.get("listClientOrderId") or f"list-{list_id}",
-        "transactionTime": venue.now_ms(),
-        "symbol": symbol,
-        "orders": [
-            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
-            for o in orders
-        ],
-        "orderReports": [order_result(o) for o in orders],
+        **order_list_body(order_list),
+        "orderReports": [order_result(o) for o in order_list.orders],
     }
+
+
+def _find_list(call: Call, account: Account, id_name: str, client_name: str) -> OrderList:
+    """The order list named by id (searched first) or client id; -2011/-2013 otherwise."""
+    engine = call.venue.engine
+    list_id = P.integer(call.params, id_name)
+    client_id = call.params.get(client_name)
+    if list_id is None and not client_id:
+        raise SimError(
+            -1102, f"Param '{client_name}' or '{id_name}' must be sent, but both were empty/null!"
+        )
+    found = engine.order_lists.get(list_id) if list_id is not None else None
+    if list_id is None:
+        found = next(
+            (
+                lst
+                for lst in engine.order_lists.values()
+                if lst.account is account and lst.list_client_order_id == client_id
+            ),
+            None,
+        )
+    elif found is not None and client_id and found.list_client_order_id != client_id:
+        found = None
+    if found is None or found.account is not account:
+        raise SimError(-2013, "Order list does not exist.")
+    return found
 
 
 @endpoint(1)
 async def cancel_order_list(call: Call) -> dict[str, Any]:
-    """``DELETE /api/v3/orderList``: cancel both legs of an open OCO by ``orderListId``."""
+    """``DELETE /api/v3/orderList``: cancel both legs of an open OCO."""
     acct = call.signed()
     symbol = call.symbol()
-    list_id = P.integer(call.params, "orderListId")
-    if list_id is None:
-        raise SimError(-1102, "Mandatory parameter 'orderListId' was not sent.")
-    engine = call.venue.engine
-    legs = [o for o in engine.open_orders(acct, symbol) if o.order_list_id == list_id]
-    if not legs:
+    try:
+        order_list = _find_list(call, acct, "orderListId", "listClientOrderId")
+    except SimError as exc:
+        if exc.code != -2013:
+            raise
+        raise SimError(-2011, "Unknown order list sent.") from None
+    open_legs = [o for o in order_list.orders if o.is_open]
+    if order_list.symbol != symbol or not open_legs:
         raise SimError(-2011, "Unknown order list sent.")
-    first = engine.cancel(acct, symbol, legs[0].order_id)
-    done = [first] + ([first.oco_peer] if first.oco_peer is not None else [])
-    return {
-        "orderListId": list_id,
-        "contingencyType": "OCO",
-        "listStatusType": "ALL_DONE",
-        "listOrderStatus": "ALL_DONE",
-        "transactionTime": call.venue.now_ms(),
-        "symbol": symbol,
-        "orders": [
-            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
-            for o in done
-        ],
-        "orderReports": [cancel_report(o) for o in done],
-    }
+    call.venue.engine.cancel(
+        acct, symbol, open_legs[0].order_id, cancel_client_id=call.params.get("newClientOrderId")
+    )
+    return list_cancel_report(order_list)
+
+
+@endpoint(4)
+async def query_order_list(call: Call) -> dict[str, Any]:
+    """``GET /api/v3/orderList`` by ``orderListId`` or ``origClientOrderId``."""
+    acct = call.signed()
+    return order_list_body(_find_list(call, acct, "orderListId", "origClientOrderId"))
+
+
+@endpoint(6)
+async def open_order_lists(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/openOrderList``."""
+    acct = call.signed()
+    lists = call.venue.engine.order_lists.values()
+    return [order_list_body(lst) for lst in lists if lst.account is acct and not lst.done]
+
+
+@endpoint(20)
+async def all_order_lists(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/allOrderList``: by ``fromId``, or a time range (24 h at most)."""
+    acct = call.signed()
+    limit = P.limit(call.params, 500, 1000)
+    from_id = P.integer(call.params, "fromId")
+    start = P.integer(call.params, "startTime")
+    end = P.integer(call.params, "endTime")
+    if from_id is not None and (start is not None or end is not None):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    if start is not None and end is not None and end - start > 86_400_000:
+        raise SimError(-1127, "More than 24 hours between startTime and endTime.")
+    rows = [
+        lst
+        for lst in call.venue.engine.order_lists.values()
+        if lst.account is acct
+        and (from_id is None or lst.list_id >= from_id)
+        and (start is None or lst.orders[0].time_ms >= start)
+        and (end is None or lst.orders[0].time_ms <= end)
+    ]
+    rows = rows[:limit] if from_id is not None or start is not None else rows[-limit:]
+    return [order_list_body(lst) for lst in rows]
 
 
 def add_routes(app: web.Application) -> None:
@@ -791,3 +858,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v3/order/cancelReplace", cancel_replace)
     r.add_post("/api/v3/orderList/oco", oco)
     r.add_delete("/api/v3/orderList", cancel_order_list)
+    r.add_get("/api/v3/orderList", query_order_list)
+    r.add_get("/api/v3/openOrderList", open_order_lists)
+    r.add_get("/api/v3/allOrderList", all_order_lists)

@@ -57,13 +57,19 @@ from omnitrade_tui.venues.sim.marketdata import SymbolMarket
 from omnitrade_tui.venues.sim.matching import (
     BalancesMoved,
     LevelChanged,
+    ListChanged,
     MatchingEngine,
     OrderExecuted,
     SimEvent,
     TradePrinted,
 )
 from omnitrade_tui.venues.sim.names import ALL_MINI_TICKERS, stream_names
-from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
+from omnitrade_tui.venues.sim.render import (
+    account_position,
+    execution_report,
+    f8,
+    list_status_event,
+)
 from omnitrade_tui.venues.sim.replay import Replay
 from omnitrade_tui.venues.sim.rest import IgnoredRetryAfter, RetryWindow
 from omnitrade_tui.venues.sim.state import load_state, save_state
@@ -199,6 +205,9 @@ class SimVenue:
             if ev.execution_type is ExecutionType.TRADE and account_id > 0:
                 self._record_trade(ev)
             self._to_user(account_id, execution_report(ev))
+        elif isinstance(ev, ListChanged):
+            payload = list_status_event(ev.order_list, ev.time_ms)
+            self._to_user(ev.order_list.account.account_id, payload)
         elif isinstance(ev, BalancesMoved):
             payload = account_position(ev.account, ev.assets, ev.time_ms)
             self._to_user(ev.account.account_id, payload)
@@ -223,23 +232,26 @@ class SimVenue:
             }
         )
 
-    def count_order(self, account: Account) -> None:
-        """Count a new order against the account's 10 s and daily order limits.
+    def count_order(self, account: Account, orders: int = 1) -> None:
+        """Count new orders (an OCO's two legs are two) against the account's 10 s and
+        daily order limits.
 
         Raises:
-            SimError: -1015 when 50 orders were sent in the last 10 seconds.
+            SimError: -1015 when they would pass 50 orders in the last 10 seconds.
         """
         now = time.monotonic()
         times = self.order_times.setdefault(account.account_id, deque())
         while times and now - times[0] > 10:
             times.popleft()
         limit = self.orders_per_10s
-        if len(times) >= limit:
+        if len(times) + orders > limit:
             raise SimError(
                 -1015, f"Too many new orders; current limit is {limit} orders per 10 SECOND.", 429
             )
-        times.append(now)
-        self.orders_today[account.account_id] = self.orders_today.get(account.account_id, 0) + 1
+        times.extend([now] * orders)
+        self.orders_today[account.account_id] = (
+            self.orders_today.get(account.account_id, 0) + orders
+        )
 
     def order_counts(self, account: Account | None) -> tuple[int, int]:
         """Orders counted in the last 10 s and today."""

@@ -147,11 +147,19 @@ def test_cancel_all_and_cancel_replace() -> None:
         engine.cancel_all(a, "ETHUSDT")
     assert exc.value.code == -2011
     old = engine.place(a, limit(Side.BUY, "1990", "1")).order
-    canceled, placed = engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1995", "2"))
-    assert canceled.status is OrderStatus.CANCELED and placed.order.price == D(1995)
-    with pytest.raises(SimError) as exc2:
-        engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1995", "2"))
-    assert exc2.value.code == -2022
+    done = engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1995", "2"))
+    assert done.canceled is not None and done.canceled.status is OrderStatus.CANCELED
+    assert done.placed is not None and done.placed.order.price == D(1995)
+    # STOP_ON_FAILURE: the cancel fails, the new order is not attempted.
+    again = engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1996", "2"))
+    assert again.cancel_error is not None and again.cancel_error.code == -2011
+    assert again.placed is None and again.place_error is None
+    # ALLOW_FAILURE: placed all the same.
+    allowed = engine.cancel_replace(
+        a, old.order_id, None, limit(Side.BUY, "1996", "2"), allow_failure=True
+    )
+    assert allowed.cancel_error is not None and allowed.placed is not None
+    assert allowed.placed.order.status is OrderStatus.NEW
 
 
 def test_self_trade_prevention_expires_the_taker_by_default() -> None:
@@ -199,8 +207,9 @@ def test_oco_one_leg_trading_ends_the_other() -> None:
         symbol="ETHUSDT", side=Side.SELL, type=OrderType.LIMIT_MAKER, price=D(2100), quantity=D(1)
     )
     below = stop(Side.SELL, OrderType.STOP_LOSS_LIMIT, "1900", "1890")
-    list_id, (leg_a, leg_b) = engine.place_oco(b, above, below)
-    assert leg_a.order_list_id == leg_b.order_list_id == list_id
+    order_list = engine.place_oco(b, above, below)
+    leg_a, leg_b = order_list.orders
+    assert leg_a.order_list_id == leg_b.order_list_id == order_list.list_id
     assert b.balance("ETH")[1] == D(1)  # locked once for the list
     engine.place(a, limit(Side.BUY, "2100", "1"))  # takes the limit leg
     assert leg_a.status is OrderStatus.FILLED
