@@ -55,6 +55,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Call"], Awaitable[Any]]
+Route = Callable[[web.Request], Awaitable[web.Response]]
+Cost = int | Callable[["Call"], int]
+
+RAW: dict[Route, tuple[Handler, Cost]] = {}
+"""Each endpoint's own handler and weight, by its route function: the WebSocket API runs
+the same handlers (its methods are the REST endpoints under other names)."""
 
 _UNKNOWN = SimError(
     -1007,
@@ -164,6 +170,12 @@ def _strike(venue: SimVenue, ip: str, request: web.Request) -> bool:
     return window.strikes >= STRIKES_TO_BAN
 
 
+def charge(venue: SimVenue, ip: str, cost: int) -> int:
+    """Charge a request's weight to its IP (REST and WebSocket API share the count, as on
+    Binance); the weight used so far this minute."""
+    return _weight(venue, ip, cost)
+
+
 def _weight(venue: SimVenue, ip: str, cost: int) -> int:
     """Charge ``cost`` to ``ip`` in the venue's current minute; the weight used so far."""
     now = venue.now_ms() / 1000
@@ -198,12 +210,10 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def endpoint(
-    cost: int | Callable[[Call], int],
-) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
+def endpoint(cost: Cost) -> Callable[[Handler], Route]:
     """Wrap a handler with weight accounting, bans, throttling and Binance error bodies."""
 
-    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def wrap(handler: Handler) -> Route:
         async def run(request: web.Request) -> web.Response:
             venue: SimVenue = request.app[VENUE_KEY]
             ip = request.remote or "?"
@@ -231,6 +241,7 @@ def endpoint(
                 headers["X-MBX-ORDER-COUNT-1D"] = str(counts[1])
             return _json(result, 200, headers)
 
+        RAW[run] = (handler, cost)
         return run
 
     return wrap
@@ -680,6 +691,55 @@ async def my_trades(call: Call) -> list[dict[str, Any]]:
     return rows[:limit] if from_id is not None or start is not None else rows[-limit:]
 
 
+@endpoint(40)
+async def unfilled_order_count(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/rateLimit/order``: the account's order count per interval."""
+    acct = call.signed()
+    ten_s, day = call.venue.order_counts(acct)
+    return order_rate_limits(call.venue.orders_per_10s, ten_s, day)
+
+
+@endpoint(20)
+async def commission(call: Call) -> dict[str, Any]:
+    """``GET /api/v3/account/commission``: the account's rates on one symbol."""
+    acct = call.signed()
+    symbol = call.symbol()
+    zero = {"maker": f8(None), "taker": f8(None), "buyer": f8(None), "seller": f8(None)}
+    return {
+        "symbol": symbol,
+        "standardCommission": {**zero, "maker": f8(acct.maker_fee), "taker": f8(acct.taker_fee)},
+        "specialCommission": zero,
+        "taxCommission": zero,
+        "discount": {
+            "enabledForAccount": False,
+            "enabledForSymbol": False,
+            "discountAsset": "BNB",
+            "discount": f8(None),
+        },
+    }
+
+
+def order_rate_limits(per_10s: int, ten_s: int, day: int) -> list[dict[str, Any]]:
+    """The ORDERS rate limits with their counts (``rateLimit/order``, and the WebSocket
+    API's ``rateLimits`` after an order)."""
+    return [
+        {
+            "rateLimitType": "ORDERS",
+            "interval": "SECOND",
+            "intervalNum": 10,
+            "limit": per_10s,
+            "count": ten_s,
+        },
+        {
+            "rateLimitType": "ORDERS",
+            "interval": "DAY",
+            "intervalNum": 1,
+            "limit": 160000,
+            "count": day,
+        },
+    ]
+
+
 def _half(body: dict[str, Any] | None, error: SimError | None) -> dict[str, Any] | None:
     """One half of a cancel-replace's ``data``: its answer, or its error body."""
     return error.body() if error is not None else body
@@ -861,3 +921,5 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v3/orderList", query_order_list)
     r.add_get("/api/v3/openOrderList", open_order_lists)
     r.add_get("/api/v3/allOrderList", all_order_lists)
+    r.add_get("/api/v3/rateLimit/order", unfilled_order_count)
+    r.add_get("/api/v3/account/commission", commission)
