@@ -14,6 +14,7 @@ class SimError(Exception):
         self.msg = msg
         self.status = status
         self.data = data
+        self.retry_after_s: int | None = None  # sent as Retry-After (-1015's wait)
 
     def body(self) -> dict[str, object]:
         """The JSON error body Binance sends: ``{"code": ..., "msg": ...}``, with the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +62,20 @@ class _DepthWindow:
         return frame
 
 
+@dataclass(slots=True)
+class AggTrade:
+    """Trades of one taker order at one price in one match (``aggTrades``' rows)."""
+
+    agg_id: int
+    price: Decimal
+    qty: Decimal
+    first_id: int
+    last_id: int
+    time_ms: int
+    buyer_is_maker: bool
+    taker_order_id: int
+
+
 class SymbolMarket:
     """Everything public about one symbol."""
 
@@ -75,6 +90,9 @@ class SymbolMarket:
         self.fast = _DepthWindow(start)
         self.slow = _DepthWindow(start)
         self.trades: deque[TradePrinted] = deque(maxlen=_TRADES_KEPT)
+        self.aggs: deque[AggTrade] = deque(maxlen=_TRADES_KEPT)
+        self._next_agg_id = 0
+        self._agg_unsent = False
         self.best: tuple[Decimal | None, Decimal, Decimal | None, Decimal] = (
             None,
             Decimal(0),
@@ -148,21 +166,57 @@ class SymbolMarket:
                     "M": True,
                 },
             )
+        last = self.aggs[-1] if self.aggs else None
+        if (
+            last is not None
+            and last.taker_order_id == ev.taker_order_id >= 0
+            and last.price == ev.price
+            and last.last_id == ev.trade_id - 1
+        ):
+            # The same taker at the same price in one match: one aggregate (Binance's
+            # "same time"; the engine's clock may tick within a match, so the next trade
+            # id, not the millisecond, says it is the same match).
+            last.qty += ev.qty
+            last.last_id = ev.trade_id
+            return
+        self._publish_agg()
+        self._next_agg_id += 1
+        self.aggs.append(
+            AggTrade(
+                self._next_agg_id,
+                ev.price,
+                ev.qty,
+                ev.trade_id,
+                ev.trade_id,
+                ev.time_ms,
+                ev.buyer_is_maker,
+                ev.taker_order_id,
+            )
+        )
+        self._agg_unsent = True
+
+    def _publish_agg(self) -> None:
+        """Send the newest aggregate trade once it can grow no more (a trade that starts
+        another, or the next tick)."""
+        if not self._agg_unsent or not self.aggs:
+            return
+        self._agg_unsent = False
         agg_stream = f"{self.lower}@aggTrade"
         if self.hub.wanted(agg_stream):
+            a = self.aggs[-1]
             self.hub.publish(
                 agg_stream,
                 {
                     "e": "aggTrade",
-                    "E": ev.time_ms,
-                    "s": ev.symbol,
-                    "a": ev.trade_id,
-                    "p": f8(ev.price),
-                    "q": f8(ev.qty),
-                    "f": ev.trade_id,
-                    "l": ev.trade_id,
-                    "T": ev.time_ms,
-                    "m": ev.buyer_is_maker,
+                    "E": a.time_ms,
+                    "s": self.symbol,
+                    "a": a.agg_id,
+                    "p": f8(a.price),
+                    "q": f8(a.qty),
+                    "f": a.first_id,
+                    "l": a.last_id,
+                    "T": a.time_ms,
+                    "m": a.buyer_is_maker,
                     "M": True,
                 },
             )
@@ -170,7 +224,9 @@ class SymbolMarket:
     # -- timed frames ---------------------------------------------------------------------
 
     def flush_depth(self, now_ms: int, slow: bool) -> None:
-        """Send the diff frames due now (100 ms always, 1000 ms when ``slow``)."""
+        """Send the diff frames due now (100 ms always, 1000 ms when ``slow``), and the
+        aggregate trade still open."""
+        self._publish_agg()
         skip = self.skip_next_depth
         self.skip_next_depth = False
         windows = [("@depth@100ms", self.fast)] + ([("@depth", self.slow)] if slow else [])

@@ -61,6 +61,7 @@ class TradePrinted:
     qty: Decimal
     time_ms: int
     buyer_is_maker: bool
+    taker_order_id: int = -1  # trades of one taker at one price and time aggregate
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,7 +550,9 @@ class MatchingEngine:
             if step_left <= 0:
                 taker.status = OrderStatus.FILLED
         self.last_price[book.symbol] = price
-        self._emit(TradePrinted(book.symbol, trade_id, price, qty, now, buyer is maker))
+        self._emit(
+            TradePrinted(book.symbol, trade_id, price, qty, now, buyer is maker, taker.order_id)
+        )
         for order, fee, fee_asset, is_maker in (
             (
                 maker,

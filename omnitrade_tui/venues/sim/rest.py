@@ -20,6 +20,7 @@ clears them (a client that was told to wait once and did is not punished for it 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,7 @@ from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
-from omnitrade_tui.venues.sim.klinetime import parse_time_zone
+from omnitrade_tui.venues.sim.klinetime import kline_close, kline_open, parse_time_zone
 from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
 from omnitrade_tui.venues.sim.orders import OrderList
 from omnitrade_tui.venues.sim.render import (
@@ -234,6 +235,8 @@ def endpoint(cost: Cost) -> Callable[[Handler], Route]:
                 result = await handler(call)
             except SimError as exc:
                 headers = {"X-MBX-USED-WEIGHT-1M": str(_weight(venue, ip, 0))}
+                if exc.retry_after_s is not None:
+                    headers["Retry-After"] = str(exc.retry_after_s)
                 return _json(exc.body(), exc.status, headers)
             if call.order_counted:
                 counts = venue.order_counts(call.account)
@@ -357,15 +360,20 @@ async def exchange_info(call: Call) -> dict[str, Any]:
 # -- market data ------------------------------------------------------------------------------
 
 
+def _depth_limit(call: Call) -> int:
+    """``limit`` of depth: 1 and up; over 5000 answers 5000 levels (rest-api.md)."""
+    return min(P.limit(call.params, 100, 2**31 - 1), P.DEPTH_LIMIT_MAX)
+
+
 def _depth_weight(call: Call) -> int:
-    limit = P.limit(call.params, 100, P.DEPTH_LIMIT_MAX)
+    limit = _depth_limit(call)
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 
 @endpoint(_depth_weight)
 async def depth(call: Call) -> dict[str, Any]:
     symbol = call.symbol()
-    limit = P.limit(call.params, 100, P.DEPTH_LIMIT_MAX)
+    limit = _depth_limit(call)
     replay = call.venue.replay
     if replay is not None and symbol in replay.books:
         return replay.books[symbol].depth(limit)
@@ -399,31 +407,32 @@ async def trades(call: Call) -> list[dict[str, Any]]:
 
 @endpoint(4)
 async def agg_trades(call: Call) -> list[dict[str, Any]]:
+    """``aggTrades``: fills of one taker order at one price and time, as one row."""
     market = call.venue.markets[call.symbol()]
     limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
     start = P.integer(call.params, "startTime")
     end = P.integer(call.params, "endTime")
     from_id = P.integer(call.params, "fromId")
     rows = [
-        t
-        for t in market.trades
-        if (start is None or t.time_ms >= start)
-        and (end is None or t.time_ms <= end)
-        and (from_id is None or t.trade_id >= from_id)
+        a
+        for a in market.aggs
+        if (start is None or a.time_ms >= start)
+        and (end is None or a.time_ms <= end)
+        and (from_id is None or a.agg_id >= from_id)
     ]
     rows = rows[:limit] if (start is not None or from_id is not None) else rows[-limit:]
     return [
         {
-            "a": t.trade_id,
-            "p": f8(t.price),
-            "q": f8(t.qty),
-            "f": t.trade_id,
-            "l": t.trade_id,
-            "T": t.time_ms,
-            "m": t.buyer_is_maker,
+            "a": a.agg_id,
+            "p": f8(a.price),
+            "q": f8(a.qty),
+            "f": a.first_id,
+            "l": a.last_id,
+            "T": a.time_ms,
+            "m": a.buyer_is_maker,
             "M": True,
         }
-        for t in rows
+        for a in rows
     ]
 
 
@@ -455,7 +464,10 @@ async def avg_price(call: Call) -> dict[str, Any]:
         if volume
         else float(venue.engine.avg_price(symbol) or 0)
     )
-    return {"mins": 5, "price": ff(price), "closeTime": venue.now_ms()}
+    trades = venue.markets[symbol].trades
+    # closeTime is the last trade's time (rest-api.md), not the time of asking.
+    close_time = trades[-1].time_ms if trades else venue.now_ms()
+    return {"mins": 5, "price": ff(price), "closeTime": close_time}
 
 
 def _listed(call: Call) -> list[str]:
@@ -475,7 +487,43 @@ def _symbols_of(call: Call) -> list[str]:
 
 
 def _ticker_weight(call: Call) -> int:
-    return 2 if "symbol" in call.params else 80
+    """ticker/24hr: 2 for one symbol or up to 20 listed, 40 up to 100, else 80."""
+    if "symbol" in call.params:
+        return 2
+    if "symbols" not in call.params:
+        return 80
+    count = len(P.symbol_list(call.params))
+    return 2 if count <= 20 else 40 if count <= 100 else 80
+
+
+_MINI_KEYS = (
+    "symbol",
+    "openPrice",
+    "highPrice",
+    "lowPrice",
+    "lastPrice",
+    "volume",
+    "quoteVolume",
+    "openTime",
+    "closeTime",
+    "firstId",
+    "lastId",
+    "count",
+)
+
+
+def _ticker_type(call: Call) -> bool:
+    """Whether ``type`` asks for the MINI shape (FULL by default; -1100 for others)."""
+    kind = call.params.get("type", "FULL")
+    if kind not in ("FULL", "MINI"):
+        raise P.illegal("type", "FULL|MINI")
+    return kind == "MINI"
+
+
+def _shaped(call: Call, rows: list[dict[str, Any]]) -> Any:
+    if _ticker_type(call):
+        rows = [{k: row[k] for k in _MINI_KEYS} for row in rows]
+    return rows[0] if "symbol" in call.params else rows
 
 
 @endpoint(_ticker_weight)
@@ -511,7 +559,90 @@ async def ticker_24hr(call: Call) -> Any:
                 "count": t["n"],
             }
         )
-    return rows[0] if "symbol" in call.params else rows
+    return _shaped(call, rows)
+
+
+_WINDOW = re.compile(r"([1-9][0-9]?)([mhd])")
+_WINDOW_MAX = {"m": 59, "h": 23, "d": 7}
+_WINDOW_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _window_ms(call: Call) -> int:
+    """``windowSize``: 1m..59m, 1h..23h, 1d..7d (default 1d), in milliseconds."""
+    raw = call.params.get("windowSize", "1d")
+    m = _WINDOW.fullmatch(raw)
+    if m is None or int(m.group(1)) > _WINDOW_MAX[m.group(2)]:
+        raise SimError(-1100, "Invalid windowSize.")
+    return int(m.group(1)) * _WINDOW_UNIT_MS[m.group(2)]
+
+
+def _listed_or_one(call: Call) -> list[str]:
+    """``symbol`` or ``symbols`` (one of them must be sent; 100 symbols at most)."""
+    if "symbol" in call.params:
+        return [call.symbol()]
+    if "symbols" not in call.params:
+        raise SimError(-1102, "Param 'symbol' or 'symbols' must be sent, but both were empty/null!")
+    names = _listed(call)
+    if len(names) > 100:
+        raise SimError(-1101, "Too many values sent for parameter 'symbols', max allowed: 100.")
+    return names
+
+
+def _per_symbol_weight(call: Call) -> int:
+    """4 per symbol, 200 at most (rolling-window and trading-day tickers)."""
+    count = len(P.symbol_list(call.params)) if "symbols" in call.params else 1
+    return min(4 * count, 200)
+
+
+def _window_row(call: Call, symbol: str, open_ms: int, close_ms: int) -> dict[str, Any]:
+    """Statistics of one symbol between two times, from its klines and kept trades."""
+    market = call.venue.markets[symbol]
+    interval = "1m" if close_ms - open_ms <= 2 * 86_400_000 else "1h"
+    candles = market.history.klines(interval, open_ms, close_ms, limit=100_000)
+    trades = [t for t in market.trades if open_ms <= t.time_ms <= close_ms]
+    last = float(market.history.last_close() or 0)
+    o = candles[0].open if candles else last
+    c = candles[-1].close if candles else last
+    volume = sum(k.volume for k in candles)
+    quote = sum(k.quote_volume for k in candles)
+    change = c - o
+    return {
+        "symbol": symbol,
+        "priceChange": ff(change),
+        "priceChangePercent": f"{(change / o * 100) if o else 0:.3f}",
+        "weightedAvgPrice": ff(quote / volume if volume else c),
+        "openPrice": ff(o),
+        "highPrice": ff(max((k.high for k in candles), default=c)),
+        "lowPrice": ff(min((k.low for k in candles), default=c)),
+        "lastPrice": ff(c),
+        "volume": ff(volume),
+        "quoteVolume": ff(quote),
+        "openTime": open_ms,
+        "closeTime": close_ms,
+        "firstId": trades[0].trade_id if trades else -1,
+        "lastId": trades[-1].trade_id if trades else -1,
+        "count": sum(k.trades for k in candles),
+    }
+
+
+@endpoint(_per_symbol_weight)
+async def ticker_window(call: Call) -> Any:
+    """``GET /api/v3/ticker``: a rolling window whose open is on a minute, closing now."""
+    window = _window_ms(call)
+    now = call.venue.now_ms()
+    open_ms = now - window
+    open_ms -= open_ms % 60_000
+    return _shaped(call, [_window_row(call, s, open_ms, now) for s in _listed_or_one(call)])
+
+
+@endpoint(_per_symbol_weight)
+async def ticker_trading_day(call: Call) -> Any:
+    """``GET /api/v3/ticker/tradingDay``: the day so far, in ``timeZone`` (UTC default)."""
+    zone = parse_time_zone(call.params.get("timeZone"))
+    now = call.venue.now_ms()
+    open_ms = kline_open(now, "1d", zone)
+    close_ms = kline_close(open_ms, "1d", zone)
+    return _shaped(call, [_window_row(call, s, open_ms, close_ms) for s in _listed_or_one(call)])
 
 
 @endpoint(lambda call: 2 if "symbol" in call.params else 4)
@@ -561,7 +692,11 @@ async def new_order(call: Call) -> dict[str, Any]:
     return placed_order(result, call.params.get("newOrderRespType"))
 
 
-@endpoint(1)
+def _wants_commission(call: Call) -> bool:
+    return call.params.get("computeCommissionRates") == "true"
+
+
+@endpoint(lambda call: 20 if _wants_commission(call) else 1)
 async def test_order(call: Call) -> dict[str, Any]:
     account = call.signed()
     request = P.order_request(call.params)
@@ -569,7 +704,26 @@ async def test_order(call: Call) -> dict[str, Any]:
     engine = call.venue.engine
     # Run every check the real placement runs, without placing.
     engine.check(engine.instrument(request.symbol), account, request)
-    return {}
+    if not _wants_commission(call):
+        return {}
+    zero = {"maker": f8(None), "taker": f8(None)}
+    return {
+        "standardCommissionForOrder": {
+            "maker": f8(account.maker_fee),
+            "taker": f8(account.taker_fee),
+        },
+        "specialCommissionForOrder": zero,
+        "taxCommissionForOrder": zero,
+        "discount": _NO_DISCOUNT,
+    }
+
+
+_NO_DISCOUNT = {
+    "enabledForAccount": False,
+    "enabledForSymbol": False,
+    "discountAsset": "BNB",
+    "discount": f8(None),
+}
 
 
 @endpoint(4)
@@ -710,12 +864,7 @@ async def commission(call: Call) -> dict[str, Any]:
         "standardCommission": {**zero, "maker": f8(acct.maker_fee), "taker": f8(acct.taker_fee)},
         "specialCommission": zero,
         "taxCommission": zero,
-        "discount": {
-            "enabledForAccount": False,
-            "enabledForSymbol": False,
-            "discountAsset": "BNB",
-            "discount": f8(None),
-        },
+        "discount": _NO_DISCOUNT,
     }
 
 
@@ -906,6 +1055,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v3/ticker/24hr", ticker_24hr)
     r.add_get("/api/v3/ticker/price", ticker_price)
     r.add_get("/api/v3/ticker/bookTicker", ticker_book)
+    r.add_get("/api/v3/ticker", ticker_window)
+    r.add_get("/api/v3/ticker/tradingDay", ticker_trading_day)
     r.add_post("/api/v3/order", new_order)
     r.add_get("/api/v3/order", query_order)
     r.add_delete("/api/v3/order", cancel_order)

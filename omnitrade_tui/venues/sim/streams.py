@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from omnitrade_tui.venues.sim import sockets
 from omnitrade_tui.venues.sim.names import is_stream_name
 from omnitrade_tui.venues.sim.outbox import Outbox, close_bounded, cut_off
 
@@ -212,7 +213,7 @@ class StreamHub:
             return web.json_response(
                 {"code": 2, "msg": "Invalid request: too many parameters"}, status=400
             )
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
+        ws = sockets.websocket(64 * 1024)
         await ws.prepare(request)
         client = StreamClient(ws, request, combined, self)
         self.clients.add(client)

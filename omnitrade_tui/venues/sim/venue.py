@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import math
 import random
 import secrets
 import time
@@ -245,9 +246,13 @@ class SimVenue:
             times.popleft()
         limit = self.orders_per_10s
         if len(times) + orders > limit:
-            raise SimError(
+            exc = SimError(
                 -1015, f"Too many new orders; current limit is {limit} orders per 10 SECOND.", 429
             )
+            # Until enough of the window's orders have aged out of it.
+            oldest = times[min(len(times) - 1, len(times) + orders - limit - 1)]
+            exc.retry_after_s = max(1, math.ceil(10 - (now - oldest)))
+            raise exc
         times.extend([now] * orders)
         self.orders_today[account.account_id] = (
             self.orders_today.get(account.account_id, 0) + orders

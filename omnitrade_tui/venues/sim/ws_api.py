@@ -30,7 +30,7 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from omnitrade_tui.venues.sim import params as P
-from omnitrade_tui.venues.sim import rest
+from omnitrade_tui.venues.sim import rest, sockets
 from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, ws_payload
@@ -134,6 +134,8 @@ _METHODS: dict[str, rest.Route] = {
     "ticker.24hr": rest.ticker_24hr,
     "ticker.price": rest.ticker_price,
     "ticker.book": rest.ticker_book,
+    "ticker": rest.ticker_window,
+    "ticker.tradingDay": rest.ticker_trading_day,
     "order.place": rest.new_order,
     "order.test": rest.test_order,
     "order.status": rest.query_order,
@@ -382,7 +384,7 @@ class Session:
 async def handle(request: web.Request) -> web.WebSocketResponse:
     """Serve one WebSocket-API connection until it closes."""
     venue: SimVenue = request.app[VENUE_KEY]
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=256 * 1024)
+    ws = sockets.websocket(256 * 1024)
     await ws.prepare(request)
     session = Session(venue, ws, request)
     writer = session.writer_task = asyncio.ensure_future(session.writer())
