@@ -344,3 +344,39 @@ def kline_event(c: Candle, event_ms: int, first_id: int, last_id: int) -> dict[s
             "B": "0",
         },
     }
+
+
+# Fields that hold a time, in REST and WebSocket-API answers.
+_TIME_KEYS = frozenset(
+    (
+        "serverTime",
+        "time",
+        "updateTime",
+        "transactTime",
+        "transactionTime",
+        "workingTime",
+        "openTime",
+        "closeTime",
+        "authorizedSince",
+        "connectedSince",
+        "T",
+    )
+)
+
+
+def in_microseconds(value: Any) -> Any:
+    """An answer with its times in microseconds (``X-MBX-TIME-UNIT: MICROSECOND``, or
+    ``timeUnit=MICROSECOND`` on the WebSocket API's URL): the time fields, and a kline
+    row's open and close times."""
+    if isinstance(value, dict):
+        return {
+            k: v * 1000
+            if k in _TIME_KEYS and isinstance(v, int) and not isinstance(v, bool)
+            else in_microseconds(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        if len(value) == 12 and isinstance(value[0], int) and isinstance(value[6], int):
+            return [v * 1000 if i in (0, 6) else v for i, v in enumerate(value)]  # a kline
+        return [in_microseconds(v) for v in value]
+    return value

@@ -42,6 +42,7 @@ from omnitrade_tui.venues.sim.render import (
     cancel_report,
     f8,
     ff,
+    in_microseconds,
     kline_row,
     list_cancel_report,
     order_query,
@@ -238,6 +239,8 @@ def endpoint(cost: Cost) -> Callable[[Handler], Route]:
                 if exc.retry_after_s is not None:
                     headers["Retry-After"] = str(exc.retry_after_s)
                 return _json(exc.body(), exc.status, headers)
+            if request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND":
+                result = in_microseconds(result)
             if call.order_counted:
                 counts = venue.order_counts(call.account)
                 headers["X-MBX-ORDER-COUNT-10S"] = str(counts[0])
@@ -324,11 +327,29 @@ async def server_time(call: Call) -> dict[str, Any]:
 @endpoint(20)
 async def exchange_info(call: Call) -> dict[str, Any]:
     venue = call.venue
+    params = call.params
     wanted = None
-    if "symbol" in call.params:
+    if "symbol" in params:
         wanted = [call.symbol()]
-    elif "symbols" in call.params:
+    elif "symbols" in params:
         wanted = _listed(call)
+    if wanted is not None and ("permissions" in params or "symbolStatus" in params):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    status = params.get("symbolStatus")
+    if status is not None and status not in ("TRADING", "HALT", "BREAK"):
+        raise SimError(-1130, "Data sent for parameter 'symbolStatus' is not valid.")
+    # Every symbol here is SPOT; without `permissions` SPOT, MARGIN and LEVERAGED show.
+    permissions = _permissions(params.get("permissions"))
+    symbols = [
+        i.to_exchange_info()
+        for s, i in venue.engine.instruments.items()
+        if (wanted is None or s in wanted)
+        and (status is None or i.status == status)
+        and "SPOT" in permissions
+    ]
+    if params.get("showPermissionSets") == "false":
+        for entry in symbols:
+            entry["permissionSets"] = []
     return {
         "timezone": "UTC",
         "serverTime": venue.now_ms(),
@@ -349,12 +370,21 @@ async def exchange_info(call: Call) -> dict[str, Any]:
             },
         ],
         "exchangeFilters": [],
-        "symbols": [
-            i.to_exchange_info()
-            for s, i in venue.engine.instruments.items()
-            if wanted is None or s in wanted
-        ],
+        "symbols": symbols,
     }
+
+
+def _permissions(raw: str | None) -> set[str]:
+    """``permissions``: one name or a JSON list of names (SPOT, MARGIN, LEVERAGED when
+    absent)."""
+    if raw is None or raw == "":
+        return {"SPOT", "MARGIN", "LEVERAGED"}
+    if raw.startswith("["):
+        try:
+            return set(msgspec.json.decode(raw, type=list[str]))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise SimError(-1130, "Data sent for parameter 'permissions' is not valid.") from None
+    return {raw}
 
 
 # -- market data ------------------------------------------------------------------------------
@@ -889,6 +919,48 @@ def order_rate_limits(per_10s: int, ten_s: int, day: int) -> list[dict[str, Any]
     ]
 
 
+def _refuse(message: str, code: int = -2010) -> Handler:
+    """An endpoint of a feature the venue's symbols do not have: signed and checked like
+    the real one, then refused as Binance refuses a symbol without it."""
+
+    async def refuse(call: Call) -> Any:
+        call.signed()
+        call.symbol()
+        raise SimError(code, message)
+
+    return refuse
+
+
+_NOT_PERMITTED = "This symbol is not permitted for this account."
+sor_order = endpoint(1)(_refuse(_NOT_PERMITTED))
+sor_order_test = endpoint(1)(_refuse(_NOT_PERMITTED))
+oto = endpoint(1)(_refuse("OTO orders are not supported for this symbol."))
+opo = endpoint(1)(_refuse("OPO orders are not supported for this symbol."))
+amend_keep_priority = endpoint(4)(_refuse("Order amend is not supported for this symbol.", -2038))
+
+
+@endpoint(20)
+async def my_allocations(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/myAllocations``: none, since no symbol here trades through SOR."""
+    call.signed()
+    call.symbol()
+    return []
+
+
+@endpoint(4)
+async def order_amendments(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/order/amendments``: none (amend-keep-priority is refused); -2013 for
+    an order that does not exist."""
+    account = call.signed()
+    symbol = call.symbol()
+    found = call.venue.engine.find_order(
+        account, symbol, P.integer(call.params, "orderId"), call.params.get("origClientOrderId")
+    )
+    if found is None:
+        raise no_such_order()
+    return []
+
+
 def _half(body: dict[str, Any] | None, error: SimError | None) -> dict[str, Any] | None:
     """One half of a cancel-replace's ``data``: its answer, or its error body."""
     return error.body() if error is not None else body
@@ -1074,3 +1146,12 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v3/allOrderList", all_order_lists)
     r.add_get("/api/v3/rateLimit/order", unfilled_order_count)
     r.add_get("/api/v3/account/commission", commission)
+    r.add_post("/api/v3/sor/order", sor_order)
+    r.add_post("/api/v3/sor/order/test", sor_order_test)
+    for kind in ("oto", "otoco"):
+        r.add_post(f"/api/v3/orderList/{kind}", oto)
+    for kind in ("opo", "opoco"):
+        r.add_post(f"/api/v3/orderList/{kind}", opo)
+    r.add_put("/api/v3/order/amend/keepPriority", amend_keep_priority)
+    r.add_get("/api/v3/order/amendments", order_amendments)
+    r.add_get("/api/v3/myAllocations", my_allocations)

@@ -36,6 +36,7 @@ from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, ws_payload
 from omnitrade_tui.venues.sim.errors import SimError
 from omnitrade_tui.venues.sim.outbox import Outbox, cut_off
+from omnitrade_tui.venues.sim.render import in_microseconds
 
 if TYPE_CHECKING:
     from omnitrade_tui.venues.sim.venue import SimVenue
@@ -153,6 +154,15 @@ _METHODS: dict[str, rest.Route] = {
     "orderList.cancel": rest.cancel_order_list,
     "openOrderLists.status": rest.open_order_lists,
     "allOrderLists": rest.all_order_lists,
+    "sor.order.place": rest.sor_order,
+    "sor.order.test": rest.sor_order_test,
+    "orderList.place.oto": rest.oto,
+    "orderList.place.otoco": rest.oto,
+    "orderList.place.opo": rest.opo,
+    "orderList.place.opoco": rest.opo,
+    "order.amend.keepPriority": rest.amend_keep_priority,
+    "order.amendments": rest.order_amendments,
+    "myAllocations": rest.my_allocations,
 }
 METHODS = frozenset(
     [
@@ -188,6 +198,7 @@ class Session:
         self.authorized_since: int | None = None
         self.logon_sub: UserSubscription | None = None  # userDataStream.subscribe's
         self.return_rate_limits = request.query.get("returnRateLimits") != "false"
+        self.microseconds = request.query.get("timeUnit", "").upper() == "MICROSECOND"
 
     def push(self, payload: dict[str, Any]) -> None:
         """Queue an answer or event for this connection (past the outbox's bound the
@@ -371,6 +382,8 @@ class Session:
             log.exception("simulated WebSocket API: %s failed", request.method[:64])
             self.push({"id": request.id, "status": 500, "error": _UNKNOWN_ERROR})
             return
+        if self.microseconds:
+            result = in_microseconds(result)
         answer: dict[str, Any] = {"id": request.id, "status": 200, "result": result}
         if wants_limits:
             answer["rateLimits"] = limits

@@ -157,3 +157,55 @@ async def test_test_order_computes_commission_rates(
         "discount",
     }
     assert rates["standardCommissionForOrder"] == {"maker": "0.00100000", "taker": "0.00100000"}
+
+
+async def test_times_in_microseconds_when_asked(sim: SimVenue, http: aiohttp.ClientSession) -> None:
+    headers = {"X-MBX-TIME-UNIT": "MICROSECOND"}
+    async with http.get(f"{sim.rest_url}/v3/time", headers=headers) as resp:
+        micro = (await resp.json())["serverTime"]
+    assert abs(micro - sim.now_ms() * 1000) < 5_000_000
+    params = {"symbol": "ETHUSDT", "interval": "1m", "limit": "2"}
+    async with http.get(f"{sim.rest_url}/v3/klines", params=params, headers=headers) as resp:
+        row = (await resp.json())[0]
+    assert row[0] % 60_000_000 == 0 and row[6] == row[0] + 60_000_000 - 1000
+    async with http.ws_connect(sim.ws_api_url + "?timeUnit=MICROSECOND") as ws:
+        await ws.send_str('{"id":1,"method":"time"}')
+        answer = await ws.receive_json()
+    assert answer["result"]["serverTime"] > 10**15
+
+
+async def test_exchange_info_filters(sim: SimVenue, http: aiohttp.ClientSession) -> None:
+    async def symbols(**params: str) -> Any:
+        status, body, _ = await get(http, sim, "exchangeInfo", **params)
+        return body["symbols"] if status == 200 else body
+
+    assert [s["symbol"] for s in await symbols(permissions="SPOT")] == ["ETHUSDT"]
+    assert await symbols(permissions='["MARGIN","LEVERAGED"]') == []
+    assert await symbols(symbolStatus="HALT") == []
+    assert len(await symbols(symbolStatus="TRADING")) == 1
+    (entry,) = await symbols(showPermissionSets="false")
+    assert entry["permissionSets"] == []
+    assert (await symbols(symbol="ETHUSDT", permissions="SPOT"))["code"] == -1128
+
+
+async def test_features_out_of_scope_are_refused_as_binance_refuses_a_symbol_without_them(
+    sim: SimVenue, http: aiohttp.ClientSession
+) -> None:
+    info = (await get(http, sim, "exchangeInfo", symbol="ETHUSDT"))[1]["symbols"][0]
+    assert (info["otoAllowed"], info["opoAllowed"], info["amendAllowed"]) == (False,) * 3
+    refused = {
+        ("POST", "sor/order"): (-2010, "This symbol is not permitted for this account."),
+        ("POST", "sor/order/test"): (-2010, "This symbol is not permitted for this account."),
+        ("POST", "orderList/oto"): (-2010, "OTO orders are not supported for this symbol."),
+        ("POST", "orderList/otoco"): (-2010, "OTO orders are not supported for this symbol."),
+        ("POST", "orderList/opo"): (-2010, "OPO orders are not supported for this symbol."),
+        ("PUT", "order/amend/keepPriority"): (
+            -2038,
+            "Order amend is not supported for this symbol.",
+        ),
+    }
+    for (method, path), (code, msg) in refused.items():
+        status, body, _ = await signed(http, sim, method, path, {"symbol": "ETHUSDT"})
+        assert (status, body) == (400, {"code": code, "msg": msg}), path
+    status, body, _ = await signed(http, sim, "GET", "myAllocations", {"symbol": "ETHUSDT"})
+    assert (status, body) == (200, [])
