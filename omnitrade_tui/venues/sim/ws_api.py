@@ -84,6 +84,17 @@ def _strings(params: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _as_ws_list_cancel(result: dict[str, Any]) -> dict[str, Any]:
+    """``orderList.cancel``'s leg reports as web-socket-api.md shows them: each leg by its
+    own client id, without the REST answer's ``origClientOrderId``."""
+    reports = []
+    for report in result.get("orderReports", []):
+        leg = dict(report)
+        leg["clientOrderId"] = leg.pop("origClientOrderId", leg["clientOrderId"])
+        reports.append(leg)
+    return {**result, "orderReports": reports}
+
+
 def _weight_limits(venue: SimVenue, used: int) -> list[dict[str, Any]]:
     """The REQUEST_WEIGHT entry of an answer's ``rateLimits``."""
     return [
@@ -335,6 +346,8 @@ class Session:
                 429,
             )
         result = await handler(call)
+        if name == "orderList.cancel":
+            result = _as_ws_list_cancel(result)
         limits = _weight_limits(venue, used)
         if call.order_counted:
             ten_s, day = venue.order_counts(call.account)
