@@ -18,12 +18,14 @@ _KINDS = (
 
 _KNOWN_KINDS = frozenset(_KINDS)
 ALL_MINI_TICKERS = "!miniTicker@arr"
+# python-binance's miniticker_socket asks for it with its update speed spelled out.
+ALL_MINI_TICKERS_1S = "!miniTicker@arr@1000ms"
 
 
 def is_stream_name(name: str) -> bool:
     """Whether ``name`` is spelled as a stream this venue serves, for any symbol."""
     symbol, _, kind = name.partition("@")
-    return name == ALL_MINI_TICKERS or (
+    return name in (ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S) or (
         bool(symbol) and symbol == symbol.lower() and kind in _KNOWN_KINDS
     )
 

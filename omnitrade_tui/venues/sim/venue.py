@@ -64,7 +64,7 @@ from omnitrade_tui.venues.sim.matching import (
     SimEvent,
     TradePrinted,
 )
-from omnitrade_tui.venues.sim.names import ALL_MINI_TICKERS, stream_names
+from omnitrade_tui.venues.sim.names import ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S, stream_names
 from omnitrade_tui.venues.sim.render import (
     account_position,
     execution_report,
@@ -138,7 +138,11 @@ class SimVenue:
             for i, s in enumerate(self.engine.instruments)
         }
         self._streams = frozenset(
-            [ALL_MINI_TICKERS, *(n for s in self.markets for n in stream_names(s))]
+            [
+                ALL_MINI_TICKERS,
+                ALL_MINI_TICKERS_1S,
+                *(n for s in self.markets for n in stream_names(s)),
+            ]
         )
         self.engine.listeners.append(self._on_event)
         self.replay = replay
@@ -346,8 +350,9 @@ class SimVenue:
             market.flush_klines(now)
             if slow:
                 market.flush_second(now)
-        if slow and self.hub.wanted(ALL_MINI_TICKERS):
-            self.hub.publish(ALL_MINI_TICKERS, [m.mini_ticker(now) for m in self.markets.values()])
+        for name in (ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S):
+            if slow and self.hub.wanted(name):
+                self.hub.publish(name, [m.mini_ticker(now) for m in self.markets.values()])
         self.hub.delay_s = faults.delay_ms / 1000
         if faults.max_connection_s:
             self.hub.expire(faults.max_connection_s)

@@ -12,6 +12,7 @@ and amend-keep-priority (refused, see ``test_small_conformance``), and ``get_pro
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -347,4 +348,65 @@ async def test_websocket_api_calls_answer_as_documented(client: tuple[SimVenue, 
         ("ws_get_allocations", "myAllocations", lambda: c.ws_get_allocations(**btc)),
     ]
     problems = await check(calls, EXAMPLES["ws_api"])
+    assert problems == [], "\n".join(problems)
+
+    # User data over the same WebSocket-API connection (python-binance's user_socket).
+    events = EXAMPLES["events"]
+    seen: dict[str, Any] = {}
+    async with BinanceSocketManager(c).user_socket() as user:
+        await c.create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+        await oco()
+        await c.v3_delete_order_list(symbol="BTCUSDT", orderListId=placed["list"])
+        wanted = {"executionReport", "outboundAccountPosition", "listStatus"}
+        while not wanted <= set(seen):
+            event = await asyncio.wait_for(user.recv(), 5)
+            seen.setdefault(event["e"], event)
+    for kind in sorted(wanted):
+        problems += [f"user data ({kind}): {d}" for d in matches_one(seen[kind], [events[kind]])]
+    assert problems == [], "\n".join(problems)
+
+
+async def first_message(socket: Any, wanted: Callable[[Any], bool] = lambda m: True) -> Any:
+    """The first message of a python-binance socket that ``wanted`` accepts."""
+    async with socket as s:
+        while True:
+            message = await asyncio.wait_for(s.recv(), 6)
+            if wanted(message):
+                return message
+
+
+async def test_market_streams_send_what_the_documents_show(
+    client: tuple[SimVenue, Any],
+) -> None:
+    _, c = client
+    bsm = BinanceSocketManager(c)
+    events = EXAMPLES["events"]
+    sockets = {
+        "trade_socket": (bsm.trade_socket("BTCUSDT"), "trade"),
+        "aggtrade_socket": (bsm.aggtrade_socket("BTCUSDT"), "aggTrade"),
+        "kline_socket": (bsm.kline_socket("BTCUSDT", "1m"), "kline"),
+        "depth_socket (diff)": (bsm.depth_socket("BTCUSDT"), "depthUpdate"),
+        "depth_socket (diff, 100ms)": (bsm.depth_socket("BTCUSDT", interval=100), "depthUpdate"),
+        "depth_socket (5)": (bsm.depth_socket("BTCUSDT", depth="5"), "depthN"),
+        "depth_socket (20, 100ms)": (
+            bsm.depth_socket("BTCUSDT", depth="20", interval=100),
+            "depthN",
+        ),
+        "symbol_ticker_socket": (bsm.symbol_ticker_socket("BTCUSDT"), "24hrTicker"),
+        "symbol_miniticker_socket": (bsm.symbol_miniticker_socket("BTCUSDT"), "24hrMiniTicker"),
+        "symbol_book_ticker_socket": (bsm.symbol_book_ticker_socket("BTCUSDT"), "bookTicker"),
+        "miniticker_socket": (bsm.miniticker_socket(), "24hrMiniTicker"),
+    }
+    names = list(sockets)
+    answers = await asyncio.gather(*(first_message(sockets[n][0]) for n in names))
+    problems = []
+    for name, answer in zip(names, answers, strict=True):
+        doc = sockets[name][1]
+        payload = answer[0] if name == "miniticker_socket" else answer
+        problems += [f"{name} ({doc}): {d}" for d in matches_one(payload, [events[doc]])]
+    multiplexed = await first_message(
+        bsm.multiplex_socket(["btcusdt@trade", "ethusdt@kline_1m"]),
+        lambda m: m.get("stream") == "ethusdt@kline_1m",
+    )
+    problems += [f"multiplex: {d}" for d in matches_one(multiplexed["data"], [events["kline"]])]
     assert problems == [], "\n".join(problems)
