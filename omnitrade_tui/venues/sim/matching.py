@@ -17,6 +17,7 @@ event records, which the wire server turns into stream frames and user-data even
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -124,6 +125,9 @@ class PreventedMatch:
     price: Decimal
     taker_qty: Decimal  # zero when the taker lost nothing to it (EXPIRE_MAKER)
     maker_qty: Decimal  # zero when the maker lost nothing to it (EXPIRE_TAKER)
+    symbol: str = ""
+    mode: str = ""  # the taker's selfTradePreventionMode
+    time_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -171,6 +175,7 @@ class MatchingEngine:
         self._next_order_id = 1
         self._next_list_id = 1
         self.order_lists: dict[int, OrderList] = {}
+        self.prevented_log: dict[int, deque[PreventedMatch]] = {}
         self._lists_changed: list[OrderList] = []
         self.orders: dict[tuple[str, int], SimOrder] = {}
         self._by_client: dict[tuple[int, str, str], SimOrder] = {}
@@ -667,9 +672,21 @@ class MatchingEngine:
             taker_qty = taker_left if taker_done else ZERO
         match_id = self._prevented_ids[book.symbol]
         self._prevented_ids[book.symbol] += 1
-        self._prevented.append(
-            PreventedMatch(match_id, taker.order_id, maker.order_id, price, taker_qty, maker_qty)
+        prevented = PreventedMatch(
+            match_id,
+            taker.order_id,
+            maker.order_id,
+            price,
+            taker_qty,
+            maker_qty,
+            book.symbol,
+            str(mode),
+            self.clock(),
         )
+        self._prevented.append(prevented)
+        if taker.account.keep_history:  # myPreventedMatches, bounded like myTrades
+            log = self.prevented_log.setdefault(taker.account.account_id, deque(maxlen=10_000))
+            log.append(prevented)
         if maker_qty > 0:
             self._prevent_resting(book, maker, maker_qty, match_id, taker.order_id)
         if taker_qty > 0:

@@ -939,6 +939,51 @@ opo = endpoint(1)(_refuse("OPO orders are not supported for this symbol."))
 amend_keep_priority = endpoint(4)(_refuse("Order amend is not supported for this symbol.", -2038))
 
 
+def _prevented_weight(call: Call) -> int:
+    return 2 if "preventedMatchId" in call.params else 20
+
+
+@endpoint(_prevented_weight)
+async def my_prevented_matches(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/myPreventedMatches``: by ``preventedMatchId``, or by ``orderId``
+    (from ``fromPreventedMatchId``, ``limit`` of them)."""
+    acct = call.signed()
+    symbol = call.symbol()
+    params = call.params
+    match_id = P.integer(params, "preventedMatchId")
+    order_id = P.integer(params, "orderId")
+    from_id = P.integer(params, "fromPreventedMatchId")
+    if (match_id is None) == (order_id is None) or (from_id is not None and order_id is None):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    limit = P.limit(params, 500, 1000)
+    rows = [
+        p
+        for p in call.venue.engine.prevented_log.get(acct.account_id, ())
+        if p.symbol == symbol
+        and (match_id is None or p.prevented_match_id == match_id)
+        and (order_id is None or order_id in (p.taker_order_id, p.maker_order_id))
+        and (from_id is None or p.prevented_match_id >= from_id)
+    ][:limit]
+    out = []
+    for p in rows:
+        row: dict[str, Any] = {
+            "symbol": p.symbol,
+            "preventedMatchId": p.prevented_match_id,
+            "takerOrderId": p.taker_order_id,
+            "makerSymbol": p.symbol,
+            "makerOrderId": p.maker_order_id,
+            "tradeGroupId": -1,  # the sim has no trade groups
+            "selfTradePreventionMode": p.mode,
+            "price": f8(p.price),
+            "makerPreventedQuantity": f8(p.maker_qty),
+            "transactTime": p.time_ms,
+        }
+        if p.taker_qty:
+            row["takerPreventedQuantity"] = f8(p.taker_qty)
+        out.append(row)
+    return out
+
+
 @endpoint(20)
 async def my_allocations(call: Call) -> list[dict[str, Any]]:
     """``GET /api/v3/myAllocations``: none, since no symbol here trades through SOR."""
@@ -1155,3 +1200,4 @@ def add_routes(app: web.Application) -> None:
     r.add_put("/api/v3/order/amend/keepPriority", amend_keep_priority)
     r.add_get("/api/v3/order/amendments", order_amendments)
     r.add_get("/api/v3/myAllocations", my_allocations)
+    r.add_get("/api/v3/myPreventedMatches", my_prevented_matches)

@@ -174,6 +174,7 @@ _METHODS: dict[str, rest.Route] = {
     "order.amend.keepPriority": rest.amend_keep_priority,
     "order.amendments": rest.order_amendments,
     "myAllocations": rest.my_allocations,
+    "myPreventedMatches": rest.my_prevented_matches,
 }
 METHODS = frozenset(
     [

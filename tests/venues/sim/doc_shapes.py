@@ -35,6 +35,7 @@ CONDITIONAL = frozenset(
         "workingTime",
         "fills",
         "preventedMatches",
+        "takerPreventedQuantity",  # as in the FULL answer's preventedMatches
         "origQuoteOrderQty",
         "selfTradePreventionMode",
         "sors",  # exchangeInfo: "Present only when SOR is available."

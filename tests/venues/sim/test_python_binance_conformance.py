@@ -1,12 +1,14 @@
 """Every spot call python-binance makes that Binance still serves, unchanged, against the
 venue, each answer compared field by field with the documents' example.
 
-REST, the WebSocket API (``ws_*``), the market streams of ``BinanceSocketManager`` and the
-user socket. Left out: ``sapi`` (wallet, margin, savings: not the spot API), the listenKey
-calls (``stream_get_listen_key`` and kin: Binance retired listenKeys for the WebSocket
-API's user data), retired stream names (``!ticker@arr``, ``!bookTicker``), SOR, OTO/OTOCO
-and amend-keep-priority (refused, see ``test_small_conformance``), and ``get_products``
-(a web page's endpoint, not the API). The DepthCacheManager runs in
+REST (with python-binance's helpers and ``v3_*`` spellings), the WebSocket API
+(``ws_*``), the market streams of ``BinanceSocketManager`` and the user socket. Left out:
+``sapi`` (wallet, margin, savings: not the spot API), the listenKey calls
+(``stream_get_listen_key`` and kin: Binance retired listenKeys for the WebSocket API's user
+data), ``v3_post_cancel_replace`` (python-binance's path for it, ``/api/v3/cancelReplace``,
+is not one Binance serves), retired stream names (``!ticker@arr``, ``!bookTicker``), SOR,
+OTO/OTOCO and amend-keep-priority (refused, see ``test_coverage_doc``), and
+``get_products`` (a web page's endpoint, not the API). The DepthCacheManager runs in
 ``test_python_binance``.
 """
 
@@ -20,6 +22,8 @@ from typing import Any
 import pytest
 from binance import AsyncClient, BinanceSocketManager
 
+from omnitrade_tui.domain import OrderRequest, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.enums import SelfTradePreventionMode
 from omnitrade_tui.venues.sim.venue import SimVenue
 from tests.venues.sim.doc_shapes import EXAMPLES, matches_one
 
@@ -222,6 +226,192 @@ async def test_rest_calls_answer_as_documented(client: tuple[SimVenue, Any]) -> 
     assert problems == [], "\n".join(problems)
 
 
+async def test_rest_helpers_and_v3_twins_answer_as_documented(
+    client: tuple[SimVenue, Any],
+) -> None:
+    """python-binance's helpers over the same endpoints (order_limit_buy, get_symbol_info,
+    the paginating iterators, ...) and its ``v3_*`` spellings of them, and the prevented
+    matches of a self-trade."""
+    sim, c = client
+    p = prices(sim)
+    rest = EXAMPLES["rest"]
+    btc = {"symbol": "BTCUSDT"}
+    placed: dict[str, Any] = {}
+    info = rest["GET /api/v3/exchangeInfo"][0]
+    balances = rest["GET /api/v3/account"][0]["balances"]
+
+    async def limit_buy() -> Any:
+        answer = await c.order_limit_buy(**btc, quantity="0.001", price=p["low"])
+        placed["orderId"] = answer["orderId"]
+        return answer
+
+    async def v3_post() -> Any:
+        answer = await c.v3_post_order(
+            **btc, side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.001", price=p["low"]
+        )
+        placed["orderId"] = answer["orderId"]
+        return answer
+
+    async def self_trade() -> Any:
+        # Our own sell inside the spread, then our own buy meeting it with EXPIRE_MAKER,
+        # placed in one step so the generated market cannot trade in between.
+        book = sim.engine.books["BTCUSDT"]
+        bid, ask = book.bids.best(), book.asks.best()
+        assert bid is not None and ask is not None and ask - bid >= Decimal("0.02")
+        inside = ((bid + ask) / 2).quantize(Decimal("0.01"))
+        account = sim.engine.accounts[sim.keys.lookup(sim.demo_key[0]).account_id]
+        sell = sim.engine.place(
+            account,
+            OrderRequest(
+                symbol="BTCUSDT",
+                side=Side.SELL,
+                type=OrderType.LIMIT,
+                price=inside,
+                quantity=Decimal("0.001"),
+                time_in_force=TimeInForce.GTC,
+            ),
+        ).order
+        sim.engine.place(
+            account,
+            OrderRequest(
+                symbol="BTCUSDT",
+                side=Side.BUY,
+                type=OrderType.LIMIT,
+                price=inside,
+                quantity=Decimal("0.001"),
+                time_in_force=TimeInForce.IOC,
+                stp_mode=SelfTradePreventionMode.EXPIRE_MAKER,
+            ),
+        )
+        answer = await c.get_prevented_matches(**btc, orderId=sell.order_id)
+        assert len(answer) == 1 and answer[0]["makerOrderId"] == sell.order_id
+        return answer
+
+    async def collect(agen: Any, most: int) -> list[Any]:
+        if asyncio.iscoroutine(agen):  # the klines generator is handed out by a coroutine
+            agen = await agen
+        out = []
+        async for item in agen:
+            out.append(item)
+            if len(out) >= most:
+                break
+        return out
+
+    now_ms = sim.now_ms()
+    calls: list[Call] = [
+        ("get_symbol_info", "symbol", lambda: c.get_symbol_info("BTCUSDT")),
+        ("get_asset_balance", "balance", lambda: c.get_asset_balance(asset="USDT")),
+        (
+            "get_historical_klines",
+            "GET /api/v3/klines",
+            lambda: c.get_historical_klines("BTCUSDT", "1m", now_ms - 3_600_000, now_ms),
+        ),
+        (
+            "get_historical_klines_generator",
+            "GET /api/v3/klines",
+            lambda: collect(
+                c.get_historical_klines_generator("BTCUSDT", "1h", now_ms - 86_400_000), 5
+            ),
+        ),
+        (
+            "aggregate_trade_iter",
+            "GET /api/v3/aggTrades",
+            lambda: collect(c.aggregate_trade_iter("BTCUSDT", last_id=0), 5),
+        ),
+        ("order_limit_buy", "POST /api/v3/order", limit_buy),
+        (
+            "order_market_sell",
+            "POST /api/v3/order",
+            lambda: c.order_market_sell(**btc, quantity="0.001"),
+        ),
+        (
+            "order_oco_sell",
+            "POST /api/v3/orderList/oco",
+            lambda: c.order_oco_sell(
+                **btc,
+                quantity="0.001",
+                aboveType="LIMIT_MAKER",
+                abovePrice=p["high"],
+                belowType="STOP_LOSS_LIMIT",
+                belowStopPrice=p["low"],
+                belowPrice=p["lower"],
+                belowTimeInForce="GTC",
+            ),
+        ),
+        ("get_prevented_matches", "GET /api/v3/myPreventedMatches", self_trade),
+        ("v3_get_account", "GET /api/v3/account", c.v3_get_account),
+        ("v3_post_order", "POST /api/v3/order", v3_post),
+        (
+            "v3_get_order",
+            "GET /api/v3/order",
+            lambda: c.v3_get_order(**btc, orderId=placed["orderId"]),
+        ),
+        ("v3_get_open_orders", "GET /api/v3/openOrders", lambda: c.v3_get_open_orders(**btc)),
+        ("v3_get_all_orders", "GET /api/v3/allOrders", lambda: c.v3_get_all_orders(**btc)),
+        ("v3_get_my_trades", "GET /api/v3/myTrades", lambda: c.v3_get_my_trades(**btc)),
+        (
+            "v3_post_order_test",
+            "POST /api/v3/order/test",
+            lambda: c.v3_post_order_test(**btc, side="BUY", type="MARKET", quantity="0.001"),
+        ),
+        (
+            "v3_post_order_cancel_replace",
+            "POST /api/v3/order/cancelReplace",
+            lambda: c.v3_post_order_cancel_replace(
+                **btc,
+                side="BUY",
+                type="LIMIT",
+                timeInForce="GTC",
+                quantity="0.001",
+                price=p["lower"],
+                cancelReplaceMode="ALLOW_FAILURE",
+                cancelOrderId=placed["orderId"],
+            ),
+        ),
+        ("v3_post_order (again)", "POST /api/v3/order", v3_post),
+        (
+            "v3_delete_order",
+            "DELETE /api/v3/order",
+            lambda: c.v3_delete_order(**btc, orderId=placed["orderId"]),
+        ),
+        ("v3_get_open_order_list", "GET /api/v3/openOrderList", c.v3_get_open_order_list),
+        ("v3_get_rate_limit_order", "GET /api/v3/rateLimit/order", c.v3_get_rate_limit_order),
+        (
+            "v3_get_my_prevented_matches",
+            "GET /api/v3/myPreventedMatches",
+            lambda: c.v3_get_my_prevented_matches(**btc, preventedMatchId=0),
+        ),
+        (
+            "v3_get_my_allocations",
+            "GET /api/v3/myAllocations",
+            lambda: c.v3_get_my_allocations(**btc),
+        ),
+        (
+            "v3_post_order_list_oco",
+            "POST /api/v3/orderList/oco",
+            lambda: c.v3_post_order_list_oco(
+                **btc,
+                side="SELL",
+                quantity="0.001",
+                aboveType="LIMIT_MAKER",
+                abovePrice=p["high"],
+                belowType="STOP_LOSS_LIMIT",
+                belowStopPrice=p["low"],
+                belowPrice=p["lower"],
+                belowTimeInForce="GTC",
+            ),
+        ),
+        (
+            "v3_delete_open_orders",
+            "DELETE /api/v3/openOrders",
+            lambda: c.v3_delete_open_orders(**btc),
+        ),
+    ]
+    examples = {**rest, "symbol": [info["symbols"][0]], "balance": [balances[0]]}
+    problems = await check(calls, examples)
+    assert problems == [], "\n".join(problems)
+
+
 # python-binance's WebSocket-API reader notices its own close only at its 10 s receive
 # timeout, so closing the client takes 10 s whatever the venue does.
 @pytest.mark.slow
@@ -346,6 +536,11 @@ async def test_websocket_api_calls_answer_as_documented(client: tuple[SimVenue, 
             lambda: c.ws_get_commission_rates(**btc),
         ),
         ("ws_get_allocations", "myAllocations", lambda: c.ws_get_allocations(**btc)),
+        (
+            "ws_get_prevented_matches",
+            "myPreventedMatches",
+            lambda: c.ws_get_prevented_matches(**btc, orderId=placed["orderId"]),
+        ),
     ]
     problems = await check(calls, EXAMPLES["ws_api"])
     assert problems == [], "\n".join(problems)
