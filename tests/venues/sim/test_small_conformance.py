@@ -209,3 +209,13 @@ async def test_features_out_of_scope_are_refused_as_binance_refuses_a_symbol_wit
         assert (status, body) == (400, {"code": code, "msg": msg}), path
     status, body, _ = await signed(http, sim, "GET", "myAllocations", {"symbol": "ETHUSDT"})
     assert (status, body) == (200, [])
+
+
+async def test_stream_times_in_microseconds_when_asked(
+    sim: SimVenue, http: aiohttp.ClientSession
+) -> None:
+    url = f"{sim.stream_url}stream?streams=ethusdt@kline_1m&timeUnit=MICROSECOND"
+    async with http.ws_connect(url) as ws:
+        frame = (await ws.receive_json(timeout=5))["data"]
+    assert frame["E"] > 10**15 and frame["k"]["t"] % 60_000_000 == 0
+    assert frame["k"]["T"] == frame["k"]["t"] + 60_000_000 - 1000
