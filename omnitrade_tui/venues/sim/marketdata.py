@@ -22,7 +22,12 @@ from omnitrade_tui.domain.models import Candle, Trade
 from omnitrade_tui.venues.sim.history import KlineHistory
 from omnitrade_tui.venues.sim.klinetime import kline_close, kline_open
 from omnitrade_tui.venues.sim.matching import LevelChanged, MatchingEngine, TradePrinted
-from omnitrade_tui.venues.sim.names import DEPTH_LEVELS, KLINE_INTERVALS, KLINE_ZONES
+from omnitrade_tui.venues.sim.names import (
+    DEPTH_LEVELS,
+    KLINE_INTERVALS,
+    KLINE_ZONES,
+    ROLLING_WINDOWS,
+)
 from omnitrade_tui.venues.sim.render import f8, ff, kline_event
 from omnitrade_tui.venues.sim.streams import StreamHub
 
@@ -305,8 +310,76 @@ class SymbolMarket:
                 last = t.trade_id if last < 0 else last
         return kline_event(candle, now_ms, first, last)
 
+    def average_price(self) -> tuple[float, int | None]:
+        """The 5-minute volume-weighted price (the mid or last price when nothing
+        traded), and the last trade's time."""
+        candles = self.history.klines("1m", limit=5)
+        volume = sum(c.volume for c in candles)
+        price = (
+            sum(c.quote_volume for c in candles) / volume
+            if volume
+            else float(self.engine.avg_price(self.symbol) or 0)
+        )
+        return price, self.trades[-1].time_ms if self.trades else None
+
+    def window_stats(self, open_ms: int, close_ms: int) -> dict[str, Any]:
+        """Statistics between two times from the klines and the trades kept, in the
+        rolling-window stream's names (REST renames them)."""
+        interval = "1m" if close_ms - open_ms <= 2 * 86_400_000 else "1h"
+        candles = self.history.klines(interval, open_ms, close_ms, limit=100_000)
+        first = last_id = -1
+        for t in reversed(self.trades):
+            if t.time_ms < open_ms:
+                break
+            if t.time_ms <= close_ms:
+                first = t.trade_id
+                last_id = t.trade_id if last_id < 0 else last_id
+        last = float(self.history.last_close() or 0)
+        o = candles[0].open if candles else last
+        c = candles[-1].close if candles else last
+        volume = sum(k.volume for k in candles)
+        quote = sum(k.quote_volume for k in candles)
+        change = c - o
+        return {
+            "p": ff(change),
+            "P": f"{(change / o * 100) if o else 0:.3f}",
+            "o": ff(o),
+            "h": ff(max((k.high for k in candles), default=c)),
+            "l": ff(min((k.low for k in candles), default=c)),
+            "c": ff(c),
+            "w": ff(quote / volume if volume else c),
+            "v": ff(volume),
+            "q": ff(quote),
+            "O": open_ms,
+            "C": close_ms,
+            "F": first,
+            "L": last_id,
+            "n": sum(k.trades for k in candles),
+        }
+
     def flush_second(self, now_ms: int) -> None:
-        """Once a second: tickers."""
+        """Once a second: tickers, rolling-window tickers, the average price."""
+        for window, window_ms in ROLLING_WINDOWS.items():
+            stream = f"{self.lower}@ticker_{window}"
+            if self.hub.wanted(stream):
+                open_ms = now_ms - window_ms
+                open_ms -= open_ms % 60_000  # the open is on a minute (the documents)
+                stats = self.window_stats(open_ms, now_ms)
+                event = {"e": f"{window}Ticker", "E": now_ms, "s": self.symbol, **stats}
+                self.hub.publish(stream, event)
+        if self.hub.wanted(f"{self.lower}@avgPrice"):
+            price, last_trade_ms = self.average_price()
+            self.hub.publish(
+                f"{self.lower}@avgPrice",
+                {
+                    "e": "avgPrice",
+                    "E": now_ms,
+                    "s": self.symbol,
+                    "i": "5m",
+                    "w": ff(price),
+                    "T": last_trade_ms if last_trade_ms is not None else now_ms,
+                },
+            )
         if self.hub.wanted(f"{self.lower}@miniTicker"):
             self.hub.publish(f"{self.lower}@miniTicker", self.mini_ticker(now_ms))
         if self.hub.wanted(f"{self.lower}@ticker"):

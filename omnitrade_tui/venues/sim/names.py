@@ -9,8 +9,12 @@ KLINE_INTERVALS = INTERVALS
 DEPTH_LEVELS = (5, 10, 20)
 # The kline streams in UTC, and in UTC+8 (the one offset ``web-socket-streams.md`` lists).
 KLINE_ZONES = {"": 0, "@+08:00": 8 * 3_600_000}
+# The rolling-window ticker streams' windows (web-socket-streams.md), in milliseconds.
+ROLLING_WINDOWS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
 _KINDS = (
     *("trade", "aggTrade", "bookTicker", "miniTicker", "ticker", "depth", "depth@100ms"),
+    "avgPrice",
+    *(f"ticker_{window}" for window in ROLLING_WINDOWS),
     *(f"depth{n}{speed}" for n in DEPTH_LEVELS for speed in ("", "@100ms")),
     *(f"kline_{interval}{zone}" for interval in KLINE_INTERVALS for zone in KLINE_ZONES),
 )

@@ -486,17 +486,9 @@ async def klines(call: Call) -> list[list[Any]]:
 @endpoint(2)
 async def avg_price(call: Call) -> dict[str, Any]:
     symbol = call.symbol()
-    venue = call.venue
-    candles = venue.markets[symbol].history.klines("1m", limit=5)
-    volume = sum(c.volume for c in candles)
-    price = (
-        sum(c.quote_volume for c in candles) / volume
-        if volume
-        else float(venue.engine.avg_price(symbol) or 0)
-    )
-    trades = venue.markets[symbol].trades
+    price, last_trade_ms = call.venue.markets[symbol].average_price()
     # closeTime is the last trade's time (rest-api.md), not the time of asking.
-    close_time = trades[-1].time_ms if trades else venue.now_ms()
+    close_time = last_trade_ms if last_trade_ms is not None else call.venue.now_ms()
     return {"mins": 5, "price": ff(price), "closeTime": close_time}
 
 
@@ -625,33 +617,24 @@ def _per_symbol_weight(call: Call) -> int:
 
 
 def _window_row(call: Call, symbol: str, open_ms: int, close_ms: int) -> dict[str, Any]:
-    """Statistics of one symbol between two times, from its klines and kept trades."""
-    market = call.venue.markets[symbol]
-    interval = "1m" if close_ms - open_ms <= 2 * 86_400_000 else "1h"
-    candles = market.history.klines(interval, open_ms, close_ms, limit=100_000)
-    trades = [t for t in market.trades if open_ms <= t.time_ms <= close_ms]
-    last = float(market.history.last_close() or 0)
-    o = candles[0].open if candles else last
-    c = candles[-1].close if candles else last
-    volume = sum(k.volume for k in candles)
-    quote = sum(k.quote_volume for k in candles)
-    change = c - o
+    """Statistics of one symbol between two times, in the REST answer's names."""
+    w = call.venue.markets[symbol].window_stats(open_ms, close_ms)
     return {
         "symbol": symbol,
-        "priceChange": ff(change),
-        "priceChangePercent": f"{(change / o * 100) if o else 0:.3f}",
-        "weightedAvgPrice": ff(quote / volume if volume else c),
-        "openPrice": ff(o),
-        "highPrice": ff(max((k.high for k in candles), default=c)),
-        "lowPrice": ff(min((k.low for k in candles), default=c)),
-        "lastPrice": ff(c),
-        "volume": ff(volume),
-        "quoteVolume": ff(quote),
-        "openTime": open_ms,
-        "closeTime": close_ms,
-        "firstId": trades[0].trade_id if trades else -1,
-        "lastId": trades[-1].trade_id if trades else -1,
-        "count": sum(k.trades for k in candles),
+        "priceChange": w["p"],
+        "priceChangePercent": w["P"],
+        "weightedAvgPrice": w["w"],
+        "openPrice": w["o"],
+        "highPrice": w["h"],
+        "lowPrice": w["l"],
+        "lastPrice": w["c"],
+        "volume": w["v"],
+        "quoteVolume": w["q"],
+        "openTime": w["O"],
+        "closeTime": w["C"],
+        "firstId": w["F"],
+        "lastId": w["L"],
+        "count": w["n"],
     }
 
 

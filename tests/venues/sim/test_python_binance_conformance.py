@@ -604,4 +604,9 @@ async def test_market_streams_send_what_the_documents_show(
         lambda m: m.get("stream") == "ethusdt@kline_1m",
     )
     problems += [f"multiplex: {d}" for d in matches_one(multiplexed["data"], [events["kline"]])]
+    for stream, doc in (("btcusdt@avgPrice", "avgPrice"), ("btcusdt@ticker_1h", "1hTicker")):
+        framed = await first_message(
+            bsm.multiplex_socket([stream]), lambda m, s=stream: m.get("stream") == s
+        )
+        problems += [f"{stream}: {d}" for d in matches_one(framed["data"], [events[doc]])]
     assert problems == [], "\n".join(problems)
