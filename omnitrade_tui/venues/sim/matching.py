@@ -2,7 +2,10 @@
 
 One book per symbol. Supported: LIMIT with GTC, IOC and FOK; MARKET by quantity and by
 quote amount; LIMIT_MAKER; STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT
-(triggered by the last trade price); cancel, cancel all, cancel-replace; OCO lists;
+(triggered by the last trade price); icebergs (the book shows one ``icebergQty`` part at a
+time, the next joining the back of its level); cancel (with ``cancelRestrictions``),
+cancel all, cancel-replace (STOP_ON_FAILURE and ALLOW_FAILURE); OCO lists, whose start and
+end go out as ``ListChanged`` (``listStatus``);
 self-trade prevention by the taker's mode as Binance's STP FAQ describes it (EXPIRE_TAKER
 by default, EXPIRE_MAKER, EXPIRE_BOTH, DECREMENT, NONE; TRANSFER is DECREMENT here, since
 the sim has no trade groups and a transfer within one account moves nothing), each

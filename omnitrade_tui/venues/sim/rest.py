@@ -173,13 +173,8 @@ def _strike(venue: SimVenue, ip: str, request: web.Request) -> bool:
 
 
 def charge(venue: SimVenue, ip: str, cost: int) -> int:
-    """Charge a request's weight to its IP (REST and WebSocket API share the count, as on
-    Binance); the weight used so far this minute."""
-    return _weight(venue, ip, cost)
-
-
-def _weight(venue: SimVenue, ip: str, cost: int) -> int:
-    """Charge ``cost`` to ``ip`` in the venue's current minute; the weight used so far."""
+    """Charge ``cost`` to ``ip`` in the venue's current minute (REST and WebSocket API
+    share the count, as on Binance); the weight used so far."""
     now = venue.now_ms() / 1000
     window = venue.weights.setdefault(ip, [now - now % 60, 0.0])
     if now - window[0] >= 60 or now < window[0]:  # a new minute (or the clock went back)
@@ -226,7 +221,7 @@ def endpoint(cost: Cost) -> Callable[[Handler], Route]:
                 return _banned(venue, ip, banned_until, request)
             try:
                 call = Call(venue, request, await _body(request))
-                used = _weight(venue, ip, cost(call) if callable(cost) else cost)
+                used = charge(venue, ip, cost(call) if callable(cost) else cost)
                 headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
                 throttled = venue.faults.throttle > 0
                 if throttled:
@@ -235,7 +230,7 @@ def endpoint(cost: Cost) -> Callable[[Handler], Route]:
                     return _too_many(venue, ip, headers, request)
                 result = await handler(call)
             except SimError as exc:
-                headers = {"X-MBX-USED-WEIGHT-1M": str(_weight(venue, ip, 0))}
+                headers = {"X-MBX-USED-WEIGHT-1M": str(charge(venue, ip, 0))}
                 if exc.retry_after_s is not None:
                     headers["Retry-After"] = str(exc.retry_after_s)
                 return _json(exc.body(), exc.status, headers)

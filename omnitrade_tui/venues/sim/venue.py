@@ -16,8 +16,12 @@ small control endpoints for fault injection at ``/sim/faults`` and
 made at start, which ``omnitrade sim`` prints) unless the venue was started with
 ``faults_open=True`` (``--faults-open``, for tests on a private machine), so another user
 of the box cannot break a running venue. A background task steps the market every 100 ms,
-flushes ``@depth@100ms`` frames, and once a second the 1000 ms streams, klines and
-tickers; every 10 s it forgets per-address rate-limit entries that say nothing any more.
+flushes ``@depth@100ms`` frames and the kline streams that are due (a candle that just
+ended goes out closed at once), and once a second the 1000 ms streams and tickers; every
+10 s it forgets per-address rate-limit entries that say nothing any more.
+
+What it covers of Binance's API, call by call, and what it refuses: ``docs/sim-coverage.md``
+(kept true by ``tests/venues/sim/test_coverage_doc.py``).
 """
 
 from __future__ import annotations
