@@ -35,6 +35,7 @@ from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
 from omnitrade_tui.venues.sim.klinetime import kline_close, kline_open, parse_time_zone
+from omnitrade_tui.venues.sim.matching import ReplaceResult
 from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
 from omnitrade_tui.venues.sim.orders import OrderList
 from omnitrade_tui.venues.sim.render import (
@@ -999,18 +1000,38 @@ async def cancel_replace(call: Call) -> dict[str, Any]:
         raise SimError(-1130, "Data sent for parameter 'cancelReplaceMode' is not valid.")
     request = P.order_request(params)
     restriction = _restriction(params)
+    over_limit = params.get("orderRateLimitExceededMode", "DO_NOTHING")
+    if over_limit not in ("DO_NOTHING", "CANCEL_ONLY"):
+        raise SimError(-1130, "Data sent for parameter 'orderRateLimitExceededMode' is not valid.")
     venue = call.venue
-    venue.count_order(acct)
-    call.order_counted = True  # counted whatever happens next (rest-api.md)
-    done = venue.engine.cancel_replace(
-        acct,
-        P.integer(params, "cancelOrderId"),
-        params.get("cancelOrigClientOrderId"),
-        request,
-        allow_failure=mode == "ALLOW_FAILURE",
-        cancel_client_id=params.get("cancelNewClientOrderId"),
-        restriction=restriction,
-    )
+    engine = venue.engine
+    cancel_id = P.integer(params, "cancelOrderId")
+    cancel_orig = params.get("cancelOrigClientOrderId")
+    cancel_new = params.get("cancelNewClientOrderId")
+    try:
+        venue.count_order(acct)
+    except SimError as exc:
+        if over_limit != "CANCEL_ONLY" or exc.code != -1015:
+            raise
+        # CANCEL_ONLY: over the order count, the cancel still goes; the new order fails.
+        done = ReplaceResult(place_error=exc)
+        try:
+            done.canceled = engine.cancel(
+                acct, request.symbol, cancel_id, cancel_orig, cancel_new, restriction
+            )
+        except SimError as cancel_exc:
+            done.cancel_error = cancel_exc
+    else:
+        call.order_counted = True  # counted whatever happens next (rest-api.md)
+        done = engine.cancel_replace(
+            acct,
+            cancel_id,
+            cancel_orig,
+            request,
+            allow_failure=mode == "ALLOW_FAILURE",
+            cancel_client_id=cancel_new,
+            restriction=restriction,
+        )
     cancel_body = cancel_report(done.canceled) if done.canceled is not None else None
     placed_body = (
         placed_order(done.placed, params.get("newOrderRespType"))

@@ -296,3 +296,37 @@ async def test_cancel_replace_allow_failure_places_the_new_order(
         "FAILURE",
         "FAILURE",
     )
+
+
+async def test_cancel_replace_over_the_order_count_cancels_only_when_asked(
+    sim: SimVenue, http: aiohttp.ClientSession
+) -> None:
+    """rest-api.md: over the unfilled order count, DO_NOTHING answers -1015 and cancels
+    nothing; CANCEL_ONLY cancels, and the new order's half is the -1015."""
+    *_, low = prices(sim)
+    order = {
+        "symbol": "ETHUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "quantity": "0.1",
+        "price": low,
+    }
+    status, placed, _ = await signed(http, sim, "POST", "order", order)
+    assert status == 200
+    sim.orders_per_10s = 1
+    replace = {**order, "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrderId": placed["orderId"]}
+    status, body, _ = await signed(http, sim, "POST", "order/cancelReplace", replace)
+    assert (status, body["code"]) == (429, -1015)
+    status, body, _ = await signed(
+        http,
+        sim,
+        "POST",
+        "order/cancelReplace",
+        {**replace, "orderRateLimitExceededMode": "CANCEL_ONLY"},
+    )
+    assert (status, body["code"]) == (409, -2021)
+    data = body["data"]
+    assert (data["cancelResult"], data["newOrderResult"]) == ("SUCCESS", "FAILURE")
+    assert data["cancelResponse"]["status"] == "CANCELED"
+    assert data["newOrderResponse"]["code"] == -1015
