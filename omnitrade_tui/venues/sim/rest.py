@@ -398,7 +398,7 @@ def _depth_weight(call: Call) -> int:
 
 @endpoint(_depth_weight)
 async def depth(call: Call) -> dict[str, Any]:
-    symbol = call.symbol()
+    (symbol,) = _with_status(call, [call.symbol()])
     limit = _depth_limit(call)
     replay = call.venue.replay
     if replay is not None and symbol in replay.books:
@@ -498,10 +498,25 @@ def _listed(call: Call) -> list[str]:
 
 def _symbols_of(call: Call) -> list[str]:
     if "symbol" in call.params:
-        return [call.symbol()]
+        return _with_status(call, [call.symbol()])
     if "symbols" in call.params:
-        return _listed(call)
-    return list(call.venue.markets)
+        return _with_status(call, _listed(call))
+    return _with_status(call, list(call.venue.markets))
+
+
+def _with_status(call: Call, symbols: list[str]) -> list[str]:
+    """The symbols whose trading status is ``symbolStatus`` (all without it): one named
+    symbol of another status is -1220, several are filtered."""
+    status = call.params.get("symbolStatus")
+    if status is None:
+        return symbols
+    if status not in ("TRADING", "HALT", "BREAK"):
+        raise SimError(-1130, "Data sent for parameter 'symbolStatus' is not valid.")
+    instruments = call.venue.engine.instruments
+    kept = [s for s in symbols if instruments[s].status == status]
+    if "symbol" in call.params and not kept:
+        raise SimError(-1220, "The symbol's status does not match the requested symbolStatus.")
+    return kept
 
 
 def _ticker_weight(call: Call) -> int:
@@ -597,13 +612,13 @@ def _window_ms(call: Call) -> int:
 def _listed_or_one(call: Call) -> list[str]:
     """``symbol`` or ``symbols`` (one of them must be sent; 100 symbols at most)."""
     if "symbol" in call.params:
-        return [call.symbol()]
+        return _with_status(call, [call.symbol()])
     if "symbols" not in call.params:
         raise SimError(-1102, "Param 'symbol' or 'symbols' must be sent, but both were empty/null!")
     names = _listed(call)
     if len(names) > 100:
         raise SimError(-1101, "Too many values sent for parameter 'symbols', max allowed: 100.")
-    return names
+    return _with_status(call, names)
 
 
 def _per_symbol_weight(call: Call) -> int:

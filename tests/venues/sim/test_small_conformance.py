@@ -219,3 +219,14 @@ async def test_stream_times_in_microseconds_when_asked(
         frame = (await ws.receive_json(timeout=5))["data"]
     assert frame["E"] > 10**15 and frame["k"]["t"] % 60_000_000 == 0
     assert frame["k"]["T"] == frame["k"]["t"] + 60_000_000 - 1000
+
+
+async def test_symbol_status_filters_market_data(
+    sim: SimVenue, http: aiohttp.ClientSession
+) -> None:
+    status, body, _ = await get(http, sim, "depth", symbol="ETHUSDT", symbolStatus="HALT")
+    assert (status, body["code"]) == (400, -1220)
+    status, body, _ = await get(http, sim, "ticker/24hr", symbolStatus="HALT")
+    assert (status, body) == (200, [])
+    status, body, _ = await get(http, sim, "ticker/price", symbol="ETHUSDT", symbolStatus="TRADING")
+    assert status == 200 and body["symbol"] == "ETHUSDT"
