@@ -357,16 +357,19 @@ class SymbolMarket:
             "n": sum(k.trades for k in candles),
         }
 
+    def window_ticker(self, window: str, now_ms: int) -> dict[str, Any]:
+        """The ``@ticker_<window>`` payload: its open on a minute, its close now."""
+        open_ms = now_ms - ROLLING_WINDOWS[window]
+        open_ms -= open_ms % 60_000
+        stats = self.window_stats(open_ms, now_ms)
+        return {"e": f"{window}Ticker", "E": now_ms, "s": self.symbol, **stats}
+
     def flush_second(self, now_ms: int) -> None:
         """Once a second: tickers, rolling-window tickers, the average price."""
-        for window, window_ms in ROLLING_WINDOWS.items():
+        for window in ROLLING_WINDOWS:
             stream = f"{self.lower}@ticker_{window}"
             if self.hub.wanted(stream):
-                open_ms = now_ms - window_ms
-                open_ms -= open_ms % 60_000  # the open is on a minute (the documents)
-                stats = self.window_stats(open_ms, now_ms)
-                event = {"e": f"{window}Ticker", "E": now_ms, "s": self.symbol, **stats}
-                self.hub.publish(stream, event)
+                self.hub.publish(stream, self.window_ticker(window, now_ms))
         if self.hub.wanted(f"{self.lower}@avgPrice"):
             price, last_trade_ms = self.average_price()
             self.hub.publish(

@@ -26,10 +26,22 @@ ALL_MINI_TICKERS = "!miniTicker@arr"
 ALL_MINI_TICKERS_1S = "!miniTicker@arr@1000ms"
 
 
+def all_window_tickers(window: str) -> str:
+    """The all-market rolling-window ticker stream of ``window`` (``!ticker_1h@arr``)."""
+    return f"!ticker_{window}@arr"
+
+
+ALL_MARKET_STREAMS = (
+    ALL_MINI_TICKERS,
+    ALL_MINI_TICKERS_1S,
+    *(all_window_tickers(w) for w in ROLLING_WINDOWS),
+)
+
+
 def is_stream_name(name: str) -> bool:
     """Whether ``name`` is spelled as a stream this venue serves, for any symbol."""
     symbol, _, kind = name.partition("@")
-    return name in (ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S) or (
+    return name in ALL_MARKET_STREAMS or (
         bool(symbol) and symbol == symbol.lower() and kind in _KNOWN_KINDS
     )
 

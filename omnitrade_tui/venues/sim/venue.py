@@ -68,7 +68,14 @@ from omnitrade_tui.venues.sim.matching import (
     SimEvent,
     TradePrinted,
 )
-from omnitrade_tui.venues.sim.names import ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S, stream_names
+from omnitrade_tui.venues.sim.names import (
+    ALL_MARKET_STREAMS,
+    ALL_MINI_TICKERS,
+    ALL_MINI_TICKERS_1S,
+    ROLLING_WINDOWS,
+    all_window_tickers,
+    stream_names,
+)
 from omnitrade_tui.venues.sim.render import (
     account_position,
     execution_report,
@@ -142,11 +149,7 @@ class SimVenue:
             for i, s in enumerate(self.engine.instruments)
         }
         self._streams = frozenset(
-            [
-                ALL_MINI_TICKERS,
-                ALL_MINI_TICKERS_1S,
-                *(n for s in self.markets for n in stream_names(s)),
-            ]
+            [*ALL_MARKET_STREAMS, *(n for s in self.markets for n in stream_names(s))]
         )
         self.engine.listeners.append(self._on_event)
         self.replay = replay
@@ -357,6 +360,11 @@ class SimVenue:
         for name in (ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S):
             if slow and self.hub.wanted(name):
                 self.hub.publish(name, [m.mini_ticker(now) for m in self.markets.values()])
+        for window in ROLLING_WINDOWS:
+            name = all_window_tickers(window)
+            if slow and self.hub.wanted(name):
+                tickers = [m.window_ticker(window, now) for m in self.markets.values()]
+                self.hub.publish(name, tickers)
         self.hub.delay_s = faults.delay_ms / 1000
         if faults.max_connection_s:
             self.hub.expire(faults.max_connection_s)
