@@ -277,6 +277,31 @@ class SymbolMarket:
                     last_push = now_ms
                 self._kline_pushed[stream] = (open_ms, last_push)
 
+    def klines(
+        self,
+        interval: str,
+        start_ms: int | None,
+        end_ms: int | None,
+        limit: int,
+        zone_ms: int,
+        now_ms: int,
+    ) -> list[Candle]:
+        """REST's klines: the history's, and the current interval's candle always last
+        when the window reaches it, as Binance serves it from the interval's first
+        millisecond (flat at the last price until something trades in it)."""
+        candles = self.history.klines(interval, start_ms, end_ms, limit, zone_ms)
+        current_open = kline_open(now_ms, interval, zone_ms)
+        in_window = (
+            start_ms is None or start_ms <= kline_close(current_open, interval, zone_ms)
+        ) and (end_ms is None or end_ms >= current_open)
+        missing = not candles or candles[-1].open_ms < current_open
+        # From a start time the first ``limit`` count: a full page ends before now.
+        room = start_ms is None or len(candles) < limit
+        if in_window and missing and room:
+            candles.append(self._candle(interval, zone_ms, current_open, now_ms))
+            candles = candles[-limit:]
+        return candles
+
     def _candle(self, interval: str, zone_ms: int, open_ms: int, now_ms: int) -> Candle:
         """The kline of ``interval`` opening at ``open_ms``, closed once ``now_ms`` is past
         its end; a flat one at the last price when nothing traded in it."""

@@ -469,12 +469,13 @@ async def klines(call: Call) -> list[list[Any]]:
     if interval not in KLINE_INTERVALS:
         raise SimError(-1120, "Invalid interval.")
     limit = P.limit(call.params, 500, 1000)
-    candles = market.history.klines(
+    candles = market.klines(
         interval,
         P.integer(call.params, "startTime"),
         P.integer(call.params, "endTime"),
         limit,
         parse_time_zone(call.params.get("timeZone")),
+        call.venue.now_ms(),
     )
     return [kline_row(c) for c in candles]
 

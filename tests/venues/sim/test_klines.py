@@ -135,3 +135,24 @@ def test_time_zone_forms_of_the_documents() -> None:
     feb = kline_open(1_709_000_000_000, "1M")  # 2024-02-27
     assert time.gmtime(feb / 1000)[:3] == (2024, 2, 1)
     assert kline_close(feb, "1M") + 1 == kline_open(1_709_300_000_000, "1M")  # 2024-03-01
+
+
+async def test_rest_serves_the_current_candle_before_anything_trades_in_it(sim: SimVenue) -> None:
+    # Binance serves an interval's kline from its first millisecond; a client that reads
+    # the last REST kline as the forming one (the chart's seed does) must never find
+    # the previous, ended interval there instead.
+    market = sim.markets["ETHUSDT"]
+    later = sim.now_ms() + 5 * 60_000  # an interval in which nothing has traded yet
+    candles = market.klines("1m", None, None, 5, 0, later)
+    current = candles[-1]
+    assert len(candles) == 5
+    assert current.open_ms == kline_open(later, "1m") and not current.closed
+    assert current.open == current.high == current.low == current.close == candles[-2].close
+    assert current.volume == 0 and current.trades == 0
+    assert all(c.open_ms < current.open_ms for c in candles[:-1])
+    # A window that ends before the current interval does not get it.
+    before = market.klines("1m", None, current.open_ms - 1, 5, 0, later)
+    assert before and before[-1].open_ms < current.open_ms
+    # From a start time a full page is the oldest candles, not the current one.
+    oldest = market.klines("1m", 0, None, 2, 0, later)
+    assert len(oldest) == 2 and oldest[-1].open_ms < current.open_ms
