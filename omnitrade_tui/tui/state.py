@@ -48,6 +48,7 @@ from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
 from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
+from omnitrade_tui.tui.numbers import Numbers
 
 #: Parts of the screen a change can make dirty.
 BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART = (
@@ -133,6 +134,8 @@ class TerminalState:
     ) -> None:
         self.bus = bus
         self.instruments = dict(instruments)
+        #: How prices, quantities, money and times are written (the app sets UTC or local).
+        self.numbers = Numbers(self.instruments)
         self.watchlist = watchlist
         self.symbols = {s: SymbolView(s) for s in watchlist}
         self.active = watchlist[0]

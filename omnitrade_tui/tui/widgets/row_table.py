@@ -25,11 +25,15 @@ from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its title, width in cells, and alignment (``<`` or ``>``)."""
+    """A column: its title, its widest width in cells, alignment (``<`` or ``>``), and
+    ``drop``: 0 for a column always shown; otherwise the order in which columns give way
+    when the table is too narrow (the highest first). A column that gave way is shown in
+    the detail line of the selected row."""
 
     title: str
     width: int
     align: str = "<"
+    drop: int = 0
 
 
 #: A cell: its text, and the name of a component class to style it ("" for plain).
@@ -63,6 +67,7 @@ class RowTable(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     RowTable {
         height: 1fr;
+        overflow-x: hidden;
         & > .row-table--header { text-style: bold; color: $text-muted; }
         & > .row-table--cursor { background: $accent 40%; }
         &:focus > .row-table--cursor { background: $accent 70%; text-style: bold; }
@@ -82,8 +87,6 @@ class RowTable(ScrollView, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("pageup", "move(-10)", "Page up", show=False),
         Binding("pagedown", "move(10)", "Page down", show=False),
-        Binding("left", "scroll_left", "Left", show=False),
-        Binding("right", "scroll_right", "Right", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
     ]
@@ -114,6 +117,10 @@ class RowTable(ScrollView, can_focus=True):
         self.empty = empty
         self.rows: list[Row] = []
         self.cursor = 0
+        #: Each column's width fitted to its title and its widest cell (at most its width).
+        self._fitted = [len(c.title) for c in self.columns]
+        self._layout_key: tuple[int, tuple[int, ...]] = (-1, ())
+        self._shown: list[int] = []
         self._styles = StyleCache(self)
 
     def notify_style_update(self) -> None:
@@ -140,9 +147,69 @@ class RowTable(ScrollView, can_focus=True):
                     self.cursor = i
                     break
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
-        width = 1 + sum(c.width + 1 for c in self.columns)
-        self.virtual_size = Size(width, len(rows) + 1)
+        fitted = [len(c.title) for c in self.columns]
+        for row in rows:
+            for i, (text, _) in enumerate(row.cells[: len(fitted)]):
+                if len(text) > fitted[i]:
+                    fitted[i] = len(text)
+        self._fitted = [min(f, c.width) for f, c in zip(fitted, self.columns, strict=True)]
+        self._update_virtual_size()
         self.refresh()
+
+    def on_resize(self) -> None:
+        """Columns give way (or come back) with the width; never a sideways scrollbar."""
+        self._update_virtual_size()
+
+    def _update_virtual_size(self) -> None:
+        # One more line for the detail of the selected row when columns gave way, so the
+        # last row never hides behind it.
+        detail = 1 if self.rows and self.hidden_columns else 0
+        self.virtual_size = Size(self.size.width, len(self.rows) + 1 + detail)
+
+    @property
+    def shown_columns(self) -> list[int]:
+        """Indexes of the columns that fit the table's width, in their order."""
+        width = self.size.width
+        key = (width, tuple(self._fitted))
+        if key != self._layout_key:
+            self._layout_key = key
+            shown = list(range(len(self.columns)))
+            # The gutter, then each column and the space after it.
+            total = 1 + sum(self._fitted[i] + 1 for i in shown)
+            order = sorted(
+                (i for i, c in enumerate(self.columns) if c.drop),
+                key=lambda i: (-self.columns[i].drop, -i),
+            )
+            for i in order:
+                if total <= width:
+                    break
+                shown.remove(i)
+                total -= self._fitted[i] + 1
+            self._shown = shown
+        return self._shown
+
+    @property
+    def hidden_columns(self) -> list[int]:
+        """Indexes of the columns that gave way to the width."""
+        shown = set(self.shown_columns)
+        return [i for i in range(len(self.columns)) if i not in shown]
+
+    def detail_text(self, width: int = 10_000) -> str:
+        """The selected row's cells of the columns that gave way (``Title value · ...``),
+        as many whole ones as fit ``width`` cells: a value is never cut."""
+        if not 0 <= self.cursor < len(self.rows):
+            return ""
+        cells = self.rows[self.cursor].cells
+        text = ""
+        for i in self.hidden_columns:
+            if i >= len(cells) or not cells[i][0]:
+                continue
+            part = f"{self.columns[i].title} {cells[i][0]}"
+            joined = f"{text} · {part}" if text else part
+            if len(joined) > width:
+                break
+            text = joined
+        return text
 
     @property
     def cursor_key(self) -> str | None:
@@ -166,7 +233,8 @@ class RowTable(ScrollView, can_focus=True):
         self.cursor = max(0, min(len(self.rows) - 1, index))
         if self.cursor != before:
             self.post_message(self.CursorMoved(self, self.rows[self.cursor].key))
-        body = max(1, self.size.height - 1)
+        detail = 1 if self.hidden_columns else 0
+        body = max(1, self.size.height - 1 - detail)
         top = int(self.scroll_offset.y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
@@ -179,21 +247,24 @@ class RowTable(ScrollView, can_focus=True):
         width = self.size.width
         styles = self._styles
         base = styles.base
-        scroll_x = int(self.scroll_offset.x)
         if y == 0:
             style = styles("row-table--header")
             cells = tuple((c.title, "") for c in self.columns)
-            return self._line(cells, width, base + style, scroll_x)
+            return self._line(cells, width, base + style)
         index = int(self.scroll_offset.y) + y - 1
         if not self.rows:
             if y == 1:
                 style = styles("row-table--empty")
                 return Strip([Segment(f" {self.empty}", style)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
+        if y == self.size.height - 1 and self.hidden_columns:
+            style = base + styles("row-table--muted")
+            text = f" {self.detail_text(width - 1)}"
+            return Strip([Segment(text, style)]).adjust_cell_length(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
         selected = index == self.cursor
-        strip = self._line(self.rows[index].cells, width, base, scroll_x, selected)
+        strip = self._line(self.rows[index].cells, width, base, selected)
         if selected:
             strip = over(strip, styles("row-table--cursor"))
         return strip
@@ -203,18 +274,20 @@ class RowTable(ScrollView, can_focus=True):
         cells: tuple[Cell, ...],
         width: int,
         base: Style,
-        scroll_x: int,
         selected: bool = False,
     ) -> Strip:
-        # A one-cell gutter that does not scroll sideways: the cursor's mark lives there.
+        # A one-cell gutter: the cursor's mark lives there.
         segs: list[Segment] = []
-        for column, (text, cls) in zip(self.columns, cells, strict=False):
+        fitted = self._fitted
+        for i in self.shown_columns:
+            if i >= len(cells):
+                break
+            column = self.columns[i]
+            text, cls = cells[i]
+            size = fitted[i]
             style = base + self._styles(f"row-table--{cls}") if cls else base
-            text = text if len(text) <= column.width else text[: column.width - 1] + "…"
-            cell = f"{text:{column.align}{column.width}} "
-            segs.append(Segment(cell, style))
+            text = text if len(text) <= size else text[: size - 1] + "…"
+            segs.append(Segment(f"{text:{column.align}{size}} ", style))
         strip = Strip(segs)
-        if scroll_x:
-            strip = strip.crop(scroll_x, scroll_x + width)
         gutter = Segment(CURSOR_MARK if selected else " ", base)
         return Strip([gutter, *strip]).adjust_cell_length(width, base)
