@@ -38,7 +38,6 @@ from omnitrade_tui.domain.commands import (
     ReplaceOrder,
     VenueCandles,
 )
-from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.models import Candle, Order
 from omnitrade_tui.logs import crash_report
@@ -593,6 +592,10 @@ class OmniTradeApp(App[None]):
         ladder = self._main("#ladder", Ladder)
         ladder.configure(symbol, inst.tick_size, inst.price_decimals, inst.quantity_decimals)
         self._main("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
+        chart = self._main("#chart", CandleChart)
+        numbers = state.numbers
+        chart.price_text = lambda value: numbers.price(symbol, value)
+        chart.utc = numbers.utc
         self._fills_shown = -1
         state.dirty.update(
             (parts.BOOK, parts.TAPE, parts.ORDERS, parts.CHART, parts.STATUS, parts.WATCH)
@@ -733,7 +736,8 @@ class OmniTradeApp(App[None]):
         if result is None:
             return
         for order in result.orders:
-            filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
+            qty = self.state.numbers.qty(order.symbol, order.filled_qty)
+            filled = f", filled {qty}" if order.filled_qty else ""
             unknown = order.status is OrderStatus.UNKNOWN
             severity: SeverityLevel = "warning" if unknown else "information"
             self.notify(
@@ -831,7 +835,7 @@ class OmniTradeApp(App[None]):
             and o.price is not None
             and ladder.bucket_of(float(o.price), o.side) == row.price
         ]
-        price = f"{row.price:,.{ladder.price_decimals}f}"
+        price = self.state.numbers.price(self.state.active, row.price)
         if not mine:
             self.notify(f"no order of yours at {row.side} {price}", severity="warning")
             return
@@ -991,7 +995,7 @@ class OmniTradeApp(App[None]):
         selected = self._selected_level("A")
         if selected is None:
             return
-        ladder, row = selected
+        _ladder, row = selected
         last = self.state.symbols[self.state.active].last
         direction = "any" if last is None else ("up" if row.price > last else "down")
         rule = AlertRule(
@@ -1000,7 +1004,7 @@ class OmniTradeApp(App[None]):
             level=row.price,
             direction=direction,
         )
-        self._add_alert(rule, f"{row.price:,.{ladder.price_decimals}f}")
+        self._add_alert(rule, self.state.numbers.price(self.state.active, row.price))
 
     @work(group="alerts")
     async def _add_alert(self, rule: AlertRule, shown_price: str) -> None:

@@ -368,14 +368,17 @@ class TerminalState:
             self.fills.append(fill)
             self.portfolio.apply(fill)
             self.dirty.update((FILLS, BALANCES, CHART))
+            n = self.numbers
             self._log(
-                f"fill {fill.side} {fill.qty} {fill.symbol} @ {fill.price} "
-                f"fee {fill.commission} {fill.commission_asset} ({order.client_order_id})"
+                f"fill {fill.side} {n.qty(fill.symbol, fill.qty)} {fill.symbol} @ "
+                f"{n.price(fill.symbol, fill.price)} fee "
+                f"{n.money_with_asset(fill.commission_asset, fill.commission)} "
+                f"({order.client_order_id})"
             )
         if known is None or known.status is not order.status:
-            self._log(_describe(order), _severity(order.status))
+            self._log(_describe(order, self.numbers), _severity(order.status))
             if order.status in (OrderStatus.UNKNOWN, OrderStatus.EXPIRED):
-                self.notify(_describe(order), "warning")
+                self.notify(_describe(order, self.numbers), "warning")
         self.dirty.update((ORDERS, BOOK, LOG))
 
     def load_fills(self, fills: list[Fill]) -> None:
@@ -533,13 +536,14 @@ class TerminalState:
         return self.kill_switch is not None and self.kill_switch.engaged
 
 
-def _describe(order: Order) -> str:
-    price = f" @ {order.price}" if order.price is not None else ""
-    filled = f" filled {order.filled_qty}" if order.filled_qty else ""
+def _describe(order: Order, numbers: Numbers) -> str:
+    sym = order.symbol
+    price = f" @ {numbers.price(sym, order.price)}" if order.price is not None else ""
+    filled = f" filled {numbers.qty(sym, order.filled_qty)}" if order.filled_qty else ""
     reason = f": {order.reject_reason}" if order.reject_reason else ""
     return (
-        f"{order.status} {order.side} {order.type} {order.quantity} {order.symbol}{price}"
-        f"{filled} ({order.client_order_id}){reason}"
+        f"{order.status} {order.side} {order.type} {numbers.qty(sym, order.quantity)} {sym}"
+        f"{price}{filled} ({order.client_order_id}){reason}"
     )
 
 

@@ -36,6 +36,9 @@ class Column:
     drop: int = 0
 
 
+#: A table at least this tall keeps two lines for the selected row's hidden columns.
+_TWO_DETAIL_LINES_FROM = 8
+
 #: A cell: its text, and the name of a component class to style it ("" for plain).
 Cell = tuple[str, str]
 
@@ -161,10 +164,18 @@ class RowTable(ScrollView, can_focus=True):
         self._update_virtual_size()
 
     def _update_virtual_size(self) -> None:
-        # One more line for the detail of the selected row when columns gave way, so the
-        # last row never hides behind it.
-        detail = 1 if self.rows and self.hidden_columns else 0
+        # Lines for the detail of the selected row when columns gave way, so the last row
+        # never hides behind it.
+        detail = self.detail_height if self.rows else 0
         self.virtual_size = Size(self.size.width, len(self.rows) + 1 + detail)
+
+    @property
+    def detail_height(self) -> int:
+        """Lines kept at the bottom for the selected row's hidden columns: none when every
+        column fits, two on a table tall enough to spare them, else one."""
+        if not self.hidden_columns:
+            return 0
+        return 2 if self.size.height >= _TWO_DETAIL_LINES_FROM else 1
 
     @property
     def shown_columns(self) -> list[int]:
@@ -194,22 +205,25 @@ class RowTable(ScrollView, can_focus=True):
         shown = set(self.shown_columns)
         return [i for i in range(len(self.columns)) if i not in shown]
 
-    def detail_text(self, width: int = 10_000) -> str:
+    def detail_lines(self, width: int = 10_000, lines: int = 1) -> list[str]:
         """The selected row's cells of the columns that gave way (``Title value · ...``),
-        as many whole ones as fit ``width`` cells: a value is never cut."""
+        as many whole ones as fit ``lines`` lines of ``width`` cells: a value is never cut."""
         if not 0 <= self.cursor < len(self.rows):
-            return ""
+            return []
         cells = self.rows[self.cursor].cells
-        text = ""
+        out = [""]
         for i in self.hidden_columns:
             if i >= len(cells) or not cells[i][0]:
                 continue
             part = f"{self.columns[i].title} {cells[i][0]}"
-            joined = f"{text} · {part}" if text else part
-            if len(joined) > width:
+            joined = f"{out[-1]} · {part}" if out[-1] else part
+            if len(joined) <= width:
+                out[-1] = joined
+            elif len(out) < lines and len(part) <= width:
+                out.append(part)
+            else:
                 break
-            text = joined
-        return text
+        return out
 
     @property
     def cursor_key(self) -> str | None:
@@ -233,8 +247,7 @@ class RowTable(ScrollView, can_focus=True):
         self.cursor = max(0, min(len(self.rows) - 1, index))
         if self.cursor != before:
             self.post_message(self.CursorMoved(self, self.rows[self.cursor].key))
-        detail = 1 if self.hidden_columns else 0
-        body = max(1, self.size.height - 1 - detail)
+        body = max(1, self.size.height - 1 - self.detail_height)
         top = int(self.scroll_offset.y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
@@ -257,9 +270,13 @@ class RowTable(ScrollView, can_focus=True):
                 style = styles("row-table--empty")
                 return Strip([Segment(f" {self.empty}", style)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
-        if y == self.size.height - 1 and self.hidden_columns:
+        detail_height = self.detail_height
+        first_detail = self.size.height - detail_height
+        if detail_height and y >= first_detail:
             style = base + styles("row-table--muted")
-            text = f" {self.detail_text(width - 1)}"
+            lines = self.detail_lines(width - 1, detail_height)
+            at = y - first_detail
+            text = f" {lines[at]}" if at < len(lines) else ""
             return Strip([Segment(text, style)]).adjust_cell_length(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
