@@ -43,8 +43,8 @@ FILL_COLUMNS = [
     Column("Price", 14, ">"),
     Column("Qty", 13, ">"),
     Column("Fee", 18, ">", drop=2),
-    Column("Time", 8, drop=3),
-    Column("Notional", 14, ">", drop=1),
+    Column("Time", 8, drop=1),
+    Column("Notional", 14, ">", drop=3),
     Column("Role", 5, drop=4),
     Column("Trade", 10, ">", drop=5),
 ]

@@ -259,7 +259,7 @@ def title_text(
     The change is close against open of the same candle. Prices are written by ``price``
     (the symbol's tick, as everywhere on the screen) while they fit, else to the axis's
     resolution. Less important parts are dropped until the line fits ``width``: the symbol,
-    then the year, then the volume, then the time.
+    then the year, then the volume, then the time, then open, high and low.
     """
 
     def ohlc_by(write: Callable[[float], str]) -> str:
@@ -291,6 +291,9 @@ def title_text(
             f" {interval} {ohlc} ",
         )
     )
+    # Last, on a narrow chart: the close alone, which the price axis cannot say exactly.
+    close = price(candle.close) if price is not None else format_price(candle.close, step, 14)
+    variants += (f" {interval} C {close} ",)
     for text in variants:
         if len(text) + len(change) <= width:
             return text, change
