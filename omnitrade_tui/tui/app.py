@@ -980,7 +980,7 @@ class OmniTradeApp(App[None]):
 
     def action_alerts(self) -> None:
         """The alert rules and what fired."""
-        self.push_screen(AlertsScreen(self.bus, self.state.active))
+        self.push_screen(AlertsScreen(self.bus, self.state.active, self.state.numbers))
 
     def action_history(self) -> None:
         """The trading journal."""
@@ -1040,7 +1040,7 @@ class OmniTradeApp(App[None]):
 
     def action_log_screen(self) -> None:
         """The app's own log (redacted), newest last."""
-        self.push_screen(LogScreen(self.session.log_ring))
+        self.push_screen(LogScreen(self.session.log_ring, self.state.numbers))
 
     def _fatal_error(self) -> None:
         """A crash: the redacted traceback without locals (Textual's own shows local

@@ -373,10 +373,15 @@ class TerminalState:
                 f"fill {fill.side} {n.qty(fill.symbol, fill.qty)} {fill.symbol} @ "
                 f"{n.price(fill.symbol, fill.price)} fee "
                 f"{n.money_with_asset(fill.commission_asset, fill.commission)} "
-                f"({order.client_order_id})"
+                f"({order.client_order_id})",
+                time_ms=fill.time_ms,
             )
         if known is None or known.status is not order.status:
-            self._log(_describe(order, self.numbers), _severity(order.status))
+            self._log(
+                _describe(order, self.numbers),
+                _severity(order.status),
+                order.updated_ms or report.time_ms,
+            )
             if order.status in (OrderStatus.UNKNOWN, OrderStatus.EXPIRED):
                 self.notify(_describe(order, self.numbers), "warning")
         self.dirty.update((ORDERS, BOOK, LOG))
@@ -432,8 +437,9 @@ class TerminalState:
             self.notify(f"Reconciled: {event.detail}", "warning")
             self.dirty.add(LOG)
 
-    def _log(self, text: str, severity: str = "information") -> None:
-        self.log.append(LogLine(int(time.time() * 1000), text, severity))
+    def _log(self, text: str, severity: str = "information", time_ms: int = 0) -> None:
+        """Log ``text`` at ``time_ms`` (when it happened at the venue), or now."""
+        self.log.append(LogLine(time_ms or int(time.time() * 1000), text, severity))
         self.dirty.add(LOG)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:

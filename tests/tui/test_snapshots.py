@@ -40,6 +40,13 @@ async def feed(pilot: Pilot[Any]) -> None:
     assert isinstance(app, OmniTradeApp)
     publish_feed(app.bus)
     await pilot.pause(0.3)
+    # Parts that redraw a few times a second (tape, watchlist, status) may still be due
+    # under load: wait until every part is drawn, so the picture is the same on every run.
+    for _ in range(40):
+        if not app.state.dirty:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.05)
 
 
 def test_main_screen_attached_as_a_viewer(snap_compare: Any) -> None:

@@ -9,6 +9,7 @@ assignment and one refresh.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -124,6 +125,8 @@ class RowTable(ScrollView, can_focus=True):
         self._fitted = [len(c.title) for c in self.columns]
         self._layout_key: tuple[int, tuple[int, ...]] = (-1, ())
         self._shown: list[int] = []
+        self._widths: dict[int, int] = {}
+        self._squeezed: int | None = None
         self._styles = StyleCache(self)
 
     def notify_style_update(self) -> None:
@@ -173,7 +176,7 @@ class RowTable(ScrollView, can_focus=True):
     def detail_height(self) -> int:
         """Lines kept at the bottom for the selected row's hidden columns: none when every
         column fits, two on a table tall enough to spare them, else one."""
-        if not self.hidden_columns:
+        if not self.hidden_columns and self.squeezed_column is None:
             return 0
         return 2 if self.size.height >= _TWO_DETAIL_LINES_FROM else 1
 
@@ -197,7 +200,23 @@ class RowTable(ScrollView, can_focus=True):
                 shown.remove(i)
                 total -= self._fitted[i] + 1
             self._shown = shown
+            self._widths = {i: self._fitted[i] for i in shown}
+            self._squeezed = None
+            # Not laid out yet (width 0): nothing is squeezed, or an auto-height table would
+            # grow a detail line for a width it never has.
+            if 0 < width < total and shown:
+                # Still too wide: the last column takes what is left and its cut text ends
+                # in "…"; the selected row's full text is in the detail lines.
+                last = shown[-1]
+                self._widths[last] = max(1, self._fitted[last] - (total - width))
+                self._squeezed = last
         return self._shown
+
+    @property
+    def squeezed_column(self) -> int | None:
+        """The last shown column when it is narrower than its widest cell, else None."""
+        _ = self.shown_columns  # the layout of this width, squeezed column included
+        return self._squeezed
 
     @property
     def hidden_columns(self) -> list[int]:
@@ -206,12 +225,23 @@ class RowTable(ScrollView, can_focus=True):
         return [i for i in range(len(self.columns)) if i not in shown]
 
     def detail_lines(self, width: int = 10_000, lines: int = 1) -> list[str]:
-        """The selected row's cells of the columns that gave way (``Title value · ...``),
-        as many whole ones as fit ``lines`` lines of ``width`` cells: a value is never cut."""
+        """The selected row's cells that the width hides: the text cut in the squeezed last
+        column (word-wrapped over the lines), then the columns that gave way (``Title value
+        · ...``), as many whole ones as fit ``lines`` lines of ``width`` cells."""
         if not 0 <= self.cursor < len(self.rows):
             return []
         cells = self.rows[self.cursor].cells
-        out = [""]
+        out: list[str] = []
+        squeezed = self.squeezed_column
+        if squeezed is not None and squeezed < len(cells):
+            text = cells[squeezed][0]
+            if len(text) > self._widths[squeezed]:
+                wrapped = textwrap.wrap(text, width) or [""]
+                out = wrapped[:lines]
+                if len(wrapped) > lines:
+                    out[-1] = out[-1][: max(0, width - 1)] + "…"
+        if not out:
+            out = [""]
         for i in self.hidden_columns:
             if i >= len(cells) or not cells[i][0]:
                 continue
@@ -295,13 +325,14 @@ class RowTable(ScrollView, can_focus=True):
     ) -> Strip:
         # A one-cell gutter: the cursor's mark lives there.
         segs: list[Segment] = []
-        fitted = self._fitted
-        for i in self.shown_columns:
+        shown = self.shown_columns  # first: it sets the widths of this table width
+        widths = self._widths
+        for i in shown:
             if i >= len(cells):
                 break
             column = self.columns[i]
             text, cls = cells[i]
-            size = fitted[i]
+            size = widths[i]
             style = base + self._styles(f"row-table--{cls}") if cls else base
             text = text if len(text) <= size else text[: size - 1] + "…"
             segs.append(Segment(f"{text:{column.align}{size}} ", style))
