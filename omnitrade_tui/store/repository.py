@@ -71,6 +71,19 @@ class AccountHistory(Protocol):
 
 
 _UNIQUE_VIOLATION = "23505"
+#: Where each status comes in an order's life, for reports of the same millisecond.
+_LIFE_ORDER = {
+    OrderStatus.PENDING_NEW: 0,
+    OrderStatus.UNKNOWN: 1,
+    OrderStatus.NEW: 2,
+    OrderStatus.PARTIALLY_FILLED: 3,
+    OrderStatus.PENDING_CANCEL: 4,
+    OrderStatus.FILLED: 5,
+    OrderStatus.CANCELED: 5,
+    OrderStatus.EXPIRED: 5,
+    OrderStatus.EXPIRED_IN_MATCH: 5,
+    OrderStatus.REJECTED: 5,
+}
 EXPORTABLE = ("trades", "fills", "orders", "candles", "trade_gaps")
 _TIME_COLUMN = {
     "trades": "time_ms",
@@ -304,7 +317,14 @@ class SqlHistoryStore:
                 order=o,
                 fees=tuple(sorted(fees.get(o.client_order_id, {}).items())),
                 fills=counts.get(o.client_order_id, 0),
-                steps=tuple(steps.get(o.client_order_id, ())),
+                # Reports of one millisecond (NEW and its immediate fill) in the order an
+                # order lives them, not in the order the database happens to return them.
+                steps=tuple(
+                    sorted(
+                        steps.get(o.client_order_id, ()),
+                        key=lambda step: (step.time_ms, _LIFE_ORDER[step.status], step.filled_qty),
+                    )
+                ),
             )
             for o in orders
         ]
