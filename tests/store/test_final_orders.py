@@ -96,3 +96,27 @@ async def test_final_orders_have_fees_and_a_timeline_in_life_order(
         OrderStatus.FILLED,
     ]
     assert await bus.request(FinalOrders(symbol="ETHUSDT")) == []
+
+
+def test_the_order_history_crosses_the_wire_to_an_attached_terminal() -> None:
+    """A gateway answers ``FinalOrders`` with ``list:OrderRecord``: the terminal decodes the
+    same records, fees and timeline included."""
+    from omnitrade_tui.bus.wire import WireTypes, kind_of
+    from omnitrade_tui.domain.models import OrderRecord, OrderStep
+
+    record = OrderRecord(
+        order=_order("a", OrderStatus.FILLED, "0.03"),
+        fees=(("BTC", Decimal("0.00003")),),
+        fills=1,
+        steps=(
+            OrderStep(
+                execution_type="TRADE",
+                status=OrderStatus.FILLED,
+                filled_qty=Decimal("0.03"),
+                time_ms=T,
+            ),
+        ),
+    )
+    kind = kind_of([record])
+    assert kind == "list:OrderRecord"
+    assert WireTypes().decode(kind, msgspec.msgpack.encode([record])) == [record]
