@@ -122,9 +122,10 @@ class RowTable(ScrollView, can_focus=True):
         self.rows: list[Row] = []
         self.cursor = 0
         #: Each column's width fitted to its title and its widest cell (at most its width).
-        self._fitted = [len(c.title) for c in self.columns]
+        self._fitted = tuple(len(c.title) for c in self.columns)
         self._layout_key: tuple[int, tuple[int, ...]] = (-1, ())
         self._shown: list[int] = []
+        self._hidden: list[int] = []
         self._widths: dict[int, int] = {}
         self._squeezed: int | None = None
         self._styles = StyleCache(self)
@@ -154,11 +155,12 @@ class RowTable(ScrollView, can_focus=True):
                     break
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
         fitted = [len(c.title) for c in self.columns]
-        for row in rows:
-            for i, (text, _) in enumerate(row.cells[: len(fitted)]):
-                if len(text) > fitted[i]:
-                    fitted[i] = len(text)
-        self._fitted = [min(f, c.width) for f, c in zip(fitted, self.columns, strict=True)]
+        # Column by column (one pass of C-level zips): a refill of 1,000 rows stays cheap.
+        for i, cells in enumerate(zip(*(row.cells for row in rows), strict=False)):
+            if i >= len(fitted):
+                break
+            fitted[i] = max(fitted[i], max(len(text) for text, _ in cells))
+        self._fitted = tuple(min(f, c.width) for f, c in zip(fitted, self.columns, strict=True))
         self._update_virtual_size()
         self.refresh()
 
@@ -184,7 +186,7 @@ class RowTable(ScrollView, can_focus=True):
     def shown_columns(self) -> list[int]:
         """Indexes of the columns that fit the table's width, in their order."""
         width = self.size.width
-        key = (width, tuple(self._fitted))
+        key = (width, self._fitted)
         if key != self._layout_key:
             self._layout_key = key
             shown = list(range(len(self.columns)))
@@ -200,6 +202,8 @@ class RowTable(ScrollView, can_focus=True):
                 shown.remove(i)
                 total -= self._fitted[i] + 1
             self._shown = shown
+            kept = set(shown)
+            self._hidden = [i for i in range(len(self.columns)) if i not in kept]
             self._widths = {i: self._fitted[i] for i in shown}
             self._squeezed = None
             # Not laid out yet (width 0): nothing is squeezed, or an auto-height table would
@@ -221,8 +225,8 @@ class RowTable(ScrollView, can_focus=True):
     @property
     def hidden_columns(self) -> list[int]:
         """Indexes of the columns that gave way to the width."""
-        shown = set(self.shown_columns)
-        return [i for i in range(len(self.columns)) if i not in shown]
+        _ = self.shown_columns  # the layout of this width
+        return self._hidden
 
     def detail_lines(self, width: int = 10_000, lines: int = 1) -> list[str]:
         """The selected row's cells that the width hides: the text cut in the squeezed last
