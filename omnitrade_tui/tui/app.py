@@ -532,6 +532,7 @@ class OmniTradeApp(App[None]):
             self._main("#status", StatusBar).refresh()
 
     def _reload_history_if_shown(self) -> None:
+        """Read the order history again while the trader looks at it (and only then)."""
         blotter = self._main("#blotter", TabbedContent)
         if (
             blotter.active == "history-tab"
@@ -606,9 +607,8 @@ class OmniTradeApp(App[None]):
         """Make ``symbol`` active everywhere (ladder, tape, chart, ticket defaults)."""
         if symbol in self.state.instruments and symbol != self.state.active:
             self._show_symbol(symbol)
-            history = self._main("#history", OrderHistoryTable)
-            if history.display and not history.all_symbols:
-                history.reload()
+            if not self._main("#history", OrderHistoryTable).all_symbols:
+                self._reload_history_if_shown()
 
     def set_interval_name(self, interval: str) -> None:
         """Show the chart at ``interval``."""
