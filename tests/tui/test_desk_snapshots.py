@@ -65,6 +65,9 @@ DIALOGS = {
     "order-detail": ("6", "down", "enter"),
     "help": ("question_mark",),
     "quit": ("q",),
+    "amend": ("o", "a"),
+    "diagnostics": ("d",),
+    "app-log": ("L",),
 }
 
 

@@ -135,3 +135,24 @@ async def test_order_history_after_a_restart_shows_the_previous_runs_orders(
         "1.34 USDT",
     )
     assert first["timeline"].count(">") == 1  # NEW > FILLED
+
+
+async def test_t_switches_the_history_between_the_active_symbol_and_all() -> None:
+    app = OmniTradeApp(seeded_session(Bus()))
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        table = app.query_one("#history", OrderHistoryTable)
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if table.records:
+                break
+        assert {r.order.symbol for r in table.records} == {"BTCUSDT"}
+        await pilot.press("t")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if len(table.records) == 4:
+                break
+        symbols = [row.cells[0][0] for row in table.rows]
+        assert symbols[0] == "ETHUSDT"  # the newest first, whatever its symbol
+        assert sorted(symbols) == ["BTCUSDT", "BTCUSDT", "BTCUSDT", "ETHUSDT"]

@@ -75,7 +75,7 @@ class LogScreen(ModalScreen[None]):
         title = self.query_one("#log-title", Static)
         level = logging.getLevelName(self.min_level)
         if self.ring is None:
-            title.update("logging is not set up in this run")
+            title.update("logging is not set up in this run · Esc close")
             return
         if self.ring.version == self._version:
             return
