@@ -33,14 +33,15 @@ def _rows(round_no: int) -> list[Row]:
         out.append(
             Row(
                 f"omt-{i:06d}",
-                (
+                (  # the Orders tab's columns (ORDER_COLUMNS), in their order
+                    ("BTCUSDT", ""),
                     (side, "buy" if i % 2 else "sell"),
-                    (f"{67000 + i * 0.01 + round_no:.2f}", "buy" if i % 2 else "sell"),
+                    ("LMT", ""),
+                    (f"{67000 + i * 0.01 + round_no:,.2f}", "buy" if i % 2 else "sell"),
+                    ("", "warn"),
                     (f"{0.001 * (i % 50 + 1):.5f}", ""),
                     ("0.00000", ""),
                     ("NEW", "muted"),
-                    ("BTCUSDT", ""),
-                    ("LIMIT", ""),
                     ("12:00:00", "muted"),
                     (f"omt-{i:06d}", "muted"),
                 ),

@@ -80,6 +80,7 @@ class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     confirm_orders: bool | None = None
     stale_after_s: float | None = None
     desktop_notify: str | None = None
+    utc_time: bool | None = None
 
 
 class AlertTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -239,6 +240,8 @@ class UISettings:
     #: Desktop notifications through the terminal for alerts: auto (by what the terminal
     #: says it is), osc9, osc777 or off.
     desktop_notify: str = "auto"
+    #: Times of day in UTC; by default in the local zone (named once in the status bar).
+    utc_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -503,6 +506,7 @@ def load_settings(
         confirm_orders=bool(file.ui.confirm_orders),
         stale_after_s=_stale_after(file.ui.stale_after_s),
         desktop_notify=_desktop_notify(file.ui.desktop_notify),
+        utc_time=bool(file.ui.utc_time),
     )
     db_url = _first(
         flags.db_url,

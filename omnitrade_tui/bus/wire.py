@@ -23,6 +23,7 @@ from omnitrade_tui.domain.models import (
     ExecutionReport,
     Fill,
     Order,
+    OrderRecord,
     Ticker,
     Trade,
 )
@@ -34,6 +35,7 @@ PLAIN_VALUES: tuple[type[msgspec.Struct], ...] = (
     Candle,
     Ticker,
     Order,
+    OrderRecord,
     Fill,
     Balance,
     ExecutionReport,

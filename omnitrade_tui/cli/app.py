@@ -81,6 +81,7 @@ async def _run(settings: Settings, ask_passphrase: Callable[[str], str]) -> int:
             load_history=runtime.sim is None,
             log_ring=current_ring(),
             on_ready=runtime.connect,
+            export_dir=settings.dirs.data,
         )
         app = OmniTradeApp(session)
         await app.run_async(mouse=settings.ui.mouse)

@@ -270,4 +270,5 @@ def attached_session(
         refused=dict(welcome.refused),
         gateway=identity,
         on_ready=on_ready,
+        export_dir=settings.dirs.data,
     )

@@ -156,6 +156,15 @@ class OrderHistory(Command, frozen=True, kw_only=True):
     limit: int = 500
 
 
+class FinalOrders(Command, frozen=True, kw_only=True):
+    """Ask for recorded final orders (filled, cancelled, expired, rejected), newest first,
+    each with its fees and status timeline: the blotter's order history."""
+
+    name: ClassVar[str] = "history.final_orders"
+    symbol: str | None = None
+    limit: int = 500
+
+
 class FillHistory(Command, frozen=True, kw_only=True):
     """Ask for recorded fills from ``since_ms`` on (newest first)."""
 

@@ -114,6 +114,26 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
         return self.status.is_open
 
 
+class OrderStep(msgspec.Struct, frozen=True, kw_only=True):
+    """One reported change of an order: what happened, the status after it, when."""
+
+    execution_type: str
+    status: OrderStatus
+    filled_qty: Decimal
+    time_ms: int
+    reason: str | None = None
+
+
+class OrderRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A final order as the store keeps it: its last state, what its fills cost in fees
+    (by asset), how many fills it had, and its status timeline, oldest first."""
+
+    order: Order
+    fees: tuple[tuple[str, Decimal], ...] = ()
+    fills: int = 0
+    steps: tuple[OrderStep, ...] = ()
+
+
 class Fill(msgspec.Struct, frozen=True, kw_only=True):
     """One execution of one of our orders (exact)."""
 

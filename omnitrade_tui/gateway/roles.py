@@ -107,6 +107,7 @@ COMMAND_RULES: dict[str, Rule] = {
     c.SubscribeSymbol.name: Rule(Role.VIEWER, "subscribing to market data"),
     c.CandleHistory.name: Rule(Role.VIEWER, "reading candle history"),
     c.OrderHistory.name: Rule(Role.VIEWER, "reading order history"),
+    c.FinalOrders.name: Rule(Role.VIEWER, "reading order history"),
     c.FillHistory.name: Rule(Role.VIEWER, "reading fill history"),
     c.VenueCandles.name: Rule(Role.VIEWER, "reading the venue's candles"),
     c.ListAlerts.name: Rule(Role.VIEWER, "listing alerts"),

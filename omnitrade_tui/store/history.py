@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.domain.candles import INTERVAL_MS
-from omnitrade_tui.domain.commands import CandleHistory, FillHistory, OrderHistory
-from omnitrade_tui.domain.models import Candle, Fill, Order
+from omnitrade_tui.domain.commands import CandleHistory, FillHistory, FinalOrders, OrderHistory
+from omnitrade_tui.domain.models import Candle, Fill, Order, OrderRecord
 from omnitrade_tui.store.repository import AccountHistory, MarketHistory
 
 #: ``top_up(symbol, interval, limit, end_ms)`` -> closed candles from the venue, oldest first.
@@ -47,10 +47,11 @@ class HistoryService:
         self.bus.handle(CandleHistory, self.candles)
         self.bus.handle(OrderHistory, self.orders)
         self.bus.handle(FillHistory, self.fills)
+        self.bus.handle(FinalOrders, self.final_orders)
 
     def unregister(self) -> None:
         """Stop handling the history commands."""
-        for command in (CandleHistory, OrderHistory, FillHistory):
+        for command in (CandleHistory, OrderHistory, FillHistory, FinalOrders):
             self.bus.unhandle(command)
 
     async def candles(self, cmd: CandleHistory) -> list[Candle]:
@@ -74,6 +75,10 @@ class HistoryService:
     async def orders(self, cmd: OrderHistory) -> list[Order]:
         """Recorded orders, newest first."""
         return await self.account.orders(cmd.symbol, cmd.open_only, cmd.limit)
+
+    async def final_orders(self, cmd: FinalOrders) -> list[OrderRecord]:
+        """Recorded final orders with fees and timelines, newest first."""
+        return await self.account.final_orders(cmd.symbol, cmd.limit)
 
     async def fills(self, cmd: FillHistory) -> list[Fill]:
         """Recorded fills, newest first."""

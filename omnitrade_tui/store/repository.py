@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import TradeGap
-from omnitrade_tui.domain.models import Candle, Fill, Order, Trade
+from omnitrade_tui.domain.models import Candle, Fill, Order, OrderRecord, OrderStep, Trade
 from omnitrade_tui.store import tables as t
 from omnitrade_tui.store.database import Database
 from omnitrade_tui.store.rows import Batch, Row
@@ -65,8 +65,25 @@ class AccountHistory(Protocol):
         """Fills from ``since_ms`` on, newest first."""
         ...
 
+    async def final_orders(self, symbol: str | None = None, limit: int = 500) -> list[OrderRecord]:
+        """Final orders with their fees and status timelines, newest first."""
+        ...
+
 
 _UNIQUE_VIOLATION = "23505"
+#: Where each status comes in an order's life, for reports of the same millisecond.
+_LIFE_ORDER = {
+    OrderStatus.PENDING_NEW: 0,
+    OrderStatus.UNKNOWN: 1,
+    OrderStatus.NEW: 2,
+    OrderStatus.PARTIALLY_FILLED: 3,
+    OrderStatus.PENDING_CANCEL: 4,
+    OrderStatus.FILLED: 5,
+    OrderStatus.CANCELED: 5,
+    OrderStatus.EXPIRED: 5,
+    OrderStatus.EXPIRED_IN_MATCH: 5,
+    OrderStatus.REJECTED: 5,
+}
 EXPORTABLE = ("trades", "fills", "orders", "candles", "trade_gaps")
 _TIME_COLUMN = {
     "trades": "time_ms",
@@ -248,6 +265,69 @@ class SqlHistoryStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_fill(dict(r)) for r in rows]
+
+    async def final_orders(self, symbol: str | None = None, limit: int = 500) -> list[OrderRecord]:
+        """Final orders (filled, cancelled, expired, rejected), newest first, each with its
+        fees summed by asset and its status timeline oldest first (three queries, not one
+        per order)."""
+        c = t.ORDERS.c
+        final = [s.value for s in OrderStatus if not s.is_open]
+        query = sa.select(t.ORDERS).where(c.status.in_(final))
+        if symbol is not None:
+            query = query.where(c.symbol == symbol)
+        query = query.order_by(c.updated_ms.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            orders = [_order(dict(r)) for r in (await conn.execute(query)).mappings().all()]
+            ids = [o.client_order_id for o in orders]
+            fees: dict[str, dict[str, Decimal]] = {}
+            counts: dict[str, int] = {}
+            steps: dict[str, list[OrderStep]] = {}
+            # In chunks: a database caps the parameters of one statement.
+            for start in range(0, len(ids), 400):
+                chunk = ids[start : start + 400]
+                f = t.FILLS.c
+                fill_rows = await conn.execute(
+                    sa.select(f.client_order_id, f.commission, f.commission_asset).where(
+                        f.client_order_id.in_(chunk)
+                    )
+                )
+                for cid, commission, asset in fill_rows:
+                    by_asset = fees.setdefault(cid, {})
+                    by_asset[asset] = by_asset.get(asset, Decimal(0)) + Decimal(commission)
+                    counts[cid] = counts.get(cid, 0) + 1
+                e = t.ORDER_EVENTS.c
+                event_rows = await conn.execute(
+                    sa.select(e.client_order_id, e.execution_type, e.status, e.filled_qty)
+                    .add_columns(e.time_ms, e.reject_reason)
+                    .where(e.client_order_id.in_(chunk))
+                    .order_by(e.time_ms)
+                )
+                for cid, kind, status, filled, time_ms, reason in event_rows:
+                    steps.setdefault(cid, []).append(
+                        OrderStep(
+                            execution_type=kind,
+                            status=OrderStatus(status),
+                            filled_qty=Decimal(filled),
+                            time_ms=time_ms,
+                            reason=reason,
+                        )
+                    )
+        return [
+            OrderRecord(
+                order=o,
+                fees=tuple(sorted(fees.get(o.client_order_id, {}).items())),
+                fills=counts.get(o.client_order_id, 0),
+                # Reports of one millisecond (NEW and its immediate fill) in the order an
+                # order lives them, not in the order the database happens to return them.
+                steps=tuple(
+                    sorted(
+                        steps.get(o.client_order_id, ()),
+                        key=lambda step: (step.time_ms, _LIFE_ORDER[step.status], step.filled_qty),
+                    )
+                ),
+            )
+            for o in orders
+        ]
 
     async def count(self, table: str) -> int:
         """Rows in one table (for status lines and tests)."""

@@ -19,6 +19,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -37,7 +38,6 @@ from omnitrade_tui.domain.commands import (
     ReplaceOrder,
     VenueCandles,
 )
-from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.models import Candle, Order
 from omnitrade_tui.logs import crash_report
@@ -76,13 +76,25 @@ from omnitrade_tui.tui.themes import DEFAULT_THEME, default_variables, load_them
 from omnitrade_tui.tui.widgets.account_summary import AccountSummary
 from omnitrade_tui.tui.widgets.candle_chart import CandleChart
 from omnitrade_tui.tui.widgets.ladder import Ladder, LadderRow
+from omnitrade_tui.tui.widgets.order_history import OrderHistoryTable
 from omnitrade_tui.tui.widgets.row_table import RowTable
 from omnitrade_tui.tui.widgets.status_bar import StatusBar
 from omnitrade_tui.tui.widgets.tape import Tape
 
 INTERVALS = parts.CHART_INTERVALS
 W = TypeVar("W", bound=Widget)
-BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log")
+BLOTTER_TABS = ("orders", "fills", "balances", "positions", "log", "history")
+#: Tab labels on a narrow terminal, where the full ones would be cut.
+_SHORT_TABS = {
+    "orders": "Ord",
+    "fills": "Fill",
+    "balances": "Bal",
+    "positions": "Pos",
+    "log": "Log",
+    "history": "Hist",
+}
+#: How often the shown History tab reads the store again (orders end while it is shown).
+_HISTORY_RELOAD_S = 5.0
 #: Parts redrawn at most this many times a second, whatever the frame rate: the eye reads a
 #: ladder at frame rate, but a tape scrolling past more than ten times a second is a blur,
 #: and a chart, a watchlist and a status line are read much slower; each redraw costs CPU
@@ -267,6 +279,14 @@ class OmniTradeApp(App[None]):
         Binding("4", "tab('positions')", "Positions tab", id="tab_positions", show=False),
         Binding("5", "tab('log')", "Log tab", id="tab_log", show=False),
         Binding(
+            "6",
+            "tab('history')",
+            "History tab",
+            id="tab_history",
+            tooltip="final orders: Enter detail, t symbol/all, e export CSV",
+            show=False,
+        ),
+        Binding(
             "n",
             "alerts",
             "Alerts",
@@ -329,6 +349,7 @@ class OmniTradeApp(App[None]):
         self.session = session
         self.bus = session.bus
         self.state = TerminalState(session.bus, session.instruments, session.watchlist)
+        self.state.numbers.utc = session.ui.utc_time
         self._candles_version = -1
         self._fills_shown = -1
         self._chart_first = False
@@ -353,17 +374,15 @@ class OmniTradeApp(App[None]):
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """Watchlist over the account summary | ladder over tape | chart over blotter; status
-        bar and keys below."""
+        """Watchlist over the account summary beside the chart, the blotter under both over
+        the whole width it needs; ladder over tape on the right; status bar and keys below."""
         with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield RowTable(WATCH_COLUMNS, "no symbols", id="watchlist")
-                yield AccountSummary(self.state, id="account")
-            with Vertical(id="middle"):
-                yield Ladder(id="ladder")
-                yield Tape(id="tape")
-            with Vertical(id="right"):
-                yield CandleChart(id="chart")
+            with Vertical(id="desk"):
+                with Horizontal(id="top"):
+                    with Vertical(id="left"):
+                        yield RowTable(WATCH_COLUMNS, "no symbols", id="watchlist")
+                        yield AccountSummary(self.state, id="account")
+                    yield CandleChart(id="chart")
                 with TabbedContent(id="blotter"):
                     with TabPane("Orders", id="orders-tab"):
                         yield RowTable(
@@ -377,6 +396,17 @@ class OmniTradeApp(App[None]):
                         yield RowTable(POSITION_COLUMNS, "no positions yet", id="positions")
                     with TabPane("Log", id="log-tab"):
                         yield RowTable(LOG_COLUMNS, "no order events yet", id="log")
+                    with TabPane("History", id="history-tab"):
+                        yield OrderHistoryTable(
+                            self.bus,
+                            self.state.numbers,
+                            lambda: self.state.active,
+                            self.session.export_dir or Path.cwd(),
+                            id="history",
+                        )
+            with Vertical(id="middle"):
+                yield Ladder(id="ladder")
+                yield Tape(id="tape")
         yield StatusBar(
             self.state,
             self.session.profile_label,
@@ -406,6 +436,7 @@ class OmniTradeApp(App[None]):
         self._show_symbol(self.state.active)
         self._main("#ladder", Ladder).focus()
         self.set_interval(1 / self.session.ui.frame_rate, self._frame)
+        self.set_interval(_HISTORY_RELOAD_S, self._reload_history_if_shown)
         if self.session.load_history:
             self._load_fills()
 
@@ -500,6 +531,37 @@ class OmniTradeApp(App[None]):
         if parts.STATUS in dirty or parts.LOG in dirty:
             self._main("#status", StatusBar).refresh()
 
+    def _reload_history_if_shown(self) -> None:
+        """Read the order history again while the trader looks at it (and only then)."""
+        blotter = self._main("#blotter", TabbedContent)
+        if (
+            blotter.active == "history-tab"
+            and blotter.display
+            and self.screen is self.screen_stack[0]
+        ):
+            self._main("#history", OrderHistoryTable).reload()
+
+    @on(TabbedContent.TabActivated, "#blotter")
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "history-tab":
+            self._main("#history", OrderHistoryTable).reload()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Short tab labels on a narrow terminal, full ones from 110 columns."""
+        try:
+            blotter = self._main("#blotter", TabbedContent)
+        except NoMatches:  # the first size comes before the main screen is composed
+            return
+        narrow = event.size.width < 110
+        # The footer never cuts a label: compact keys, and the palette's key (in the help
+        # screen) left out, below 110 columns.
+        footer = self.screen_stack[0].query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
+        for name in BLOTTER_TABS:
+            tab = blotter.get_tab(f"{name}-tab")
+            tab.label = _SHORT_TABS[name] if narrow else name.capitalize()
+
     def _draw_chart(self) -> None:
         state = self.state
         chart = self._main("#chart", CandleChart)
@@ -531,6 +593,10 @@ class OmniTradeApp(App[None]):
         ladder = self._main("#ladder", Ladder)
         ladder.configure(symbol, inst.tick_size, inst.price_decimals, inst.quantity_decimals)
         self._main("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
+        chart = self._main("#chart", CandleChart)
+        numbers = state.numbers
+        chart.price_text = lambda value: numbers.price(symbol, value)
+        chart.utc = numbers.utc
         self._fills_shown = -1
         state.dirty.update(
             (parts.BOOK, parts.TAPE, parts.ORDERS, parts.CHART, parts.STATUS, parts.WATCH)
@@ -541,6 +607,8 @@ class OmniTradeApp(App[None]):
         """Make ``symbol`` active everywhere (ladder, tape, chart, ticket defaults)."""
         if symbol in self.state.instruments and symbol != self.state.active:
             self._show_symbol(symbol)
+            if not self._main("#history", OrderHistoryTable).all_symbols:
+                self._reload_history_if_shown()
 
     def set_interval_name(self, interval: str) -> None:
         """Show the chart at ``interval``."""
@@ -668,7 +736,8 @@ class OmniTradeApp(App[None]):
         if result is None:
             return
         for order in result.orders:
-            filled = f", filled {fmt(order.filled_qty)}" if order.filled_qty else ""
+            qty = self.state.numbers.qty(order.symbol, order.filled_qty)
+            filled = f", filled {qty}" if order.filled_qty else ""
             unknown = order.status is OrderStatus.UNKNOWN
             severity: SeverityLevel = "warning" if unknown else "information"
             self.notify(
@@ -766,7 +835,7 @@ class OmniTradeApp(App[None]):
             and o.price is not None
             and ladder.bucket_of(float(o.price), o.side) == row.price
         ]
-        price = f"{row.price:,.{ladder.price_decimals}f}"
+        price = self.state.numbers.price(self.state.active, row.price)
         if not mine:
             self.notify(f"no order of yours at {row.side} {price}", severity="warning")
             return
@@ -911,7 +980,7 @@ class OmniTradeApp(App[None]):
 
     def action_alerts(self) -> None:
         """The alert rules and what fired."""
-        self.push_screen(AlertsScreen(self.bus, self.state.active))
+        self.push_screen(AlertsScreen(self.bus, self.state.active, self.state.numbers))
 
     def action_history(self) -> None:
         """The trading journal."""
@@ -926,7 +995,7 @@ class OmniTradeApp(App[None]):
         selected = self._selected_level("A")
         if selected is None:
             return
-        ladder, row = selected
+        _ladder, row = selected
         last = self.state.symbols[self.state.active].last
         direction = "any" if last is None else ("up" if row.price > last else "down")
         rule = AlertRule(
@@ -935,7 +1004,7 @@ class OmniTradeApp(App[None]):
             level=row.price,
             direction=direction,
         )
-        self._add_alert(rule, f"{row.price:,.{ladder.price_decimals}f}")
+        self._add_alert(rule, self.state.numbers.price(self.state.active, row.price))
 
     @work(group="alerts")
     async def _add_alert(self, rule: AlertRule, shown_price: str) -> None:
@@ -971,7 +1040,7 @@ class OmniTradeApp(App[None]):
 
     def action_log_screen(self) -> None:
         """The app's own log (redacted), newest last."""
-        self.push_screen(LogScreen(self.session.log_ring))
+        self.push_screen(LogScreen(self.session.log_ring, self.state.numbers))
 
     def _fatal_error(self) -> None:
         """A crash: the redacted traceback without locals (Textual's own shows local

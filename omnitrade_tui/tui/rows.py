@@ -6,12 +6,12 @@ component class (``buy``, ``sell``, ``up``, ``down``...) so colours come from th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from decimal import Decimal
 
-from omnitrade_tui.domain.decimals import fmt
-from omnitrade_tui.domain.enums import OrderStatus, Side
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
+from omnitrade_tui.domain.models import Order, OrderRecord
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.widgets.row_table import Column, Row
 
@@ -23,51 +23,92 @@ WATCH_COLUMNS = [
     Column("24h", 6, ">"),
     Column("Trend", 8),
 ]
-# Most telling first: on a narrow screen the table scrolls sideways for the rest.
+# Columns with ``drop`` give way on a narrow table (the highest first) and show in the
+# detail line of the selected row instead: never a sideways scrollbar.
 ORDER_COLUMNS = [
+    Column("Symbol", 12),
     Column("Side", 4),
-    Column("Price", 12, ">"),
-    Column("Qty", 11, ">"),
-    Column("Filled", 11, ">"),
-    Column("Status", 16),
-    Column("Symbol", 8),
-    Column("Type", 11),
-    Column("Time", 8),
-    Column("Client id", 26),
+    Column("Type", 6),
+    Column("Price", 14, ">"),
+    Column("Stop", 14, ">", drop=1),
+    Column("Qty", 13, ">"),
+    Column("Filled", 13, ">", drop=2),
+    Column("Status", 9),
+    Column("Time", 8, drop=3),
+    Column("Client id", 26, drop=4),
 ]
 FILL_COLUMNS = [
+    Column("Symbol", 12),
     Column("Side", 4),
-    Column("Price", 12, ">"),
-    Column("Qty", 11, ">"),
-    Column("Fee", 16, ">"),
-    Column("Symbol", 8),
-    Column("Time", 8),
-    Column("Notional", 12, ">"),
-    Column("Role", 5),
-    Column("Trade", 10, ">"),
+    Column("Price", 14, ">"),
+    Column("Qty", 13, ">"),
+    Column("Fee", 18, ">", drop=2),
+    Column("Time", 8, drop=1),
+    Column("Notional", 14, ">", drop=3),
+    Column("Role", 5, drop=4),
+    Column("Trade", 10, ">", drop=5),
 ]
 BALANCE_COLUMNS = [
     Column("Asset", 6),
-    Column("Free", 16, ">"),
-    Column("Locked", 16, ">"),
-    Column("Total", 16, ">"),
+    Column("Free", 18, ">"),
+    Column("Locked", 18, ">", drop=1),
+    Column("Total", 18, ">"),
 ]
 POSITION_COLUMNS = [
-    Column("Symbol", 8),
-    Column("Qty", 12, ">"),
-    Column("Avg price", 12, ">"),
-    Column("Mark", 12, ">"),
-    Column("Realized", 12, ">"),
-    Column("Unrealized", 12, ">"),
-    Column("Fees", 10, ">"),
+    Column("Symbol", 12),
+    Column("Qty", 13, ">"),
+    Column("Avg price", 14, ">", drop=3),
+    Column("Mark", 14, ">", drop=4),
+    Column("Realized", 12, ">", drop=2),
+    Column("Unrealized", 12, ">", drop=1),
+    Column("Fees", 10, ">", drop=5),
     Column("Net", 12, ">"),
 ]
 LOG_COLUMNS = [Column("Time", 8), Column("Event", 200)]
+HISTORY_COLUMNS = [
+    Column("Symbol", 12),
+    Column("Side", 4),
+    Column("Type", 5),
+    Column("Filled", 13, ">", drop=3),
+    Column("Avg price", 14, ">"),
+    Column("Status", 9),
+    Column("Fee", 20, ">", drop=2),
+    Column("Time", 14, drop=1),
+    Column("Price", 14, ">", drop=4),
+    Column("Qty", 13, ">", drop=5),
+    Column("Client id", 26, drop=6),
+]
+
+#: Order types as a trader writes them (``STOP_LOSS_LIMIT`` does not fit a blotter column).
+TYPE_CODES = {
+    OrderType.LIMIT: "LMT",
+    OrderType.MARKET: "MKT",
+    OrderType.STOP_LOSS: "SL",
+    OrderType.STOP_LOSS_LIMIT: "SL-L",
+    OrderType.TAKE_PROFIT: "TP",
+    OrderType.TAKE_PROFIT_LIMIT: "TP-L",
+    OrderType.LIMIT_MAKER: "LM",
+}
+#: Statuses short enough for the Status column.
+STATUS_CODES = {
+    OrderStatus.PENDING_NEW: "PENDING",
+    OrderStatus.PARTIALLY_FILLED: "PARTIAL",
+    OrderStatus.PENDING_CANCEL: "CANCELING",
+    OrderStatus.EXPIRED_IN_MATCH: "EXPIRED",
+    OrderStatus.UNKNOWN: "UNKNOWN ?",
+}
+#: How the two legs of an OCO are drawn as one bracket in the Type column.
+_OCO_MARKS = ("┌", "└")
 
 
-def hms(time_ms: int) -> str:
-    """``HH:MM:SS`` UTC of an epoch-milliseconds time."""
-    return time.strftime("%H:%M:%S", time.gmtime(time_ms / 1000)) if time_ms else "--:--:--"
+def type_code(order: Order) -> str:
+    """The order's type as a short code (``SL-L``)."""
+    return TYPE_CODES.get(order.type, order.type.value)
+
+
+def status_code(status: OrderStatus) -> str:
+    """The status as it fits its column (``PARTIAL``)."""
+    return STATUS_CODES.get(status, status.value)
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
@@ -87,8 +128,6 @@ def watch_rows(state: TerminalState) -> list[Row]:
     rows = []
     for symbol in state.watchlist:
         view = state.symbols[symbol]
-        inst = state.instruments.get(symbol)
-        places = inst.price_decimals if inst else 2
         last = view.last
         ticker = view.ticker
         change = ticker.change_pct if ticker is not None else None
@@ -99,7 +138,7 @@ def watch_rows(state: TerminalState) -> list[Row]:
                 symbol,
                 (
                     (f"{marker}{symbol}", "" if symbol != state.active else "warn"),
-                    (f"{last:,.{places}f}" if last is not None else "-", ""),
+                    (state.numbers.price(symbol, last), ""),
                     (f"{change:+.2f}%" if change is not None else "-", cls),
                     (sparkline(view.spark, 8), cls),
                 ),
@@ -112,32 +151,57 @@ def _side_cls(side: Side) -> str:
     return "buy" if side is Side.BUY else "sell"
 
 
+def grouped_open_orders(state: TerminalState) -> list[Order]:
+    """Open orders of every symbol, newest first, the legs of an OCO side by side."""
+    out: list[Order] = []
+    placed: set[str] = set()
+    orders = state.open_orders()
+    for o in orders:
+        if o.client_order_id in placed:
+            continue
+        legs = [o]
+        if o.order_list_id >= 0:
+            legs = [x for x in orders if x.order_list_id == o.order_list_id]
+        for leg in legs:
+            placed.add(leg.client_order_id)
+            out.append(leg)
+    return out
+
+
 def order_rows(state: TerminalState) -> list[Row]:
-    """Open orders of every symbol, newest first; UNKNOWN ones stand out."""
+    """Open orders of every symbol, newest first; OCO legs bracketed together; UNKNOWN
+    ones stand out."""
     rows = []
-    for o in state.open_orders():
-        inst = state.instruments.get(o.symbol)
-        places = inst.price_decimals if inst else 8
-        qplaces = inst.quantity_decimals if inst else 8
-        price = f"{o.price:.{places}f}" if o.price is not None else "MARKET"
+    numbers = state.numbers
+    orders = grouped_open_orders(state)
+    for n, o in enumerate(orders):
         status_cls = "error" if o.status is OrderStatus.UNKNOWN else "muted"
-        status = o.status.value + (" ?" if o.status is OrderStatus.UNKNOWN else "")
+        status = status_code(o.status)
         held = state.held_for(o.client_order_id)
         if held is not None:
             status, status_cls = f"held {held[1]:.0f}s", "warn"
+        code = type_code(o)
+        client = o.client_order_id
+        if o.order_list_id >= 0:
+            first = n == 0 or orders[n - 1].order_list_id != o.order_list_id
+            code = (_OCO_MARKS[0] if first else _OCO_MARKS[1]) + code
+            client = f"{client} (OCO {o.order_list_id})"
+        price = numbers.price(o.symbol, o.price) if o.price is not None else "MARKET"
+        stop = numbers.price(o.symbol, o.stop_price) if o.stop_price is not None else ""
         rows.append(
             Row(
                 o.client_order_id,
                 (
-                    (o.side.value, _side_cls(o.side)),
-                    (price, _side_cls(o.side)),
-                    (f"{o.quantity:.{qplaces}f}", ""),
-                    (f"{o.filled_qty:.{qplaces}f}", ""),
-                    (status, status_cls),
                     (o.symbol, ""),
-                    (o.type.value, ""),
-                    (hms(o.created_ms or o.updated_ms), "muted"),
-                    (o.client_order_id, "muted"),
+                    (o.side.value, _side_cls(o.side)),
+                    (code, ""),
+                    (price, _side_cls(o.side)),
+                    (stop, "warn"),
+                    (numbers.qty(o.symbol, o.quantity), ""),
+                    (numbers.qty(o.symbol, o.filled_qty), ""),
+                    (status, status_cls),
+                    (numbers.clock(o.created_ms or o.updated_ms), "muted"),
+                    (client, "muted"),
                 ),
             )
         )
@@ -147,20 +211,20 @@ def order_rows(state: TerminalState) -> list[Row]:
 def fill_rows(state: TerminalState) -> list[Row]:
     """Our fills, newest first."""
     rows = []
+    numbers = state.numbers
     for f in reversed(state.fills):
-        inst = state.instruments.get(f.symbol)
-        places = inst.price_decimals if inst else 8
+        quote = state.instruments[f.symbol].quote_asset if f.symbol in state.instruments else ""
         rows.append(
             Row(
                 f"{f.symbol}:{f.trade_id}",
                 (
-                    (f.side.value, _side_cls(f.side)),
-                    (f"{f.price:.{places}f}", _side_cls(f.side)),
-                    (fmt(f.qty), ""),
-                    (f"{fmt(f.commission)} {f.commission_asset}", "muted"),
                     (f.symbol, ""),
-                    (hms(f.time_ms), "muted"),
-                    (f"{f.quote_qty:,.2f}", ""),
+                    (f.side.value, _side_cls(f.side)),
+                    (numbers.price(f.symbol, f.price), _side_cls(f.side)),
+                    (numbers.qty(f.symbol, f.qty), ""),
+                    (numbers.money_with_asset(f.commission_asset, f.commission), "muted"),
+                    (numbers.clock(f.time_ms), "muted"),
+                    (numbers.money(quote, f.quote_qty), ""),
                     ("maker" if f.is_maker else "taker", "muted"),
                     (str(f.trade_id), "muted"),
                 ),
@@ -172,6 +236,7 @@ def fill_rows(state: TerminalState) -> list[Row]:
 def balance_rows(state: TerminalState) -> list[Row]:
     """Non-zero balances, largest holdings of the watchlist's assets first."""
     rows = []
+    money = state.numbers.money
     for asset in sorted(state.balances):
         b = state.balances[asset]
         if b.total == 0:
@@ -181,9 +246,9 @@ def balance_rows(state: TerminalState) -> list[Row]:
                 asset,
                 (
                     (asset, ""),
-                    (fmt(b.free), ""),
-                    (fmt(b.locked), "muted" if b.locked == 0 else "warn"),
-                    (fmt(b.total), ""),
+                    (money(asset, b.free), ""),
+                    (money(asset, b.locked), "muted" if b.locked == 0 else "warn"),
+                    (money(asset, b.total), ""),
                 ),
             )
         )
@@ -193,24 +258,30 @@ def balance_rows(state: TerminalState) -> list[Row]:
 def position_rows(state: TerminalState) -> list[Row]:
     """Positions with realized and unrealized PnL at the last price, and fees."""
     rows = []
+    numbers = state.numbers
     for p in state.portfolio.positions:
         view = state.symbols.get(p.symbol)
         last = view.last if view is not None else None
         mark = Decimal(repr(last)) if last is not None else p.avg_price
         unrealized = p.unrealized_pnl(mark)
         net = p.net_pnl(mark)
+        inst = state.instruments.get(p.symbol)
+        quote = inst.quote_asset if inst is not None else "USDT"
         rows.append(
             Row(
                 p.symbol,
                 (
                     (p.symbol, ""),
-                    (fmt(p.qty), "buy" if p.qty > 0 else "sell" if p.qty < 0 else ""),
-                    (f"{p.avg_price:.2f}", ""),
-                    (f"{mark:.2f}", "muted"),
-                    (f"{p.realized_pnl:+.2f}", _pnl_cls(p.realized_pnl)),
-                    (f"{unrealized:+.2f}", _pnl_cls(unrealized)),
-                    (f"{p.fees_quote:.4f}", "muted"),
-                    (f"{net:+.2f}", _pnl_cls(net)),
+                    (
+                        numbers.qty(p.symbol, p.qty),
+                        "buy" if p.qty > 0 else "sell" if p.qty < 0 else "",
+                    ),
+                    (numbers.price(p.symbol, p.avg_price), ""),
+                    (numbers.price(p.symbol, mark), "muted"),
+                    (numbers.money(quote, p.realized_pnl, True), _pnl_cls(p.realized_pnl)),
+                    (numbers.money(quote, unrealized, True), _pnl_cls(unrealized)),
+                    (numbers.money(quote, p.fees_quote), "muted"),
+                    (numbers.money(quote, net, True), _pnl_cls(net)),
                 ),
             )
         )
@@ -225,6 +296,54 @@ def log_rows(state: TerminalState) -> list[Row]:
     """The order event log, newest first."""
     cls = {"error": "error", "warning": "warn"}
     return [
-        Row(str(i), ((hms(line.time_ms), "muted"), (line.text, cls.get(line.severity, ""))))
+        Row(
+            str(i),
+            (
+                (state.numbers.clock(line.time_ms), "muted"),
+                (line.text, cls.get(line.severity, "")),
+            ),
+        )
         for i, line in enumerate(reversed(state.log))
     ]
+
+
+def fee_text(record: OrderRecord, numbers: Numbers) -> str:
+    """The fees an order paid, by asset (``0.07 USDT``); ``-`` when none."""
+    if not record.fees:
+        return "-"
+    return " + ".join(numbers.money_with_asset(asset, amount) for asset, amount in record.fees)
+
+
+_FINAL_CLS = {
+    OrderStatus.FILLED: "up",
+    OrderStatus.REJECTED: "error",
+    OrderStatus.EXPIRED: "warn",
+    OrderStatus.EXPIRED_IN_MATCH: "warn",
+}
+
+
+def history_rows(records: Sequence[OrderRecord], numbers: Numbers) -> list[Row]:
+    """Final orders as the History tab shows them, in the order given."""
+    rows = []
+    for r in records:
+        o = r.order
+        avg = o.avg_price
+        rows.append(
+            Row(
+                o.client_order_id,
+                (
+                    (o.symbol, ""),
+                    (o.side.value, _side_cls(o.side)),
+                    (type_code(o), ""),
+                    (numbers.qty(o.symbol, o.filled_qty), ""),
+                    (numbers.price(o.symbol, avg) if avg is not None else "-", _side_cls(o.side)),
+                    (status_code(o.status), _FINAL_CLS.get(o.status, "muted")),
+                    (fee_text(r, numbers), "muted"),
+                    (numbers.stamp(o.updated_ms)[5:16], "muted"),
+                    (numbers.price(o.symbol, o.price) if o.price is not None else "MARKET", ""),
+                    (numbers.qty(o.symbol, o.quantity), ""),
+                    (o.client_order_id, "muted"),
+                ),
+            )
+        )
+    return rows

@@ -39,6 +39,8 @@ class TerminalSession:
     refused: Mapping[str, str] = field(default_factory=dict)
     #: Attached to a gateway: who is logged in where, and the certificate's fingerprint.
     gateway: str | None = None
+    #: Where the screen writes what it exports (the order history's CSV): the data folder.
+    export_dir: Path | None = None
 
     @property
     def confirm_orders(self) -> bool:

@@ -48,6 +48,7 @@ from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
 from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
+from omnitrade_tui.tui.numbers import Numbers
 
 #: Parts of the screen a change can make dirty.
 BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART = (
@@ -133,6 +134,8 @@ class TerminalState:
     ) -> None:
         self.bus = bus
         self.instruments = dict(instruments)
+        #: How prices, quantities, money and times are written (the app sets UTC or local).
+        self.numbers = Numbers(self.instruments)
         self.watchlist = watchlist
         self.symbols = {s: SymbolView(s) for s in watchlist}
         self.active = watchlist[0]
@@ -365,14 +368,22 @@ class TerminalState:
             self.fills.append(fill)
             self.portfolio.apply(fill)
             self.dirty.update((FILLS, BALANCES, CHART))
+            n = self.numbers
             self._log(
-                f"fill {fill.side} {fill.qty} {fill.symbol} @ {fill.price} "
-                f"fee {fill.commission} {fill.commission_asset} ({order.client_order_id})"
+                f"fill {fill.side} {n.qty(fill.symbol, fill.qty)} {fill.symbol} @ "
+                f"{n.price(fill.symbol, fill.price)} fee "
+                f"{n.money_with_asset(fill.commission_asset, fill.commission)} "
+                f"({order.client_order_id})",
+                time_ms=fill.time_ms,
             )
         if known is None or known.status is not order.status:
-            self._log(_describe(order), _severity(order.status))
+            self._log(
+                _describe(order, self.numbers),
+                _severity(order.status),
+                order.updated_ms or report.time_ms,
+            )
             if order.status in (OrderStatus.UNKNOWN, OrderStatus.EXPIRED):
-                self.notify(_describe(order), "warning")
+                self.notify(_describe(order, self.numbers), "warning")
         self.dirty.update((ORDERS, BOOK, LOG))
 
     def load_fills(self, fills: list[Fill]) -> None:
@@ -426,8 +437,9 @@ class TerminalState:
             self.notify(f"Reconciled: {event.detail}", "warning")
             self.dirty.add(LOG)
 
-    def _log(self, text: str, severity: str = "information") -> None:
-        self.log.append(LogLine(int(time.time() * 1000), text, severity))
+    def _log(self, text: str, severity: str = "information", time_ms: int = 0) -> None:
+        """Log ``text`` at ``time_ms`` (when it happened at the venue), or now."""
+        self.log.append(LogLine(time_ms or int(time.time() * 1000), text, severity))
         self.dirty.add(LOG)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -530,13 +542,14 @@ class TerminalState:
         return self.kill_switch is not None and self.kill_switch.engaged
 
 
-def _describe(order: Order) -> str:
-    price = f" @ {order.price}" if order.price is not None else ""
-    filled = f" filled {order.filled_qty}" if order.filled_qty else ""
+def _describe(order: Order, numbers: Numbers) -> str:
+    sym = order.symbol
+    price = f" @ {numbers.price(sym, order.price)}" if order.price is not None else ""
+    filled = f" filled {numbers.qty(sym, order.filled_qty)}" if order.filled_qty else ""
     reason = f": {order.reject_reason}" if order.reject_reason else ""
     return (
-        f"{order.status} {order.side} {order.type} {order.quantity} {order.symbol}{price}"
-        f"{filled} ({order.client_order_id}){reason}"
+        f"{order.status} {order.side} {order.type} {numbers.qty(sym, order.quantity)} {sym}"
+        f"{price}{filled} ({order.client_order_id}){reason}"
     )
 
 

@@ -61,6 +61,7 @@ def _samples() -> list[c.Command]:
         c.EngageKillSwitch(reason="matrix"),
         c.ReleaseKillSwitch(),
         c.OrderHistory(limit=5),
+        c.FinalOrders(limit=5),
         c.FillHistory(limit=5),
         c.SetRiskLimits(limits=RiskLimits()),
     ]

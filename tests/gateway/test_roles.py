@@ -33,6 +33,7 @@ EXPECTED_COMMANDS = {
     "SubscribeSymbol": VIEWER,
     "CandleHistory": VIEWER,
     "OrderHistory": VIEWER,
+    "FinalOrders": VIEWER,
     "FillHistory": VIEWER,
     "VenueCandles": VIEWER,
     "ListAlerts": VIEWER,

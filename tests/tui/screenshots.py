@@ -1,6 +1,7 @@
 """Make the README's pictures: ``python -m tests.tui.screenshots`` writes SVG screenshots of
-the main screen and the order ticket to ``docs/`` from the same seeded feed as the snapshot
-tests, so the pictures always show the app as it is.
+the main screen and the order ticket to ``docs/`` from the same seeded feed, size (120x40)
+and keys as the snapshot tests (``test_desk_snapshots``), so the pictures always show the app
+as it is.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.tui.seeded_feed import publish_feed, seeded_session
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-async def shoot(name: str, keys: tuple[str, ...], size: tuple[int, int] = (140, 42)) -> Path:
+async def shoot(name: str, keys: tuple[str, ...], size: tuple[int, int] = (120, 40)) -> Path:
     """Run the app on the seeded feed, press ``keys``, save ``docs/<name>.svg``."""
     app = OmniTradeApp(seeded_session(Bus()))
     app.animation_level = "none"

@@ -13,7 +13,8 @@ from decimal import Decimal
 import msgspec
 
 from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.domain.commands import CandleHistory
+from omnitrade_tui.config import UISettings
+from omnitrade_tui.domain.commands import CandleHistory, FinalOrders
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import (
     AssetValue,
@@ -36,6 +37,8 @@ from omnitrade_tui.domain.models import (
     ExecutionReport,
     Fill,
     Order,
+    OrderRecord,
+    OrderStep,
     Ticker,
     Trade,
 )
@@ -55,8 +58,120 @@ def seeded_session(bus: Bus, seed: int = 7) -> TerminalSession:
     async def candles(cmd: CandleHistory) -> list[Candle]:
         return seeded_candles(cmd.symbol, cmd.interval, min(cmd.limit, 200), seed)
 
+    async def final_orders(cmd: FinalOrders) -> list[OrderRecord]:
+        return [r for r in seeded_final_orders() if cmd.symbol in (None, r.order.symbol)]
+
     bus.handle(CandleHistory, candles)
-    return TerminalSession(bus=bus, instruments=instruments, watchlist=WATCHLIST)
+    bus.handle(FinalOrders, final_orders)
+    # Times in UTC: the pictures must not depend on the zone of the machine that draws them.
+    return TerminalSession(
+        bus=bus, instruments=instruments, watchlist=WATCHLIST, ui=UISettings(utc_time=True)
+    )
+
+
+def seeded_final_orders() -> list[OrderRecord]:
+    """Final orders as the store would answer them: a market buy filled in two fills, a
+    cancelled limit sell, a rejected stop-limit and a filled ETH limit."""
+
+    def step(kind: str, status: OrderStatus, filled: str, at: int) -> OrderStep:
+        return OrderStep(execution_type=kind, status=status, filled_qty=Decimal(filled), time_ms=at)
+
+    def order(
+        cid: str,
+        symbol: str,
+        side: Side,
+        kind: OrderType,
+        status: OrderStatus,
+        qty: str,
+        filled: str,
+        quote: str,
+        at: int,
+        **extra: object,
+    ) -> Order:
+        return Order(
+            symbol=symbol, client_order_id=cid, side=side, type=kind, status=status,
+            quantity=Decimal(qty), order_id=1000 + int(cid[-1]), filled_qty=Decimal(filled),
+            cum_quote_qty=Decimal(quote), created_ms=at - MINUTE, updated_ms=at, **extra,
+        )  # fmt: skip
+
+    t = T0_MS - 40 * MINUTE
+    return [
+        OrderRecord(
+            order=order(
+                "omt-h-1",
+                "BTCUSDT",
+                Side.BUY,
+                OrderType.MARKET,
+                OrderStatus.FILLED,
+                "0.03",
+                "0.03",
+                "2010.30",
+                t,
+            ),
+            fees=(("USDT", Decimal("2.0103")),),
+            fills=2,
+            steps=(
+                step("NEW", OrderStatus.NEW, "0", t - MINUTE),
+                step("TRADE", OrderStatus.PARTIALLY_FILLED, "0.01", t - 1000),
+                step("TRADE", OrderStatus.FILLED, "0.03", t),
+            ),
+        ),
+        OrderRecord(
+            order=order(
+                "omt-h-2",
+                "BTCUSDT",
+                Side.SELL,
+                OrderType.LIMIT,
+                OrderStatus.CANCELED,
+                "0.01",
+                "0",
+                "0",
+                t + 5 * MINUTE,
+                price=Decimal("67500.00"),
+            ),
+            steps=(
+                step("NEW", OrderStatus.NEW, "0", t + 4 * MINUTE),
+                step("CANCELED", OrderStatus.CANCELED, "0", t + 5 * MINUTE),
+            ),
+        ),
+        OrderRecord(
+            order=order(
+                "omt-h-3",
+                "BTCUSDT",
+                Side.SELL,
+                OrderType.STOP_LOSS_LIMIT,
+                OrderStatus.REJECTED,
+                "0.01",
+                "0",
+                "0",
+                t + 9 * MINUTE,
+                price=Decimal("66450.00"),
+                stop_price=Decimal("66500.00"),
+                reject_reason="Stop price would trigger immediately.",
+            ),
+            steps=(step("REJECTED", OrderStatus.REJECTED, "0", t + 9 * MINUTE),),
+        ),
+        OrderRecord(
+            order=order(
+                "omt-h-4",
+                "ETHUSDT",
+                Side.BUY,
+                OrderType.LIMIT,
+                OrderStatus.FILLED,
+                "0.5",
+                "0.5",
+                "1300.00",
+                t + 12 * MINUTE,
+                price=Decimal("2600.00"),
+            ),
+            fees=(("ETH", Decimal("0.0005")),),
+            fills=1,
+            steps=(
+                step("NEW", OrderStatus.NEW, "0", t + 11 * MINUTE),
+                step("TRADE", OrderStatus.FILLED, "0.5", t + 12 * MINUTE),
+            ),
+        ),
+    ]
 
 
 def seeded_candles(symbol: str, interval: str, count: int, seed: int) -> list[Candle]:

@@ -99,7 +99,7 @@ async def test_key_override_from_the_config_adds_a_kill_switch_key_and_help_show
         await pilot.press("question_mark")
         await pilot.pause(0.2)
         assert isinstance(app.screen, HelpScreen)
-        lines = [str(w.render()) for w in app.screen.query("Static")]
+        lines = [" ".join(row) for row in app.screen.rows]
         kill = [line for line in lines if "KILL" in line]
         assert kill
         assert "f12" in kill[0]

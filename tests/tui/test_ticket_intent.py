@@ -186,12 +186,14 @@ async def test_an_order_held_for_the_rate_limit_counts_down_in_the_ticket_and_th
         await until(pilot, lambda: "held: rate limit, 12 s" in str(confirm.render()), "held")
         table = app.screen_stack[0].query_one("#orders", RowTable)
 
+        status = [c.title for c in table.columns].index("Status")
+
         def status_of_ours() -> str:
-            return next(r.cells[4][0] for r in table.rows if r.key == cid)
+            return next(r.cells[status][0] for r in table.rows if r.key == cid)
 
         await until(pilot, lambda: status_of_ours().startswith("held 1"), "held in the blotter")
         await until(pilot, lambda: "10 s" in str(confirm.render()), "the countdown")
         app.bus.publish(topics.HELD, held(cid, 0.0, still=False))
-        await until(pilot, lambda: status_of_ours() == "PENDING_NEW", "the hold to end")
+        await until(pilot, lambda: status_of_ours() == "PENDING", "the hold to end")
         go.set()
         await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket to close")

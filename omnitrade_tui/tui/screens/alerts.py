@@ -28,6 +28,7 @@ from omnitrade_tui.domain.commands import (
     ListAlerts,
     UpdateAlert,
 )
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.widgets.choice import Choice
 
 #: The form's fields and the kinds that use them.
@@ -198,10 +199,12 @@ class AlertsScreen(ModalScreen[None]):
         Binding("x,delete", "delete", "Delete"),
     ]
 
-    def __init__(self, bus: Bus, symbol: str) -> None:
+    def __init__(self, bus: Bus, symbol: str, numbers: Numbers | None = None) -> None:
         super().__init__()
         self.bus = bus
         self.symbol = symbol
+        #: How times are written (local or UTC, as the rest of the screen).
+        self.numbers = numbers or Numbers({})
         self.rules: list[AlertRule] = []
         self.fired: list[AlertFired] = []
         self.cursor = 0
@@ -260,7 +263,7 @@ class AlertsScreen(ModalScreen[None]):
         self.query_one("#rules", Static).update(rules)
         fired = Table("time", "alert", expand=True, title="Fired", title_justify="left")
         for f in self.fired:
-            fired.add_row(_clock(f.time_ms), Text(f.message))
+            fired.add_row(self.numbers.clock(f.time_ms), Text(f.message))
         self.query_one("#fired", Static).update(fired)
 
     def action_move(self, step: int) -> None:
@@ -312,9 +315,3 @@ def _repeat_text(rule: AlertRule) -> str:
     if not rule.repeat:
         return "once"
     return f"every {rule.cooldown_s:g}s" if rule.cooldown_s else "every time"
-
-
-def _clock(time_ms: int) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(time_ms / 1000).strftime("%H:%M:%S")  # noqa: DTZ006

@@ -24,6 +24,7 @@ class DiagnosticsScreen(ModalScreen[None]):
         width: 100; max-width: 100%; height: 90%;
         border: thick $primary; background: $surface; padding: 0 1;
     }
+    DiagnosticsScreen #keys { color: $text-muted; }
     """
 
     BINDINGS = [Binding("escape,d,q", "dismiss", "Close")]
@@ -35,6 +36,7 @@ class DiagnosticsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """One body, rebuilt every second."""
         with VerticalScroll():
+            yield Static("Esc close · refreshed every second", id="keys")
             yield Static(id="diagnostics")
 
     def on_mount(self) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,6 +20,11 @@ PANEL_KEYS = (
     ("Chart", "← → cursor over candles · Home/End · i / I next/previous interval"),
     ("Tables", "↑ ↓ move (▶ marks the row c and a act on, in Orders) · PgUp PgDn · Home End"),
     ("Watchlist", "↑ ↓ switches the active symbol everywhere"),
+    (
+        "History tab (6)",
+        "final orders, newest first · Enter detail and status timeline · t this symbol or all "
+        "· e export what is shown to CSV (the toast says where) · r read again",
+    ),
     (
         "Ticket",
         "Tab next field (selects its text: typing replaces it) · ↑ ↓ nudge price by tick, "
@@ -41,6 +47,7 @@ class HelpScreen(ModalScreen[None]):
         border: thick $primary; background: $surface; padding: 0 1;
     }
     HelpScreen .section { text-style: bold; color: $accent; padding: 1 0 0 0; }
+    HelpScreen .hint { color: $text-muted; }
     """
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
@@ -48,11 +55,19 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, app: App[None]) -> None:
         super().__init__()
         self._target = app
+        #: The key lines shown: (keys, what they do, the id [ui.keys] rebinds).
+        self.rows: list[tuple[str, str, str]] = []
 
     def compose(self) -> ComposeResult:
         """Application keys from the live keymap, then the panels' keys."""
         with VerticalScroll():
+            yield Static("Esc or ? closes · ↑ ↓ PgUp PgDn scroll", classes="hint")
             yield Static("Keys", classes="section")
+            # A grid, not one line per key: a long tooltip wraps inside its own column, under
+            # itself, and the [id] (one word) moves whole to the next line, never split.
+            grid = Table.grid(padding=(0, 1), expand=True)
+            grid.add_column(no_wrap=True, min_width=8)
+            grid.add_column(ratio=1)
             for binding in self._target.BINDINGS:
                 if not isinstance(binding, Binding):
                     continue
@@ -63,12 +78,13 @@ class HelpScreen(ModalScreen[None]):
                 if refused:
                     tip = f" - DISABLED: {refused}"
                 # The id is what [ui.keys] in the config file rebinds.
-                ident = f"  [{binding.id}]" if binding.id else ""
-                yield Static(
-                    Content.assemble(
-                        f"  {keys:<10} {binding.description}{tip}", (ident, "$text-muted")
-                    )
-                )
+                ident = f"[{binding.id}]" if binding.id else ""
+                self.rows.append((keys, f"{binding.description}{tip}", ident))
+                line = Text(f"{binding.description}{tip}")
+                if ident:
+                    line.append(f"  {ident}", style="dim")
+                grid.add_row(f" {keys}", line)
+            yield Static(grid, id="keys")
             for title, text in PANEL_KEYS:
                 yield Static(title, classes="section")
                 yield Static(f"  {text}")

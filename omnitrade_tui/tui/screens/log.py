@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from omnitrade_tui.logs import RingHandler
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.widgets.row_table import Column, Row, RowTable
 
 _LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
@@ -35,9 +35,11 @@ class LogScreen(ModalScreen[None]):
         Binding("minus", "level(-1)", "More"),
     ]
 
-    def __init__(self, ring: RingHandler | None) -> None:
+    def __init__(self, ring: RingHandler | None, numbers: Numbers | None = None) -> None:
         super().__init__()
         self.ring = ring
+        #: How times are written (local or UTC, as the rest of the screen); UTC without it.
+        self.numbers = numbers or Numbers({}, utc=True)
         self.min_level = logging.INFO
         self._version = -1
 
@@ -73,7 +75,7 @@ class LogScreen(ModalScreen[None]):
         title = self.query_one("#log-title", Static)
         level = logging.getLevelName(self.min_level)
         if self.ring is None:
-            title.update("logging is not set up in this run")
+            title.update("logging is not set up in this run · Esc close")
             return
         if self.ring.version == self._version:
             return
@@ -84,7 +86,7 @@ class LogScreen(ModalScreen[None]):
             Row(
                 str(i),
                 (
-                    (time.strftime("%H:%M:%S", time.gmtime(e.ts)), "muted"),
+                    (self.numbers.clock(int(e.ts * 1000)), "muted"),
                     (e.level, _CLS.get(e.level, "")),
                     (e.logger.removeprefix("omnitrade_tui."), "muted"),
                     (

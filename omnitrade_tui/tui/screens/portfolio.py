@@ -61,6 +61,9 @@ class PortfolioScreen(ModalScreen[None]):
         self._draw()
         self.set_interval(1.0, self._draw)
 
+    #: The valuation drawn last (prices move between redraws, once a second).
+    shown: PortfolioValue | None = None
+
     def _draw(self) -> None:
         body = self.query_one("#portfolio", Static)
         value = self.state.valuation
@@ -68,6 +71,7 @@ class PortfolioScreen(ModalScreen[None]):
             body.update("waiting for the engine's valuation (balances and prices)")
             return
         body.update(portfolio_table(value))
+        self.shown = value
 
 
 def portfolio_table(value: PortfolioValue) -> Table:

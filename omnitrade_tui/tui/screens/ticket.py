@@ -318,9 +318,11 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         if self.confirm:
             title += "   (confirmation on)"
         self.query_one("#title", Static).update(title)
+        money = self.state.numbers.money
         self.query_one("#balances", Static).update(
-            f"free {fmt(self.state.free(inst.quote_asset))} {inst.quote_asset} · "
-            f"{fmt(self.state.free(inst.base_asset))} {inst.base_asset} · "
+            f"free {money(inst.quote_asset, self.state.free(inst.quote_asset))} "
+            f"{inst.quote_asset} · "
+            f"{money(inst.base_asset, self.state.free(inst.base_asset))} {inst.base_asset} · "
             f"tick {fmt(inst.tick_size)} · step {fmt(inst.step_size)}"
         )
         shown = {

@@ -55,9 +55,10 @@ class AccountSummary(Static):
         quote = value.quote_asset
         free = self.state.balances.get(quote)
         pct = f" ({value.day_change_pct:+.2f}%)" if value.day_change_pct is not None else ""
-        grid.add_row(f"equity {quote}", Text(f"{value.equity:,.2f}", style="bold"))
+        money = self.state.numbers.money
+        grid.add_row(f"equity {quote}", Text(money(quote, value.equity), style="bold"))
         grid.add_row("today", _signed(value.day_change) + Text(pct))
-        grid.add_row(f"free {quote}", f"{free.free:,.2f}" if free is not None else "-")
+        grid.add_row(f"free {quote}", money(quote, free.free) if free is not None else "-")
         if value.unpriced:
             grid.add_row("unpriced", Text(", ".join(value.unpriced), style="dim"))
         self.update(grid)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, NamedTuple
@@ -226,13 +226,16 @@ def format_volume(volume: float) -> str:
     return f"{volume:.3g}"
 
 
-def format_time(ms: int, interval: str) -> str:
-    """UTC time of a candle's open, as precise as its interval needs.
+def format_time(ms: int, interval: str, utc: bool = True) -> str:
+    """Time of a candle's open (UTC, or local with ``utc=False``), as precise as its
+    interval needs.
 
     Seconds intervals show seconds; minute and hour intervals show minutes; day and week
     intervals show the date; month intervals (``1M``) show year and month.
     """
     stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    if not utc:
+        stamp = stamp.astimezone()
     unit = interval[-1:] if interval else "m"
     if unit == "s":
         return stamp.strftime("%Y-%m-%d %H:%M:%S")
@@ -243,34 +246,54 @@ def format_time(ms: int, interval: str) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M")
 
 
-def title_text(candle: Candle, interval: str, step: float, width: int) -> tuple[str, str]:
+def title_text(
+    candle: Candle,
+    interval: str,
+    step: float,
+    width: int,
+    price: Callable[[float], str] | None = None,
+    utc: bool = True,
+) -> tuple[str, str]:
     """The top line for ``candle``: descriptive text and the change in percent, separately.
 
-    The change is close against open of the same candle. Less important parts are dropped
-    until the line fits ``width``: the symbol, then the year, then the volume, then the time.
+    The change is close against open of the same candle. Prices are written by ``price``
+    (the symbol's tick, as everywhere on the screen) while they fit, else to the axis's
+    resolution. Less important parts are dropped until the line fits ``width``: the symbol,
+    then the year, then the volume, then the time, then open, high and low.
     """
-    ohlc = " ".join(
-        f"{label} {format_price(value, step, 14)}"
-        for label, value in (
-            ("O", candle.open),
-            ("H", candle.high),
-            ("L", candle.low),
-            ("C", candle.close),
+
+    def ohlc_by(write: Callable[[float], str]) -> str:
+        return " ".join(
+            f"{label} {write(value)}"
+            for label, value in (
+                ("O", candle.open),
+                ("H", candle.high),
+                ("L", candle.low),
+                ("C", candle.close),
+            )
         )
-    )
+
+    coarse = ohlc_by(lambda value: format_price(value, step, 14))
     pct = (candle.close - candle.open) / candle.open * 100 if candle.open else 0.0
     change = f"{pct:+.2f}%"
-    stamp = format_time(candle.open_ms, interval)
+    stamp = format_time(candle.open_ms, interval, utc)
     # The year is dropped only where it leads a longer stamp, never from a bare "YYYY-MM".
     short_stamp = stamp[5:] if len(stamp) > 7 else stamp
     volume = f"V {format_volume(candle.volume)} "
-    variants = (
-        f" {candle.symbol} {interval} {stamp}  {ohlc} {volume}",
-        f" {interval} {stamp}  {ohlc} {volume}",
-        f" {interval} {short_stamp} {ohlc} {volume}",
-        f" {interval} {short_stamp} {ohlc} ",
-        f" {interval} {ohlc} ",
+    variants = tuple(
+        variant
+        for ohlc in ((ohlc_by(price), coarse) if price is not None else (coarse,))
+        for variant in (
+            f" {candle.symbol} {interval} {stamp}  {ohlc} {volume}",
+            f" {interval} {stamp}  {ohlc} {volume}",
+            f" {interval} {short_stamp} {ohlc} {volume}",
+            f" {interval} {short_stamp} {ohlc} ",
+            f" {interval} {ohlc} ",
+        )
     )
+    # Last, on a narrow chart: the close alone, which the price axis cannot say exactly.
+    close = price(candle.close) if price is not None else format_price(candle.close, step, 14)
+    variants += (f" {interval} C {close} ",)
     for text in variants:
         if len(text) + len(change) <= width:
             return text, change
@@ -417,6 +440,10 @@ class CandleChart(Widget, can_focus=True):
         if max_candles < 1:
             raise ValueError("max_candles must be at least 1")
         self._max_candles = max_candles
+        #: How the title writes a price (the app's: by the symbol's tick); None: axis steps.
+        self.price_text: Callable[[float], str] | None = None
+        #: Candle times in the title in UTC (else local time).
+        self.utc = True
         self._candles: list[Candle] = []
         self._open_times: list[int] = []
         self._fills: list[tuple[int, float, Side]] = []
@@ -785,7 +812,7 @@ class CandleChart(Widget, can_focus=True):
         candle = candles[index]
         interval = self.interval or candle.interval
         step = (frame.hi - frame.lo) / max(1, frame.layout.price_rows * 2)
-        text, change = title_text(candle, interval, step, frame.width)
+        text, change = title_text(candle, interval, step, frame.width, self.price_text, self.utc)
         change_style = styles.up if candle.close >= candle.open else styles.down
         segments = [
             Segment(text, styles.title),

@@ -9,6 +9,7 @@ assignment and one refresh.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,12 +26,19 @@ from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its title, width in cells, and alignment (``<`` or ``>``)."""
+    """A column: its title, its widest width in cells, alignment (``<`` or ``>``), and
+    ``drop``: 0 for a column always shown; otherwise the order in which columns give way
+    when the table is too narrow (the highest first). A column that gave way is shown in
+    the detail line of the selected row."""
 
     title: str
     width: int
     align: str = "<"
+    drop: int = 0
 
+
+#: A table at least this tall keeps two lines for the selected row's hidden columns.
+_TWO_DETAIL_LINES_FROM = 8
 
 #: A cell: its text, and the name of a component class to style it ("" for plain).
 Cell = tuple[str, str]
@@ -63,6 +71,7 @@ class RowTable(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     RowTable {
         height: 1fr;
+        overflow-x: hidden;
         & > .row-table--header { text-style: bold; color: $text-muted; }
         & > .row-table--cursor { background: $accent 40%; }
         &:focus > .row-table--cursor { background: $accent 70%; text-style: bold; }
@@ -82,8 +91,6 @@ class RowTable(ScrollView, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("pageup", "move(-10)", "Page up", show=False),
         Binding("pagedown", "move(10)", "Page down", show=False),
-        Binding("left", "scroll_left", "Left", show=False),
-        Binding("right", "scroll_right", "Right", show=False),
         Binding("home", "jump(0)", "First", show=False),
         Binding("end", "jump(-1)", "Last", show=False),
     ]
@@ -114,6 +121,13 @@ class RowTable(ScrollView, can_focus=True):
         self.empty = empty
         self.rows: list[Row] = []
         self.cursor = 0
+        #: Each column's width fitted to its title and its widest cell (at most its width).
+        self._fitted = tuple(len(c.title) for c in self.columns)
+        self._layout_key: tuple[int, tuple[int, ...]] = (-1, ())
+        self._shown: list[int] = []
+        self._hidden: list[int] = []
+        self._widths: dict[int, int] = {}
+        self._squeezed: int | None = None
         self._styles = StyleCache(self)
 
     def notify_style_update(self) -> None:
@@ -140,9 +154,110 @@ class RowTable(ScrollView, can_focus=True):
                     self.cursor = i
                     break
         self.cursor = max(0, min(self.cursor, len(rows) - 1))
-        width = 1 + sum(c.width + 1 for c in self.columns)
-        self.virtual_size = Size(width, len(rows) + 1)
+        fitted = [len(c.title) for c in self.columns]
+        # Column by column (one pass of C-level zips): a refill of 1,000 rows stays cheap.
+        for i, cells in enumerate(zip(*(row.cells for row in rows), strict=False)):
+            if i >= len(fitted):
+                break
+            fitted[i] = max(fitted[i], max(len(text) for text, _ in cells))
+        self._fitted = tuple(min(f, c.width) for f, c in zip(fitted, self.columns, strict=True))
+        self._update_virtual_size()
         self.refresh()
+
+    def on_resize(self) -> None:
+        """Columns give way (or come back) with the width; never a sideways scrollbar."""
+        self._update_virtual_size()
+
+    def _update_virtual_size(self) -> None:
+        # Lines for the detail of the selected row when columns gave way, so the last row
+        # never hides behind it.
+        detail = self.detail_height if self.rows else 0
+        self.virtual_size = Size(self.size.width, len(self.rows) + 1 + detail)
+
+    @property
+    def detail_height(self) -> int:
+        """Lines kept at the bottom for the selected row's hidden columns: none when every
+        column fits, two on a table tall enough to spare them, else one."""
+        if not self.hidden_columns and self.squeezed_column is None:
+            return 0
+        return 2 if self.size.height >= _TWO_DETAIL_LINES_FROM else 1
+
+    @property
+    def shown_columns(self) -> list[int]:
+        """Indexes of the columns that fit the table's width, in their order."""
+        width = self.size.width
+        key = (width, self._fitted)
+        if key != self._layout_key:
+            self._layout_key = key
+            shown = list(range(len(self.columns)))
+            # The gutter, then each column and the space after it.
+            total = 1 + sum(self._fitted[i] + 1 for i in shown)
+            order = sorted(
+                (i for i, c in enumerate(self.columns) if c.drop),
+                key=lambda i: (-self.columns[i].drop, -i),
+            )
+            for i in order:
+                if total <= width:
+                    break
+                shown.remove(i)
+                total -= self._fitted[i] + 1
+            self._shown = shown
+            kept = set(shown)
+            self._hidden = [i for i in range(len(self.columns)) if i not in kept]
+            self._widths = {i: self._fitted[i] for i in shown}
+            self._squeezed = None
+            # Not laid out yet (width 0): nothing is squeezed, or an auto-height table would
+            # grow a detail line for a width it never has.
+            if 0 < width < total and shown:
+                # Still too wide: the last column takes what is left and its cut text ends
+                # in "…"; the selected row's full text is in the detail lines.
+                last = shown[-1]
+                self._widths[last] = max(1, self._fitted[last] - (total - width))
+                self._squeezed = last
+        return self._shown
+
+    @property
+    def squeezed_column(self) -> int | None:
+        """The last shown column when it is narrower than its widest cell, else None."""
+        _ = self.shown_columns  # the layout of this width, squeezed column included
+        return self._squeezed
+
+    @property
+    def hidden_columns(self) -> list[int]:
+        """Indexes of the columns that gave way to the width."""
+        _ = self.shown_columns  # the layout of this width
+        return self._hidden
+
+    def detail_lines(self, width: int = 10_000, lines: int = 1) -> list[str]:
+        """The selected row's cells that the width hides: the text cut in the squeezed last
+        column (word-wrapped over the lines), then the columns that gave way (``Title value
+        · ...``), as many whole ones as fit ``lines`` lines of ``width`` cells."""
+        if not 0 <= self.cursor < len(self.rows):
+            return []
+        cells = self.rows[self.cursor].cells
+        out: list[str] = []
+        squeezed = self.squeezed_column
+        if squeezed is not None and squeezed < len(cells):
+            text = cells[squeezed][0]
+            if len(text) > self._widths[squeezed]:
+                wrapped = textwrap.wrap(text, width) or [""]
+                out = wrapped[:lines]
+                if len(wrapped) > lines:
+                    out[-1] = out[-1][: max(0, width - 1)] + "…"
+        if not out:
+            out = [""]
+        for i in self.hidden_columns:
+            if i >= len(cells) or not cells[i][0]:
+                continue
+            part = f"{self.columns[i].title} {cells[i][0]}"
+            joined = f"{out[-1]} · {part}" if out[-1] else part
+            if len(joined) <= width:
+                out[-1] = joined
+            elif len(out) < lines and len(part) <= width:
+                out.append(part)
+            else:
+                break
+        return out
 
     @property
     def cursor_key(self) -> str | None:
@@ -166,7 +281,7 @@ class RowTable(ScrollView, can_focus=True):
         self.cursor = max(0, min(len(self.rows) - 1, index))
         if self.cursor != before:
             self.post_message(self.CursorMoved(self, self.rows[self.cursor].key))
-        body = max(1, self.size.height - 1)
+        body = max(1, self.size.height - 1 - self.detail_height)
         top = int(self.scroll_offset.y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
@@ -179,21 +294,28 @@ class RowTable(ScrollView, can_focus=True):
         width = self.size.width
         styles = self._styles
         base = styles.base
-        scroll_x = int(self.scroll_offset.x)
         if y == 0:
             style = styles("row-table--header")
             cells = tuple((c.title, "") for c in self.columns)
-            return self._line(cells, width, base + style, scroll_x)
+            return self._line(cells, width, base + style)
         index = int(self.scroll_offset.y) + y - 1
         if not self.rows:
             if y == 1:
                 style = styles("row-table--empty")
                 return Strip([Segment(f" {self.empty}", style)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
+        detail_height = self.detail_height
+        first_detail = self.size.height - detail_height
+        if detail_height and y >= first_detail:
+            style = base + styles("row-table--muted")
+            lines = self.detail_lines(width - 1, detail_height)
+            at = y - first_detail
+            text = f" {lines[at]}" if at < len(lines) else ""
+            return Strip([Segment(text, style)]).adjust_cell_length(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
         selected = index == self.cursor
-        strip = self._line(self.rows[index].cells, width, base, scroll_x, selected)
+        strip = self._line(self.rows[index].cells, width, base, selected)
         if selected:
             strip = over(strip, styles("row-table--cursor"))
         return strip
@@ -203,18 +325,21 @@ class RowTable(ScrollView, can_focus=True):
         cells: tuple[Cell, ...],
         width: int,
         base: Style,
-        scroll_x: int,
         selected: bool = False,
     ) -> Strip:
-        # A one-cell gutter that does not scroll sideways: the cursor's mark lives there.
+        # A one-cell gutter: the cursor's mark lives there.
         segs: list[Segment] = []
-        for column, (text, cls) in zip(self.columns, cells, strict=False):
+        shown = self.shown_columns  # first: it sets the widths of this table width
+        widths = self._widths
+        for i in shown:
+            if i >= len(cells):
+                break
+            column = self.columns[i]
+            text, cls = cells[i]
+            size = widths[i]
             style = base + self._styles(f"row-table--{cls}") if cls else base
-            text = text if len(text) <= column.width else text[: column.width - 1] + "…"
-            cell = f"{text:{column.align}{column.width}} "
-            segs.append(Segment(cell, style))
+            text = text if len(text) <= size else text[: size - 1] + "…"
+            segs.append(Segment(f"{text:{column.align}{size}} ", style))
         strip = Strip(segs)
-        if scroll_x:
-            strip = strip.crop(scroll_x, scroll_x + width)
         gutter = Segment(CURSOR_MARK if selected else " ", base)
         return Strip([gutter, *strip]).adjust_cell_length(width, base)

@@ -176,6 +176,9 @@ class StatusBar(Widget):
             if rec.trade_gaps:
                 # Trades the venue could not give back: the history is not whole there.
                 add(f" gaps {rec.trade_gaps} ({rec.missing_trades} trades)", "status-bar--warn")
+        # Said once here: every time of day on the screen is in this zone.
+        label("times", "")
+        add(s.numbers.zone(), "status-bar--muted")
         if self.gateway is not None and not compact:
             label("via", "")
             add(self.gateway, "status-bar--muted")

@@ -1,0 +1,97 @@
+"""One way to write each number and each time on the screen.
+
+Prices by the symbol's tick, quantities by its step, money by the asset's precision, all with
+thousands separators; times of day in local time (the zone is said once, in the status bar)
+or in UTC when ``[ui] utc_time = true``. Tables, toasts, the log, the chart header and the
+balances all write through here, so the same price never reads two ways.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+
+from omnitrade_tui.domain.instrument import Instrument
+
+#: Assets that are money on their own: written with cents, whatever the venue's precision.
+_CASH = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "TRY", "BRL"})
+#: Places for an asset no instrument steps (enough for any coin, trimmed of trailing zeros).
+_UNKNOWN_PLACES = 8
+
+Number = Decimal | float | int
+
+
+class Numbers:
+    """Writes prices, quantities, money and times for the instruments the app trades."""
+
+    def __init__(self, instruments: Mapping[str, Instrument], utc: bool = False) -> None:
+        self.instruments = instruments
+        self.utc = utc
+
+    def price_places(self, symbol: str) -> int:
+        """Decimal places of a price of ``symbol`` (its tick)."""
+        inst = self.instruments.get(symbol)
+        return inst.price_decimals if inst is not None else _UNKNOWN_PLACES
+
+    def qty_places(self, symbol: str) -> int:
+        """Decimal places of a quantity of ``symbol`` (its step)."""
+        inst = self.instruments.get(symbol)
+        return inst.quantity_decimals if inst is not None else _UNKNOWN_PLACES
+
+    def money_places(self, asset: str) -> int:
+        """Decimal places of an amount of ``asset``: cents for cash, else the step of a
+        symbol that trades it as its base."""
+        if asset in _CASH:
+            return 2
+        for inst in self.instruments.values():
+            if inst.base_asset == asset:
+                return inst.quantity_decimals
+        return _UNKNOWN_PLACES
+
+    def price(self, symbol: str, value: Number | None, signed: bool = False) -> str:
+        """A price of ``symbol``: ``67,120.50``; ``-`` when there is none."""
+        return _grouped(value, self.price_places(symbol), signed)
+
+    def qty(self, symbol: str, value: Number | None, signed: bool = False) -> str:
+        """A quantity of ``symbol``: ``0.01000``."""
+        return _grouped(value, self.qty_places(symbol), signed)
+
+    def money(self, asset: str, value: Number | None, signed: bool = False) -> str:
+        """An amount of ``asset``: ``98,659.41`` (USDT), ``1.50000`` (BTC)."""
+        return _grouped(value, self.money_places(asset), signed)
+
+    def money_with_asset(self, asset: str, value: Number | None, signed: bool = False) -> str:
+        """An amount followed by its asset: ``0.07 USDT``."""
+        return f"{self.money(asset, value, signed)} {asset}"
+
+    def clock(self, time_ms: int) -> str:
+        """``HH:MM:SS`` of an epoch-milliseconds time, local or UTC as set."""
+        if not time_ms:
+            return "--:--:--"
+        seconds = time_ms / 1000
+        stamp = time.gmtime(seconds) if self.utc else time.localtime(seconds)
+        return time.strftime("%H:%M:%S", stamp)
+
+    def stamp(self, time_ms: int) -> str:
+        """``YYYY-MM-DD HH:MM:SS`` of an epoch-milliseconds time, local or UTC as set."""
+        if not time_ms:
+            return "-"
+        seconds = time_ms / 1000
+        stamp = time.gmtime(seconds) if self.utc else time.localtime(seconds)
+        return time.strftime("%Y-%m-%d %H:%M:%S", stamp)
+
+    def zone(self) -> str:
+        """The zone the times are in, said once in the status bar: ``UTC`` or ``CET``."""
+        if self.utc:
+            return "UTC"
+        return time.strftime("%Z", time.localtime()) or "local"
+
+
+def _grouped(value: Number | None, places: int, signed: bool) -> str:
+    if value is None:
+        return "-"
+    sign = "+" if signed else ""
+    if isinstance(value, Decimal):
+        return f"{value:{sign},.{places}f}"
+    return f"{float(value):{sign},.{places}f}"
