@@ -46,13 +46,10 @@ from omnitrade_tui.engine.risk import RiskGate
 from omnitrade_tui.engine.valuation import PortfolioValuer
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
 from omnitrade_tui.secrets import (
-    ApiKey,
-    KeyKind,
     KeyNotFoundError,
     VenueUnreachableError,
     open_key_store,
     resolve_key,
-    verify_run_key,
 )
 from omnitrade_tui.store.alert_store import SqlAlertStore
 from omnitrade_tui.store.backfill import TradeGapFiller
@@ -63,7 +60,9 @@ from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_feed import RedisFeed, open_market_feed
 from omnitrade_tui.store.replica import history_reader
 from omnitrade_tui.store.repository import SqlHistoryStore
+from omnitrade_tui.venues.binance.exchange_info import instrument_of
 from omnitrade_tui.venues.binance.execution import BinanceExecution
+from omnitrade_tui.venues.binance.key_check import credentials_of, verify_run_key
 from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, Credentials
 from omnitrade_tui.venues.binance.trade_history import TradeHistory
@@ -109,13 +108,6 @@ class Endpoints:
                 "config file"
             )
         return cls(rest=rest.rstrip("/") + "/api", ws_api=ws_api, stream=stream.rstrip("/") + "/")
-
-
-def credentials_of(key: ApiKey) -> Credentials:
-    """The connector's credentials for a stored key."""
-    if key.kind is KeyKind.HMAC:
-        return Credentials(api_key=key.api_key.reveal(), secret=key.secret.reveal())
-    return Credentials(api_key=key.api_key.reveal(), private_key=key.ed25519_private_key())
 
 
 @dataclass
@@ -387,5 +379,5 @@ async def _instruments(
     out: dict[str, Instrument] = {}
     for entry in info.get("symbols", []):
         if entry.get("symbol") in wanted:
-            out[entry["symbol"]] = Instrument.from_exchange_info(entry)
+            out[entry["symbol"]] = instrument_of(entry)
     return out

@@ -13,19 +13,16 @@ the secret. Where secrets live:
 Names, kinds and fingerprints (never secrets) are kept in ``keys.toml`` beside the config, so
 ``keys list`` works without unlocking anything. Every secret is held in a ``Secret``.
 
-``check_key`` tests a key against its venue with a signed ``GET /api/v3/account`` and reports
-whether it can trade and, loudly, whether it can withdraw.
+Checking a key against its venue is the venue connector's (``venues/binance/key_check.py``,
+through the connector's own REST client); this module only keeps keys.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-import logging
 import os
-import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,9 +30,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
-import httpx
 import keyring
 import keyring.backends.fail
 import keyring.backends.null
@@ -50,7 +45,6 @@ from omnitrade_tui.config import AppDirs, Profile, dump_toml, write_private_file
 from omnitrade_tui.redaction import Secret
 
 __all__ = [
-    "AccountCheck",
     "ApiKey",
     "EncryptedFileBackend",
     "EnvBackend",
@@ -65,13 +59,9 @@ __all__ = [
     "KeyringUnavailableError",
     "Secret",
     "VenueUnreachableError",
-    "check_key",
     "open_key_store",
     "resolve_key",
-    "verify_run_key",
 ]
-
-log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "omnitrade"
 INDEX_FILE = "keys.toml"
@@ -141,20 +131,6 @@ class ApiKey:
         if self.kind is KeyKind.HMAC:
             raise KeyStoreError(f"key {self.name!r} is an HMAC key, not Ed25519")
         return _load_ed25519(self.secret.reveal())
-
-    def sign(self, payload: str) -> str:
-        """Binance signature of ``payload``: hex HMAC-SHA256, or base64 Ed25519."""
-        if self.kind is KeyKind.HMAC:
-            return hmac.new(
-                self.secret.reveal().encode(), payload.encode(), hashlib.sha256
-            ).hexdigest()
-        private = _load_ed25519(self.secret.reveal())
-        return base64.b64encode(private.sign(payload.encode())).decode()
-
-    def signed_query(self, params: list[tuple[str, str]]) -> str:
-        """``params`` percent-encoded, with the signature of exactly that text appended last."""
-        query = urlencode(params)
-        return f"{query}&signature={quote(self.sign(query), safe='')}"
 
 
 def _load_ed25519(pem: str) -> Ed25519PrivateKey:
@@ -614,117 +590,3 @@ def resolve_key(store: KeyStore, profile: Profile) -> ApiKey | None:
         f"profile {profile.name!r} has several keys ({', '.join(mine)}); name one in the "
         f'config: [profiles.{profile.name}] key = "NAME"'
     )
-
-
-# -- checking a key against its venue -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AccountCheck:
-    """What the venue said about a key's account."""
-
-    can_trade: bool
-    can_withdraw: bool
-    permissions: list[str]
-    account_type: str
-
-    @property
-    def warnings(self) -> list[str]:
-        """What the operator must be told loudly."""
-        out = []
-        if not self.can_trade:
-            out.append("this key CANNOT TRADE (enable spot trading for it on the venue)")
-        if self.can_withdraw:
-            out.append(
-                "this key CAN WITHDRAW funds: a trading client does not need that; "
-                "create a key without withdrawal permission"
-            )
-        return out
-
-
-async def check_key(
-    key: ApiKey, rest_url: str, timeout: float = 10.0, recv_window_ms: int = 10_000
-) -> AccountCheck:
-    """Ask the venue about the key's account with a signed ``GET /api/v3/account``.
-
-    Raises:
-        VenueUnreachableError: no answer, or a 5xx.
-        KeyCheckError: the venue refused the key, its signature, or our clock.
-    """
-    query = key.signed_query(
-        [
-            ("omitZeroBalances", "true"),
-            ("recvWindow", str(recv_window_ms)),
-            ("timestamp", str(int(time.time() * 1000))),
-        ]
-    )
-    url = f"{rest_url.rstrip('/')}/api/v3/account?{query}"
-    headers = {"X-MBX-APIKEY": key.api_key.reveal()}
-    try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.get(url, headers=headers)
-    except httpx.TransportError as exc:
-        raise VenueUnreachableError(
-            f"cannot reach the venue at {rest_url}: {type(exc).__name__}"
-            + (f" ({exc})" if str(exc) else "")
-        ) from None
-    if response.status_code >= 500:
-        raise VenueUnreachableError(
-            f"the venue at {rest_url} answered HTTP {response.status_code}; try again later"
-        )
-    try:
-        body = response.json()
-    except ValueError:
-        raise VenueUnreachableError(
-            f"the venue at {rest_url} answered HTTP {response.status_code} with no JSON "
-            "(is this a Binance-compatible REST URL?)"
-        ) from None
-    if response.status_code != 200 or not isinstance(body, dict) or "code" in body:
-        code = body.get("code") if isinstance(body, dict) else None
-        msg = body.get("msg", "") if isinstance(body, dict) else ""
-        raise KeyCheckError(_explain_refusal(key.name, response.status_code, code, str(msg)))
-    return AccountCheck(
-        can_trade=bool(body.get("canTrade", False)),
-        can_withdraw=bool(body.get("canWithdraw", False)),
-        permissions=[str(p) for p in body.get("permissions", [])],
-        account_type=str(body.get("accountType", "")),
-    )
-
-
-async def verify_run_key(key: ApiKey, profile: Profile, timeout: float = 10.0) -> AccountCheck:
-    """The check a run makes when it connects with a key: it must be able to trade.
-
-    A key that can withdraw is allowed but logged as a warning (the caller shows
-    ``AccountCheck.warnings`` loudly too).
-
-    Raises:
-        KeyCheckError: the key is refused, or cannot trade.
-        VenueUnreachableError: no answer.
-    """
-    if not profile.rest_url:
-        raise KeyCheckError(
-            f"profile {profile.name!r} has no REST URL to check key {key.name!r} on"
-        )
-    result = await check_key(key, profile.rest_url, timeout=timeout)
-    if not result.can_trade:
-        raise KeyCheckError(
-            f"key {key.name!r} ({key.fingerprint}) cannot trade on {profile.name}: enable spot "
-            "trading for it on the venue, or use another key"
-        )
-    for warning in result.warnings:
-        log.warning("key %s on %s: %s", key.name, profile.name, warning)
-    return result
-
-
-def _explain_refusal(name: str, status: int, code: Any, msg: str) -> str:
-    said = f"HTTP {status}" + (f", code {code}: {msg}" if code is not None else "")
-    if code == -1022:
-        return f"key {name!r}: the signature was refused ({said}); the secret does not match"
-    if code == -1021:
-        return f"key {name!r}: the venue says our clock is off ({said}); sync the system clock"
-    if code in (-2014, -2015) or status in (401, 403):
-        return (
-            f"key {name!r} was refused ({said}): wrong or revoked key, an IP not on its "
-            "allow-list, or a key made for another venue (testnet keys do not work on live)"
-        )
-    return f"key {name!r}: the venue refused the check ({said})"

@@ -24,9 +24,9 @@ from omnitrade_tui.secrets import (
     KeyKind,
     KeyStore,
     Secret,
-    check_key,
     open_key_store,
 )
+from omnitrade_tui.venues.binance.key_check import check_key
 
 
 def register(subparsers: Any) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from omnitrade_tui.domain import (
-    Instrument,
     OrderRequest,
     OrderType,
     Side,
@@ -16,6 +15,7 @@ from omnitrade_tui.domain import (
     ValidationContext,
     validate_order,
 )
+from omnitrade_tui.venues.binance.exchange_info import instrument_of, symbol_entry
 
 # The reference's illustrative BTCUSDT entry (docs/reference/binance-spot.md §4.3), as
 # exchangeInfo sends it.
@@ -87,7 +87,7 @@ BTCUSDT: dict[str, Any] = {
     ],
 }
 
-INST = Instrument.from_exchange_info(BTCUSDT)
+INST = instrument_of(BTCUSDT)
 CTX = ValidationContext(avg_price=D("60000"), open_orders=0, open_algo_orders=0)
 
 
@@ -127,7 +127,7 @@ def test_instrument_is_parsed_exactly() -> None:
 
 
 def test_instrument_round_trips_through_exchange_info() -> None:
-    again = Instrument.from_exchange_info(INST.to_exchange_info())
+    again = instrument_of(symbol_entry(INST))
     assert again == INST
 
 
@@ -151,7 +151,7 @@ def test_price_filter(price: str, reason: str) -> None:
 
 
 def test_price_filter_message_matches_the_issue_example() -> None:
-    inst = Instrument.from_exchange_info(
+    inst = instrument_of(
         {
             "symbol": "X",
             "baseAsset": "A",
@@ -234,7 +234,7 @@ def test_notional_of_market_orders_uses_avg_price_and_apply_flags() -> None:
 def test_legacy_min_notional() -> None:
     entry = dict(BTCUSDT)
     entry["filters"] = [{"filterType": "MIN_NOTIONAL", "minNotional": "10", "applyToMarket": False}]
-    inst = Instrument.from_exchange_info(entry)
+    inst = instrument_of(entry)
     assert [v.filter for v in validate_order(inst, limit("9.99", "1"))] == ["MIN_NOTIONAL"]
     assert validate_order(inst, limit("10", "1")) == []
     # applyToMarket false: market orders skip it.

@@ -1,8 +1,11 @@
 """A tiny Binance-shaped REST server for key tests: checks signatures the way Binance does.
 
-It serves ``GET /api/v3/account`` only. The signature is verified over the raw query string
-with the ``signature=`` pair removed (HMAC-SHA256 hex, or Ed25519 base64), and refusals use
-Binance's codes: -2015 for an unknown key (HTTP 401), -1022 for a bad signature (HTTP 400).
+It serves ``GET /api/v3/account`` and ``GET /api/v3/time``. The signature is verified over
+the raw query string with the ``signature=`` pair removed (HMAC-SHA256 hex, or Ed25519
+base64), and refusals use Binance's codes: -2015 for an unknown key (HTTP 401), -1022 for a
+bad signature (HTTP 400), -1021 for a timestamp outside ``recvWindow`` of the venue's clock
+(``clock_offset_ms`` ahead of ours). ``account_text``, when set, is answered instead of the
+account (HTTP 200), as a server that is not Binance's would.
 It runs on its own thread and loop, so synchronous CLI code (``asyncio.run``) can call it.
 """
 
@@ -13,10 +16,11 @@ import base64
 import hashlib
 import hmac
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
@@ -32,7 +36,17 @@ class StubVenue:
     can_withdraw: bool = False
     can_trade: bool = True
     requests: int = 0
+    clock_offset_ms: int = 0
+    time_requests: int = 0
+    account_text: str | None = None
     url: str = ""
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    async def time(self, request: web.Request) -> web.Response:
+        self.time_requests += 1
+        return web.json_response({"serverTime": self.now_ms()})
 
     def _verify(self, api_key: str, payload: str, signature: str) -> bool:
         if api_key in self.hmac_keys:
@@ -62,6 +76,15 @@ class StubVenue:
             return web.json_response(
                 {"code": -1022, "msg": "Signature for this request is not valid."}, status=400
             )
+        query = parse_qs(payload)
+        window = int(query.get("recvWindow", ["5000"])[0])
+        if abs(self.now_ms() - int(query.get("timestamp", ["0"])[0])) > window:
+            return web.json_response(
+                {"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."},
+                status=400,
+            )
+        if self.account_text is not None:
+            return web.Response(text=self.account_text, content_type="text/html")
         return web.json_response(
             {
                 "canTrade": self.can_trade,
@@ -84,6 +107,7 @@ def run_stub(venue: StubVenue) -> Iterator[StubVenue]:
     async def start() -> None:
         app = web.Application()
         app.router.add_get("/api/v3/account", venue.account)
+        app.router.add_get("/api/v3/time", venue.time)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -82,6 +82,29 @@ def test_add_list_test_remove_with_the_file_fallback(
     assert "no key named 'main'" in one_line_error(capsys.readouterr().err)
 
 
+def test_keys_test_goes_through_the_connector_clock_and_reads_only_a_binance_account(
+    app_dirs: AppDirs, file_store_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["keys", "add", "main", "--from-env"]) == ExitCode.OK
+    # The venue's clock is a minute ahead: the connector's REST client is refused once
+    # (-1021), asks the venue's time and signs again with the offset.
+    venue = StubVenue(hmac_keys={API_KEY: SECRET}, clock_offset_ms=60_000)
+    with run_stub(venue):
+        write_config(
+            app_dirs,
+            f"[profiles.stub]\nrest_url = '{venue.url}'\nws_api_url = 'ws://127.0.0.1:1/ws'\n"
+            "stream_url = 'ws://127.0.0.1:1'\n",
+        )
+        capsys.readouterr()
+        assert main(["keys", "test", "main", "--for-profile", "stub"]) == ExitCode.OK
+        assert "works on stub" in capsys.readouterr().out
+        assert (venue.requests, venue.time_requests) == (2, 1)
+
+        venue.account_text = "<html>a web server, not a Binance API</html>"
+        assert main(["keys", "test", "main", "--for-profile", "stub"]) == ExitCode.VENUE_UNREACHABLE
+        assert "Binance-compatible" in one_line_error(capsys.readouterr().err)
+
+
 def test_wrong_passphrase_is_a_keys_error(
     app_dirs: AppDirs,
     file_store_env: None,

@@ -15,7 +15,7 @@ import base64
 import json
 import logging
 from decimal import Decimal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -34,6 +34,7 @@ from omnitrade_tui.engine.risk import RiskGate, RiskRejected
 from omnitrade_tui.logs import shutdown_logging
 from omnitrade_tui.metrics import MetricsExporter
 from omnitrade_tui.secrets import open_key_store
+from omnitrade_tui.venues.binance.key_check import credentials_of
 
 from .helpers import write_config
 from .stub_venue import StubVenue, run_stub
@@ -64,9 +65,10 @@ async def trading_session(dirs: AppDirs, venue_url: str) -> None:
 
     async def place(command: PlaceOrder) -> str:
         r = command.request
-        query = key.signed_query(
+        payload = urlencode(
             [("symbol", r.symbol), ("side", r.side.value), ("timestamp", "1700000000000")]
         )
+        query = f"{payload}&signature={quote(credentials_of(key).sign(payload), safe='')}"
         log.debug("signed order", extra={"query": query, "client_order_id": r.client_order_id})
         # The careless lines a secret filter exists for:
         log.debug("signing with %s and %s", key.secret.reveal(), key.api_key.reveal())

@@ -12,14 +12,27 @@ This module only speaks to the venue; what to publish is the order manager's dec
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from omnitrade_tui.domain.decimals import ZERO, fmt
-from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from omnitrade_tui.domain.enums import OrderStatus
 from omnitrade_tui.domain.models import Balance, Fill, Order, OrderRequest
+from omnitrade_tui.venues.binance.order_schemas import (
+    CancelReplaceFailure,
+    OrderAnswer,
+    account_decoder,
+    cancel_replace_decoder,
+    convert,
+    my_trades_decoder,
+    order_decoder,
+    order_list_decoder,
+    orders_decoder,
+    parse_cancel,
+    parse_cancel_all,
+    parse_order,
+)
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, OrderAction, OutcomeUnknown
 
 _SETTLE_ATTEMPTS = 6
@@ -78,54 +91,6 @@ def is_duplicate(exc: BinanceError) -> bool:
     return exc.code == -2010 and "duplicate" in exc.msg.lower()
 
 
-def _d(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else ZERO
-
-
-def parse_order(body: dict[str, Any]) -> Order:
-    """A domain order from Binance's order JSON (RESULT, FULL, query and cancel answers)."""
-    price = _d(body.get("price"))
-    stop = _d(body.get("stopPrice"))
-    tif = body.get("timeInForce")
-    return Order(
-        symbol=body["symbol"],
-        client_order_id=body.get("origClientOrderId") or body["clientOrderId"],
-        order_id=int(body["orderId"]),
-        side=Side(body["side"]),
-        type=OrderType(body["type"]),
-        status=OrderStatus(body["status"]),
-        quantity=_d(body.get("origQty")),
-        price=price if price > 0 else None,
-        stop_price=stop if stop > 0 else None,
-        time_in_force=TimeInForce(tif) if tif else None,
-        filled_qty=_d(body.get("executedQty")),
-        cum_quote_qty=_d(body.get("cummulativeQuoteQty")),
-        order_list_id=int(body.get("orderListId", -1)),
-        created_ms=int(body.get("time", body.get("transactTime", 0))),
-        updated_ms=int(body.get("updateTime", body.get("transactTime", 0))),
-    )
-
-
-def parse_fills(body: dict[str, Any], order: Order) -> list[Fill]:
-    """The fills of a FULL response."""
-    return [
-        Fill(
-            symbol=order.symbol,
-            trade_id=int(f["tradeId"]),
-            order_id=order.order_id or 0,
-            client_order_id=order.client_order_id,
-            side=order.side,
-            price=_d(f["price"]),
-            qty=_d(f["qty"]),
-            commission=_d(f["commission"]),
-            commission_asset=str(f["commissionAsset"]),
-            is_maker=False,
-            time_ms=order.updated_ms,
-        )
-        for f in body.get("fills", [])
-    ]
-
-
 class ReplaceFailed(BinanceError):
     """A cancel-replace refused in whole or in part, told apart by the answer's ``data``
     (rest-api.md): the code and message are those of the half that failed (the cancel's
@@ -134,17 +99,16 @@ class ReplaceFailed(BinanceError):
     ``replace_code`` is the venue's -2021 or -2022."""
 
     def __init__(self, exc: BinanceError, data: dict[str, Any]) -> None:
-        cancel, new = data.get("cancelResponse"), data.get("newOrderResponse")
-        failed = cancel if data.get("cancelResult") == "FAILURE" else new
+        halves = convert(data, CancelReplaceFailure, "cancel-replace refusal")
+        cancel, new = halves.cancel_response, halves.new_order_response
+        failed = cancel if halves.cancel_result == "FAILURE" else new
         code, msg = exc.code, exc.msg
-        if isinstance(failed, dict) and "code" in failed:
-            code, msg = int(failed["code"]), str(failed.get("msg", exc.msg))
+        if failed is not None and isinstance(failed.get("code"), int):
+            code, msg = failed["code"], str(failed.get("msg", exc.msg))
         super().__init__(exc.status, code, msg, data)
         self.replace_code = exc.code
-        succeeded = data.get("cancelResult") == "SUCCESS" and isinstance(cancel, dict)
-        self.canceled = parse_order(cancel) if succeeded and isinstance(cancel, dict) else None
-        placed = data.get("newOrderResult") == "SUCCESS" and isinstance(new, dict)
-        self.placed = parse_order(new) if placed and isinstance(new, dict) else None
+        self.canceled = parse_order(cancel) if halves.cancel_result == "SUCCESS" else None
+        self.placed = parse_order(new) if halves.new_order_result == "SUCCESS" else None
 
 
 class BinanceExecution:
@@ -169,6 +133,7 @@ class BinanceExecution:
                 order_params(req),
                 signed=True,
                 action=OrderAction("place", req.symbol, req.client_order_id),
+                decoder=order_decoder,
             )
         except OutcomeUnknown:
             return self.unknown(req), []
@@ -179,8 +144,8 @@ class BinanceExecution:
             # under this id already. That order is the answer; its fills come by the
             # stream or the next reconciliation.
             return await self.query(req.symbol, req.client_order_id), []
-        order = parse_order(body)
-        return order, parse_fills(body, order)
+        order = body.to_order()
+        return order, body.to_fills(order)
 
     async def place_oco(
         self, above: OrderRequest, below: OrderRequest, list_client_order_id: str | None = None
@@ -203,6 +168,7 @@ class BinanceExecution:
                 params,
                 signed=True,
                 action=OrderAction("place", above.symbol, above.client_order_id),
+                decoder=order_list_decoder,
             )
         except OutcomeUnknown:
             return [self.unknown(above), self.unknown(below)], []
@@ -211,11 +177,11 @@ class BinanceExecution:
                 raise
             legs = [await self.query(leg.symbol, leg.client_order_id) for leg in (above, below)]
             return legs, []
-        orders = [parse_order(report) for report in body.get("orderReports", [])]
+        orders = [report.to_order() for report in body.order_reports]
         fills = [
             f
-            for report, o in zip(body.get("orderReports", []), orders, strict=True)
-            for f in parse_fills(report, o)
+            for report, o in zip(body.order_reports, orders, strict=True)
+            for f in report.to_fills(o)
         ]
         return orders, fills
 
@@ -246,8 +212,10 @@ class BinanceExecution:
             params["origClientOrderId"] = client_order_id
         else:
             raise ValueError("query needs a client order id or an order id")
-        body = await self.rest.request("GET", "order", params, signed=True)
-        return parse_order(body)
+        body: OrderAnswer = await self.rest.request(
+            "GET", "order", params, signed=True, decoder=order_decoder
+        )
+        return body.to_order()
 
     async def settle(self, order: Order, pause_s: float = 0.5) -> Order:
         """Resolve an ``UNKNOWN`` order by asking the venue, a few times if need be.
@@ -281,12 +249,7 @@ class BinanceExecution:
             signed=True,
             action=OrderAction("cancel", symbol, client_order_id),
         )
-        # A leg of an order list is answered with the whole list (both legs cancelled).
-        reports = body.get("orderReports")
-        if isinstance(reports, list) and reports:
-            mine = [r for r in reports if r.get("origClientOrderId") == client_order_id]
-            return parse_order((mine or reports)[0])
-        return parse_order(body)
+        return parse_cancel(body, client_order_id)
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancel every open order on ``symbol`` (an empty list when none was open)."""
@@ -302,11 +265,7 @@ class BinanceExecution:
             if exc.code == -2011:
                 return []
             raise
-        out = []
-        for item in body:
-            for report in item.get("orderReports", [item]):
-                out.append(parse_order(report))
-        return out
+        return parse_cancel_all(body)
 
     async def cancel_list(self, symbol: str, order_list_id: int) -> list[Order]:
         """Cancel an order list (both legs of an OCO) by ``DELETE /api/v3/orderList``; the
@@ -322,22 +281,24 @@ class BinanceExecution:
             {"symbol": symbol, "orderListId": order_list_id},
             signed=True,
             action=OrderAction("cancel", symbol, f"orderList:{order_list_id}"),
+            decoder=order_list_decoder,
         )
-        return [parse_order(report) for report in body.get("orderReports", [])]
+        return [report.to_order() for report in body.order_reports]
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The venue's open orders (of one symbol, or all)."""
         params = {"symbol": symbol} if symbol else {}
-        body = await self.rest.request("GET", "openOrders", params, signed=True)
-        return [parse_order(item) for item in body]
+        body = await self.rest.request(
+            "GET", "openOrders", params, signed=True, decoder=orders_decoder
+        )
+        return [item.to_order() for item in body]
 
     async def balances(self) -> list[Balance]:
         """Every non-zero balance of the account."""
-        body = await self.rest.request("GET", "account", {"omitZeroBalances": "true"}, signed=True)
-        return [
-            Balance(asset=b["asset"], free=_d(b["free"]), locked=_d(b["locked"]))
-            for b in body["balances"]
-        ]
+        body = await self.rest.request(
+            "GET", "account", {"omitZeroBalances": "true"}, signed=True, decoder=account_decoder
+        )
+        return [b.to_balance() for b in body.balances]
 
     async def fills_since(self, symbol: str, from_trade_id: int | None) -> list[Fill]:
         """Our fills on ``symbol`` with trade id >= ``from_trade_id``, oldest first, a page of
@@ -345,23 +306,10 @@ class BinanceExecution:
         params: dict[str, Any] = {"symbol": symbol, "limit": 1000}
         if from_trade_id is not None:
             params["fromId"] = from_trade_id
-        body = await self.rest.request("GET", "myTrades", params, signed=True)
-        return [
-            Fill(
-                symbol=t["symbol"],
-                trade_id=int(t["id"]),
-                order_id=int(t["orderId"]),
-                client_order_id="",
-                side=Side.BUY if t["isBuyer"] else Side.SELL,
-                price=_d(t["price"]),
-                qty=_d(t["qty"]),
-                commission=_d(t["commission"]),
-                commission_asset=str(t["commissionAsset"]),
-                is_maker=bool(t["isMaker"]),
-                time_ms=int(t["time"]),
-            )
-            for t in body
-        ]
+        body = await self.rest.request(
+            "GET", "myTrades", params, signed=True, decoder=my_trades_decoder
+        )
+        return [t.to_fill() for t in body]
 
     async def replace(
         self, cancel_client_order_id: str, new: OrderRequest
@@ -385,6 +333,7 @@ class BinanceExecution:
                 params,
                 signed=True,
                 action=OrderAction("replace", new.symbol, new.client_order_id),
+                decoder=cancel_replace_decoder,
             )
         except OutcomeUnknown:
             raise
@@ -392,6 +341,6 @@ class BinanceExecution:
             if exc.code in (-2021, -2022) and exc.data is not None:
                 raise ReplaceFailed(exc, exc.data) from exc
             raise
-        canceled = parse_order(body["cancelResponse"])
-        placed = parse_order(body["newOrderResponse"])
-        return canceled, placed, parse_fills(body["newOrderResponse"], placed)
+        canceled = body.cancel_response.to_order()
+        placed = body.new_order_response.to_order()
+        return canceled, placed, body.new_order_response.to_fills(placed)

@@ -163,6 +163,12 @@ class OutcomeUnknown(BinanceError, OutcomeUnknownError):
     """A timeout or a 5xx: the request may or may not have been executed. Ask, never resend."""
 
 
+class MalformedAnswer(OutcomeUnknown):
+    """The venue answered, but not in the documented shape (a field missing or of the wrong
+    type): what the request did cannot be read from the answer, so, like a lost answer,
+    the venue is asked rather than the request sent again."""
+
+
 class CircuitOpen(BinanceError):
     """Requests are paused: the venue failed too often in a row (nothing was sent)."""
 
@@ -335,6 +341,9 @@ class BinanceRest:
         self.circuit.before()
         try:
             result = await self._send(method, path, params, signed, action, decoder)
+        except MalformedAnswer:
+            self.circuit.success()  # it answered, though not as documented
+            raise
         except OutcomeUnknown as exc:
             self.circuit.failure(str(exc))
             raise
@@ -378,7 +387,12 @@ class BinanceRest:
                 break
         status = response.status_code
         if status == 200 and decoder is not None:
-            return decoder.decode(response.content)
+            try:
+                return decoder.decode(response.content)
+            except msgspec.DecodeError as exc:  # ValidationError included
+                raise MalformedAnswer(
+                    status, None, f"malformed answer to {method} {path}: {exc}"
+                ) from None
         body: Any = None
         try:
             body = msgspec.json.decode(response.content) if response.content else None

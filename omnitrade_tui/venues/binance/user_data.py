@@ -16,124 +16,24 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Any
 
 import msgspec
 import websockets
 
 from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.domain.decimals import ZERO
-from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.events import (
-    BalancesChanged,
-    LinkState,
-    ListOrderRef,
-    OrderListUpdated,
-    OrderUpdated,
-    Reconciled,
-)
-from omnitrade_tui.domain.models import Balance, ExecutionReport, Fill, Order
+from omnitrade_tui.domain.events import LinkState, OrderUpdated, Reconciled
 from omnitrade_tui.domain.recent import RecentKeys
 from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection
-from omnitrade_tui.venues.binance.rest import Credentials
+from omnitrade_tui.venues.binance.rest import Credentials, MalformedAnswer
+from omnitrade_tui.venues.binance.user_events import (
+    parse_account_position,
+    parse_balance_move,
+    parse_execution_report,
+    parse_list_status,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _d(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else ZERO
-
-
-def parse_execution_report(e: dict[str, Any]) -> ExecutionReport:
-    """A domain execution report from Binance's ``executionReport`` event."""
-    execution = ExecutionType(e["x"])
-    # On a cancel, "c" is the cancel request's own id and "C" the order's.
-    client_id = e.get("C") or e["c"]
-    price, stop = _d(e.get("p")), _d(e.get("P"))
-    tif = str(e.get("f") or "")
-    order = Order(
-        symbol=e["s"],
-        client_order_id=client_id,
-        order_id=int(e["i"]),
-        side=Side(e["S"]),
-        type=OrderType(e["o"]),
-        status=OrderStatus(e["X"]),
-        quantity=_d(e.get("q")),
-        price=price if price > 0 else None,
-        stop_price=stop if stop > 0 else None,
-        time_in_force=TimeInForce(tif) if tif in TimeInForce.__members__ else None,
-        filled_qty=_d(e.get("z")),
-        cum_quote_qty=_d(e.get("Z")),
-        order_list_id=int(e.get("g", -1)),
-        created_ms=int(e.get("O", 0)),
-        updated_ms=int(e.get("T", e.get("E", 0))),
-        reject_reason=_reason(e),
-    )
-    fill = None
-    if execution is ExecutionType.TRADE:
-        fill = Fill(
-            symbol=order.symbol,
-            trade_id=int(e["t"]),
-            order_id=int(e["i"]),
-            client_order_id=client_id,
-            side=order.side,
-            price=_d(e["L"]),
-            qty=_d(e["l"]),
-            commission=_d(e.get("n")),
-            commission_asset=str(e.get("N") or ""),
-            is_maker=bool(e.get("m")),
-            time_ms=int(e.get("T", 0)),
-        )
-    return ExecutionReport(
-        execution_type=execution, order=order, fill=fill, time_ms=int(e.get("E", 0))
-    )
-
-
-def _reason(e: dict[str, Any]) -> str | None:
-    """Why an order was refused (``r``) or, for an expired one, why it expired (``eR``,
-    e.g. ``UNFILLED_IOC_QUANTITY_EXPIRED``, ``INSUFFICIENT_LIQUIDITY``, an STP expiry)."""
-    reject = str(e.get("r") or "NONE")
-    if reject != "NONE":
-        return reject
-    expiry = str(e.get("eR") or "NONE")
-    return None if expiry == "NONE" else f"expired: {expiry}"
-
-
-def parse_list_status(e: dict[str, Any]) -> OrderListUpdated:
-    """An order list's state from ``listStatus``."""
-    return OrderListUpdated(
-        symbol=e["s"],
-        order_list_id=int(e["g"]),
-        list_client_order_id=str(e.get("C") or ""),
-        contingency_type=str(e.get("c") or ""),
-        list_status_type=str(e["l"]),
-        list_order_status=str(e["L"]),
-        reject_reason=None if e.get("r", "NONE") == "NONE" else str(e["r"]),
-        orders=[
-            ListOrderRef(symbol=o["s"], order_id=int(o["i"]), client_order_id=str(o["c"]))
-            for o in e.get("O", [])
-        ],
-        time_ms=int(e.get("T", e.get("E", 0))),
-    )
-
-
-def describe_balance_move(e: dict[str, Any]) -> str:
-    """A ``balanceUpdate`` (a deposit, withdrawal or transfer) or an
-    ``externalLockUpdate`` in words, for the order event log."""
-    delta = _d(e.get("d"))
-    asset = e.get("a", "?")
-    if e.get("e") == "externalLockUpdate":
-        return f"the venue locked {delta.normalize():f} {asset} outside trading"
-    return f"{delta.normalize():+f} {asset} moved by the venue (deposit, withdrawal or transfer)"
-
-
-def parse_account_position(e: dict[str, Any]) -> BalancesChanged:
-    """Balances from ``outboundAccountPosition``."""
-    return BalancesChanged(
-        balances=[Balance(asset=b["a"], free=_d(b["f"]), locked=_d(b["l"])) for b in e["B"]],
-        time_ms=int(e.get("E", 0)),
-    )
 
 
 class _Link:
@@ -431,7 +331,8 @@ class UserDataStream(KeptConnection[_Link]):
             elif kind in ("balanceUpdate", "externalLockUpdate"):
                 # The balances themselves follow in an outboundAccountPosition; this says
                 # why they changed, so a deposit is not mistaken for a fill on the screen.
-                detail = describe_balance_move(event)
+                move = parse_balance_move(event)
+                detail = move.describe()
                 log.info("user data: %s", detail)
                 self.bus.publish(
                     topics.RECONCILE,
@@ -440,13 +341,13 @@ class UserDataStream(KeptConnection[_Link]):
                         fills_added=0,
                         balances=1,
                         detail=detail,
-                        time_ms=int(event.get("E", 0)),
+                        time_ms=move.event_ms,
                     ),
                 )
             elif kind != "eventStreamTerminated":
                 log.info("user-data event %s not used", kind)
-        except (KeyError, ValueError, TypeError) as exc:
-            log.warning("user-data event %s skipped: %s", kind, exc)
+        except MalformedAnswer as exc:
+            log.warning("user-data event %s skipped: %s", kind, exc.msg)
 
 
 async def _first(

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from aiohttp import web
 
+from omnitrade_tui.venues.binance.exchange_info import symbol_entry
 from omnitrade_tui.venues.sim import params as P
 from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
@@ -337,7 +338,7 @@ async def exchange_info(call: Call) -> dict[str, Any]:
     # Every symbol here is SPOT; without `permissions` SPOT, MARGIN and LEVERAGED show.
     permissions = _permissions(params.get("permissions"))
     symbols = [
-        i.to_exchange_info()
+        symbol_entry(i)
         for s, i in venue.engine.instruments.items()
         if (wanted is None or s in wanted)
         and (status is None or i.status == status)

@@ -13,7 +13,7 @@ import pytest
 
 from omnitrade_tui.domain import OrderStatus, Side
 from omnitrade_tui.domain.enums import ExecutionType, SelfTradePreventionMode
-from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.venues.binance.exchange_info import instrument_of, symbol_entry
 from omnitrade_tui.venues.sim.errors import SimError
 from omnitrade_tui.venues.sim.matching import OrderExecuted, SimEvent
 from omnitrade_tui.venues.sim.render import execution_report, placed_order
@@ -186,7 +186,7 @@ async def test_decrement_over_rest_answers_and_the_venue_keeps_serving() -> None
         SimVenue.start(symbols=["ETHUSDT"], seed=3, generate=False) as sim,
         aiohttp.ClientSession() as http,
     ):
-        info = sim.engine.instruments["ETHUSDT"].to_exchange_info()
+        info = symbol_entry(sim.engine.instruments["ETHUSDT"])
         assert "DECREMENT" in info["allowedSelfTradePreventionModes"]
         price = "2000"
         common = {"symbol": "ETHUSDT", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1"}
@@ -224,6 +224,6 @@ async def test_decrement_over_rest_answers_and_the_venue_keeps_serving() -> None
 def test_the_allowed_modes_go_through_exchange_info_and_back() -> None:
     engine, _, _ = make_engine()
     inst = engine.instruments["ETHUSDT"]
-    assert Instrument.from_exchange_info(inst.to_exchange_info()) == inst
-    limited = {**inst.to_exchange_info(), "allowedSelfTradePreventionModes": ["NONE"]}
-    assert Instrument.from_exchange_info(limited).allowed_stp_modes == ("NONE",)
+    assert instrument_of(symbol_entry(inst)) == inst
+    limited = {**symbol_entry(inst), "allowedSelfTradePreventionModes": ["NONE"]}
+    assert instrument_of(limited).allowed_stp_modes == ("NONE",)
