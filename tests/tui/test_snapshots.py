@@ -1,5 +1,6 @@
-"""SVG snapshots of the main screen (120x40 and 80x24), the order ticket and the help
-screen, on a seeded frozen feed (``seeded_feed``): identical on every run.
+"""SVG snapshots of the main screen (120x40 and 80x24), the depth chart (80x24, 120x40,
+200x60), the order ticket and the help screen, on a seeded frozen feed (``seeded_feed``):
+identical on every run.
 
 Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
 and look at the report before committing.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import Bus, topics
@@ -47,6 +49,18 @@ def test_main_screen_120x40(snap_compare: Any) -> None:
 
 def test_main_screen_80x24(snap_compare: Any) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=feed)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_depth_chart(snap_compare: Any, size: tuple[int, int]) -> None:
+    """D: the cumulative depth chart of both sides in the ladder's place."""
+
+    async def open_depth(pilot: Pilot[Any]) -> None:
+        await feed(pilot)
+        await pilot.press("D")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=open_depth)
 
 
 def test_order_ticket(snap_compare: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -54,3 +55,17 @@ class StyleCache:
         """Forget everything (a theme, CSS or focus change)."""
         self._components.clear()
         self._base = None
+
+
+def refresh_changed(widget: Widget, old: list[Strip], new: list[Strip]) -> None:
+    """Repaint the lines of ``widget`` that differ between ``old`` and ``new`` (all of them
+    when the count changed): over SSH an unchanged line costs no bytes."""
+    if len(old) != len(new):
+        widget.refresh()
+        return
+    width = widget.size.width
+    changed = [
+        Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new, strict=True)) if a != b
+    ]
+    if changed:
+        widget.refresh(*changed)
