@@ -133,10 +133,18 @@ class OmniTradeApp(App[None]):
         ),
         Binding(
             "m",
-            "market_ticket",
-            "Market",
+            "market_ticket('BUY')",
+            "Market buy",
             id="market",
-            tooltip="MARKET ticket with expected price and slippage",
+            tooltip="MARKET buy ticket with expected price and slippage",
+            show=False,
+        ),
+        Binding(
+            "M",
+            "market_ticket('SELL')",
+            "Market sell",
+            id="market_sell",
+            tooltip="MARKET sell ticket with expected price and slippage",
             show=False,
         ),
         Binding(
@@ -621,9 +629,9 @@ class OmniTradeApp(App[None]):
         """Open the ticket to buy or sell the active symbol (price: our side's best)."""
         self._open_ticket(Side(side), None)
 
-    def action_market_ticket(self) -> None:
-        """Open a MARKET buy ticket."""
-        self._open_ticket(Side.BUY, None, OrderType.MARKET)
+    def action_market_ticket(self, side: str = "BUY") -> None:
+        """Open a MARKET ticket to buy (``m``) or sell (``M``)."""
+        self._open_ticket(Side(side), None, OrderType.MARKET)
 
     # -- what the user's role allows (attached to a gateway) ------------------------------
 
@@ -672,6 +680,7 @@ class OmniTradeApp(App[None]):
             order_type,
             confirm=self.session.confirm_orders,
             fee_rate=self.session.fee_rate,
+            sizes=self.session.ui.sizes.get(self.state.active),
         )
         self.push_screen(ticket, self._ticket_done)
 
