@@ -232,7 +232,7 @@ class OmniTradeApp(App[None]):
             "tape_filter",
             "Tape filter",
             id="tape_filter",
-            tooltip="tape: minimum trade size",
+            tooltip="tape: minimum trade notional in the quote asset, steps from the typical trade",
             show=False,
         ),
         Binding(
@@ -549,7 +549,9 @@ class OmniTradeApp(App[None]):
         self._main("#depth", DepthChart).configure(
             symbol, inst.price_decimals, inst.quantity_decimals
         )
-        self._main("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
+        self._main("#tape", Tape).configure(
+            inst.price_decimals, inst.quantity_decimals, inst.quote_asset
+        )
         self._fills_shown = -1
         state.dirty.update(
             (parts.BOOK, parts.TAPE, parts.ORDERS, parts.CHART, parts.STATUS, parts.WATCH)
@@ -891,9 +893,10 @@ class OmniTradeApp(App[None]):
     def action_tape_filter(self) -> None:
         """Next minimum trade size on the tape."""
         tape = self._main("#tape", Tape)
-        floor = tape.cycle_filter()
-        tape.show(self.state.symbols[self.state.active].trades)
-        self.notify(f"tape: trades of at least {floor:,.0f}" if floor else "tape: every trade")
+        trades = list(self.state.symbols[self.state.active].trades)
+        tape.cycle_filter(trades)
+        tape.show(trades)
+        self.notify(f"tape: {tape.filter_label} (quote notional: price x quantity)")
 
     def action_depth_chart(self) -> None:
         """The cumulative depth chart in the ladder's place, and back."""

@@ -30,7 +30,7 @@ _ACTIONS = (
     ("Diagnostics", "diagnostics", "streams, queues, latencies, rate limits"),
     ("App log", "log_screen", "the app's own log records"),
     ("Help: keys", "help", "every key on one screen"),
-    ("Tape size filter", "tape_filter", "cycle the minimum trade size on the tape"),
+    ("Tape filter", "tape_filter", "minimum trade notional on the tape (≥ 10k USDT)"),
     ("Swap chart and tape", "toggle_chart", "on a narrow terminal"),
     ("Depth chart", "depth_chart", "cumulative depth of both sides in the ladder's place"),
 )
