@@ -29,6 +29,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.tui.widgets.styles import refresh_changed
 
 __all__ = [
     "AXIS_WIDTH",
@@ -509,8 +510,17 @@ class CandleChart(Widget, can_focus=True):
         self._bump()
 
     def _bump(self) -> None:
+        """New data: repaint only the cells that changed. A tick of the forming candle moves
+        its column, the title and a price label, and over SSH the rest of the chart sent
+        again on every tick was most of the app's bytes."""
+        height = self.content_size.height
+        if not self.is_mounted or height <= 0 or self._frame is None:
+            self._data_version += 1
+            self.refresh()
+            return
+        old = [self.render_line(y) for y in range(height)]
         self._data_version += 1
-        self.refresh()
+        refresh_changed(self, old, [self.render_line(y) for y in range(height)])
 
     # ---------------------------------------------------------------- cursor actions
 

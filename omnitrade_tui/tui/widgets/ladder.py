@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -216,6 +217,11 @@ class Ladder(Widget, can_focus=True):
         self.cursor: int | None = None  # index into the rows, asks first
         #: Rows the window is moved from its centred place (positive: toward lower prices).
         self.scroll = 0
+        #: Whether the window follows the spread (until the trader scrolls it).
+        self.following = True
+        self._anchor: tuple[float, int] | None = None  # a row's price and its line
+        self._shift = 0  # rows the trader scrolled since the last paint
+        self._prices_desc: list[float] = []  # the rows' prices, negated: ascending
         #: Bid/ask imbalance of the rows in the window, as drawn on the last paint.
         self.imbalance: float | None = None
         self._rows: list[LadderRow] = []
@@ -243,6 +249,9 @@ class Ladder(Widget, can_focus=True):
         self.top = None
         self.cursor = None
         self.scroll = 0
+        self.following = True
+        self._anchor = None
+        self._shift = 0
         self._seen.clear()
         self._changed_at.clear()
         self.invalidate()
@@ -268,6 +277,8 @@ class Ladder(Widget, can_focus=True):
         i = GROUPS.index(self.group) if self.group in GROUPS else 0
         self.group = GROUPS[max(0, min(len(GROUPS) - 1, i + step))]
         self._seen.clear()
+        if self.following:
+            self._anchor = None  # rows of another size: centre them afresh
         self.invalidate()
 
     @property
@@ -328,7 +339,7 @@ class Ladder(Widget, can_focus=True):
             shown = [
                 i for i in range(len(self._rows)) if first <= self._display_index(i) < first + count
             ]
-            if self.scroll == 0 or not shown:
+            if self.following or not shown:
                 near = self._ask_count - 1 if step < 0 else self._ask_count
                 self.cursor = max(0, min(len(self._rows) - 1, near))
             else:
@@ -344,9 +355,10 @@ class Ladder(Widget, can_focus=True):
         self.invalidate()
 
     def action_scroll_rows(self, rows: int) -> None:
-        """Move the window ``rows`` levels (positive: toward lower prices)."""
-        self.scroll += rows
-        self._clamp_scroll()
+        """Move the window ``rows`` levels (positive: toward lower prices); it then stays on
+        those prices as the market moves, until ``z``."""
+        self.following = False
+        self._shift += rows
         self.invalidate()
 
     def action_scroll_page(self, pages: int) -> None:
@@ -354,8 +366,12 @@ class Ladder(Widget, can_focus=True):
         self.action_scroll_rows(pages * max(1, self._window[1] - 2))
 
     def action_recentre(self) -> None:
-        """The window back on the spread; a cursor it leaves behind is dropped."""
+        """The window back on the spread, following it again; a cursor it leaves behind
+        is dropped."""
         self.scroll = 0
+        self.following = True
+        self._anchor = None
+        self._shift = 0
         if self.cursor is not None and not self._cursor_in(self._centred_window()):
             self.cursor = None
         self.invalidate()
@@ -380,15 +396,44 @@ class Ladder(Widget, can_focus=True):
         """The first display index of the window centred on the spread."""
         return self._ask_count - (self._body_height() - 1) // 2
 
-    def _clamp_scroll(self) -> None:
+    def _place_window(self) -> int:
+        """The first display index of the window for the rows just built.
+
+        The window stays on the prices it showed (the row at its top keeps its line), so a
+        book that moves redraws the levels that changed, not every row shifted by one.
+        Following the spread, it recentres when the spread leaves the middle half of the
+        window; scrolled by the trader, it stays until ``z``.
+        """
         body = self._body_height()
         centred = self._centred_window()
+        first = centred
+        if self._anchor is not None:
+            price, y = self._anchor
+            first = self._display_of(price) - y
+            spread_at = self._ask_count - first
+            if self.following and not body // 4 <= spread_at < body - body // 4:
+                first = centred
+        first += self._shift
+        self._shift = 0
         # The window may start above the first row only as far as the centred one does
         # (a thin book pads the top), and stops when the last row reaches its bottom.
         last_start = len(self._rows) + 1 - body
-        low = min(centred, 0) - centred
-        high = max(centred, last_start) - centred
-        self.scroll = max(low, min(high, self.scroll))
+        first = max(min(centred, 0), min(max(centred, last_start), first))
+        self.scroll = first - centred
+        self._anchor = None
+        for y in range(body):
+            at = first + y
+            if 0 <= at < len(self._rows) + 1 and at != self._ask_count:
+                row = self._rows[at if at < self._ask_count else at - 1]
+                self._anchor = (row.price, y)
+                break
+        return first
+
+    def _display_of(self, price: float) -> int:
+        """The display index of the first line priced at or below ``price`` (rows run from
+        the highest price down, the spread line between the sides)."""
+        above = bisect_left(self._prices_desc, -price)
+        return above if above <= self._ask_count else above + 1
 
     def _cursor_in(self, first: int) -> bool:
         if self.cursor is None:
@@ -400,13 +445,12 @@ class Ladder(Widget, can_focus=True):
         """Scroll just enough to keep the cursor in the window."""
         if self.cursor is None:
             return
-        body = self._body_height()
-        first = self._centred_window() + self.scroll
+        first, body = self._window
         at = self._display_index(self.cursor)
         if at < first:
-            self.scroll -= first - at
+            self.action_scroll_rows(at - first)
         elif at >= first + body:
-            self.scroll += at - (first + body) + 1
+            self.action_scroll_rows(at - (first + body) + 1)
 
     def action_select(self) -> None:
         """Ask for a ticket at the level under the cursor (or the best bid)."""
@@ -530,8 +574,8 @@ class Ladder(Widget, can_focus=True):
                 self.cursor = match[0] if match else min(self.cursor, len(shown) - 1)
         self._rows = shown
         self._ask_count = len(asks)
-        self._clamp_scroll()
-        first = self._centred_window() + self.scroll
+        self._prices_desc = [-r.price for r in shown]
+        first = self._place_window()
         self._window = (first, body)
         window = self.visible_rows
         self.imbalance = imbalance(window)
@@ -546,7 +590,9 @@ class Ladder(Widget, can_focus=True):
             keep = {(r.side, r.price) for r in window}
             self._seen = {k: v for k, v in self._seen.items() if k in keep}
             self._changed_at = {k: v for k, v in self._changed_at.items() if k in keep}
-        max_qty = max((r.qty for r in window), default=0.0) or 1.0
+        # The bars' full length is the largest size rounded up to a 1-2-5 step: a new
+        # largest level then redraws every bar only when it crosses a step, not each time.
+        max_qty = _ceil_125(max((r.qty for r in window), default=0.0))
         self._row_cache_next = {}
         stale = self.state is not BookState.LIVE
         lines = [self._title_line(width), self._edge_line(width, above=True)]
@@ -668,13 +714,14 @@ class Ladder(Widget, can_focus=True):
         price = f"{row.price:,.{self.price_decimals}f}"
         qty = f"{row.qty:.{self.qty_decimals}f}" if row.qty else ""
         cum = _compact(row.cum_qty)
-        segs = [
-            Segment(CURSOR_MARK if cursor else " ", style.base),
-            Segment(f"{mark:<6}"[:6], mark_style),
-            Segment(f" {price:>12}", side_style),
-            Segment(f" {qty:>11}", side_style),
-            Segment(f" {cum:>7} ", style.base),
-        ]
+        # As few segments as the colours allow: each costs a colour escape and a reset on
+        # the wire, more bytes than the digits it holds.
+        lead = CURSOR_MARK if cursor else " "
+        if mark:
+            segs = [Segment(lead, style.base), Segment(f"{mark:<6}"[:6], mark_style)]
+        else:
+            segs = [Segment(f"{lead:<7}", style.base)]
+        segs.append(Segment(f" {price:>12} {qty:>11} {cum:>7} ", side_style))
         if bar:
             segs.append(Segment(bar, bar_style))
         strip = _fit(segs, width, style.base)
@@ -710,6 +757,14 @@ class Ladder(Widget, can_focus=True):
                 f"  notional {row.cum_notional:,.0f}  {dist:+.1f} bps"
             )
         return _fit([Segment(text, style)], width, style)
+
+
+def _ceil_125(value: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten at or above ``value`` (1 for nothing)."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
 
 
 def _compact(value: float) -> str:

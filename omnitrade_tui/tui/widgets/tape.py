@@ -198,10 +198,14 @@ class Tape(Widget):
         if t.price * t.qty >= big and self.min_notional:
             side = side + style("tape--big")
         stamp = time.strftime("%H:%M:%S", time.gmtime(t.time_ms / 1000))
+        # One segment for price, size and arrow: each segment costs a colour escape on the
+        # wire, and the tape redraws every line as trades scroll through it.
+        arrow = " ▲" if t.aggressor is Side.BUY else " ▼"
         segs = [
             Segment(f" {stamp} ", style("tape--time")),
-            Segment(f"{t.price:>12,.{self.price_decimals}f} ", side),
-            Segment(f"{t.qty:>11.{self.qty_decimals}f}", side),
-            Segment(" ▲" if t.aggressor is Side.BUY else " ▼", side),
+            Segment(
+                f"{t.price:>12,.{self.price_decimals}f} {t.qty:>11.{self.qty_decimals}f}{arrow}",
+                side,
+            ),
         ]
         return Strip(segs).adjust_cell_length(width, style.base).crop(0, width)
