@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from rich.color import Color
+from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 
 from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.commands import PlaceOrder
@@ -24,6 +26,7 @@ from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.themes import default_variables
 from omnitrade_tui.tui.widgets.depth_chart import DepthChart, depth_profile
 from omnitrade_tui.tui.widgets.ladder import Ladder, OwnOrder
+from omnitrade_tui.tui.widgets.styles import changed_span
 from tests.tui.seeded_feed import publish_feed, seeded_session
 
 GRID = 1.0
@@ -102,6 +105,51 @@ async def test_the_cursor_scrolls_the_window_to_stay_visible() -> None:
         assert row is not None and row.price == 99.0 - 29
         assert row in ladder.visible_rows
         assert ladder.scroll > 0
+
+
+def shifted(top: BookTop, by: float, drop_best_ask: int = 0) -> BookTop:
+    """``top`` with every price moved by ``by``, less its best ``drop_best_ask`` asks."""
+    return BookTop(
+        symbol=top.symbol,
+        update_id=top.update_id + 1,
+        bids=[BookLevel(lv.price + by, lv.qty) for lv in top.bids],
+        asks=[BookLevel(lv.price + by, lv.qty) for lv in top.asks[drop_best_ask:]],
+    )
+
+
+async def test_the_window_stays_on_its_prices_until_the_spread_leaves_its_middle() -> None:
+    app = LadderApp()
+    async with app.run_test(size=(60, 24)) as pilot:
+        ladder = app.query_one(Ladder)
+        ladder.configure("TESTUSDT", Decimal("0.01"), 2, 3)
+        top = book()
+        ladder.show_book(top, BookState.LIVE)
+        await pilot.pause()
+        before = screen_text(ladder)
+        spread_at = next(y for y, line in enumerate(before) if "spread" in line)
+        # The best ask is taken: the asks above keep their lines (a centred-only ladder
+        # would move each of them down one), the spread line moves up into its place.
+        ladder.show_book(shifted(top, 0.0, drop_best_ask=1), BookState.LIVE)
+        await pilot.pause()
+        after = screen_text(ladder)
+        # (Their price and size; the cumulative size lost the level taken.)
+        assert [line[:32] for line in after[2 : spread_at - 1]] == [
+            line[:32] for line in before[2 : spread_at - 1]
+        ]
+        assert "spread" in after[spread_at - 1]
+        # A move of the whole book by 8 levels takes the spread out of the window's middle
+        # half: the window recentres on it.
+        ladder.show_book(shifted(top, -8 * GRID), BookState.LIVE)
+        await pilot.pause()
+        assert "spread" in screen_text(ladder)[spread_at]
+        # Scrolled by the trader, the window keeps its prices whatever the book does.
+        ladder.focus()
+        await pilot.press("J", "J", "J")
+        shown = [r.price for r in ladder.visible_rows]
+        ladder.show_book(shifted(top, -14 * GRID), BookState.LIVE)
+        await pilot.pause()
+        assert [r.price for r in ladder.visible_rows][:5] == shown[:5]
+        assert not ladder.following
 
 
 def _hue_and_saturation(color: Color) -> tuple[float, float]:
@@ -236,3 +284,13 @@ async def test_an_order_50_levels_away_on_the_venue_is_an_edge_mark_then_scrolle
         [row] = [r for r in ladder.visible_rows if r.own_qty]
         assert row.price == float(price) and row.own_qty == 0.001
         assert not any("of my orders beyond" in line for line in screen_text(ladder))
+
+
+def test_a_changed_cell_repaints_its_segment_not_the_line() -> None:
+    def strip(*texts: str) -> Strip:
+        return Strip([Segment(t) for t in texts])
+
+    old = strip(" 67,012.73", "  0.10478", "   0.105 ", "███  ")
+    assert changed_span(old, strip(" 67,012.73", "  0.20000", "   0.105 ", "███  ")) == (10, 19)
+    assert changed_span(old, strip(" 67,012.73", "  0.10478", "   0.205 ", "████ ")) == (19, 33)
+    assert changed_span(old, strip("x")) == (0, 33)

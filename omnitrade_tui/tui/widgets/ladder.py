@@ -8,9 +8,11 @@ component classes, so themes (``$bid``, ``$ask``...) reach the lines without CSS
 being toggled per level.
 
 The ladder holds every level the engine publishes and every price of ours (bounded by both)
-and shows a window of them: centred on the spread until the trader scrolls (``K``/``J`` or
-shift+arrows a row, PgUp/PgDn a page, the wheel; ``z`` or Home back to the spread), with our
-orders beyond the window counted at its top and bottom edge with the nearest price. A stop
+and shows a window of them. The window stays on its prices as the book moves (a new best
+level redraws that level, not every row shifted by one) and recentres when the spread leaves
+its middle half; scrolled by the trader (``K``/``J`` or shift+arrows a row, PgUp/PgDn a page,
+the wheel) it stays until ``z`` or Home. Our orders beyond the window are counted at its top
+and bottom edge with the nearest price. A stop
 order, not in the book until it triggers, is drawn at its stop price. The title gives the
 bid/ask imbalance of the sizes in the window.
 """
