@@ -221,7 +221,8 @@ class Ladder(Widget, can_focus=True):
         self.scroll = 0
         #: Whether the window follows the spread (until the trader scrolls it).
         self.following = True
-        self._anchor: tuple[float, int] | None = None  # a row's price and its line
+        #: A row's price, its line in the window and the window's height, last paint.
+        self._anchor: tuple[float, int, int] | None = None
         self._shift = 0  # rows the trader scrolled since the last paint
         self._prices_desc: list[float] = []  # the rows' prices, negated: ascending
         #: Bid/ask imbalance of the rows in the window, as drawn on the last paint.
@@ -409,8 +410,10 @@ class Ladder(Widget, can_focus=True):
         body = self._body_height()
         centred = self._centred_window()
         first = centred
-        if self._anchor is not None:
-            price, y = self._anchor
+        anchor = self._anchor
+        if anchor is not None and (anchor[2] == body or not self.following):
+            # (Following the spread, a window of another height is centred afresh.)
+            price, y, _ = anchor
             first = self._display_of(price) - y
             spread_at = self._ask_count - first
             if self.following and not body // 4 <= spread_at < body - body // 4:
@@ -427,7 +430,7 @@ class Ladder(Widget, can_focus=True):
             at = first + y
             if 0 <= at < len(self._rows) + 1 and at != self._ask_count:
                 row = self._rows[at if at < self._ask_count else at - 1]
-                self._anchor = (row.price, y)
+                self._anchor = (row.price, y, body)
                 break
         return first
 
@@ -511,7 +514,9 @@ class Ladder(Widget, can_focus=True):
         self.on_focus()
 
     def on_resize(self) -> None:
-        """A new size: rebuild every line."""
+        """A new size: rebuild every line, centred afresh unless the trader scrolled."""
+        if self.following:
+            self._anchor = None
         self._stale_lines = True
         self.refresh()
 
