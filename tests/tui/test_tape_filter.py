@@ -82,6 +82,12 @@ async def test_the_header_says_the_notional_and_small_prints_are_hidden() -> Non
         for _ in range(3):
             tape.cycle_filter(feed)
         assert tape.min_notional == 0.0
+        # Narrow, the header keeps the filter and drops the column names.
+        await pilot.resize_terminal(40, 20)
+        tape.cycle_filter(feed)
+        tape.show(feed)
+        await pilot.pause()
+        assert tape.render_line(0).text.rstrip() == " trades ≥ 200 USDT"
         # Another symbol starts at every trade again: its typical trade is another size.
         tape.cycle_filter(feed)
         tape.configure(2, 3, "USDT")

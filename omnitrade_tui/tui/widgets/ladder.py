@@ -757,6 +757,8 @@ class Ladder(Widget, can_focus=True):
         mid = self.mid
         if row is None:
             text = " ↑↓ walk levels · PgUp/Dn · z mid · [ ] group"
+            if len(text) > width:
+                text = " ↑↓ walk levels · PgUp/Dn · z mid"
         else:
             dist = (row.price - mid) / mid * 10_000 if mid else 0.0
             text = (

@@ -168,7 +168,12 @@ class Tape(Widget):
         width = self.size.width
         style = self._styles
         base = style.base
-        header = f" {'time':<8} {'price':>12} {'size':>11}  ({self.filter_label})"
+        columns = f" {'time':<8} {'price':>12} {'size':>11}"
+        header = f"{columns}  ({self.filter_label})"
+        if len(header) > width:
+            # Narrow: the filter in force matters more than the column names (the lines say
+            # time, price and size by their look); with no filter, just the columns.
+            header = f" trades {self.filter_label}" if self.min_notional else columns
         head = [Segment(header, style("tape--header"))]
         if self.stale_s is not None:
             head.insert(0, Segment(f" STALE {self.stale_s:.0f}s ", style("tape--stale")))
