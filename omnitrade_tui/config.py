@@ -69,6 +69,14 @@ class ProfileFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     risk: RiskLimits | None = None
 
 
+class SizePresets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Quick sizes of one symbol's ticket (``[ui.sizes.BTCUSDT]``), in the base asset:
+    ``default`` is the quantity a ticket opens with, ``presets`` are chosen with 1..9."""
+
+    default: Decimal | None = None
+    presets: list[Decimal] = msgspec.field(default_factory=list)
+
+
 class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The ``[ui]`` table."""
 
@@ -81,6 +89,7 @@ class UIFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stale_after_s: float | None = None
     desktop_notify: str | None = None
     utc_time: bool | None = None
+    sizes: dict[str, SizePresets] = msgspec.field(default_factory=dict)
 
 
 class AlertTarget(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -242,6 +251,8 @@ class UISettings:
     desktop_notify: str = "auto"
     #: Times of day in UTC; by default in the local zone (named once in the status bar).
     utc_time: bool = False
+    #: Quick sizes of the ticket by symbol: the quantity it opens with, presets on 1..9.
+    sizes: dict[str, SizePresets] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -405,6 +416,20 @@ def _stale_after(value: float | None) -> float:
     return float(value)
 
 
+def _sizes(sizes: dict[str, SizePresets]) -> dict[str, SizePresets]:
+    """Quick sizes by upper-case symbol: at most nine presets (keys 1..9), all above zero."""
+    out: dict[str, SizePresets] = {}
+    for symbol, entry in sizes.items():
+        where = f"[ui.sizes.{symbol}]"
+        if len(entry.presets) > 9:
+            raise ConfigError(f"{where} has {len(entry.presets)} presets; keys 1..9 take nine")
+        values = [*entry.presets, *([entry.default] if entry.default is not None else [])]
+        if any(not v.is_finite() or v <= 0 for v in values):
+            raise ConfigError(f"{where}: sizes must be quantities above zero")
+        out[symbol.upper()] = entry
+    return out
+
+
 def _watchlist(symbols: list[str] | None) -> tuple[str, ...]:
     if symbols is None:
         return UISettings.watchlist
@@ -507,6 +532,7 @@ def load_settings(
         stale_after_s=_stale_after(file.ui.stale_after_s),
         desktop_notify=_desktop_notify(file.ui.desktop_notify),
         utc_time=bool(file.ui.utc_time),
+        sizes=_sizes(file.ui.sizes),
     )
     db_url = _first(
         flags.db_url,

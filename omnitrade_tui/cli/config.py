@@ -43,6 +43,10 @@ theme = "omnitrade-dark"
 # buy = "b"
 # sell = "s"
 
+# [ui.sizes.BTCUSDT]           # quick sizes: the ticket opens with `default`,
+# default = "0.01"             # keys 1..9 pick a preset (in the base asset)
+# presets = ["0.001", "0.005", "0.01", "0.05", "0.1"]
+
 # Limits of a built-in profile: set only what you want to change.
 [profiles.testnet.risk]
 max_order_notional = "1000"    # in the quote asset; strings keep decimals exact

@@ -75,7 +75,8 @@ from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.themes import DEFAULT_THEME, default_variables, load_themes
 from omnitrade_tui.tui.widgets.account_summary import AccountSummary
 from omnitrade_tui.tui.widgets.candle_chart import CandleChart
-from omnitrade_tui.tui.widgets.ladder import Ladder, LadderRow
+from omnitrade_tui.tui.widgets.depth_chart import DepthChart
+from omnitrade_tui.tui.widgets.ladder import Ladder, LadderRow, OwnOrder
 from omnitrade_tui.tui.widgets.order_history import OrderHistoryTable
 from omnitrade_tui.tui.widgets.row_table import RowTable
 from omnitrade_tui.tui.widgets.status_bar import StatusBar
@@ -144,10 +145,18 @@ class OmniTradeApp(App[None]):
         ),
         Binding(
             "m",
-            "market_ticket",
-            "Market",
+            "market_ticket('BUY')",
+            "Market buy",
             id="market",
-            tooltip="MARKET ticket with expected price and slippage",
+            tooltip="MARKET buy ticket with expected price and slippage",
+            show=False,
+        ),
+        Binding(
+            "M",
+            "market_ticket('SELL')",
+            "Market sell",
+            id="market_sell",
+            tooltip="MARKET sell ticket with expected price and slippage",
             show=False,
         ),
         Binding(
@@ -235,7 +244,15 @@ class OmniTradeApp(App[None]):
             "tape_filter",
             "Tape filter",
             id="tape_filter",
-            tooltip="tape: minimum trade size",
+            tooltip="tape: minimum trade notional in the quote asset, steps from the typical trade",
+            show=False,
+        ),
+        Binding(
+            "D",
+            "depth_chart",
+            "Depth",
+            id="depth_chart",
+            tooltip="cumulative depth chart of both sides in the ladder's place (and back)",
             show=False,
         ),
         Binding(
@@ -406,6 +423,7 @@ class OmniTradeApp(App[None]):
                         )
             with Vertical(id="middle"):
                 yield Ladder(id="ladder")
+                yield DepthChart(id="depth")
                 yield Tape(id="tape")
         yield StatusBar(
             self.state,
@@ -502,13 +520,11 @@ class OmniTradeApp(App[None]):
         view = state.symbols[state.active]
         if parts.BOOK in dirty:
             ladder.show_book(view.top, view.book_state)
+            depth = self._main("#depth", DepthChart)
+            if depth.display:
+                depth.show_book(view.top, view.book_state)
         if parts.ORDERS in dirty:
-            own: dict[tuple[Side, float], float] = {}
-            for o in state.open_orders(state.active):
-                if o.price is not None:
-                    key = (o.side, float(o.price))
-                    own[key] = own.get(key, 0.0) + float(o.remaining_qty)
-            ladder.set_own_orders(own)
+            ladder.set_own_orders(own_orders(state.open_orders(state.active)))
             self._main("#orders", RowTable).set_rows(order_rows(state))
         if parts.TAPE in dirty:
             tape = self._main("#tape", Tape)
@@ -592,7 +608,12 @@ class OmniTradeApp(App[None]):
         inst = state.instruments[symbol]
         ladder = self._main("#ladder", Ladder)
         ladder.configure(symbol, inst.tick_size, inst.price_decimals, inst.quantity_decimals)
-        self._main("#tape", Tape).configure(inst.price_decimals, inst.quantity_decimals)
+        self._main("#depth", DepthChart).configure(
+            symbol, inst.price_decimals, inst.quantity_decimals
+        )
+        self._main("#tape", Tape).configure(
+            inst.price_decimals, inst.quantity_decimals, inst.quote_asset
+        )
         chart = self._main("#chart", CandleChart)
         numbers = state.numbers
         chart.price_text = lambda value: numbers.price(symbol, value)
@@ -678,9 +699,9 @@ class OmniTradeApp(App[None]):
         """Open the ticket to buy or sell the active symbol (price: our side's best)."""
         self._open_ticket(Side(side), None)
 
-    def action_market_ticket(self) -> None:
-        """Open a MARKET buy ticket."""
-        self._open_ticket(Side.BUY, None, OrderType.MARKET)
+    def action_market_ticket(self, side: str = "BUY") -> None:
+        """Open a MARKET ticket to buy (``m``) or sell (``M``)."""
+        self._open_ticket(Side(side), None, OrderType.MARKET)
 
     # -- what the user's role allows (attached to a gateway) ------------------------------
 
@@ -729,6 +750,7 @@ class OmniTradeApp(App[None]):
             order_type,
             confirm=self.session.confirm_orders,
             fee_rate=self.session.fee_rate,
+            sizes=self.session.ui.sizes.get(self.state.active),
         )
         self.push_screen(ticket, self._ticket_done)
 
@@ -828,13 +850,8 @@ class OmniTradeApp(App[None]):
         if selected is None:
             return
         ladder, row = selected
-        mine = [
-            o
-            for o in self.state.open_orders(self.state.active)
-            if o.side is row.side
-            and o.price is not None
-            and ladder.bucket_of(float(o.price), o.side) == row.price
-        ]
+        drawn = {o.client_order_id for o in ladder.orders_at(row)}
+        mine = [o for o in self.state.open_orders(self.state.active) if o.client_order_id in drawn]
         price = self.state.numbers.price(self.state.active, row.price)
         if not mine:
             self.notify(f"no order of yours at {row.side} {price}", severity="warning")
@@ -945,9 +962,24 @@ class OmniTradeApp(App[None]):
     def action_tape_filter(self) -> None:
         """Next minimum trade size on the tape."""
         tape = self._main("#tape", Tape)
-        floor = tape.cycle_filter()
-        tape.show(self.state.symbols[self.state.active].trades)
-        self.notify(f"tape: trades of at least {floor:,.0f}" if floor else "tape: every trade")
+        trades = list(self.state.symbols[self.state.active].trades)
+        tape.cycle_filter(trades)
+        tape.show(trades)
+        self.notify(f"tape: {tape.filter_label} (quote notional: price x quantity)")
+
+    def action_depth_chart(self) -> None:
+        """The cumulative depth chart in the ladder's place, and back."""
+        ladder = self._main("#ladder", Ladder)
+        depth = self._main("#depth", DepthChart)
+        showing = not depth.display
+        had_keys = self.screen_stack[0].focused is ladder
+        depth.display = showing
+        ladder.display = not showing
+        if showing:
+            view = self.state.symbols[self.state.active]
+            depth.show_book(view.top, view.book_state)
+        elif had_keys or self.screen_stack[0].focused is None:
+            ladder.focus()
 
     def action_toggle_chart(self) -> None:
         """On a narrow terminal, show the chart in place of the blotter (and back)."""
@@ -1065,3 +1097,17 @@ class OmniTradeApp(App[None]):
         elif severity == "error":
             level = "error"
         self.notify(message, severity=level)
+
+
+def own_orders(orders: list[Order]) -> list[OwnOrder]:
+    """Our open orders as the ladder draws them: a stop order (not in the book until it
+    triggers) at its stop price, any other at its limit price."""
+    out: list[OwnOrder] = []
+    for o in orders:
+        stop = o.type.has_stop and o.stop_price is not None
+        price = o.stop_price if stop else o.price
+        if price is not None:
+            out.append(
+                OwnOrder(o.client_order_id, o.side, float(price), float(o.remaining_qty), stop)
+            )
+    return out

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 _ACTIONS = (
     ("Buy ticket", "ticket('BUY')", "open an order ticket to buy the active symbol"),
     ("Sell ticket", "ticket('SELL')", "open an order ticket to sell the active symbol"),
-    ("Market order ticket", "market_ticket", "a MARKET ticket with the expected fill price"),
+    ("Market buy ticket", "market_ticket('BUY')", "a MARKET buy with the expected fill price"),
+    ("Market sell ticket", "market_ticket('SELL')", "a MARKET sell with the expected fill price"),
     ("Cancel selected order", "cancel_selected", "cancel the order selected in Orders"),
     ("Amend selected order", "amend_selected", "the selected order (an OCO: the whole list)"),
     ("Cancel my orders at level", "cancel_level", "the ladder level under the cursor"),
@@ -29,8 +30,9 @@ _ACTIONS = (
     ("Diagnostics", "diagnostics", "streams, queues, latencies, rate limits"),
     ("App log", "log_screen", "the app's own log records"),
     ("Help: keys", "help", "every key on one screen"),
-    ("Tape size filter", "tape_filter", "cycle the minimum trade size on the tape"),
+    ("Tape filter", "tape_filter", "minimum trade notional on the tape (≥ 10k USDT)"),
     ("Swap chart and tape", "toggle_chart", "on a narrow terminal"),
+    ("Depth chart", "depth_chart", "cumulative depth of both sides in the ladder's place"),
 )
 
 

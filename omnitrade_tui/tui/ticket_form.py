@@ -124,6 +124,17 @@ class TicketForm:
         value = max(value, increment if increment > 0 else Decimal(0))
         setattr(self, name, f"{value:.{places}f}")
 
+    def quick_size(self, n: int, presets: list[Decimal]) -> str | None:
+        """Set the quantity to preset ``n`` (1-based) of ``presets``; the reason if none."""
+        if not presets:
+            sym = self.instrument.symbol
+            return f"no quick sizes for {sym}: [ui.sizes.{sym}] presets in the config"
+        if not 1 <= n <= len(presets):
+            return f"quick sizes are 1..{len(presets)}"
+        self.by_quote = False
+        self.quantity = fmt(presets[n - 1])
+        return None
+
     def size_from_balance(
         self, share: Decimal, free_base: Decimal, free_quote: Decimal, reference: Decimal | None
     ) -> str | None:

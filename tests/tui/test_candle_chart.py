@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Candle
@@ -568,3 +570,28 @@ async def test_app_css_overrides_colours_and_theme_change_restyles() -> None:
         after = chart.render_line(1).text, cell(chart, PLOT_WIDTH - 1, 1)[1].bgcolor
         assert before[0] == after[0]
         assert before[1] != after[1]
+
+
+async def test_candles_that_arrive_between_two_paints_are_repainted() -> None:
+    """The chart repaints only the lines that changed since its last paint: two updates
+    between paints (the second also moving the view) must still repaint the title."""
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(CandleChart)
+        await pilot.pause()
+        height = chart.content_size.height
+        painted = [chart.render_line(y).text for y in range(height)]  # as a paint does
+        assert "waiting for candles" in "".join(painted)
+        asked: list[tuple[Region, ...]] = []
+        real_refresh = chart.refresh
+
+        def refresh(*regions: Region, **kwargs: Any) -> CandleChart:
+            asked.append(regions)
+            return real_refresh(*regions, **kwargs)
+
+        chart.refresh = refresh  # type: ignore[method-assign]
+        chart.set_fills([])
+        chart.set_candles(zigzag(30))
+        # A whole repaint (no regions), or one that covers the title line.
+        assert any(not regions or any(r.y == 0 for r in regions) for regions in asked)
+        assert OHLC.search(chart.render_line(0).text) is not None

@@ -219,7 +219,7 @@ async def test_a_crash_shows_no_local_variables() -> None:
     class Crashing(OmniTradeApp):
         BINDINGS: ClassVar[list[BindingType]] = [
             *OmniTradeApp.BINDINGS,
-            Binding("z", "boom", "Crash"),
+            Binding("f9", "boom", "Crash"),
         ]
 
         def action_boom(self) -> None:
@@ -230,7 +230,7 @@ async def test_a_crash_shows_no_local_variables() -> None:
 
     async def crash() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("z")
+            await pilot.press("f9")
             await pilot.pause(0.2)
 
     with pytest.raises(RuntimeError, match="boom"):

@@ -1,6 +1,7 @@
 """SVG snapshot of the main screen attached to a gateway as a viewer, on a seeded frozen feed
 (``seeded_feed``): identical on every run. The main screen, the ticket, the blotter's tabs and
-the dialogs at every size are in ``test_desk_snapshots``, which shares ``make_app`` and ``feed``.
+the dialogs at every size are in ``test_desk_snapshots``, which shares ``make_app`` and ``feed``;
+the depth chart (``D``) is here at every size.
 
 Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``
 and look at the report before committing.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import Bus, topics
@@ -47,6 +49,18 @@ async def feed(pilot: Pilot[Any]) -> None:
             break
         await pilot.pause(0.05)
     await pilot.pause(0.05)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_depth_chart(snap_compare: Any, size: tuple[int, int]) -> None:
+    """D: the cumulative depth chart of both sides in the ladder's place."""
+
+    async def open_depth(pilot: Pilot[Any]) -> None:
+        await feed(pilot)
+        await pilot.press("D")
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=open_depth)
 
 
 def test_main_screen_attached_as_a_viewer(snap_compare: Any) -> None:

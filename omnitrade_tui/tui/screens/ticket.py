@@ -27,6 +27,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from omnitrade_tui.bus import Bus
+from omnitrade_tui.config import SizePresets
 from omnitrade_tui.domain.commands import PlaceOco, PlaceOrder
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
@@ -90,6 +91,13 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         Binding("up", "nudge(1)", "Tick up", show=False, priority=True),
         Binding("down", "nudge(-1)", "Tick down", show=False, priority=True),
         Binding("ctrl+s", "toggle_side", "Buy/Sell", show=False),
+        # Digits pick a quick size where no field takes text (the quick-size row has the
+        # keys when the ticket opens priced); alt+digit picks one from a field too.
+        *(Binding(str(n), f"quick_size({n})", f"Quick size {n}", show=False) for n in range(1, 10)),
+        *(
+            Binding(f"alt+{n}", f"quick_size({n})", f"Quick size {n}", show=False, priority=True)
+            for n in range(1, 10)
+        ),
     ]
 
     def __init__(
@@ -102,6 +110,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         order_type: OrderType = OrderType.LIMIT,
         confirm: bool = False,
         fee_rate: Decimal = Decimal("0.001"),
+        sizes: SizePresets | None = None,
     ) -> None:
         super().__init__()
         self.bus = bus
@@ -109,6 +118,10 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.instrument = state.instruments[symbol]
         inst = self.instrument
         self.form = TicketForm(inst, side=side, type=order_type)
+        #: The symbol's quick sizes from the config (``[ui.sizes.<SYMBOL>]``), keys 1..9.
+        self.presets: list[Decimal] = list(sizes.presets) if sizes is not None else []
+        if sizes is not None and sizes.default is not None:
+            self.form.quantity = fmt(sizes.default)
         if price is not None:
             self.form.price = f"{price:.{inst.price_decimals}f}"
         elif order_type.has_price:
@@ -161,13 +174,21 @@ class OrderTicket(ModalScreen[TicketResult | None]):
                     yield Label(label)
                     yield Input(value, id=name, placeholder=self._placeholder(name))
                     yield Static("", classes="reason", id=f"reason-{name}")
+            if self.presets:
+                quick = [f"{n}: {fmt(q)}" for n, q in enumerate(self.presets, 1)]
+                yield Choice("Quick", ["-", *quick], "-", id="quick")
             yield Choice("Size", list(SIZES), "-", id="size")
             yield Choice("Qty in", ["BASE", "QUOTE"], "BASE", id="qty-in")
             yield Choice("TIF", [t.value for t in TimeInForce], form.time_in_force.value, id="tif")
             yield Static(id="preview")
             yield Static(id="problem")
             yield Static(id="confirm")
-            yield Static("Tab next · ↑↓ tick/step · ←→ choose · Enter send · Esc close", id="keys")
+            quick_keys = " · 1-9 quick size" if self.presets else ""
+            yield Static(
+                f"Tab next · ↑↓ tick/step · ←→ choose{quick_keys} · ^s side · "
+                "Enter send · Esc close",
+                id="keys",
+            )
 
     def _placeholder(self, name: str) -> str:
         inst = self.instrument
@@ -187,7 +208,11 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.set_interval(0.25, self._follow_market)
         self._sync()
         first = "#price" if self.form.uses_price and not self.form.price else "#quantity"
-        self.query_one(first, Input).focus()
+        if self.presets and first == "#quantity":
+            # Priced already (from the ladder or the best): a digit picks the size and Enter
+            # sends; shift+Tab reaches the quantity to type one.
+            first = "#quick"
+        self.query_one(first).focus()
 
     # -- keeping the form in step --------------------------------------------------------
 
@@ -224,10 +249,30 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             form.time_in_force = TimeInForce(event.value)
         elif cid == "qty-in":
             form.by_quote = event.value == "QUOTE" and form.type is OrderType.MARKET
+        elif cid == "quick" and event.value != "-":
+            self._quick_size(event.choice.index)
         elif cid == "size" and event.value != "-":
             self._size_from_balance(Decimal(event.value.rstrip("%")) / 100)
         self._armed = None
         self._sync()
+
+    def action_quick_size(self, n: int) -> None:
+        """Keys 1..9: the symbol's ``n``-th quick size from the config."""
+        if self._sending:
+            return
+        if self._quick_size(n) and self.presets:
+            self.query_one("#quick", Choice).select(f"{n}: {fmt(self.presets[n - 1])}")
+        self._armed = None
+        self._sync()
+
+    def _quick_size(self, n: int) -> bool:
+        problem = self.form.quick_size(n, self.presets)
+        if problem:
+            self._notice = problem
+            self.query_one("#problem", Static).update(problem)
+            return False
+        self.query_one("#quantity", Input).value = self.form.quantity
+        return True
 
     def _size_from_balance(self, share: Decimal) -> None:
         inst = self.instrument

@@ -29,6 +29,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.tui.widgets.styles import refresh_changed
 
 __all__ = [
     "AXIS_WIDTH",
@@ -456,6 +457,8 @@ class CandleChart(Widget, can_focus=True):
         self._frame_key: tuple[object, ...] | None = None
         self._frame: _Frame | None = None
         self._strips: dict[int, Strip] = {}
+        #: The line each row showed when last painted: what a partial repaint diffs against.
+        self._painted: dict[int, Strip] = {}
         self.set_reactive(CandleChart.interval, interval)
 
     # ---------------------------------------------------------------- data API
@@ -536,8 +539,17 @@ class CandleChart(Widget, can_focus=True):
         self._bump()
 
     def _bump(self) -> None:
+        """New data: repaint only the cells that changed. A tick of the forming candle moves
+        its column, the title and a price label, and over SSH the rest of the chart sent
+        again on every tick was most of the app's bytes."""
         self._data_version += 1
-        self.refresh()
+        height = self.content_size.height
+        painted = self._painted
+        if not self.is_mounted or height <= 0 or any(y not in painted for y in range(height)):
+            self.refresh()
+            return
+        old = [painted[y] for y in range(height)]
+        refresh_changed(self, old, [self.render_line(y) for y in range(height)])
 
     # ---------------------------------------------------------------- cursor actions
 
@@ -607,12 +619,14 @@ class CandleChart(Widget, can_focus=True):
         super().notify_style_update()
         self._style_version += 1
         self._strips.clear()
+        self._painted.clear()
         self._frame = None
         self._frame_key = None
 
     def on_resize(self, event: events.Resize) -> None:
         """A new size means a new layout; drop the cache and the view anchor."""
         self._strips.clear()
+        self._painted.clear()
         self._frame = None
         self._frame_key = None
         if self._cursor is not None:
@@ -640,6 +654,7 @@ class CandleChart(Widget, can_focus=True):
         if strip is None:
             strip = self._render_row(self._frame, y)
             self._strips[y] = strip
+        self._painted[y] = strip
         return strip
 
     # ---------------------------------------------------------------- drawing

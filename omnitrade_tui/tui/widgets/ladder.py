@@ -6,12 +6,22 @@ the app hands over the newest ``BookTop`` at most once a frame, the ladder rebui
 rows once (a few dozen strings) and ``render_line`` returns them. Colours come from
 component classes, so themes (``$bid``, ``$ask``...) reach the lines without CSS classes
 being toggled per level.
+
+The ladder holds every level the engine publishes and every price of ours (bounded by both)
+and shows a window of them. The window stays on its prices as the book moves (a new best
+level redraws that level, not every row shifted by one) and recentres when the spread leaves
+its middle half; scrolled by the trader (``K``/``J`` or shift+arrows a row, PgUp/PgDn a page,
+the wheel) it stays until ``z`` or Home. Our orders beyond the window are counted at its top
+and bottom edge with the nearest price. A stop
+order, not in the book until it triggers, is drawn at its stop price. The title gives the
+bid/ask imbalance of the sizes in the window.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,14 +29,13 @@ from decimal import Decimal
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import BookState, BookTop
-from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over
+from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over, refresh_changed
 
 #: Price groupings offered, in ticks.
 GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
@@ -36,8 +45,24 @@ _BAR = "█▉▊▋▌▍▎▏"
 
 
 @dataclass(frozen=True)
+class OwnOrder:
+    """One of our open orders as the ladder draws it: a resting order at its limit price,
+    a stop order (not in the book until it triggers) at its stop price."""
+
+    client_order_id: str
+    side: Side
+    price: float
+    qty: float
+    stop: bool = False
+
+
+@dataclass(frozen=True)
 class LadderRow:
-    """One drawn level: a price bucket with its size and the depth up to it."""
+    """One drawn level: a price bucket with its size and the depth up to it.
+
+    ``side`` is the side of the book the row sits in (asks above the spread, bids below);
+    a row may hold only our orders (``qty`` 0) when the book has nothing at that price.
+    """
 
     side: Side
     price: float
@@ -45,6 +70,12 @@ class LadderRow:
     cum_qty: float
     cum_notional: float
     own_qty: float = 0.0
+    stop_qty: float = 0.0
+
+    @property
+    def mine(self) -> bool:
+        """Whether one of our orders (resting or stop) is drawn on this row."""
+        return bool(self.own_qty or self.stop_qty)
 
 
 def group_levels(
@@ -55,31 +86,63 @@ def group_levels(
         return levels
     out: dict[float, float] = {}
     for price, qty in levels:
-        steps = price / bucket
-        # A small epsilon keeps exact multiples in their own bucket despite float error.
-        k = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
-        # Eight places: Binance's finest tick, and enough to undo k * bucket's float error.
-        key = round(k * bucket, 8)
+        key = _bucket(price, side, bucket)
         out[key] = out.get(key, 0.0) + qty
     return sorted(out.items(), reverse=side is Side.BUY)
 
 
+def _bucket(price: float, side: Side, bucket: float) -> float:
+    steps = price / bucket
+    # A small epsilon keeps exact multiples in their own bucket despite float error.
+    k = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
+    # Eight places: Binance's finest tick, and enough to undo k * bucket's float error.
+    return round(k * bucket, 8)
+
+
 def build_rows(
-    levels: list[tuple[float, float]], side: Side, own: Mapping[float, float], bucket: float
+    levels: list[tuple[float, float]],
+    side: Side,
+    own: Mapping[float, float],
+    bucket: float,
+    stops: Mapping[float, float] | None = None,
 ) -> list[LadderRow]:
-    """Rows of one side, best first, with cumulative quantity and notional."""
+    """Rows of one side, best first, with cumulative quantity and notional.
+
+    ``own`` and ``stops`` are already bucketed; a price of theirs the book does not have
+    gets a row of its own (size 0), so every order of ours has a row to be drawn on.
+    """
+    stops = stops or {}
+    grouped = dict(group_levels(levels, side, bucket))
+    for price in (*own, *stops):
+        grouped.setdefault(price, 0.0)
     rows: list[LadderRow] = []
     cum = 0.0
     notional = 0.0
-    for price, qty in group_levels(levels, side, bucket):
+    for price in sorted(grouped, reverse=side is Side.BUY):
+        qty = grouped[price]
         cum += qty
         notional += price * qty
-        rows.append(LadderRow(side, price, qty, cum, notional, own.get(price, 0.0)))
+        rows.append(
+            LadderRow(side, price, qty, cum, notional, own.get(price, 0.0), stops.get(price, 0.0))
+        )
     return rows
 
 
+def imbalance(rows: list[LadderRow]) -> float | None:
+    """(bid size - ask size) / (bid size + ask size) over ``rows``: +1 all bids, -1 all asks."""
+    bid = sum(r.qty for r in rows if r.side is Side.BUY)
+    ask = sum(r.qty for r in rows if r.side is Side.SELL)
+    total = bid + ask
+    return (bid - ask) / total if total > 0 else None
+
+
 class Ladder(Widget, can_focus=True):
-    """A price ladder of one symbol's local book."""
+    """A price ladder of one symbol's local book.
+
+    It holds every level the engine publishes (``runtime.BOOK_LEVELS`` a side) and every
+    price of ours, and shows a window of them: centred on the spread until the trader
+    scrolls, with our orders beyond the window counted at its top and bottom edge.
+    """
 
     COMPONENT_CLASSES = {
         "ladder--header",
@@ -87,12 +150,15 @@ class Ladder(Widget, can_focus=True):
         "ladder--ask",
         "ladder--bid-bar",
         "ladder--ask-bar",
-        "ladder--flash",
+        "ladder--bid-flash",
+        "ladder--ask-flash",
         "ladder--own",
+        "ladder--stop",
         "ladder--cursor",
         "ladder--spread",
         "ladder--stale",
         "ladder--info",
+        "ladder--edge",
     }
 
     DEFAULT_CSS = """
@@ -105,19 +171,27 @@ class Ladder(Widget, can_focus=True):
         & > .ladder--ask { color: $ask; }
         & > .ladder--bid-bar { color: $bid-muted; }
         & > .ladder--ask-bar { color: $ask-muted; }
-        & > .ladder--flash { background: $flash; }
+        & > .ladder--bid-flash { background: $bid 35%; }
+        & > .ladder--ask-flash { background: $ask 35%; }
         & > .ladder--own { color: $warning; text-style: bold; }
+        & > .ladder--stop { color: $warning; text-style: bold italic; }
         & > .ladder--cursor { background: $accent 40%; }
         &:focus > .ladder--cursor { background: $accent 70%; text-style: bold; }
         & > .ladder--spread { color: $text; background: $panel; }
         & > .ladder--stale { color: $stale; text-style: bold; }
         & > .ladder--info { color: $text-muted; }
+        & > .ladder--edge { color: $warning; text-style: bold; }
     }
     """
 
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Level up", show=False),
         Binding("down,j", "cursor(1)", "Level down", show=False),
+        Binding("shift+up,K", "scroll_rows(-1)", "Scroll up", show=False),
+        Binding("shift+down,J", "scroll_rows(1)", "Scroll down", show=False),
+        Binding("pageup", "scroll_page(-1)", "Page up", show=False),
+        Binding("pagedown", "scroll_page(1)", "Page down", show=False),
+        Binding("z,home", "recentre", "Recentre", show=False),
         Binding("enter", "select", "Ticket at level", show=True),
         Binding("escape", "clear_cursor", "Clear cursor", show=False),
     ]
@@ -139,10 +213,23 @@ class Ladder(Widget, can_focus=True):
         self.group = 1
         self.top: BookTop | None = None
         self.state: BookState = BookState.SYNCING
+        #: Our resting open quantity by (side, price), stops left out.
         self.own: dict[tuple[Side, float], float] = {}
-        self.cursor: int | None = None  # index into the displayed rows, asks first
+        self.orders: list[OwnOrder] = []
+        self.cursor: int | None = None  # index into the rows, asks first
+        #: Rows the window is moved from its centred place (positive: toward lower prices).
+        self.scroll = 0
+        #: Whether the window follows the spread (until the trader scrolls it).
+        self.following = True
+        #: A row's price, its line in the window and the window's height, last paint.
+        self._anchor: tuple[float, int, int] | None = None
+        self._shift = 0  # rows the trader scrolled since the last paint
+        self._prices_desc: list[float] = []  # the rows' prices, negated: ascending
+        #: Bid/ask imbalance of the rows in the window, as drawn on the last paint.
+        self.imbalance: float | None = None
         self._rows: list[LadderRow] = []
         self._ask_count = 0
+        self._window = (0, 0)  # first display index shown, number of display lines
         self._lines: list[Strip] = []
         self._seen: dict[tuple[Side, float], float] = {}
         self._changed_at: dict[tuple[Side, float], float] = {}
@@ -164,6 +251,10 @@ class Ladder(Widget, can_focus=True):
         self.group = 1
         self.top = None
         self.cursor = None
+        self.scroll = 0
+        self.following = True
+        self._anchor = None
+        self._shift = 0
         self._seen.clear()
         self._changed_at.clear()
         self.invalidate()
@@ -174,8 +265,13 @@ class Ladder(Widget, can_focus=True):
         self.state = state
         self.invalidate()
 
-    def set_own_orders(self, own: dict[tuple[Side, float], float]) -> None:
-        """Our open quantity by (side, price)."""
+    def set_own_orders(self, orders: list[OwnOrder]) -> None:
+        """Our open orders of the shown symbol."""
+        self.orders = orders
+        own: dict[tuple[Side, float], float] = {}
+        for o in orders:
+            if not o.stop:
+                own[(o.side, o.price)] = own.get((o.side, o.price), 0.0) + o.qty
         self.own = own
         self.invalidate()
 
@@ -184,6 +280,8 @@ class Ladder(Widget, can_focus=True):
         i = GROUPS.index(self.group) if self.group in GROUPS else 0
         self.group = GROUPS[max(0, min(len(GROUPS) - 1, i + step))]
         self._seen.clear()
+        if self.following:
+            self._anchor = None  # rows of another size: centre them afresh
         self.invalidate()
 
     @property
@@ -193,7 +291,24 @@ class Ladder(Widget, can_focus=True):
 
     def bucket_of(self, price: float, side: Side) -> float:
         """The price of the row ``price`` is drawn in on ``side`` at the current grouping."""
-        return group_levels([(price, 0.0)], side, self.bucket)[0][0]
+        return _bucket(price, side, self.bucket) if self.bucket > 0 else price
+
+    def orders_at(self, row: LadderRow) -> list[OwnOrder]:
+        """Our orders drawn on ``row`` (resting ones at their price, stops at their stop)."""
+        return [o for o in self.orders if self._row_key(o) == (row.side, row.price)]
+
+    def _row_key(self, order: OwnOrder) -> tuple[Side, float]:
+        """The (book side, row price) ``order`` is drawn on.
+
+        A resting order sits on its own side; a stop is not in the book, so it goes to the
+        side its price is on (a sell stop under the market among the bids).
+        """
+        side = order.side
+        if order.stop:
+            mid = self.mid
+            if mid is not None:
+                side = Side.SELL if order.price > mid else Side.BUY
+        return side, self.bucket_of(order.price, side)
 
     def invalidate(self) -> None:
         """Rebuild the lines soon, and repaint only those that changed.
@@ -212,37 +327,135 @@ class Ladder(Widget, can_focus=True):
             self._stale_lines = True
             self.refresh()
             return
-        old = self._lines
-        new = self._build()
-        self._lines = new
-        if len(old) != len(new):
-            self.refresh()
-            return
-        width = self.size.width
-        changed = [
-            Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new, strict=True)) if a != b
-        ]
-        if changed:
-            self.refresh(*changed)
+        old, self._lines = self._lines, self._build()
+        refresh_changed(self, old, self._lines)
 
-    # -- cursor ----------------------------------------------------------------------------
+    # -- cursor and scrolling --------------------------------------------------------------
 
     def action_cursor(self, step: int) -> None:
-        """Move the cursor a level; it starts at the best ask or best bid."""
+        """Move the cursor a level; it starts at the best ask or best bid, or, scrolled
+        away from the spread, at the window's edge it moves from."""
         if not self._rows:
             return
         if self.cursor is None:
-            self.cursor = (
-                self._ask_count - 1 if step < 0 else min(self._ask_count, len(self._rows) - 1)
-            )
+            first, count = self._window
+            shown = [
+                i for i in range(len(self._rows)) if first <= self._display_index(i) < first + count
+            ]
+            if self.following or not shown:
+                near = self._ask_count - 1 if step < 0 else self._ask_count
+                self.cursor = max(0, min(len(self._rows) - 1, near))
+            else:
+                self.cursor = shown[-1] if step < 0 else shown[0]
         else:
             self.cursor = max(0, min(len(self._rows) - 1, self.cursor + step))
+        self._follow_cursor()
         self.invalidate()
 
     def action_clear_cursor(self) -> None:
         """Leave cursor mode."""
         self.cursor = None
         self.invalidate()
+
+    def action_scroll_rows(self, rows: int) -> None:
+        """Move the window ``rows`` levels (positive: toward lower prices); it then stays on
+        those prices as the market moves, until ``z``."""
+        self.following = False
+        self._shift += rows
+        self.invalidate()
+
+    def action_scroll_page(self, pages: int) -> None:
+        """Move the window a page (less one row, to keep a row in common)."""
+        self.action_scroll_rows(pages * max(1, self._window[1] - 2))
+
+    def action_recentre(self) -> None:
+        """The window back on the spread, following it again; a cursor it leaves behind
+        is dropped."""
+        self.scroll = 0
+        self.following = True
+        self._anchor = None
+        self._shift = 0
+        if self.cursor is not None and not self._cursor_in(self._centred_window()):
+            self.cursor = None
+        self.invalidate()
+
+    def on_mouse_scroll_down(self) -> None:
+        """The wheel scrolls the window."""
+        self.action_scroll_rows(3)
+
+    def on_mouse_scroll_up(self) -> None:
+        """See ``on_mouse_scroll_down``."""
+        self.action_scroll_rows(-3)
+
+    def _display_index(self, row: int) -> int:
+        """Where row ``row`` is among the display lines (the spread line sits between)."""
+        return row if row < self._ask_count else row + 1
+
+    def _body_height(self) -> int:
+        """Display lines in the window: all but the title, the two edges and the info line."""
+        return self.size.height - 4
+
+    def _centred_window(self) -> int:
+        """The first display index of the window centred on the spread."""
+        return self._ask_count - (self._body_height() - 1) // 2
+
+    def _place_window(self) -> int:
+        """The first display index of the window for the rows just built.
+
+        The window stays on the prices it showed (the row at its top keeps its line), so a
+        book that moves redraws the levels that changed, not every row shifted by one.
+        Following the spread, it recentres when the spread leaves the middle half of the
+        window; scrolled by the trader, it stays until ``z``.
+        """
+        body = self._body_height()
+        centred = self._centred_window()
+        first = centred
+        anchor = self._anchor
+        if anchor is not None and (anchor[2] == body or not self.following):
+            # (Following the spread, a window of another height is centred afresh.)
+            price, y, _ = anchor
+            first = self._display_of(price) - y
+            spread_at = self._ask_count - first
+            if self.following and not body // 4 <= spread_at < body - body // 4:
+                first = centred
+        first += self._shift
+        self._shift = 0
+        # The window may start above the first row only as far as the centred one does
+        # (a thin book pads the top), and stops when the last row reaches its bottom.
+        last_start = len(self._rows) + 1 - body
+        first = max(min(centred, 0), min(max(centred, last_start), first))
+        self.scroll = first - centred
+        self._anchor = None
+        for y in range(body):
+            at = first + y
+            if 0 <= at < len(self._rows) + 1 and at != self._ask_count:
+                row = self._rows[at if at < self._ask_count else at - 1]
+                self._anchor = (row.price, y, body)
+                break
+        return first
+
+    def _display_of(self, price: float) -> int:
+        """The display index of the first line priced at or below ``price`` (rows run from
+        the highest price down, the spread line between the sides)."""
+        above = bisect_left(self._prices_desc, -price)
+        return above if above <= self._ask_count else above + 1
+
+    def _cursor_in(self, first: int) -> bool:
+        if self.cursor is None:
+            return False
+        at = self._display_index(self.cursor)
+        return first <= at < first + self._body_height()
+
+    def _follow_cursor(self) -> None:
+        """Scroll just enough to keep the cursor in the window."""
+        if self.cursor is None:
+            return
+        first, body = self._window
+        at = self._display_index(self.cursor)
+        if at < first:
+            self.action_scroll_rows(at - first)
+        elif at >= first + body:
+            self.action_scroll_rows(at - (first + body) + 1)
 
     def action_select(self) -> None:
         """Ask for a ticket at the level under the cursor (or the best bid)."""
@@ -254,8 +467,16 @@ class Ladder(Widget, can_focus=True):
 
     @property
     def rows(self) -> list[LadderRow]:
-        """The levels drawn on the last paint, asks (highest first) then bids."""
+        """The levels the ladder holds (asks highest first, then bids), shown or not."""
         return list(self._rows)
+
+    @property
+    def visible_rows(self) -> list[LadderRow]:
+        """The levels in the window on the last paint, top to bottom."""
+        first, count = self._window
+        return [
+            r for i, r in enumerate(self._rows) if first <= self._display_index(i) < first + count
+        ]
 
     @property
     def cursor_row(self) -> LadderRow | None:
@@ -293,7 +514,9 @@ class Ladder(Widget, can_focus=True):
         self.on_focus()
 
     def on_resize(self) -> None:
-        """A new size: rebuild every line."""
+        """A new size: rebuild every line, centred afresh unless the trader scrolled."""
+        if self.following:
+            self._anchor = None
         self._stale_lines = True
         self.refresh()
 
@@ -306,6 +529,28 @@ class Ladder(Widget, can_focus=True):
             return self._lines[y]
         return Strip.blank(self.size.width, self._styles.base)
 
+    def _sides(self, top: BookTop) -> tuple[list[LadderRow], list[LadderRow]]:
+        """Every row of each side, best first: the book's levels and our prices."""
+        own: dict[tuple[Side, float], float] = {}
+        stops: dict[tuple[Side, float], float] = {}
+        for order in self.orders:
+            key = self._row_key(order)
+            into = stops if order.stop else own
+            into[key] = into.get(key, 0.0) + order.qty
+        bucket = self.bucket
+        sides = []
+        for side, levels in ((Side.SELL, top.asks), (Side.BUY, top.bids)):
+            sides.append(
+                build_rows(
+                    [(lv.price, lv.qty) for lv in levels],
+                    side,
+                    {p: q for (s, p), q in own.items() if s is side},
+                    bucket,
+                    {p: q for (s, p), q in stops.items() if s is side},
+                )
+            )
+        return sides[0], sides[1]
+
     def _build(self) -> list[Strip]:
         width = self.size.width
         height = self.size.height
@@ -313,38 +558,18 @@ class Ladder(Widget, can_focus=True):
             return []
         style = self._styles
         base = style.base
-        header = style("ladder--header")
-        lines: list[Strip] = []
-        title = f" {self.symbol}  group {self.group}x ({self.bucket:.{self.price_decimals}f})"
-        if self.state is not BookState.LIVE:
-            label = {
-                BookState.SYNCING: "SYNCING",
-                BookState.STALE: "STALE",
-                BookState.RESYNCING: "STALE - RESYNCING",
-            }[self.state]
-            segs = [Segment(title, header), Segment(f"  {label}", style("ladder--stale"))]
-            lines.append(_fit(segs, width, base))
-        else:
-            lines.append(_fit([Segment(title, header)], width, base))
         top = self.top
-        body = height - 3  # title, spread line, info line
-        if top is None or body < 2:
+        body = height - 4  # title, top edge, bottom edge, info line
+        if top is None or body < 3:
             msg = "waiting for the book" if top is None else "too small"
-            lines.append(_fit([Segment(f" {msg}", style("ladder--info"))], width, base))
             self._rows = []
             self._ask_count = 0
-            return lines
-        own_bid = {p: q for (s, p), q in self.own.items() if s is Side.BUY}
-        own_ask = {p: q for (s, p), q in self.own.items() if s is Side.SELL}
-        bucket = self.bucket
-        own_bid = dict(group_levels(list(own_bid.items()), Side.BUY, bucket))
-        own_ask = dict(group_levels(list(own_ask.items()), Side.SELL, bucket))
-        ask_n = body // 2
-        bid_n = body - ask_n
-        asks = build_rows([(lv.price, lv.qty) for lv in top.asks], Side.SELL, own_ask, bucket)
-        bids = build_rows([(lv.price, lv.qty) for lv in top.bids], Side.BUY, own_bid, bucket)
-        asks = asks[:ask_n]
-        bids = bids[:bid_n]
+            self.imbalance = None
+            return [
+                self._title_line(width),
+                _fit([Segment(f" {msg}", style("ladder--info"))], width, base),
+            ]
+        asks, bids = self._sides(top)
         shown = list(reversed(asks)) + bids
         if self.cursor is not None and self._rows and shown:
             # Keep the cursor on the same price as the book moves under it.
@@ -356,30 +581,40 @@ class Ladder(Widget, can_focus=True):
                 self.cursor = match[0] if match else min(self.cursor, len(shown) - 1)
         self._rows = shown
         self._ask_count = len(asks)
+        self._prices_desc = [-r.price for r in shown]
+        first = self._place_window()
+        self._window = (first, body)
+        window = self.visible_rows
+        self.imbalance = imbalance(window)
         now = time.monotonic()
-        for row in shown:
+        for row in window:
             key = (row.side, row.price)
             if self._seen.get(key) != row.qty:
                 if key in self._seen:
                     self._changed_at[key] = now
                 self._seen[key] = row.qty
-        if len(self._seen) > 4 * (len(shown) + 10):
-            keep = {(r.side, r.price) for r in shown}
+        if len(self._seen) > 4 * (len(window) + 10):
+            keep = {(r.side, r.price) for r in window}
             self._seen = {k: v for k, v in self._seen.items() if k in keep}
             self._changed_at = {k: v for k, v in self._changed_at.items() if k in keep}
-        max_qty = max((r.qty for r in shown), default=0.0) or 1.0
+        # The bars' full length is the largest size rounded up to a 1-2-5 step: a new
+        # largest level then redraws every bar only when it crosses a step, not each time.
+        max_qty = _ceil_125(max((r.qty for r in window), default=0.0))
         self._row_cache_next = {}
         stale = self.state is not BookState.LIVE
-        pad = [_blank_row(width, base)] * (ask_n - len(asks))
-        lines.extend(pad)
-        for i, row in enumerate(shown):
-            if i == len(asks):
+        lines = [self._title_line(width), self._edge_line(width, above=True)]
+        blank = _blank_row(width, base)
+        for at in range(first, first + body):
+            if at < 0 or at > len(shown):
+                lines.append(blank)
+            elif at == len(asks):
                 lines.append(self._spread_line(top, width))
-            flash = now - self._changed_at.get((row.side, row.price), -1e9) < _FLASH_S
-            lines.append(self._row_line(row, i, width, max_qty, flash, stale))
-        if not asks:
-            lines.append(self._spread_line(top, width))
-        lines.extend([_blank_row(width, base)] * (bid_n - len(bids)))
+            else:
+                i = at if at < len(asks) else at - 1
+                row = shown[i]
+                flash = now - self._changed_at.get((row.side, row.price), -1e9) < _FLASH_S
+                lines.append(self._row_line(row, i, width, max_qty, flash, stale))
+        lines.append(self._edge_line(width, above=False))
         lines.append(self._info_line(width))
         self._flash_until = max(self._changed_at.values(), default=0.0) + _FLASH_S
         self._row_cache, self._row_cache_next = self._row_cache_next, {}
@@ -391,6 +626,47 @@ class Ladder(Widget, can_focus=True):
             self._flash_until = 0.0
             self.invalidate()
 
+    def _title_line(self, width: int) -> Strip:
+        style = self._styles
+        header = style("ladder--header")
+        title = f" {self.symbol}  group {self.group}x ({self.bucket:.{self.price_decimals}f})"
+        segs = [Segment(title, header)]
+        if self.imbalance is not None:
+            segs.append(Segment(f"  imb {self.imbalance:+.0%}", style("ladder--info")))
+        if self.state is not BookState.LIVE:
+            label = {
+                BookState.SYNCING: "SYNCING",
+                BookState.STALE: "STALE",
+                BookState.RESYNCING: "STALE - RESYNCING",
+            }[self.state]
+            segs.append(Segment(f"  {label}", style("ladder--stale")))
+        return _fit(segs, width, style.base)
+
+    def _edge_line(self, width: int, above: bool) -> Strip:
+        """What lies beyond the window on one side: our orders first (how many, the
+        nearest price), else how many levels."""
+        style = self._styles
+        first, count = self._window
+        if above:
+            beyond = [r for i, r in enumerate(self._rows) if self._display_index(i) < first]
+            nearest = [r for r in beyond if r.mine][-1:]
+            arrow = "▲"
+        else:
+            beyond = [
+                r for i, r in enumerate(self._rows) if self._display_index(i) >= first + count
+            ]
+            nearest = [r for r in beyond if r.mine][:1]
+            arrow = "▼"
+        if not beyond:
+            return _blank_row(width, style.base)
+        mine = [o for r in beyond if r.mine for o in self.orders_at(r)]
+        if nearest and mine:
+            price = f"{nearest[0].price:,.{self.price_decimals}f}"
+            text = f" {arrow} {len(mine)} of my orders beyond · nearest {price}"
+            return _fit([Segment(text, style("ladder--edge"))], width, style.base)
+        text = f" {arrow} {len(beyond)} more levels"
+        return _fit([Segment(text, style("ladder--info"))], width, style.base)
+
     def _row_line(
         self, row: LadderRow, index: int, width: int, max_qty: float, flash: bool, stale: bool
     ) -> Strip:
@@ -398,7 +674,7 @@ class Ladder(Widget, can_focus=True):
         room = width - 41
         bar = ""
         if room > 0:
-            cells = room * row.qty / max_qty
+            cells = room * min(row.qty, max_qty) / max_qty
             full = int(cells)
             frac = int((cells - full) * 8)
             bar = "█" * full + (_BAR[8 - frac] if frac and full < room else "")
@@ -410,6 +686,7 @@ class Ladder(Widget, can_focus=True):
             row.qty,
             row.cum_qty,
             row.own_qty,
+            row.stop_qty,
             bar,
             flash,
             stale,
@@ -426,23 +703,32 @@ class Ladder(Widget, can_focus=True):
         self, row: LadderRow, bar: str, width: int, flash: bool, stale: bool, cursor: bool
     ) -> Strip:
         style = self._styles
-        side_style = style("ladder--bid" if row.side is Side.BUY else "ladder--ask")
-        bar_style = style("ladder--bid-bar" if row.side is Side.BUY else "ladder--ask-bar")
+        bid = row.side is Side.BUY
+        side_style = style("ladder--bid" if bid else "ladder--ask")
+        bar_style = style("ladder--bid-bar" if bid else "ladder--ask-bar")
         if stale:
             side_style = side_style + Style(dim=True)
         if flash:
-            side_style = side_style + style("ladder--flash")
-        own = f"●{row.own_qty:.4g}" if row.own_qty else ""
+            # The flash tints the row in its own side's colour: a change on the bids is a
+            # green pulse, on the asks a red one, never a grey bar that reads as a cursor.
+            side_style = side_style + style("ladder--bid-flash" if bid else "ladder--ask-flash")
+        if row.own_qty:
+            mark, mark_style = f"●{row.own_qty:.4g}", style("ladder--own")
+        elif row.stop_qty:
+            mark, mark_style = f"◆{row.stop_qty:.4g}", style("ladder--stop")
+        else:
+            mark, mark_style = "", style.base
         price = f"{row.price:,.{self.price_decimals}f}"
-        qty = f"{row.qty:.{self.qty_decimals}f}"
+        qty = f"{row.qty:.{self.qty_decimals}f}" if row.qty else ""
         cum = _compact(row.cum_qty)
-        segs = [
-            Segment(CURSOR_MARK if cursor else " ", style.base),
-            Segment(f"{own:<6}"[:6], style("ladder--own")),
-            Segment(f" {price:>12}", side_style),
-            Segment(f" {qty:>11}", side_style),
-            Segment(f" {cum:>7} ", style.base),
-        ]
+        # As few segments as the colours allow: each costs a colour escape and a reset on
+        # the wire, more bytes than the digits it holds.
+        lead = CURSOR_MARK if cursor else " "
+        if mark:
+            segs = [Segment(lead, style.base), Segment(f"{mark:<6}"[:6], mark_style)]
+        else:
+            segs = [Segment(f"{lead:<7}", style.base)]
+        segs.append(Segment(f" {price:>12} {qty:>11} {cum:>7} ", side_style))
         if bar:
             segs.append(Segment(bar, bar_style))
         strip = _fit(segs, width, style.base)
@@ -470,7 +756,9 @@ class Ladder(Widget, can_focus=True):
         row = self.cursor_row
         mid = self.mid
         if row is None:
-            text = " ↑↓ walk levels · Enter ticket · [ ] group"
+            text = " ↑↓ walk levels · PgUp/Dn · z mid · [ ] group"
+            if len(text) > width:
+                text = " ↑↓ walk levels · PgUp/Dn · z mid"
         else:
             dist = (row.price - mid) / mid * 10_000 if mid else 0.0
             text = (
@@ -478,6 +766,14 @@ class Ladder(Widget, can_focus=True):
                 f"  notional {row.cum_notional:,.0f}  {dist:+.1f} bps"
             )
         return _fit([Segment(text, style)], width, style)
+
+
+def _ceil_125(value: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten at or above ``value`` (1 for nothing)."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
 
 
 def _compact(value: float) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -54,3 +55,43 @@ class StyleCache:
         """Forget everything (a theme, CSS or focus change)."""
         self._components.clear()
         self._base = None
+
+
+def refresh_changed(widget: Widget, old: list[Strip], new: list[Strip]) -> None:
+    """Repaint the cells of ``widget`` that differ between ``old`` and ``new`` (everything
+    when the line count changed).
+
+    Over SSH the bytes are the cost: Textual writes a refreshed region's segments and no
+    more, so a size that changed on a ladder row sends that column, not the row.
+    """
+    if len(old) != len(new):
+        widget.refresh()
+        return
+    changed = [
+        Region(x0, y, x1 - x0, 1)
+        for y, (a, b) in enumerate(zip(old, new, strict=True))
+        if a != b
+        for x0, x1 in [changed_span(a, b)]
+        if x1 > x0
+    ]
+    if changed:
+        widget.refresh(*changed)
+
+
+def changed_span(old: Strip, new: Strip) -> tuple[int, int]:
+    """The cells ``[x0, x1)`` from the first to the last segment that differ between two
+    strips of one width (the whole width when their widths differ)."""
+    a, b = list(old), list(new)
+    width = new.cell_length
+    if old.cell_length != width:
+        return 0, max(width, old.cell_length)
+    n = min(len(a), len(b))
+    i, x0 = 0, 0
+    while i < n and a[i] == b[i]:
+        x0 += b[i].cell_length
+        i += 1
+    j, x1 = 0, width
+    while j < n - i and a[-1 - j] == b[-1 - j]:
+        x1 -= b[-1 - j].cell_length
+        j += 1
+    return x0, max(x0, x1)

@@ -1,14 +1,18 @@
 """The trades tape: the newest public trades first, coloured by the aggressor's side.
 
 Line API, for the same reason as the ladder: trades arrive many times a second and the
-tape only redraws the lines of a frame. A minimum size hides the small prints, so the
-blocks that move the market stand out.
+tape only redraws the lines of a frame. A minimum quote notional (price x quantity, "≥ 10k
+USDT" in the header) hides the small prints, so the blocks that move the market stand out.
+Its steps follow the symbol's typical trade: multiples of the median notional of the recent
+trades, rounded to 1-2-5 steps, so a filter means as much on SOL as on BTC.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
-from collections.abc import Reversible
+from collections.abc import Reversible, Sequence
 
 from rich.segment import Segment
 from textual.strip import Strip
@@ -18,8 +22,39 @@ from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.tui.widgets.styles import StyleCache
 
-#: Minimum-size filters offered, in quote currency notional (0 shows every trade).
-MIN_NOTIONALS = (0.0, 1_000.0, 10_000.0, 50_000.0, 250_000.0)
+#: The filter's steps as multiples of the median trade's notional (before 1-2-5 rounding).
+FILTER_MULTIPLES = (1.0, 5.0, 25.0, 100.0)
+#: Steps used before any trade has printed, in the quote asset.
+FALLBACK_STEPS = (1_000.0, 10_000.0, 50_000.0, 250_000.0)
+#: Trades the median is taken over (the newest).
+MEDIAN_OF = 500
+
+
+def nice_step(value: float) -> float:
+    """``value`` rounded to the nearest 1, 2 or 5 times a power of ten (in log terms)."""
+    if value <= 0:
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(value))
+    candidates = [m * power for m in (1.0, 2.0, 5.0, 10.0)]
+    return min(candidates, key=lambda c: abs(math.log(c / value)))
+
+
+def filter_steps(trades: Sequence[Trade]) -> tuple[float, ...]:
+    """Minimum notionals to offer, scaled to the median notional of ``trades``."""
+    recent = trades[-MEDIAN_OF:]
+    if not recent:
+        return FALLBACK_STEPS
+    median = statistics.median(t.price * t.qty for t in recent)
+    steps = sorted({nice_step(median * m) for m in FILTER_MULTIPLES} - {0.0})
+    return tuple(steps) or FALLBACK_STEPS
+
+
+def short_amount(value: float) -> str:
+    """``250``, ``1k``, ``2.5k``, ``20k``, ``1M``: an amount as a header has room for."""
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.4g}{suffix}"
+    return f"{value:.4g}"
 
 
 class Tape(Widget):
@@ -52,6 +87,9 @@ class Tape(Widget):
         self.price_decimals = 2
         self.qty_decimals = 5
         self.min_notional = 0.0
+        self.quote_asset = ""
+        #: The filter's steps for the shown symbol, set when the filter is first cycled.
+        self.steps: tuple[float, ...] = ()
         #: How long the trade stream has been silent, when the engine says it is stale.
         self.stale_s: float | None = None
         self._lines: list[Strip] | None = None
@@ -59,10 +97,14 @@ class Tape(Widget):
         self._line_cache: dict[tuple[str, int], Strip] = {}
         self._line_cache_key: tuple[int, float, int, int] | None = None
 
-    def configure(self, price_decimals: int, qty_decimals: int) -> None:
-        """Display precision of the active symbol."""
+    def configure(self, price_decimals: int, qty_decimals: int, quote_asset: str = "") -> None:
+        """Display precision and quote asset of the active symbol; its filter starts at all
+        trades (another symbol's typical trade is another size)."""
         self.price_decimals = price_decimals
         self.qty_decimals = qty_decimals
+        self.quote_asset = quote_asset
+        self.min_notional = 0.0
+        self.steps = ()
         self.invalidate()
 
     def show(self, trades: Reversible[Trade]) -> None:
@@ -84,11 +126,24 @@ class Tape(Widget):
             self.stale_s = stale_s
             self.invalidate()
 
-    def cycle_filter(self) -> float:
-        """Next minimum-size filter; returns it."""
-        i = MIN_NOTIONALS.index(self.min_notional) if self.min_notional in MIN_NOTIONALS else 0
-        self.min_notional = MIN_NOTIONALS[(i + 1) % len(MIN_NOTIONALS)]
+    def cycle_filter(self, trades: Sequence[Trade]) -> float:
+        """Next minimum notional; returns it. The steps are taken from ``trades`` (the
+        symbol's recent ones) when the filter leaves "all trades", so they follow a market
+        whose typical trade has changed, and stay put while the trader steps through them."""
+        if self.min_notional == 0.0 or not self.steps:
+            self.steps = filter_steps(trades)
+        offered = (0.0, *self.steps)
+        i = offered.index(self.min_notional) if self.min_notional in offered else 0
+        self.min_notional = offered[(i + 1) % len(offered)]
+        self.invalidate()
         return self.min_notional
+
+    @property
+    def filter_label(self) -> str:
+        """What the filter lets through, as the header says it: ``≥ 10k USDT``."""
+        if not self.min_notional:
+            return "all trades"
+        return f"≥ {short_amount(self.min_notional)} {self.quote_asset}".rstrip()
 
     def invalidate(self) -> None:
         """Rebuild the lines on the next paint."""
@@ -113,8 +168,12 @@ class Tape(Widget):
         width = self.size.width
         style = self._styles
         base = style.base
-        label = f"min {self.min_notional:,.0f}" if self.min_notional else "all sizes"
-        header = f" {'time':<8} {'price':>12} {'size':>11}  ({label})"
+        columns = f" {'time':<8} {'price':>12} {'size':>11}"
+        header = f"{columns}  ({self.filter_label})"
+        if len(header) > width:
+            # Narrow: the filter in force matters more than the column names (the lines say
+            # time, price and size by their look); with no filter, just the columns.
+            header = f" trades {self.filter_label}" if self.min_notional else columns
         head = [Segment(header, style("tape--header"))]
         if self.stale_s is not None:
             head.insert(0, Segment(f" STALE {self.stale_s:.0f}s ", style("tape--stale")))
@@ -144,10 +203,14 @@ class Tape(Widget):
         if t.price * t.qty >= big and self.min_notional:
             side = side + style("tape--big")
         stamp = time.strftime("%H:%M:%S", time.gmtime(t.time_ms / 1000))
+        # One segment for price, size and arrow: each segment costs a colour escape on the
+        # wire, and the tape redraws every line as trades scroll through it.
+        arrow = " ▲" if t.aggressor is Side.BUY else " ▼"
         segs = [
             Segment(f" {stamp} ", style("tape--time")),
-            Segment(f"{t.price:>12,.{self.price_decimals}f} ", side),
-            Segment(f"{t.qty:>11.{self.qty_decimals}f}", side),
-            Segment(" ▲" if t.aggressor is Side.BUY else " ▼", side),
+            Segment(
+                f"{t.price:>12,.{self.price_decimals}f} {t.qty:>11.{self.qty_decimals}f}{arrow}",
+                side,
+            ),
         ]
         return Strip(segs).adjust_cell_length(width, style.base).crop(0, width)
