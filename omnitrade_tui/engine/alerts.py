@@ -45,6 +45,7 @@ from omnitrade_tui.domain.alerts import (
     price_text,
     spread_bps,
 )
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.commands import (
     AddAlert,
     AlertHistory,
@@ -225,9 +226,10 @@ class Outbox:
 
     async def _send(self, target: DeliveryTarget, fired: AlertFired) -> bool:
         body = msgspec.json.encode(fired)
+        waits = Backoff(self.retry_s)
         for attempt in range(max(1, target.retries)):
             if attempt:
-                await asyncio.sleep(self.retry_s * 2 ** (attempt - 1))
+                await asyncio.sleep(waits.next())
             try:
                 if target.url is not None:
                     assert self._http is not None
