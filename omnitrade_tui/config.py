@@ -103,8 +103,18 @@ class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     profile: str | None = None
     db_url: str | None = None
+    #: A streaming replica of ``db_url`` for history reads (PostgreSQL); writes stay on it.
+    db_read_url: str | None = None
+    #: Days of market data kept in PostgreSQL's day partitions (older ones are dropped).
+    market_retention_days: int | None = None
+    #: Where market data comes from: "venue" (its streams) or "redis" (the feed another
+    #: run publishes on ``market_data_stream`` at ``redis_url``).
+    market_data: str | None = None
+    market_data_stream: str | None = None
     redis_url: str | None = None
     metrics_port: int | None = None
+    #: Where ``/metrics``, ``/livez`` and ``/readyz`` listen (loopback unless set).
+    metrics_host: str | None = None
     log_level: str | None = None
     key_backend: str | None = None
     ui: UIFile = msgspec.field(default_factory=UIFile)
@@ -267,6 +277,17 @@ class Settings:
     profile_source: str
     #: Alert delivery targets by name (``[alerts.targets]``); rules name them.
     alert_targets: dict[str, AlertTarget] = field(default_factory=dict)
+    #: History reads go here when set (a streaming replica of ``db_url``).
+    db_read_url: str | None = None
+    #: The metrics and health endpoints' address: loopback unless the file or
+    #: ``OMNITRADE_METRICS_HOST`` says (a container's Prometheus scrapes from outside).
+    metrics_host: str = "127.0.0.1"
+    #: Days of market data the recorder keeps on PostgreSQL (None: all).
+    market_retention_days: int | None = None
+    #: ``venue`` (its own streams) or ``redis`` (the Redis Streams feed of another run).
+    market_data: str = "venue"
+    #: The Redis stream of that feed (``record --redis-stream``).
+    market_data_stream: str = "omt:bus"
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -489,7 +510,20 @@ def load_settings(
         f"sqlite:///{dirs.data / 'omnitrade.db'}",
     )
     redis_url = _first(flags.redis_url, env.get("OMNITRADE_REDIS_URL"), file.redis_url)
-    for url in (db_url, redis_url):
+    db_read_url = _first(env.get("OMNITRADE_DB_READ_URL"), file.db_read_url)
+    metrics_host = str(_first(env.get("OMNITRADE_METRICS_HOST"), file.metrics_host, "127.0.0.1"))
+    retention = _first(_env_int(env, "OMNITRADE_MARKET_RETENTION_DAYS"), file.market_retention_days)
+    if retention is not None and retention < 1:
+        raise ConfigError(f"market retention {retention} days: keep at least 1 day")
+    market_data = str(_first(env.get("OMNITRADE_MARKET_DATA"), file.market_data, "venue"))
+    if market_data not in ("venue", "redis"):
+        raise ConfigError(f"market_data {market_data!r} is not venue or redis")
+    if market_data == "redis" and not redis_url:
+        raise ConfigError('market_data = "redis" needs redis_url (or OMNITRADE_REDIS_URL)')
+    market_data_stream = str(
+        _first(env.get("OMNITRADE_MARKET_DATA_STREAM"), file.market_data_stream, "omt:bus")
+    )
+    for url in (db_url, redis_url, db_read_url):
         _protect_url_password(url)
     for target_name, target in file.alerts.targets.items():
         _check_alert_target(path, target_name, target)
@@ -506,6 +540,11 @@ def load_settings(
         config_file=path,
         profile_source=source,
         alert_targets=dict(file.alerts.targets),
+        db_read_url=db_read_url,
+        metrics_host=metrics_host,
+        market_retention_days=retention,
+        market_data=market_data,
+        market_data_stream=market_data_stream,
     )
 
 
@@ -652,10 +691,18 @@ def dump_toml(data: Mapping[str, Any]) -> str:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Write ``text`` atomically, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` atomically, readable by the owner only (0600).
+
+    A folder it has to create is the owner's only too (0700): it holds keys and tokens, and
+    a world-listable folder tells everyone on a shared box which profiles have them.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A temporary file left by a crash keeps its old mode through O_CREAT: start afresh.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from omnitrade_tui.escape import shown
 from omnitrade_tui.redaction import redact
 
 LOG_FILE_NAME = "omnitrade.jsonl"
@@ -116,10 +117,15 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The record as one readable line (plus a traceback, if any)."""
         when = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
+        # A message or value may carry text from outside (an order's reason, a user name):
+        # escaped, it cannot start a forged line or repaint the terminal. The traceback
+        # below is ours and keeps its lines.
         extras = " ".join(
-            f"{k}={v}" for k, v in _extras(record).items() if not k.startswith("_omnitrade")
+            f"{k}={shown(str(v))}"
+            for k, v in _extras(record).items()
+            if not k.startswith("_omnitrade")
         )
-        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = f"{when} {record.levelname:<7} {record.name}: {shown(record.getMessage())}"
         if extras:
             line += f"  {extras}"
         if record.exc_info and not record.exc_text:

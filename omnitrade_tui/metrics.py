@@ -60,6 +60,7 @@ from omnitrade_tui.domain.events import (
     StreamRate,
 )
 from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.health import HealthMonitor
 
 T = TypeVar("T")
 
@@ -199,6 +200,8 @@ class MetricsExporter:
             "omnitrade_order_rejects", "Orders refused, by who refused", ["source"], registry=r
         )
         self.registry.register(BusCollector(bus))
+        #: Liveness and readiness, served beside ``/metrics`` (``health.py``).
+        self.health = HealthMonitor(bus)
         self._sent: OrderedDict[str, float] = OrderedDict()
         self._subs: list[Subscription] = []
         # Plain copies of what the diagnostics event reports (prometheus objects are not
@@ -232,6 +235,7 @@ class MetricsExporter:
             follow(topics.ORDER, self._on_order),
             follow(PLACE_ORDER, self._on_place),
         ]
+        self.health.start()
 
     def _follow(self, topic: Topic[T], callback: Callable[[str, T], None]) -> Subscription:
         return self.bus.subscribe(topic, each(callback), name=f"metrics:{topic}")
@@ -241,6 +245,7 @@ class MetricsExporter:
         for sub in self._subs:
             sub.close()
         self._subs = []
+        self.health.stop()
 
     def _remember(self, kind: str, seconds: float) -> None:
         recent = self._recent.get(kind)
@@ -397,9 +402,11 @@ class MetricsExporter:
         return web.Response(body=self.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def serve(self, port: int, host: str = "127.0.0.1") -> int:
-        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); returns the port."""
+        """Serve ``/metrics``, ``/livez`` and ``/readyz`` on ``host:port`` (0 picks a free
+        port); returns the port."""
         app = web.Application()
         app.router.add_get("/metrics", self._handle)
+        self.health.add_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -421,6 +428,7 @@ class MetricsExporter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._diag_task
             self._diag_task = None
+        await self.health.aclose()
         self.stop()
         if self._runner is not None:
             await self._runner.cleanup()

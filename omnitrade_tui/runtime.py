@@ -58,8 +58,11 @@ from omnitrade_tui.secrets import (
 from omnitrade_tui.store.alert_store import SqlAlertStore
 from omnitrade_tui.store.backfill import TradeGapFiller
 from omnitrade_tui.store.database import Database, open_database
+from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.history import HistoryService
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
+from omnitrade_tui.store.redis_feed import RedisFeed, open_market_feed
+from omnitrade_tui.store.replica import history_reader
 from omnitrade_tui.store.repository import SqlHistoryStore
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.venues.binance.execution import BinanceExecution
@@ -135,6 +138,8 @@ class Runtime:
     recorder: Recorder | None
     metrics: MetricsExporter
     sim: SimVenue | None = None
+    #: The Redis Streams feed the market data comes from (``market_data = "redis"``).
+    feed: RedisFeed | None = None
     fee_rate: Decimal = DEFAULT_FEE_RATE
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     #: The run's store (the history, the alerts, the gateway's users), when it opened one.
@@ -243,10 +248,11 @@ class Runtime:
                 )
                 await recorder.start()
                 stack.push_async_callback(recorder.stop)
+                reader = await history_reader(stack, settings.db_read_url, history_store)
                 history = HistoryService(
                     bus,
-                    history_store,
-                    history_store,
+                    reader,
+                    reader,
                     top_up=rest.klines,
                     venue_first=sim is not None,
                 )
@@ -319,7 +325,15 @@ class Runtime:
                     clock_ms=rest.now_ms,
                     resync_clock=rest.sync_time,
                 )
-            metrics = await start_metrics(bus, settings.metrics_port)
+            feed: RedisFeed | None = None
+            if settings.market_data == "redis":  # market data from another run's feed
+                try:
+                    feed = await open_market_feed(
+                        stack, bus, settings.redis_url or "", settings.market_data_stream
+                    )
+                except StoreError as exc:
+                    raise VenueUnreachableError(str(exc)) from exc
+            metrics = await start_metrics(bus, settings.metrics_port, settings.metrics_host)
             stack.push_async_callback(metrics.aclose)
 
             runtime = cls(
@@ -336,6 +350,7 @@ class Runtime:
                 recorder=recorder,
                 metrics=metrics,
                 sim=sim,
+                feed=feed,
                 database=db,
                 listed=listed | frozenset(symbols),
             )
@@ -350,7 +365,8 @@ class Runtime:
         if self.tasks:
             return
         self.gate.publish_limits()
-        self.tasks = [asyncio.create_task(self.stream.run(), name="market-stream")]
+        market = self.feed.run() if self.feed is not None else self.stream.run()
+        self.tasks = [asyncio.create_task(market, name="market-stream")]
         if self.user is not None:
             self.tasks.append(asyncio.create_task(self.user.run(), name="user-data"))
 

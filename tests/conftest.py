@@ -185,3 +185,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
     terminalreporter.section(f"{len(reports)} skipped: not tested on this run", sep="-")
     for reason, count in skip_reasons(reports).most_common():
         terminalreporter.write_line(f"{count:4d} x {reason}")
+
+
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many workers `-n auto` starts: one per core, at most ``MAX_WORKERS``.
+
+    Each worker runs sims, subprocesses and drills that wait on the clock; past a few
+    workers they wait on each other rather than finish sooner, and the drills' deadlines
+    are set for a machine that is not oversubscribed.
+    """
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))

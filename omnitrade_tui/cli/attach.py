@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from omnitrade_tui.logs import current_ring
 
 if TYPE_CHECKING:
     from omnitrade_tui.bus import Bus
+    from omnitrade_tui.gateway.client import GatewayClient
     from omnitrade_tui.gateway.protocol import Welcome
     from omnitrade_tui.tui.session import TerminalSession
 
@@ -42,7 +43,13 @@ def register(subparsers: Any) -> None:
         "role does not allow are shown disabled with the role they need.",
     )
     parser.add_argument("url", help="the gateway, e.g. https://tradebox:8765")
-    parser.add_argument("--user", required=True, help="your gateway user name")
+    parser.add_argument("--user", default=None, help="your gateway user name")
+    parser.add_argument(
+        "--in-app-login",
+        action="store_true",
+        help="ask for the user and password inside the app (omnitrade serve's browser "
+        "sessions, which have no prompt to ask at)",
+    )
     parser.add_argument(
         "--password-stdin",
         action="store_true",
@@ -144,12 +151,17 @@ def run_attach(args: argparse.Namespace) -> int:
             f"{host} is not loopback: attach over https:// (the gateway serves TLS there)",
             ExitCode.USAGE,
         )
-    interactive = sys.stdin is not None and sys.stdin.isatty()
+    if args.user is None and not args.in_app_login:
+        raise CliError("attach needs --user NAME", ExitCode.USAGE)
+    interactive = sys.stdin is not None and sys.stdin.isatty() and not args.in_app_login
     pin = (
         asyncio.run(trusted_pin(settings, host, port, args.trust, input if interactive else None))
         if scheme == "https"
         else None
     )
+    if args.in_app_login:
+        configure_textual(settings, os.environ)
+        return asyncio.run(_run_in_app_login(settings, args.url, pin))
     password = ask_password(args, f"password for {args.user}: ")
     print(f"omnitrade: attaching to {host}:{port} as {args.user}...", file=sys.stderr, flush=True)
     configure_textual(settings, os.environ)
@@ -159,22 +171,46 @@ def run_attach(args: argparse.Namespace) -> int:
 async def _run(
     settings: Settings, url: str, user: str, password: str, pin: tuple[bytes, str] | None
 ) -> int:
-    from omnitrade_tui.bus import Bus
-    from omnitrade_tui.gateway.client import GatewayClient, GatewayError, GatewayUnreachable
+    from omnitrade_tui.gateway.client import GatewayError, GatewayUnreachable
     from omnitrade_tui.tui.app import OmniTradeApp
+
+    clients: list[GatewayClient] = []
+    try:
+        try:
+            session = await gateway_login(settings, url, pin, clients)(user, password)
+        except GatewayUnreachable as exc:
+            raise CliError(str(exc), ExitCode.VENUE_UNREACHABLE) from exc
+        except GatewayError as exc:  # refused: credentials, a blocked address, the TLS pin
+            raise CliError(str(exc), ExitCode.KEYS) from exc
+        app = OmniTradeApp(session)
+        await app.run_async(mouse=settings.ui.mouse)
+        return app.return_code or 0
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def gateway_login(
+    settings: Settings, url: str, pin: tuple[bytes, str] | None, clients: list[GatewayClient]
+) -> Callable[[str, str], Awaitable[TerminalSession]]:
+    """The app's login for ``url``: a client per attempt; a logged-in one goes to
+    ``clients`` (the caller closes them), a refused one is closed and its error raised."""
+    from omnitrade_tui.bus import Bus
+    from omnitrade_tui.gateway.client import GatewayClient
     from omnitrade_tui.tui.themes import user_theme_dir
 
-    bus = Bus()
-    client = GatewayClient(url, user, bus, pin=pin[0] if pin else None)
-    follow: list[asyncio.Future[None]] = []  # subscribed once the screen follows the bus
-    try:
-        welcome = await client.start(password, follow=False)
-    except GatewayUnreachable as exc:
-        raise CliError(str(exc), ExitCode.VENUE_UNREACHABLE) from exc
-    except GatewayError as exc:  # refused: credentials, a blocked address, the TLS pin
-        raise CliError(str(exc), ExitCode.KEYS) from exc
-    try:
-        session = attached_session(
+    follow: list[asyncio.Future[None]] = []
+
+    async def login(user: str, password: str) -> TerminalSession:
+        bus = Bus()
+        client = GatewayClient(url, user, bus, pin=pin[0] if pin else None)
+        try:
+            welcome = await client.start(password, follow=False)
+        except BaseException:
+            await client.aclose()
+            raise
+        clients.append(client)
+        return attached_session(
             welcome,
             bus,
             settings,
@@ -183,11 +219,24 @@ async def _run(
             theme_dir=user_theme_dir(settings.dirs.config),
             on_ready=lambda: follow.append(asyncio.ensure_future(client.follow())),
         )
-        app = OmniTradeApp(session)
+
+    return login
+
+
+async def _run_in_app_login(settings: Settings, url: str, pin: tuple[bytes, str] | None) -> int:
+    """The app with its login form first (a browser session of ``omnitrade serve``)."""
+    from omnitrade_tui.tui.web_app import WebTerminalApp
+
+    clients: list[GatewayClient] = []
+    app = WebTerminalApp(
+        urlsplit(url).netloc, gateway_login(settings, url, pin, clients), settings.ui
+    )
+    try:
         await app.run_async(mouse=settings.ui.mouse)
         return app.return_code or 0
     finally:
-        await client.aclose()
+        for client in clients:
+            await client.aclose()
 
 
 def attached_session(

@@ -26,9 +26,11 @@ profile = "sim"
 
 # History database (SQLite by default, in the data directory) and optional Redis.
 # db_url = "postgresql+asyncpg://omnitrade@localhost/omnitrade"
+# db_read_url = "postgresql+asyncpg://omnitrade@replica/omnitrade"   # history reads (a replica)
 # redis_url = "redis://localhost:6379/0"
 
-# metrics_port = 9464          # serve Prometheus metrics on 127.0.0.1:9464
+# metrics_port = 9464          # serve Prometheus metrics, /livez and /readyz on 127.0.0.1:9464
+# metrics_host = "0.0.0.0"     # ... on every address instead (a container)
 # log_level = "INFO"           # DEBUG, INFO, WARNING, ERROR
 # key_backend = "auto"         # auto, keyring, file (encrypted, for headless boxes), env
 
@@ -98,8 +100,12 @@ def _show(args: argparse.Namespace) -> int:
         ("risk", _limits(p.risk)),
         # One history: every command that reads or writes it resolves these the same way.
         ("database", f"{masked_url(s.db_url)} (app, record, history, gateway)"),
+        ("history reads", masked_url(s.db_read_url) if s.db_read_url else "the database"),
         ("redis", f"{masked_url(s.redis_url)} (record)" if s.redis_url else "off"),
-        ("metrics", f"127.0.0.1:{s.metrics_port}" if s.metrics_port is not None else "off"),
+        (
+            "metrics",
+            f"{s.metrics_host}:{s.metrics_port}" if s.metrics_port is not None else "off",
+        ),
         ("log level", s.log_level),
         ("logs", str(s.dirs.log_dir)),
         ("data", f"{s.dirs.data} (the recorder's journal: {s.dirs.data / 'spill'})"),

@@ -16,8 +16,9 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import overrides_from_args
 from omnitrade_tui.config import load_settings
-from omnitrade_tui.store.database import open_database, sqlite_path
+from omnitrade_tui.store.database import normalize_url, open_database, sqlite_path
 from omnitrade_tui.store.errors import StoreError
+from omnitrade_tui.store.replica import open_replica
 from omnitrade_tui.store.repository import EXPORTABLE, SqlHistoryStore
 
 
@@ -49,12 +50,13 @@ def plain(value: object) -> object:
     return value
 
 
-async def export(args: argparse.Namespace, url: str, out: Any) -> int:
+async def export(args: argparse.Namespace, url: str, out: Any, replica: bool = False) -> int:
     """Write one table as CSV to ``out``, oldest first, and say on stderr what was written
-    and where the trades the history lacks are."""
+    and where the trades the history lacks are. ``replica``: ``url`` is a read replica
+    (opened without migrating)."""
     since = parse_since(args.since)
     try:
-        store = SqlHistoryStore(await open_database(url))
+        store = SqlHistoryStore(await (open_replica(url) if replica else open_database(url)))
     except StoreError as exc:
         raise CliError(str(exc), ExitCode.DATABASE) from exc
     try:
@@ -85,14 +87,18 @@ async def export(args: argparse.Namespace, url: str, out: Any) -> int:
     return 0
 
 
-def database_url(args: argparse.Namespace) -> str:
-    """The database to read: ``--db``, else the one the app and ``record`` use (the
+def database_url(args: argparse.Namespace) -> tuple[str, bool]:
+    """The database to read, and whether it is a read replica: ``--db``, else the config's
+    ``db_read_url`` (a replica), else the one the app and ``record`` use (the
     environment's ``OMNITRADE_DB_URL``, the config's ``db_url``, the data directory).
 
     Raises:
         CliError: a SQLite file that does not exist (an export never creates a database).
     """
-    url = load_settings(replace(overrides_from_args(args), db_url=args.db)).db_url
+    settings = load_settings(replace(overrides_from_args(args), db_url=args.db))
+    if args.db is None and settings.db_read_url:
+        return settings.db_read_url, True
+    url = settings.db_url
     path = sqlite_path(url)
     if path is not None and not path.is_file():
         raise CliError(
@@ -100,7 +106,7 @@ def database_url(args: argparse.Namespace) -> str:
             "omnitrade record), or name one with --db",
             ExitCode.DATABASE,
         )
-    return url
+    return url, False
 
 
 def _header(what: str) -> list[str]:
@@ -113,9 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.format != "csv":
         raise CliError(f"unknown format {args.format!r}: only csv", ExitCode.USAGE)
     parse_since(args.since)  # a mistyped command line is said before the database is looked for
-    url = database_url(args)
+    url, replica = database_url(args)
     if not args.out:
-        return asyncio.run(export(args, url, sys.stdout))
+        return asyncio.run(export(args, url, sys.stdout, replica))
     target = Path(args.out)
     if not target.parent.is_dir():
         raise CliError(
@@ -126,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {target}: {exc.strerror}", ExitCode.USAGE) from None
     with out:
-        return asyncio.run(export(args, url, out))
+        return asyncio.run(export(args, url, out, replica))
 
 
 def register(subparsers: Any) -> None:
@@ -158,3 +164,63 @@ def register(subparsers: Any) -> None:
     )
     exp.add_argument("--out", metavar="FILE", default=None, help="file to write (default: stdout)")
     exp.set_defaults(handler=_run)
+
+    part = sub.add_parser(
+        "partitions",
+        help="make the day partitions of the market data ahead, drop those past retention",
+        description="PostgreSQL keeps trades, quotes and candles in one partition per UTC "
+        "day. Make today's and the next days' partitions (moving stray rows out of the "
+        "default partition) and drop, or detach, the days older than the retention. The "
+        "recorder does this every hour by itself; this is the same step by hand or by cron.",
+    )
+    part.add_argument(
+        "--db", metavar="URL", default=None, help="postgresql:// URL (default: the app's)"
+    )
+    part.add_argument(
+        "--retention-days",
+        type=int,
+        default=None,
+        metavar="DAYS",
+        help="keep this many days (default: market_retention_days; none: keep all)",
+    )
+    part.add_argument(
+        "--detach", action="store_true", help="detach old partitions instead of dropping them"
+    )
+    part.add_argument("--days-ahead", type=int, default=7, help="partitions made ahead (7)")
+    part.set_defaults(handler=_partitions)
+
+
+def _partitions(args: argparse.Namespace) -> int:
+    from omnitrade_tui.store.partitions import maintain_database
+
+    settings = load_settings(replace(overrides_from_args(args), db_url=args.db))
+    if not normalize_url(settings.db_url).startswith("postgresql"):
+        raise CliError(
+            "day partitions are a PostgreSQL feature: give --db postgresql://...", ExitCode.USAGE
+        )
+    retention = args.retention_days or settings.market_retention_days
+    if retention is not None and retention < 1:
+        raise CliError("--retention-days must be at least 1", ExitCode.USAGE)
+
+    async def run() -> int:
+        try:
+            db = await open_database(settings.db_url)
+        except StoreError as exc:
+            raise CliError(str(exc), ExitCode.DATABASE) from exc
+        try:
+            done = await maintain_database(
+                db, days_ahead=args.days_ahead, retention_days=retention, detach=args.detach
+            )
+        finally:
+            await db.dispose()
+        for verb, names in (
+            ("created", done.created),
+            ("dropped", done.dropped),
+            ("detached", done.detached),
+        ):
+            print(f"omnitrade history: {verb} {len(names)} partition(s) {' '.join(names)}")
+        if done.expired_default_rows:
+            print(f"omnitrade history: deleted {done.expired_default_rows} expired stray rows")
+        return 0
+
+    return asyncio.run(run())

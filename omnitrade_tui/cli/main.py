@@ -55,6 +55,16 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
         "run the terminal on a gateway's engine (omnitrade gateway --listen ...)",
     ),
     (
+        "serve",
+        "omnitrade_tui.cli.serve",
+        "serve the terminal to a browser, attached to a gateway with its login",
+    ),
+    (
+        "service",
+        "omnitrade_tui.cli.service",
+        "install, remove or check the systemd units of the gateway and the recorder",
+    ),
+    (
         "config",
         "omnitrade_tui.cli.config",
         "show the config file's path, the resolved settings, or write a starter file",

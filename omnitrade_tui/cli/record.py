@@ -36,6 +36,7 @@ from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.errors import StoreError
+from omnitrade_tui.store.partitions import keep_partitions
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_bridge import RedisBridgePublisher, RedisTopCache
 from omnitrade_tui.store.repository import SqlHistoryStore
@@ -125,12 +126,16 @@ async def record(args: argparse.Namespace) -> int:
         )
     if args.replay is not None and not args.replay.is_file():
         raise CliError(f"--replay {args.replay}: no such file", ExitCode.USAGE)
+    if args.from_redis and args.replay is not None:
+        raise CliError("--from-redis and --replay are two sources: give one", ExitCode.USAGE)
+    if args.redis_group is not None and not args.from_redis:
+        raise CliError("--redis-group shares a feed taken --from-redis", ExitCode.USAGE)
     # One history: the database, Redis and data directory the app uses, unless flags say.
     settings = load_settings(
         replace(overrides_from_args(args), db_url=args.db, redis_url=args.redis)
     )
     start_logging(settings)
-    if args.replay is None and settings.profile.venue == "sim":
+    if args.replay is None and not args.from_redis and settings.profile.venue == "sim":
         try:  # the simulated venue lists a fixed set: say so before anything starts
             default_instruments(sorted(symbols))
         except ValueError as exc:
@@ -138,7 +143,18 @@ async def record(args: argparse.Namespace) -> int:
     spill_dir = args.spill_dir or settings.dirs.data / "spill"
     counter = ReplayCounter()
     async with contextlib.AsyncExitStack() as stack:
-        if args.replay is not None:
+        if args.from_redis:
+            from omnitrade_tui.cli.record_redis import redis_feed_engine
+
+            bus, recorder, source = await redis_feed_engine(
+                stack, settings, spill_dir, symbols, args
+            )
+            bus.subscribe("md.>", each(lambda t, e: counter.count()), name="record-counter")
+
+            def work() -> Coroutine[Any, Any, Any]:
+                return source(bus)
+
+        elif args.replay is not None:
             bus, recorder = await _replay_engine(stack, settings, spill_dir)
             source = replay_source(args.replay, symbols, args.speed, counter)
 
@@ -156,7 +172,9 @@ async def record(args: argparse.Namespace) -> int:
                 return _until_connected(bus, stream_url, args.connect_timeout)
 
             runtime.connect()
-        await _share_through_redis(stack, bus, settings.redis_url, args)
+        await keep_partitions(stack, settings.db_url, settings.market_retention_days)
+        if not args.from_redis:  # a feed taken from Redis is not put back on it
+            await _share_through_redis(stack, bus, settings.redis_url, args)
         _, failure = await _run_until_stopped(work, recorder, counter, args)
     print(_status_line(recorder, counter), flush=True)
     if isinstance(failure, CliError):  # a mistake of the user's, with its own exit code
@@ -349,6 +367,25 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--redis-prefix", default="omt", help="key prefix of the cached tickers and tops"
+    )
+    parser.add_argument(
+        "--from-redis",
+        action="store_true",
+        help="take market data from the Redis feed (--redis, --redis-stream) that another "
+        "record --redis publishes, instead of connecting to the venue",
+    )
+    parser.add_argument(
+        "--redis-group",
+        default=None,
+        metavar="NAME",
+        help="with --from-redis: share the feed with the other recorders of this consumer "
+        "group (each entry to one of them)",
+    )
+    parser.add_argument(
+        "--redis-consumer",
+        default=None,
+        metavar="NAME",
+        help="this recorder's name in --redis-group (default: host and process id)",
     )
     parser.add_argument("--replay", type=Path, default=None, help="recorded capture to replay")
     parser.add_argument(

@@ -28,7 +28,7 @@ import msgspec
 
 from omnitrade_tui.domain.candles import INTERVAL_MS
 from omnitrade_tui.domain.commands import AnyCommand
-from omnitrade_tui.gateway.escape import shown
+from omnitrade_tui.escape import shown
 
 #: What Binance accepts as ``newClientOrderId`` / ``listClientOrderId``.
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")

@@ -1,7 +1,7 @@
 """The gateway's audit log: who did what, from where, and how it ended; refusals bounded.
 
 Every entry is stored structured (time, user, address, action, detail, outcome in their own
-columns) and shown escaped (``gateway.escape.shown``), so a user name or a detail holding a
+columns) and shown escaped (``omnitrade_tui.escape.shown``), so a user name or a detail holding a
 newline or an escape sequence cannot forge an entry in ``omnitrade gateway audit``.
 
 Refusals are what a hostile client can produce at will, so they are bounded per client: each
@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from omnitrade_tui.gateway.escape import shown
+from omnitrade_tui.escape import shown
 from omnitrade_tui.gateway.throttle import RateLimiter, address_key
 from omnitrade_tui.store.gateway_repository import AuditRecord, GatewayRepository
 

@@ -56,11 +56,11 @@ from omnitrade_tui.domain.commands import AnyCommand, Command, SubscribeSymbol
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.engine.risk import RiskRejected
+from omnitrade_tui.escape import shown
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.admission import CommandInput, InputLimits, Refused, check_shape
 from omnitrade_tui.gateway.audit import Outcome
 from omnitrade_tui.gateway.auth import AddressBlocked, AuthService
-from omnitrade_tui.gateway.escape import shown
 from omnitrade_tui.gateway.last_values import LastValues
 from omnitrade_tui.gateway.roles import (
     GATEWAY_AUDIT_RECENT,

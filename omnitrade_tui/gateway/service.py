@@ -21,6 +21,7 @@ from pathlib import Path
 
 from omnitrade_tui.config import Settings
 from omnitrade_tui.gateway.auth import AuthService, default_secret_path, load_or_create_secret
+from omnitrade_tui.gateway.observed import observe_gateway
 from omnitrade_tui.gateway.server import GatewayServer, RunFacts, ServerLimits
 from omnitrade_tui.gateway.tls import (
     certificate_fingerprint,
@@ -135,6 +136,7 @@ async def run_gateway(
             context = server_context(where.cert, where.key)
             fingerprint = certificate_fingerprint(where.cert)
         url = await server.start(where.host, where.port, context)
+        observe_gateway(runtime.metrics, server)
         try:
             yield RunningGateway(url, fingerprint, server, auth, runtime)
         finally:

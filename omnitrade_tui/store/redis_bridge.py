@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -193,27 +193,46 @@ class RedisBridgeConsumer:
                     self.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
     def _deliver(self, fields: dict[bytes, bytes], now: int) -> None:
-        try:
-            chunk = _decode_chunk(fields[b"b"])
-        except (KeyError, msgspec.DecodeError) as exc:
-            self.undecodable += 1
-            log.error("redis bridge consumer: undecodable entry skipped: %r", exc)
-            return
+        events = decode_entry(fields, self.types, keep=None)
+        self.undecodable += events.undecodable
         lag = now - int(fields.get(b"ns", now))
         publish = self.bus.publish
         topic_named = contract.topic_named
-        for topic, kind, raw in chunk:
-            try:
-                event = self.types.decoder(kind).decode(raw)
-            except (ValueError, msgspec.DecodeError) as exc:
-                self.undecodable += 1
-                log.error("redis bridge consumer: undecodable %s on %s: %r", kind, topic, exc)
-                continue
+        for topic, event in events.events:
             self.received += 1
             self.lag_ns_sum += lag
             if lag > self.lag_ns_max:
                 self.lag_ns_max = lag
             publish(topic_named(topic), event)
+
+
+class EntryEvents(msgspec.Struct):
+    """The events of one stream entry, decoded, and how many could not be."""
+
+    events: list[tuple[str, Any]]
+    undecodable: int = 0
+
+
+def decode_entry(
+    fields: dict[bytes, bytes], types: WireTypes, keep: Callable[[str], bool] | None
+) -> EntryEvents:
+    """The ``(topic, event)`` pairs of one bridge entry whose topic ``keep`` accepts (all
+    when None), in order; an undecodable entry or event is logged, counted and skipped."""
+    try:
+        chunk = _decode_chunk(fields[b"b"])
+    except (KeyError, msgspec.DecodeError) as exc:
+        log.error("redis bridge: undecodable entry skipped: %r", exc)
+        return EntryEvents([], 1)
+    out = EntryEvents([])
+    for topic, kind, raw in chunk:
+        if keep is not None and not keep(topic):
+            continue
+        try:
+            out.events.append((topic, types.decoder(kind).decode(raw)))
+        except (ValueError, msgspec.DecodeError) as exc:
+            out.undecodable += 1
+            log.error("redis bridge: undecodable %s on %s: %r", kind, topic, exc)
+    return out
 
 
 class RedisTopCache:

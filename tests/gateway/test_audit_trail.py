@@ -12,9 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from omnitrade_tui.escape import shown
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.audit import AuditLog
-from omnitrade_tui.gateway.escape import shown
 from omnitrade_tui.gateway.service import RunningGateway
 from omnitrade_tui.gateway.throttle import RateLimiter
 from omnitrade_tui.store.gateway_repository import GatewayRepository

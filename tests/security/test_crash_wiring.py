@@ -46,10 +46,10 @@ def test_a_command_that_starts_its_logs_logs_what_nobody_caught(
 async def test_the_engines_loop_logs_a_tasks_unhandled_exception(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with Runtime.start(sim_settings(tmp_path), record=False, connect=False):
+    async with Runtime.start(sim_settings(tmp_path), record=False):
         loop = asyncio.get_running_loop()
         with caplog.at_level(logging.ERROR, logger="omnitrade_tui.crash"):
             loop.call_exception_handler({"message": "a task failed", "exception": KeyError("k")})
-    assert [r.getMessage() for r in caplog.records if r.name == "omnitrade_tui.crash"] == [
-        "a task failed"
+    assert "a task failed" in [
+        r.getMessage() for r in caplog.records if r.name == "omnitrade_tui.crash"
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from omnitrade_tui.config import write_private_file
 from omnitrade_tui.gateway.auth import load_or_create_secret
 from omnitrade_tui.gateway.tls import make_self_signed
 from omnitrade_tui.logs import configure_logging, shutdown_logging
@@ -79,3 +80,19 @@ def test_the_gateways_tls_files_and_secret_are_owner_only(tmp_path: Path) -> Non
     secret = tmp_path / "state" / "gateway.secret"
     load_or_create_secret(secret)
     assert mode(secret) == 0o600 and mode(secret.parent) == 0o700
+
+
+def test_a_private_file_gets_an_owner_only_folder_and_ignores_a_stale_temporary(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "keys" / "live.toml"
+    stale = target.with_name(target.name + ".tmp")
+    write_private_file(target, "secret = 'x'\n")
+    assert mode(target.parent) == 0o700
+    assert mode(target) == 0o600
+    # A crash left a world-readable temporary: the next write must not inherit its mode.
+    stale.write_text("old")
+    stale.chmod(0o644)
+    write_private_file(target, "secret = 'y'\n")
+    assert mode(target) == 0o600 and target.read_text() == "secret = 'y'\n"
+    assert not stale.exists()

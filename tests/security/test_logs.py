@@ -106,6 +106,25 @@ def test_console_format_is_readable() -> None:
     assert "WARNING omnitrade_tui.x: hello there  symbol=ETHUSDT" in line
 
 
+def test_console_lines_cannot_be_forged_by_text_from_outside() -> None:
+    console = io.StringIO()
+    configure_logging(None, console=True, console_stream=console)
+    reason = "bad\n12:00:00.000 INFO    omnitrade_tui.x: all good\x1b[2J"
+    try:
+        raise ValueError("ours\nkeeps lines")
+    except ValueError:
+        logging.getLogger("omnitrade_tui.x").exception(
+            "refused: %s", reason, extra={"who": "ann\rroot"}
+        )
+    lines = console.getvalue().splitlines()
+    # One line for the record (its text escaped), then the traceback's own lines.
+    assert lines[0].endswith(
+        "refused: bad\\n12:00:00.000 INFO    omnitrade_tui.x: all good\\x1b[2J  who=ann\\rroot"
+    )
+    assert "\x1b" not in console.getvalue()
+    assert lines[1] == "Traceback (most recent call last):"
+
+
 def test_crash_handlers_log_redacted_tracebacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,11 +39,28 @@ def test_record_follows_the_live_sim_feed(tmp_path: Path) -> None:
         text=True,
         env=env,
     )
+    # Stop once it has recorded for a while, counted from its first status line rather
+    # than from the spawn: under load, the imports alone can outlast a fixed sleep, and a
+    # SIGINT before the handler is in place is a plain KeyboardInterrupt (exit 130).
+    assert proc.stdout is not None
+    seen: list[str] = []
+    started: float | None = None
+    deadline = time.monotonic() + 90
     try:
-        time.sleep(6)
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("record: ") and "written=" in line:
+                started = started or time.monotonic()
+                if time.monotonic() - started >= 6:
+                    break
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        rest, _ = proc.communicate(timeout=30)
+    out = "".join(seen) + rest
+    assert started is not None, out
     assert proc.returncode == 0, out
     assert "record: stopped" in out
     with sqlite3.connect(db) as conn:

@@ -126,6 +126,27 @@ def parse_fills(body: dict[str, Any], order: Order) -> list[Fill]:
     ]
 
 
+class ReplaceFailed(BinanceError):
+    """A cancel-replace refused in whole or in part, told apart by the answer's ``data``
+    (rest-api.md): the code and message are those of the half that failed (the cancel's
+    for -2022, else the new order's), ``canceled`` is the old order when its cancel went
+    through, ``placed`` the new one when it was placed (``ALLOW_FAILURE``), and
+    ``replace_code`` is the venue's -2021 or -2022."""
+
+    def __init__(self, exc: BinanceError, data: dict[str, Any]) -> None:
+        cancel, new = data.get("cancelResponse"), data.get("newOrderResponse")
+        failed = cancel if data.get("cancelResult") == "FAILURE" else new
+        code, msg = exc.code, exc.msg
+        if isinstance(failed, dict) and "code" in failed:
+            code, msg = int(failed["code"]), str(failed.get("msg", exc.msg))
+        super().__init__(exc.status, code, msg, data)
+        self.replace_code = exc.code
+        succeeded = data.get("cancelResult") == "SUCCESS" and isinstance(cancel, dict)
+        self.canceled = parse_order(cancel) if succeeded and isinstance(cancel, dict) else None
+        placed = data.get("newOrderResult") == "SUCCESS" and isinstance(new, dict)
+        self.placed = parse_order(new) if placed and isinstance(new, dict) else None
+
+
 class BinanceExecution:
     """Order requests to the venue, with UNKNOWN settled by query."""
 
@@ -260,6 +281,11 @@ class BinanceExecution:
             signed=True,
             action=OrderAction("cancel", symbol, client_order_id),
         )
+        # A leg of an order list is answered with the whole list (both legs cancelled).
+        reports = body.get("orderReports")
+        if isinstance(reports, list) and reports:
+            mine = [r for r in reports if r.get("origClientOrderId") == client_order_id]
+            return parse_order((mine or reports)[0])
         return parse_order(body)
 
     async def cancel_all(self, symbol: str) -> list[Order]:
@@ -343,19 +369,29 @@ class BinanceExecution:
         """Cancel-replace (STOP_ON_FAILURE): the cancelled order, the new one, its fills.
 
         Raises:
-            BinanceError: refused (-2022: nothing done; -2021: cancelled, not replaced).
+            ReplaceFailed: refused, with the failed half's own code and message (-2022:
+                nothing done; -2021: ``canceled`` holds the cancelled order, the new one
+                was refused).
+            BinanceError: refused before either half was tried.
             OutcomeUnknown: the answer was lost; either part may or may not be done.
         """
         params = order_params(new)
         params["cancelOrigClientOrderId"] = cancel_client_order_id
         params["cancelReplaceMode"] = "STOP_ON_FAILURE"
-        body = await self.rest.request(
-            "POST",
-            "order/cancelReplace",
-            params,
-            signed=True,
-            action=OrderAction("replace", new.symbol, new.client_order_id),
-        )
+        try:
+            body = await self.rest.request(
+                "POST",
+                "order/cancelReplace",
+                params,
+                signed=True,
+                action=OrderAction("replace", new.symbol, new.client_order_id),
+            )
+        except OutcomeUnknown:
+            raise
+        except BinanceError as exc:
+            if exc.code in (-2021, -2022) and exc.data is not None:
+                raise ReplaceFailed(exc, exc.data) from exc
+            raise
         canceled = parse_order(body["cancelResponse"])
         placed = parse_order(body["newOrderResponse"])
         return canceled, placed, parse_fills(body["newOrderResponse"], placed)

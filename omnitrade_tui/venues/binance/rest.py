@@ -143,11 +143,15 @@ class CircuitBreaker:
 class BinanceError(Exception):
     """The venue refused a request: Binance's code and message, and a sentence for traders."""
 
-    def __init__(self, status: int, code: int | None, msg: str) -> None:
+    def __init__(
+        self, status: int, code: int | None, msg: str, data: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{code}: {msg}")
         self.status = status
         self.code = code
         self.msg = msg
+        # What some refusals carry beside code and msg (a cancel-replace's two halves).
+        self.data = data
 
     @property
     def explanation(self) -> str:
@@ -390,7 +394,8 @@ class BinanceRest:
             raise self._rate_limited(response, code, msg)
         if status >= 500:
             raise OutcomeUnknown(status, code, msg)
-        raise BinanceError(status, code, msg)
+        data = body.get("data") if isinstance(body, dict) else None
+        raise BinanceError(status, code, msg, data if isinstance(data, dict) else None)
 
     async def _wire(
         self, method: str, url: str, headers: dict[str, str], weight: int

@@ -6,15 +6,23 @@ from __future__ import annotations
 class SimError(Exception):
     """A request the venue refuses, with Binance's error code and message."""
 
-    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+    def __init__(
+        self, code: int, msg: str, status: int = 400, data: dict[str, object] | None = None
+    ) -> None:
         super().__init__(f"{code}: {msg}")
         self.code = code
         self.msg = msg
         self.status = status
+        self.data = data
+        self.retry_after_s: int | None = None  # sent as Retry-After (-1015's wait)
 
     def body(self) -> dict[str, object]:
-        """The JSON error body Binance sends: ``{"code": ..., "msg": ...}``."""
-        return {"code": self.code, "msg": self.msg}
+        """The JSON error body Binance sends: ``{"code": ..., "msg": ...}``, with the
+        ``data`` a cancel-replace's failure carries."""
+        out: dict[str, object] = {"code": self.code, "msg": self.msg}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
 
 def insufficient_balance() -> SimError:

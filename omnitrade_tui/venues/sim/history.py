@@ -18,8 +18,9 @@ import math
 import random
 from collections import deque
 
-from omnitrade_tui.domain.candles import INTERVAL_MS, CandleBuilder
+from omnitrade_tui.domain.candles import CandleBuilder
 from omnitrade_tui.domain.models import Candle, Trade
+from omnitrade_tui.venues.sim.klinetime import STEP_MS, kline_close, kline_open
 
 _STEP = {"1s": 1_000, "1m": 60_000, "1h": 3_600_000}
 
@@ -126,35 +127,37 @@ class KlineHistory:
         start_ms: int | None = None,
         end_ms: int | None = None,
         limit: int = 500,
+        zone_ms: int = 0,
     ) -> list[Candle]:
-        """Candles of ``interval`` in time order, with Binance's start/end/limit semantics.
+        """Candles of ``interval`` in time order, with Binance's start/end/limit semantics,
+        opening and closing in the time zone ``zone_ms`` (``timeZone``).
 
         Raises:
             ValueError: for an unsupported interval.
         """
-        if interval not in INTERVAL_MS:
+        if interval not in STEP_MS:
             raise ValueError(f"unsupported interval {interval!r}")
-        step = INTERVAL_MS[interval]
-        lo = None if start_ms is None else start_ms - start_ms % step
+        step = STEP_MS[interval]
+        lo = None if start_ms is None else kline_open(start_ms, interval, zone_ms)
         buckets: dict[int, list[Candle]] = {}
         for c in self._union(step):
-            key = c.open_ms - c.open_ms % step
+            key = kline_open(c.open_ms, interval, zone_ms)
             if (lo is not None and key < lo) or (end_ms is not None and key > end_ms):
                 continue
             buckets.setdefault(key, []).append(c)
         keys = sorted(buckets)
         keys = keys[:limit] if start_ms is not None else keys[-limit:]
-        return [_merge(self.symbol, interval, step, k, buckets[k]) for k in keys]
+        return [_merge(self.symbol, interval, zone_ms, k, buckets[k]) for k in keys]
 
 
-def _merge(symbol: str, interval: str, step: int, open_ms: int, parts: list[Candle]) -> Candle:
-    if len(parts) == 1 and parts[0].interval == interval:
+def _merge(symbol: str, interval: str, zone_ms: int, open_ms: int, parts: list[Candle]) -> Candle:
+    if len(parts) == 1 and parts[0].interval == interval and parts[0].open_ms == open_ms:
         return parts[0]
     return Candle(
         symbol=symbol,
         interval=interval,
         open_ms=open_ms,
-        close_ms=open_ms + step - 1,
+        close_ms=kline_close(open_ms, interval, zone_ms),
         open=parts[0].open,
         high=max(c.high for c in parts),
         low=min(c.low for c in parts),

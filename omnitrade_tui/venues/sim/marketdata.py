@@ -11,14 +11,23 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from omnitrade_tui.domain.enums import Side
-from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.domain.models import Candle, Trade
 from omnitrade_tui.venues.sim.history import KlineHistory
+from omnitrade_tui.venues.sim.klinetime import kline_close, kline_open
 from omnitrade_tui.venues.sim.matching import LevelChanged, MatchingEngine, TradePrinted
-from omnitrade_tui.venues.sim.names import DEPTH_LEVELS, KLINE_INTERVALS
+from omnitrade_tui.venues.sim.names import (
+    DEPTH_LEVELS,
+    KLINE_INTERVALS,
+    KLINE_ZONES,
+    ROLLING_WINDOWS,
+)
 from omnitrade_tui.venues.sim.render import f8, ff, kline_event
 from omnitrade_tui.venues.sim.streams import StreamHub
 
@@ -58,6 +67,20 @@ class _DepthWindow:
         return frame
 
 
+@dataclass(slots=True)
+class AggTrade:
+    """Trades of one taker order at one price in one match (``aggTrades``' rows)."""
+
+    agg_id: int
+    price: Decimal
+    qty: Decimal
+    first_id: int
+    last_id: int
+    time_ms: int
+    buyer_is_maker: bool
+    taker_order_id: int
+
+
 class SymbolMarket:
     """Everything public about one symbol."""
 
@@ -72,6 +95,9 @@ class SymbolMarket:
         self.fast = _DepthWindow(start)
         self.slow = _DepthWindow(start)
         self.trades: deque[TradePrinted] = deque(maxlen=_TRADES_KEPT)
+        self.aggs: deque[AggTrade] = deque(maxlen=_TRADES_KEPT)
+        self._next_agg_id = 0
+        self._agg_unsent = False
         self.best: tuple[Decimal | None, Decimal, Decimal | None, Decimal] = (
             None,
             Decimal(0),
@@ -83,6 +109,8 @@ class SymbolMarket:
             symbol, float(price) if price is not None else 1.0, engine.clock(), rng
         )
         self.skip_next_depth = False
+        # Per kline stream listened to: the open time of its candle, and when it was sent.
+        self._kline_pushed: dict[str, tuple[int, int]] = {}
 
     # -- engine events --------------------------------------------------------------------
 
@@ -143,21 +171,57 @@ class SymbolMarket:
                     "M": True,
                 },
             )
+        last = self.aggs[-1] if self.aggs else None
+        if (
+            last is not None
+            and last.taker_order_id == ev.taker_order_id >= 0
+            and last.price == ev.price
+            and last.last_id == ev.trade_id - 1
+        ):
+            # The same taker at the same price in one match: one aggregate (Binance's
+            # "same time"; the engine's clock may tick within a match, so the next trade
+            # id, not the millisecond, says it is the same match).
+            last.qty += ev.qty
+            last.last_id = ev.trade_id
+            return
+        self._publish_agg()
+        self._next_agg_id += 1
+        self.aggs.append(
+            AggTrade(
+                self._next_agg_id,
+                ev.price,
+                ev.qty,
+                ev.trade_id,
+                ev.trade_id,
+                ev.time_ms,
+                ev.buyer_is_maker,
+                ev.taker_order_id,
+            )
+        )
+        self._agg_unsent = True
+
+    def _publish_agg(self) -> None:
+        """Send the newest aggregate trade once it can grow no more (a trade that starts
+        another, or the next tick)."""
+        if not self._agg_unsent or not self.aggs:
+            return
+        self._agg_unsent = False
         agg_stream = f"{self.lower}@aggTrade"
         if self.hub.wanted(agg_stream):
+            a = self.aggs[-1]
             self.hub.publish(
                 agg_stream,
                 {
                     "e": "aggTrade",
-                    "E": ev.time_ms,
-                    "s": ev.symbol,
-                    "a": ev.trade_id,
-                    "p": f8(ev.price),
-                    "q": f8(ev.qty),
-                    "f": ev.trade_id,
-                    "l": ev.trade_id,
-                    "T": ev.time_ms,
-                    "m": ev.buyer_is_maker,
+                    "E": a.time_ms,
+                    "s": self.symbol,
+                    "a": a.agg_id,
+                    "p": f8(a.price),
+                    "q": f8(a.qty),
+                    "f": a.first_id,
+                    "l": a.last_id,
+                    "T": a.time_ms,
+                    "m": a.buyer_is_maker,
                     "M": True,
                 },
             )
@@ -165,7 +229,9 @@ class SymbolMarket:
     # -- timed frames ---------------------------------------------------------------------
 
     def flush_depth(self, now_ms: int, slow: bool) -> None:
-        """Send the diff frames due now (100 ms always, 1000 ms when ``slow``)."""
+        """Send the diff frames due now (100 ms always, 1000 ms when ``slow``), and the
+        aggregate trade still open."""
+        self._publish_agg()
         skip = self.skip_next_depth
         self.skip_next_depth = False
         windows = [("@depth@100ms", self.fast)] + ([("@depth", self.slow)] if slow else [])
@@ -189,14 +255,134 @@ class SymbolMarket:
             "asks": [[f8(p), f8(q)] for p, q in book.asks.depth(levels)],
         }
 
-    def flush_second(self, now_ms: int) -> None:
-        """Once a second: klines, tickers."""
+    def flush_klines(self, now_ms: int) -> None:
+        """Every tick: each kline stream listened to gets its candle every 2 s (every 1 s
+        for ``1s``), and the candle that just ended, closed (``x`` true), on the first tick
+        after its interval's end."""
         for interval in KLINE_INTERVALS:
-            stream = f"{self.lower}@kline_{interval}"
+            every = 1_000 if interval == "1s" else 2_000
+            for suffix, zone_ms in KLINE_ZONES.items():
+                stream = f"{self.lower}@kline_{interval}{suffix}"
+                if not self.hub.wanted(stream):
+                    self._kline_pushed.pop(stream, None)  # a new listener starts afresh
+                    continue
+                open_ms = kline_open(now_ms, interval, zone_ms)
+                last_open, last_push = self._kline_pushed.get(stream, (open_ms, -every))
+                if last_open < open_ms:
+                    closed = self._candle(interval, zone_ms, last_open, now_ms)
+                    self.hub.publish(stream, self._kline_event(closed, now_ms))
+                if now_ms // every > last_push // every:  # once per slot of the clock
+                    current = self._candle(interval, zone_ms, open_ms, now_ms)
+                    self.hub.publish(stream, self._kline_event(current, now_ms))
+                    last_push = now_ms
+                self._kline_pushed[stream] = (open_ms, last_push)
+
+    def _candle(self, interval: str, zone_ms: int, open_ms: int, now_ms: int) -> Candle:
+        """The kline of ``interval`` opening at ``open_ms``, closed once ``now_ms`` is past
+        its end; a flat one at the last price when nothing traded in it."""
+        close_ms = kline_close(open_ms, interval, zone_ms)
+        found = self.history.klines(interval, start_ms=open_ms, limit=1, zone_ms=zone_ms)
+        if found and found[0].open_ms == open_ms:
+            candle = found[0]
+        else:
+            price = self.history.last_close() or float(self.engine.avg_price(self.symbol) or 0)
+            candle = Candle(
+                symbol=self.symbol,
+                interval=interval,
+                open_ms=open_ms,
+                close_ms=close_ms,
+                open=price,
+                high=price,
+                low=price,
+                close=price,
+            )
+        return msgspec.structs.replace(candle, closed=now_ms > close_ms)
+
+    def _kline_event(self, candle: Candle, now_ms: int) -> dict[str, Any]:
+        """The stream payload, with the first and last trade ids of the candle's trades
+        the venue still keeps (-1 when none traded in it)."""
+        first = last = -1
+        for t in reversed(self.trades):
+            if t.time_ms < candle.open_ms:
+                break
+            if t.time_ms <= candle.close_ms:
+                first = t.trade_id
+                last = t.trade_id if last < 0 else last
+        return kline_event(candle, now_ms, first, last)
+
+    def average_price(self) -> tuple[float, int | None]:
+        """The 5-minute volume-weighted price (the mid or last price when nothing
+        traded), and the last trade's time."""
+        candles = self.history.klines("1m", limit=5)
+        volume = sum(c.volume for c in candles)
+        price = (
+            sum(c.quote_volume for c in candles) / volume
+            if volume
+            else float(self.engine.avg_price(self.symbol) or 0)
+        )
+        return price, self.trades[-1].time_ms if self.trades else None
+
+    def window_stats(self, open_ms: int, close_ms: int) -> dict[str, Any]:
+        """Statistics between two times from the klines and the trades kept, in the
+        rolling-window stream's names (REST renames them)."""
+        interval = "1m" if close_ms - open_ms <= 2 * 86_400_000 else "1h"
+        candles = self.history.klines(interval, open_ms, close_ms, limit=100_000)
+        first = last_id = -1
+        for t in reversed(self.trades):
+            if t.time_ms < open_ms:
+                break
+            if t.time_ms <= close_ms:
+                first = t.trade_id
+                last_id = t.trade_id if last_id < 0 else last_id
+        last = float(self.history.last_close() or 0)
+        o = candles[0].open if candles else last
+        c = candles[-1].close if candles else last
+        volume = sum(k.volume for k in candles)
+        quote = sum(k.quote_volume for k in candles)
+        change = c - o
+        return {
+            "p": ff(change),
+            "P": f"{(change / o * 100) if o else 0:.3f}",
+            "o": ff(o),
+            "h": ff(max((k.high for k in candles), default=c)),
+            "l": ff(min((k.low for k in candles), default=c)),
+            "c": ff(c),
+            "w": ff(quote / volume if volume else c),
+            "v": ff(volume),
+            "q": ff(quote),
+            "O": open_ms,
+            "C": close_ms,
+            "F": first,
+            "L": last_id,
+            "n": sum(k.trades for k in candles),
+        }
+
+    def window_ticker(self, window: str, now_ms: int) -> dict[str, Any]:
+        """The ``@ticker_<window>`` payload: its open on a minute, its close now."""
+        open_ms = now_ms - ROLLING_WINDOWS[window]
+        open_ms -= open_ms % 60_000
+        stats = self.window_stats(open_ms, now_ms)
+        return {"e": f"{window}Ticker", "E": now_ms, "s": self.symbol, **stats}
+
+    def flush_second(self, now_ms: int) -> None:
+        """Once a second: tickers, rolling-window tickers, the average price."""
+        for window in ROLLING_WINDOWS:
+            stream = f"{self.lower}@ticker_{window}"
             if self.hub.wanted(stream):
-                candles = self.history.klines(interval, limit=1)
-                if candles:
-                    self.hub.publish(stream, kline_event(candles[-1], now_ms))
+                self.hub.publish(stream, self.window_ticker(window, now_ms))
+        if self.hub.wanted(f"{self.lower}@avgPrice"):
+            price, last_trade_ms = self.average_price()
+            self.hub.publish(
+                f"{self.lower}@avgPrice",
+                {
+                    "e": "avgPrice",
+                    "E": now_ms,
+                    "s": self.symbol,
+                    "i": "5m",
+                    "w": ff(price),
+                    "T": last_trade_ms if last_trade_ms is not None else now_ms,
+                },
+            )
         if self.hub.wanted(f"{self.lower}@miniTicker"):
             self.hub.publish(f"{self.lower}@miniTicker", self.mini_ticker(now_ms))
         if self.hub.wanted(f"{self.lower}@ticker"):

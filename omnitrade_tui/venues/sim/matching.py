@@ -2,7 +2,10 @@
 
 One book per symbol. Supported: LIMIT with GTC, IOC and FOK; MARKET by quantity and by
 quote amount; LIMIT_MAKER; STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT, TAKE_PROFIT_LIMIT
-(triggered by the last trade price); cancel, cancel all, cancel-replace; OCO lists;
+(triggered by the last trade price); icebergs (the book shows one ``icebergQty`` part at a
+time, the next joining the back of its level); cancel (with ``cancelRestrictions``),
+cancel all, cancel-replace (STOP_ON_FAILURE and ALLOW_FAILURE); OCO lists, whose start and
+end go out as ``ListChanged`` (``listStatus``);
 self-trade prevention by the taker's mode as Binance's STP FAQ describes it (EXPIRE_TAKER
 by default, EXPIRE_MAKER, EXPIRE_BOTH, DECREMENT, NONE; TRANSFER is DECREMENT here, since
 the sim has no trade groups and a transfer within one account moves nothing), each
@@ -17,8 +20,9 @@ event records, which the wire server turns into stream frames and user-data even
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from omnitrade_tui.domain.decimals import ZERO
@@ -35,7 +39,7 @@ from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import OrderRequest, new_client_order_id
 from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, unknown_order
-from omnitrade_tui.venues.sim.orders import SideBook, SimOrder, SymbolBook
+from omnitrade_tui.venues.sim.orders import OrderList, SideBook, SimOrder, SymbolBook
 
 _FEE_QUANTUM = Decimal("0.00000001")
 
@@ -61,6 +65,7 @@ class TradePrinted:
     qty: Decimal
     time_ms: int
     buyer_is_maker: bool
+    taker_order_id: int = -1  # trades of one taker at one price and time aggregate
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,15 @@ class OrderExecuted:
     reject_reason: str = "NONE"
     prevented_qty: Decimal = ZERO  # TRADE_PREVENTION: what this event prevented ("B")
     counter_order_id: int = -1  # TRADE_PREVENTION: the other order of the match ("U")
+    execution_id: int = -1  # "I": numbered per symbol by the engine as the event goes out
+
+
+@dataclass(frozen=True, slots=True)
+class ListChanged:
+    """An order list started or ended (one ``listStatus``)."""
+
+    order_list: OrderList
+    time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +104,7 @@ class BalancesMoved:
     time_ms: int
 
 
-SimEvent = LevelChanged | TradePrinted | OrderExecuted | BalancesMoved
+SimEvent = LevelChanged | TradePrinted | OrderExecuted | ListChanged | BalancesMoved
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +128,20 @@ class PreventedMatch:
     price: Decimal
     taker_qty: Decimal  # zero when the taker lost nothing to it (EXPIRE_MAKER)
     maker_qty: Decimal  # zero when the maker lost nothing to it (EXPIRE_TAKER)
+    symbol: str = ""
+    mode: str = ""  # the taker's selfTradePreventionMode
+    time_ms: int = 0
+
+
+@dataclass(slots=True)
+class ReplaceResult:
+    """A cancel-replace's two halves: each one's outcome, or its error (a half not
+    attempted has neither)."""
+
+    canceled: SimOrder | None = None
+    cancel_error: SimError | None = None
+    placed: PlaceResult | None = None
+    place_error: SimError | None = None
 
 
 @dataclass(slots=True)
@@ -144,10 +172,14 @@ class MatchingEngine:
         self.update_ids = dict.fromkeys(self.instruments, 1)
         self._trade_ids = dict.fromkeys(self.instruments, 0)
         self._prevented_ids = dict.fromkeys(self.instruments, 0)
+        self._execution_ids = dict.fromkeys(self.instruments, 0)
         self._prevented: list[PreventedMatch] = []  # of the placement under way
         self._last_prevented: tuple[Decimal, int] = (ZERO, -1)  # (qty, maker id) for the report
         self._next_order_id = 1
         self._next_list_id = 1
+        self.order_lists: dict[int, OrderList] = {}
+        self.prevented_log: dict[int, deque[PreventedMatch]] = {}
+        self._lists_changed: list[OrderList] = []
         self.orders: dict[tuple[str, int], SimOrder] = {}
         self._by_client: dict[tuple[int, str, str], SimOrder] = {}
         self._touched: dict[int, set[str]] = {}
@@ -208,6 +240,15 @@ class MatchingEngine:
         orders, so a long-running venue does not grow without bound.
         """
         self._open.get(order.account.account_id, {}).pop(order.order_id, None)
+        order_list = self.order_lists.get(order.order_list_id)
+        if (
+            order_list is not None
+            and not order_list.done
+            and not any(o.is_open for o in order_list.orders)
+        ):
+            order_list.done = True
+            order_list.transaction_ms = self.clock()
+            self._lists_changed.append(order_list)  # its listStatus follows the reports
         if not order.account.keep_history:
             self.orders.pop((order.symbol, order.order_id), None)
             key = (order.account.account_id, order.symbol, order.client_order_id)
@@ -228,6 +269,11 @@ class MatchingEngine:
     # -- events ------------------------------------------------------------------------------
 
     def _emit(self, event: SimEvent) -> None:
+        if isinstance(event, OrderExecuted):
+            # Every report is its own execution (maker and taker of one trade included).
+            symbol = event.order.symbol
+            self._execution_ids[symbol] += 1
+            event = replace(event, execution_id=self._execution_ids[symbol])
         for listener in self.listeners:
             listener(event)
 
@@ -239,6 +285,10 @@ class MatchingEngine:
         self._touched.setdefault(account.account_id, set()).update(assets)
 
     def _flush_balances(self) -> None:
+        """Send what an operation changed beyond its orders: lists, then balances."""
+        changed, self._lists_changed = self._lists_changed, []
+        for order_list in changed:
+            self._emit(ListChanged(order_list, order_list.transaction_ms))
         touched, self._touched = self._touched, {}
         now = self.clock()
         for account_id, assets in touched.items():
@@ -274,6 +324,7 @@ class MatchingEngine:
             stop_price=request.stop_price,
             time_in_force=request.time_in_force,
             quote_order_qty=request.quote_order_qty,
+            iceberg_qty=request.iceberg_qty,
             stp_mode=request.stp_mode or SelfTradePreventionMode(inst.default_stp_mode),
             time_ms=now,
             update_ms=now,
@@ -316,6 +367,8 @@ class MatchingEngine:
             open_orders=len(open_orders),
             open_algo_orders=sum(1 for o in open_orders if o.is_algo),
         )
+        if req.iceberg_qty is not None:
+            _check_iceberg(inst, req)
         violations = [v for v in validate_order(inst, req, ctx) if v.filter != "ORDER"]
         if violations:
             raise SimError(-1013, f"Filter failure: {violations[0].filter}")
@@ -395,7 +448,8 @@ class MatchingEngine:
                     stp_stopped = True
                     break
                 continue
-            fills.append(self._trade(book, opposite, taker, maker, min(qty, maker.remaining)))
+            # An iceberg trades its shown part; what is left shows up behind the level.
+            fills.append(self._trade(book, opposite, taker, maker, min(qty, maker.visible)))
         if taker.quote_order_qty is not None and taker.type is OrderType.MARKET:
             # Binance reports what the amount bought (and what prevention kept it from).
             taker.orig_qty = taker.executed_qty + taker.prevented_qty
@@ -487,13 +541,16 @@ class MatchingEngine:
             order.executed_qty += qty
             order.cum_quote += quote
             order.update_ms = now
-        # The maker's level shrinks; a filled maker leaves its queue.
-        total = opposite.reduce(price, qty)
+        # The maker's level shrinks; a filled maker leaves its queue, an iceberg whose
+        # shown part is gone shows its next one.
+        total = opposite.take(maker, qty)
         if maker.remaining == 0:
             maker.status = OrderStatus.FILLED
             opposite.pop_front(price)
         else:
             maker.status = OrderStatus.PARTIALLY_FILLED
+            if maker.visible == 0:
+                total = opposite.refill(maker)
         self._level(book.symbol, maker.side, price, total if price in opposite.totals else ZERO)
         taker.status = OrderStatus.FILLED if taker.remaining == 0 else OrderStatus.PARTIALLY_FILLED
         if taker.quote_order_qty is not None and taker.type is OrderType.MARKET:
@@ -501,7 +558,9 @@ class MatchingEngine:
             if step_left <= 0:
                 taker.status = OrderStatus.FILLED
         self.last_price[book.symbol] = price
-        self._emit(TradePrinted(book.symbol, trade_id, price, qty, now, buyer is maker))
+        self._emit(
+            TradePrinted(book.symbol, trade_id, price, qty, now, buyer is maker, taker.order_id)
+        )
         for order, fee, fee_asset, is_maker in (
             (
                 maker,
@@ -616,9 +675,21 @@ class MatchingEngine:
             taker_qty = taker_left if taker_done else ZERO
         match_id = self._prevented_ids[book.symbol]
         self._prevented_ids[book.symbol] += 1
-        self._prevented.append(
-            PreventedMatch(match_id, taker.order_id, maker.order_id, price, taker_qty, maker_qty)
+        prevented = PreventedMatch(
+            match_id,
+            taker.order_id,
+            maker.order_id,
+            price,
+            taker_qty,
+            maker_qty,
+            book.symbol,
+            str(mode),
+            self.clock(),
         )
+        self._prevented.append(prevented)
+        if taker.account.keep_history:  # myPreventedMatches, bounded like myTrades
+            log = self.prevented_log.setdefault(taker.account.account_id, deque(maxlen=10_000))
+            log.append(prevented)
         if maker_qty > 0:
             self._prevent_resting(book, maker, maker_qty, match_id, taker.order_id)
         if taker_qty > 0:
@@ -650,8 +721,10 @@ class MatchingEngine:
             total = side.remove(order)  # before the prevented quantity leaves ``remaining``
             order.status = OrderStatus.EXPIRED_IN_MATCH
         else:
-            total = side.reduce(order.price, qty)
+            total = side.take(order, min(qty, order.visible))
         order.prevented_qty += qty
+        if order.status is not OrderStatus.EXPIRED_IN_MATCH and order.visible == 0:
+            total = side.refill(order)
         order.prevented_quote += qty * order.price
         order.prevented_match_id = match_id
         order.update_ms = self.clock()
@@ -752,16 +825,28 @@ class MatchingEngine:
         symbol: str,
         order_id: int | None = None,
         client_order_id: str | None = None,
+        cancel_client_id: str | None = None,
+        restriction: str | None = None,
     ) -> SimOrder:
-        """Cancel one open order (its OCO peer too), or raise -2011."""
+        """Cancel one open order (its OCO peer too), or raise -2011.
+
+        ``cancel_client_id`` names the cancel itself (Binance's ``newClientOrderId``;
+        made up when not sent): the report's ``c``, while ``C`` keeps the order's own id.
+        ``restriction`` is ``cancelRestrictions``: ``ONLY_NEW`` or ``ONLY_PARTIALLY_FILLED``
+        cancel only an order in that status.
+        """
         self.instrument(symbol)
         order = self.find_order(account, symbol, order_id, client_order_id)
         if order is None or not order.is_open:
             raise unknown_order()
+        if restriction is not None and str(order.status) != restriction.removeprefix("ONLY_"):
+            raise SimError(-2011, "Order was not canceled due to cancel restrictions.")
         book = self.books[symbol]
         for o in (order, order.oco_peer):
             if o is not None and o.is_open:
                 self._take_off_book(book, o)
+                named = cancel_client_id if o is order else None
+                o.cancel_client_id = named or new_client_order_id("")
                 o.status = OrderStatus.CANCELED
                 o.update_ms = self.clock()
                 self._release(o)
@@ -791,22 +876,41 @@ class MatchingEngine:
         cancel_order_id: int | None,
         cancel_client_order_id: str | None,
         request: OrderRequest,
-    ) -> tuple[SimOrder, PlaceResult]:
-        """Cancel an order, then place a new one (STOP_ON_FAILURE semantics).
-
-        Raises:
-            SimError: -2022 with the cancel's error when the cancel fails (nothing placed),
-                or the new order's own error after a successful cancel.
-        """
+        *,
+        allow_failure: bool = False,
+        cancel_client_id: str | None = None,
+        restriction: str | None = None,
+    ) -> ReplaceResult:
+        """Cancel an order, then place a new one: with ``allow_failure`` (Binance's
+        ``ALLOW_FAILURE``) the new order is placed even when the cancel fails, otherwise
+        (``STOP_ON_FAILURE``) it is not attempted. Each half's error is kept, not raised."""
+        out = ReplaceResult()
         try:
-            canceled = self.cancel(account, request.symbol, cancel_order_id, cancel_client_order_id)
+            out.canceled = self.cancel(
+                account,
+                request.symbol,
+                cancel_order_id,
+                cancel_client_order_id,
+                cancel_client_id,
+                restriction,
+            )
         except SimError as exc:
-            raise SimError(-2022, "Order cancel-replace failed.") from exc
-        return canceled, self.place(account, request)
+            out.cancel_error = exc
+            if not allow_failure:
+                return out
+        try:
+            out.placed = self.place(account, request)
+        except SimError as exc:
+            out.place_error = exc
+        return out
 
     def place_oco(
-        self, account: Account, above: OrderRequest, below: OrderRequest
-    ) -> tuple[int, list[SimOrder]]:
+        self,
+        account: Account,
+        above: OrderRequest,
+        below: OrderRequest,
+        list_client_order_id: str | None = None,
+    ) -> OrderList:
         """Place an OCO list: one leg above the market, one below; one trading ends both."""
         if above.side is not below.side or above.quantity != below.quantity:
             raise SimError(-1102, "OCO legs must have the same side and quantity.")
@@ -826,11 +930,24 @@ class MatchingEngine:
         # The second leg is linked before it is placed so it shares the first leg's lock.
         first = self.place(account, above, order_list_id=list_id, validate=False)
         placeholder = first.order
+        order_list = OrderList(
+            list_id,
+            list_client_order_id or new_client_order_id(""),
+            inst.symbol,
+            account,
+            [placeholder],
+            self.clock(),
+        )
+        self.order_lists[list_id] = order_list
+        if placeholder.is_open:
+            book = self.books[inst.symbol]
+            order_list.orders.append(self._place_linked(account, below, list_id, placeholder, book))
+        self._emit(ListChanged(order_list, order_list.transaction_ms))
         if not placeholder.is_open:
-            return list_id, [placeholder]
-        book = self.books[inst.symbol]
-        second_order = self._place_linked(account, below, list_id, placeholder, book)
-        return list_id, [placeholder, second_order]
+            order_list.done = True
+            self._emit(ListChanged(order_list, self.clock()))
+        self._flush_balances()
+        return order_list
 
     def _place_linked(
         self, account: Account, req: OrderRequest, list_id: int, peer: SimOrder, book: SymbolBook
@@ -847,6 +964,7 @@ class MatchingEngine:
             price=req.price,
             stop_price=req.stop_price,
             time_in_force=req.time_in_force,
+            iceberg_qty=req.iceberg_qty,
             time_ms=now,
             update_ms=now,
             order_list_id=list_id,
@@ -899,6 +1017,24 @@ def _check_mandatory(req: OrderRequest) -> None:
         raise missing("quantity")
     if req.price is not None and not req.type.has_price:
         raise SimError(-1106, "Parameter 'price' sent when not required.")
+
+
+def _check_iceberg(inst: Instrument, req: OrderRequest) -> None:
+    """Binance's refusals of an ``icebergQty`` (``errors.md``, ``rest-api.md``: limit
+    orders only, good till cancelled, smaller than the order)."""
+    if not inst.iceberg_allowed:
+        raise SimError(-2010, "Iceberg orders are not supported for this symbol.")
+    limit_types = (
+        OrderType.LIMIT,
+        OrderType.LIMIT_MAKER,
+        OrderType.STOP_LOSS_LIMIT,
+        OrderType.TAKE_PROFIT_LIMIT,
+    )
+    tif_ok = req.time_in_force in (None, TimeInForce.GTC)
+    if req.type not in limit_types or not tif_ok:
+        raise SimError(-2010, "Unsupported order combination")
+    if req.quantity is not None and req.iceberg_qty is not None and req.iceberg_qty >= req.quantity:
+        raise SimError(-2010, "IcebergQty exceeds QTY.")
 
 
 def _triggered(order: SimOrder, last: Decimal) -> bool:

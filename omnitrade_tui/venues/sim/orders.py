@@ -55,12 +55,22 @@ class SimOrder:
     prevented_qty: Decimal = ZERO
     prevented_quote: Decimal = ZERO  # the notional of prevented_qty (quote-amount orders)
     prevented_match_id: int = -1  # the last prevented match this order took part in
+    cancel_client_id: str = ""  # the client id of the cancel that ended it, if one did
+    iceberg_qty: Decimal | None = None  # the size of each visible part of an iceberg
+    visible: Decimal = ZERO  # what the book shows of it while it rests (its current part)
     oco_peer: SimOrder | None = field(default=None, repr=False)
 
     @property
     def remaining(self) -> Decimal:
         """Quantity still to fill (neither executed nor prevented)."""
         return self.orig_qty - self.executed_qty - self.prevented_qty
+
+    def next_part(self) -> Decimal:
+        """What the book shows of this order when it (re)joins a level: all of it, or an
+        iceberg's next visible part."""
+        if self.iceberg_qty is None or self.iceberg_qty <= 0:
+            return self.remaining
+        return min(self.iceberg_qty, self.remaining)
 
     @property
     def is_open(self) -> bool:
@@ -71,6 +81,34 @@ class SimOrder:
     def is_algo(self) -> bool:
         """Stop and take-profit orders count against MAX_NUM_ALGO_ORDERS."""
         return self.type.has_stop
+
+
+@dataclass(eq=False)
+class OrderList:
+    """An order list (an OCO: two legs, one trading or triggering ends the other).
+
+    ``done`` once no leg is open: Binance's ``ALL_DONE``, else ``EXEC_STARTED`` /
+    ``EXECUTING``. ``transaction_ms`` is when its status last changed.
+    """
+
+    list_id: int
+    list_client_order_id: str
+    symbol: str
+    account: Account
+    orders: list[SimOrder]
+    transaction_ms: int
+    contingency_type: str = "OCO"
+    done: bool = False
+
+    @property
+    def status_type(self) -> str:
+        """``listStatusType``."""
+        return "ALL_DONE" if self.done else "EXEC_STARTED"
+
+    @property
+    def order_status(self) -> str:
+        """``listOrderStatus``."""
+        return "ALL_DONE" if self.done else "EXECUTING"
 
 
 class SideBook:
@@ -105,13 +143,24 @@ class SideBook:
             insort(self.prices, price)
             self.totals[price] = ZERO
         queue.append(order)
-        self.totals[price] += order.remaining
+        order.visible = order.next_part()
+        self.totals[price] += order.visible
         return self.totals[price]
 
-    def reduce(self, price: Decimal, qty: Decimal) -> Decimal:
-        """Take ``qty`` off a level's total (a fill); the new total."""
-        self.totals[price] -= qty
-        return self.totals[price]
+    def take(self, order: SimOrder, qty: Decimal) -> Decimal:
+        """``qty`` of a resting order's shown part traded or was prevented; the new level
+        total. The order's own quantities are the caller's to move."""
+        assert order.price is not None
+        order.visible -= qty
+        self.totals[order.price] -= qty
+        return self.totals[order.price]
+
+    def refill(self, order: SimOrder) -> Decimal:
+        """An iceberg whose shown part is used up shows its next part, at the back of its
+        level's queue (a refill loses time priority, as on Binance); the new total."""
+        assert order.price is not None
+        self.queues[order.price].remove(order)
+        return self.add(order)
 
     def remove(self, order: SimOrder) -> Decimal:
         """Take an order out of its level; the new level total (0 when the level is gone)."""
@@ -119,7 +168,7 @@ class SideBook:
         price = order.price
         queue = self.queues[price]
         queue.remove(order)
-        self.totals[price] -= order.remaining
+        self.totals[price] -= order.visible
         if not queue:
             self._drop(price)
             return ZERO

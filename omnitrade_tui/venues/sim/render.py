@@ -20,7 +20,7 @@ from omnitrade_tui.venues.sim.matching import (
     PlaceResult,
     PreventedMatch,
 )
-from omnitrade_tui.venues.sim.orders import SimOrder
+from omnitrade_tui.venues.sim.orders import OrderList, SimOrder
 
 
 def f8(value: Decimal | None) -> str:
@@ -64,6 +64,8 @@ def order_result(order: SimOrder) -> dict[str, Any]:
     )
     if order.stop_price is not None:
         out["stopPrice"] = f8(order.stop_price)
+    if order.iceberg_qty is not None:  # only when sent (rest-api.md's conditional fields)
+        out["icebergQty"] = f8(order.iceberg_qty)
     if order.expiry_reason != "NONE":
         out["expiryReason"] = order.expiry_reason
     _add_prevention(out, order)
@@ -139,7 +141,7 @@ def order_query(order: SimOrder) -> dict[str, Any]:
         "type": str(order.type),
         "side": str(order.side),
         "stopPrice": f8(order.stop_price),
-        "icebergQty": f8(ZERO),
+        "icebergQty": f8(order.iceberg_qty),
         "time": order.time_ms,
         "updateTime": order.update_ms,
         "isWorking": order.working_ms >= 0,
@@ -151,31 +153,74 @@ def order_query(order: SimOrder) -> dict[str, Any]:
     return out
 
 
-def cancel_report(order: SimOrder, cancel_client_id: str | None) -> dict[str, Any]:
-    """``DELETE /api/v3/order`` answer."""
+def cancel_report(order: SimOrder) -> dict[str, Any]:
+    """``DELETE /api/v3/order`` answer: ``clientOrderId`` names the cancel (its
+    ``newClientOrderId``, or the one the venue made up), ``origClientOrderId`` the order."""
     out = order_result(order)
     out["origClientOrderId"] = order.client_order_id
-    out["clientOrderId"] = cancel_client_id or order.client_order_id
+    out["clientOrderId"] = order.cancel_client_id or order.client_order_id
     return out
+
+
+def order_list(lst: OrderList) -> dict[str, Any]:
+    """An order list as ``GET /api/v3/orderList`` shows it (and the head of the list
+    answers of placing and cancelling)."""
+    return {
+        "orderListId": lst.list_id,
+        "contingencyType": lst.contingency_type,
+        "listStatusType": lst.status_type,
+        "listOrderStatus": lst.order_status,
+        "listClientOrderId": lst.list_client_order_id,
+        "transactionTime": lst.transaction_ms,
+        "symbol": lst.symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in lst.orders
+        ],
+    }
+
+
+def list_cancel_report(lst: OrderList) -> dict[str, Any]:
+    """The answer of a cancel that ended a whole list: the list and each leg's report."""
+    return {**order_list(lst), "orderReports": [cancel_report(o) for o in lst.orders]}
+
+
+def list_status_event(lst: OrderList, event_ms: int) -> dict[str, Any]:
+    """The ``listStatus`` user-data event."""
+    return {
+        "e": "listStatus",
+        "E": event_ms,
+        "s": lst.symbol,
+        "g": lst.list_id,
+        "c": lst.contingency_type,
+        "l": lst.status_type,
+        "L": lst.order_status,
+        "r": "NONE",
+        "C": lst.list_client_order_id,
+        "T": lst.transaction_ms,
+        "O": [{"s": o.symbol, "i": o.order_id, "c": o.client_order_id} for o in lst.orders],
+    }
 
 
 def execution_report(ev: OrderExecuted) -> dict[str, Any]:
     """The ``executionReport`` user-data event."""
     o = ev.order
-    out = {
+    canceled = ev.execution_type is ExecutionType.CANCELED
+    out: dict[str, Any] = {
         "e": "executionReport",
         "E": ev.time_ms,
         "s": o.symbol,
-        "c": o.client_order_id,
+        # On a cancel, "c" is the cancel's own id and "C" the cancelled order's.
+        "c": o.cancel_client_id if canceled and o.cancel_client_id else o.client_order_id,
         "S": str(o.side),
         "o": str(o.type),
         "f": str(o.time_in_force or "GTC"),
         "q": f8(o.orig_qty),
         "p": f8(o.price),
         "P": f8(o.stop_price),
-        "F": f8(ZERO),
+        "F": f8(o.iceberg_qty),
         "g": o.order_list_id,
-        "C": "",
+        "C": o.client_order_id if canceled else "",
         "x": str(ev.execution_type),
         "X": str(o.status),
         "r": ev.reject_reason,
@@ -187,7 +232,7 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "N": ev.commission_asset,
         "T": ev.time_ms,
         "t": ev.trade_id,
-        "I": ev.time_ms,
+        "I": ev.execution_id,
         "w": o.is_open and o.working_ms >= 0,
         "m": ev.is_maker,
         "M": False,
@@ -195,9 +240,12 @@ def execution_report(ev: OrderExecuted) -> dict[str, Any]:
         "Z": f8(o.cum_quote),
         "Y": f8(ev.last_qty * ev.last_price),
         "Q": f8(o.quote_order_qty),
-        "W": o.working_ms,
         "V": str(o.stp_mode),
     }
+    if o.working_ms >= 0:  # "W" only once the order has been on the book (not a stop's wait)
+        out["W"] = o.working_ms
+    if o.expiry_reason != "NONE":  # "eR" only on an expiry (set only then)
+        out["eR"] = o.expiry_reason
     if o.prevented_match_id >= 0:  # the STP fields appear only on orders STP touched
         out["v"] = o.prevented_match_id
         out["A"] = f8(o.prevented_qty)
@@ -269,8 +317,9 @@ def kline_row(c: Candle) -> list[Any]:
     ]
 
 
-def kline_event(c: Candle, event_ms: int) -> dict[str, Any]:
-    """The ``@kline_<interval>`` stream payload."""
+def kline_event(c: Candle, event_ms: int, first_id: int, last_id: int) -> dict[str, Any]:
+    """The ``@kline_<interval>`` stream payload; ``first_id``/``last_id`` are the candle's
+    first and last trade ids (-1 when nothing traded in it)."""
     return {
         "e": "kline",
         "E": event_ms,
@@ -280,8 +329,8 @@ def kline_event(c: Candle, event_ms: int) -> dict[str, Any]:
             "T": c.close_ms,
             "s": c.symbol,
             "i": c.interval,
-            "f": -1,
-            "L": -1,
+            "f": first_id,
+            "L": last_id,
             "o": ff(c.open),
             "c": ff(c.close),
             "h": ff(c.high),
@@ -295,3 +344,39 @@ def kline_event(c: Candle, event_ms: int) -> dict[str, Any]:
             "B": "0",
         },
     }
+
+
+# Fields that hold a time, in REST and WebSocket-API answers.
+_TIME_KEYS = frozenset(
+    (
+        "serverTime",
+        "time",
+        "updateTime",
+        "transactTime",
+        "transactionTime",
+        "workingTime",
+        "openTime",
+        "closeTime",
+        "authorizedSince",
+        "connectedSince",
+        "T",
+    )
+)
+
+
+def in_microseconds(value: Any) -> Any:
+    """An answer with its times in microseconds (``X-MBX-TIME-UNIT: MICROSECOND``, or
+    ``timeUnit=MICROSECOND`` on the WebSocket API's URL): the time fields, and a kline
+    row's open and close times."""
+    if isinstance(value, dict):
+        return {
+            k: v * 1000
+            if k in _TIME_KEYS and isinstance(v, int) and not isinstance(v, bool)
+            else in_microseconds(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        if len(value) == 12 and isinstance(value[0], int) and isinstance(value[6], int):
+            return [v * 1000 if i in (0, 6) else v for i, v in enumerate(value)]  # a kline
+        return [in_microseconds(v) for v in value]
+    return value

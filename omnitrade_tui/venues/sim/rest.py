@@ -20,6 +20,7 @@ clears them (a client that was told to wait once and did is not punished for it 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -33,18 +34,23 @@ from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, rest_payload
 from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
+from omnitrade_tui.venues.sim.klinetime import kline_close, kline_open, parse_time_zone
+from omnitrade_tui.venues.sim.matching import ReplaceResult
 from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
+from omnitrade_tui.venues.sim.orders import OrderList
 from omnitrade_tui.venues.sim.render import (
     account_info,
     cancel_report,
     f8,
     ff,
+    in_microseconds,
     kline_row,
-    order_full,
+    list_cancel_report,
     order_query,
     order_result,
     placed_order,
 )
+from omnitrade_tui.venues.sim.render import order_list as order_list_body
 
 if TYPE_CHECKING:
     from omnitrade_tui.venues.sim.venue import SimVenue
@@ -52,6 +58,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Call"], Awaitable[Any]]
+Route = Callable[[web.Request], Awaitable[web.Response]]
+Cost = int | Callable[["Call"], int]
+
+RAW: dict[Route, tuple[Handler, Cost]] = {}
+"""Each endpoint's own handler and weight, by its route function: the WebSocket API runs
+the same handlers (its methods are the REST endpoints under other names)."""
 
 _UNKNOWN = SimError(
     -1007,
@@ -161,8 +173,9 @@ def _strike(venue: SimVenue, ip: str, request: web.Request) -> bool:
     return window.strikes >= STRIKES_TO_BAN
 
 
-def _weight(venue: SimVenue, ip: str, cost: int) -> int:
-    """Charge ``cost`` to ``ip`` in the venue's current minute; the weight used so far."""
+def charge(venue: SimVenue, ip: str, cost: int) -> int:
+    """Charge ``cost`` to ``ip`` in the venue's current minute (REST and WebSocket API
+    share the count, as on Binance); the weight used so far."""
     now = venue.now_ms() / 1000
     window = venue.weights.setdefault(ip, [now - now % 60, 0.0])
     if now - window[0] >= 60 or now < window[0]:  # a new minute (or the clock went back)
@@ -195,12 +208,10 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def endpoint(
-    cost: int | Callable[[Call], int],
-) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.Response]]]:
+def endpoint(cost: Cost) -> Callable[[Handler], Route]:
     """Wrap a handler with weight accounting, bans, throttling and Binance error bodies."""
 
-    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def wrap(handler: Handler) -> Route:
         async def run(request: web.Request) -> web.Response:
             venue: SimVenue = request.app[VENUE_KEY]
             ip = request.remote or "?"
@@ -211,7 +222,7 @@ def endpoint(
                 return _banned(venue, ip, banned_until, request)
             try:
                 call = Call(venue, request, await _body(request))
-                used = _weight(venue, ip, cost(call) if callable(cost) else cost)
+                used = charge(venue, ip, cost(call) if callable(cost) else cost)
                 headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
                 throttled = venue.faults.throttle > 0
                 if throttled:
@@ -220,14 +231,19 @@ def endpoint(
                     return _too_many(venue, ip, headers, request)
                 result = await handler(call)
             except SimError as exc:
-                headers = {"X-MBX-USED-WEIGHT-1M": str(_weight(venue, ip, 0))}
+                headers = {"X-MBX-USED-WEIGHT-1M": str(charge(venue, ip, 0))}
+                if exc.retry_after_s is not None:
+                    headers["Retry-After"] = str(exc.retry_after_s)
                 return _json(exc.body(), exc.status, headers)
+            if request.headers.get("X-MBX-TIME-UNIT", "").upper() == "MICROSECOND":
+                result = in_microseconds(result)
             if call.order_counted:
                 counts = venue.order_counts(call.account)
                 headers["X-MBX-ORDER-COUNT-10S"] = str(counts[0])
                 headers["X-MBX-ORDER-COUNT-1D"] = str(counts[1])
             return _json(result, 200, headers)
 
+        RAW[run] = (handler, cost)
         return run
 
     return wrap
@@ -307,11 +323,29 @@ async def server_time(call: Call) -> dict[str, Any]:
 @endpoint(20)
 async def exchange_info(call: Call) -> dict[str, Any]:
     venue = call.venue
+    params = call.params
     wanted = None
-    if "symbol" in call.params:
+    if "symbol" in params:
         wanted = [call.symbol()]
-    elif "symbols" in call.params:
+    elif "symbols" in params:
         wanted = _listed(call)
+    if wanted is not None and ("permissions" in params or "symbolStatus" in params):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    status = params.get("symbolStatus")
+    if status is not None and status not in ("TRADING", "HALT", "BREAK"):
+        raise SimError(-1130, "Data sent for parameter 'symbolStatus' is not valid.")
+    # Every symbol here is SPOT; without `permissions` SPOT, MARGIN and LEVERAGED show.
+    permissions = _permissions(params.get("permissions"))
+    symbols = [
+        i.to_exchange_info()
+        for s, i in venue.engine.instruments.items()
+        if (wanted is None or s in wanted)
+        and (status is None or i.status == status)
+        and "SPOT" in permissions
+    ]
+    if params.get("showPermissionSets") == "false":
+        for entry in symbols:
+            entry["permissionSets"] = []
     return {
         "timezone": "UTC",
         "serverTime": venue.now_ms(),
@@ -332,26 +366,40 @@ async def exchange_info(call: Call) -> dict[str, Any]:
             },
         ],
         "exchangeFilters": [],
-        "symbols": [
-            i.to_exchange_info()
-            for s, i in venue.engine.instruments.items()
-            if wanted is None or s in wanted
-        ],
+        "symbols": symbols,
     }
+
+
+def _permissions(raw: str | None) -> set[str]:
+    """``permissions``: one name or a JSON list of names (SPOT, MARGIN, LEVERAGED when
+    absent)."""
+    if raw is None or raw == "":
+        return {"SPOT", "MARGIN", "LEVERAGED"}
+    if raw.startswith("["):
+        try:
+            return set(msgspec.json.decode(raw, type=list[str]))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise SimError(-1130, "Data sent for parameter 'permissions' is not valid.") from None
+    return {raw}
 
 
 # -- market data ------------------------------------------------------------------------------
 
 
+def _depth_limit(call: Call) -> int:
+    """``limit`` of depth: 1 and up; over 5000 answers 5000 levels (rest-api.md)."""
+    return min(P.limit(call.params, 100, 2**31 - 1), P.DEPTH_LIMIT_MAX)
+
+
 def _depth_weight(call: Call) -> int:
-    limit = P.limit(call.params, 100, P.DEPTH_LIMIT_MAX)
+    limit = _depth_limit(call)
     return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
 
 
 @endpoint(_depth_weight)
 async def depth(call: Call) -> dict[str, Any]:
-    symbol = call.symbol()
-    limit = P.limit(call.params, 100, P.DEPTH_LIMIT_MAX)
+    (symbol,) = _with_status(call, [call.symbol()])
+    limit = _depth_limit(call)
     replay = call.venue.replay
     if replay is not None and symbol in replay.books:
         return replay.books[symbol].depth(limit)
@@ -385,31 +433,32 @@ async def trades(call: Call) -> list[dict[str, Any]]:
 
 @endpoint(4)
 async def agg_trades(call: Call) -> list[dict[str, Any]]:
+    """``aggTrades``: fills of one taker order at one price and time, as one row."""
     market = call.venue.markets[call.symbol()]
     limit = min(P.integer(call.params, "limit", 500) or 500, 1000)
     start = P.integer(call.params, "startTime")
     end = P.integer(call.params, "endTime")
     from_id = P.integer(call.params, "fromId")
     rows = [
-        t
-        for t in market.trades
-        if (start is None or t.time_ms >= start)
-        and (end is None or t.time_ms <= end)
-        and (from_id is None or t.trade_id >= from_id)
+        a
+        for a in market.aggs
+        if (start is None or a.time_ms >= start)
+        and (end is None or a.time_ms <= end)
+        and (from_id is None or a.agg_id >= from_id)
     ]
     rows = rows[:limit] if (start is not None or from_id is not None) else rows[-limit:]
     return [
         {
-            "a": t.trade_id,
-            "p": f8(t.price),
-            "q": f8(t.qty),
-            "f": t.trade_id,
-            "l": t.trade_id,
-            "T": t.time_ms,
-            "m": t.buyer_is_maker,
+            "a": a.agg_id,
+            "p": f8(a.price),
+            "q": f8(a.qty),
+            "f": a.first_id,
+            "l": a.last_id,
+            "T": a.time_ms,
+            "m": a.buyer_is_maker,
             "M": True,
         }
-        for t in rows
+        for a in rows
     ]
 
 
@@ -421,7 +470,11 @@ async def klines(call: Call) -> list[list[Any]]:
         raise SimError(-1120, "Invalid interval.")
     limit = P.limit(call.params, 500, 1000)
     candles = market.history.klines(
-        interval, P.integer(call.params, "startTime"), P.integer(call.params, "endTime"), limit
+        interval,
+        P.integer(call.params, "startTime"),
+        P.integer(call.params, "endTime"),
+        limit,
+        parse_time_zone(call.params.get("timeZone")),
     )
     return [kline_row(c) for c in candles]
 
@@ -429,15 +482,10 @@ async def klines(call: Call) -> list[list[Any]]:
 @endpoint(2)
 async def avg_price(call: Call) -> dict[str, Any]:
     symbol = call.symbol()
-    venue = call.venue
-    candles = venue.markets[symbol].history.klines("1m", limit=5)
-    volume = sum(c.volume for c in candles)
-    price = (
-        sum(c.quote_volume for c in candles) / volume
-        if volume
-        else float(venue.engine.avg_price(symbol) or 0)
-    )
-    return {"mins": 5, "price": ff(price), "closeTime": venue.now_ms()}
+    price, last_trade_ms = call.venue.markets[symbol].average_price()
+    # closeTime is the last trade's time (rest-api.md), not the time of asking.
+    close_time = last_trade_ms if last_trade_ms is not None else call.venue.now_ms()
+    return {"mins": 5, "price": ff(price), "closeTime": close_time}
 
 
 def _listed(call: Call) -> list[str]:
@@ -450,14 +498,65 @@ def _listed(call: Call) -> list[str]:
 
 def _symbols_of(call: Call) -> list[str]:
     if "symbol" in call.params:
-        return [call.symbol()]
+        return _with_status(call, [call.symbol()])
     if "symbols" in call.params:
-        return _listed(call)
-    return list(call.venue.markets)
+        return _with_status(call, _listed(call))
+    return _with_status(call, list(call.venue.markets))
+
+
+def _with_status(call: Call, symbols: list[str]) -> list[str]:
+    """The symbols whose trading status is ``symbolStatus`` (all without it): one named
+    symbol of another status is -1220, several are filtered."""
+    status = call.params.get("symbolStatus")
+    if status is None:
+        return symbols
+    if status not in ("TRADING", "HALT", "BREAK"):
+        raise SimError(-1130, "Data sent for parameter 'symbolStatus' is not valid.")
+    instruments = call.venue.engine.instruments
+    kept = [s for s in symbols if instruments[s].status == status]
+    if "symbol" in call.params and not kept:
+        raise SimError(-1220, "The symbol's status does not match the requested symbolStatus.")
+    return kept
 
 
 def _ticker_weight(call: Call) -> int:
-    return 2 if "symbol" in call.params else 80
+    """ticker/24hr: 2 for one symbol or up to 20 listed, 40 up to 100, else 80."""
+    if "symbol" in call.params:
+        return 2
+    if "symbols" not in call.params:
+        return 80
+    count = len(P.symbol_list(call.params))
+    return 2 if count <= 20 else 40 if count <= 100 else 80
+
+
+_MINI_KEYS = (
+    "symbol",
+    "openPrice",
+    "highPrice",
+    "lowPrice",
+    "lastPrice",
+    "volume",
+    "quoteVolume",
+    "openTime",
+    "closeTime",
+    "firstId",
+    "lastId",
+    "count",
+)
+
+
+def _ticker_type(call: Call) -> bool:
+    """Whether ``type`` asks for the MINI shape (FULL by default; -1100 for others)."""
+    kind = call.params.get("type", "FULL")
+    if kind not in ("FULL", "MINI"):
+        raise P.illegal("type", "FULL|MINI")
+    return kind == "MINI"
+
+
+def _shaped(call: Call, rows: list[dict[str, Any]]) -> Any:
+    if _ticker_type(call):
+        rows = [{k: row[k] for k in _MINI_KEYS} for row in rows]
+    return rows[0] if "symbol" in call.params else rows
 
 
 @endpoint(_ticker_weight)
@@ -493,7 +592,81 @@ async def ticker_24hr(call: Call) -> Any:
                 "count": t["n"],
             }
         )
-    return rows[0] if "symbol" in call.params else rows
+    return _shaped(call, rows)
+
+
+_WINDOW = re.compile(r"([1-9][0-9]?)([mhd])")
+_WINDOW_MAX = {"m": 59, "h": 23, "d": 7}
+_WINDOW_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _window_ms(call: Call) -> int:
+    """``windowSize``: 1m..59m, 1h..23h, 1d..7d (default 1d), in milliseconds."""
+    raw = call.params.get("windowSize", "1d")
+    m = _WINDOW.fullmatch(raw)
+    if m is None or int(m.group(1)) > _WINDOW_MAX[m.group(2)]:
+        raise SimError(-1100, "Invalid windowSize.")
+    return int(m.group(1)) * _WINDOW_UNIT_MS[m.group(2)]
+
+
+def _listed_or_one(call: Call) -> list[str]:
+    """``symbol`` or ``symbols`` (one of them must be sent; 100 symbols at most)."""
+    if "symbol" in call.params:
+        return _with_status(call, [call.symbol()])
+    if "symbols" not in call.params:
+        raise SimError(-1102, "Param 'symbol' or 'symbols' must be sent, but both were empty/null!")
+    names = _listed(call)
+    if len(names) > 100:
+        raise SimError(-1101, "Too many values sent for parameter 'symbols', max allowed: 100.")
+    return _with_status(call, names)
+
+
+def _per_symbol_weight(call: Call) -> int:
+    """4 per symbol, 200 at most (rolling-window and trading-day tickers)."""
+    count = len(P.symbol_list(call.params)) if "symbols" in call.params else 1
+    return min(4 * count, 200)
+
+
+def _window_row(call: Call, symbol: str, open_ms: int, close_ms: int) -> dict[str, Any]:
+    """Statistics of one symbol between two times, in the REST answer's names."""
+    w = call.venue.markets[symbol].window_stats(open_ms, close_ms)
+    return {
+        "symbol": symbol,
+        "priceChange": w["p"],
+        "priceChangePercent": w["P"],
+        "weightedAvgPrice": w["w"],
+        "openPrice": w["o"],
+        "highPrice": w["h"],
+        "lowPrice": w["l"],
+        "lastPrice": w["c"],
+        "volume": w["v"],
+        "quoteVolume": w["q"],
+        "openTime": w["O"],
+        "closeTime": w["C"],
+        "firstId": w["F"],
+        "lastId": w["L"],
+        "count": w["n"],
+    }
+
+
+@endpoint(_per_symbol_weight)
+async def ticker_window(call: Call) -> Any:
+    """``GET /api/v3/ticker``: a rolling window whose open is on a minute, closing now."""
+    window = _window_ms(call)
+    now = call.venue.now_ms()
+    open_ms = now - window
+    open_ms -= open_ms % 60_000
+    return _shaped(call, [_window_row(call, s, open_ms, now) for s in _listed_or_one(call)])
+
+
+@endpoint(_per_symbol_weight)
+async def ticker_trading_day(call: Call) -> Any:
+    """``GET /api/v3/ticker/tradingDay``: the day so far, in ``timeZone`` (UTC default)."""
+    zone = parse_time_zone(call.params.get("timeZone"))
+    now = call.venue.now_ms()
+    open_ms = kline_open(now, "1d", zone)
+    close_ms = kline_close(open_ms, "1d", zone)
+    return _shaped(call, [_window_row(call, s, open_ms, close_ms) for s in _listed_or_one(call)])
 
 
 @endpoint(lambda call: 2 if "symbol" in call.params else 4)
@@ -543,7 +716,11 @@ async def new_order(call: Call) -> dict[str, Any]:
     return placed_order(result, call.params.get("newOrderRespType"))
 
 
-@endpoint(1)
+def _wants_commission(call: Call) -> bool:
+    return call.params.get("computeCommissionRates") == "true"
+
+
+@endpoint(lambda call: 20 if _wants_commission(call) else 1)
 async def test_order(call: Call) -> dict[str, Any]:
     account = call.signed()
     request = P.order_request(call.params)
@@ -551,7 +728,26 @@ async def test_order(call: Call) -> dict[str, Any]:
     engine = call.venue.engine
     # Run every check the real placement runs, without placing.
     engine.check(engine.instrument(request.symbol), account, request)
-    return {}
+    if not _wants_commission(call):
+        return {}
+    zero = {"maker": f8(None), "taker": f8(None)}
+    return {
+        "standardCommissionForOrder": {
+            "maker": f8(account.maker_fee),
+            "taker": f8(account.taker_fee),
+        },
+        "specialCommissionForOrder": zero,
+        "taxCommissionForOrder": zero,
+        "discount": _NO_DISCOUNT,
+    }
+
+
+_NO_DISCOUNT = {
+    "enabledForAccount": False,
+    "enabledForSymbol": False,
+    "discountAsset": "BNB",
+    "discount": f8(None),
+}
 
 
 @endpoint(4)
@@ -566,14 +762,33 @@ async def query_order(call: Call) -> dict[str, Any]:
     return order_query(order)
 
 
+def _restriction(params: dict[str, str]) -> str | None:
+    """``cancelRestrictions``, or -1145 for a value the documents do not list."""
+    value = params.get("cancelRestrictions")
+    if value is None:
+        return None
+    if value not in ("ONLY_NEW", "ONLY_PARTIALLY_FILLED"):
+        raise SimError(-1145, "Invalid cancelRestrictions")
+    return value
+
+
 @endpoint(1)
 async def cancel_order(call: Call) -> dict[str, Any]:
     account = call.signed()
     symbol = call.symbol()
-    order = call.venue.engine.cancel(
-        account, symbol, P.integer(call.params, "orderId"), call.params.get("origClientOrderId")
+    engine = call.venue.engine
+    order = engine.cancel(
+        account,
+        symbol,
+        P.integer(call.params, "orderId"),
+        call.params.get("origClientOrderId"),
+        call.params.get("newClientOrderId"),
+        _restriction(call.params),
     )
-    return cancel_report(order, call.params.get("newClientOrderId"))
+    order_list = engine.order_lists.get(order.order_list_id)
+    if order_list is not None:  # a leg's cancel ends its list: answered as the list's
+        return list_cancel_report(order_list)
+    return cancel_report(order)
 
 
 @endpoint(lambda call: 6 if "symbol" in call.params else 80)
@@ -587,30 +802,16 @@ async def open_orders(call: Call) -> list[dict[str, Any]]:
 async def cancel_open_orders(call: Call) -> list[dict[str, Any]]:
     account = call.signed()
     symbol = call.symbol()
+    engine = call.venue.engine
     out: list[dict[str, Any]] = []
-    lists: dict[int, dict[str, Any]] = {}
-    for o in call.venue.engine.cancel_all(account, symbol):
-        if o.order_list_id < 0:
-            out.append(cancel_report(o, None))
-            continue
-        # Binance reports an OCO's legs together, as one order list.
-        entry = lists.get(o.order_list_id)
-        if entry is None:
-            entry = {
-                "orderListId": o.order_list_id,
-                "contingencyType": "OCO",
-                "listStatusType": "ALL_DONE",
-                "listOrderStatus": "ALL_DONE",
-                "symbol": symbol,
-                "orders": [],
-                "orderReports": [],
-            }
-            lists[o.order_list_id] = entry
-            out.append(entry)
-        entry["orders"].append(
-            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
-        )
-        entry["orderReports"].append(cancel_report(o, None))
+    listed: set[int] = set()
+    for o in engine.cancel_all(account, symbol):
+        order_list = engine.order_lists.get(o.order_list_id)
+        if order_list is None:
+            out.append(cancel_report(o))
+        elif o.order_list_id not in listed:  # Binance reports a list's legs together
+            listed.add(o.order_list_id)
+            out.append(list_cancel_report(order_list))
     return out
 
 
@@ -668,90 +869,305 @@ async def my_trades(call: Call) -> list[dict[str, Any]]:
     return rows[:limit] if from_id is not None or start is not None else rows[-limit:]
 
 
+@endpoint(40)
+async def unfilled_order_count(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/rateLimit/order``: the account's order count per interval."""
+    acct = call.signed()
+    ten_s, day = call.venue.order_counts(acct)
+    return order_rate_limits(call.venue.orders_per_10s, ten_s, day)
+
+
+@endpoint(20)
+async def commission(call: Call) -> dict[str, Any]:
+    """``GET /api/v3/account/commission``: the account's rates on one symbol."""
+    acct = call.signed()
+    symbol = call.symbol()
+    zero = {"maker": f8(None), "taker": f8(None), "buyer": f8(None), "seller": f8(None)}
+    return {
+        "symbol": symbol,
+        "standardCommission": {**zero, "maker": f8(acct.maker_fee), "taker": f8(acct.taker_fee)},
+        "specialCommission": zero,
+        "taxCommission": zero,
+        "discount": _NO_DISCOUNT,
+    }
+
+
+def order_rate_limits(per_10s: int, ten_s: int, day: int) -> list[dict[str, Any]]:
+    """The ORDERS rate limits with their counts (``rateLimit/order``, and the WebSocket
+    API's ``rateLimits`` after an order)."""
+    return [
+        {
+            "rateLimitType": "ORDERS",
+            "interval": "SECOND",
+            "intervalNum": 10,
+            "limit": per_10s,
+            "count": ten_s,
+        },
+        {
+            "rateLimitType": "ORDERS",
+            "interval": "DAY",
+            "intervalNum": 1,
+            "limit": 160000,
+            "count": day,
+        },
+    ]
+
+
+def _refuse(message: str, code: int = -2010) -> Handler:
+    """An endpoint of a feature the venue's symbols do not have: signed and checked like
+    the real one, then refused as Binance refuses a symbol without it."""
+
+    async def refuse(call: Call) -> Any:
+        call.signed()
+        call.symbol()
+        raise SimError(code, message)
+
+    return refuse
+
+
+_NOT_PERMITTED = "This symbol is not permitted for this account."
+sor_order = endpoint(1)(_refuse(_NOT_PERMITTED))
+sor_order_test = endpoint(1)(_refuse(_NOT_PERMITTED))
+oto = endpoint(1)(_refuse("OTO orders are not supported for this symbol."))
+opo = endpoint(1)(_refuse("OPO orders are not supported for this symbol."))
+amend_keep_priority = endpoint(4)(_refuse("Order amend is not supported for this symbol.", -2038))
+
+
+def _prevented_weight(call: Call) -> int:
+    return 2 if "preventedMatchId" in call.params else 20
+
+
+@endpoint(_prevented_weight)
+async def my_prevented_matches(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/myPreventedMatches``: by ``preventedMatchId``, or by ``orderId``
+    (from ``fromPreventedMatchId``, ``limit`` of them)."""
+    acct = call.signed()
+    symbol = call.symbol()
+    params = call.params
+    match_id = P.integer(params, "preventedMatchId")
+    order_id = P.integer(params, "orderId")
+    from_id = P.integer(params, "fromPreventedMatchId")
+    if (match_id is None) == (order_id is None) or (from_id is not None and order_id is None):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    limit = P.limit(params, 500, 1000)
+    rows = [
+        p
+        for p in call.venue.engine.prevented_log.get(acct.account_id, ())
+        if p.symbol == symbol
+        and (match_id is None or p.prevented_match_id == match_id)
+        and (order_id is None or order_id in (p.taker_order_id, p.maker_order_id))
+        and (from_id is None or p.prevented_match_id >= from_id)
+    ][:limit]
+    out = []
+    for p in rows:
+        row: dict[str, Any] = {
+            "symbol": p.symbol,
+            "preventedMatchId": p.prevented_match_id,
+            "takerOrderId": p.taker_order_id,
+            "makerSymbol": p.symbol,
+            "makerOrderId": p.maker_order_id,
+            "tradeGroupId": -1,  # the sim has no trade groups
+            "selfTradePreventionMode": p.mode,
+            "price": f8(p.price),
+            "makerPreventedQuantity": f8(p.maker_qty),
+            "transactTime": p.time_ms,
+        }
+        if p.taker_qty:
+            row["takerPreventedQuantity"] = f8(p.taker_qty)
+        out.append(row)
+    return out
+
+
+@endpoint(20)
+async def my_allocations(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/myAllocations``: none, since no symbol here trades through SOR."""
+    call.signed()
+    call.symbol()
+    return []
+
+
+@endpoint(4)
+async def order_amendments(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/order/amendments``: none (amend-keep-priority is refused); -2013 for
+    an order that does not exist."""
+    account = call.signed()
+    symbol = call.symbol()
+    found = call.venue.engine.find_order(
+        account, symbol, P.integer(call.params, "orderId"), call.params.get("origClientOrderId")
+    )
+    if found is None:
+        raise no_such_order()
+    return []
+
+
+def _half(body: dict[str, Any] | None, error: SimError | None) -> dict[str, Any] | None:
+    """One half of a cancel-replace's ``data``: its answer, or its error body."""
+    return error.body() if error is not None else body
+
+
 @endpoint(1)
 async def cancel_replace(call: Call) -> dict[str, Any]:
     acct = call.signed()
     call.symbol()
-    mode = P.required(call.params, "cancelReplaceMode")
+    params = call.params
+    mode = P.required(params, "cancelReplaceMode")
     if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
         raise SimError(-1130, "Data sent for parameter 'cancelReplaceMode' is not valid.")
-    request = P.order_request(call.params)
+    request = P.order_request(params)
+    restriction = _restriction(params)
+    over_limit = params.get("orderRateLimitExceededMode", "DO_NOTHING")
+    if over_limit not in ("DO_NOTHING", "CANCEL_ONLY"):
+        raise SimError(-1130, "Data sent for parameter 'orderRateLimitExceededMode' is not valid.")
     venue = call.venue
-    venue.count_order(acct)
+    engine = venue.engine
+    cancel_id = P.integer(params, "cancelOrderId")
+    cancel_orig = params.get("cancelOrigClientOrderId")
+    cancel_new = params.get("cancelNewClientOrderId")
     try:
-        canceled, placed = venue.engine.cancel_replace(
-            acct,
-            P.integer(call.params, "cancelOrderId"),
-            call.params.get("cancelOrigClientOrderId"),
-            request,
-        )
+        venue.count_order(acct)
     except SimError as exc:
-        if exc.code == -2022:
-            raise SimError(-2022, "Order cancel-replace failed.") from exc
-        raise SimError(-2021, "Order cancel-replace partially failed.", 409) from exc
-    call.order_counted = True
-    return {
-        "cancelResult": "SUCCESS",
-        "newOrderResult": "SUCCESS",
-        "cancelResponse": cancel_report(canceled, call.params.get("cancelNewClientOrderId")),
-        "newOrderResponse": order_full(placed.order, placed.fills, placed.prevented),
+        if over_limit != "CANCEL_ONLY" or exc.code != -1015:
+            raise
+        # CANCEL_ONLY: over the order count, the cancel still goes; the new order fails.
+        done = ReplaceResult(place_error=exc)
+        try:
+            done.canceled = engine.cancel(
+                acct, request.symbol, cancel_id, cancel_orig, cancel_new, restriction
+            )
+        except SimError as cancel_exc:
+            done.cancel_error = cancel_exc
+    else:
+        call.order_counted = True  # counted whatever happens next (rest-api.md)
+        done = engine.cancel_replace(
+            acct,
+            cancel_id,
+            cancel_orig,
+            request,
+            allow_failure=mode == "ALLOW_FAILURE",
+            cancel_client_id=cancel_new,
+            restriction=restriction,
+        )
+    cancel_body = cancel_report(done.canceled) if done.canceled is not None else None
+    placed_body = (
+        placed_order(done.placed, params.get("newOrderRespType"))
+        if done.placed is not None
+        else None
+    )
+    data: dict[str, object] = {
+        "cancelResult": "FAILURE" if done.cancel_error else "SUCCESS",
+        "newOrderResult": (
+            "SUCCESS" if done.placed else "FAILURE" if done.place_error else "NOT_ATTEMPTED"
+        ),
+        "cancelResponse": _half(cancel_body, done.cancel_error),
+        "newOrderResponse": _half(placed_body, done.place_error),
     }
+    if done.cancel_error is None and done.place_error is None:
+        return dict(data)
+    if done.placed is None and done.canceled is None:
+        raise SimError(-2022, "Order cancel-replace failed.", 400, data)
+    raise SimError(-2021, "Order cancel-replace partially failed.", 409, data)
 
 
 @endpoint(1)
 async def oco(call: Call) -> dict[str, Any]:
     acct = call.signed()
-    symbol = call.symbol()
+    call.symbol()
     params = call.params
     above = P.order_request(params, prefix="above")
     below = P.order_request(params, prefix="below")
     venue = call.venue
-    venue.count_order(acct)
-    list_id, orders = venue.engine.place_oco(acct, above, below)
+    venue.count_order(acct, 2)  # an OCO is two orders to the order count
+    order_list = venue.engine.place_oco(acct, above, below, params.get("listClientOrderId"))
     call.order_counted = True
     return {
-        "orderListId": list_id,
-        "contingencyType": "OCO",
-        "listStatusType": "EXEC_STARTED",
-        "listOrderStatus": "EXECUTING",
-        "listClientOrderId": params.get("listClientOrderId") or f"list-{list_id}",
-        "transactionTime": venue.now_ms(),
-        "symbol": symbol,
-        "orders": [
-            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
-            for o in orders
-        ],
-        "orderReports": [order_result(o) for o in orders],
+        **order_list_body(order_list),
+        "orderReports": [order_result(o) for o in order_list.orders],
     }
+
+
+def _find_list(call: Call, account: Account, id_name: str, client_name: str) -> OrderList:
+    """The order list named by id (searched first) or client id; -2011/-2013 otherwise."""
+    engine = call.venue.engine
+    list_id = P.integer(call.params, id_name)
+    client_id = call.params.get(client_name)
+    if list_id is None and not client_id:
+        raise SimError(
+            -1102, f"Param '{client_name}' or '{id_name}' must be sent, but both were empty/null!"
+        )
+    found = engine.order_lists.get(list_id) if list_id is not None else None
+    if list_id is None:
+        found = next(
+            (
+                lst
+                for lst in engine.order_lists.values()
+                if lst.account is account and lst.list_client_order_id == client_id
+            ),
+            None,
+        )
+    elif found is not None and client_id and found.list_client_order_id != client_id:
+        found = None
+    if found is None or found.account is not account:
+        raise SimError(-2013, "Order list does not exist.")
+    return found
 
 
 @endpoint(1)
 async def cancel_order_list(call: Call) -> dict[str, Any]:
-    """``DELETE /api/v3/orderList``: cancel both legs of an open OCO by ``orderListId``."""
+    """``DELETE /api/v3/orderList``: cancel both legs of an open OCO."""
     acct = call.signed()
     symbol = call.symbol()
-    list_id = P.integer(call.params, "orderListId")
-    if list_id is None:
-        raise SimError(-1102, "Mandatory parameter 'orderListId' was not sent.")
-    engine = call.venue.engine
-    legs = [o for o in engine.open_orders(acct, symbol) if o.order_list_id == list_id]
-    if not legs:
+    try:
+        order_list = _find_list(call, acct, "orderListId", "listClientOrderId")
+    except SimError as exc:
+        if exc.code != -2013:
+            raise
+        raise SimError(-2011, "Unknown order list sent.") from None
+    open_legs = [o for o in order_list.orders if o.is_open]
+    if order_list.symbol != symbol or not open_legs:
         raise SimError(-2011, "Unknown order list sent.")
-    first = engine.cancel(acct, symbol, legs[0].order_id)
-    done = [first] + ([first.oco_peer] if first.oco_peer is not None else [])
-    return {
-        "orderListId": list_id,
-        "contingencyType": "OCO",
-        "listStatusType": "ALL_DONE",
-        "listOrderStatus": "ALL_DONE",
-        "transactionTime": call.venue.now_ms(),
-        "symbol": symbol,
-        "orders": [
-            {"symbol": symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
-            for o in done
-        ],
-        "orderReports": [cancel_report(o, None) for o in done],
-    }
+    call.venue.engine.cancel(
+        acct, symbol, open_legs[0].order_id, cancel_client_id=call.params.get("newClientOrderId")
+    )
+    return list_cancel_report(order_list)
+
+
+@endpoint(4)
+async def query_order_list(call: Call) -> dict[str, Any]:
+    """``GET /api/v3/orderList`` by ``orderListId`` or ``origClientOrderId``."""
+    acct = call.signed()
+    return order_list_body(_find_list(call, acct, "orderListId", "origClientOrderId"))
+
+
+@endpoint(6)
+async def open_order_lists(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/openOrderList``."""
+    acct = call.signed()
+    lists = call.venue.engine.order_lists.values()
+    return [order_list_body(lst) for lst in lists if lst.account is acct and not lst.done]
+
+
+@endpoint(20)
+async def all_order_lists(call: Call) -> list[dict[str, Any]]:
+    """``GET /api/v3/allOrderList``: by ``fromId``, or a time range (24 h at most)."""
+    acct = call.signed()
+    limit = P.limit(call.params, 500, 1000)
+    from_id = P.integer(call.params, "fromId")
+    start = P.integer(call.params, "startTime")
+    end = P.integer(call.params, "endTime")
+    if from_id is not None and (start is not None or end is not None):
+        raise SimError(-1128, "Combination of optional parameters invalid.")
+    if start is not None and end is not None and end - start > 86_400_000:
+        raise SimError(-1127, "More than 24 hours between startTime and endTime.")
+    rows = [
+        lst
+        for lst in call.venue.engine.order_lists.values()
+        if lst.account is acct
+        and (from_id is None or lst.list_id >= from_id)
+        and (start is None or lst.orders[0].time_ms >= start)
+        and (end is None or lst.orders[0].time_ms <= end)
+    ]
+    rows = rows[:limit] if from_id is not None or start is not None else rows[-limit:]
+    return [order_list_body(lst) for lst in rows]
 
 
 def add_routes(app: web.Application) -> None:
@@ -770,6 +1186,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v3/ticker/24hr", ticker_24hr)
     r.add_get("/api/v3/ticker/price", ticker_price)
     r.add_get("/api/v3/ticker/bookTicker", ticker_book)
+    r.add_get("/api/v3/ticker", ticker_window)
+    r.add_get("/api/v3/ticker/tradingDay", ticker_trading_day)
     r.add_post("/api/v3/order", new_order)
     r.add_get("/api/v3/order", query_order)
     r.add_delete("/api/v3/order", cancel_order)
@@ -782,3 +1200,18 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v3/order/cancelReplace", cancel_replace)
     r.add_post("/api/v3/orderList/oco", oco)
     r.add_delete("/api/v3/orderList", cancel_order_list)
+    r.add_get("/api/v3/orderList", query_order_list)
+    r.add_get("/api/v3/openOrderList", open_order_lists)
+    r.add_get("/api/v3/allOrderList", all_order_lists)
+    r.add_get("/api/v3/rateLimit/order", unfilled_order_count)
+    r.add_get("/api/v3/account/commission", commission)
+    r.add_post("/api/v3/sor/order", sor_order)
+    r.add_post("/api/v3/sor/order/test", sor_order_test)
+    for kind in ("oto", "otoco"):
+        r.add_post(f"/api/v3/orderList/{kind}", oto)
+    for kind in ("opo", "opoco"):
+        r.add_post(f"/api/v3/orderList/{kind}", opo)
+    r.add_put("/api/v3/order/amend/keepPriority", amend_keep_priority)
+    r.add_get("/api/v3/order/amendments", order_amendments)
+    r.add_get("/api/v3/myAllocations", my_allocations)
+    r.add_get("/api/v3/myPreventedMatches", my_prevented_matches)

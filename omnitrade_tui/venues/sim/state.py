@@ -45,6 +45,7 @@ def save_state(venue: SimVenue, path: Path) -> None:
                 "stop_price": str(o.stop_price) if o.stop_price is not None else None,
                 "time_in_force": str(o.time_in_force) if o.time_in_force else None,
                 "quantity": str(o.remaining),
+                "iceberg_qty": str(o.iceberg_qty) if o.iceberg_qty is not None else None,
                 "client_order_id": o.client_order_id,
             }
             for o in venue.engine.open_orders(account)
@@ -98,6 +99,9 @@ def load_state(venue: SimVenue, path: Path) -> int:
         if saved.get("demo") and saved.get("secret"):
             venue.demo_key = (saved["api_key"], saved["secret"])
         for o in saved.get("open_orders", []):
+            quantity = Decimal(o["quantity"])
+            # An iceberg stays one, unless what is left is no more than one part.
+            part = Decimal(o["iceberg_qty"]) if o.get("iceberg_qty") else None
             request = OrderRequest(
                 symbol=o["symbol"],
                 side=Side(o["side"]),
@@ -105,7 +109,8 @@ def load_state(venue: SimVenue, path: Path) -> int:
                 price=Decimal(o["price"]) if o["price"] else None,
                 stop_price=Decimal(o["stop_price"]) if o["stop_price"] else None,
                 time_in_force=TimeInForce(o["time_in_force"]) if o["time_in_force"] else None,
-                quantity=Decimal(o["quantity"]),
+                quantity=quantity,
+                iceberg_qty=part if part is not None and part < quantity else None,
                 client_order_id=o["client_order_id"],
             )
             try:

@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from omnitrade_tui.venues.sim import sockets
 from omnitrade_tui.venues.sim.names import is_stream_name
 from omnitrade_tui.venues.sim.outbox import Outbox, close_bounded, cut_off
 
@@ -57,6 +58,8 @@ class StreamClient:
         self._control_times: deque[float] = deque()
         self.stalled_until = 0.0
         self.connected_at = time.monotonic()
+        # timeUnit=MICROSECOND in the URL: this client's frames carry microseconds.
+        self.microseconds = request.query.get("timeUnit", "").upper() == "MICROSECOND"
         self._outbox = Outbox(self.MAX_OUTBOX_BYTES, self.MAX_OUTBOX)
         self.expire_now = False
         self.writer: asyncio.Future[None] | None = None
@@ -133,23 +136,37 @@ class StreamHub:
         return bool(self._by_stream.get(stream))
 
     def publish(self, stream: str, payload: Any) -> None:
-        """Encode ``payload`` once and queue it to every subscriber of ``stream``."""
+        """Encode ``payload`` once (twice when a client wants microseconds) and queue it
+        to every subscriber of ``stream``."""
         clients = self._by_stream.get(stream)
         if not clients:
             return
         raw = msgspec.json.encode(payload)
+        micro: bytes | None = None
         for client in clients:
             self.frames_sent += 1
-            client.push(stream, raw)
+            if client.microseconds:
+                if micro is None:
+                    micro = msgspec.json.encode(event_in_microseconds(payload))
+                client.push(stream, micro)
+            else:
+                client.push(stream, raw)
 
     def publish_raw(self, stream: str, raw: bytes) -> None:
         """Queue already-encoded JSON to every subscriber of ``stream`` (replays)."""
         clients = self._by_stream.get(stream)
         if not clients:
             return
+        micro: bytes | None = None
         for client in clients:
             self.frames_sent += 1
-            client.push(stream, raw)
+            if client.microseconds:
+                if micro is None:
+                    payload = event_in_microseconds(msgspec.json.decode(raw))
+                    micro = msgspec.json.encode(payload)
+                client.push(stream, micro)
+            else:
+                client.push(stream, raw)
 
     def broadcast_raw(self, payload: Any, stream: str) -> None:
         """Send to every connection regardless of subscriptions (``serverShutdown``)."""
@@ -212,7 +229,7 @@ class StreamHub:
             return web.json_response(
                 {"code": 2, "msg": "Invalid request: too many parameters"}, status=400
             )
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=64 * 1024)
+        ws = sockets.websocket(64 * 1024)
         await ws.prepare(request)
         client = StreamClient(ws, request, combined, self)
         self.clients.add(client)
@@ -300,6 +317,29 @@ class StreamHub:
             return {"code": 1, "msg": "Invalid value type: expected Boolean", "id": req_id}
         client.combined = params[1]
         return {"result": None, "id": req_id}
+
+
+_EVENT_TIMES = ("E", "T", "O", "C")  # event, trade/transaction, statistics open/close times
+
+
+def event_in_microseconds(payload: Any) -> Any:
+    """A stream payload with its times in microseconds (``timeUnit=MICROSECOND``): the
+    event's ``E``/``T``/``O``/``C`` and a kline's ``t``/``T`` (a trade's ``t`` is its id)."""
+    if isinstance(payload, list):
+        return [event_in_microseconds(p) for p in payload]
+    if not isinstance(payload, dict):
+        return payload
+    out = dict(payload)
+    for key in _EVENT_TIMES:
+        value = out.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            out[key] = value * 1000
+    kline = out.get("k")
+    if isinstance(kline, dict):
+        out["k"] = {
+            k: v * 1000 if k in ("t", "T") and isinstance(v, int) else v for k, v in kline.items()
+        }
+    return out
 
 
 # A control message is an object of scalars and one list of scalars: two levels.

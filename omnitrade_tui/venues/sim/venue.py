@@ -16,8 +16,12 @@ small control endpoints for fault injection at ``/sim/faults`` and
 made at start, which ``omnitrade sim`` prints) unless the venue was started with
 ``faults_open=True`` (``--faults-open``, for tests on a private machine), so another user
 of the box cannot break a running venue. A background task steps the market every 100 ms,
-flushes ``@depth@100ms`` frames, and once a second the 1000 ms streams, klines and
-tickers; every 10 s it forgets per-address rate-limit entries that say nothing any more.
+flushes ``@depth@100ms`` frames and the kline streams that are due (a candle that just
+ended goes out closed at once), and once a second the 1000 ms streams and tickers; every
+10 s it forgets per-address rate-limit entries that say nothing any more.
+
+What it covers of Binance's API, call by call, and what it refuses: ``docs/sim-coverage.md``
+(kept true by ``tests/venues/sim/test_coverage_doc.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import math
 import random
 import secrets
 import time
@@ -57,13 +62,26 @@ from omnitrade_tui.venues.sim.marketdata import SymbolMarket
 from omnitrade_tui.venues.sim.matching import (
     BalancesMoved,
     LevelChanged,
+    ListChanged,
     MatchingEngine,
     OrderExecuted,
     SimEvent,
     TradePrinted,
 )
-from omnitrade_tui.venues.sim.names import ALL_MINI_TICKERS, stream_names
-from omnitrade_tui.venues.sim.render import account_position, execution_report, f8
+from omnitrade_tui.venues.sim.names import (
+    ALL_MARKET_STREAMS,
+    ALL_MINI_TICKERS,
+    ALL_MINI_TICKERS_1S,
+    ROLLING_WINDOWS,
+    all_window_tickers,
+    stream_names,
+)
+from omnitrade_tui.venues.sim.render import (
+    account_position,
+    execution_report,
+    f8,
+    list_status_event,
+)
 from omnitrade_tui.venues.sim.replay import Replay
 from omnitrade_tui.venues.sim.rest import IgnoredRetryAfter, RetryWindow
 from omnitrade_tui.venues.sim.state import load_state, save_state
@@ -131,7 +149,7 @@ class SimVenue:
             for i, s in enumerate(self.engine.instruments)
         }
         self._streams = frozenset(
-            [ALL_MINI_TICKERS, *(n for s in self.markets for n in stream_names(s))]
+            [*ALL_MARKET_STREAMS, *(n for s in self.markets for n in stream_names(s))]
         )
         self.engine.listeners.append(self._on_event)
         self.replay = replay
@@ -199,6 +217,9 @@ class SimVenue:
             if ev.execution_type is ExecutionType.TRADE and account_id > 0:
                 self._record_trade(ev)
             self._to_user(account_id, execution_report(ev))
+        elif isinstance(ev, ListChanged):
+            payload = list_status_event(ev.order_list, ev.time_ms)
+            self._to_user(ev.order_list.account.account_id, payload)
         elif isinstance(ev, BalancesMoved):
             payload = account_position(ev.account, ev.assets, ev.time_ms)
             self._to_user(ev.account.account_id, payload)
@@ -223,23 +244,30 @@ class SimVenue:
             }
         )
 
-    def count_order(self, account: Account) -> None:
-        """Count a new order against the account's 10 s and daily order limits.
+    def count_order(self, account: Account, orders: int = 1) -> None:
+        """Count new orders (an OCO's two legs are two) against the account's 10 s and
+        daily order limits.
 
         Raises:
-            SimError: -1015 when 50 orders were sent in the last 10 seconds.
+            SimError: -1015 when they would pass 50 orders in the last 10 seconds.
         """
         now = time.monotonic()
         times = self.order_times.setdefault(account.account_id, deque())
         while times and now - times[0] > 10:
             times.popleft()
         limit = self.orders_per_10s
-        if len(times) >= limit:
-            raise SimError(
+        if len(times) + orders > limit:
+            exc = SimError(
                 -1015, f"Too many new orders; current limit is {limit} orders per 10 SECOND.", 429
             )
-        times.append(now)
-        self.orders_today[account.account_id] = self.orders_today.get(account.account_id, 0) + 1
+            # Until enough of the window's orders have aged out of it.
+            oldest = times[min(len(times) - 1, len(times) + orders - limit - 1)]
+            exc.retry_after_s = max(1, math.ceil(10 - (now - oldest)))
+            raise exc
+        times.extend([now] * orders)
+        self.orders_today[account.account_id] = (
+            self.orders_today.get(account.account_id, 0) + orders
+        )
 
     def order_counts(self, account: Account | None) -> tuple[int, int]:
         """Orders counted in the last 10 s and today."""
@@ -326,10 +354,17 @@ class SimVenue:
             if symbol in replayed:
                 continue  # the recording is the only source of this symbol's frames
             market.flush_depth(now, slow)
+            market.flush_klines(now)
             if slow:
                 market.flush_second(now)
-        if slow and self.hub.wanted(ALL_MINI_TICKERS):
-            self.hub.publish(ALL_MINI_TICKERS, [m.mini_ticker(now) for m in self.markets.values()])
+        for name in (ALL_MINI_TICKERS, ALL_MINI_TICKERS_1S):
+            if slow and self.hub.wanted(name):
+                self.hub.publish(name, [m.mini_ticker(now) for m in self.markets.values()])
+        for window in ROLLING_WINDOWS:
+            name = all_window_tickers(window)
+            if slow and self.hub.wanted(name):
+                tickers = [m.window_ticker(window, now) for m in self.markets.values()]
+                self.hub.publish(name, tickers)
         self.hub.delay_s = faults.delay_ms / 1000
         if faults.max_connection_s:
             self.hub.expire(faults.max_connection_s)
@@ -365,7 +400,9 @@ class SimVenue:
         return await self.hub.serve(request, [p for p in path.split("/") if p], combined=False)
 
     async def _stream_combined(self, request: web.Request) -> web.StreamResponse:
-        streams = request.query.get("streams", "")
+        # The query's decoding turns "+" into a space; no stream name has a space, and
+        # "@+08:00" (the UTC+8 klines) is written unencoded in the documents' examples.
+        streams = request.query.get("streams", "").replace(" ", "+")
         return await self.hub.serve(request, [p for p in streams.split("/") if p], combined=True)
 
     def _authorized(self, request: web.Request) -> bool:

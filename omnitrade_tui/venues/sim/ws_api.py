@@ -1,10 +1,15 @@
 """WebSocket API of the simulated venue (``/ws-api/v3``), with user-data subscriptions.
 
 Requests are ``{"id", "method", "params"}``; answers ``{"id", "status", "result" |
-"error", "rateLimits"}`` (reference §8). Signed methods verify the signature over the
-params sorted by name (§5.3). ``userDataStream.subscribe.signature`` routes the account's
-``executionReport`` and ``outboundAccountPosition`` events to this connection, wrapped as
-``{"subscriptionId": N, "event": {...}}``.
+"error", "rateLimits"}`` (reference §8). Every market-data, trading and account method is
+its REST endpoint under another name (``_METHODS``): the same handler runs with the
+frame's params, so both APIs answer alike and share the IP's weight, which ``rateLimits``
+reports (with the order counts after an order; ``returnRateLimits`` false, per request or
+in the URL, leaves it out). Public methods need no key. Signed methods verify the
+signature over the params sorted by name (§5.3), or use the key of ``session.logon``
+(Ed25519 keys only: an HMAC key's logon is refused with -1022, as Binance refuses it).
+``userDataStream.subscribe`` (logged on) and ``.subscribe.signature`` route the account's
+user-data events to this connection, wrapped as ``{"subscriptionId": N, "event": {...}}``.
 
 A frame is decoded straight into the request's shape (params are scalars or lists of
 scalars), so a frame nested deeper, or of any other shape, is answered with an error and
@@ -25,17 +30,13 @@ import msgspec
 from aiohttp import WSMsgType, web
 
 from omnitrade_tui.venues.sim import params as P
+from omnitrade_tui.venues.sim import rest, sockets
 from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.appkeys import VENUE_KEY
 from omnitrade_tui.venues.sim.auth import check_timestamp, ws_payload
-from omnitrade_tui.venues.sim.errors import SimError, bad_symbol, no_such_order
+from omnitrade_tui.venues.sim.errors import SimError
 from omnitrade_tui.venues.sim.outbox import Outbox, cut_off
-from omnitrade_tui.venues.sim.render import (
-    account_info,
-    cancel_report,
-    order_query,
-    placed_order,
-)
+from omnitrade_tui.venues.sim.render import in_microseconds
 
 if TYPE_CHECKING:
     from omnitrade_tui.venues.sim.venue import SimVenue
@@ -68,9 +69,126 @@ _UNKNOWN_ERROR = {"code": -1000, "msg": "An unknown error occurred while process
 
 
 def _strings(params: dict[str, Any]) -> dict[str, str]:
+    """Params as the REST form would carry them (a list as its JSON text)."""
     return {
-        k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()
+        k: (
+            "true"
+            if v is True
+            else "false"
+            if v is False
+            else msgspec.json.encode(v).decode()
+            if isinstance(v, list)
+            else str(v)
+        )
+        for k, v in params.items()
     }
+
+
+def _as_ws_list_cancel(result: dict[str, Any]) -> dict[str, Any]:
+    """``orderList.cancel``'s leg reports as web-socket-api.md shows them: each leg by its
+    own client id, without the REST answer's ``origClientOrderId``."""
+    reports = []
+    for report in result.get("orderReports", []):
+        leg = dict(report)
+        leg["clientOrderId"] = leg.pop("origClientOrderId", leg["clientOrderId"])
+        reports.append(leg)
+    return {**result, "orderReports": reports}
+
+
+def _weight_limits(venue: SimVenue, used: int) -> list[dict[str, Any]]:
+    """The REQUEST_WEIGHT entry of an answer's ``rateLimits``."""
+    return [
+        {
+            "rateLimitType": "REQUEST_WEIGHT",
+            "interval": "MINUTE",
+            "intervalNum": 1,
+            "limit": venue.weight_limit,
+            "count": used,
+        }
+    ]
+
+
+class WsCall(rest.Call):
+    """A WebSocket-API request run by a REST handler: the same parameters as text (lists
+    as the JSON the REST form takes), signed by ``apiKey``/``signature`` in the params or
+    by the session's logged-on key."""
+
+    def __init__(self, session: Session, params: dict[str, Any]) -> None:
+        # No HTTP request to parse: the frame's params are the request.
+        self.venue = session.venue
+        self.request = session.request
+        self.session = session
+        self.typed = params
+        self.params = _strings(params)
+        self.body = ""
+        self.raw_query = ""
+        self.account: Account | None = None
+        self.order_counted = False
+
+    def signed(self) -> Account:
+        """The caller's account, by the request's own signature or the session's key."""
+        self.account = self.session.signed(self.typed)
+        return self.account
+
+
+# WebSocket-API method -> the REST endpoint it is (web-socket-api.md lists each beside it).
+_METHODS: dict[str, rest.Route] = {
+    "ping": rest.ping,
+    "time": rest.server_time,
+    "exchangeInfo": rest.exchange_info,
+    "depth": rest.depth,
+    "trades.recent": rest.trades,
+    "trades.historical": rest.trades,
+    "trades.aggregate": rest.agg_trades,
+    "klines": rest.klines,
+    "uiKlines": rest.klines,
+    "avgPrice": rest.avg_price,
+    "ticker.24hr": rest.ticker_24hr,
+    "ticker.price": rest.ticker_price,
+    "ticker.book": rest.ticker_book,
+    "ticker": rest.ticker_window,
+    "ticker.tradingDay": rest.ticker_trading_day,
+    "order.place": rest.new_order,
+    "order.test": rest.test_order,
+    "order.status": rest.query_order,
+    "order.cancel": rest.cancel_order,
+    "order.cancelReplace": rest.cancel_replace,
+    "openOrders.status": rest.open_orders,
+    "openOrders.cancelAll": rest.cancel_open_orders,
+    "allOrders": rest.all_orders,
+    "myTrades": rest.my_trades,
+    "account.status": rest.account,
+    "account.rateLimits.orders": rest.unfilled_order_count,
+    "account.commission": rest.commission,
+    "orderList.place.oco": rest.oco,
+    "orderList.status": rest.query_order_list,
+    "orderList.cancel": rest.cancel_order_list,
+    "openOrderLists.status": rest.open_order_lists,
+    "allOrderLists": rest.all_order_lists,
+    "sor.order.place": rest.sor_order,
+    "sor.order.test": rest.sor_order_test,
+    "orderList.place.oto": rest.oto,
+    "orderList.place.otoco": rest.oto,
+    "orderList.place.opo": rest.opo,
+    "orderList.place.opoco": rest.opo,
+    "order.amend.keepPriority": rest.amend_keep_priority,
+    "order.amendments": rest.order_amendments,
+    "myAllocations": rest.my_allocations,
+    "myPreventedMatches": rest.my_prevented_matches,
+}
+METHODS = frozenset(
+    [
+        *_METHODS,
+        "session.logon",
+        "session.status",
+        "session.logout",
+        "session.subscriptions",
+        "userDataStream.subscribe",
+        "userDataStream.subscribe.signature",
+        "userDataStream.unsubscribe",
+    ]
+)
+"""Every method the venue answers (the coverage table in ``docs/sim-coverage.md``)."""
 
 
 class Session:
@@ -87,6 +205,12 @@ class Session:
         self.outbox = Outbox(self.MAX_OUTBOX_BYTES, self.MAX_OUTBOX)
         self.writer_task: asyncio.Future[None] | None = None
         self.cut: asyncio.Task[None] | None = None
+        self.connected_since = venue.now_ms()
+        self.logged_on: str | None = None  # the API key of session.logon
+        self.authorized_since: int | None = None
+        self.logon_sub: UserSubscription | None = None  # userDataStream.subscribe's
+        self.return_rate_limits = request.query.get("returnRateLimits") != "false"
+        self.microseconds = request.query.get("timeUnit", "").upper() == "MICROSECOND"
 
     def push(self, payload: dict[str, Any]) -> None:
         """Queue an answer or event for this connection (past the outbox's bound the
@@ -108,8 +232,17 @@ class Session:
                 return
 
     def signed(self, params: dict[str, Any]) -> Account:
-        """Verify ``apiKey``, ``signature`` and ``timestamp``; the caller's account."""
+        """The caller's account: ``apiKey``/``signature``/``timestamp`` verified, or, with
+        no signature sent, the key of ``session.logon`` (``timestamp`` still required)."""
         venue = self.venue
+        if self.logged_on is not None and "signature" not in params:
+            try:
+                key = venue.keys.lookup(self.logged_on)
+            except SimError:
+                self.logout()  # the key went away: the session is revoked
+                raise
+            check_timestamp(_strings(params), venue.now_ms())
+            return venue.engine.accounts[key.account_id]
         api_key = params.get("apiKey")
         key = venue.keys.lookup(api_key if isinstance(api_key, str) else None)
         signature = params.get("signature")
@@ -122,46 +255,57 @@ class Session:
         check_timestamp(_strings(params), venue.now_ms())
         return venue.engine.accounts[key.account_id]
 
-    def symbol(self, params: dict[str, Any]) -> str:
-        symbol = str(params.get("symbol", ""))
-        if not symbol:
-            raise SimError(
-                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
-        if symbol not in self.venue.markets:
-            raise bad_symbol()
-        return symbol
+    def status(self) -> dict[str, Any]:
+        """``session.status`` (and the answer of logon and logout)."""
+        return {
+            "apiKey": self.logged_on,
+            "authorizedSince": self.authorized_since,
+            "connectedSince": self.connected_since,
+            "returnRateLimits": self.return_rate_limits,
+            "serverTime": self.venue.now_ms(),
+            "userDataStream": bool(self.subs),
+        }
 
-    async def dispatch(self, method: str, params: dict[str, Any]) -> Any:
-        """Run one method; its result, or a ``SimError``."""
-        venue = self.venue
-        engine = venue.engine
-        name = method.removeprefix("v3/")
-        if name == "ping":
-            return {}
-        if name == "time":
-            return {"serverTime": venue.now_ms()}
-        if name == "exchangeInfo":
-            return {
-                "timezone": "UTC",
-                "serverTime": venue.now_ms(),
-                "rateLimits": [],
-                "exchangeFilters": [],
-                "symbols": [i.to_exchange_info() for i in engine.instruments.values()],
-            }
-        if name == "depth":
-            symbol = self.symbol(params)
-            limit = P.limit(_strings(params), 100, P.DEPTH_LIMIT_MAX)
-            return venue.markets[symbol].partial_depth(limit)
+    def logon(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``session.logon``: Ed25519 keys only. An HMAC key's request is refused as
+        Binance refuses it (its signature is not an Ed25519 one: -1022)."""
+        api_key = params.get("apiKey")
+        key = self.venue.keys.lookup(api_key if isinstance(api_key, str) else None)
+        if key.public_key is None:
+            raise SimError(-1022, "Signature for this request is not valid.")
+        self.signed(params)
+        self.logged_on = key.api_key
+        self.authorized_since = self.venue.now_ms()
+        return self.status()
+
+    def logout(self) -> None:
+        """Forget the logged-on key and end the subscription made through it."""
+        self.logged_on = None
+        self.authorized_since = None
+        if self.logon_sub is not None:
+            self.unsubscribe(self.logon_sub)
+            self.logon_sub = None
+
+    def _session_method(self, name: str, params: dict[str, Any]) -> Any:
+        """The methods of the connection itself (no REST twin)."""
         if name == "session.status":
-            return {
-                "apiKey": None,
-                "authorizedSince": None,
-                "connectedSince": venue.now_ms(),
-                "returnRateLimits": True,
-                "serverTime": venue.now_ms(),
-                "userDataStream": bool(self.subs),
-            }
+            return self.status()
+        if name == "session.logon":
+            return self.logon(params)
+        if name == "session.logout":
+            self.logout()
+            return self.status()
+        if name == "session.subscriptions":
+            return [{"subscriptionId": s.subscription_id} for s in self.subs]
+        if name == "userDataStream.subscribe":
+            if self.logged_on is None:
+                raise SimError(-1002, "You are not authorized to execute this request.", 401)
+            account = self.signed({"timestamp": self.venue.now_ms()})
+            if self.logon_sub is not None:
+                raise SimError(-2035, "User Data Stream subscription already active.")
+            sub_id = self.subscribe(account)
+            self.logon_sub = self.subs[-1]
+            return {"subscriptionId": sub_id}
         if name == "userDataStream.subscribe.signature":
             account = self.signed(params)
             if any(s.account_id == account.account_id for s in self.subs):
@@ -174,38 +318,42 @@ class Session:
                 raise SimError(-2036, "User Data Stream subscription not active.")
             for sub in gone:
                 self.unsubscribe(sub)
+                if sub is self.logon_sub:
+                    self.logon_sub = None
             return {}
-        account = self.signed(params)
-        text = _strings(params)
-        if name == "order.place":
-            request = P.order_request(text)
-            self.symbol(params)
-            venue.count_order(account)
-            result = engine.place(account, request)
-            return placed_order(result, text.get("newOrderRespType"))
-        if name == "order.cancel":
-            symbol = self.symbol(params)
-            order = engine.cancel(
-                account, symbol, P.integer(text, "orderId"), text.get("origClientOrderId")
+        raise SimError(-1100, f"Unknown method '{name[:64]}'.")
+
+    async def dispatch(self, method: str, params: dict[str, Any]) -> tuple[Any, list[Any]]:
+        """Run one method; its result and the rate limits it counted against, or a
+        ``SimError``."""
+        venue = self.venue
+        name = method.removeprefix("v3/")
+        ip = self.request.remote or "?"
+        route = _METHODS.get(name)
+        if route is None:
+            if name not in METHODS:
+                raise SimError(-1100, f"Unknown method '{method[:64]}'.")
+            used = rest.charge(venue, ip, 2)
+            return self._session_method(name, params), _weight_limits(venue, used)
+        handler, cost = rest.RAW[route]
+        call = WsCall(self, params)
+        used = rest.charge(venue, ip, cost(call) if callable(cost) else cost)
+        if used > venue.weight_limit:
+            raise SimError(
+                -1003,
+                f"Too much request weight used; current limit is {venue.weight_limit} "
+                "request weight per 1 MINUTE. Please use WebSocket Streams for live updates "
+                "to avoid polling the API.",
+                429,
             )
-            return cancel_report(order, text.get("newClientOrderId"))
-        if name == "order.status":
-            symbol = self.symbol(params)
-            found = engine.find_order(
-                account, symbol, P.integer(text, "orderId"), text.get("origClientOrderId")
-            )
-            if found is None:
-                raise no_such_order()
-            return order_query(found)
-        if name == "openOrders.status":
-            symbol_or_none = self.symbol(params) if "symbol" in params else None
-            return [order_query(o) for o in engine.open_orders(account, symbol_or_none)]
-        if name == "openOrders.cancelAll":
-            symbol = self.symbol(params)
-            return [cancel_report(o, None) for o in engine.cancel_all(account, symbol)]
-        if name == "account.status":
-            return account_info(account, venue.now_ms())
-        raise SimError(-1100, f"Unknown method '{method[:64]}'.")
+        result = await handler(call)
+        if name == "orderList.cancel":
+            result = _as_ws_list_cancel(result)
+        limits = _weight_limits(venue, used)
+        if call.order_counted:
+            ten_s, day = venue.order_counts(call.account)
+            limits += rest.order_rate_limits(venue.orders_per_10s, ten_s, day)
+        return result, limits
 
     def subscribe(self, account: Account) -> int:
         sub = UserSubscription(self.venue.next_subscription_id(), account.account_id, self.push)
@@ -237,8 +385,10 @@ class Session:
         except (msgspec.DecodeError, RecursionError):
             self._refuse(-1100, "Malformed JSON.")
             return
+        params = dict(request.params)
+        wants_limits = params.pop("returnRateLimits", self.return_rate_limits) is not False
         try:
-            result = await self.dispatch(request.method, request.params)
+            result, limits = await self.dispatch(request.method, params)
         except SimError as exc:
             self.push({"id": request.id, "status": exc.status, "error": exc.body()})
             return
@@ -246,7 +396,12 @@ class Session:
             log.exception("simulated WebSocket API: %s failed", request.method[:64])
             self.push({"id": request.id, "status": 500, "error": _UNKNOWN_ERROR})
             return
-        self.push({"id": request.id, "status": 200, "result": result, "rateLimits": []})
+        if self.microseconds:
+            result = in_microseconds(result)
+        answer: dict[str, Any] = {"id": request.id, "status": 200, "result": result}
+        if wants_limits:
+            answer["rateLimits"] = limits
+        self.push(answer)
 
     def _refuse(self, code: int, msg: str) -> None:
         """Answer a frame that could not be read as a request (its id unknown: null)."""
@@ -256,7 +411,7 @@ class Session:
 async def handle(request: web.Request) -> web.WebSocketResponse:
     """Serve one WebSocket-API connection until it closes."""
     venue: SimVenue = request.app[VENUE_KEY]
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=256 * 1024)
+    ws = sockets.websocket(256 * 1024)
     await ws.prepare(request)
     session = Session(venue, ws, request)
     writer = session.writer_task = asyncio.ensure_future(session.writer())

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.venues.binance.execution import BinanceExecution
+from omnitrade_tui.venues.binance.execution import BinanceExecution, ReplaceFailed
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, Credentials
 from omnitrade_tui.venues.sim.venue import SimVenue
 
@@ -117,3 +117,63 @@ async def test_cancel_all_and_replace(venue: tuple[SimVenue, BinanceExecution]) 
     done = await ex.cancel_all("ETHUSDT")
     assert len(done) == 2 and all(o.status is OrderStatus.CANCELED for o in done)
     assert await ex.cancel_all("ETHUSDT") == []
+
+
+async def test_a_refused_replace_says_which_half_failed(
+    venue: tuple[SimVenue, BinanceExecution],
+) -> None:
+    """rest-api.md: -2021/-2022 carry ``data`` with both halves; the connector reads it."""
+    sim, ex = venue
+    first, _ = await ex.place(limit(sim, Side.BUY, "0.9"))
+    ask = sim.engine.books["ETHUSDT"].asks.best()
+    assert ask is not None
+    taking = OrderRequest(
+        symbol="ETHUSDT",
+        side=Side.BUY,
+        type=OrderType.LIMIT_MAKER,
+        price=ask,
+        quantity=D("0.1"),
+    )
+    with pytest.raises(ReplaceFailed) as exc:
+        await ex.replace(first.client_order_id, taking)
+    # Cancelled, not replaced: the new order's own refusal, and the cancelled order.
+    assert (exc.value.replace_code, exc.value.code, exc.value.status) == (-2021, -2010, 409)
+    assert exc.value.msg == "Order would immediately match and take."
+    assert exc.value.canceled is not None
+    assert exc.value.canceled.client_order_id == first.client_order_id
+    assert exc.value.canceled.status is OrderStatus.CANCELED and exc.value.placed is None
+    with pytest.raises(ReplaceFailed) as exc:
+        await ex.replace(first.client_order_id, limit(sim, Side.BUY, "0.8"))
+    # Nothing done: the cancel's refusal.
+    assert (exc.value.replace_code, exc.value.code) == (-2022, -2011)
+    assert exc.value.canceled is None and exc.value.placed is None
+
+
+async def test_cancelling_an_oco_leg_gives_that_leg(
+    venue: tuple[SimVenue, BinanceExecution],
+) -> None:
+    """The venue answers a leg's cancel with the whole list; the connector picks the leg."""
+    sim, ex = venue
+    bid = sim.engine.books["ETHUSDT"].bids.best()
+    ask = sim.engine.books["ETHUSDT"].asks.best()
+    assert bid is not None and ask is not None
+    above = OrderRequest(
+        symbol="ETHUSDT",
+        side=Side.SELL,
+        type=OrderType.LIMIT_MAKER,
+        price=(ask * D("1.05")).quantize(D("0.01")),
+        quantity=D("0.1"),
+    )
+    below = OrderRequest(
+        symbol="ETHUSDT",
+        side=Side.SELL,
+        type=OrderType.STOP_LOSS_LIMIT,
+        stop_price=(bid * D("0.95")).quantize(D("0.01")),
+        price=(bid * D("0.94")).quantize(D("0.01")),
+        quantity=D("0.1"),
+        time_in_force=TimeInForce.GTC,
+    )
+    legs, _ = await ex.place_oco(above, below)
+    canceled = await ex.cancel("ETHUSDT", below.client_order_id)
+    assert canceled.client_order_id == below.client_order_id
+    assert canceled.status is OrderStatus.CANCELED and canceled.order_id == legs[1].order_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from msgspec.structs import replace
 
 from omnitrade_tui.domain import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.venues.sim.errors import SimError
@@ -146,11 +147,19 @@ def test_cancel_all_and_cancel_replace() -> None:
         engine.cancel_all(a, "ETHUSDT")
     assert exc.value.code == -2011
     old = engine.place(a, limit(Side.BUY, "1990", "1")).order
-    canceled, placed = engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1995", "2"))
-    assert canceled.status is OrderStatus.CANCELED and placed.order.price == D(1995)
-    with pytest.raises(SimError) as exc2:
-        engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1995", "2"))
-    assert exc2.value.code == -2022
+    done = engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1995", "2"))
+    assert done.canceled is not None and done.canceled.status is OrderStatus.CANCELED
+    assert done.placed is not None and done.placed.order.price == D(1995)
+    # STOP_ON_FAILURE: the cancel fails, the new order is not attempted.
+    again = engine.cancel_replace(a, old.order_id, None, limit(Side.BUY, "1996", "2"))
+    assert again.cancel_error is not None and again.cancel_error.code == -2011
+    assert again.placed is None and again.place_error is None
+    # ALLOW_FAILURE: placed all the same.
+    allowed = engine.cancel_replace(
+        a, old.order_id, None, limit(Side.BUY, "1996", "2"), allow_failure=True
+    )
+    assert allowed.cancel_error is not None and allowed.placed is not None
+    assert allowed.placed.order.status is OrderStatus.NEW
 
 
 def test_self_trade_prevention_expires_the_taker_by_default() -> None:
@@ -198,8 +207,9 @@ def test_oco_one_leg_trading_ends_the_other() -> None:
         symbol="ETHUSDT", side=Side.SELL, type=OrderType.LIMIT_MAKER, price=D(2100), quantity=D(1)
     )
     below = stop(Side.SELL, OrderType.STOP_LOSS_LIMIT, "1900", "1890")
-    list_id, (leg_a, leg_b) = engine.place_oco(b, above, below)
-    assert leg_a.order_list_id == leg_b.order_list_id == list_id
+    order_list = engine.place_oco(b, above, below)
+    leg_a, leg_b = order_list.orders
+    assert leg_a.order_list_id == leg_b.order_list_id == order_list.list_id
     assert b.balance("ETH")[1] == D(1)  # locked once for the list
     engine.place(a, limit(Side.BUY, "2100", "1"))  # takes the limit leg
     assert leg_a.status is OrderStatus.FILLED
@@ -231,3 +241,51 @@ def test_a_triggered_stop_limit_queues_behind_orders_placed_before_its_trigger()
     assert stop_limit.triggered
     queue = list(engine.books["ETHUSDT"].bids.queues[D("1999")])
     assert [o.order_id for o in queue] == [later.order_id, stop_limit.order_id]
+
+
+def iceberg(side: Side, price: str, qty: str, part: str) -> OrderRequest:
+    return OrderRequest(
+        symbol="ETHUSDT",
+        side=side,
+        type=OrderType.LIMIT,
+        price=D(price),
+        quantity=D(qty),
+        iceberg_qty=D(part),
+        time_in_force=TimeInForce.GTC,
+    )
+
+
+def test_an_iceberg_shows_its_visible_part_and_refills_behind_the_level() -> None:
+    """rest-api.md: an iceberg shows ``icebergQty`` in the book; each part used up is
+    replaced by the next, which queues behind the orders already at that price."""
+    engine, (a, b, c), events = make_engine(accounts=3)
+    ice = engine.place(a, iceberg(Side.SELL, "2000", "5", "1")).order
+    asks = engine.books["ETHUSDT"].asks
+    assert asks.depth(5) == [(D(2000), D(1))] and ice.visible == D(1)
+    plain = engine.place(b, limit(Side.SELL, "2000", "2")).order
+    assert asks.depth(5) == [(D(2000), D(3))]
+    engine.place(c, limit(Side.BUY, "2000", "1.5", "IOC"))
+    # The iceberg's part (1) traded first, then the plain order (0.5); the iceberg shows
+    # its next part behind the plain order.
+    assert (ice.executed_qty, plain.executed_qty) == (D(1), D("0.5"))
+    assert list(asks.queues[D(2000)]) == [plain, ice]
+    assert asks.depth(5) == [(D(2000), D("2.5"))]
+    shown = [e.qty for e in events if isinstance(e, LevelChanged) and e.side is Side.SELL]
+    assert max(shown) <= D(3)  # the hidden 4 never showed
+    engine.place(c, market(Side.BUY, "5.5"))  # takes everything: 1.5 plain, then 4 parts
+    assert ice.status is OrderStatus.FILLED and ice.executed_qty == D(5)
+    assert asks.depth(5) == []
+
+
+def test_iceberg_refusals_of_the_documents() -> None:
+    engine, (a, _), _ = make_engine()
+    for request, msg in (
+        (iceberg(Side.SELL, "2000", "1", "1"), "IcebergQty exceeds QTY."),
+        (
+            replace(iceberg(Side.SELL, "2000", "2", "1"), time_in_force=TimeInForce.IOC),
+            "Unsupported order combination",
+        ),
+    ):
+        with pytest.raises(SimError) as exc:
+            engine.place(a, request)
+        assert (exc.value.code, exc.value.msg) == (-2010, msg)

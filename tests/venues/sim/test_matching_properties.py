@@ -112,9 +112,12 @@ def check_invariants(engine: MatchingEngine, initial: dict[str, D]) -> None:
             assert working == sorted(working), "time priority broken within a level"
             direct = [o.order_id for o in queue if not o.triggered]
             assert direct == sorted(direct), "time priority broken within a level"
-            assert side.totals[price] == sum(o.remaining for o in queue)
+            # The book shows what each order shows: all of it, or an iceberg's part.
+            assert side.totals[price] == sum(o.visible for o in queue)
             for o in queue:
                 assert o.is_open and 0 < o.remaining <= o.orig_qty
+                assert 0 < o.visible <= o.remaining
+                assert o.iceberg_qty is not None or o.visible == o.remaining
                 assert o.price is not None and o.price % D("0.01") == 0
                 assert o.orig_qty % D("0.0001") == 0
     for o in engine.orders.values():

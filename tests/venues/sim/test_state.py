@@ -38,6 +38,19 @@ async def test_accounts_and_open_orders_survive_a_restart(tmp_path: Path) -> Non
             client_order_id="keep-me",
         ),
     )
+    first.engine.place(
+        account,
+        OrderRequest(
+            symbol="ETHUSDT",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            price=price,
+            quantity=Decimal(1),
+            iceberg_qty=Decimal("0.4"),
+            time_in_force=TimeInForce.GTC,
+            client_order_id="keep-me-hidden",
+        ),
+    )
     await first.close()
     assert path.stat().st_mode & 0o777 == 0o600
 
@@ -45,9 +58,11 @@ async def test_accounts_and_open_orders_survive_a_restart(tmp_path: Path) -> Non
     assert second.demo_key == first.demo_key
     key = second.keys.lookup("K" * 64)
     restored = second.engine.accounts[key.account_id]
-    (order,) = second.engine.open_orders(restored)
+    order, iceberg = second.engine.open_orders(restored)
     assert order.client_order_id == "keep-me" and order.price == price
-    assert restored.balance("USDT") == (Decimal(5000) - price, price)
+    # The iceberg is still one: only its part shows at its price.
+    assert iceberg.iceberg_qty == Decimal("0.4") and iceberg.visible == Decimal("0.4")
+    assert restored.balance("USDT") == (Decimal(5000) - 2 * price, 2 * price)
     await second.close()
 
 

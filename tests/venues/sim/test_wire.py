@@ -378,7 +378,9 @@ async def test_oco_and_cancel_replace_over_rest(sim: SimVenue, http: aiohttp.Cli
     status, body, _ = await signed(
         http, sim, "DELETE", "order", {"symbol": "ETHUSDT", "orderId": min(leg_ids)}
     )
-    assert status == 200 and body["status"] == "CANCELED"
+    # Answered as the list (Binance: cancelling a leg cancels the entire order list).
+    assert status == 200 and body["listStatusType"] == "ALL_DONE"
+    assert [r["status"] for r in body["orderReports"]] == ["CANCELED", "CANCELED"]
     status, body, _ = await signed(http, sim, "GET", "openOrders", {"symbol": "ETHUSDT"})
     assert body == []
 
@@ -436,6 +438,12 @@ async def test_oco_and_cancel_replace_over_rest(sim: SimVenue, http: aiohttp.Cli
         },
     )
     assert (status, body["code"]) == (400, -2022)
+    assert body["data"] == {
+        "cancelResult": "FAILURE",
+        "newOrderResult": "NOT_ATTEMPTED",
+        "cancelResponse": {"code": -2011, "msg": "Unknown order sent."},
+        "newOrderResponse": None,
+    }
 
 
 async def test_fault_delay_holds_frames_back_in_order(http: aiohttp.ClientSession) -> None:

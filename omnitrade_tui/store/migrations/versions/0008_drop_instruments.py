@@ -3,10 +3,10 @@
 The instruments come from the venue's exchange info at every start (``runtime.Runtime``);
 a stored copy would be a second truth that goes stale with every filter change.
 
-(Numbered 0008 while other branches add 0006 and 0007; the chain is re-linked on merge.)
+(After 0007; 0006 is left to a branch not merged yet, which re-links the chain.)
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
