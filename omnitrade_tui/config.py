@@ -3,8 +3,7 @@
 The config file is TOML in the platform's config directory (``config.toml``). It is read
 with ``tomllib`` and checked against typed ``msgspec`` structs, so a mistake is reported with
 its path in the file (``$.profiles.box.risk.max_open_orders``) instead of surfacing later.
-Writing uses ``dump_toml``, a small emitter for the flat tables we write ourselves (the key
-index, a starter config): not worth a dependency.
+Writing goes through ``tomli_w`` (``dump_toml``: the key index, a starter config).
 
 Secrets never live here: a profile names a key (``key = "main"``) and the key store holds it.
 
@@ -15,7 +14,6 @@ it sets; any other name defines a custom profile, which must give its own URLs.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
@@ -28,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import platformdirs
+import tomli_w
 
 from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.redaction import register_secret
@@ -698,25 +697,18 @@ def confirm_live(settings: Settings, ask: Callable[[str], str] | None) -> None:
 
 # -- writing -------------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, Decimal):
-        return json.dumps(format(value, "f"))  # exact: a TOML float would round
-    if isinstance(value, str):
-        # JSON string escapes are a subset of TOML basic-string escapes.
-        return json.dumps(value)
+def _plain(value: Any) -> Any:
+    """``value`` as tomli-w writes it: a Decimal as its exact string (a TOML float would
+    round), a tuple as a list, ``None`` left out of tables (TOML has no null)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bool | int | float | str):
+        return value
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
@@ -725,24 +717,7 @@ def dump_toml(data: Mapping[str, Any]) -> str:
 
     ``None`` values are left out (TOML has no null).
     """
-    lines: list[str] = []
-
-    def table(prefix: list[str], mapping: Mapping[str, Any]) -> None:
-        scalars = [
-            (k, v) for k, v in mapping.items() if v is not None and not isinstance(v, Mapping)
-        ]
-        tables = [(k, v) for k, v in mapping.items() if isinstance(v, Mapping)]
-        if prefix and (scalars or not tables):
-            if lines:
-                lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in prefix) + "]")
-        for k, v in scalars:
-            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-        for k, v in tables:
-            table([*prefix, k], v)
-
-    table([], data)
-    return "\n".join(lines) + "\n"
+    return tomli_w.dumps(_plain(data))
 
 
 def write_private_file(path: Path, text: str) -> None:

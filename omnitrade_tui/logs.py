@@ -325,4 +325,10 @@ def install_crash_handlers(loop: asyncio.AbstractEventLoop | None = None) -> Non
     sys.excepthook = _excepthook
     threading.excepthook = _thread_hook
     if loop is not None:
-        loop.set_exception_handler(_asyncio_handler)
+        set_loop_crash_handler(loop)
+
+
+def set_loop_crash_handler(loop: asyncio.AbstractEventLoop) -> None:
+    """Send the event loop's unhandled errors (a task's exception nobody awaited) to the log
+    (``Runtime.start`` sets it on the loop the engine runs on)."""
+    loop.set_exception_handler(_asyncio_handler)

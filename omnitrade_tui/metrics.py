@@ -30,8 +30,8 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -39,7 +39,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from omnitrade_tui.bus import Bus, Subscription, each, topics
+from omnitrade_tui.bus import Bus, Subscription, Topic, each, topics
 from omnitrade_tui.domain.commands import PlaceOrder
 from omnitrade_tui.domain.events import (
     BookHealth,
@@ -56,10 +56,16 @@ from omnitrade_tui.domain.events import (
     QueueStat,
     RateLimitStat,
     RateLimitUsage,
+    RecorderStatus,
     StreamRate,
 )
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.health import HealthMonitor
+
+T = TypeVar("T")
+
+#: Orders as they are requested (their journal topic), to time each one's round trip.
+PLACE_ORDER: Topic[PlaceOrder] = Topic(topics.command(PlaceOrder.name), PlaceOrder)
 
 LATENCY_BUCKETS = (
     0.0005,
@@ -215,24 +221,24 @@ class MetricsExporter:
 
     def start(self) -> None:
         """Subscribe to the events the metrics come from."""
-        subscriptions: Iterable[tuple[str, Any]] = (
-            ("md.book.*", self._on_market),
-            ("md.trade.*", self._on_market),
-            ("md.health.*", self._on_health),
-            (topics.LATENCY, self._on_latency),
-            (topics.CONNECTION, self._on_connection),
-            (topics.RATE_LIMIT, self._on_rate_limit),
-            (topics.RECORDER, self._on_recorder),
-            (topics.KILL_SWITCH, self._on_kill_switch),
-            (topics.REJECT, self._on_reject),
-            (topics.ORDER, self._on_order),
-            (topics.command(PlaceOrder.name), self._on_place),
-        )
+        follow = self._follow
         self._subs = [
-            self.bus.subscribe(pattern, each(callback), name=f"metrics:{pattern}")
-            for pattern, callback in subscriptions
+            follow(topics.book.all, self._on_market),
+            follow(topics.trade.all, self._on_market),
+            follow(topics.book_health.all, self._on_health),
+            follow(topics.LATENCY, self._on_latency),
+            follow(topics.CONNECTION, self._on_connection),
+            follow(topics.RATE_LIMIT, self._on_rate_limit),
+            follow(topics.RECORDER, self._on_recorder),
+            follow(topics.KILL_SWITCH, self._on_kill_switch),
+            follow(topics.REJECT, self._on_reject),
+            follow(topics.ORDER, self._on_order),
+            follow(PLACE_ORDER, self._on_place),
         ]
         self.health.start()
+
+    def _follow(self, topic: Topic[T], callback: Callable[[str, T], None]) -> Subscription:
+        return self.bus.subscribe(topic, each(callback), name=f"metrics:{topic}")
 
     def stop(self) -> None:
         """Leave the bus."""
@@ -247,18 +253,13 @@ class MetricsExporter:
             recent = self._recent[kind] = deque(maxlen=_RECENT_SAMPLES)
         recent.append(seconds)
 
-    def _on_market(self, topic: str, event: Any) -> None:
+    def _on_market(self, topic: str, event: BookTop | Trade) -> None:
         # Runs for every book top and trade: count down, and do real work once per sample.
         self._countdown -= 1
         if self._countdown:
             return
         self._countdown = self._sample_every
-        if isinstance(event, BookTop):
-            event_ms = event.event_ms
-        elif isinstance(event, Trade):
-            event_ms = event.time_ms
-        else:
-            return
+        event_ms = event.event_ms if isinstance(event, BookTop) else event.time_ms
         if event_ms > 0:
             child = self._market_latency.get(topic)
             if child is None:
@@ -269,54 +270,45 @@ class MetricsExporter:
             child.observe(delay)
             self._remember("exchange_to_receipt", delay)
 
-    def _on_health(self, topic: str, event: Any) -> None:
-        if isinstance(event, BookHealth):
-            self.resyncs.labels(event.symbol).set(event.resyncs)
-            self._health[event.symbol] = (event.resyncs, event.gaps)
-            self.gaps.labels(event.symbol).set(event.gaps)
-            self.book_live.labels(event.symbol).set(1 if event.state is BookState.LIVE else 0)
+    def _on_health(self, topic: str, event: BookHealth) -> None:
+        self.resyncs.labels(event.symbol).set(event.resyncs)
+        self._health[event.symbol] = (event.resyncs, event.gaps)
+        self.gaps.labels(event.symbol).set(event.gaps)
+        self.book_live.labels(event.symbol).set(1 if event.state is BookState.LIVE else 0)
 
-    def _on_latency(self, topic: str, event: Any) -> None:
-        if isinstance(event, LatencySample):
-            seconds = max(0.0, event.seconds)
-            self.latency.labels(event.kind, event.source).observe(seconds)
-            self._remember(event.kind, seconds)
+    def _on_latency(self, topic: str, event: LatencySample) -> None:
+        seconds = max(0.0, event.seconds)
+        self.latency.labels(event.kind, event.source).observe(seconds)
+        self._remember(event.kind, seconds)
 
-    def _on_connection(self, topic: str, event: Any) -> None:
-        if isinstance(event, ConnectionChanged):
-            if event.state is LinkState.RECONNECTING:
-                self.reconnects.labels(event.venue, event.link).inc()
-                self._reconnect_count += 1
-            self.link_up.labels(event.venue, event.link).set(
-                1 if event.state is LinkState.CONNECTED else 0
-            )
+    def _on_connection(self, topic: str, event: ConnectionChanged) -> None:
+        if event.state is LinkState.RECONNECTING:
+            self.reconnects.labels(event.venue, event.link).inc()
+            self._reconnect_count += 1
+        self.link_up.labels(event.venue, event.link).set(
+            1 if event.state is LinkState.CONNECTED else 0
+        )
 
-    def _on_rate_limit(self, topic: str, event: Any) -> None:
-        if isinstance(event, RateLimitUsage):
-            labels = (event.venue, event.kind, event.interval)
-            self.rate_used.labels(*labels).set(event.used)
-            self._rate_limits[labels] = event
-            if event.limit > 0:
-                self.rate_ratio.labels(*labels).set(event.used / event.limit)
+    def _on_rate_limit(self, topic: str, event: RateLimitUsage) -> None:
+        labels = (event.venue, event.kind, event.interval)
+        self.rate_used.labels(*labels).set(event.used)
+        self._rate_limits[labels] = event
+        if event.limit > 0:
+            self.rate_ratio.labels(*labels).set(event.used / event.limit)
 
-    def _on_recorder(self, topic: str, event: Any) -> None:
-        lag = getattr(event, "lag_s", None)
-        if lag is None and getattr(event, "lag_ms", None) is not None:
-            lag = event.lag_ms / 1000
-        if isinstance(lag, int | float):
-            self.recorder_lag.set(lag)
-            self._recorder_lag = float(lag)
+    def _on_recorder(self, topic: str, event: RecorderStatus) -> None:
+        lag = event.lag_ms / 1000
+        self.recorder_lag.set(lag)
+        self._recorder_lag = lag
 
-    def _on_kill_switch(self, topic: str, event: Any) -> None:
-        if isinstance(event, KillSwitchChanged):
-            self.kill_switch.set(1 if event.engaged else 0)
-            self._kill_engaged = event.engaged
+    def _on_kill_switch(self, topic: str, event: KillSwitchChanged) -> None:
+        self.kill_switch.set(1 if event.engaged else 0)
+        self._kill_engaged = event.engaged
 
-    def _on_place(self, topic: str, event: Any) -> None:
-        if isinstance(event, PlaceOrder):
-            self._sent[event.request.client_order_id] = time.monotonic()
-            while len(self._sent) > _MAX_ORDERS_IN_FLIGHT:
-                self._sent.popitem(last=False)
+    def _on_place(self, topic: str, event: PlaceOrder) -> None:
+        self._sent[event.request.client_order_id] = time.monotonic()
+        while len(self._sent) > _MAX_ORDERS_IN_FLIGHT:
+            self._sent.popitem(last=False)
 
     def _round_trip(self, client_order_id: str) -> None:
         sent = self._sent.pop(client_order_id, None)
@@ -325,14 +317,12 @@ class MetricsExporter:
             self.latency.labels("order_round_trip", "order").observe(took)
             self._remember("order_round_trip", took)
 
-    def _on_order(self, topic: str, event: Any) -> None:
-        if isinstance(event, OrderUpdated):
-            self._round_trip(event.report.order.client_order_id)
+    def _on_order(self, topic: str, event: OrderUpdated) -> None:
+        self._round_trip(event.report.order.client_order_id)
 
-    def _on_reject(self, topic: str, event: Any) -> None:
-        if isinstance(event, OrderRejected):
-            self.rejects.labels(event.source).inc()
-            self._round_trip(event.client_order_id)
+    def _on_reject(self, topic: str, event: OrderRejected) -> None:
+        self.rejects.labels(event.source).inc()
+        self._round_trip(event.client_order_id)
 
     # -- the diagnostics event -------------------------------------------------------------
 

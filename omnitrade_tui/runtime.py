@@ -44,6 +44,7 @@ from omnitrade_tui.engine.journal import JournalService
 from omnitrade_tui.engine.order_manager import OrderManager
 from omnitrade_tui.engine.risk import RiskGate
 from omnitrade_tui.engine.valuation import PortfolioValuer
+from omnitrade_tui.logs import RingHandler, set_loop_crash_handler
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
 from omnitrade_tui.secrets import (
     KeyNotFoundError,
@@ -53,13 +54,14 @@ from omnitrade_tui.secrets import (
 )
 from omnitrade_tui.store.alert_store import SqlAlertStore
 from omnitrade_tui.store.backfill import TradeGapFiller
-from omnitrade_tui.store.database import open_database
+from omnitrade_tui.store.database import Database, open_database
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.history import HistoryService
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_feed import RedisFeed, open_market_feed
 from omnitrade_tui.store.replica import history_reader
 from omnitrade_tui.store.repository import SqlHistoryStore
+from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.venues.binance.exchange_info import instrument_of
 from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.key_check import credentials_of, verify_run_key
@@ -132,6 +134,10 @@ class Runtime:
     feed: RedisFeed | None = None
     fee_rate: Decimal = DEFAULT_FEE_RATE
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    #: The run's store (the history, the alerts, the gateway's users), when it opened one.
+    database: Database | None = None
+    #: The symbols the venue lists as trading (from the exchange info read at start).
+    listed: frozenset[str] = frozenset()
 
     @property
     def profile_label(self) -> str:
@@ -153,6 +159,7 @@ class Runtime:
         symbols: Sequence[str] | None = None,
         spill_dir: Path | None = None,
         key_optional: bool = False,
+        open_store: bool = False,
     ) -> AsyncIterator[Runtime]:
         """Run the engine for ``settings.profile`` for the duration of an ``async with``.
 
@@ -162,7 +169,8 @@ class Runtime:
         events instead of starting blank. ``symbols`` replaces the watchlist (``record``'s
         ``--symbols``); ``spill_dir`` the recorder's journal folder. ``key_optional``: a
         venue profile with no key runs on market data alone (no user data; an order would
-        be refused for want of a key) instead of failing.
+        be refused for want of a key) instead of failing. ``open_store`` opens the
+        database even without ``record`` (the gateway keeps its users there).
 
         Raises:
             VenueUnreachableError: the venue does not answer (exit code 7 at the CLI).
@@ -171,6 +179,8 @@ class Runtime:
         """
         profile = settings.profile
         watchlist = tuple(symbols) if symbols is not None else settings.ui.watchlist
+        # A task's exception nobody awaited goes to the (redacting) log like any other.
+        set_loop_crash_handler(asyncio.get_running_loop())
         bus = Bus()
         async with contextlib.AsyncExitStack() as stack:
             sim: SimVenue | None = None
@@ -202,7 +212,7 @@ class Runtime:
                     credentials = credentials_of(key)
             rest = BinanceRest(endpoints.rest, credentials, bus=bus)
             stack.push_async_callback(rest.aclose)
-            instruments = await _instruments(rest, endpoints, watchlist)
+            instruments, listed = await _instruments(rest, endpoints, watchlist)
             missing = [s for s in watchlist if s not in instruments]
             if missing:
                 log.warning("watchlist symbols the venue does not list: %s", ", ".join(missing))
@@ -215,11 +225,14 @@ class Runtime:
 
             recorder: Recorder | None = None
             alert_store: SqlAlertStore | None = None
-            if record:
+            db: Database | None = None
+            if record or open_store:
                 db = await open_database(settings.db_url)
+                stack.push_async_callback(db.dispose)
+            if record:
+                assert db is not None
                 history_store = SqlHistoryStore(db)
                 alert_store = SqlAlertStore(db)
-                stack.push_async_callback(history_store.close)
                 recorder = Recorder(
                     bus,
                     history_store,
@@ -330,6 +343,8 @@ class Runtime:
                 metrics=metrics,
                 sim=sim,
                 feed=feed,
+                database=db,
+                listed=listed | frozenset(symbols),
             )
             stack.push_async_callback(runtime._stop_tasks)
             if connect:
@@ -346,6 +361,28 @@ class Runtime:
         self.tasks = [asyncio.create_task(market, name="market-stream")]
         if self.user is not None:
             self.tasks.append(asyncio.create_task(self.user.run(), name="user-data"))
+
+    def session(
+        self, *, user_theme_dir: Path | None = None, log_ring: RingHandler | None = None
+    ) -> TerminalSession:
+        """What the terminal app is handed to run on this engine: its bus and the run's
+        facts; the streams open once the screen follows the bus (``on_ready``)."""
+        return TerminalSession(
+            bus=self.bus,
+            instruments=self.instruments,
+            watchlist=self.watchlist,
+            profile_label=self.profile_label,
+            live=self.settings.profile.live,
+            ui=self.settings.ui,
+            user_theme_dir=user_theme_dir,
+            fee_rate=self.fee_rate,
+            # A fresh sim has no fills to show; a venue's account may.
+            load_history=self.sim is None,
+            log_ring=log_ring,
+            on_ready=self.connect,
+            # Where the screen writes what it exports (the order history's CSV).
+            export_dir=self.settings.dirs.data,
+        )
 
     async def _stop_tasks(self) -> None:
         for task in self.tasks:
@@ -369,7 +406,8 @@ def delivery_targets(settings: Settings) -> dict[str, DeliveryTarget]:
 
 async def _instruments(
     rest: BinanceRest, endpoints: Endpoints, watchlist: tuple[str, ...]
-) -> dict[str, Instrument]:
+) -> tuple[dict[str, Instrument], frozenset[str]]:
+    """The watchlist's instruments, and every symbol the venue lists as trading."""
     try:
         await rest.sync_time()
         info = await rest.exchange_info()
@@ -377,7 +415,12 @@ async def _instruments(
         raise VenueUnreachableError(f"cannot reach the venue at {endpoints.rest}: {exc}") from None
     wanted = set(watchlist)
     out: dict[str, Instrument] = {}
+    listed: set[str] = set()
     for entry in info.get("symbols", []):
-        if entry.get("symbol") in wanted:
+        if not isinstance(entry, dict) or not isinstance(entry.get("symbol"), str):
+            continue
+        if entry.get("status", "TRADING") == "TRADING":
+            listed.add(entry["symbol"])
+        if entry["symbol"] in wanted:
             out[entry["symbol"]] = instrument_of(entry)
-    return out
+    return out, frozenset(listed)

@@ -25,6 +25,10 @@ from omnitrade_tui.config import AppDirs, masked_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Every bus in the tests (and in the processes they start) checks the bus contract: an
+# event published on a topic whose contract does not name its type fails the test.
+os.environ.setdefault("OMNITRADE_BUS_CHECK", "1")
+
 #: Seconds to wait for a service to answer before counting it absent.
 PROBE_TIMEOUT_S = 2.0
 

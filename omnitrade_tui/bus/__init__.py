@@ -4,8 +4,9 @@
 (``each``, ``queue``, ``latest``); commands go through ``Bus.request`` with a timeout.
 """
 
-from omnitrade_tui.bus import topics
-from omnitrade_tui.bus.bus import Bus, CommandTimeout, NoHandler, SubscriberFailed
+from omnitrade_tui.bus import contract, topics
+from omnitrade_tui.bus.bus import Bus, CommandTimeout, NoHandler
+from omnitrade_tui.bus.contract import ContractViolation, Topic, TopicFamily
 from omnitrade_tui.bus.metrics import BusMetrics, SubscriberMetrics, TopicMetrics
 from omnitrade_tui.bus.policy import OnFull, each, latest, queue
 from omnitrade_tui.bus.subscription import (
@@ -16,11 +17,13 @@ from omnitrade_tui.bus.subscription import (
     Subscription,
     SubscriptionClosed,
 )
+from omnitrade_tui.domain.events import SubscriberFailed
 
 __all__ = [
     "Bus",
     "BusMetrics",
     "CommandTimeout",
+    "ContractViolation",
     "Delivery",
     "LatestSubscription",
     "NoHandler",
@@ -31,7 +34,10 @@ __all__ = [
     "SubscriberMetrics",
     "Subscription",
     "SubscriptionClosed",
+    "Topic",
+    "TopicFamily",
     "TopicMetrics",
+    "contract",
     "each",
     "latest",
     "queue",

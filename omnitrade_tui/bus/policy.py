@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-EventCallback = Callable[[str, Any], None]
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+#: A synchronous subscriber: called with the concrete topic and the event (a ``T``).
+EventCallback = Callable[[str, T], None]
 KeyFunction = Callable[[str, Any], Hashable]
 
 
@@ -29,10 +32,11 @@ class OnFull(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Each:
-    """Synchronous delivery to a callback ``(topic, event)``."""
+class Each(Generic[T_contra]):
+    """Synchronous delivery to a callback ``(topic, event)`` that takes events of type ``T``
+    (a callback that takes more, ``BookTop | Trade``, may follow either topic)."""
 
-    callback: EventCallback
+    callback: EventCallback[T_contra]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +58,10 @@ class Latest:
     key: KeyFunction | None = None
 
 
-Policy = Each | Queue | Latest
+Policy = Each[Any] | Queue | Latest
 
 
-def each(callback: EventCallback) -> Each:
+def each(callback: EventCallback[T]) -> Each[T]:
     """Deliver synchronously to ``callback(topic, event)``."""
     return Each(callback)
 

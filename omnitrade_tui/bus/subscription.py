@@ -6,17 +6,19 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from omnitrade_tui.bus.metrics import SubscriberMetrics
 from omnitrade_tui.bus.policy import EventCallback, KeyFunction, OnFull
 
+T = TypeVar("T")
 
-class Delivery(NamedTuple):
+
+class Delivery(NamedTuple, Generic[T]):
     """One event as a queue or conflating subscriber receives it."""
 
     topic: str
-    event: Any
+    event: T
     published_ns: int
 
 
@@ -35,7 +37,7 @@ class Subscription:
 
     def __init__(self, name: str, pattern: str, unsubscribe: Callable[[Subscription], None]):
         self.name = name
-        self.pattern = pattern
+        self.pattern = str(pattern)  # a plain name, whatever Topic it was given as
         self._unsubscribe = unsubscribe
         self.closed = False
         self.delivered = 0
@@ -90,7 +92,7 @@ class CallbackSubscription(Subscription):
         name: str,
         pattern: str,
         unsubscribe: Callable[[Subscription], None],
-        callback: EventCallback,
+        callback: EventCallback[Any],
     ) -> None:
         super().__init__(name, pattern, unsubscribe)
         self.callback = callback
@@ -125,8 +127,9 @@ class _Waiting:
             self.waiter = None
 
 
-class QueueSubscription(Subscription):
-    """``queue``: a bounded FIFO the subscriber drains with ``get``/``get_batch``."""
+class QueueSubscription(Subscription, Generic[T]):
+    """``queue``: a bounded FIFO the subscriber drains with ``get``/``get_batch``; its
+    deliveries carry the events (``T``) of the topic it follows."""
 
     kind = "queue"
 
@@ -143,7 +146,7 @@ class QueueSubscription(Subscription):
         self.bound = bound
         self.on_full = on_full
         self.overflowed = 0  # BLOCK: events accepted past the bound by a sync publish
-        self._items: deque[Delivery] = deque()
+        self._items: deque[Delivery[T]] = deque()
         self._consumer = _Waiting()
         self._space: list[asyncio.Future[None]] = []
         self._on_overflow = on_overflow
@@ -158,7 +161,7 @@ class QueueSubscription(Subscription):
         """Whether the queue holds ``bound`` events or more."""
         return len(self._items) >= self.bound
 
-    def deliver(self, topic: str, event: Any) -> None:
+    def deliver(self, topic: str, event: T) -> None:
         items = self._items
         if len(items) >= self.bound:
             policy = self.on_full
@@ -197,7 +200,7 @@ class QueueSubscription(Subscription):
             self._space.append(fut)
             await fut
 
-    def _take(self) -> Delivery:
+    def _take(self) -> Delivery[T]:
         item = self._items.popleft()
         lag = (time.perf_counter_ns() - item.published_ns) / 1e9
         if lag > self.worst_lag_s:
@@ -212,14 +215,14 @@ class QueueSubscription(Subscription):
         if self.closed:
             raise SubscriptionClosed(self.name)
 
-    def get_nowait(self) -> Delivery | None:
+    def get_nowait(self) -> Delivery[T] | None:
         """The oldest event, or ``None`` when the queue is empty."""
         if self._items:
             return self._take()
         self._check_open()
         return None
 
-    async def get(self) -> Delivery:
+    async def get(self) -> Delivery[T]:
         """Wait for and return the oldest event.
 
         Raises:
@@ -231,7 +234,7 @@ class QueueSubscription(Subscription):
             await self._consumer.wait()
         return self._take()
 
-    async def get_batch(self, max_items: int, timeout: float) -> list[Delivery]:
+    async def get_batch(self, max_items: int, timeout: float) -> list[Delivery[T]]:
         """Wait up to ``timeout`` seconds for events and return up to ``max_items``.
 
         Returns as soon as ``max_items`` are waiting, or when the timeout passes with fewer
@@ -261,7 +264,7 @@ class QueueSubscription(Subscription):
             batch.append(self._take())
         return batch
 
-    async def __aiter__(self) -> AsyncIterator[Delivery]:
+    async def __aiter__(self) -> AsyncIterator[Delivery[T]]:
         try:
             while True:
                 yield await self.get()
@@ -269,8 +272,8 @@ class QueueSubscription(Subscription):
             return
 
 
-class LatestSubscription(Subscription):
-    """``latest``: only the newest event per key waits; older ones are conflated away."""
+class LatestSubscription(Subscription, Generic[T]):
+    """``latest``: only the newest event (``T``) per key waits; older ones are conflated away."""
 
     kind = "latest"
 
@@ -283,14 +286,14 @@ class LatestSubscription(Subscription):
     ) -> None:
         super().__init__(name, pattern, unsubscribe)
         self._key = key
-        self._pending: dict[Hashable, Delivery] = {}
+        self._pending: dict[Hashable, Delivery[T]] = {}
         self._consumer = _Waiting()
 
     @property
     def depth(self) -> int:
         return len(self._pending)
 
-    def deliver(self, topic: str, event: Any) -> None:
+    def deliver(self, topic: str, event: T) -> None:
         key = topic if self._key is None else self._key(topic, event)
         if key in self._pending:
             self.dropped += 1  # conflated: replaced before it was read
@@ -301,7 +304,7 @@ class LatestSubscription(Subscription):
     def _wake(self) -> None:
         self._consumer.wake()
 
-    def drain(self) -> list[Delivery]:
+    def drain(self) -> list[Delivery[T]]:
         """Take every pending event (the newest per key), oldest key first."""
         pending = self._pending
         if not pending:
@@ -314,7 +317,7 @@ class LatestSubscription(Subscription):
             self.worst_lag_s = lag
         return out
 
-    async def wait(self) -> list[Delivery]:
+    async def wait(self) -> list[Delivery[T]]:
         """Wait until something is pending, then drain it."""
         while not self._pending:
             if self.closed:

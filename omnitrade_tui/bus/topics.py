@@ -2,76 +2,77 @@
 
 Subscriptions may use ``*`` for exactly one segment (``md.book.*``) and a trailing ``>`` for
 one or more segments (``md.>``), as NATS subjects do.
+
+The topics themselves, and the event type each carries, are declared once in
+``bus/contract.py``; the names here are the same objects, kept so that ``topics.ORDER`` and
+``topics.book(symbol)`` read as they always have (and are typed ``Topic[...]``).
 """
 
 from __future__ import annotations
 
-BUS_ERROR = "sys.bus.error"
+from omnitrade_tui.bus.contract import (
+    ALERT,
+    BALANCE,
+    BUS_ERROR,
+    CIRCUIT,
+    CONNECTION,
+    DIAGNOSTICS,
+    HELD,
+    KILL_SWITCH,
+    LATENCY,
+    ORDER,
+    ORDER_LIST,
+    PORTFOLIO,
+    RATE_LIMIT,
+    RECONCILE,
+    RECORDER,
+    REJECT,
+    RISK_LIMITS,
+)
+from omnitrade_tui.bus.contract import BACKFILL as backfill
+from omnitrade_tui.bus.contract import BOOK as book
+from omnitrade_tui.bus.contract import BOOK_HEALTH as book_health
+from omnitrade_tui.bus.contract import CANDLE as candle
+from omnitrade_tui.bus.contract import COMMAND as command
+from omnitrade_tui.bus.contract import FRESHNESS as freshness
+from omnitrade_tui.bus.contract import TICKER as ticker
+from omnitrade_tui.bus.contract import TRADE as trade
+from omnitrade_tui.bus.contract import TRADE_GAP as trade_gap
+
+#: Bus counters (no publisher in the engine today; the gateway conflates it for terminals).
 BUS_METRICS = "sys.bus.metrics"
-CONNECTION = "sys.connection"
-RECORDER = "sys.recorder"
-CIRCUIT = "sys.circuit"
-ORDER = "exec.order"
-REJECT = "exec.reject"
-BALANCE = "acct.balance"
-PORTFOLIO = "acct.portfolio"
-RECONCILE = "exec.reconcile"
-KILL_SWITCH = "risk.kill_switch"
-#: The pre-trade limits in force (a status, like the other ``sys.`` topics the gateway's
-#: roles already let a viewer read and its last values keep for an attaching terminal).
-RISK_LIMITS = "sys.risk_limits"
-HELD = "exec.held"
-ORDER_LIST = "exec.list"
-ALERT = "alert.fired"
-RATE_LIMIT = "sys.ratelimit"
-LATENCY = "sys.latency"
-DIAGNOSTICS = "sys.diagnostics"
 
-
-def book(symbol: str) -> str:
-    """Top-of-book updates of a symbol."""
-    return f"md.book.{symbol}"
-
-
-def book_health(symbol: str) -> str:
-    """Sync health of a symbol's local book."""
-    return f"md.health.{symbol}"
-
-
-def trade(symbol: str) -> str:
-    """Public trades of a symbol."""
-    return f"md.trade.{symbol}"
-
-
-def freshness(symbol: str) -> str:
-    """Freshness of a symbol's market streams (stale or live again)."""
-    return f"md.fresh.{symbol}"
-
-
-def backfill(symbol: str) -> str:
-    """Public trades of a symbol fetched after the fact (a stream gap filled): recorded, not
-    shown on the tape."""
-    return f"md.backfill.{symbol}"
-
-
-def trade_gap(symbol: str) -> str:
-    """Trade ids of a symbol the history lacks and the venue could not give back."""
-    return f"md.gap.{symbol}"
-
-
-def candle(symbol: str, interval: str) -> str:
-    """Candles of a symbol and interval."""
-    return f"md.candle.{symbol}.{interval}"
-
-
-def ticker(symbol: str) -> str:
-    """24-hour ticker of a symbol."""
-    return f"md.ticker.{symbol}"
-
-
-def command(name: str) -> str:
-    """The topic on which a command is journaled when it is requested."""
-    return f"cmd.{name}"
+__all__ = [
+    "ALERT",
+    "BALANCE",
+    "BUS_ERROR",
+    "BUS_METRICS",
+    "CIRCUIT",
+    "CONNECTION",
+    "DIAGNOSTICS",
+    "HELD",
+    "KILL_SWITCH",
+    "LATENCY",
+    "ORDER",
+    "ORDER_LIST",
+    "PORTFOLIO",
+    "RATE_LIMIT",
+    "RECONCILE",
+    "RECORDER",
+    "REJECT",
+    "RISK_LIMITS",
+    "backfill",
+    "book",
+    "book_health",
+    "candle",
+    "command",
+    "freshness",
+    "matches",
+    "ticker",
+    "trade",
+    "trade_gap",
+    "validate_pattern",
+]
 
 
 def matches(pattern: str, topic: str) -> bool:

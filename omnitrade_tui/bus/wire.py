@@ -5,56 +5,33 @@ a command's reply (a struct, a list of structs, or a plain JSON value). On the w
 travels as ``(kind, msgpack bytes)``: ``kind`` is the struct's class name, ``list:<name>``
 for a list of them, ``tuple:<name>`` for a tuple, or ``plain`` for ``None``/bool/int/str.
 The receiving side turns the kind back into a typed msgpack decoder, built once and cached.
+
+Which struct types may travel is not listed here: it is what the bus contract
+(``bus/contract.py``) names, the events of its topics, its commands and the structs their
+replies are made of, so a new topic or command crosses the wire once it is in the contract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
-from omnitrade_tui.domain.commands import Command
-from omnitrade_tui.domain.events import Event
-from omnitrade_tui.domain.instrument import Instrument
-from omnitrade_tui.domain.models import (
-    Balance,
-    Candle,
-    ExecutionReport,
-    Fill,
-    Order,
-    OrderRecord,
-    Ticker,
-    Trade,
-)
-from omnitrade_tui.domain.risk_limits import RiskLimits
+from omnitrade_tui.bus import contract
 
-#: Structs published on topics or returned by handlers that are neither events nor commands.
-PLAIN_VALUES: tuple[type[msgspec.Struct], ...] = (
-    Trade,
-    Candle,
-    Ticker,
-    Order,
-    OrderRecord,
-    Fill,
-    Balance,
-    ExecutionReport,
-    Instrument,
-    RiskLimits,
-)
 PLAIN = "plain"
-T = TypeVar("T")
 
 
 class UnknownWireType(ValueError):
     """A peer sent a value of a type this process does not know (a newer version?)."""
 
 
-def subclasses(base: type[T]) -> Iterator[type[T]]:
-    """Every subclass of ``base``, at any depth (those imported so far)."""
-    for sub in base.__subclasses__():
-        yield sub
-        yield from subclasses(sub)
+def enc_hook(value: Any) -> Any:
+    """msgspec's hook for what it does not encode itself: a contract ``Topic`` (a ``str``
+    subclass) travels as its plain name."""
+    if isinstance(value, str):
+        return str(value)
+    raise NotImplementedError(f"a {type(value).__name__} cannot cross the wire")
 
 
 def kind_of(value: Any) -> str:
@@ -70,23 +47,22 @@ def kind_of(value: Any) -> str:
 
 
 class WireTypes:
-    """The value types a bridge may carry, by kind, with one cached decoder each.
-
-    Built from the subclasses of ``Event`` and ``Command`` known when first asked, plus the
-    plain domain values of ``PLAIN_VALUES``.
-    """
+    """The value types a bridge may carry, by kind, with one cached decoder each: the struct
+    types of the bus contract (``contract.wire_types``)."""
 
     def __init__(self) -> None:
         self._decoders: dict[str, msgspec.msgpack.Decoder[Any]] = {}
-        self._known: dict[str, type[Any]] | None = None
+        self._declared = contract.declared_count()
+        self._known: dict[str, type[Any]] = {t.__name__: t for t in contract.wire_types()}
 
     def type_named(self, name: str) -> type[Any]:
         """The struct class called ``name``."""
-        if self._known is None or name not in self._known:
-            self._known = {
-                t.__name__: t for t in (*subclasses(Event), *subclasses(Command), *PLAIN_VALUES)
-            }
         found = self._known.get(name)
+        if found is None and self._declared != contract.declared_count():
+            # A command was declared since (``contract.declare``): learn it.
+            self._declared = contract.declared_count()
+            self._known = {t.__name__: t for t in contract.wire_types()}
+            found = self._known.get(name)
         if found is None:
             raise UnknownWireType(f"unknown type {name!r} on the wire")
         return found

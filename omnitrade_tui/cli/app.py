@@ -64,24 +64,12 @@ async def _run(settings: Settings, ask_passphrase: Callable[[str], str]) -> int:
     # (SQLAlchemy, aiohttp, ...) are only loaded by the command that needs them.
     from omnitrade_tui.runtime import Runtime
     from omnitrade_tui.tui.app import OmniTradeApp
-    from omnitrade_tui.tui.session import TerminalSession
     from omnitrade_tui.tui.themes import user_theme_dir
 
     # The key store asks only if a stored key must be unlocked (not for environment keys).
     async with Runtime.start(settings, ask_passphrase=ask_passphrase, connect=False) as runtime:
-        session = TerminalSession(
-            bus=runtime.bus,
-            instruments=runtime.instruments,
-            watchlist=runtime.watchlist,
-            profile_label=runtime.profile_label,
-            live=settings.profile.live,
-            ui=settings.ui,
-            user_theme_dir=user_theme_dir(settings.dirs.config),
-            fee_rate=runtime.fee_rate,
-            load_history=runtime.sim is None,
-            log_ring=current_ring(),
-            on_ready=runtime.connect,
-            export_dir=settings.dirs.data,
+        session = runtime.session(
+            user_theme_dir=user_theme_dir(settings.dirs.config), log_ring=current_ring()
         )
         app = OmniTradeApp(session)
         await app.run_async(mouse=settings.ui.mouse)

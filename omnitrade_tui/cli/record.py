@@ -25,7 +25,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from omnitrade_tui.bus import each, topics
+from omnitrade_tui.bus import Topic, each, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
@@ -81,6 +81,7 @@ def replay_source(path: Path, symbols: set[str], speed: float, counter: ReplayCo
                     continue
                 frame = schemas.stream_frame_decoder.decode(body)
                 kind = schemas.stream_kind(frame.stream)
+                topic: Topic[Any]
                 event: Any
                 if kind == "trade":
                     msg = schemas.trade_decoder.decode(frame.data)

@@ -15,7 +15,7 @@ from pathlib import Path
 from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import Overrides, Settings, confirm_live, load_settings
-from omnitrade_tui.logs import LoggingSetup, configure_logging
+from omnitrade_tui.logs import LoggingSetup, configure_logging, install_crash_handlers
 
 Ask = Callable[[str], str]
 
@@ -67,5 +67,9 @@ def ask_password(args: argparse.Namespace, prompt: str) -> str:
 
 
 def start_logging(settings: Settings, console: bool = False) -> LoggingSetup:
-    """JSON logs to the state directory at the configured level (console for headless runs)."""
-    return configure_logging(settings.dirs.log_dir, settings.log_level, console=console)
+    """JSON logs to the state directory at the configured level (console for headless runs);
+    an exception nobody caught, in any thread, goes there too (redacted), not to the
+    terminal as a traceback."""
+    setup = configure_logging(settings.dirs.log_dir, settings.log_level, console=console)
+    install_crash_handlers()
+    return setup

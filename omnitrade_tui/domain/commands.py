@@ -1,35 +1,44 @@
 """Commands: what a person asks for, sent on the bus to whichever service handles them.
 
-Each command class names its bus topic (``cmd.<name>``); the handler's reply is a plain
-value or a domain struct. Commands are tagged structs, so they too can cross a process.
+Each command class names its bus topic (``cmd.<name>``) and, as its type parameter, the type
+of its reply: ``PlaceOrder`` is a ``Command[Order]``, so ``await bus.request(PlaceOrder(...))``
+is an ``Order`` to the type checker, and the bus checks the handler's answer against it when
+its contract check is on (``omnitrade_tui.bus.contract``). Commands are tagged structs, so they
+too can cross a process.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from omnitrade_tui.domain.alerts import AlertRule
-from omnitrade_tui.domain.models import OrderRequest
+from omnitrade_tui.domain.alerts import AlertFired, AlertRule
+from omnitrade_tui.domain.journal import TradingJournal
+from omnitrade_tui.domain.models import Candle, Fill, Order, OrderRecord, OrderRequest, Trade
 from omnitrade_tui.domain.risk_limits import RiskLimits
 
+#: The type of a command's reply (covariant: a command whose reply is a list of orders is
+#: also one whose reply is an iterable of them).
+R = TypeVar("R", covariant=True)
 
-class Command(msgspec.Struct, frozen=True, tag=True, kw_only=True):
-    """Base of every command. ``name`` is the routing key (topic ``cmd.<name>``)."""
+
+class Command(msgspec.Struct, Generic[R], frozen=True, tag=True, kw_only=True):
+    """Base of every command. ``name`` is the routing key (topic ``cmd.<name>``); ``R`` is the
+    type of the reply its handler gives."""
 
     name: ClassVar[str] = "command"
 
 
-class PlaceOrder(Command, frozen=True, kw_only=True):
+class PlaceOrder(Command[Order], frozen=True, kw_only=True):
     """Send a new order."""
 
     name: ClassVar[str] = "order.place"
     request: OrderRequest
 
 
-class PlaceOco(Command, frozen=True, kw_only=True):
+class PlaceOco(Command[list[Order]], frozen=True, kw_only=True):
     """Send an OCO pair on one symbol, side and quantity: the leg ``above`` the market and
     the leg ``below`` it; when one trades or triggers, the venue cancels the other.
 
@@ -45,7 +54,7 @@ class PlaceOco(Command, frozen=True, kw_only=True):
     list_client_order_id: str | None = None
 
 
-class CancelOrder(Command, frozen=True, kw_only=True):
+class CancelOrder(Command[Order], frozen=True, kw_only=True):
     """Cancel one open order by its client order id."""
 
     name: ClassVar[str] = "order.cancel"
@@ -53,7 +62,7 @@ class CancelOrder(Command, frozen=True, kw_only=True):
     client_order_id: str
 
 
-class ReplaceOrder(Command, frozen=True, kw_only=True):
+class ReplaceOrder(Command[Order], frozen=True, kw_only=True):
     """Amend an open order's price or quantity (cancel-replace on Binance)."""
 
     name: ClassVar[str] = "order.replace"
@@ -66,7 +75,7 @@ class ReplaceOrder(Command, frozen=True, kw_only=True):
     new_client_order_id: str | None = None
 
 
-class ReplaceOco(Command, frozen=True, kw_only=True):
+class ReplaceOco(Command[list[Order]], frozen=True, kw_only=True):
     """Amend an OCO list as a whole: cancel the list at the venue and place a new one with
     both legs (``above`` and ``below`` as in ``PlaceOco``), never one leg alone, so the
     protective leg is never dropped. The reply is the new list's legs."""
@@ -79,14 +88,14 @@ class ReplaceOco(Command, frozen=True, kw_only=True):
     list_client_order_id: str | None = None
 
 
-class CancelAll(Command, frozen=True, kw_only=True):
+class CancelAll(Command[list[Order]], frozen=True, kw_only=True):
     """Cancel every open order, on one symbol or everywhere."""
 
     name: ClassVar[str] = "order.cancel_all"
     symbol: str | None = None
 
 
-class SubscribeSymbol(Command, frozen=True, kw_only=True):
+class SubscribeSymbol(Command[bool], frozen=True, kw_only=True):
     """Start (or stop) market data for a symbol."""
 
     name: ClassVar[str] = "md.subscribe"
@@ -94,7 +103,7 @@ class SubscribeSymbol(Command, frozen=True, kw_only=True):
     active: bool = True
 
 
-class CandleHistory(Command, frozen=True, kw_only=True):
+class CandleHistory(Command[list[Candle]], frozen=True, kw_only=True):
     """Ask for closed candles of a symbol and interval (answered by the store or venue)."""
 
     name: ClassVar[str] = "history.candles"
@@ -104,7 +113,7 @@ class CandleHistory(Command, frozen=True, kw_only=True):
     end_ms: int | None = None
 
 
-class VenueCandles(Command, frozen=True, kw_only=True):
+class VenueCandles(Command[list[Candle]], frozen=True, kw_only=True):
     """Ask the venue itself for a symbol's latest candles of an interval, the current (open)
     one last, so a chart is right from its first second after a switch (REST klines on
     Binance). The reply is a list of ``Candle``, oldest first."""
@@ -115,7 +124,7 @@ class VenueCandles(Command, frozen=True, kw_only=True):
     limit: int = 300
 
 
-class VenueTrades(Command, frozen=True, kw_only=True):
+class VenueTrades(Command[list[Trade]], frozen=True, kw_only=True):
     """Ask the venue for a symbol's public trades from trade id ``from_id`` on, oldest first,
     at most ``limit`` (``historicalTrades`` on Binance): what fills a gap the stream left
     while it reconnected. The reply is a list of ``Trade``."""
@@ -126,20 +135,20 @@ class VenueTrades(Command, frozen=True, kw_only=True):
     limit: int = 1000
 
 
-class EngageKillSwitch(Command, frozen=True, kw_only=True):
+class EngageKillSwitch(Command[str], frozen=True, kw_only=True):
     """Cancel every open order and refuse new ones until released."""
 
     name: ClassVar[str] = "risk.kill_switch.engage"
     reason: str = "operator"
 
 
-class ReleaseKillSwitch(Command, frozen=True, kw_only=True):
+class ReleaseKillSwitch(Command[None], frozen=True, kw_only=True):
     """Allow trading again after the kill switch."""
 
     name: ClassVar[str] = "risk.kill_switch.release"
 
 
-class SetRiskLimits(Command, frozen=True, kw_only=True):
+class SetRiskLimits(Command[RiskLimits], frozen=True, kw_only=True):
     """Change the pre-trade limits while running: each limit ``limits`` sets replaces the
     current one (an unset one stays); the reply is the limits now in force."""
 
@@ -147,7 +156,7 @@ class SetRiskLimits(Command, frozen=True, kw_only=True):
     limits: RiskLimits
 
 
-class OrderHistory(Command, frozen=True, kw_only=True):
+class OrderHistory(Command[list[Order]], frozen=True, kw_only=True):
     """Ask for recorded orders (latest state, newest first), e.g. for the blotter at start."""
 
     name: ClassVar[str] = "history.orders"
@@ -156,7 +165,7 @@ class OrderHistory(Command, frozen=True, kw_only=True):
     limit: int = 500
 
 
-class FinalOrders(Command, frozen=True, kw_only=True):
+class FinalOrders(Command[list[OrderRecord]], frozen=True, kw_only=True):
     """Ask for recorded final orders (filled, cancelled, expired, rejected), newest first,
     each with its fees and status timeline: the blotter's order history."""
 
@@ -165,7 +174,7 @@ class FinalOrders(Command, frozen=True, kw_only=True):
     limit: int = 500
 
 
-class FillHistory(Command, frozen=True, kw_only=True):
+class FillHistory(Command[list[Fill]], frozen=True, kw_only=True):
     """Ask for recorded fills from ``since_ms`` on (newest first)."""
 
     name: ClassVar[str] = "history.fills"
@@ -174,41 +183,41 @@ class FillHistory(Command, frozen=True, kw_only=True):
     limit: int = 500
 
 
-class AddAlert(Command, frozen=True, kw_only=True):
+class AddAlert(Command[AlertRule], frozen=True, kw_only=True):
     """Add an alert rule (its id is chosen by the engine); the reply is the rule as stored."""
 
     name: ClassVar[str] = "alert.add"
     rule: AlertRule
 
 
-class UpdateAlert(Command, frozen=True, kw_only=True):
+class UpdateAlert(Command[AlertRule], frozen=True, kw_only=True):
     """Replace an alert rule by its id (edit, pause with ``enabled`` false, resume)."""
 
     name: ClassVar[str] = "alert.update"
     rule: AlertRule
 
 
-class DeleteAlert(Command, frozen=True, kw_only=True):
+class DeleteAlert(Command[bool], frozen=True, kw_only=True):
     """Delete an alert rule; the reply says whether there was one."""
 
     name: ClassVar[str] = "alert.delete"
     rule_id: str
 
 
-class ListAlerts(Command, frozen=True, kw_only=True):
+class ListAlerts(Command[list[AlertRule]], frozen=True, kw_only=True):
     """The alert rules, oldest first."""
 
     name: ClassVar[str] = "alert.list"
 
 
-class AlertHistory(Command, frozen=True, kw_only=True):
+class AlertHistory(Command[list[AlertFired]], frozen=True, kw_only=True):
     """What fired, newest first (``AlertFired`` events)."""
 
     name: ClassVar[str] = "alert.history"
     limit: int = 200
 
 
-class JournalSummary(Command, frozen=True, kw_only=True):
+class JournalSummary(Command[TradingJournal], frozen=True, kw_only=True):
     """The trading journal of a time range (``TradingJournal``): realized PnL by day and by
     symbol, fees, volume, win rate, in ``quote_asset``; days cut at ``utc_offset_s`` (the
     screen's time zone)."""
@@ -218,3 +227,7 @@ class JournalSummary(Command, frozen=True, kw_only=True):
     until_ms: int | None = None
     quote_asset: str = "USDT"
     utc_offset_s: int = 0
+
+
+#: A command of any reply type (what the bus, the journal and the gateway carry).
+AnyCommand = Command[Any]

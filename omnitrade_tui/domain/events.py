@@ -362,3 +362,12 @@ class RiskLimitsInForce(Event, frozen=True, kw_only=True):
 
     limits: RiskLimits
     time_ms: int = 0
+
+
+class SubscriberFailed(Event, frozen=True, kw_only=True):
+    """A bus subscriber raised, or a queue subscriber overflowed (topic ``sys.bus.error``)."""
+
+    subscriber: str
+    topic: str
+    error: str
+    detail: str = ""

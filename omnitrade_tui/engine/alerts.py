@@ -45,6 +45,7 @@ from omnitrade_tui.domain.alerts import (
     price_text,
     spread_bps,
 )
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.commands import (
     AddAlert,
     AlertHistory,
@@ -225,9 +226,10 @@ class Outbox:
 
     async def _send(self, target: DeliveryTarget, fired: AlertFired) -> bool:
         body = msgspec.json.encode(fired)
+        waits = Backoff(self.retry_s)
         for attempt in range(max(1, target.retries)):
             if attempt:
-                await asyncio.sleep(self.retry_s * 2 ** (attempt - 1))
+                await asyncio.sleep(waits.next())
             try:
                 if target.url is not None:
                     assert self._http is not None
@@ -329,9 +331,9 @@ class AlertService:
         self._reindex()
         sub = self.bus.subscribe
         self._subs = [
-            sub("md.trade.*", each(self._on_trade), name="alerts.trade"),
-            sub("md.book.*", each(self._on_book), name="alerts.book"),
-            sub("md.fresh.*", each(self._on_fresh), name="alerts.fresh"),
+            sub(topics.trade.all, each(self._on_trade), name="alerts.trade"),
+            sub(topics.book.all, each(self._on_book), name="alerts.book"),
+            sub(topics.freshness.all, each(self._on_fresh), name="alerts.fresh"),
             sub(topics.ORDER, each(self._on_order), name="alerts.order"),
             sub(topics.REJECT, each(self._on_reject), name="alerts.reject"),
             sub(topics.CONNECTION, each(self._on_link), name="alerts.link"),
@@ -452,9 +454,7 @@ class AlertService:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _on_trade(self, topic: str, event: object) -> None:
-        if not isinstance(event, Trade):
-            return
+    def _on_trade(self, topic: str, event: Trade) -> None:
         rules = self._symbols.get(event.symbol)
         if rules is None:
             return
@@ -497,8 +497,8 @@ class AlertService:
                         event.symbol,
                     )
 
-    def _on_book(self, topic: str, event: object) -> None:
-        if not isinstance(event, BookTop) or not event.bids or not event.asks:
+    def _on_book(self, topic: str, event: BookTop) -> None:
+        if not event.bids or not event.asks:
             return
         rules = self._symbols.get(event.symbol)
         if rules is None or not rules.book:
@@ -529,9 +529,7 @@ class AlertService:
                         event.symbol,
                     )
 
-    def _on_order(self, topic: str, event: object) -> None:
-        if not isinstance(event, OrderUpdated):
-            return
+    def _on_order(self, topic: str, event: OrderUpdated) -> None:
         report = event.report
         order, fill = report.order, report.fill
         if fill is not None:
@@ -552,9 +550,7 @@ class AlertService:
                 + (f": {order.reject_reason}" if order.reject_reason else ""),
             )
 
-    def _on_reject(self, topic: str, event: object) -> None:
-        if not isinstance(event, OrderRejected):
-            return
+    def _on_reject(self, topic: str, event: OrderRejected) -> None:
         text = f"REJECTED {event.symbol} ({event.client_order_id}): {event.reason}"
         if event.source == "risk":
             for live in self._for(AlertKind.RISK_REFUSAL, event.symbol):
@@ -574,25 +570,21 @@ class AlertService:
         for live in self._for(AlertKind.ORDER_FAILED, symbol):
             self._pulse(live, text, None, symbol)
 
-    def _on_kill(self, topic: str, event: object) -> None:
-        if isinstance(event, KillSwitchChanged) and event.engaged:
+    def _on_kill(self, topic: str, event: KillSwitchChanged) -> None:
+        if event.engaged:
             for live in self._by_kind.get(AlertKind.KILL_SWITCH, ()):
                 self._pulse(
                     live, f"KILL SWITCH engaged: {event.reason} {event.detail}".strip(), None, None
                 )
 
-    def _on_link(self, topic: str, event: object) -> None:
-        if not isinstance(event, ConnectionChanged):
-            return
+    def _on_link(self, topic: str, event: ConnectionChanged) -> None:
         key = (event.venue, event.link)
         if event.state is LinkState.CONNECTED:
             self._down.pop(key, None)
         else:
             self._down.setdefault(key, self._now())
 
-    def _on_fresh(self, topic: str, event: object) -> None:
-        if not isinstance(event, FeedFreshness):
-            return
+    def _on_fresh(self, topic: str, event: FeedFreshness) -> None:
         key = (event.symbol, event.stream)
         if event.stale:
             self._stale.setdefault(key, self._now() - event.age_ms)

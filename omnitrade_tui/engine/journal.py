@@ -15,9 +15,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-import msgspec
 
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.domain.commands import FillHistory, JournalSummary
@@ -172,9 +169,7 @@ class JournalService:
     async def summary(self, command: JournalSummary) -> TradingJournal:
         """The journal of the command's range."""
         until = command.until_ms if command.until_ms is not None else int(time.time() * 1000)
-        answer: Any = await self.bus.request(FillHistory(limit=MAX_FILLS), timeout=30.0)
-        # In-process the store answers Fill values; across a process they arrive decoded.
-        fills = answer if _all_fills(answer) else msgspec.convert(answer, list[Fill])
+        fills = await self.bus.request(FillHistory(limit=MAX_FILLS), timeout=30.0)
         return build_journal(
             fills,
             self.assets,
@@ -184,7 +179,3 @@ class JournalService:
             command.utc_offset_s,
             self.venue,
         )
-
-
-def _all_fills(answer: Any) -> bool:
-    return isinstance(answer, list) and all(isinstance(f, Fill) for f in answer)

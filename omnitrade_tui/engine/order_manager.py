@@ -211,18 +211,15 @@ class OrderManager:
 
     # -- state --------------------------------------------------------------------------------
 
-    def _on_report(self, topic: str, event: Any) -> None:
-        if not isinstance(event, OrderUpdated):
-            return
+    def _on_report(self, topic: str, event: OrderUpdated) -> None:
         report = event.report
         self._track(report.order)
         if report.fill is not None:
             self._count_fill(report.fill)
 
-    def _on_balance(self, topic: str, event: Any) -> None:
-        if isinstance(event, BalancesChanged):
-            for balance in event.balances:
-                self.balances[balance.asset] = balance
+    def _on_balance(self, topic: str, event: BalancesChanged) -> None:
+        for balance in event.balances:
+            self.balances[balance.asset] = balance
 
     def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
         self.bus.publish(

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.bus import Bus, Subscription, each, topics
 from omnitrade_tui.domain.commands import (
     CancelAll,
     EngageKillSwitch,
@@ -43,7 +43,7 @@ from omnitrade_tui.domain.events import (
     OrderUpdated,
     RiskLimitsInForce,
 )
-from omnitrade_tui.domain.models import OrderRequest
+from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
 
 log = logging.getLogger(__name__)
@@ -220,10 +220,10 @@ class PreTradeRisk:
         self._sent.append(now)
 
 
-PlaceHandler = Callable[[PlaceOrder], Awaitable[Any]]
-OcoHandler = Callable[[PlaceOco], Awaitable[Any]]
-ReplaceHandler = Callable[[ReplaceOrder], Awaitable[Any]]
-ReplaceOcoHandler = Callable[[ReplaceOco], Awaitable[Any]]
+PlaceHandler = Callable[[PlaceOrder], Awaitable[Order]]
+OcoHandler = Callable[[PlaceOco], Awaitable[list[Order]]]
+ReplaceHandler = Callable[[ReplaceOrder], Awaitable[Order]]
+ReplaceOcoHandler = Callable[[ReplaceOco], Awaitable[list[Order]]]
 
 
 class RiskGate:
@@ -253,13 +253,13 @@ class RiskGate:
         self._list_legs: dict[int, str] = {}
         self.locked = False
         self.lock_reason = ""
-        self._subs: list[Any] = []
+        self._subs: list[Subscription] = []
 
     def start(self) -> None:
         """Follow mids, balances and our orders; serve the kill-switch commands."""
         self._subs = [
-            self.bus.subscribe("md.book.*", each(self._on_book), name="risk.book"),
-            self.bus.subscribe("md.health.*", each(self._on_health), name="risk.health"),
+            self.bus.subscribe(topics.book.all, each(self._on_book), name="risk.book"),
+            self.bus.subscribe(topics.book_health.all, each(self._on_health), name="risk.health"),
             self.bus.subscribe(topics.BALANCE, each(self._on_balance), name="risk.balance"),
             self.bus.subscribe(topics.ORDER, each(self._on_order), name="risk.order"),
         ]
@@ -287,9 +287,7 @@ class RiskGate:
 
     # -- state from events -----------------------------------------------------------------
 
-    def _on_book(self, topic: str, event: Any) -> None:
-        if not isinstance(event, BookTop):
-            return
+    def _on_book(self, topic: str, event: BookTop) -> None:
         if event.state is not BookState.LIVE or not event.bids or not event.asks:
             # A book out of sync gives no mid to trust: checks that need one refuse.
             self.mids.pop(event.symbol, None)
@@ -299,32 +297,30 @@ class RiskGate:
         ask = Decimal(repr(event.asks[0].price))
         self.mids[event.symbol] = (bid + ask) / 2
 
-    def _on_health(self, topic: str, event: Any) -> None:
-        if isinstance(event, BookHealth) and event.state is not BookState.LIVE:
+    def _on_health(self, topic: str, event: BookHealth) -> None:
+        if event.state is not BookState.LIVE:
             self.mids.pop(event.symbol, None)
 
-    def _on_balance(self, topic: str, event: Any) -> None:
-        if isinstance(event, BalancesChanged):
-            for b in event.balances:
-                self.positions[b.asset] = b.total
+    def _on_balance(self, topic: str, event: BalancesChanged) -> None:
+        for b in event.balances:
+            self.positions[b.asset] = b.total
 
-    def _on_order(self, topic: str, event: Any) -> None:
-        if isinstance(event, OrderUpdated):
-            order = event.report.order
-            if order.order_list_id >= 0:
-                # The legs of an OCO share one quantity: the list counts once.
-                holder = self._list_legs.setdefault(order.order_list_id, order.client_order_id)
-                if holder != order.client_order_id and holder in self._working:
-                    self._working.pop(order.client_order_id, None)
-                    return
-            if order.is_open:
-                self._working[order.client_order_id] = (
-                    order.symbol,
-                    order.side,
-                    order.remaining_qty,
-                )
-            else:
+    def _on_order(self, topic: str, event: OrderUpdated) -> None:
+        order = event.report.order
+        if order.order_list_id >= 0:
+            # The legs of an OCO share one quantity: the list counts once.
+            holder = self._list_legs.setdefault(order.order_list_id, order.client_order_id)
+            if holder != order.client_order_id and holder in self._working:
                 self._working.pop(order.client_order_id, None)
+                return
+        if order.is_open:
+            self._working[order.client_order_id] = (
+                order.symbol,
+                order.side,
+                order.remaining_qty,
+            )
+        else:
+            self._working.pop(order.client_order_id, None)
 
     @property
     def open_orders(self) -> int:
@@ -380,7 +376,7 @@ class RiskGate:
     def guard(self, inner: PlaceHandler) -> PlaceHandler:
         """``inner`` (the order manager's place handler) behind the pre-trade checks."""
 
-        async def place(command: PlaceOrder) -> Any:
+        async def place(command: PlaceOrder) -> Order:
             request = command.request
             if request.client_order_id in self._working:
                 # A resend of an intent on its way or open (after a timeout): the order
@@ -412,7 +408,7 @@ class RiskGate:
         toward open orders and exposure.
         """
 
-        async def place_oco(command: PlaceOco) -> Any:
+        async def place_oco(command: PlaceOco) -> list[Order]:
             if command.above.client_order_id in self._working:
                 return await inner(command)  # a resend: see ``guard``
             for leg in (command.above, command.below):
@@ -434,7 +430,7 @@ class RiskGate:
     def guard_replace(self, inner: ReplaceHandler) -> ReplaceHandler:
         """``inner`` (the replace handler) refused while the kill switch is engaged."""
 
-        async def replace(command: ReplaceOrder) -> Any:
+        async def replace(command: ReplaceOrder) -> Order:
             self._refuse_if_locked(command.symbol, command.client_order_id, "replace")
             return await inner(command)
 
@@ -443,7 +439,7 @@ class RiskGate:
     def guard_replace_oco(self, inner: ReplaceOcoHandler) -> ReplaceOcoHandler:
         """``inner`` (the OCO amend handler) refused while the kill switch is engaged."""
 
-        async def replace_oco(command: ReplaceOco) -> Any:
+        async def replace_oco(command: ReplaceOco) -> list[Order]:
             self._refuse_if_locked(command.symbol, command.above.client_order_id, "OCO amend")
             return await inner(command)
 
@@ -484,10 +480,7 @@ class RiskGate:
         self._publish_state("cancelling all open orders")
         try:
             result = await self.bus.request(CancelAll(), timeout=self._cancel_timeout)
-            if isinstance(result, list):
-                detail = f"cancel-all done: {len(result)} open orders cancelled"
-            else:
-                detail = "cancel-all done"
+            detail = f"cancel-all done: {len(result)} open orders cancelled"
         except Exception as exc:
             detail = f"cancel-all FAILED ({type(exc).__name__}: {exc}); orders may remain open"
             log.error("kill switch: %s", detail)

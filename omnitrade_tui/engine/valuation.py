@@ -18,14 +18,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.commands import VenueCandles
 from omnitrade_tui.domain.events import AssetValue, BalancesChanged, BookTop, PortfolioValue
-from omnitrade_tui.domain.models import Balance, Candle, Ticker, Trade
+from omnitrade_tui.domain.models import Balance, Ticker, Trade
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +68,9 @@ class PortfolioValuer:
         sub = self.bus.subscribe
         self._subs = [
             sub(topics.BALANCE, each(self._on_balances), name="portfolio.balance"),
-            sub("md.book.*", each(self._on_book), name="portfolio.book"),
-            sub("md.trade.*", each(self._on_trade), name="portfolio.trade"),
-            sub("md.ticker.*", each(self._on_ticker), name="portfolio.ticker"),
+            sub(topics.book.all, each(self._on_book), name="portfolio.book"),
+            sub(topics.trade.all, each(self._on_trade), name="portfolio.trade"),
+            sub(topics.ticker.all, each(self._on_ticker), name="portfolio.ticker"),
         ]
         self._task = asyncio.create_task(self._loop(), name="portfolio-value")
 
@@ -87,22 +86,21 @@ class PortfolioValuer:
 
     # -- inputs ----------------------------------------------------------------------------
 
-    def _on_balances(self, topic: str, event: object) -> None:
-        if isinstance(event, BalancesChanged):
-            for balance in event.balances:
-                self._balances[balance.asset] = balance
-            self._dirty = True
+    def _on_balances(self, topic: str, event: BalancesChanged) -> None:
+        for balance in event.balances:
+            self._balances[balance.asset] = balance
+        self._dirty = True
 
-    def _on_book(self, topic: str, event: object) -> None:
-        if isinstance(event, BookTop) and event.bids and event.asks:
+    def _on_book(self, topic: str, event: BookTop) -> None:
+        if event.bids and event.asks:
             self._price(event.symbol, (event.bids[0].price + event.asks[0].price) / 2)
 
-    def _on_trade(self, topic: str, event: object) -> None:
-        if isinstance(event, Trade) and event.symbol not in self._prices:
+    def _on_trade(self, topic: str, event: Trade) -> None:
+        if event.symbol not in self._prices:
             self._price(event.symbol, event.price)
 
-    def _on_ticker(self, topic: str, event: object) -> None:
-        if isinstance(event, Ticker) and event.symbol not in self._prices:
+    def _on_ticker(self, topic: str, event: Ticker) -> None:
+        if event.symbol not in self._prices:
             self._price(event.symbol, event.last)
 
     def _price(self, symbol: str, price: float) -> None:
@@ -195,13 +193,12 @@ class PortfolioValuer:
         opens: dict[str, float] = {}
         for symbol in set(self._pairs.values()):
             try:
-                answer: Any = await self.bus.request(
+                candles = await self.bus.request(
                     VenueCandles(symbol=symbol, interval="1d", limit=1), timeout=10.0
                 )
             except Exception as exc:  # no venue handler, or the venue refused: no change shown
                 log.info("portfolio: no day open for %s: %s", symbol, exc)
                 continue
-            candles = [c for c in answer if isinstance(c, Candle)]
             if candles:
                 opens[symbol] = candles[-1].open
         self._day_open = opens

@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from omnitrade_tui.domain.candles import INTERVAL_MS
-from omnitrade_tui.domain.commands import Command
+from omnitrade_tui.domain.commands import AnyCommand
 from omnitrade_tui.escape import shown
 
 #: What Binance accepts as ``newClientOrderId`` / ``listClientOrderId``.
@@ -154,7 +154,7 @@ class CommandInput:
     def __init__(self, listed: frozenset[str]) -> None:
         self.listed = listed
 
-    def check(self, command: Command) -> None:
+    def check(self, command: AnyCommand) -> None:
         """Raise ``Refused`` for the first value the engine must not be given."""
         self._walk(command)
 

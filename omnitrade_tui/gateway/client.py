@@ -20,48 +20,29 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import msgspec
 
-from omnitrade_tui.bus import Bus, topics
-from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of, subclasses
-from omnitrade_tui.domain.commands import Command
+from omnitrade_tui.bus import Bus, contract, topics
+from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
+from omnitrade_tui.domain.backoff import Backoff
+from omnitrade_tui.domain.commands import AnyCommand, Command
 from omnitrade_tui.domain.events import BookHealth, BookState, ConnectionChanged, LinkState
 from omnitrade_tui.gateway import protocol as wire
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R")
+
 LINK = "gateway"
 
 #: What the terminal's screen follows (the gateway refuses what the role may not see).
-SCREEN_TOPICS = (
-    "md.book.*",
-    "md.health.*",
-    "md.trade.*",
-    "md.ticker.*",
-    "md.fresh.*",
-    topics.ORDER,
-    topics.HELD,
-    topics.ALERT,
-    topics.REJECT,
-    topics.BALANCE,
-    topics.PORTFOLIO,
-    topics.RISK_LIMITS,
-    topics.RECONCILE,
-    topics.CONNECTION,
-    topics.LATENCY,
-    topics.RATE_LIMIT,
-    topics.RECORDER,
-    topics.CIRCUIT,
-    topics.KILL_SWITCH,
-    topics.DIAGNOSTICS,
-)
+SCREEN_TOPICS = contract.SCREEN
 
 
 #: How a refusal by the gateway's rate limit begins (``throttle.RateLimited``), and how long
@@ -136,7 +117,8 @@ class GatewayClient:
         self.username = username
         self.bus = bus or Bus()
         self.pin = pin
-        self.patterns = list(patterns)
+        # Plain names: a contract Topic is a str subclass msgspec will not encode.
+        self.patterns = [str(p) for p in patterns]
         self.reconnect = reconnect
         self.timeout_s = timeout_s
         self.types = WireTypes()
@@ -157,7 +139,7 @@ class GatewayClient:
         self._refreshing = asyncio.Lock()
         #: The gateway's own link states and book healths, last seen (see _mark_unknown).
         self._remote_state: dict[tuple[str, str], ConnectionChanged | BookHealth] = {}
-        self._installed: list[type[Command]] = []
+        self._installed: list[type[AnyCommand]] = []
 
     # -- session ---------------------------------------------------------------------------
 
@@ -289,6 +271,7 @@ class GatewayClient:
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         publish = self.bus.publish
         decode = self.types.decode
+        topic_named = contract.topic_named
         try:
             async for msg in ws:
                 if msg.type is not aiohttp.WSMsgType.BINARY:
@@ -309,7 +292,7 @@ class GatewayClient:
                         self.events_received += 1
                         if isinstance(value, ConnectionChanged | BookHealth):
                             self._remote_state[topic, _state_key(value)] = value
-                        publish(topic, value)
+                        publish(topic_named(topic), value)
                 elif isinstance(frame, wire.ReplyIn):
                     self._settle(frame)
                 elif isinstance(frame, wire.Welcome):
@@ -365,12 +348,12 @@ class GatewayClient:
                 )
             else:
                 stale = msgspec.structs.replace(last, state=BookState.STALE, detail=detail)
-            self.bus.publish(topic, stale)
+            self.bus.publish(contract.topic_named(topic), stale)
 
     async def _reattach(self) -> None:
-        delay = 0.5
+        waits = Backoff(0.5, 15.0, jitter=True)
         while not self._closing:
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            await asyncio.sleep(waits.next())
             try:
                 if self.tokens is None or self.tokens.expires_at - time.time() < 5:
                     await self._refresh()
@@ -387,7 +370,6 @@ class GatewayClient:
                 self._link(LinkState.RECONNECTING, str(exc))
             except (TimeoutError, ConnectionError) as exc:
                 self._link(LinkState.RECONNECTING, repr(exc))
-            delay = min(delay * 2, 15.0)
 
     # -- keeping the tokens fresh ----------------------------------------------------------
 
@@ -446,13 +428,14 @@ class GatewayClient:
         finally:
             self._pending.pop(frame.id, None)
 
-    async def request(self, command: Command) -> Any:
+    async def request(self, command: Command[R]) -> R:
         """Run ``command`` on the gateway's engine; its reply, or ``RemoteRefusal``."""
-        return await self._call(
+        reply: R = await self._call(
             wire.RequestOut(
                 id=self._next_id(), name=command.name, kind=kind_of(command), body=command
             )
         )
+        return reply
 
     async def operation(self, name: str, **body: Any) -> Any:
         """Run a gateway operation (``gateway.users.list``...)."""
@@ -462,7 +445,7 @@ class GatewayClient:
 
     def _install(self) -> None:
         """Become the local bus's handler of every command: they run on the gateway."""
-        for cls in subclasses(Command):
+        for cls in contract.declared_commands():
             if not self.bus.handles(cls):
                 self.bus.handle(cls, self.request)
                 self._installed.append(cls)

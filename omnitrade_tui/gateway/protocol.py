@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from omnitrade_tui.bus.wire import enc_hook
 from omnitrade_tui.domain.instrument import Instrument
 
 #: The protocol's version, in the Welcome; a terminal refuses a gateway it does not speak.
@@ -159,7 +160,7 @@ class Goodbye(_Frame, tag="bye", frozen=True):
 TerminalFrame = Subscribe | Unsubscribe | RequestIn | Reauth
 GatewayFrame = Welcome | EventsIn | ReplyIn | Goodbye
 
-encode = msgspec.msgpack.Encoder().encode
+encode = msgspec.msgpack.Encoder(enc_hook=enc_hook).encode
 decode_terminal_frame = msgspec.msgpack.Decoder(TerminalFrame).decode
 decode_gateway_frame = msgspec.msgpack.Decoder(GatewayFrame).decode
 

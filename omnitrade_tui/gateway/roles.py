@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from omnitrade_tui.bus import topics
+from omnitrade_tui.bus import contract, topics
 from omnitrade_tui.domain import commands as c
 
 
@@ -139,9 +139,10 @@ COMMAND_RULES: dict[str, Rule] = {
 }
 
 #: Topic patterns a role may subscribe within. A subscription is allowed when one of these
-#: covers every topic the subscription could match; anything else needs admin.
+#: covers every topic the subscription could match; anything else needs admin. The viewer's
+#: patterns are the contract's ``VIEWABLE`` set (a test holds them equal).
 TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
-    ("md.>", Rule(Role.VIEWER, "market data")),
+    (contract.MARKET_DATA, Rule(Role.VIEWER, "market data")),
     (topics.ORDER, Rule(Role.VIEWER, "order updates")),
     (topics.REJECT, Rule(Role.VIEWER, "order rejections")),
     (topics.HELD, Rule(Role.VIEWER, "orders held for the rate limit")),
@@ -151,9 +152,9 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),
     (topics.PORTFOLIO, Rule(Role.VIEWER, "the portfolio's value")),
     (topics.KILL_SWITCH, Rule(Role.VIEWER, "the kill switch state")),
-    ("sys.>", Rule(Role.VIEWER, "connection and system status")),
+    (contract.SYSTEM, Rule(Role.VIEWER, "connection and system status")),
     # Journaled commands carry every user's requests verbatim: admins only.
-    ("cmd.>", Rule(Role.ADMIN, "the command journal")),
+    (contract.COMMAND.all, Rule(Role.ADMIN, "the command journal")),
 )
 
 

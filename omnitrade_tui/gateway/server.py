@@ -47,12 +47,12 @@ from typing import Any
 import msgspec
 from aiohttp import WSMsgType, web
 
-from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.bus import Bus, contract, topics
 from omnitrade_tui.bus.bus import CommandTimeout, NoHandler
 from omnitrade_tui.bus.policy import each
 from omnitrade_tui.bus.subscription import Subscription
-from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of, subclasses
-from omnitrade_tui.domain.commands import Command, SubscribeSymbol
+from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
+from omnitrade_tui.domain.commands import AnyCommand, Command, SubscribeSymbol
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.engine.risk import RiskRejected
@@ -132,6 +132,9 @@ class ServerLimits:
     request_timeout_s: float = 20.0
     #: How often the store's change counter is read (users changed by another process).
     change_poll_s: float = 1.0
+    #: How often refresh tokens long expired are deleted (at start, then this often), so
+    #: the token table stays bounded by the sessions of the last day.
+    purge_every_s: float = 3_600.0
     inputs: InputLimits = field(default_factory=InputLimits)
 
 
@@ -539,10 +542,18 @@ class GatewayServer:
     async def _watch_changes(self) -> None:
         """Poll the store's change counter; when another process (``omnitrade gateway users
         ...``) or this one changed users or sessions, recheck every attached terminal, so a
-        removal, a demotion or a new password ends the sessions within a second."""
+        removal, a demotion or a new password ends the sessions within a second. Refresh
+        tokens expired over a day ago are purged on the way (``purge_every_s``)."""
         seen: int | None = None
+        loop = asyncio.get_running_loop()
+        purge_at = loop.time()
         while True:
             try:
+                if loop.time() >= purge_at:
+                    purge_at = loop.time() + self.limits.purge_every_s
+                    purged = await self.auth.purge_expired()
+                    if purged:
+                        log.info("gateway: %d expired refresh tokens purged", purged)
                 counter = await self.auth.repo.change_counter()
                 if seen is not None and counter != seen:
                     for term in list(self.terminals):
@@ -801,5 +812,5 @@ def _user_row(user: Any) -> dict[str, Any]:
     }
 
 
-def _command_types() -> list[type[Command]]:
-    return sorted(subclasses(Command), key=lambda c: c.name)
+def _command_types() -> list[type[AnyCommand]]:
+    return sorted(contract.declared_commands(), key=lambda c: c.name)

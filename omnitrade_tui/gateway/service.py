@@ -1,9 +1,9 @@
 """``omnitrade gateway --listen``: the engine headless, served to attached terminals.
 
 One run holds the venue connections, the order manager behind the risk gate, the recorder
-and the keys (``runtime.Runtime``, exactly as the terminal's own run), plus the gateway's
-auth (users, tokens, audit log in the same store) and its server. TLS is on for any
-address other than loopback; a development certificate can be made on the spot
+and the keys (``runtime.Runtime``, exactly as the terminal's own run and ``record``'s), plus
+the gateway's auth (users, tokens, audit log in the runtime's own store) and its server.
+TLS is on for any address other than loopback; a development certificate can be made on the spot
 (``--self-signed``) and is kept in the state directory, so its fingerprint stays the same
 across restarts and terminals that trusted it keep trusting it.
 """
@@ -30,7 +30,6 @@ from omnitrade_tui.gateway.tls import (
     server_context,
 )
 from omnitrade_tui.runtime import Runtime
-from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.gateway_repository import GatewayRepository
 
 log = logging.getLogger(__name__)
@@ -114,53 +113,34 @@ async def run_gateway(
 ) -> AsyncIterator[RunningGateway]:
     """Start the engine and serve it at ``where`` for the duration of an ``async with``."""
     secret = load_or_create_secret(default_secret_path(settings.dirs))
-    repo = GatewayRepository(await open_database(settings.db_url))
-    try:
+    async with Runtime.start(settings, record=record, connect=False, open_store=True) as runtime:
+        assert runtime.database is not None  # open_store
+        repo = GatewayRepository(runtime.database)
         auth = auth_factory(repo, secret) if auth_factory else AuthService(repo, secret)
-        async with Runtime.start(settings, record=record, connect=False) as runtime:
-            facts = RunFacts(
-                gateway=f"{where.host}:{where.port}",
-                profile=runtime.profile_label,
-                live=settings.profile.live,
-                watchlist=runtime.watchlist,
-                instruments=tuple(runtime.instruments[s] for s in runtime.watchlist),
-                fee_rate=runtime.fee_rate,
-            )
-            listed = await listed_symbols(runtime)
-            server = GatewayServer(runtime.bus, auth, facts, limits=limits, listed=listed)
-            server.follow()
-            runtime.connect()
-            context: ssl.SSLContext | None = None
-            fingerprint = None
-            if where.cert is not None and where.key is not None:
-                context = server_context(where.cert, where.key)
-                fingerprint = certificate_fingerprint(where.cert)
-            url = await server.start(where.host, where.port, context)
-            observe_gateway(runtime.metrics, server)
-            try:
-                yield RunningGateway(url, fingerprint, server, auth, runtime)
-            finally:
-                await server.aclose()
-    finally:
-        await repo.close()
-
-
-async def listed_symbols(runtime: Runtime) -> frozenset[str]:
-    """The symbols the venue lists as trading (``exchangeInfo``): the only ones a terminal's
-    command may name, so no user input but a listed symbol reaches the venue's URLs. If the
-    venue cannot be asked, the watchlist's (which it listed at start)."""
-    try:
-        info = await runtime.rest.exchange_info()
-    except Exception as exc:  # the venue's or the network's: the run goes on, narrower
-        log.warning("gateway: cannot list the venue's symbols (%s); allowing the watchlist", exc)
-        return frozenset(runtime.watchlist)
-    return frozenset(
-        str(entry["symbol"])
-        for entry in info.get("symbols", [])
-        if isinstance(entry, dict)
-        and isinstance(entry.get("symbol"), str)
-        and entry.get("status", "TRADING") == "TRADING"
-    ) | frozenset(runtime.watchlist)
+        facts = RunFacts(
+            gateway=f"{where.host}:{where.port}",
+            profile=runtime.profile_label,
+            live=settings.profile.live,
+            watchlist=runtime.watchlist,
+            instruments=tuple(runtime.instruments[s] for s in runtime.watchlist),
+            fee_rate=runtime.fee_rate,
+        )
+        # A terminal's command may name only a symbol the venue lists, so no user input but
+        # a listed symbol reaches the venue's URLs.
+        server = GatewayServer(runtime.bus, auth, facts, limits=limits, listed=runtime.listed)
+        server.follow()
+        runtime.connect()
+        context: ssl.SSLContext | None = None
+        fingerprint = None
+        if where.cert is not None and where.key is not None:
+            context = server_context(where.cert, where.key)
+            fingerprint = certificate_fingerprint(where.cert)
+        url = await server.start(where.host, where.port, context)
+        observe_gateway(runtime.metrics, server)
+        try:
+            yield RunningGateway(url, fingerprint, server, auth, runtime)
+        finally:
+            await server.aclose()
 
 
 async def serve_until_stopped(settings: Settings, where: Listen, say: Callable[[str], None]) -> int:

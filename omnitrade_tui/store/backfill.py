@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from omnitrade_tui.bus import each, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.subscription import Subscription
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.commands import VenueCandles, VenueTrades
 from omnitrade_tui.domain.events import TradeGap
-from omnitrade_tui.domain.models import Candle, Trade
+from omnitrade_tui.domain.models import Trade
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class TradeGapFiller:
     def start(self) -> None:
         """Subscribe to the trades and start the worker."""
         self._sub = self.bus.subscribe(
-            "md.trade.*", each(self._on_trade), name="store.trade-backfill"
+            topics.trade.all, each(self._on_trade), name="store.trade-backfill"
         )
         self._worker = asyncio.create_task(self._work(), name="trade-backfill")
 
@@ -121,9 +122,7 @@ class TradeGapFiller:
 
     # -- watching --------------------------------------------------------------------------
 
-    def _on_trade(self, topic: str, event: object) -> None:
-        if not isinstance(event, Trade):
-            return
+    def _on_trade(self, topic: str, event: Trade) -> None:
         last = self._last.get(event.symbol)
         if last is None:
             self._last[event.symbol] = event
@@ -249,8 +248,7 @@ class TradeGapFiller:
         topic = topics.candle(missing.symbol, "1m")
         for candle in answer:
             if (
-                isinstance(candle, Candle)
-                and candle.closed
+                candle.closed
                 and candle.close_ms >= missing.from_ms
                 and candle.open_ms <= missing.to_ms
             ):
@@ -260,9 +258,10 @@ class TradeGapFiller:
     async def _page(self, symbol: str, from_id: int, limit: int) -> list[Trade] | str:
         """One page of trades from the venue, or why it could not be had."""
         reason = ""
+        waits = Backoff(self.config.retry_s)
         for attempt in range(self.config.retries):
             if attempt:
-                await asyncio.sleep(self.config.retry_s * 2 ** (attempt - 1))
+                await asyncio.sleep(waits.next())
             try:
                 answer = await self.bus.request(
                     VenueTrades(symbol=symbol, from_id=from_id, limit=limit),
@@ -271,7 +270,7 @@ class TradeGapFiller:
             except Exception as exc:
                 reason = f"the venue did not give them: {type(exc).__name__}: {exc}"[:300]
                 continue
-            return [t for t in answer if isinstance(t, Trade)]
+            return answer
         return reason
 
     def _gap(

@@ -25,13 +25,15 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from omnitrade_tui.bus import topics
+from omnitrade_tui.bus import contract, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.policy import OnFull, Queue
 from omnitrade_tui.bus.subscription import QueueSubscription, SubscriptionClosed
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.events import RecorderStatus, TradeGap
 from omnitrade_tui.store.repository import HistoryWriter
 from omnitrade_tui.store.rows import Batch, RowBuilder, batch_size, new_batch
@@ -40,16 +42,7 @@ from omnitrade_tui.store.spill import SpillFiles
 log = logging.getLogger(__name__)
 
 #: What the recorder keeps, as the venue and the engine publish it.
-RECORDED_PATTERNS = (
-    "md.trade.*",
-    "md.backfill.*",
-    "md.gap.*",
-    "md.book.*",
-    "md.candle.*.*",
-    topics.ORDER,
-    topics.BALANCE,
-    "cmd.>",
-)
+RECORDED_PATTERNS = contract.RECORDED
 
 
 # SQLSTATE classes meaning "these rows are wrong", not "the database is away":
@@ -100,7 +93,7 @@ class Recorder:
         self.spill = SpillFiles(config.spill_dir)
         #: Rows the database refused (bad data, not an outage): kept here, never replayed.
         self.rejected = SpillFiles(config.spill_dir / "rejected")
-        self._subs: list[QueueSubscription] = []
+        self._subs: list[QueueSubscription[Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._writer_task: asyncio.Task[None] | None = None
         self._pending: deque[_Pending] = deque()
@@ -167,7 +160,7 @@ class Recorder:
 
     # -- intake ----------------------------------------------------------------------------
 
-    async def _intake(self, sub: QueueSubscription) -> None:
+    async def _intake(self, sub: QueueSubscription[Any]) -> None:
         cfg = self.config
         builder = self._builder
         while True:
@@ -216,7 +209,7 @@ class Recorder:
     # -- writing ---------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
-        delay = self.config.retry_initial_s
+        waits = Backoff(self.config.retry_initial_s, self.config.retry_max_s)
         while True:
             if not self._pending and not self.spill.rows_on_disk:
                 if self._stopping:
@@ -226,12 +219,11 @@ class Recorder:
                 continue
             ok = await self._write_once()
             if ok:
-                delay = self.config.retry_initial_s
+                waits.reset()
                 continue
             if self._stopping:
                 return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.config.retry_max_s)
+            await asyncio.sleep(waits.next())
 
     async def _write_once(self) -> bool:
         if self._pending:

@@ -26,7 +26,7 @@ from typing import Any
 import msgspec
 import redis.asyncio as redis
 
-from omnitrade_tui.bus import topics
+from omnitrade_tui.bus import contract, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.policy import Latest, OnFull, Queue
 from omnitrade_tui.bus.subscription import (
@@ -34,13 +34,13 @@ from omnitrade_tui.bus.subscription import (
     QueueSubscription,
     SubscriptionClosed,
 )
-from omnitrade_tui.bus.wire import WireTypes
+from omnitrade_tui.bus.wire import WireTypes, enc_hook
 from omnitrade_tui.domain.events import BookTop
 from omnitrade_tui.domain.models import Ticker
 
 log = logging.getLogger(__name__)
 
-_encode = msgspec.msgpack.Encoder().encode
+_encode = msgspec.msgpack.Encoder(enc_hook=enc_hook).encode
 _decode_chunk = msgspec.msgpack.Decoder(list[tuple[str, str, msgspec.Raw]]).decode
 
 
@@ -87,7 +87,7 @@ class RedisBridgePublisher:
             sub.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self, sub: QueueSubscription) -> None:
+    async def _run(self, sub: QueueSubscription[Any]) -> None:
         while True:
             try:
                 items = await sub.get_batch(self.batch, self.interval_s)
@@ -197,12 +197,13 @@ class RedisBridgeConsumer:
         self.undecodable += events.undecodable
         lag = now - int(fields.get(b"ns", now))
         publish = self.bus.publish
+        topic_named = contract.topic_named
         for topic, event in events.events:
             self.received += 1
             self.lag_ns_sum += lag
             if lag > self.lag_ns_max:
                 self.lag_ns_max = lag
-            publish(topic, event)
+            publish(topic_named(topic), event)
 
 
 class EntryEvents(msgspec.Struct):
@@ -249,11 +250,11 @@ class RedisTopCache:
         self.prefix = prefix
         self.ttl_s = ttl_s
         self.interval_s = interval_s
-        self._tickers: LatestSubscription = bus.subscribe_latest(
-            "md.ticker.*", Latest(), name="redis-cache:ticker"
+        self._tickers: LatestSubscription[Ticker] = bus.subscribe_latest(
+            contract.TICKER.all, Latest(), name="redis-cache:ticker"
         )
-        self._tops: LatestSubscription = bus.subscribe_latest(
-            "md.book.*", Latest(), name="redis-cache:top"
+        self._tops: LatestSubscription[BookTop] = bus.subscribe_latest(
+            contract.BOOK.all, Latest(), name="redis-cache:top"
         )
         self._task: asyncio.Task[None] | None = None
         self.writes = 0
@@ -278,18 +279,16 @@ class RedisTopCache:
 
     async def flush(self) -> None:
         """Write the newest pending values now."""
-        pending = self._tickers.drain() + self._tops.drain()
-        if not pending:
+        tickers, tops = self._tickers.drain(), self._tops.drain()
+        if not tickers and not tops:
             return
         pipe = self.client.pipeline(transaction=False)
-        for d in pending:
-            event = d.event
-            if isinstance(event, Ticker):
-                pipe.set(self.key("ticker", event.symbol), _encode(event), ex=self.ttl_s)
-            elif isinstance(event, BookTop):
-                pipe.set(self.key("top", event.symbol), _encode(event), ex=self.ttl_s)
+        for ticker in tickers:
+            pipe.set(self.key("ticker", ticker.event.symbol), _encode(ticker.event), ex=self.ttl_s)
+        for top in tops:
+            pipe.set(self.key("top", top.event.symbol), _encode(top.event), ex=self.ttl_s)
         await pipe.execute()
-        self.writes += len(pending)
+        self.writes += len(tickers) + len(tops)
 
     async def _run(self) -> None:
         while True:

@@ -27,7 +27,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from omnitrade_tui.bus import topics
+from omnitrade_tui.bus import contract, topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.wire import WireTypes
 from omnitrade_tui.domain.events import ConnectionChanged, LinkState
@@ -180,7 +180,7 @@ class RedisFeed:
         self.undecodable += decoded.undecodable
         for topic, event in decoded.events:
             # Waits while the recorder's queue is full: back-pressure, not loss.
-            await self.bus.publish_wait(topic, event)
+            await self.bus.publish_wait(contract.topic_named(topic), event)
             self.published += 1
 
 

@@ -73,20 +73,6 @@ def _row_id() -> Any:
     )
 
 
-class InstrumentRow(SQLModel, table=True):
-    """An instrument as the venue described it (the exchange-info JSON of one symbol)."""
-
-    __tablename__ = "instruments"
-
-    venue: str = Field(primary_key=True, max_length=32)
-    symbol: str = Field(primary_key=True, max_length=32)
-    base_asset: str = Field(max_length=16)
-    quote_asset: str = Field(max_length=16)
-    status: str = Field(max_length=32)
-    info_json: str
-    updated_ms: int = _big()
-
-
 class TradeRow(SQLModel, table=True):
     """A public trade; unique per (symbol, exchange trade id)."""
 
@@ -332,7 +318,6 @@ ORDER_EVENTS = METADATA.tables["order_events"]
 FILLS = METADATA.tables["fills"]
 BALANCES = METADATA.tables["balance_snapshots"]
 COMMANDS = METADATA.tables["command_journal"]
-INSTRUMENTS = METADATA.tables["instruments"]
 GATEWAY_USERS = METADATA.tables["gateway_users"]
 GATEWAY_REFRESH_TOKENS = METADATA.tables["gateway_refresh_tokens"]
 GATEWAY_AUDIT = METADATA.tables["gateway_audit"]

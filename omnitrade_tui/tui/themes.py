@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
@@ -43,28 +44,47 @@ REQUIRED_VARIABLES: tuple[str, ...] = (
 )
 """The app's own theme variables: every registered theme defines all of them."""
 
-COLOUR_FIELDS: tuple[str, ...] = (
-    "primary",
-    "secondary",
-    "accent",
-    "foreground",
-    "background",
-    "surface",
-    "panel",
-    "success",
-    "warning",
-    "error",
+
+class ThemeFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A theme file as declared: Textual's ``Theme`` fields at the top level (every string
+    but the name is a colour) and the app's own colours in ``[variables]``.
+
+    The checks below read their field lists from this model and collect every problem of a
+    file into one sentence (msgspec alone would stop at the first); the checked table is
+    then converted into it.
+    """
+
+    name: str
+    primary: str
+    secondary: str
+    accent: str
+    foreground: str
+    background: str
+    surface: str
+    panel: str
+    success: str
+    warning: str
+    error: str
+    dark: bool
+    boost: str | None = None
+    luminosity_spread: float | None = None
+    text_alpha: float | None = None
+    variables: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+_FIELDS = msgspec.structs.fields(ThemeFile)
+
+COLOUR_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in _FIELDS if f.required and f.type is str and f.name != "name"
 )
 """Textual's base colours, which every theme file must give."""
 
-REQUIRED_FIELDS: tuple[str, ...] = ("name", *COLOUR_FIELDS, "dark")
+REQUIRED_FIELDS: tuple[str, ...] = tuple(f.name for f in _FIELDS if f.required)
 """Top-level keys every theme file must have."""
 
-_OPTIONAL_COLOUR_FIELDS = ("boost",)
-_OPTIONAL_NUMBER_FIELDS = ("luminosity_spread", "text_alpha")
-_KNOWN_FIELDS = frozenset(
-    (*REQUIRED_FIELDS, *_OPTIONAL_COLOUR_FIELDS, *_OPTIONAL_NUMBER_FIELDS, "variables")
-)
+_OPTIONAL_COLOUR_FIELDS = tuple(f.name for f in _FIELDS if f.type == (str | None))
+_OPTIONAL_NUMBER_FIELDS = tuple(f.name for f in _FIELDS if f.type == (float | None))
+_KNOWN_FIELDS = frozenset(f.name for f in _FIELDS)
 
 # Textual adds the class "-theme-<name>" to the App, and class names must be identifiers:
 # a name that is not one only fails later, when the theme is switched to.
@@ -276,27 +296,30 @@ def _theme_from_table(path: Path, table: Mapping[str, Any]) -> Theme:
 
     if problems:
         raise _file_error(path, problems)
+    declared = msgspec.convert(
+        {**table, **colours, **numbers, "variables": variables}, ThemeFile, strict=False
+    )
     # Textual's own defaults apply where the optional fields are left out.
     theme = Theme(
-        name=str(name),
-        primary=colours["primary"],
-        secondary=colours["secondary"],
-        accent=colours["accent"],
-        foreground=colours["foreground"],
-        background=colours["background"],
-        surface=colours["surface"],
-        panel=colours["panel"],
-        success=colours["success"],
-        warning=colours["warning"],
-        error=colours["error"],
-        boost=colours.get("boost"),
-        dark=bool(table["dark"]),
-        variables=variables,
+        name=declared.name,
+        primary=declared.primary,
+        secondary=declared.secondary,
+        accent=declared.accent,
+        foreground=declared.foreground,
+        background=declared.background,
+        surface=declared.surface,
+        panel=declared.panel,
+        success=declared.success,
+        warning=declared.warning,
+        error=declared.error,
+        boost=declared.boost,
+        dark=declared.dark,
+        variables=declared.variables,
     )
-    if "luminosity_spread" in numbers:
-        theme.luminosity_spread = numbers["luminosity_spread"]
-    if "text_alpha" in numbers:
-        theme.text_alpha = numbers["text_alpha"]
+    if declared.luminosity_spread is not None:
+        theme.luminosity_spread = declared.luminosity_spread
+    if declared.text_alpha is not None:
+        theme.text_alpha = declared.text_alpha
     return theme
 
 

@@ -101,7 +101,7 @@ async def test_the_migration_carries_rows_into_partitions_and_back(
             {"a": NOW_MS - 40 * DAY_MS, "b": NOW_MS},
         )
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0007"))
+        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0006"))
         kind = await conn.exec_driver_sql(
             "SELECT relkind::text FROM pg_class WHERE oid = 'trades'::regclass"
         )

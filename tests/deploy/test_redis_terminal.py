@@ -21,7 +21,6 @@ from omnitrade_tui.config import Overrides, load_settings
 from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
-from omnitrade_tui.tui.session import TerminalSession
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -69,15 +68,7 @@ async def test_the_app_fed_only_from_redis_shows_the_publishers_book(
                     )
 
             runtime.bus.subscribe("md.book.*", each(top), name="test-tops")
-            session = TerminalSession(
-                bus=runtime.bus,
-                instruments=runtime.instruments,
-                watchlist=runtime.watchlist,
-                profile_label=runtime.profile_label,
-                ui=settings.ui,
-                on_ready=runtime.connect,
-            )
-            app = OmniTradeApp(session)
+            app = OmniTradeApp(runtime.session())
             async with app.run_test(size=(160, 48)) as pilot:
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 40

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from omnitrade_tui.gateway.service import Listen, RunningGateway, plan_tls, run_
 from omnitrade_tui.gateway.tls import fetch_fingerprint, fingerprint_digest
 from tests.gateway.conftest import PASSWORD, USERS, auth_factory, with_users
 from tests.test_runtime import sim_settings
+from tests.waiting import until
 
 
 async def _attach(gw: RunningGateway, user: str, **kw: Any) -> GatewayClient:
@@ -50,12 +51,8 @@ async def _attach(gw: RunningGateway, user: str, **kw: Any) -> GatewayClient:
     return client
 
 
-async def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+#: The engine behind a gateway on a loaded box: a little longer than the default wait.
+_until = partial(until, timeout=15.0)
 
 
 def _limit_buy(price: Decimal, coid: str) -> OrderRequest:

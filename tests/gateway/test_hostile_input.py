@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,7 +16,7 @@ import aiohttp
 import msgspec
 import pytest
 
-from omnitrade_tui.bus import Bus
+from omnitrade_tui.bus import Bus, contract
 from omnitrade_tui.domain import commands as c
 from omnitrade_tui.gateway import protocol as wire
 from omnitrade_tui.gateway.admission import InputLimits, Refused, check_shape
@@ -54,15 +54,6 @@ async def attach(gw: RunningGateway, user: str) -> GatewayClient:
     client = GatewayClient(gw.url, user, Bus(), patterns=(), reconnect=False)
     await client.start(PASSWORD)
     return client
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for ``check`` to hold."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 async def raw_socket(
@@ -195,6 +186,9 @@ class Linger(c.Command, frozen=True, kw_only=True):
     name: ClassVar[str] = "test.linger"
 
 
+contract.declare(Linger)  # a command of the test's own, so it may cross the wire
+
+
 async def test_patterns_and_requests_in_flight_are_capped(
     tmp_path: Path, fast_passwords: Passwords
 ) -> None:
@@ -324,6 +318,9 @@ class Explode(c.Command, frozen=True, kw_only=True):
     """A command whose handler fails in a way nobody planned for (tests only)."""
 
     name: ClassVar[str] = "test.explode"
+
+
+contract.declare(Explode)  # a command of the test's own, so it may cross the wire
 
 
 async def test_an_unplanned_failure_tells_the_terminal_a_reference_not_the_internals(

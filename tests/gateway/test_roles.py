@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from omnitrade_tui.bus import topics
+from omnitrade_tui.bus import TopicFamily, topics
 from omnitrade_tui.domain import commands
 from omnitrade_tui.gateway.roles import (
     COMMAND_RULES,
@@ -83,16 +83,13 @@ def _all_command_classes() -> list[type[commands.Command]]:
 
 
 def _topic_samples() -> list[str]:
-    """Every topic constant, and every topic function called with sample arguments."""
+    """Every topic constant, and every topic family called with sample arguments."""
     samples: list[str] = []
     for name, value in vars(topics).items():
         if name.isupper() and isinstance(value, str):
             samples.append(value)
-        elif inspect.isfunction(value) and value.__module__ == topics.__name__:
-            if value.__annotations__.get("return") != "str":
-                continue  # matches(), validate_pattern(): not topic builders
-            params = inspect.signature(value).parameters
-            args = ["1m" if p == "interval" else "BTCUSDT" for p in params]
+        elif isinstance(value, TopicFamily):
+            args = ["1m" if key == "interval" else "BTCUSDT" for key in value.keys]
             if name == "command":
                 args = ["order.place"]
             samples.append(value(*args))

@@ -7,7 +7,6 @@ import time
 from decimal import Decimal
 
 import httpx
-import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,16 +25,10 @@ from omnitrade_tui.domain.events import (
     OrderRejected,
     OrderUpdated,
     RateLimitUsage,
+    RecorderStatus,
 )
 from omnitrade_tui.domain.models import BookLevel, ExecutionReport, Order, OrderRequest, Trade
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
-
-
-class RecorderStatus(msgspec.Struct, frozen=True):
-    """Shaped like whatever the store publishes on sys.recorder: it has a lag."""
-
-    lag_s: float
-    pending: int
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -58,7 +51,7 @@ async def test_scrape_and_parse() -> None:
     exporter.start()
     port = await exporter.serve(0)
 
-    async def place(command: PlaceOrder) -> str:
+    async def place(command: PlaceOrder) -> Order:
         r = command.request
         order = Order(
             symbol=r.symbol,
@@ -70,7 +63,7 @@ async def test_scrape_and_parse() -> None:
         )
         report = ExecutionReport(execution_type=ExecutionType.NEW, order=order)
         bus.publish(topics.ORDER, OrderUpdated(report=report))
-        return r.client_order_id
+        return order
 
     bus.handle(PlaceOrder, place)
     bus.subscribe_queue("md.trade.*", queue(2), name="slow-recorder")
@@ -115,7 +108,12 @@ async def test_scrape_and_parse() -> None:
             venue="binance", kind="REQUEST_WEIGHT", interval="1m", used=1500, limit=6000
         ),
     )
-    bus.publish(topics.RECORDER, RecorderStatus(lag_s=0.75, pending=10))
+    bus.publish(
+        topics.RECORDER,
+        RecorderStatus(
+            state="ok", written_rows=0, backlog_rows=10, spilled_rows=0, spilled_total=0, lag_ms=750
+        ),
+    )
     bus.publish(topics.KILL_SWITCH, KillSwitchChanged(engaged=True, reason="test"))
     request = OrderRequest(
         symbol="BTCUSDT", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal(1)

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.bus.policy import Each
 from omnitrade_tui.cli.record import ReplayCounter, replay_source
-from omnitrade_tui.domain.events import BookTop, OrderRejected
+from omnitrade_tui.domain.events import BookTop, ConnectionChanged, LinkState, OrderRejected
 from omnitrade_tui.domain.models import BookLevel, Ticker, Trade
 from omnitrade_tui.store.redis_bridge import (
     RedisBridgeConsumer,
@@ -70,7 +71,10 @@ async def test_two_consumers_see_the_publishers_sequence(redis_url: str) -> None
                 "md.book.ETHUSDT",
                 BookTop(symbol="ETHUSDT", update_id=i, bids=[BookLevel(1.0, 2.0)], asks=[]),
             )
-            source.publish("sys.connection", "not bridged")
+            source.publish(  # not bridged
+                topics.CONNECTION,
+                ConnectionChanged(venue="binance", link="market", state=LinkState.CONNECTED),
+            )
         source.publish(
             "exec.reject",
             OrderRejected(

@@ -6,7 +6,6 @@ Each test presses the keys the README documents and checks what the screen's sta
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -23,10 +22,10 @@ from omnitrade_tui.domain.events import BookState
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.screens.ticket import OrderTicket
-from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.widgets.ladder import Ladder
 from omnitrade_tui.tui.widgets.row_table import RowTable
 from omnitrade_tui.tui.widgets.status_bar import StatusBar
+from tests import waiting
 
 # Each test starts the whole app on a venue and types into it: 11-28 s each on 2 cores.
 pytestmark = pytest.mark.slow
@@ -45,15 +44,7 @@ async def running_app(
     }
     settings = load_settings(Overrides(), env=env)
     async with Runtime.start(settings, seed=11, connect=False) as runtime:
-        session = TerminalSession(
-            bus=runtime.bus,
-            instruments=runtime.instruments,
-            watchlist=runtime.watchlist,
-            profile_label=runtime.profile_label,
-            ui=settings.ui,
-            on_ready=runtime.connect,
-        )
-        app = OmniTradeApp(session)
+        app = OmniTradeApp(runtime.session())
         async with app.run_test(size=size) as pilot:
             await until(
                 pilot,
@@ -70,15 +61,12 @@ async def until(
     pilot: Pilot[None], check: Callable[[], bool], what: str, timeout: float = 10.0
 ) -> None:
     """Wait (letting the app run) until ``check()`` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            log = [line.text for line in list(pilot.app.state.log)[-8:]]  # type: ignore[attr-defined]
-            raise AssertionError(
-                f"timed out waiting for {what}; screen {pilot.app.screen!r}; log {log}"
-            )
-        await pilot.pause(0.05)
+
+    def shown() -> str:
+        log = [line.text for line in list(pilot.app.state.log)[-8:]]  # type: ignore[attr-defined]
+        return f"screen {pilot.app.screen!r}; log {log}"
+
+    await waiting.until(check, what, timeout, pause=pilot.pause, detail=shown)
 
 
 def commands_seen(app: OmniTradeApp) -> list[Any]:

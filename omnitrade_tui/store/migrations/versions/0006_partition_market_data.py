@@ -7,8 +7,8 @@ time column, as a partitioned table's keys must hold the partition key; a trade 
 update id or a candle's open time has one time, so the writes stay idempotent as before.
 SQLite has no partitioning: nothing changes there.
 
-Revision ID: 0007
-Revises: 0005 (re-chained after 0006 when both land: this one touches no table of 0006)
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 from omnitrade_tui.store.partitions import PARTITIONED, maintain
 
-revision = "0007"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

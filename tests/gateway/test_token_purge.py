@@ -1,0 +1,47 @@
+"""A running gateway deletes refresh tokens that expired over a day ago, so the token table
+holds the sessions of the last day, not every login since the box was set up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from omnitrade_tui.gateway.passwords import Passwords
+from omnitrade_tui.gateway.server import ServerLimits
+from omnitrade_tui.gateway.service import Listen, run_gateway
+from omnitrade_tui.store.gateway_repository import RefreshTokenRecord
+from tests.gateway.conftest import auth_factory
+from tests.test_runtime import sim_settings
+
+DAY_MS = 86_400_000
+
+
+async def test_expired_refresh_tokens_are_purged_while_the_gateway_runs(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    now_ms = int(time.time() * 1000)
+    async with run_gateway(
+        sim_settings(tmp_path),
+        Listen("127.0.0.1", 0),
+        auth_factory=auth_factory(fast_passwords),
+        limits=ServerLimits(purge_every_s=0.05),
+        record=False,
+    ) as gw:
+        repo = gw.auth.repo
+        for name, expires_ms in (("stale", now_ms - 2 * DAY_MS), ("fresh", now_ms + DAY_MS)):
+            await repo.add_refresh_token(
+                RefreshTokenRecord(
+                    token_hash=name,
+                    family=name,
+                    username="nobody",
+                    issued_ms=now_ms - 3 * DAY_MS,
+                    expires_ms=expires_ms,
+                )
+            )
+        for _ in range(100):
+            if await repo.get_refresh_token("stale") is None:
+                break
+            await asyncio.sleep(0.05)
+        assert await repo.get_refresh_token("stale") is None
+        assert await repo.get_refresh_token("fresh") is not None
