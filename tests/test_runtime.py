@@ -108,3 +108,14 @@ async def test_the_stale_limit_comes_from_the_config_and_issue_14s_commands_are_
         assert [c.closed for c in candles] == [True] * 4 + [False]
         now = rt.rest.now_ms()
         assert candles[-1].open_ms == now - now % 60_000
+
+
+async def test_a_runtime_that_never_connected_stops_at_once(tmp_path: Path) -> None:
+    # The app may quit before its screen is ready, so before the streams open. The
+    # valuer's stop then lands during its day-open request, which must not swallow it
+    # (it ran on with its loop, and the runtime's exit waited for it forever).
+    async def start_and_stop() -> None:
+        async with Runtime.start(sim_settings(tmp_path), seed=3, record=False, connect=False):
+            pass
+
+    await asyncio.wait_for(start_and_stop(), 20)

@@ -312,7 +312,10 @@ class Bus:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         try:
-            reply: R = await asyncio.wait_for(asyncio.shield(task), timeout)
+            # asyncio.timeout, not wait_for: on 3.11, wait_for swallows a cancellation that
+            # lands as the reply arrives, and a requester being stopped then runs on.
+            async with asyncio.timeout(timeout):
+                reply: R = await asyncio.shield(task)
         except TimeoutError:
             task.add_done_callback(_log_late_failure)
             raise CommandTimeout(
