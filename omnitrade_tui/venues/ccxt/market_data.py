@@ -79,6 +79,7 @@ class CcxtMarketData:
         book_levels: int = 20,
         snapshot_levels: int | None = None,
         candle_intervals: Iterable[str] = ("1m",),
+        trades: bool = True,
         stale_after_s: float = 2.0,
     ) -> None:
         self.exchange = exchange
@@ -89,6 +90,7 @@ class CcxtMarketData:
         #: 1,000 on Binance, which its throttle counts as 20 requests).
         self.snapshot_levels = snapshot_levels
         self.candle_intervals = tuple(candle_intervals)
+        self.trades = trades
         self.venue = f"ccxt:{exchange.id}"
         self.books = {s: _BookWatch(s) for s in self.symbols}
         self.fresh = FreshnessWatch(bus, stale_after_s, on_silent=self._on_silent)
@@ -105,7 +107,10 @@ class CcxtMarketData:
         for symbol in self.symbols:
             self.fresh.follow(symbol)
             tasks.append(asyncio.create_task(self._book_loop(symbol), name=f"ccxt-book-{symbol}"))
-            tasks.append(asyncio.create_task(self._trade_loop(symbol), name=f"ccxt-trade-{symbol}"))
+            if self.trades:
+                tasks.append(
+                    asyncio.create_task(self._trade_loop(symbol), name=f"ccxt-trade-{symbol}")
+                )
             for interval in self.candle_intervals:
                 tasks.append(
                     asyncio.create_task(
