@@ -97,7 +97,7 @@ class CcxtMarketData:
         self.reconnects = 0
         self._link = LinkState.CONNECTING
         self._last_trade: dict[str, int] = {}
-        self._last_throttle: tuple[int, int] | None = None
+        self._last_throttle: tuple[int, int, int] | None = None
 
     async def run(self) -> None:
         """Watch everything until cancelled."""
@@ -308,16 +308,17 @@ class CcxtMarketData:
             await asyncio.sleep(RATE_LIMIT_EVERY_S)
 
     def publish_throttle(self) -> None:
-        """Say ccxt's request throttle on ``sys.ratelimit`` when it changed: requests
-        waiting in ccxt's queue (``used``) of the queue's bound (``limit``); the
-        ``interval`` is ccxt's spacing between requests. It is ccxt's own estimate of the
-        venue's limit, not the venue's counter."""
+        """Say ccxt's request throttle on ``sys.ratelimit`` when it changed or a request
+        went out since: requests waiting in ccxt's queue (``used``) of the queue's bound
+        (``limit``); the ``interval`` is ccxt's spacing between requests. It is ccxt's own
+        estimate of the venue's limit, not the venue's counter."""
         throttler = getattr(self.exchange, "throttler", None)
         waiting = len(getattr(throttler, "queue", ()) or ())
         bound = int(getattr(throttler, "config", {}).get("maxCapacity", 0) or 0) or 2000
-        if (waiting, bound) == self._last_throttle:
+        state = (waiting, bound, int(getattr(self.exchange, "lastRestRequestTimestamp", 0) or 0))
+        if state == self._last_throttle:
             return
-        self._last_throttle = (waiting, bound)
+        self._last_throttle = state
         self.bus.publish(
             topics.RATE_LIMIT,
             RateLimitUsage(
