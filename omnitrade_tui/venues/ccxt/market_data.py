@@ -204,7 +204,7 @@ class CcxtMarketData:
                 failures += 1
                 await self._lost(failures, exc)
                 continue
-            except ccxt.BaseError as exc:
+            except Exception as exc:  # said, backed off, watched again
                 failures += 1
                 log.warning("watch_order_book %s failed: %s", symbol, exc)
                 await self._lost(failures, exc)
@@ -246,7 +246,7 @@ class CcxtMarketData:
                 trades = await self.exchange.watch_trades(unified)
             except asyncio.CancelledError:
                 raise
-            except ccxt.BaseError as exc:
+            except Exception as exc:  # said, backed off, watched again
                 failures += 1
                 await self._lost(failures, exc)
                 continue
@@ -286,7 +286,7 @@ class CcxtMarketData:
                 rows = await self.exchange.watch_ohlcv(unified, interval)
             except asyncio.CancelledError:
                 raise
-            except ccxt.BaseError as exc:
+            except Exception as exc:  # said, backed off, watched again
                 failures += 1
                 await self._lost(failures, exc)
                 continue

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 #: order seconds old; older ones are asked for).
 KEEP_ORDERS = 1_000
 
+#: How long the user-data subscription may take before the session is begun again.
+SUBSCRIBE_TIMEOUT_S = 10.0
 #: ccxt's Binance method that subscribes to user data and returns once the venue confirmed.
 _SUBSCRIBE = "ensure_user_data_stream_ws_subscribe_signature"
 
@@ -90,9 +92,11 @@ class CcxtUserData:
                 await self._session()
             except asyncio.CancelledError:
                 raise
-            except ccxt.BaseError as exc:
+            except Exception as exc:  # any failure ends the session, said
                 # A session that got as far as reconciling was a good one: back off from
                 # the first step again, not from where the last outage left off.
+                if not isinstance(exc, ccxt.NetworkError):
+                    log.warning("ccxt user data session failed: %r", exc)
                 failures = 1 if self.reconciled > reconciled else failures + 1
                 self._publish_link(LinkState.RECONNECTING, f"{type(exc).__name__}: {exc}")
             else:
@@ -116,7 +120,8 @@ class CcxtUserData:
                 self.exchange, "ensure_user_data_stream_ws_subscribe_signature", None
             )
             if subscribe is not None:
-                await subscribe("spot")
+                # A connection lost mid-subscribe must not hold the session forever.
+                await asyncio.wait_for(subscribe("spot"), SUBSCRIBE_TIMEOUT_S)
             self._publish_link(LinkState.CONNECTED, "ccxt user data subscribed")
             if self.on_subscribed is not None:
                 await self.on_subscribed()

@@ -111,7 +111,7 @@ async def test_trades_candles_and_the_throttle_reach_the_bus(rig: Rig) -> None:
     assert ids == sorted(set(ids)), "a trade said twice or out of order"
 
 
-def test_the_capabilities_say_what_ccxt_cannot_promise(rig: Rig) -> None:
+async def test_the_capabilities_say_what_ccxt_cannot_promise(rig: Rig) -> None:
     caps = capabilities(rig.exchange)
     assert caps.venue == "ccxt:binance"
     missing = caps.missing()
