@@ -1,6 +1,7 @@
-"""The Binance connector: market-data throughput and latency, against python-binance; and
-the soak of the whole connector against the sim (the drill itself is ``benchmarks.drill``);
-and the order side's parsing (user-data events and order answers into domain values).
+"""The Binance connector: market-data throughput and latency, against python-binance and
+the ccxt venue; the soak of the whole connector against the sim (the drill itself is
+``benchmarks.drill``); and the order side's parsing (user-data events and order answers into
+domain values).
 
 Market data (issue: connector): recorded ETHUSDT ``@depth@100ms`` frames (the hftbacktest
 capture, 2024-08-09) are served over a loopback WebSocket by a small server in its own
@@ -18,7 +19,10 @@ core and left our process to be preempted by anything else running (an artefact 
 benchmark, not a cost of the connector). (c) Baseline, same frames, same server:
 python-binance's ``DepthCacheManager`` (one socket a symbol, its own depth cache), in two
 forms: applying only, and applying plus reading the top 20 levels a side (what we publish
-on every update). ``ratio`` = ours / python-binance's apply-only figure.
+on every update). ``ratio`` = ours / python-binance's apply-only figure. (d) The ccxt venue
+(``venues/ccxt``) on the same frames: ccxt's Binance class subscribes after connecting, which
+the loopback server answers, and keeps its own book; depth msgs/s and CPU a message beside
+ours (``ccxt_venue_vs_ours_*``).
 
 ``python -m benchmarks connector --soak 1800`` runs the drill with every fault on for
 half an hour against the sim in a process of its own, one summary line a minute (with this
@@ -128,6 +132,28 @@ class _Frames:
             ]
 
 
+def _read_client_frame(conn: socket.socket) -> bytes:
+    """One masked text frame from the client (a SUBSCRIBE request), unmasked."""
+
+    def take(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    head = take(2)
+    n = head[1] & 0x7F
+    if n == 126:
+        n = int.from_bytes(take(2), "big")
+    elif n == 127:
+        n = int.from_bytes(take(8), "big")
+    mask = take(4)
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(take(n)))
+
+
 def _handshake(conn: socket.socket) -> tuple[str, dict[str, str], bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
@@ -170,6 +196,18 @@ def _serve_conn(conn: socket.socket, frames: _Frames, pace: float, sent: Any) ->
                 names = parse_qs(url.query)["streams"][0].split("/")
                 wanted = [n.split("@")[0].upper() for n in names if "@depth" in n]
                 per = [frames.combined[s] for s in wanted if s in frames.combined]
+            elif "@" not in url.path:
+                # ccxt's form: connect to /ws/<n>, then SUBSCRIBE; acknowledged, and the
+                # raw frames of the depth streams it names sent from then on.
+                request = json.loads(_read_client_frame(conn))
+                conn.sendall(_ws_frame(json.dumps({"result": None, "id": request["id"]}).encode()))
+                names = request.get("params", [])
+                wanted = [n.split("@")[0].upper() for n in names if "@depth" in n]
+                per = [frames.raw[s] for s in wanted if s in frames.raw]
+                if not per:
+                    while conn.recv(65536):
+                        pass
+                    return
             else:
                 symbol = url.path.removeprefix("/ws/").split("@")[0].upper()
                 wanted, per = [symbol], [frames.raw[symbol]]
@@ -368,6 +406,62 @@ async def theirs(
     return elapsed, received
 
 
+async def ccxt_venue(port: int, symbols: list[str], last_id: int) -> float:
+    """Seconds until every book of the ccxt venue (``venues/ccxt``, ccxt's Binance class)
+    published its last frame, with the same ``SUBSCRIBERS`` bus subscribers as ours.
+
+    ccxt's throttle is off: the loopback server has no weight limit, and ccxt's estimate
+    of Binance's (a 1,000-level snapshot counts as 20 requests, 50 ms each) would time the
+    throttle, not the book. The markets are set from the sim's instrument list (the
+    loopback server answers every HTTP request with the recorded snapshot)."""
+    from omnitrade_tui.venues.ccxt.exchange import point_binance_at
+    from omnitrade_tui.venues.ccxt.market_data import CcxtMarketData
+    from omnitrade_tui.venues.sim.symbols import default_instruments
+
+    bus = Bus()
+    done = asyncio.Event()
+    finished: set[str] = set()
+    latest: dict[str, BookTop] = {}
+
+    def keep(topic: str, top: BookTop) -> None:
+        latest[topic] = top
+
+    def on_book(topic: str, top: BookTop) -> None:
+        if top.update_id == last_id:
+            finished.add(top.symbol)
+            if len(finished) == len(symbols):
+                done.set()
+
+    for _ in range(SUBSCRIBERS - 1):
+        bus.subscribe("md.book.*", each(keep))
+    bus.subscribe("md.book.*", each(on_book))
+    base = f"127.0.0.1:{port}"
+    exchange = point_binance_at(f"http://{base}/api", f"ws://{base}/ws-api/v3", f"ws://{base}/")
+    exchange.enableRateLimit = False
+    # What ccxt's fetch_markets would have set before parsing (no margin pairs here).
+    exchange.options["crossMarginPairsData"] = []
+    exchange.options["isolatedMarginPairsData"] = []
+    entry = default_instruments(["ETHUSDT"])[0].to_exchange_info()
+    markets = []
+    for symbol in symbols:
+        renamed = {**entry, "symbol": symbol, "baseAsset": symbol[:-4]}
+        markets.append(exchange.parse_market(renamed))
+    exchange.set_markets(markets)
+    names = {m["id"]: m["symbol"] for m in markets}
+    market = CcxtMarketData(exchange, bus, names, book_levels=20, candle_intervals=(), trades=False)
+    start = time.perf_counter()
+    task = asyncio.create_task(market.run())
+    try:
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - start
+        assert all(w.gaps == 0 for w in market.books.values()), "a ccxt book saw a gap"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await exchange.close()
+    return elapsed
+
+
 def _throughput(kind: str, n_symbols: int, read_top: bool = False) -> tuple[float, float]:
     """Depth msgs/s, and CPU microseconds a message (this process only)."""
     symbols = bench_symbols(n_symbols)
@@ -377,6 +471,8 @@ def _throughput(kind: str, n_symbols: int, read_top: bool = False) -> tuple[floa
         cpu = time.process_time()
         if kind == "ours":
             elapsed, _, _ = asyncio.run(ours(port, symbols, last_id))
+        elif kind == "ccxt":
+            elapsed = asyncio.run(ccxt_venue(port, symbols, last_id))
         else:
             elapsed, _ = asyncio.run(theirs(port, symbols, last_id, read_top))
         cpu = time.process_time() - cpu
@@ -508,6 +604,7 @@ def run(quick: bool = False) -> list[Result]:
     our_rate, our_cpu = _throughput("ours", n)
     their_rate, their_cpu = _throughput("theirs", n)
     their_top_rate, their_top_cpu = _throughput("theirs", n, read_top=True)
+    ccxt_rate, ccxt_cpu = _throughput("ccxt", n)
     ceiling = _ceiling()
     # Three runs, the one with the median p99 reported (all three p99s shown): on two
     # shared cores one preemption of a few ms moves a one-run p99 by that much. The
@@ -537,6 +634,10 @@ def run(quick: bool = False) -> list[Result]:
                 "python_binance_cpu_us_per_msg": round(their_cpu, 1),
                 "python_binance_with_top20_cpu_us_per_msg": round(their_top_cpu, 1),
                 "ours_in_process_ceiling_msgs_per_s": round(ceiling),
+                "ccxt_venue_msgs_per_s": round(ccxt_rate),
+                "ccxt_venue_cpu_us_per_msg": round(ccxt_cpu, 1),
+                "ccxt_venue_vs_ours_msgs_per_s": round(ccxt_rate / our_rate, 3),
+                "ccxt_venue_vs_ours_cpu_per_msg": round(ccxt_cpu / our_cpu, 2),
                 "levels_per_msg": 31,
             },
             baseline="python-binance 1.0 DepthCacheManager (apply only), same frames and server",
@@ -547,7 +648,9 @@ def run(quick: bool = False) -> list[Result]:
             "baseline does less work than that. The recorded frames are heavy (31 levels, "
             "1 kB each). python-binance spends most of its wall time idle between messages "
             "(its reader task, queue and wait_for per message); its CPU per message is the "
-            "fairer work figure",
+            "fairer work figure. The ccxt venue (venues/ccxt through ccxt's Binance class, "
+            "one socket a symbol as ccxt opens them, ccxt's throttle off) runs on the same "
+            "frames and server, publishing the top 20 like ours",
         ),
         Result(
             name="connector.depth_latency",
