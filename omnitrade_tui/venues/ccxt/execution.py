@@ -249,10 +249,10 @@ class CcxtExecution:
         raw = await self._call(
             "cancel_order", None, self.unified(symbol), {"clientOrderId": client_order_id}
         )
-        order = self._order(raw, symbol)
-        if not order.client_order_id:
-            order = msgspec.structs.replace(order, client_order_id=client_order_id)
-        return order
+        # Binance's cancel answer names the cancel's own id as clientOrderId (the order's
+        # is origClientOrderId), and ccxt passes it on: the order cancelled is ours by the
+        # id it was asked for.
+        return msgspec.structs.replace(self._order(raw, symbol), client_order_id=client_order_id)
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         """Cancel every open order on ``symbol`` (an empty list when none was open)."""
@@ -262,7 +262,17 @@ class CcxtExecution:
             if exc.code == -2011:
                 return []
             raise
-        return [self._order(r, symbol) for r in raws or ()]
+        return [self._cancelled(r, symbol) for r in raws or ()]
+
+    def _cancelled(self, raw: Mapping[str, Any], symbol: str) -> Order:
+        """A cancel-all entry: the order under its own client id, which a Binance-like
+        venue gives as ``origClientOrderId`` (its ``clientOrderId`` is the cancel's)."""
+        order = self._order(raw, symbol)
+        info = raw.get("info")
+        original = info.get("origClientOrderId") if isinstance(info, Mapping) else None
+        if isinstance(original, str) and original:
+            order = msgspec.structs.replace(order, client_order_id=original)
+        return order
 
     async def cancel_list(self, symbol: str, order_list_id: int) -> list[Order]:
         """Order lists are not part of ccxt's unified API.
