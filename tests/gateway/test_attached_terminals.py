@@ -115,7 +115,10 @@ async def test_two_terminals_see_the_same_orders_and_fills_and_the_viewer_cannot
         # The help screen lists them as disabled, with the reason.
         await vp.press("question_mark")
         await until(vp, lambda: isinstance(viewer.screen, HelpScreen), "the help screen")
-        shown = " ".join(str(s.render()) for s in viewer.screen.query("Static"))
+        help_screen = viewer.screen
+        assert isinstance(help_screen, HelpScreen)
+        # The help is a grid now: what it lists is its rows (keys, text, id).
+        shown = " ".join(" ".join(row) for row in help_screen.rows)
         assert "DISABLED: placing orders needs the trader role" in shown
         await vp.press("escape")
 
