@@ -93,5 +93,11 @@ def _grouped(value: Number | None, places: int, signed: bool) -> str:
         return "-"
     sign = "+" if signed else ""
     if isinstance(value, Decimal):
-        return f"{value:{sign},.{places}f}"
-    return f"{float(value):{sign},.{places}f}"
+        text = f"{value:{sign},.{places}f}"
+    else:
+        text = f"{float(value):{sign},.{places}f}"
+    if places == _UNKNOWN_PLACES and "." in text:
+        # No tick or step says how many places this has: as many as it needs, not eight
+        # zeros behind every whole coin ("50", "0.0025").
+        text = text.rstrip("0").rstrip(".")
+    return text

@@ -33,6 +33,14 @@ def test_prices_by_tick_quantities_by_step_money_by_asset() -> None:
     assert NUMBERS.price("BTCUSDT", None) == "-"
 
 
+def test_an_asset_no_instrument_steps_is_written_with_the_places_it_needs() -> None:
+    # A balance in a coin the app does not trade (BNB, SOL beside a BTC/ETH watchlist).
+    assert NUMBERS.money("BNB", Decimal("50.00000000")) == "50"
+    assert NUMBERS.money("SOL", Decimal("1234.00250000")) == "1,234.0025"
+    assert NUMBERS.money("SOL", Decimal("0E-8")) == "0"
+    assert NUMBERS.price("XYZUSDT", 0.000123) == "0.000123"
+
+
 def test_times_are_local_by_default_and_utc_by_the_setting() -> None:
     ms = 1_796_040_000_000  # 2026-11-30 12:00:00 UTC
     assert Numbers({}, utc=True).clock(ms) == "12:00:00"
