@@ -30,7 +30,7 @@ from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.screens.ticket import OrderTicket
-from tests.tui.test_app_trading import running_app, until
+from tests.tui.test_app_trading import amend_open, running_app, ticket_open, until
 
 SYMBOL = "BTCUSDT"
 BASE, QUOTE = "BTC", "USDT"
@@ -179,7 +179,7 @@ class Drill:
     async def open_ticket(self, key: str) -> OrderTicket:
         """Press ``key`` (b, s, m ...) and wait for the ticket."""
         await self.pilot.press(key)
-        await until(self.pilot, lambda: isinstance(self.app.screen, OrderTicket), "the ticket")
+        await until(self.pilot, lambda: ticket_open(self.app), "the ticket")
         ticket = self.app.screen
         assert isinstance(ticket, OrderTicket)
         return ticket
@@ -303,7 +303,9 @@ async def test_trader_drill_the_screen_equals_the_venue_after_every_step(tmp_pat
             # The market streams drop while the trader amends: the amend must land once.
             await drill.sim.hub.close_all()
             await drill.select_order(deep_bid)
-            await pilot.press("a", "down", "down", "down", "enter")
+            await pilot.press("a")
+            await until(pilot, lambda: amend_open(app), "the amend dialog")
+            await pilot.press("down", "down", "down", "enter")
             await until(
                 pilot,
                 lambda: app.state.orders[deep_bid].status is OrderStatus.CANCELED,
