@@ -78,14 +78,17 @@ def free_port() -> int:
 
 
 def _drained(tmp_path: Path, timeout: float = 30.0) -> None:
-    """Wait until the followers hold every trade the publisher recorded (they read the
-    stream's tail after it stopped; a loaded machine takes longer)."""
+    """Wait until the followers hold every trade the publisher recorded, and the lone one
+    every quote (they read the stream's tail after it stopped; a loaded machine takes
+    longer; the tail may end in quotes after the last trade)."""
     published = set(_rows(tmp_path / "publisher/h.db", TRADES))
+    quotes = set(_rows(tmp_path / "publisher/h.db", QUOTES))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         alone = set(_rows(tmp_path / "alone/h.db", TRADES))
         shared = set(_rows(tmp_path / "g1/h.db", TRADES)) | set(_rows(tmp_path / "g2/h.db", TRADES))
-        if published <= alone and published <= shared:
+        alone_quotes = set(_rows(tmp_path / "alone/h.db", QUOTES))
+        if published <= alone and published <= shared and quotes <= alone_quotes:
             return
         time.sleep(0.2)
 

@@ -25,7 +25,12 @@ from omnitrade_tui.tui.screens.ticket import OrderTicket
 from omnitrade_tui.tui.widgets.status_bar import StatusBar
 from tests.gateway.conftest import PASSWORD
 from tests.test_runtime import sim_settings
-from tests.tui.test_app_trading import place_deep_bid, until
+from tests.tui.test_app_trading import (
+    keys_drained_per_press,
+    place_deep_bid,
+    ticket_open,
+    until,
+)
 
 
 @asynccontextmanager
@@ -47,15 +52,16 @@ async def attached_app(
     app = OmniTradeApp(session)
     try:
         async with app.run_test(size=(160, 45)) as pilot:
-            await until(
-                pilot,
-                lambda: (
-                    app.state.symbols["BTCUSDT"].book_state is BookState.LIVE
-                    and "BTC" in app.state.balances
-                ),
-                f"{user}'s book to go live and balances to arrive",
-            )
-            yield app, pilot, client
+            with keys_drained_per_press(pilot):
+                await until(
+                    pilot,
+                    lambda: (
+                        app.state.symbols["BTCUSDT"].book_state is BookState.LIVE
+                        and "BTC" in app.state.balances
+                    ),
+                    f"{user}'s book to go live and balances to arrive",
+                )
+                yield app, pilot, client
     finally:
         await client.aclose()
 
@@ -90,7 +96,7 @@ async def test_two_terminals_see_the_same_orders_and_fills_and_the_viewer_cannot
 
         # A market buy fills; the fill reaches both blotters.
         await tp.press("m")
-        await until(tp, lambda: isinstance(trader.screen, OrderTicket), "the trader's ticket")
+        await until(tp, lambda: ticket_open(trader), "the trader's ticket")
         await tp.press(*"0.01")
         await tp.pause(0.2)
         await tp.press("enter")

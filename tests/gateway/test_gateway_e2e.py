@@ -303,11 +303,14 @@ async def test_a_terminal_survives_a_gateway_restart_and_shows_unknown_meanwhile
     ) as first:
         await with_users(first)
         port = int(first.url.rsplit(":", 1)[1])
-        client = await _attach(first, "vic")
+        # Subscribed before it attaches: the book's LIVE may arrive while it attaches (it was
+        # missed under load when the subscription came after).
+        client = GatewayClient(first.url, "vic", Bus())
         links: list[ConnectionChanged] = []
         healths: list[BookHealth] = []
         client.bus.subscribe("sys.connection", each(lambda t, e: links.append(e)))
         client.bus.subscribe("md.health.BTCUSDT", each(lambda t, e: healths.append(e)))
+        await client.start(PASSWORD)
         await _until(lambda: bool(healths) and healths[-1].state is BookState.LIVE)
     try:
         # The gateway is gone: its link reconnects, and what it reported is now unknown.

@@ -116,6 +116,7 @@ def venue_ids(sim: SimVenue, symbol: str, first: int, last: int) -> set[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(DRILL_S * 3 + 60)  # about DRILL_S + 5 s idle; room for a loaded machine
 async def test_stream_gaps_are_filled_or_recorded_exactly(tmp_path: Path) -> None:
     faults = Faults(close_every_s=7.0, gap_every_s=5.0)
     async with SimVenue.start(symbols=SYMBOLS, seed=5, faults=faults) as sim:

@@ -6,13 +6,15 @@ Each test presses the keys the README documents and checks what the screen's sta
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+import textual.app
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import each
@@ -21,6 +23,7 @@ from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.events import BookState
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
+from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.ticket import OrderTicket
 from omnitrade_tui.tui.widgets.ladder import Ladder
 from omnitrade_tui.tui.widgets.row_table import RowTable
@@ -46,15 +49,43 @@ async def running_app(
     async with Runtime.start(settings, seed=11, connect=False) as runtime:
         app = OmniTradeApp(runtime.session())
         async with app.run_test(size=size) as pilot:
-            await until(
-                pilot,
-                lambda: (
-                    app.state.symbols["BTCUSDT"].book_state is BookState.LIVE
-                    and "BTC" in app.state.balances
-                ),
-                "the BTCUSDT book to go live and balances to arrive",
-            )
-            yield app, pilot, runtime
+            with keys_drained_per_press(pilot):
+                await until(
+                    pilot,
+                    lambda: (
+                        app.state.symbols["BTCUSDT"].book_state is BookState.LIVE
+                        and "BTC" in app.state.balances
+                    ),
+                    "the BTCUSDT book to go live and balances to arrive",
+                )
+                yield app, pilot, runtime
+
+
+#: The pilots of the apps a test runs now, whose queues a key press waits for.
+_PRESSING: list[Pilot[None]] = []
+
+
+@contextmanager
+def keys_drained_per_press(pilot: Pilot[None]) -> Iterator[None]:
+    """Between the keys of ``pilot.press``, wait for the app and the screen to have handled
+    every message queued so far, instead of Textual's wait for the process to look idle.
+
+    Textual's wait compares CPU with wall time and gives up after a second; with the venue
+    simulated in the same process the process never looks idle, so every key cost up to two
+    seconds (a 280-key drill spent 200 s there). Draining the queues is the stronger
+    guarantee anyway: each key (and what its binding pushed) is handled before the next.
+    """
+
+    async def drained(min_sleep: float = 0.0, max_sleep: float = 1.0) -> None:
+        for each_pilot in list(_PRESSING):  # two apps in one test: either may be typed into
+            await each_pilot._wait_for_screen()
+
+    _PRESSING.append(pilot)
+    try:
+        with mock.patch.object(textual.app, "wait_for_idle", drained):
+            yield
+    finally:
+        _PRESSING.remove(pilot)
 
 
 async def until(
@@ -67,6 +98,18 @@ async def until(
         return f"screen {pilot.app.screen!r}; log {log}"
 
     await waiting.until(check, what, timeout, pause=pilot.pause, detail=shown)
+
+
+def ticket_open(app: OmniTradeApp) -> bool:
+    """The ticket is the screen and has mounted (its first check made, the focus of its
+    first field asked for): keys pressed from now on reach its fields, not the screen below."""
+    return isinstance(app.screen, OrderTicket) and app.screen.check is not None
+
+
+def amend_open(app: OmniTradeApp) -> bool:
+    """The amend dialog is the screen and its price field has the keyboard: arrows nudge it."""
+    focused = app.focused
+    return isinstance(app.screen, AmendOrder) and focused is not None and focused.id == "price"
 
 
 def commands_seen(app: OmniTradeApp) -> list[Any]:
@@ -88,11 +131,13 @@ async def place_deep_bid(app: OmniTradeApp, pilot: Pilot[None], depth: int = 8) 
     for _ in range(depth):
         await pilot.press("down")
     await pilot.pause(0.1)
+    # The row under the cursor is read from the last paint: let the new grouping be painted.
+    await ladder.wait_for_refresh()
     row = ladder.cursor_row
     assert row is not None
     assert row.side is Side.BUY
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+    await until(pilot, lambda: ticket_open(app), "the ticket")
     ticket = app.screen
     assert isinstance(ticket, OrderTicket)
     assert ticket.form.side is Side.BUY
@@ -136,6 +181,7 @@ async def test_amend_then_cancel_by_keyboard(tmp_path: Path) -> None:
         assert old_price is not None
         tick = app.state.instruments["BTCUSDT"].tick_size
         await pilot.press("o", "a")
+        await until(pilot, lambda: amend_open(app), "the amend dialog")
         await pilot.press("down", "down", "down")
         await pilot.press("enter")
         await until(
@@ -164,7 +210,7 @@ async def test_market_order_fills_and_shows_in_fills_and_balances(tmp_path: Path
     async with running_app(tmp_path) as (app, pilot, _runtime):
         btc_before = app.state.balances["BTC"].free
         await pilot.press("m")
-        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        await until(pilot, lambda: ticket_open(app), "the ticket")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
         await pilot.press(*"0.02")
@@ -198,7 +244,7 @@ async def test_bad_price_shows_the_filter_reason_and_sends_nothing(tmp_path: Pat
     async with running_app(tmp_path) as (app, pilot, _runtime):
         seen = commands_seen(app)
         await pilot.press("b")
-        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        await until(pilot, lambda: ticket_open(app), "the ticket")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
         await pilot.press(*"0.01")
@@ -246,7 +292,7 @@ async def test_kill_switch_cancels_all_and_locks_trading(tmp_path: Path) -> None
 async def test_venue_rejection_keeps_the_ticket_with_the_reason(tmp_path: Path) -> None:
     async with running_app(tmp_path) as (app, pilot, _runtime):
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        await until(pilot, lambda: ticket_open(app), "the ticket")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
         # More BTC than the account holds: the ticket says so before Enter...
@@ -271,7 +317,7 @@ async def test_oco_by_keyboard_places_two_linked_legs(tmp_path: Path) -> None:
         assert top is not None
         mid = Decimal(repr(top.bids[0].price))
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        await until(pilot, lambda: ticket_open(app), "the ticket")
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
         await pilot.press(*"0.01")

@@ -23,7 +23,7 @@ from omnitrade_tui.tui.screens.journal import HistoryScreen, money
 from omnitrade_tui.tui.screens.portfolio import PortfolioScreen
 from tests.engine.test_journal import recompute
 from tests.tui.seeded_feed import T0_MS, publish_feed, seeded_session, valuation
-from tests.tui.test_app_trading import running_app, until
+from tests.tui.test_app_trading import running_app, ticket_open, until
 
 
 @pytest.mark.slow
@@ -69,7 +69,7 @@ async def _market(app: OmniTradeApp, pilot: Pilot[None], key: str, qty: str) -> 
     from omnitrade_tui.tui.screens.ticket import OrderTicket
 
     await pilot.press("m")
-    await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+    await until(pilot, lambda: ticket_open(app), "the ticket")
     if key == "M":
         ticket = app.screen
         assert isinstance(ticket, OrderTicket)
