@@ -7,22 +7,31 @@ Update after an intended change with ``--snapshot-update`` and look at the pictu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
+from omnitrade_tui.tui.app import OmniTradeApp
+from tests.tui.test_app_trading import amend_open, ticket_open, until
 from tests.tui.test_snapshots import feed, make_app
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
 SIZE_IDS = ["80x24", "120x40", "200x60"]
 
 
-def _keys(*keys: str) -> Any:
+def _keys(*keys: str, ready: Callable[[OmniTradeApp], bool] | None = None) -> Any:
     async def run(pilot: Pilot[Any]) -> None:
         await feed(pilot)
         await pilot.press(*keys)
         await pilot.pause(0.3)
+        if ready is not None:
+            # A dialog that takes its focus after mounting is drawn with it, on every run.
+            app = pilot.app
+            assert isinstance(app, OmniTradeApp)
+            await until(pilot, lambda: ready(app), "the dialog ready for keys", timeout=10.0)
+            await pilot.pause(0.1)
 
     return run
 
@@ -41,7 +50,9 @@ def test_main_screen_in_theme(snap_compare: Any, theme: str) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_ticket(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(), terminal_size=size, run_before=_keys("b", *"0.015"))
+    assert snap_compare(
+        make_app(), terminal_size=size, run_before=_keys("b", *"0.015", ready=ticket_open)
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,4 +85,7 @@ DIALOGS = {
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 @pytest.mark.parametrize("dialog", list(DIALOGS))
 def test_dialog(snap_compare: Any, dialog: str, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(), terminal_size=size, run_before=_keys(*DIALOGS[dialog]))
+    ready = amend_open if dialog == "amend" else None
+    assert snap_compare(
+        make_app(), terminal_size=size, run_before=_keys(*DIALOGS[dialog], ready=ready)
+    )

@@ -28,6 +28,7 @@ from omnitrade_tui.domain.commands import (
     ListAlerts,
     UpdateAlert,
 )
+from omnitrade_tui.tui.cursor import steady_cursors
 from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.widgets.choice import Choice
 
@@ -115,6 +116,7 @@ class AlertForm(ModalScreen[AlertRule | None]):
 
     def on_mount(self) -> None:
         """Show the fields of the chosen kind."""
+        steady_cursors(self, self.app)
         self._show_fields()
 
     def on_choice_changed(self, message: Choice.Changed) -> None:

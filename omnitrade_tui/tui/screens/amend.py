@@ -25,6 +25,7 @@ from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.commands import ReplaceOco, ReplaceOrder
 from omnitrade_tui.domain.enums import OrderType
 from omnitrade_tui.domain.models import Order, new_client_order_id
+from omnitrade_tui.tui.cursor import steady_cursors
 from omnitrade_tui.tui.naming import order_name
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
@@ -142,6 +143,7 @@ class AmendOrder(ModalScreen[None]):
 
     def on_mount(self) -> None:
         """Start on the price."""
+        steady_cursors(self, self.app)
         self.query_one("#price", Input).focus()
         self._check()
 

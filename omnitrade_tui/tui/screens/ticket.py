@@ -32,6 +32,7 @@ from omnitrade_tui.domain.commands import PlaceOco, PlaceOrder
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.tui.cursor import steady_cursors
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.ticket_account import Account
@@ -200,10 +201,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
 
     def on_mount(self) -> None:
         """Show the ticket as it starts, with the cursor on the first field to type."""
-        if self.app.animation_level == "none":
-            # Over SSH (and in snapshots) a blinking cursor is two redraws a second for nothing.
-            for field in self.query(Input):
-                field.cursor_blink = False
+        steady_cursors(self, self.app)
         self._held_timer = self.set_interval(0.5, self._show_held, pause=True)
         self.set_interval(0.25, self._follow_market)
         self._sync()

@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from omnitrade_tui.tui.cursor import steady_cursors
+
 
 class LoginForm(Vertical):
     """User and password fields; posts ``Submitted`` on Enter in the password field."""
@@ -50,6 +52,7 @@ class LoginForm(Vertical):
 
     def on_mount(self) -> None:
         """Start in the user field."""
+        steady_cursors(self, self.app)
         self.query_one("#login-user", Input).focus()
 
     @on(Input.Submitted, "#login-user")
