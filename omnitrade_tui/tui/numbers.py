@@ -28,16 +28,28 @@ class Numbers:
     def __init__(self, instruments: Mapping[str, Instrument], utc: bool = False) -> None:
         self.instruments = instruments
         self.utc = utc
+        #: Price and quantity places by symbol, with the instrument they were read from: the
+        #: tape and the ladder write thousands of numbers a second, and reading the places off
+        #: the tick's Decimal each time was most of a number's cost. Bounded by the symbols.
+        self._places: dict[str, tuple[Instrument, int, int]] = {}
+
+    def _places_of(self, symbol: str) -> tuple[int, int]:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            return _UNKNOWN_PLACES, _UNKNOWN_PLACES
+        known = self._places.get(symbol)
+        if known is None or known[0] is not inst:  # new, or its exchangeInfo was replaced
+            known = (inst, inst.price_decimals, inst.quantity_decimals)
+            self._places[symbol] = known
+        return known[1], known[2]
 
     def price_places(self, symbol: str) -> int:
         """Decimal places of a price of ``symbol`` (its tick)."""
-        inst = self.instruments.get(symbol)
-        return inst.price_decimals if inst is not None else _UNKNOWN_PLACES
+        return self._places_of(symbol)[0]
 
     def qty_places(self, symbol: str) -> int:
         """Decimal places of a quantity of ``symbol`` (its step)."""
-        inst = self.instruments.get(symbol)
-        return inst.quantity_decimals if inst is not None else _UNKNOWN_PLACES
+        return self._places_of(symbol)[1]
 
     def money_places(self, asset: str) -> int:
         """Decimal places of an amount of ``asset``: cents for cash, else the step of a

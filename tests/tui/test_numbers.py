@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from omnitrade_tui.config import Overrides, load_settings
@@ -35,6 +36,19 @@ def test_prices_by_tick_quantities_by_step_money_by_asset() -> None:
     assert NUMBERS.money("BTC", Decimal("0.00002")) == "0.00002"
     assert NUMBERS.money_with_asset("USDT", Decimal("1.34")) == "1.34 USDT"
     assert NUMBERS.price("BTCUSDT", None) == "-"
+
+
+def test_places_follow_an_instrument_replaced_by_new_exchange_info() -> None:
+    btc = default_instruments(["BTCUSDT"])[0]
+    instruments = {"BTCUSDT": btc}
+    numbers = Numbers(instruments)
+    assert numbers.price("BTCUSDT", 67_000.5) == "67,000.50"
+    assert btc.price_filter is not None
+    coarser = msgspec.structs.replace(
+        btc, price_filter=msgspec.structs.replace(btc.price_filter, tick_size=Decimal("0.1"))
+    )
+    instruments["BTCUSDT"] = coarser
+    assert numbers.price("BTCUSDT", 67_000.5) == "67,000.5"
 
 
 def test_times_are_local_by_default_and_utc_by_the_setting() -> None:
