@@ -142,6 +142,11 @@ class AmendOrder(ModalScreen[None]):
 
     def on_mount(self) -> None:
         """Start on the price."""
+        if self.app.animation_level == "none":
+            # As in the ticket: over SSH a blinking cursor is two redraws a second for
+            # nothing, and a snapshot taken mid-blink differed from run to run.
+            for field in self.query(Input):
+                field.cursor_blink = False
         self.query_one("#price", Input).focus()
         self._check()
 
