@@ -606,16 +606,11 @@ class OmniTradeApp(App[None]):
         state = self.state
         state.active = symbol
         inst = state.instruments[symbol]
-        ladder = self._main("#ladder", Ladder)
-        ladder.configure(symbol, inst.tick_size, inst.price_decimals, inst.quantity_decimals)
-        self._main("#depth", DepthChart).configure(
-            symbol, inst.price_decimals, inst.quantity_decimals
-        )
-        self._main("#tape", Tape).configure(
-            inst.price_decimals, inst.quantity_decimals, inst.quote_asset
-        )
-        chart = self._main("#chart", CandleChart)
         numbers = state.numbers
+        self._main("#ladder", Ladder).configure(symbol, inst.tick_size, numbers)
+        self._main("#depth", DepthChart).configure(symbol, numbers)
+        self._main("#tape", Tape).configure(symbol, numbers, inst.quote_asset)
+        chart = self._main("#chart", CandleChart)
         chart.price_text = lambda value: numbers.price(symbol, value)
         chart.utc = numbers.utc
         self._fills_shown = -1

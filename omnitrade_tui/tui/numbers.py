@@ -28,16 +28,28 @@ class Numbers:
     def __init__(self, instruments: Mapping[str, Instrument], utc: bool = False) -> None:
         self.instruments = instruments
         self.utc = utc
+        #: Price and quantity places by symbol, with the instrument they were read from: the
+        #: tape and the ladder write thousands of numbers a second, and reading the places off
+        #: the tick's Decimal each time was most of a number's cost. Bounded by the symbols.
+        self._places: dict[str, tuple[Instrument, int, int]] = {}
+
+    def _places_of(self, symbol: str) -> tuple[int, int]:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            return _UNKNOWN_PLACES, _UNKNOWN_PLACES
+        known = self._places.get(symbol)
+        if known is None or known[0] is not inst:  # new, or its exchangeInfo was replaced
+            known = (inst, inst.price_decimals, inst.quantity_decimals)
+            self._places[symbol] = known
+        return known[1], known[2]
 
     def price_places(self, symbol: str) -> int:
         """Decimal places of a price of ``symbol`` (its tick)."""
-        inst = self.instruments.get(symbol)
-        return inst.price_decimals if inst is not None else _UNKNOWN_PLACES
+        return self._places_of(symbol)[0]
 
     def qty_places(self, symbol: str) -> int:
         """Decimal places of a quantity of ``symbol`` (its step)."""
-        inst = self.instruments.get(symbol)
-        return inst.quantity_decimals if inst is not None else _UNKNOWN_PLACES
+        return self._places_of(symbol)[1]
 
     def money_places(self, asset: str) -> int:
         """Decimal places of an amount of ``asset``: cents for cash, else the step of a
@@ -51,15 +63,21 @@ class Numbers:
 
     def price(self, symbol: str, value: Number | None, signed: bool = False) -> str:
         """A price of ``symbol``: ``67,120.50``; ``-`` when there is none."""
-        return _grouped(value, self.price_places(symbol), signed)
+        trim = symbol not in self.instruments
+        return _grouped(value, self.price_places(symbol), signed, trim)
 
     def qty(self, symbol: str, value: Number | None, signed: bool = False) -> str:
         """A quantity of ``symbol``: ``0.01000``."""
-        return _grouped(value, self.qty_places(symbol), signed)
+        trim = symbol not in self.instruments
+        return _grouped(value, self.qty_places(symbol), signed, trim)
 
     def money(self, asset: str, value: Number | None, signed: bool = False) -> str:
         """An amount of ``asset``: ``98,659.41`` (USDT), ``1.50000`` (BTC)."""
-        return _grouped(value, self.money_places(asset), signed)
+        places = self.money_places(asset)
+        trim = asset not in _CASH and not any(
+            inst.base_asset == asset for inst in self.instruments.values()
+        )
+        return _grouped(value, places, signed, trim)
 
     def money_with_asset(self, asset: str, value: Number | None, signed: bool = False) -> str:
         """An amount followed by its asset: ``0.07 USDT``."""
@@ -88,7 +106,7 @@ class Numbers:
         return time.strftime("%Z", time.localtime()) or "local"
 
 
-def _grouped(value: Number | None, places: int, signed: bool) -> str:
+def _grouped(value: Number | None, places: int, signed: bool, trim: bool = False) -> str:
     if value is None:
         return "-"
     sign = "+" if signed else ""
@@ -96,7 +114,7 @@ def _grouped(value: Number | None, places: int, signed: bool) -> str:
         text = f"{value:{sign},.{places}f}"
     else:
         text = f"{float(value):{sign},.{places}f}"
-    if places == _UNKNOWN_PLACES and "." in text:
+    if trim and "." in text:
         # No tick or step says how many places this has: as many as it needs, not eight
         # zeros behind every whole coin ("50", "0.0025").
         text = text.rstrip("0").rstrip(".")

@@ -12,11 +12,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 
-from omnitrade_tui.bus import Bus, each, topics
+from omnitrade_tui.bus import Bus, contract, each
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.alerts import AlertFired
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
@@ -186,27 +185,31 @@ class TerminalState:
     def start(self) -> None:
         """Subscribe to everything the screen shows."""
         sub = self.bus.subscribe
+        # Each handler is typed by its topic (``Topic[T]``): the bus contract says which
+        # event flows where, so the handlers take that type without checking it again.
+        # These are exactly ``contract.SCREEN``, the set an attached terminal asks the
+        # gateway for (tests/bus/test_contract.py holds the two equal).
         self._subs = [
-            sub("md.book.*", each(self._on_book), name="tui.book"),
-            sub("md.health.*", each(self._on_health), name="tui.health"),
-            sub("md.trade.*", each(self._on_trade), name="tui.trade"),
-            sub("md.ticker.*", each(self._on_ticker), name="tui.ticker"),
-            sub("md.fresh.*", each(self._on_freshness), name="tui.fresh"),
-            sub(topics.ORDER, each(self._on_order), name="tui.order"),
-            sub(topics.REJECT, each(self._on_reject), name="tui.reject"),
-            sub(topics.BALANCE, each(self._on_balance), name="tui.balance"),
-            sub(topics.RECONCILE, each(self._on_reconcile), name="tui.reconcile"),
-            sub(topics.CONNECTION, each(self._on_link), name="tui.link"),
-            sub(topics.LATENCY, each(self._on_latency), name="tui.latency"),
-            sub(topics.RATE_LIMIT, each(self._on_rate_limit), name="tui.ratelimit"),
-            sub(topics.RECORDER, each(self._on_recorder), name="tui.recorder"),
-            sub(topics.CIRCUIT, each(self._on_circuit), name="tui.circuit"),
-            sub(topics.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
-            sub(topics.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
-            sub(topics.HELD, each(self._on_held), name="tui.held"),
-            sub(topics.RISK_LIMITS, each(self._on_risk_limits), name="tui.risklimits"),
-            sub(topics.ALERT, each(self._on_alert), name="tui.alert"),
-            sub(topics.PORTFOLIO, each(self._on_valuation), name="tui.portfolio"),
+            sub(contract.BOOK.all, each(self._on_book), name="tui.book"),
+            sub(contract.BOOK_HEALTH.all, each(self._on_health), name="tui.health"),
+            sub(contract.TRADE.all, each(self._on_trade), name="tui.trade"),
+            sub(contract.TICKER.all, each(self._on_ticker), name="tui.ticker"),
+            sub(contract.FRESHNESS.all, each(self._on_freshness), name="tui.fresh"),
+            sub(contract.ORDER, each(self._on_order), name="tui.order"),
+            sub(contract.REJECT, each(self._on_reject), name="tui.reject"),
+            sub(contract.BALANCE, each(self._on_balance), name="tui.balance"),
+            sub(contract.RECONCILE, each(self._on_reconcile), name="tui.reconcile"),
+            sub(contract.CONNECTION, each(self._on_link), name="tui.link"),
+            sub(contract.LATENCY, each(self._on_latency), name="tui.latency"),
+            sub(contract.RATE_LIMIT, each(self._on_rate_limit), name="tui.ratelimit"),
+            sub(contract.RECORDER, each(self._on_recorder), name="tui.recorder"),
+            sub(contract.CIRCUIT, each(self._on_circuit), name="tui.circuit"),
+            sub(contract.KILL_SWITCH, each(self._on_kill_switch), name="tui.killswitch"),
+            sub(contract.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
+            sub(contract.HELD, each(self._on_held), name="tui.held"),
+            sub(contract.RISK_LIMITS, each(self._on_risk_limits), name="tui.risklimits"),
+            sub(contract.ALERT, each(self._on_alert), name="tui.alert"),
+            sub(contract.PORTFOLIO, each(self._on_valuation), name="tui.portfolio"),
         ]
 
     def stop(self) -> None:
@@ -222,24 +225,24 @@ class TerminalState:
 
     # -- market data -----------------------------------------------------------------------
 
-    def _on_book(self, topic: str, event: Any) -> None:
+    def _on_book(self, topic: str, event: BookTop) -> None:
         view = self.symbols.get(event.symbol)
-        if view is not None and isinstance(event, BookTop):
+        if view is not None:
             view.top = event
             if event.symbol == self.active:
                 self.dirty.add(BOOK)
 
-    def _on_health(self, topic: str, event: Any) -> None:
+    def _on_health(self, topic: str, event: BookHealth) -> None:
         view = self.symbols.get(event.symbol)
-        if view is not None and isinstance(event, BookHealth):
+        if view is not None:
             view.health = event
             self.dirty.add(STATUS)
             if event.symbol == self.active:
                 self.dirty.add(BOOK)
 
-    def _on_trade(self, topic: str, event: Any) -> None:
+    def _on_trade(self, topic: str, event: Trade) -> None:
         view = self.symbols.get(event.symbol)
-        if view is None or not isinstance(event, Trade):
+        if view is None:
             return
         view.trades.append(event)
         if event.symbol == self.active:
@@ -249,16 +252,16 @@ class TerminalState:
             self.dirty.add(CHART)
         self.dirty.add(WATCH)
 
-    def _on_ticker(self, topic: str, event: Any) -> None:
+    def _on_ticker(self, topic: str, event: Ticker) -> None:
         view = self.symbols.get(event.symbol)
-        if view is not None and isinstance(event, Ticker):
+        if view is not None:
             view.ticker = event
             view.spark.append(event.last)
             self.dirty.add(WATCH)
 
-    def _on_freshness(self, topic: str, event: Any) -> None:
+    def _on_freshness(self, topic: str, event: FeedFreshness) -> None:
         view = self.symbols.get(event.symbol)
-        if view is None or not isinstance(event, FeedFreshness):
+        if view is None:
             return
         if event.stale:
             view.stale[event.stream] = event
@@ -347,9 +350,7 @@ class TerminalState:
 
     # -- account ---------------------------------------------------------------------------
 
-    def _on_order(self, topic: str, event: Any) -> None:
-        if not isinstance(event, OrderUpdated):
-            return
+    def _on_order(self, topic: str, event: OrderUpdated) -> None:
         report = event.report
         order = report.order
         cid = order.client_order_id
@@ -407,32 +408,28 @@ class TerminalState:
         """Remember ``fill``; whether it is new (by symbol and trade id)."""
         return self._fill_keys.add(fill.symbol, fill.trade_id)
 
-    def _on_valuation(self, topic: str, event: Any) -> None:
-        if isinstance(event, PortfolioValue):
-            self.valuation = event
-            self.dirty.add(BALANCES)  # the account summary redraws with the balances
+    def _on_valuation(self, topic: str, event: PortfolioValue) -> None:
+        self.valuation = event
+        self.dirty.add(BALANCES)  # the account summary redraws with the balances
 
-    def _on_alert(self, topic: str, event: Any) -> None:
-        if isinstance(event, AlertFired):
-            self._log(f"ALERT {event.message}", "warning")
-            self.dirty.add(LOG)
-            self.on_alert(event)
+    def _on_alert(self, topic: str, event: AlertFired) -> None:
+        self._log(f"ALERT {event.message}", "warning")
+        self.dirty.add(LOG)
+        self.on_alert(event)
 
-    def _on_reject(self, topic: str, event: Any) -> None:
-        if isinstance(event, OrderRejected):
-            who = "risk" if event.source == "risk" else "venue"
-            code = f" [{event.code}]" if event.code is not None else ""
-            self._log(f"REJECTED by {who}{code} {event.symbol}: {event.reason}", "error")
-            self.dirty.add(LOG)
+    def _on_reject(self, topic: str, event: OrderRejected) -> None:
+        who = "risk" if event.source == "risk" else "venue"
+        code = f" [{event.code}]" if event.code is not None else ""
+        self._log(f"REJECTED by {who}{code} {event.symbol}: {event.reason}", "error")
+        self.dirty.add(LOG)
 
-    def _on_balance(self, topic: str, event: Any) -> None:
-        if isinstance(event, BalancesChanged):
-            for b in event.balances:
-                self.balances[b.asset] = b
-            self.dirty.add(BALANCES)
+    def _on_balance(self, topic: str, event: BalancesChanged) -> None:
+        for b in event.balances:
+            self.balances[b.asset] = b
+        self.dirty.add(BALANCES)
 
-    def _on_reconcile(self, topic: str, event: Any) -> None:
-        if isinstance(event, Reconciled) and (event.orders_changed or event.fills_added):
+    def _on_reconcile(self, topic: str, event: Reconciled) -> None:
+        if event.orders_changed or event.fills_added:
             self._log(f"reconciled with the venue: {event.detail}", "warning")
             self.notify(f"Reconciled: {event.detail}", "warning")
             self.dirty.add(LOG)
@@ -459,56 +456,48 @@ class TerminalState:
 
     # -- system ----------------------------------------------------------------------------
 
-    def _on_link(self, topic: str, event: Any) -> None:
-        if isinstance(event, ConnectionChanged):
-            before = self.links.get(event.link)
-            self.links[event.link] = event
-            self.dirty.add(STATUS)
-            if (
-                before is not None
-                and before.state is LinkState.CONNECTED
-                and (event.state is not LinkState.CONNECTED)
-            ):
-                self._log(f"{event.link} link {event.state}: {event.detail}", "warning")
+    def _on_link(self, topic: str, event: ConnectionChanged) -> None:
+        before = self.links.get(event.link)
+        self.links[event.link] = event
+        self.dirty.add(STATUS)
+        if (
+            before is not None
+            and before.state is LinkState.CONNECTED
+            and (event.state is not LinkState.CONNECTED)
+        ):
+            self._log(f"{event.link} link {event.state}: {event.detail}", "warning")
 
-    def _on_latency(self, topic: str, event: Any) -> None:
-        if isinstance(event, LatencySample) and event.kind == "exchange_to_receipt":
+    def _on_latency(self, topic: str, event: LatencySample) -> None:
+        if event.kind == "exchange_to_receipt":
             self.latency_ms = event.seconds * 1000
             self.dirty.add(STATUS)
 
-    def _on_rate_limit(self, topic: str, event: Any) -> None:
-        if isinstance(event, RateLimitUsage):
-            self.rate_limit = event
-            self.dirty.add(STATUS)
+    def _on_rate_limit(self, topic: str, event: RateLimitUsage) -> None:
+        self.rate_limit = event
+        self.dirty.add(STATUS)
 
-    def _on_recorder(self, topic: str, event: Any) -> None:
-        if isinstance(event, RecorderStatus):
-            self.recorder = event
-            self.dirty.add(STATUS)
+    def _on_recorder(self, topic: str, event: RecorderStatus) -> None:
+        self.recorder = event
+        self.dirty.add(STATUS)
 
-    def _on_circuit(self, topic: str, event: Any) -> None:
-        if isinstance(event, CircuitChanged):
-            self.circuit = event
-            self.dirty.add(STATUS)
-            if event.state != "closed":
-                self.notify(f"REST circuit {event.state}: {event.detail}", "error")
+    def _on_circuit(self, topic: str, event: CircuitChanged) -> None:
+        self.circuit = event
+        self.dirty.add(STATUS)
+        if event.state != "closed":
+            self.notify(f"REST circuit {event.state}: {event.detail}", "error")
 
-    def _on_kill_switch(self, topic: str, event: Any) -> None:
-        if isinstance(event, KillSwitchChanged):
-            self.kill_switch = event
-            state = "ENGAGED" if event.engaged else "released"
-            self._log(
-                f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
-            )
-            self.dirty.update((STATUS, LOG))
+    def _on_kill_switch(self, topic: str, event: KillSwitchChanged) -> None:
+        self.kill_switch = event
+        state = "ENGAGED" if event.engaged else "released"
+        self._log(
+            f"kill switch {state}: {event.detail}", "error" if event.engaged else "information"
+        )
+        self.dirty.update((STATUS, LOG))
 
-    def _on_risk_limits(self, topic: str, event: Any) -> None:
-        if isinstance(event, RiskLimitsInForce):
-            self.risk_limits = event.limits
+    def _on_risk_limits(self, topic: str, event: RiskLimitsInForce) -> None:
+        self.risk_limits = event.limits
 
-    def _on_held(self, topic: str, event: Any) -> None:
-        if not isinstance(event, OrderHeld):
-            return
+    def _on_held(self, topic: str, event: OrderHeld) -> None:
         self.held.pop(event.client_order_id, None)
         if event.held:
             self.held[event.client_order_id] = (event, time.monotonic())
@@ -532,9 +521,8 @@ class TerminalState:
                 return event.reason, max(0.0, event.retry_in_s - (time.monotonic() - since))
         return None
 
-    def _on_diagnostics(self, topic: str, event: Any) -> None:
-        if isinstance(event, Diagnostics):
-            self.diagnostics = event
+    def _on_diagnostics(self, topic: str, event: Diagnostics) -> None:
+        self.diagnostics = event
 
     @property
     def locked(self) -> bool:

@@ -180,7 +180,7 @@ def test_chart_layout_volume_is_a_fifth_with_at_least_two_rows() -> None:
 
 
 def test_formatting() -> None:
-    assert format_price(97123.456, 5.0) == "97123.5"
+    assert format_price(97123.456, 5.0) == "97,123.5"
     assert format_price(0.000123, 0.000001) == "0.0001230"
     assert len(format_price(123456789.0, 0.001)) <= AXIS_WIDTH - 1
     assert format_volume(950) == "950"

@@ -21,8 +21,10 @@ from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.commands import PlaceOrder
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import BookState, BookTop
+from omnitrade_tui.domain.instrument import Instrument, LotSize, PriceFilter
 from omnitrade_tui.domain.models import BookLevel, OrderRequest
 from omnitrade_tui.tui.app import OmniTradeApp
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.themes import default_variables
 from omnitrade_tui.tui.widgets.depth_chart import DepthChart, depth_profile
 from omnitrade_tui.tui.widgets.ladder import Ladder, OwnOrder
@@ -30,6 +32,18 @@ from omnitrade_tui.tui.widgets.styles import changed_span
 from tests.tui.seeded_feed import publish_feed, seeded_session
 
 GRID = 1.0
+#: The test symbol's writer: prices to the cent, sizes to a thousandth.
+NUMBERS = Numbers(
+    {
+        "TESTUSDT": Instrument(
+            symbol="TESTUSDT",
+            base_asset="TEST",
+            quote_asset="USDT",
+            price_filter=PriceFilter(tick_size=Decimal("0.01")),
+            lot_size=LotSize(step_size=Decimal("0.001")),
+        )
+    }
+)
 
 
 class LadderApp(App[None]):
@@ -60,7 +74,7 @@ async def test_an_order_beyond_the_window_is_marked_at_the_edge_and_scrolled_to(
     app = LadderApp()
     async with app.run_test(size=(60, 24)) as pilot:
         ladder = app.query_one(Ladder)
-        ladder.configure("TESTUSDT", Decimal("0.01"), 2, 3)
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
         ladder.show_book(book(), BookState.LIVE)
         far = OwnOrder("far-bid", Side.BUY, 49.0, 0.5)  # the 51st bid level
         stop = OwnOrder("stop", Side.SELL, 140.0, 0.25, stop=True)  # above the asks' 40th
@@ -96,7 +110,7 @@ async def test_the_cursor_scrolls_the_window_to_stay_visible() -> None:
     app = LadderApp()
     async with app.run_test(size=(60, 16)) as pilot:
         ladder = app.query_one(Ladder)
-        ladder.configure("TESTUSDT", Decimal("0.01"), 2, 3)
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
         ladder.show_book(book(), BookState.LIVE)
         ladder.focus()
         await pilot.pause()
@@ -121,7 +135,7 @@ async def test_the_window_stays_on_its_prices_until_the_spread_leaves_its_middle
     app = LadderApp()
     async with app.run_test(size=(60, 24)) as pilot:
         ladder = app.query_one(Ladder)
-        ladder.configure("TESTUSDT", Decimal("0.01"), 2, 3)
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
         top = book()
         ladder.show_book(top, BookState.LIVE)
         await pilot.pause()
@@ -162,7 +176,7 @@ async def test_change_flashes_keep_the_side_hue() -> None:
     app = LadderApp()
     async with app.run_test(size=(60, 24)) as pilot:
         ladder = app.query_one(Ladder)
-        ladder.configure("TESTUSDT", Decimal("0.01"), 2, 3)
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
         ladder.show_book(book(), BookState.LIVE)
         await pilot.pause()
         ladder.show_book(book(bid_qty=1.5, ask_qty=1.5), BookState.LIVE)
@@ -187,7 +201,7 @@ async def test_imbalance_is_that_of_the_depth_shown() -> None:
     app = LadderApp()
     async with app.run_test(size=(60, 24)) as pilot:
         ladder = app.query_one(Ladder)
-        ladder.configure("TESTUSDT", Decimal("0.01"), 2, 3)
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
         top = book()
         ladder.show_book(top, BookState.LIVE)
         await pilot.pause()

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from omnitrade_tui.config import Overrides, load_settings
+from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.rows import fill_rows, order_rows
+from omnitrade_tui.tui.widgets.ladder import Ladder
+from omnitrade_tui.tui.widgets.tape import Tape
 from omnitrade_tui.venues.sim.symbols import default_instruments
 from tests.tui.order_path import seeded_app, started
 
@@ -39,6 +44,19 @@ def test_an_asset_no_instrument_steps_is_written_with_the_places_it_needs() -> N
     assert NUMBERS.money("SOL", Decimal("1234.00250000")) == "1,234.0025"
     assert NUMBERS.money("SOL", Decimal("0E-8")) == "0"
     assert NUMBERS.price("XYZUSDT", 0.000123) == "0.000123"
+
+
+def test_places_follow_an_instrument_replaced_by_new_exchange_info() -> None:
+    btc = default_instruments(["BTCUSDT"])[0]
+    instruments = {"BTCUSDT": btc}
+    numbers = Numbers(instruments)
+    assert numbers.price("BTCUSDT", 67_000.5) == "67,000.50"
+    assert btc.price_filter is not None
+    coarser = msgspec.structs.replace(
+        btc, price_filter=msgspec.structs.replace(btc.price_filter, tick_size=Decimal("0.1"))
+    )
+    instruments["BTCUSDT"] = coarser
+    assert numbers.price("BTCUSDT", 67_000.5) == "67,000.5"
 
 
 def test_times_are_local_by_default_and_utc_by_the_setting() -> None:
@@ -74,3 +92,68 @@ async def test_the_blotter_and_the_log_write_numbers_one_way() -> None:
         log = [line.text for line in app.state.log]
         assert any("fill BUY 0.02000 BTCUSDT @ 67,010.00 fee 0.00002 BTC" in t for t in log)
         assert "UTC" in app.query_one("#status").render_line(0).text
+
+
+@pytest.fixture
+def kolkata_time() -> Iterator[None]:
+    """Local time set to UTC+05:30 (no summer time), so a clock in UTC reads differently."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.usefixtures("kolkata_time")
+async def test_the_tape_tells_the_time_as_the_blotter_does() -> None:
+    app = seeded_app()
+    app.state.numbers.utc = False
+    async with started(app, (120, 40)) as pilot:
+        fill = app.state.fills[0]
+        blotter_time = fill_rows(app.state)[0].cells[5][0]
+        assert blotter_time == time.strftime("%H:%M:%S", time.localtime(fill.time_ms / 1000))
+        tape = app.query_one("#tape", Tape)
+        print_ = Trade(
+            symbol=fill.symbol,
+            trade_id=10**12,
+            price=float(fill.price),
+            qty=float(fill.qty),
+            time_ms=fill.time_ms,
+            buyer_is_maker=False,
+        )
+        tape.show([print_])
+        await pilot.pause()
+        assert tape.render_line(1).text.split()[0] == blotter_time
+        assert NUMBERS.price(fill.symbol, fill.price) in tape.render_line(1).text
+
+
+async def test_the_ladder_writes_prices_as_the_numbers_do() -> None:
+    app = seeded_app()
+    async with started(app, (120, 40)) as pilot:
+        await pilot.pause(0.2)
+        ladder = app.query_one("#ladder", Ladder)
+        lines = [ladder.render_line(y).text for y in range(ladder.size.height)]
+        top = app.state.symbols["BTCUSDT"].top
+        assert top is not None
+        for level in (*top.bids[:3], *top.asks[:3]):
+            price = NUMBERS.price("BTCUSDT", level.price)
+            assert "," in price  # BTC trades in the tens of thousands
+            assert any(f" {price} " in line for line in lines), (price, lines)
+        # A level under the cursor: its cumulative size by the symbol's step, as a quantity
+        # is written everywhere, not to significant digits.
+        ladder.focus()
+        await pilot.press("down")
+        await pilot.pause()
+        row = ladder.cursor_row
+        assert row is not None
+        info = ladder.render_line(ladder.size.height - 1).text
+        assert (
+            f"{NUMBERS.price('BTCUSDT', row.price)}: cum {NUMBERS.qty('BTCUSDT', row.cum_qty)}"
+            in info
+        )

@@ -9,6 +9,7 @@ from textual.app import App, ComposeResult
 from omnitrade_tui.bus import Bus
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.tui.app import OmniTradeApp
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.themes import default_variables
 from omnitrade_tui.tui.widgets.tape import Tape, filter_steps, nice_step, short_amount
 from tests.tui.seeded_feed import publish_feed, seeded_session
@@ -64,7 +65,7 @@ async def test_the_header_says_the_notional_and_small_prints_are_hidden() -> Non
     app = TapeApp()
     async with app.run_test(size=(60, 20)) as pilot:
         tape = app.query_one(Tape)
-        tape.configure(2, 5, "USDT")
+        tape.configure("BTCUSDT", Numbers({}), "USDT")
         feed = trades("BTCUSDT", 67_000.0, [100.0, 180.0, 250.0, 4_000.0, 170.0, 1_500.0])
         tape.show(feed)
         await pilot.pause()
@@ -90,7 +91,7 @@ async def test_the_header_says_the_notional_and_small_prints_are_hidden() -> Non
         assert tape.render_line(0).text.rstrip() == " trades ≥ 200 USDT"
         # Another symbol starts at every trade again: its typical trade is another size.
         tape.cycle_filter(feed)
-        tape.configure(2, 3, "USDT")
+        tape.configure("SOLUSDT", Numbers({}), "USDT")
         assert tape.min_notional == 0.0 and tape.filter_label == "all trades"
 
 

@@ -203,15 +203,17 @@ def volume_cell(eighths: int, row_from_bottom: int) -> str:
 
 
 def format_price(price: float, step: float, width: int = AXIS_WIDTH - 1) -> str:
-    """Format ``price`` with enough decimals to tell rows ``step`` apart, within ``width``."""
+    """Format ``price`` with enough decimals to tell rows ``step`` apart, within ``width``;
+    with thousands separators, as prices are written everywhere else, where they fit (a
+    decimal is worth more on an axis than a separator)."""
     if step > 0 and math.isfinite(step):
         decimals = min(8, max(0, 1 - math.floor(math.log10(step))))
     else:
         decimals = 2
     while decimals >= 0:
-        text = f"{price:.{decimals}f}"
-        if len(text) <= width:
-            return text
+        for text in (f"{price:,.{decimals}f}", f"{price:.{decimals}f}"):
+            if len(text) <= width:
+                return text
         decimals -= 1
     return f"{price:.{max(1, width - 6)}g}"[:width]
 

@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.domain.models import BookLevel
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.widgets.styles import StyleCache, refresh_changed
 
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -81,8 +82,8 @@ class DepthChart(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.symbol = ""
-        self.price_decimals = 2
-        self.qty_decimals = 5
+        #: How prices and sizes are written (the app's, shared with every pane).
+        self.numbers = Numbers({})
         self.top: BookTop | None = None
         self.state: BookState = BookState.SYNCING
         #: The cumulative size of each plotted column on the last paint, left to right.
@@ -91,11 +92,11 @@ class DepthChart(Widget):
         self._stale_lines = True
         self._styles = StyleCache(self)
 
-    def configure(self, symbol: str, price_decimals: int, qty_decimals: int) -> None:
-        """Show another symbol; its old book is dropped."""
+    def configure(self, symbol: str, numbers: Numbers) -> None:
+        """Show another symbol, its prices and sizes written by ``numbers`` (the screen's);
+        its old book is dropped."""
         self.symbol = symbol
-        self.price_decimals = price_decimals
-        self.qty_decimals = qty_decimals
+        self.numbers = numbers
         self.top = None
         self._repaint()
 
@@ -180,15 +181,16 @@ class DepthChart(Widget):
         style = self._styles
         segs = [Segment(f" depth {self.symbol}", style("depth-chart--header"))]
         if bid_depth is not None and ask_depth is not None:
-            q = self.qty_decimals
-            segs.append(Segment(f"  bids {bid_depth:.{q}f} · asks {ask_depth:.{q}f}", style.base))
+            bids = self.numbers.qty(self.symbol, bid_depth)
+            asks = self.numbers.qty(self.symbol, ask_depth)
+            segs.append(Segment(f"  bids {bids} · asks {asks}", style.base))
         if self.state is not BookState.LIVE:
             segs.append(Segment(f"  {self.state.value.upper()}", style("depth-chart--stale")))
         return _fit(segs, width, style.base)
 
     def _axis(self, width: int, low: float, mid: float, high: float) -> Strip:
-        d = self.price_decimals
-        lo, md, hi = f"{low:,.{d}f}", f"{mid:,.{d}f}", f"{high:,.{d}f}"
+        price = self.numbers.price
+        lo, md, hi = price(self.symbol, low), price(self.symbol, mid), price(self.symbol, high)
         gap = width - len(lo) - len(hi)
         if gap >= len(md) + 2:
             pad = gap - len(md)

@@ -35,6 +35,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import BookState, BookTop
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over, refresh_changed
 
 #: Price groupings offered, in ticks.
@@ -208,8 +209,8 @@ class Ladder(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.symbol = ""
         self.tick = 0.01
-        self.price_decimals = 2
-        self.qty_decimals = 5
+        #: How prices and sizes are written (the app's, shared with every pane).
+        self.numbers = Numbers({})
         self.group = 1
         self.top: BookTop | None = None
         self.state: BookState = BookState.SYNCING
@@ -242,12 +243,12 @@ class Ladder(Widget, can_focus=True):
 
     # -- data in ---------------------------------------------------------------------------
 
-    def configure(self, symbol: str, tick: Decimal, price_decimals: int, qty_decimals: int) -> None:
-        """Show another symbol: its tick and display precision; the old book is dropped."""
+    def configure(self, symbol: str, tick: Decimal, numbers: Numbers) -> None:
+        """Show another symbol: its tick and the writer of its prices and sizes (the
+        screen's, so a level reads here as in the blotter); the old book is dropped."""
         self.symbol = symbol
-        self.tick = float(tick) if tick > 0 else 10.0**-price_decimals
-        self.price_decimals = price_decimals
-        self.qty_decimals = qty_decimals
+        self.numbers = numbers
+        self.tick = float(tick) if tick > 0 else 10.0 ** -numbers.price_places(symbol)
         self.group = 1
         self.top = None
         self.cursor = None
@@ -257,6 +258,8 @@ class Ladder(Widget, can_focus=True):
         self._shift = 0
         self._seen.clear()
         self._changed_at.clear()
+        # A cached row is keyed by price and size, not by how the symbol writes them.
+        self._row_cache.clear()
         self.invalidate()
 
     def show_book(self, top: BookTop | None, state: BookState) -> None:
@@ -629,7 +632,9 @@ class Ladder(Widget, can_focus=True):
     def _title_line(self, width: int) -> Strip:
         style = self._styles
         header = style("ladder--header")
-        title = f" {self.symbol}  group {self.group}x ({self.bucket:.{self.price_decimals}f})"
+        title = (
+            f" {self.symbol}  group {self.group}x ({self.numbers.price(self.symbol, self.bucket)})"
+        )
         segs = [Segment(title, header)]
         if self.imbalance is not None:
             segs.append(Segment(f"  imb {self.imbalance:+.0%}", style("ladder--info")))
@@ -661,7 +666,7 @@ class Ladder(Widget, can_focus=True):
             return _blank_row(width, style.base)
         mine = [o for r in beyond if r.mine for o in self.orders_at(r)]
         if nearest and mine:
-            price = f"{nearest[0].price:,.{self.price_decimals}f}"
+            price = self.numbers.price(self.symbol, nearest[0].price)
             text = f" {arrow} {len(mine)} of my orders beyond · nearest {price}"
             return _fit([Segment(text, style("ladder--edge"))], width, style.base)
         text = f" {arrow} {len(beyond)} more levels"
@@ -718,8 +723,8 @@ class Ladder(Widget, can_focus=True):
             mark, mark_style = f"◆{row.stop_qty:.4g}", style("ladder--stop")
         else:
             mark, mark_style = "", style.base
-        price = f"{row.price:,.{self.price_decimals}f}"
-        qty = f"{row.qty:.{self.qty_decimals}f}" if row.qty else ""
+        price = self.numbers.price(self.symbol, row.price)
+        qty = self.numbers.qty(self.symbol, row.qty) if row.qty else ""
         cum = _compact(row.cum_qty)
         # As few segments as the colours allow: each costs a colour escape and a reset on
         # the wire, more bytes than the digits it holds.
@@ -744,8 +749,9 @@ class Ladder(Widget, can_focus=True):
             mid = (ask + bid) / 2
             bps = spread / mid * 10_000 if mid else 0.0
             text = (
-                f" spread {spread:.{self.price_decimals}f} ({bps:.1f} bps)"
-                f"   mid {mid:,.{self.price_decimals + 1}f}"
+                f" spread {self.numbers.price(self.symbol, spread)} ({bps:.1f} bps)"
+                # One place more than a price: a mid between two ticks is read exactly.
+                f"   mid {mid:,.{self.numbers.price_places(self.symbol) + 1}f}"
             )
         else:
             text = " one side of the book is empty"
@@ -762,7 +768,8 @@ class Ladder(Widget, can_focus=True):
         else:
             dist = (row.price - mid) / mid * 10_000 if mid else 0.0
             text = (
-                f" {row.price:,.{self.price_decimals}f}: cum {row.cum_qty:.{self.qty_decimals}g}"
+                f" {self.numbers.price(self.symbol, row.price)}:"
+                f" cum {self.numbers.qty(self.symbol, row.cum_qty)}"
                 f"  notional {row.cum_notional:,.0f}  {dist:+.1f} bps"
             )
         return _fit([Segment(text, style)], width, style)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections.abc import Reversible, Sequence
 
 from rich.segment import Segment
@@ -20,6 +19,7 @@ from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.models import Trade
+from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.widgets.styles import StyleCache
 
 #: The filter's steps as multiples of the median trade's notional (before 1-2-5 rounding).
@@ -84,8 +84,9 @@ class Tape(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.trades: list[Trade] = []
-        self.price_decimals = 2
-        self.qty_decimals = 5
+        self.symbol = ""
+        #: How prices, sizes and times are written (the app's, shared with every pane).
+        self.numbers = Numbers({})
         self.min_notional = 0.0
         self.quote_asset = ""
         #: The filter's steps for the shown symbol, set when the filter is first cycled.
@@ -95,13 +96,14 @@ class Tape(Widget):
         self._lines: list[Strip] | None = None
         self._styles = StyleCache(self)
         self._line_cache: dict[tuple[str, int], Strip] = {}
-        self._line_cache_key: tuple[int, float, int, int] | None = None
+        self._line_cache_key: tuple[int, float, str, bool] | None = None
 
-    def configure(self, price_decimals: int, qty_decimals: int, quote_asset: str = "") -> None:
-        """Display precision and quote asset of the active symbol; its filter starts at all
-        trades (another symbol's typical trade is another size)."""
-        self.price_decimals = price_decimals
-        self.qty_decimals = qty_decimals
+    def configure(self, symbol: str, numbers: Numbers, quote_asset: str = "") -> None:
+        """The active symbol, the writer of its numbers and times (the screen's, so a trade
+        reads here as in the blotter) and its quote asset; the filter starts at all trades
+        (another symbol's typical trade is another size)."""
+        self.symbol = symbol
+        self.numbers = numbers
         self.quote_asset = quote_asset
         self.min_notional = 0.0
         self.steps = ()
@@ -182,7 +184,7 @@ class Tape(Widget):
         # A trade's line never changes, only its position: build it once. Making a Strip is
         # a large part of a frame's cost at thousands of trades a second.
         cache = self._line_cache
-        key_base = (width, self.min_notional, self.price_decimals, self.qty_decimals)
+        key_base = (width, self.min_notional, self.symbol, self.numbers.utc)
         if self._line_cache_key != key_base:
             cache.clear()
             self._line_cache_key = key_base
@@ -202,14 +204,17 @@ class Tape(Widget):
         side = style("tape--buy" if t.aggressor is Side.BUY else "tape--sell")
         if t.price * t.qty >= big and self.min_notional:
             side = side + style("tape--big")
-        stamp = time.strftime("%H:%M:%S", time.gmtime(t.time_ms / 1000))
+        numbers = self.numbers
+        stamp = numbers.clock(t.time_ms)
+        price = numbers.price(self.symbol, t.price)
+        qty = numbers.qty(self.symbol, t.qty)
         # One segment for price, size and arrow: each segment costs a colour escape on the
         # wire, and the tape redraws every line as trades scroll through it.
         arrow = " ▲" if t.aggressor is Side.BUY else " ▼"
         segs = [
             Segment(f" {stamp} ", style("tape--time")),
             Segment(
-                f"{t.price:>12,.{self.price_decimals}f} {t.qty:>11.{self.qty_decimals}f}{arrow}",
+                f"{price:>12} {qty:>11}{arrow}",
                 side,
             ),
         ]
