@@ -106,6 +106,32 @@ async def test_an_order_beyond_the_window_is_marked_at_the_edge_and_scrolled_to(
         assert any("◆0.25" in line and "140.00" in line for line in screen_text(ladder))
 
 
+@pytest.mark.parametrize("width", [36, 30])
+async def test_a_narrow_ladder_keeps_every_price_size_and_edge_whole(width: int) -> None:
+    # At 80x24 the ladder gets 36 columns: its columns close up instead of cutting the
+    # cumulative size, the edge mark keeps its price and the spread line its mid.
+    app = LadderApp()
+    async with app.run_test(size=(width, 24)) as pilot:
+        ladder = app.query_one(Ladder)
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
+        deep = book(bid_qty=1234.5)
+        ladder.show_book(deep, BookState.LIVE)
+        ladder.set_own_orders([OwnOrder("far-bid", Side.BUY, 49.0, 0.5)])
+        await pilot.pause()
+        text = screen_text(ladder)
+        assert "▼ 1 mine beyond · 49.00" in text[-2]
+        spread = next(line for line in text if "spread" in line)
+        assert spread.rstrip().endswith("mid 100.000")
+        for row in ladder.visible_rows:
+            [line] = [t for t in text if NUMBERS.price("TESTUSDT", row.price) + " " in t]
+            assert NUMBERS.qty("TESTUSDT", row.qty) in line
+            cumulative = line.rstrip().split()[-1]
+            if width >= 34:
+                assert cumulative != NUMBERS.qty("TESTUSDT", row.qty)  # the last column: cum
+            else:
+                assert cumulative == NUMBERS.qty("TESTUSDT", row.qty)  # no room: size last
+
+
 async def test_the_cursor_scrolls_the_window_to_stay_visible() -> None:
     app = LadderApp()
     async with app.run_test(size=(60, 16)) as pilot:

@@ -43,6 +43,10 @@ GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
 
 _FLASH_S = 0.35
 _BAR = "█▉▊▋▌▍▎▏"
+#: Cells a row takes with every column at full width; narrower, the columns close up.
+FULL_ROW = 41
+#: Cells of a narrow row with its cumulative column; narrower still, that column goes.
+NARROW_ROW = 34
 
 
 @dataclass(frozen=True)
@@ -668,6 +672,8 @@ class Ladder(Widget, can_focus=True):
         if nearest and mine:
             price = self.numbers.price(self.symbol, nearest[0].price)
             text = f" {arrow} {len(mine)} of my orders beyond · nearest {price}"
+            if len(text) > width:  # a narrow ladder (80 columns) keeps the count and price
+                text = f" {arrow} {len(mine)} mine beyond · {price}"
             return _fit([Segment(text, style("ladder--edge"))], width, style.base)
         text = f" {arrow} {len(beyond)} more levels"
         return _fit([Segment(text, style("ladder--info"))], width, style.base)
@@ -675,8 +681,9 @@ class Ladder(Widget, can_focus=True):
     def _row_line(
         self, row: LadderRow, index: int, width: int, max_qty: float, flash: bool, stale: bool
     ) -> Strip:
-        # The fixed columns take 7 + 13 + 12 + 9 cells; the size bar gets the rest.
-        room = width - 41
+        # The fixed columns take 7 + 13 + 12 + 9 cells (NARROW_ROW in a narrow ladder); the
+        # size bar gets the rest.
+        room = width - FULL_ROW
         bar = ""
         if room > 0:
             cells = room * min(row.qty, max_qty) / max_qty
@@ -729,11 +736,21 @@ class Ladder(Widget, can_focus=True):
         # As few segments as the colours allow: each costs a colour escape and a reset on
         # the wire, more bytes than the digits it holds.
         lead = CURSOR_MARK if cursor else " "
+        # Below the full row's width (the ladder at 80 columns) the columns close up, so the
+        # price, the size and, where it fits, the cumulative size stay whole.
+        narrow = width < FULL_ROW
+        mark_w = 5 if narrow else 6
         if mark:
-            segs = [Segment(lead, style.base), Segment(f"{mark:<6}"[:6], mark_style)]
+            segs = [Segment(lead, style.base), Segment(f"{mark:<{mark_w}}"[:mark_w], mark_style)]
         else:
-            segs = [Segment(f"{lead:<7}", style.base)]
-        segs.append(Segment(f" {price:>12} {qty:>11} {cum:>7} ", side_style))
+            segs = [Segment(f"{lead:<{mark_w + 1}}", style.base)]
+        if not narrow:
+            cells = f" {price:>12} {qty:>11} {cum:>7} "
+        elif width >= NARROW_ROW:
+            cells = f" {price:>10} {qty:>9} {cum:>6}"
+        else:
+            cells = f" {price:>10} {qty:>9}"
+        segs.append(Segment(cells, side_style))
         if bar:
             segs.append(Segment(bar, bar_style))
         strip = _fit(segs, width, style.base)
@@ -748,11 +765,12 @@ class Ladder(Widget, can_focus=True):
             spread = ask - bid
             mid = (ask + bid) / 2
             bps = spread / mid * 10_000 if mid else 0.0
-            text = (
-                f" spread {self.numbers.price(self.symbol, spread)} ({bps:.1f} bps)"
-                # One place more than a price: a mid between two ticks is read exactly.
-                f"   mid {mid:,.{self.numbers.price_places(self.symbol) + 1}f}"
-            )
+            spread_text = self.numbers.price(self.symbol, spread)
+            # One place more than a price: a mid between two ticks is read exactly.
+            mid_text = f"{mid:,.{self.numbers.price_places(self.symbol) + 1}f}"
+            text = f" spread {spread_text} ({bps:.1f} bps)   mid {mid_text}"
+            if len(text) > width:  # a narrow ladder: the bps give way, the mid stays whole
+                text = f" spread {spread_text} · mid {mid_text}"
         else:
             text = " one side of the book is empty"
         return _fit([Segment(text, style)], width, style)
