@@ -74,6 +74,22 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
             return self.price * self.quantity
         return None
 
+    def as_order(self, status: OrderStatus) -> Order:
+        """The order this asks for, as known before the venue has answered: ``PENDING_NEW``
+        while it is on its way, ``UNKNOWN`` when the answer was lost."""
+        return Order(
+            symbol=self.symbol,
+            client_order_id=self.client_order_id,
+            side=self.side,
+            type=self.type,
+            status=status,
+            quantity=self.quantity or ZERO,
+            price=self.price,
+            stop_price=self.stop_price,
+            time_in_force=self.time_in_force,
+            quote_order_qty=self.quote_order_qty,
+        )
+
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the order manager knows it, one immutable version per state change."""

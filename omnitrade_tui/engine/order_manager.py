@@ -39,7 +39,6 @@ import asyncio
 import logging
 import time
 from collections import deque
-from decimal import Decimal
 from typing import Any, Protocol
 
 import msgspec
@@ -345,18 +344,7 @@ class OrderManager:
 
     @staticmethod
     def _pending(req: OrderRequest) -> Order:
-        return Order(
-            symbol=req.symbol,
-            client_order_id=req.client_order_id,
-            side=req.side,
-            type=req.type,
-            status=OrderStatus.PENDING_NEW,
-            quantity=req.quantity or Decimal(0),
-            price=req.price,
-            stop_price=req.stop_price,
-            time_in_force=req.time_in_force,
-            quote_order_qty=req.quote_order_qty,
-        )
+        return req.as_order(OrderStatus.PENDING_NEW)
 
     def _track(self, order: Order) -> bool:
         """Keep ``order`` as the newest state of its order; whether that changed the status

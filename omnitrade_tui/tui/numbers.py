@@ -54,12 +54,16 @@ class Numbers:
     def money_places(self, asset: str) -> int:
         """Decimal places of an amount of ``asset``: cents for cash, else the step of a
         symbol that trades it as its base."""
+        return self._money_places(asset)[0]
+
+    def _money_places(self, asset: str) -> tuple[int, bool]:
+        """The places of ``asset`` and whether anything says them (else trim the zeros)."""
         if asset in _CASH:
-            return 2
+            return 2, True
         for inst in self.instruments.values():
             if inst.base_asset == asset:
-                return inst.quantity_decimals
-        return _UNKNOWN_PLACES
+                return inst.quantity_decimals, True
+        return _UNKNOWN_PLACES, False
 
     def price(self, symbol: str, value: Number | None, signed: bool = False) -> str:
         """A price of ``symbol``: ``67,120.50``; ``-`` when there is none."""
@@ -73,11 +77,8 @@ class Numbers:
 
     def money(self, asset: str, value: Number | None, signed: bool = False) -> str:
         """An amount of ``asset``: ``98,659.41`` (USDT), ``1.50000`` (BTC)."""
-        places = self.money_places(asset)
-        trim = asset not in _CASH and not any(
-            inst.base_asset == asset for inst in self.instruments.values()
-        )
-        return _grouped(value, places, signed, trim)
+        places, known = self._money_places(asset)
+        return _grouped(value, places, signed, trim=not known)
 
     def money_with_asset(self, asset: str, value: Number | None, signed: bool = False) -> str:
         """An amount followed by its asset: ``0.07 USDT``."""

@@ -22,7 +22,6 @@ from typing import Any
 import ccxt
 import msgspec
 
-from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Balance, Fill, Order, OrderRequest
 from omnitrade_tui.venues.ccxt.exchange import CcxtOutcomeUnknown, CcxtRefused, dec, venue_error
@@ -192,18 +191,7 @@ class CcxtExecution:
     @staticmethod
     def unknown(req: OrderRequest) -> Order:
         """The order as we know it when the venue's answer was lost."""
-        return Order(
-            symbol=req.symbol,
-            client_order_id=req.client_order_id,
-            side=req.side,
-            type=req.type,
-            status=OrderStatus.UNKNOWN,
-            quantity=req.quantity or ZERO,
-            price=req.price,
-            stop_price=req.stop_price,
-            time_in_force=req.time_in_force,
-            quote_order_qty=req.quote_order_qty,
-        )
+        return req.as_order(OrderStatus.UNKNOWN)
 
     async def query(
         self, symbol: str, client_order_id: str | None = None, *, order_id: int | None = None

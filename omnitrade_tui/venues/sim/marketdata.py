@@ -80,6 +80,19 @@ class AggTrade:
     buyer_is_maker: bool
     taker_order_id: int
 
+    def row(self) -> dict[str, Any]:
+        """The row as REST ``aggTrades`` answers it (the stream's event adds e, E and s)."""
+        return {
+            "a": self.agg_id,
+            "p": f8(self.price),
+            "q": f8(self.qty),
+            "f": self.first_id,
+            "l": self.last_id,
+            "T": self.time_ms,
+            "m": self.buyer_is_maker,
+            "M": True,
+        }
+
 
 class SymbolMarket:
     """Everything public about one symbol."""
@@ -211,19 +224,7 @@ class SymbolMarket:
             a = self.aggs[-1]
             self.hub.publish(
                 agg_stream,
-                {
-                    "e": "aggTrade",
-                    "E": a.time_ms,
-                    "s": self.symbol,
-                    "a": a.agg_id,
-                    "p": f8(a.price),
-                    "q": f8(a.qty),
-                    "f": a.first_id,
-                    "l": a.last_id,
-                    "T": a.time_ms,
-                    "m": a.buyer_is_maker,
-                    "M": True,
-                },
+                {"e": "aggTrade", "E": a.time_ms, "s": self.symbol, **a.row()},
             )
 
     # -- timed frames ---------------------------------------------------------------------

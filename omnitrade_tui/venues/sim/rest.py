@@ -448,19 +448,7 @@ async def agg_trades(call: Call) -> list[dict[str, Any]]:
         and (from_id is None or a.agg_id >= from_id)
     ]
     rows = rows[:limit] if (start is not None or from_id is not None) else rows[-limit:]
-    return [
-        {
-            "a": a.agg_id,
-            "p": f8(a.price),
-            "q": f8(a.qty),
-            "f": a.first_id,
-            "l": a.last_id,
-            "T": a.time_ms,
-            "m": a.buyer_is_maker,
-            "M": True,
-        }
-        for a in rows
-    ]
+    return [a.row() for a in rows]
 
 
 @endpoint(2)
