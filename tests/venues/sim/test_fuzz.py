@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from omnitrade_tui.domain.enums import OrderType, SelfTradePreventionMode
 from omnitrade_tui.venues.sim import rest as rest_api
+from omnitrade_tui.venues.sim import ws_api
 from omnitrade_tui.venues.sim.auth import ws_payload
 from omnitrade_tui.venues.sim.names import KLINE_INTERVALS
 from omnitrade_tui.venues.sim.symbols import START_PRICES
@@ -43,24 +44,14 @@ T = TypeVar("T")
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 BATCH = 60
 EXAMPLES = 100  # x BATCH requests = 6,000 a run
-WS_METHODS = [
-    "ping",
-    "time",
-    "exchangeInfo",
-    "depth",
-    "session.status",
-    "userDataStream.subscribe.signature",
-    "userDataStream.unsubscribe",
-    "order.place",
-    "order.cancel",
-    "order.status",
-    "openOrders.status",
-    "openOrders.cancelAll",
-    "account.status",
-    "v3/time",
-    "no.such.method",
-]
-_WS_SIGNED = {m for m in WS_METHODS if m.startswith(("order", "openOrders", "account", "user"))}
+#: Every method the WebSocket API serves (read from its table, so a new one is fuzzed too),
+#: a REST-style name and one it does not know.
+WS_METHODS = [*sorted(ws_api.METHODS), "v3/time", "no.such.method"]
+_WS_SIGNED = {
+    m
+    for m in WS_METHODS
+    if m.startswith(("order", "openOrder", "account", "user", "all", "my", "session.logon"))
+}
 
 # -- values -----------------------------------------------------------------------------------
 
