@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 import ccxt
 
 from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.events import (
     BookHealth,
     BookState,
@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 
 #: Reconnect backoff: first pause and ceiling, in seconds (jittered).
 BACKOFF_S = (0.2, 5.0)
+
+
+def new_backoff() -> Backoff:
+    """The waits between a failed watch and the next: from 0.2 s doubling to 5 s, spread."""
+    first, most = BACKOFF_S
+    return Backoff(first, most, jitter=True)
+
+
 #: How often ccxt's throttle queue is looked at for ``sys.ratelimit``.
 RATE_LIMIT_EVERY_S = 1.0
 
@@ -143,7 +151,7 @@ class CcxtMarketData:
         if self._link is not LinkState.CONNECTED:
             self._publish_link(LinkState.CONNECTED, "ccxt market data")
 
-    async def _lost(self, failures: int, exc: Exception) -> None:
+    async def _lost(self, backoff: Backoff, exc: Exception) -> None:
         """A watch failed on the network: say so (once per outage), mark the books, wait."""
         if self._link is LinkState.CONNECTED:
             self.reconnects += 1
@@ -151,9 +159,7 @@ class CcxtMarketData:
             for watch in self.books.values():
                 if watch.state is BookState.LIVE:
                     self._health(watch, BookState.STALE, "connection lost")
-        first, ceiling = BACKOFF_S
-        pause = min(ceiling, first * 2 ** min(failures, 8))
-        await asyncio.sleep(pause * (0.5 + random.random() / 2))
+        await asyncio.sleep(backoff.next())
 
     # -- book ---------------------------------------------------------------------------------
 
@@ -187,7 +193,7 @@ class CcxtMarketData:
     async def _book_loop(self, symbol: str) -> None:
         unified = self.symbols[symbol]
         watch = self.books[symbol]
-        failures = 0
+        backoff = new_backoff()
         while True:
             try:
                 book = await self.exchange.watch_order_book(unified, self.snapshot_levels)
@@ -201,15 +207,13 @@ class CcxtMarketData:
                 self._health(watch, BookState.RESYNCING, f"sequence gap: {exc}")
                 continue
             except ccxt.NetworkError as exc:
-                failures += 1
-                await self._lost(failures, exc)
+                await self._lost(backoff, exc)
                 continue
             except Exception as exc:  # said, backed off, watched again
-                failures += 1
                 log.warning("watch_order_book %s failed: %s", symbol, exc)
-                await self._lost(failures, exc)
+                await self._lost(backoff, exc)
                 continue
-            failures = 0
+            backoff.reset()
             self._heard()
             self._on_book(watch, book)
 
@@ -239,7 +243,7 @@ class CcxtMarketData:
 
     async def _trade_loop(self, symbol: str) -> None:
         unified = self.symbols[symbol]
-        failures = 0
+        backoff = new_backoff()
         topic = topics.trade(symbol)
         while True:
             try:
@@ -247,10 +251,9 @@ class CcxtMarketData:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # said, backed off, watched again
-                failures += 1
-                await self._lost(failures, exc)
+                await self._lost(backoff, exc)
                 continue
-            failures = 0
+            backoff.reset()
             self._heard()
             self.fresh.heard("trade", symbol, time.time() * 1000)
             last = self._last_trade.get(symbol, -1)
@@ -278,7 +281,7 @@ class CcxtMarketData:
         unified = self.symbols[symbol]
         span = _interval_ms(self.exchange, interval)
         topic = topics.candle(symbol, interval)
-        failures = 0
+        backoff = new_backoff()
         open_ms = -1
         last: list[Any] | None = None
         while True:
@@ -287,10 +290,9 @@ class CcxtMarketData:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # said, backed off, watched again
-                failures += 1
-                await self._lost(failures, exc)
+                await self._lost(backoff, exc)
                 continue
-            failures = 0
+            backoff.reset()
             for row in rows:
                 start = int(row[0])
                 if last is not None and start > open_ms:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,7 +35,7 @@ from omnitrade_tui.domain.events import BalancesChanged, ConnectionChanged, Link
 from omnitrade_tui.domain.models import Balance, ExecutionReport, Order
 from omnitrade_tui.venues.ccxt.exchange import dec
 from omnitrade_tui.venues.ccxt.execution import CcxtExecution, balances_of, fill_of, order_of
-from omnitrade_tui.venues.ccxt.market_data import BACKOFF_S
+from omnitrade_tui.venues.ccxt.market_data import new_backoff
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class CcxtUserData:
 
     async def run(self) -> None:
         """Run sessions until cancelled."""
-        failures = 0
+        backoff = new_backoff()
         while True:
             self._publish_link(
                 LinkState.CONNECTING if not self.sessions else LinkState.RECONNECTING
@@ -97,15 +96,14 @@ class CcxtUserData:
                 # the first step again, not from where the last outage left off.
                 if not isinstance(exc, ccxt.NetworkError):
                     log.warning("ccxt user data session failed: %r", exc)
-                failures = 1 if self.reconciled > reconciled else failures + 1
+                if self.reconciled > reconciled:
+                    backoff.reset()
                 self._publish_link(LinkState.RECONNECTING, f"{type(exc).__name__}: {exc}")
             else:
-                failures = 0
+                backoff.reset()
             finally:
                 self.connected = False
-            first, ceiling = BACKOFF_S
-            pause = min(ceiling, first * 2 ** min(failures, 8))
-            await asyncio.sleep(pause * (0.5 + random.random() / 2))
+            await asyncio.sleep(backoff.next())
 
     async def _session(self) -> None:
         """One subscription: watch, reconcile, and publish until a watch fails."""
