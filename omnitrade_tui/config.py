@@ -29,6 +29,7 @@ import platformdirs
 import tomli_w
 
 from omnitrade_tui.domain.risk_limits import RiskLimits
+from omnitrade_tui.domain.venue import InstrumentIdError, check_venue_name, parse
 from omnitrade_tui.redaction import register_secret
 
 APP_NAME = "omnitrade"
@@ -56,8 +57,29 @@ class LiveNotConfirmedError(Exception):
 # -- what the file may contain -------------------------------------------------------------
 
 
+class VenueFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One ``[profiles.NAME.venues.VENUE]`` table: a venue beside the profile's first.
+
+    ``kind`` is ``ccxt`` (the venue reached through ccxt; ``exchange`` is ccxt's id of it,
+    ``options`` go to ccxt's client). The URLs point a ccxt Binance client at another host
+    that speaks Binance (a testnet, ``omnitrade sim``); ``simulated = true`` starts a
+    simulated venue in-process for it instead (a demo of several venues with no network).
+    """
+
+    kind: str = "ccxt"
+    exchange: str | None = None
+    rest_url: str | None = None
+    ws_api_url: str | None = None
+    stream_url: str | None = None
+    simulated: bool = False
+    seed: int | None = None
+    key: str | None = None
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    risk: RiskLimits | None = None
+
+
 class ProfileFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One ``[profiles.NAME]`` table."""
+    """One ``[profiles.NAME]`` table: its own venue (the first), then any others."""
 
     venue: str | None = None
     rest_url: str | None = None
@@ -66,6 +88,7 @@ class ProfileFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     live: bool | None = None
     key: str | None = None
     risk: RiskLimits | None = None
+    venues: dict[str, VenueFile] = msgspec.field(default_factory=dict)
 
 
 class SizePresets(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -135,8 +158,26 @@ class ConfigFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 # -- resolved settings ---------------------------------------------------------------------
 
 
+class VenueProfile(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue of a profile beside its first: its name (the ``@venue`` of its instrument
+    ids), how it is reached, its key's name in the key store and its own risk limits."""
+
+    name: str
+    kind: str
+    exchange: str
+    rest_url: str | None = None
+    ws_api_url: str | None = None
+    stream_url: str | None = None
+    simulated: bool = False
+    seed: int = 2
+    key: str | None = None
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+
+
 class Profile(msgspec.Struct, frozen=True, kw_only=True):
-    """A venue to trade on and the limits to trade under.
+    """A venue to trade on and the limits to trade under; ``venues`` are further venues
+    traded beside it (their instrument ids end in ``@name``).
 
     ``venue`` is ``"sim"`` (the simulated venue, started in-process on a loopback port, so its
     URLs are ``None`` until it runs) or ``"binance"``. ``rest_url`` is the REST base without
@@ -151,6 +192,12 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     live: bool = False
     key: str | None = None
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+    venues: tuple[VenueProfile, ...] = ()
+
+    @property
+    def venue_names(self) -> tuple[str, ...]:
+        """Every venue's qualifier, the first's (``""``) first."""
+        return ("", *(v.name for v in self.venues))
 
     @property
     def label(self) -> str:
@@ -389,9 +436,62 @@ def _profiles(file: ConfigFile, path: Path) -> dict[str, Profile]:
             live=entry.live if entry.live is not None else (base.live if base else False),
             key=entry.key or (base.key if base else None),
             risk=base_risk.merged(entry.risk) if entry.risk else base_risk,
+            venues=tuple(
+                _venue(path, name, venue_name, v, base_risk)
+                for venue_name, v in entry.venues.items()
+            ),
             **urls,
         )
     return profiles
+
+
+_EXTRA_VENUE_KINDS = ("ccxt",)
+
+
+def _venue(
+    path: Path, profile: str, name: str, entry: VenueFile, profile_risk: RiskLimits
+) -> VenueProfile:
+    """One ``[profiles.PROFILE.venues.NAME]`` table, checked."""
+    where = f"config file {path}: [profiles.{profile}.venues.{name}]"
+    try:
+        check_venue_name(name)
+    except InstrumentIdError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if entry.kind not in _EXTRA_VENUE_KINDS:
+        raise ConfigError(
+            f"{where}: kind {entry.kind!r}; a venue beside the profile's first is reached "
+            f"through {' or '.join(_EXTRA_VENUE_KINDS)} (the native connector serves the first)"
+        )
+    if not entry.exchange:
+        raise ConfigError(f'{where}: name the ccxt exchange, e.g. exchange = "kraken"')
+    urls = {
+        "rest_url": entry.rest_url,
+        "ws_api_url": entry.ws_api_url,
+        "stream_url": entry.stream_url,
+    }
+    given = [k for k, v in urls.items() if v]
+    if given and (entry.exchange != "binance" or len(given) != 3 or entry.simulated):
+        raise ConfigError(
+            f"{where}: rest_url, ws_api_url and stream_url (all three) point a ccxt binance "
+            "venue at another host that speaks Binance; other exchanges and simulated venues "
+            "take none"
+        )
+    if entry.simulated and entry.exchange != "binance":
+        raise ConfigError(f'{where}: a simulated venue speaks Binance: exchange = "binance"')
+    for k, v in urls.items():
+        if v and not re.match(r"^(https?|wss?)://", v):
+            raise ConfigError(f"{where}: {k} {v!r} is not an http(s):// or ws(s):// URL")
+    return VenueProfile(
+        name=name,
+        kind=entry.kind,
+        exchange=entry.exchange,
+        simulated=entry.simulated,
+        seed=entry.seed if entry.seed is not None else 2,
+        key=entry.key,
+        options=dict(entry.options),
+        risk=profile_risk.merged(entry.risk) if entry.risk else profile_risk,
+        **urls,
+    )
 
 
 def _desktop_notify(value: str | None) -> str:
@@ -425,19 +525,22 @@ def _sizes(sizes: dict[str, SizePresets]) -> dict[str, SizePresets]:
         values = [*entry.presets, *([entry.default] if entry.default is not None else [])]
         if any(not v.is_finite() or v <= 0 for v in values):
             raise ConfigError(f"{where}: sizes must be quantities above zero")
-        out[symbol.upper()] = entry
+        try:
+            out[parse(symbol)] = entry
+        except InstrumentIdError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     return out
 
 
 def _watchlist(symbols: list[str] | None) -> tuple[str, ...]:
     if symbols is None:
         return UISettings.watchlist
-    cleaned = tuple(dict.fromkeys(s.strip().upper() for s in symbols if s.strip()))
+    try:
+        cleaned = tuple(dict.fromkeys(parse(s) for s in symbols if s.strip()))
+    except InstrumentIdError as exc:
+        raise ConfigError(f"[ui] watchlist: {exc}") from None
     if not cleaned:
         raise ConfigError('[ui] watchlist is empty: name at least one symbol, e.g. ["BTCUSDT"]')
-    bad = [s for s in cleaned if not s.isalnum()]
-    if bad:
-        raise ConfigError(f"[ui] watchlist: {', '.join(bad)} is not a symbol like BTCUSDT")
     return cleaned
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -39,9 +40,12 @@ from omnitrade_tui.domain.commands import (
     VenueCandles,
 )
 from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.domain.models import Candle
+from omnitrade_tui.domain.venue import symbol_of, venue_of
 from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
 from omnitrade_tui.engine.journal import JournalService
 from omnitrade_tui.engine.order_manager import OrderManager
+from omnitrade_tui.engine.order_router import OrderRouter
 from omnitrade_tui.engine.risk import RiskGate
 from omnitrade_tui.engine.valuation import PortfolioValuer
 from omnitrade_tui.logs import RingHandler, set_loop_crash_handler
@@ -56,7 +60,7 @@ from omnitrade_tui.store.alert_store import SqlAlertStore
 from omnitrade_tui.store.backfill import TradeGapFiller
 from omnitrade_tui.store.database import Database, open_database
 from omnitrade_tui.store.errors import StoreError
-from omnitrade_tui.store.history import HistoryService
+from omnitrade_tui.store.history import CandleTopUp, HistoryService
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.redis_feed import RedisFeed, open_market_feed
 from omnitrade_tui.store.replica import history_reader
@@ -69,6 +73,8 @@ from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceError, BinanceRest, Credentials
 from omnitrade_tui.venues.binance.trade_history import TradeHistory
 from omnitrade_tui.venues.binance.user_data import UserDataStream
+from omnitrade_tui.venues.ccxt.exchange import binance_urls, open_exchange
+from omnitrade_tui.venues.ccxt.venue import CcxtVenue, VenueOpenError
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
 
 log = logging.getLogger(__name__)
@@ -138,6 +144,10 @@ class Runtime:
     database: Database | None = None
     #: The symbols the venue lists as trading (from the exchange info read at start).
     listed: frozenset[str] = frozenset()
+    #: The venues beside the profile's first (``[profiles.NAME.venues.VENUE]``), by name.
+    venues: dict[str, CcxtVenue] = field(default_factory=dict)
+    #: Routes the order commands to the order manager of their venue.
+    router: OrderRouter | None = None
 
     @property
     def profile_label(self) -> str:
@@ -187,7 +197,10 @@ class Runtime:
             if profile.venue == "sim":
                 sim = await stack.enter_async_context(
                     SimVenue.start(
-                        symbols=list(watchlist), seed=seed, faults=faults, generate=generate
+                        symbols=[s for s in watchlist if not venue_of(s)] or None,
+                        seed=seed,
+                        faults=faults,
+                        generate=generate,
                     )
                 )
                 endpoints = Endpoints.of_sim(sim)
@@ -212,12 +225,18 @@ class Runtime:
                     credentials = credentials_of(key)
             rest = BinanceRest(endpoints.rest, credentials, bus=bus)
             stack.push_async_callback(rest.aclose)
-            instruments, listed = await _instruments(rest, endpoints, watchlist)
-            missing = [s for s in watchlist if s not in instruments]
+            first_watch = tuple(s for s in watchlist if venue_of(s) == "")
+            instruments, listed = await _instruments(rest, endpoints, first_watch)
+            missing = [s for s in first_watch if s not in instruments]
             if missing:
                 log.warning("watchlist symbols the venue does not list: %s", ", ".join(missing))
-            symbols = [s for s in watchlist if s in instruments]
-            if not symbols:
+            symbols = [s for s in first_watch if s in instruments]
+            others = await _open_other_venues(
+                stack, bus, settings, watchlist, seed, faults, ask_passphrase
+            )
+            for other in others.values():
+                instruments.update(other.instruments)
+            if not symbols and not others:
                 raise VenueUnreachableError(
                     f"none of the watchlist symbols ({', '.join(watchlist)}) trade on "
                     f"{endpoints.rest}: set [ui] watchlist in the config file"
@@ -245,7 +264,7 @@ class Runtime:
                     bus,
                     reader,
                     reader,
-                    top_up=rest.klines,
+                    top_up=_routed_top_up(rest, others),
                     venue_first=sim is not None,
                 )
                 history.register()
@@ -274,18 +293,26 @@ class Runtime:
             stack.push_async_callback(alerts.stop)
 
             manager = OrderManager(bus, BinanceExecution(rest), symbols)
-            stack.push_async_callback(manager.aclose)
+            managers = {"": manager}
+            for name, other in others.items():
+                if other.user is not None:
+                    managers[name] = OrderManager(
+                        bus, other.execution, list(other.instruments), venue=name
+                    )
+                    other.user.on_subscribed = managers[name].reconcile
+            router = OrderRouter(managers)
+            stack.push_async_callback(router.aclose)
             gate = RiskGate(
-                bus, profile.risk, base_assets={s: instruments[s].base_asset for s in symbols}
+                bus, profile.risk, base_assets={s: i.base_asset for s, i in instruments.items()}
             )
             gate.start()
             stack.callback(gate.stop)
-            bus.handle(PlaceOrder, gate.guard(manager.place))
-            bus.handle(PlaceOco, gate.guard_oco(manager.place_oco))
-            bus.handle(ReplaceOrder, gate.guard_replace(manager.replace))
-            bus.handle(ReplaceOco, gate.guard_replace_oco(manager.replace_oco))
-            bus.handle(CancelOrder, manager.cancel)
-            bus.handle(CancelAll, manager.cancel_all)
+            bus.handle(PlaceOrder, gate.guard(router.place))
+            bus.handle(PlaceOco, gate.guard_oco(router.place_oco))
+            bus.handle(ReplaceOrder, gate.guard_replace(router.replace))
+            bus.handle(ReplaceOco, gate.guard_replace_oco(router.replace_oco))
+            bus.handle(CancelOrder, router.cancel)
+            bus.handle(CancelAll, router.cancel_all)
 
             stream = MarketStream(
                 endpoints.stream,
@@ -298,14 +325,20 @@ class Runtime:
             stack.push_async_callback(stream.aclose)
 
             async def subscribe(cmd: SubscribeSymbol) -> bool:
+                if venue_of(cmd.symbol):
+                    return True  # a ccxt venue watches its whole watchlist from the start
                 if cmd.active:
                     await stream.subscribe(cmd.symbol)
                 else:
                     await stream.unsubscribe(cmd.symbol)
                 return True
 
+            async def venue_candles(cmd: VenueCandles) -> list[Candle]:
+                other = others.get(venue_of(cmd.symbol))
+                return await (other.candles(cmd) if other else stream.candles(cmd))
+
             bus.handle(SubscribeSymbol, subscribe)
-            bus.handle(VenueCandles, stream.candles)
+            bus.handle(VenueCandles, venue_candles)
             user: UserDataStream | None = None
             if credentials is not None:
                 user = UserDataStream(
@@ -332,8 +365,8 @@ class Runtime:
                 settings=settings,
                 bus=bus,
                 endpoints=endpoints,
-                instruments={s: instruments[s] for s in symbols},
-                watchlist=tuple(symbols),
+                instruments={s: instruments[s] for s in (*symbols, *others_ids(others))},
+                watchlist=tuple(s for s in watchlist if s in instruments),
                 rest=rest,
                 manager=manager,
                 gate=gate,
@@ -344,7 +377,9 @@ class Runtime:
                 sim=sim,
                 feed=feed,
                 database=db,
-                listed=listed | frozenset(symbols),
+                listed=listed | frozenset(symbols) | frozenset(others_ids(others)),
+                venues=others,
+                router=router,
             )
             stack.push_async_callback(runtime._stop_tasks)
             if connect:
@@ -361,6 +396,10 @@ class Runtime:
         self.tasks = [asyncio.create_task(market, name="market-stream")]
         if self.user is not None:
             self.tasks.append(asyncio.create_task(self.user.run(), name="user-data"))
+        for name, venue in self.venues.items():
+            self.tasks.append(asyncio.create_task(venue.market.run(), name=f"market-{name}"))
+            if venue.user is not None:
+                self.tasks.append(asyncio.create_task(venue.user.run(), name=f"user-{name}"))
 
     def session(
         self, *, user_theme_dir: Path | None = None, log_ring: RingHandler | None = None
@@ -402,6 +441,107 @@ def delivery_targets(settings: Settings) -> dict[str, DeliveryTarget]:
         )
         for name, target in settings.alert_targets.items()
     }
+
+
+def others_ids(others: Mapping[str, CcxtVenue]) -> list[str]:
+    """Every instrument id of the venues beside the first."""
+    return [i for venue in others.values() for i in venue.instruments]
+
+
+async def _open_other_venues(
+    stack: contextlib.AsyncExitStack,
+    bus: Bus,
+    settings: Settings,
+    watchlist: Sequence[str],
+    seed: int,
+    faults: Faults | None,
+    ask_passphrase: Callable[[str], str] | None,
+) -> dict[str, CcxtVenue]:
+    """Open each venue the profile lists beside its first, for its watchlist symbols
+    (``BTCUSDT@kraken``); each stays open until ``stack`` closes.
+
+    A venue with no key runs on market data alone (its orders are refused by the router);
+    a simulated one is started in-process and traded with its demo key.
+
+    Raises:
+        VenueUnreachableError: a venue does not answer, lists none of its symbols, or its
+            exchange is not one ccxt knows.
+        KeyStoreError: a venue's key is missing or locked.
+    """
+    opened: dict[str, CcxtVenue] = {}
+    known = set(settings.profile.venue_names)
+    strays = sorted({venue_of(s) for s in watchlist} - known)
+    if strays:
+        log.warning(
+            "watchlist names venues profile %s does not list: %s",
+            settings.profile.name,
+            ", ".join(strays),
+        )
+    for venue in settings.profile.venues:
+        wanted = [symbol_of(s) for s in watchlist if venue_of(s) == venue.name]
+        if not wanted:
+            log.warning(
+                "venue %s has no symbol in the watchlist (add SYMBOL@%s)", venue.name, venue.name
+            )
+            continue
+        api_key: str | None = None
+        secret: str | None = None
+        if venue.simulated:
+            sim = await stack.enter_async_context(
+                SimVenue.start(
+                    symbols=wanted, seed=venue.seed, faults=copy.copy(faults) if faults else None
+                )
+            )
+            urls = binance_urls(sim.rest_url, sim.ws_api_url, sim.stream_url)
+            api_key, secret = sim.demo_key
+        else:
+            urls = None
+            if venue.rest_url:  # a ccxt Binance client pointed at a host that speaks Binance
+                at = Endpoints.of_profile(
+                    venue.name, venue.rest_url, venue.ws_api_url, venue.stream_url
+                )
+                urls = binance_urls(at.rest, at.ws_api, at.stream)
+            if venue.key:
+                store = open_key_store(
+                    settings.dirs, settings.key_backend, ask_passphrase=ask_passphrase
+                )
+                key = store.get(venue.key)
+                api_key, secret = key.api_key.reveal(), key.secret.reveal()
+            else:
+                log.warning("venue %s has no key: market data only", venue.name)
+        try:
+            exchange = open_exchange(
+                venue.exchange, api_key=api_key, secret=secret, options=venue.options, urls=urls
+            )
+            opened[venue.name] = ccxt_venue = await stack.enter_async_context(
+                CcxtVenue.open(
+                    exchange,
+                    bus,
+                    venue.name,
+                    wanted,
+                    book_levels=BOOK_LEVELS,
+                    stale_after_s=settings.ui.stale_after_s,
+                )
+            )
+        except (ValueError, VenueOpenError) as exc:
+            raise VenueUnreachableError(str(exc)) from None
+        if api_key:
+            ccxt_venue.follow_user(bus, on_subscribed=None)
+    return opened
+
+
+def _routed_top_up(rest: BinanceRest, others: Mapping[str, CcxtVenue]) -> CandleTopUp:
+    """The history's candle top-up, from the venue an id names."""
+
+    async def top_up(
+        symbol: str, interval: str, limit: int, end_ms: int | None = None
+    ) -> list[Candle]:
+        other = others.get(venue_of(symbol))
+        if other is None:
+            return await rest.klines(symbol, interval, limit, end_ms)
+        return await other.klines(symbol, interval, limit, end_ms)
+
+    return top_up
 
 
 async def _instruments(

@@ -65,6 +65,7 @@ from omnitrade_tui.domain.models import (
     new_client_order_id,
 )
 from omnitrade_tui.domain.recent import RecentKeys
+from omnitrade_tui.domain.venue import venue_of
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +175,14 @@ class OrderManager:
     """Handles PlaceOrder, PlaceOco, CancelOrder, ReplaceOrder, ReplaceOco and CancelAll, and
     tracks every order."""
 
-    def __init__(self, bus: Bus, port: ExecutionPort, symbols: list[str] | None = None) -> None:
+    def __init__(
+        self, bus: Bus, port: ExecutionPort, symbols: list[str] | None = None, venue: str = ""
+    ) -> None:
         self.bus = bus
         self.port = port
+        #: The venue this manager trades (its qualifier; ``""`` the profile's first): the
+        #: bus carries every venue's orders and balances, and only this one's are its own.
+        self.venue = venue
         self.symbols = list(symbols or [])
         #: Every open order, and the newest ``KEEP_FINAL_ORDERS`` final ones.
         self.orders: dict[str, Order] = {}
@@ -212,13 +218,16 @@ class OrderManager:
 
     def _on_report(self, topic: str, event: OrderUpdated) -> None:
         report = event.report
+        if venue_of(report.order.symbol) != self.venue:
+            return
         self._track(report.order)
         if report.fill is not None:
             self._count_fill(report.fill)
 
     def _on_balance(self, topic: str, event: BalancesChanged) -> None:
         for balance in event.balances:
-            self.balances[balance.asset] = balance
+            if venue_of(balance.asset) == self.venue:
+                self.balances[balance.asset] = balance
 
     def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
         self.bus.publish(

@@ -24,6 +24,7 @@ import msgspec
 
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.models import Balance, Fill, Order, OrderRequest
+from omnitrade_tui.domain.venue import qualify, venue_of
 from omnitrade_tui.venues.ccxt.exchange import CcxtOutcomeUnknown, CcxtRefused, dec, venue_error
 
 _SETTLE_ATTEMPTS = 6
@@ -97,7 +98,10 @@ def fill_of(raw: Mapping[str, Any], order: Order | None, symbol: str) -> Fill:
         price=dec(raw.get("price")),
         qty=dec(raw.get("amount")),
         commission=dec(fee.get("cost")),
-        commission_asset=str(fee.get("currency") or ""),
+        # An asset is held on a venue: its name carries the venue as the symbol does.
+        commission_asset=qualify(str(fee.get("currency") or ""), venue_of(symbol))
+        if fee.get("currency")
+        else "",
         is_maker=raw.get("takerOrMaker") == "maker",
         time_ms=_ms(raw.get("timestamp")) or (order.updated_ms if order else 0),
     )
@@ -106,11 +110,13 @@ def fill_of(raw: Mapping[str, Any], order: Order | None, symbol: str) -> Fill:
 class CcxtExecution:
     """Order requests to a ccxt venue, with ``UNKNOWN`` settled by query.
 
-    ``symbols`` maps the domain's symbol (the market id) to ccxt's unified one.
+    ``symbols`` maps the domain's instrument id (the market id, ``@venue`` when the venue
+    is not the profile's first) to ccxt's unified symbol; ``venue`` is that qualifier.
     """
 
-    def __init__(self, exchange: Any, symbols: Mapping[str, str]) -> None:
+    def __init__(self, exchange: Any, symbols: Mapping[str, str], venue: str = "") -> None:
         self.exchange = exchange
+        self.venue = venue
         self.symbols = dict(symbols)
         self._ids = {unified: market_id for market_id, unified in self.symbols.items()}
 
@@ -312,7 +318,7 @@ class CcxtExecution:
     async def balances(self) -> list[Balance]:
         """Every non-zero balance of the account."""
         raw = await self._call("fetch_balance")
-        return balances_of(raw)
+        return balances_of(raw, self.venue)
 
     async def fills_since(self, symbol: str, from_trade_id: int | None) -> list[Fill]:
         """Our fills on ``symbol`` with trade id >= ``from_trade_id``, oldest first, a page of
@@ -325,13 +331,14 @@ class CcxtExecution:
         return sorted(fills, key=lambda f: f.trade_id)
 
 
-def balances_of(raw: Mapping[str, Any]) -> list[Balance]:
-    """The non-zero balances of ccxt's unified balance structure."""
+def balances_of(raw: Mapping[str, Any], venue: str = "") -> list[Balance]:
+    """The non-zero balances of ccxt's unified balance structure, each asset named as held
+    on ``venue`` (``USDT@kraken``; bare on the default venue)."""
     free = raw.get("free") or {}
     used = raw.get("used") or {}
     out = []
     for asset in sorted(set(free) | set(used)):
         f, u = dec(free.get(asset)), dec(used.get(asset))
         if f or u:
-            out.append(Balance(asset=asset, free=f, locked=u))
+            out.append(Balance(asset=qualify(asset, venue), free=f, locked=u))
     return out

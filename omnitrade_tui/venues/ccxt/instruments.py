@@ -20,6 +20,7 @@ from typing import Any
 from omnitrade_tui.domain.decimals import ZERO
 from omnitrade_tui.domain.enums import OrderType
 from omnitrade_tui.domain.instrument import Instrument, LotSize, Notional, PriceFilter
+from omnitrade_tui.domain.venue import qualify
 from omnitrade_tui.venues.ccxt.exchange import dec
 
 _TICK_SIZE_MODE = 4  # ccxt.base.decimal_to_precision.TICK_SIZE
@@ -38,8 +39,9 @@ def _bound(limits: Mapping[str, Any], name: str, end: str) -> Decimal:
     return dec((limits.get(name) or {}).get(end))
 
 
-def instrument_of(market: Mapping[str, Any], precision_mode: int) -> Instrument:
-    """The domain instrument of one ccxt market."""
+def instrument_of(market: Mapping[str, Any], precision_mode: int, venue: str = "") -> Instrument:
+    """The domain instrument of one ccxt market on ``venue`` (its qualifier: the id and
+    both assets end in ``@venue`` unless the venue is the profile's first)."""
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
     tick = _increment(precision.get("price"), precision_mode)
@@ -51,9 +53,9 @@ def instrument_of(market: Mapping[str, Any], precision_mode: int) -> Instrument:
         if name in OrderType.__members__:
             order_types.add(OrderType(name))
     return Instrument(
-        symbol=str(market["id"]),
-        base_asset=str(market["base"]),
-        quote_asset=str(market["quote"]),
+        symbol=qualify(str(market["id"]), venue),
+        base_asset=qualify(str(market["base"]), venue),
+        quote_asset=qualify(str(market["quote"]), venue),
         status="TRADING" if market.get("active", True) is not False else "BREAK",
         order_types=frozenset(order_types),
         oco_allowed=False,
@@ -76,23 +78,34 @@ def instrument_of(market: Mapping[str, Any], precision_mode: int) -> Instrument:
 
 
 def instruments_of(
-    markets: Mapping[str, Mapping[str, Any]], precision_mode: int, wanted: Iterable[str]
+    markets: Mapping[str, Mapping[str, Any]],
+    precision_mode: int,
+    wanted: Iterable[str],
+    venue: str = "",
 ) -> dict[str, Instrument]:
-    """The spot instruments among ``markets`` whose id is in ``wanted``, by id."""
+    """The spot instruments among ``markets`` whose market id is in ``wanted``, by
+    instrument id (the market id on ``venue``)."""
     want = set(wanted)
     return {
-        str(m["id"]): instrument_of(m, precision_mode)
+        qualify(str(m["id"]), venue): instrument_of(m, precision_mode, venue)
         for m in markets.values()
         if m.get("spot", True) and m.get("id") in want
     }
 
 
-def symbol_map(markets: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Market id (``ETHUSDT``) to ccxt's unified symbol (``ETH/USDT``), spot markets only."""
-    return {str(m["id"]): str(m["symbol"]) for m in markets.values() if m.get("spot", True)}
+def symbol_map(markets: Mapping[str, Mapping[str, Any]], venue: str = "") -> dict[str, str]:
+    """Instrument id (``ETHUSDT``, or ``ETHUSDT@kraken`` on a venue named so) to ccxt's
+    unified symbol (``ETH/USDT``), spot markets only."""
+    return {
+        qualify(str(m["id"]), venue): str(m["symbol"])
+        for m in markets.values()
+        if m.get("spot", True)
+    }
 
 
-async def load_instruments(exchange: Any, wanted: Iterable[str]) -> dict[str, Instrument]:
-    """``load_markets`` and the instruments of the wanted market ids."""
+async def load_instruments(
+    exchange: Any, wanted: Iterable[str], venue: str = ""
+) -> dict[str, Instrument]:
+    """``load_markets`` and the instruments of the wanted market ids, by instrument id."""
     markets = await exchange.load_markets()
-    return instruments_of(markets, int(exchange.precisionMode), wanted)
+    return instruments_of(markets, int(exchange.precisionMode), wanted, venue)

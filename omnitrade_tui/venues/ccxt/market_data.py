@@ -56,7 +56,8 @@ def new_backoff() -> Backoff:
 RATE_LIMIT_EVERY_S = 1.0
 
 
-def _interval_ms(exchange: Any, interval: str) -> int:
+def interval_ms(exchange: Any, interval: str) -> int:
+    """The length of a candle interval (``1m``) in milliseconds, as ccxt reads it."""
     return int(exchange.parse_timeframe(interval)) * 1000
 
 
@@ -279,7 +280,7 @@ class CcxtMarketData:
 
     async def _candle_loop(self, symbol: str, interval: str) -> None:
         unified = self.symbols[symbol]
-        span = _interval_ms(self.exchange, interval)
+        span = interval_ms(self.exchange, interval)
         topic = topics.candle(symbol, interval)
         backoff = new_backoff()
         open_ms = -1
@@ -297,10 +298,10 @@ class CcxtMarketData:
                 start = int(row[0])
                 if last is not None and start > open_ms:
                     # ccxt does not say when a candle closes: the next one opening does.
-                    self.bus.publish(topic, _candle(symbol, interval, last, span, closed=True))
+                    self.bus.publish(topic, candle_of(symbol, interval, last, span, closed=True))
                 if start >= open_ms:
                     open_ms, last = start, row
-                    self.bus.publish(topic, _candle(symbol, interval, row, span, closed=False))
+                    self.bus.publish(topic, candle_of(symbol, interval, row, span, closed=False))
 
     # -- rate limit ---------------------------------------------------------------------------
 
@@ -333,7 +334,8 @@ class CcxtMarketData:
         )
 
 
-def _candle(symbol: str, interval: str, row: list[Any], span: int, *, closed: bool) -> Candle:
+def candle_of(symbol: str, interval: str, row: list[Any], span: int, *, closed: bool) -> Candle:
+    """A candle of ccxt's OHLCV row ``[open_ms, open, high, low, close, volume]``."""
     start = int(row[0])
     return Candle(
         symbol=symbol,

@@ -33,6 +33,7 @@ from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
 from omnitrade_tui.domain.events import BalancesChanged, ConnectionChanged, LinkState, OrderUpdated
 from omnitrade_tui.domain.models import Balance, ExecutionReport, Order
+from omnitrade_tui.domain.venue import qualify
 from omnitrade_tui.venues.ccxt.exchange import dec
 from omnitrade_tui.venues.ccxt.execution import CcxtExecution, balances_of, fill_of, order_of
 from omnitrade_tui.venues.ccxt.market_data import new_backoff
@@ -196,12 +197,13 @@ class CcxtUserData:
             named = _changed_assets(raw.get("info") or {})
             if named:  # Binance says which assets moved: those, zeros included
                 free, used = raw.get("free") or {}, raw.get("used") or {}
+                venue = self.execution.venue
                 balances = [
-                    Balance(asset=a, free=dec(free.get(a)), locked=dec(used.get(a)))
+                    Balance(asset=qualify(a, venue), free=dec(free.get(a)), locked=dec(used.get(a)))
                     for a in sorted(named)
                 ]
             else:
-                balances = balances_of(raw)
+                balances = balances_of(raw, self.execution.venue)
             if balances:
                 self.bus.publish(
                     topics.BALANCE,
