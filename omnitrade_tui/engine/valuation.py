@@ -25,6 +25,7 @@ from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.commands import VenueCandles
 from omnitrade_tui.domain.events import AssetValue, BalancesChanged, BookTop, PortfolioValue
 from omnitrade_tui.domain.models import Balance, Ticker, Trade
+from omnitrade_tui.domain.venue import qualify, venue_of
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +114,20 @@ class PortfolioValuer:
     def price_of(self, asset: str, opens: bool = False) -> Decimal | None:
         """``asset`` in the quote asset now (or at the day open with ``opens``), if known."""
         prices = self._day_open if opens else self._prices
-        if asset == self.quote:
+        # An asset held on another venue (``BTC@kraken``) is priced by that venue's markets;
+        # the quote asset is one unit of account on every venue (``USDT@kraken`` is 1).
+        venue = venue_of(asset)
+        quote = qualify(self.quote, venue)
+        if asset == quote:
             return Decimal(1)
-        direct = self._pairs.get((asset, self.quote))
+        direct = self._pairs.get((asset, quote))
         if direct is not None and direct in prices:
             return _dec(prices[direct])
-        inverse = self._pairs.get((self.quote, asset))
+        inverse = self._pairs.get((quote, asset))
         if inverse is not None and prices.get(inverse):
             return 1 / _dec(prices[inverse])
-        for bridge in BRIDGES:
+        for bridge_name in BRIDGES:
+            bridge = qualify(bridge_name, venue)
             leg = self._pairs.get((asset, bridge))
             if bridge != asset and leg is not None and leg in prices:
                 bridge_price = self.price_of(bridge, opens)

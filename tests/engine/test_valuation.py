@@ -94,3 +94,41 @@ async def test_no_venue_day_open_means_no_change_shown_not_a_made_up_one() -> No
     assert valuer.last is not None
     assert valuer.last.equity == Decimal(100)
     assert valuer.last.day_change is None
+
+
+async def test_each_venue_prices_its_own_assets_and_equity_adds_up_across_venues() -> None:
+    """``BTC@alt`` is worth what venue ``alt``'s book says, not the first venue's; a quote
+    asset held on either venue counts one for one."""
+    bus = Bus()
+    pairs = {
+        "BTCUSDT": ("BTC", "USDT"),
+        "BTCUSDT@alt": ("BTC@alt", "USDT@alt"),
+        "ETHBTC@alt": ("ETH@alt", "BTC@alt"),
+    }
+    valuer = PortfolioValuer(bus, pairs, every_s=0.05)
+    valuer.start()
+    held = [
+        Balance(asset="BTC", free=Decimal(1)),
+        Balance(asset="USDT", free=Decimal(10)),
+        Balance(asset="BTC@alt", free=Decimal(2)),
+        Balance(asset="ETH@alt", free=Decimal(10)),
+        Balance(asset="USDT@alt", free=Decimal(5)),
+    ]
+    bus.publish(topics.BALANCE, BalancesChanged(balances=held))
+    bus.publish(topics.book("BTCUSDT"), _top("BTCUSDT", 99.0, 101.0))
+    bus.publish(topics.book("BTCUSDT@alt"), _top("BTCUSDT@alt", 109.0, 111.0))
+    bus.publish(topics.book("ETHBTC@alt"), _top("ETHBTC@alt", 0.05, 0.05))
+    await asyncio.sleep(0.2)
+    await valuer.stop()
+    assert valuer.last is not None
+    worth = {a.asset: a.value for a in valuer.last.assets}
+    assert worth == {
+        "BTC": Decimal(100),
+        "USDT": Decimal(10),
+        "BTC@alt": Decimal(220),
+        # Through the bridge of its own venue: 10 x 0.05 BTC@alt x 110.
+        "ETH@alt": Decimal("55.000"),
+        "USDT@alt": Decimal(5),
+    }
+    assert valuer.last.equity == Decimal(390)
+    assert valuer.last.unpriced == []

@@ -37,7 +37,7 @@ from omnitrade_tui.domain.events import (
     LinkState,
     RateLimitUsage,
 )
-from omnitrade_tui.domain.models import BookLevel, Candle, Trade
+from omnitrade_tui.domain.models import BookLevel, Candle, Ticker, Trade
 from omnitrade_tui.venues.binance.freshness import FreshnessWatch
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class CcxtMarketData:
         snapshot_levels: int | None = None,
         candle_intervals: Iterable[str] = ("1m",),
         trades: bool = True,
+        tickers: bool = True,
         stale_after_s: float = 2.0,
     ) -> None:
         self.exchange = exchange
@@ -100,6 +101,7 @@ class CcxtMarketData:
         self.snapshot_levels = snapshot_levels
         self.candle_intervals = tuple(candle_intervals)
         self.trades = trades
+        self.tickers = tickers
         self.venue = f"ccxt:{exchange.id}"
         self.books = {s: _BookWatch(s) for s in self.symbols}
         self.fresh = FreshnessWatch(bus, stale_after_s, on_silent=self._on_silent)
@@ -119,6 +121,10 @@ class CcxtMarketData:
             if self.trades:
                 tasks.append(
                     asyncio.create_task(self._trade_loop(symbol), name=f"ccxt-trade-{symbol}")
+                )
+            if self.tickers:
+                tasks.append(
+                    asyncio.create_task(self._ticker_loop(symbol), name=f"ccxt-ticker-{symbol}")
                 )
             for interval in self.candle_intervals:
                 tasks.append(
@@ -278,6 +284,26 @@ class CcxtMarketData:
                 )
             self._last_trade[symbol] = last
 
+    async def _ticker_loop(self, symbol: str) -> None:
+        """The rolling 24-hour ticker (the watchlist's last, change and trend)."""
+        unified = self.symbols[symbol]
+        backoff = new_backoff()
+        topic = topics.ticker(symbol)
+        while True:
+            try:
+                raw = await self.exchange.watch_ticker(unified)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # said, backed off, watched again
+                await self._lost(backoff, exc)
+                continue
+            backoff.reset()
+            self._heard()
+            self.fresh.heard("ticker", symbol, time.time() * 1000)
+            ticker = ticker_of(symbol, raw)
+            if ticker is not None:
+                self.bus.publish(topic, ticker)
+
     async def _candle_loop(self, symbol: str, interval: str) -> None:
         unified = self.symbols[symbol]
         span = interval_ms(self.exchange, interval)
@@ -332,6 +358,30 @@ class CcxtMarketData:
                 limit=bound,
             ),
         )
+
+
+def ticker_of(symbol: str, raw: Mapping[str, Any]) -> Ticker | None:
+    """A ticker of ccxt's unified ticker structure (``None`` before it has a last price)."""
+    last = raw.get("last")
+    if last is None:
+        return None
+
+    def num(name: str, default: float = 0.0) -> float:
+        value = raw.get(name)
+        return float(value) if value is not None else default
+
+    return Ticker(
+        symbol=symbol,
+        last=float(last),
+        open=num("open", float(last)),
+        high=num("high", float(last)),
+        low=num("low", float(last)),
+        volume=num("baseVolume"),
+        quote_volume=num("quoteVolume"),
+        time_ms=int(raw.get("timestamp") or time.time() * 1000),
+        bid=float(raw["bid"]) if raw.get("bid") is not None else None,
+        ask=float(raw["ask"]) if raw.get("ask") is not None else None,
+    )
 
 
 def candle_of(symbol: str, interval: str, row: list[Any], span: int, *, closed: bool) -> Candle:
