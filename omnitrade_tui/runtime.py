@@ -41,7 +41,7 @@ from omnitrade_tui.domain.commands import (
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Candle
-from omnitrade_tui.domain.venue import symbol_of, venue_of
+from omnitrade_tui.domain.venue import grouped_by_pair, symbol_of, venue_of
 from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
 from omnitrade_tui.engine.journal import JournalService
 from omnitrade_tui.engine.order_manager import OrderManager
@@ -366,7 +366,7 @@ class Runtime:
                 bus=bus,
                 endpoints=endpoints,
                 instruments={s: instruments[s] for s in (*symbols, *others_ids(others))},
-                watchlist=tuple(s for s in watchlist if s in instruments),
+                watchlist=tuple(grouped_by_pair(s for s in watchlist if s in instruments)),
                 rest=rest,
                 manager=manager,
                 gate=gate,

@@ -17,6 +17,7 @@ venue column, the screen's venue column).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 #: Between the venue's symbol and the venue's name in an instrument id.
 SEPARATOR = "@"
@@ -85,3 +86,24 @@ def check_venue_name(name: str) -> str:
             "with a letter, at most 32"
         )
     return name
+
+
+def grouped_by_pair(instrument_ids: Iterable[str]) -> list[str]:
+    """``instrument_ids`` with each pair's venues side by side, in the order each pair
+    first appears (what the watchlist shows: one pair across venues as one group)."""
+    groups: dict[str, list[str]] = {}
+    for instrument_id in instrument_ids:
+        groups.setdefault(symbol_of(instrument_id), []).append(instrument_id)
+    return [i for group in groups.values() for i in group]
+
+
+def short_label(instrument_id: str, follows_same_pair: bool, width: int) -> str:
+    """How a list names an id in ``width`` cells: the symbol on the first venue, the full
+    id elsewhere, and only ``└@venue`` under a row of the same pair (so the venue is what
+    shows when the symbol is already said)."""
+    venue = venue_of(instrument_id)
+    if not venue:
+        return instrument_id
+    if follows_same_pair:
+        return ("└" + SEPARATOR + venue)[:width]
+    return instrument_id

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.models import Order, OrderRecord
+from omnitrade_tui.domain.venue import short_label, symbol_of
 from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.widgets.row_table import Column, Row
@@ -126,7 +127,11 @@ def sparkline(values: Sequence[float], width: int) -> str:
 def watch_rows(state: TerminalState) -> list[Row]:
     """One row per watchlist symbol: last, 24 h change, recent trend."""
     rows = []
+    previous = ""
     for symbol in state.watchlist:
+        # A pair on several venues is one group: its second venue's row says only the venue.
+        label = short_label(symbol, symbol_of(symbol) == symbol_of(previous), 7)
+        previous = symbol
         view = state.symbols[symbol]
         last = view.last
         ticker = view.ticker
@@ -137,7 +142,7 @@ def watch_rows(state: TerminalState) -> list[Row]:
             Row(
                 symbol,
                 (
-                    (f"{marker}{symbol}", "" if symbol != state.active else "warn"),
+                    (f"{marker}{label}", "" if symbol != state.active else "warn"),
                     (state.numbers.price(symbol, last), ""),
                     (f"{change:+.2f}%" if change is not None else "-", cls),
                     (sparkline(view.spark, 8), cls),

@@ -9,8 +9,10 @@ from hypothesis import strategies as st
 from omnitrade_tui.domain.venue import (
     InstrumentIdError,
     check_venue_name,
+    grouped_by_pair,
     parse,
     qualify,
+    short_label,
     symbol_of,
     venue_of,
 )
@@ -63,3 +65,21 @@ def test_venue_names_are_checked() -> None:
     assert check_venue_name("okx") == "okx"
     with pytest.raises(InstrumentIdError, match="not a venue name"):
         check_venue_name("OKX")
+
+
+def test_a_pair_on_several_venues_is_one_group_in_first_seen_order() -> None:
+    ids = ["BTCUSDT", "ETHUSDT", "BTCUSDT@alt", "SOLUSDT@alt", "ETHUSDT@okx"]
+    assert grouped_by_pair(ids) == [
+        "BTCUSDT",
+        "BTCUSDT@alt",
+        "ETHUSDT",
+        "ETHUSDT@okx",
+        "SOLUSDT@alt",
+    ]
+
+
+def test_a_list_names_the_venue_under_its_pair_and_the_whole_id_alone() -> None:
+    assert short_label("BTCUSDT", False, 7) == "BTCUSDT"
+    assert short_label("BTCUSDT@alt", True, 7) == "└@alt"
+    assert short_label("BTCUSDT@binanceus", True, 7) == "└@binan"
+    assert short_label("SOLUSDT@alt", False, 7) == "SOLUSDT@alt"
