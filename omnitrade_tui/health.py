@@ -35,6 +35,7 @@ from aiohttp import web
 
 from omnitrade_tui.bus import Bus, Subscription, each, topics
 from omnitrade_tui.domain.events import ConnectionChanged, LinkState, RecorderStatus
+from omnitrade_tui.domain.venue import unqualified
 from omnitrade_tui.sdnotify import Notifier
 
 #: Recorder states in which rows reach the database (``degraded``: it refuses writes).
@@ -234,7 +235,8 @@ class HealthMonitor:
         return Verdict(all(ok for ok, _ in checks.values()), checks)
 
     def _venue_check(self) -> tuple[bool, str]:
-        market = [s for (_, link), (s, _) in self._links.items() if link == "market"]
+        # Every venue's market link counts (``market``, ``market@kraken``).
+        market = [s for (_, link), (s, _) in self._links.items() if unqualified(link) == "market"]
         if not market:
             return False, "market link not connected yet"
         down = [

@@ -239,7 +239,7 @@ async def _until_connected(bus: Bus, where: str, timeout_s: float) -> None:
 
     def on_link(topic: str, event: Any) -> None:
         nonlocal last
-        if isinstance(event, ConnectionChanged) and event.link == "market":
+        if isinstance(event, ConnectionChanged) and event.link == "market":  # the first venue's
             last = event.detail or event.state.value
             if event.state is LinkState.CONNECTED:
                 connected.set()

@@ -8,6 +8,9 @@ gateway's frames) is such an id, so a one-venue config and database of before ke
 meaning unchanged: their bare symbols are the default venue's, as the issue of several
 venues asks (the default venue is the profile's first).
 
+An asset held on a venue and a venue's link are named the same way (``USDT@kraken``,
+``market@kraken``): balances, valuations and link states keep one entry per venue.
+
 Why one string rather than a pair: the id is a dict key and a topic segment on every
 market-data message, and a ``str`` costs nothing more there than the symbol did; the
 venue is read back from it only where a venue is chosen (the order router, the store's
@@ -45,10 +48,16 @@ def venue_of(instrument_id: str) -> str:
     return venue
 
 
+def unqualified(name: str) -> str:
+    """A venue-qualified name without its venue: an asset (``USDT@kraken`` -> ``USDT``), a
+    link (``market@kraken`` -> ``market``), an instrument id (see ``symbol_of``)."""
+    return name.partition(SEPARATOR)[0]
+
+
 def symbol_of(instrument_id: str) -> str:
     """The venue's own symbol of an id (``BTCUSDT@kraken`` -> ``BTCUSDT``); also what
     groups one pair across venues."""
-    return instrument_id.partition(SEPARATOR)[0]
+    return unqualified(instrument_id)
 
 
 def parse(text: str) -> str:

@@ -38,6 +38,7 @@ from omnitrade_tui.domain.events import (
     RateLimitUsage,
 )
 from omnitrade_tui.domain.models import BookLevel, Candle, Ticker, Trade
+from omnitrade_tui.domain.venue import qualify
 from omnitrade_tui.venues.binance.freshness import FreshnessWatch
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class CcxtMarketData:
         trades: bool = True,
         tickers: bool = True,
         stale_after_s: float = 2.0,
+        venue_name: str = "",
     ) -> None:
         self.exchange = exchange
         self.bus = bus
@@ -103,6 +105,9 @@ class CcxtMarketData:
         self.trades = trades
         self.tickers = tickers
         self.venue = f"ccxt:{exchange.id}"
+        #: The venue's qualifier in the run (``""``: the profile's first): its links are
+        #: ``market@NAME`` so they never stand for the first venue's on the screen.
+        self.venue_name = venue_name
         self.books = {s: _BookWatch(s) for s in self.symbols}
         self.fresh = FreshnessWatch(bus, stale_after_s, on_silent=self._on_silent)
         self.reconnects = 0
@@ -147,7 +152,7 @@ class CcxtMarketData:
             topics.CONNECTION,
             ConnectionChanged(
                 venue=self.venue,
-                link="market",
+                link=qualify("market", self.venue_name),
                 state=state,
                 detail=detail,
                 time_ms=int(time.time() * 1000),

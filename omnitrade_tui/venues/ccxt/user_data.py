@@ -74,6 +74,8 @@ class CcxtUserData:
         self.bus = bus
         self.on_subscribed = on_subscribed
         self.venue = f"ccxt:{exchange.id}"
+        #: Its links are ``user@NAME`` on a venue beside the profile's first.
+        self.venue_name = execution.venue
         self.sessions = 0
         self.reconciled = 0
         #: Subscribed and reconciled: what the venue says now reaches the bus.
@@ -139,7 +141,7 @@ class CcxtUserData:
             topics.CONNECTION,
             ConnectionChanged(
                 venue=self.venue,
-                link="user",
+                link=qualify("user", self.venue_name),
                 state=state,
                 detail=detail,
                 time_ms=int(time.time() * 1000),

@@ -81,7 +81,12 @@ class CcxtVenue:
             }
             execution = CcxtExecution(exchange, names, venue=name)
             market = CcxtMarketData(
-                exchange, bus, names, book_levels=book_levels, stale_after_s=stale_after_s
+                exchange,
+                bus,
+                names,
+                book_levels=book_levels,
+                stale_after_s=stale_after_s,
+                venue_name=name,
             )
             yield cls(
                 name=name,

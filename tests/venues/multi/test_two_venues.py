@@ -90,6 +90,8 @@ async def test_a_run_trades_two_venues_and_the_kill_switch_cancels_on_both(
 
         rt.bus.subscribe(topics.book.all, each(on_top), name="test.tops")
         rt.bus.subscribe(topics.BALANCE, each(on_balances), name="test.balances")
+        links: set[str] = set()
+        rt.bus.subscribe(topics.CONNECTION, each(lambda t, e: links.add(e.link)), name="t.links")
         tickers: set[str] = set()
         rt.bus.subscribe(
             topics.ticker.all, each(lambda t, e: tickers.add(e.symbol)), name="test.tickers"
@@ -101,6 +103,9 @@ async def test_a_run_trades_two_venues_and_the_kill_switch_cancels_on_both(
         )
         # Each venue's balances under its own names: bare on the first, @alt on the second.
         await until(lambda: "USDT" in balances and "USDT@alt" in balances, "both balances")
+        # Each venue's links under their own names: a second venue's drop never reads as
+        # the first venue's.
+        await until(lambda: {"market@alt", "user@alt"} <= links, "the second venue's links")
         # The watchlist's 24-hour figures come from each venue's own ticker.
         await until(lambda: {"BTCUSDT", "BTCUSDT@alt"} <= tickers, "both venues' tickers")
         # The two sims run different seeds: their books are not one book under two names.
