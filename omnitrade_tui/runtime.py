@@ -486,6 +486,7 @@ async def _open_other_venues(
             continue
         api_key: str | None = None
         secret: str | None = None
+        password: str | None = None
         if venue.simulated:
             sim = await stack.enter_async_context(
                 SimVenue.start(
@@ -507,11 +508,18 @@ async def _open_other_venues(
                 )
                 key = store.get(venue.key)
                 api_key, secret = key.api_key.reveal(), key.secret.reveal()
+                if key.api_passphrase is not None:
+                    password = key.api_passphrase.reveal()
             else:
                 log.warning("venue %s has no key: market data only", venue.name)
         try:
             exchange = open_exchange(
-                venue.exchange, api_key=api_key, secret=secret, options=venue.options, urls=urls
+                venue.exchange,
+                api_key=api_key,
+                secret=secret,
+                password=password,
+                options=venue.options,
+                urls=urls,
             )
             opened[venue.name] = ccxt_venue = await stack.enter_async_context(
                 CcxtVenue.open(

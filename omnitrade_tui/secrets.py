@@ -116,6 +116,9 @@ class ApiKey:
     kind: KeyKind
     api_key: Secret
     secret: Secret
+    #: The passphrase some venues add to a key (OKX, KuCoin, Coinbase; ccxt's
+    #: ``password``); not the key file's passphrase.
+    api_passphrase: Secret | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -170,6 +173,36 @@ class KeyInfo:
 # -- backends ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoredSecrets:
+    """What a backend keeps of one key (held only while it is handed on)."""
+
+    api_key: str
+    secret: str
+    api_passphrase: str | None = None
+
+    @classmethod
+    def of_entry(cls, entry: Mapping[str, Any]) -> StoredSecrets:
+        """From a stored JSON entry (a passphrase only where the key has one).
+
+        Raises:
+            KeyError, TypeError: not an entry omnitrade wrote.
+        """
+        passphrase = entry.get("api_passphrase")
+        return cls(
+            str(entry["api_key"]),
+            str(entry["secret"]),
+            str(passphrase) if passphrase is not None else None,
+        )
+
+    def entry(self) -> dict[str, str]:
+        """As stored: JSON-ready, the passphrase only when there is one."""
+        out = {"api_key": self.api_key, "secret": self.secret}
+        if self.api_passphrase:
+            out["api_passphrase"] = self.api_passphrase
+        return out
+
+
 class KeyringBackend:
     """Secrets in the OS keyring, one entry per key name under the service ``omnitrade``."""
 
@@ -180,23 +213,22 @@ class KeyringBackend:
         if isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring):
             raise KeyringUnavailableError(_NO_KEYRING)
 
-    def get(self, name: str) -> tuple[str, str] | None:
-        """The API key and secret stored under ``name``."""
+    def get(self, name: str) -> StoredSecrets | None:
+        """The secrets stored under ``name``."""
         raw = self._call(keyring.get_password, KEYRING_SERVICE, name)
         if raw is None:
             return None
         try:
-            data = json.loads(raw)
-            return str(data["api_key"]), str(data["secret"])
+            return StoredSecrets.of_entry(json.loads(raw))
         except (ValueError, KeyError, TypeError):
             raise KeyStoreError(
                 f"the keyring entry {KEYRING_SERVICE}/{name} is not one omnitrade wrote; "
                 f"remove it and add the key again"
             ) from None
 
-    def put(self, name: str, api_key: str, secret: str) -> None:
+    def put(self, name: str, secrets: StoredSecrets) -> None:
         """Store (or replace) a key."""
-        value = json.dumps({"api_key": api_key, "secret": secret})
+        value = json.dumps(secrets.entry())
         self._call(keyring.set_password, KEYRING_SERVICE, name, value)
 
     def delete(self, name: str) -> None:
@@ -293,14 +325,14 @@ class EncryptedFileBackend:
         }
         write_private_file(self.path, json.dumps(blob, indent=1) + "\n")
 
-    def get(self, name: str) -> tuple[str, str] | None:
-        """The API key and secret stored under ``name``."""
+    def get(self, name: str) -> StoredSecrets | None:
+        """The secrets stored under ``name``."""
         entry = self._entries.get(name)
-        return (entry["api_key"], entry["secret"]) if entry else None
+        return StoredSecrets.of_entry(entry) if entry else None
 
-    def put(self, name: str, api_key: str, secret: str) -> None:
+    def put(self, name: str, secrets: StoredSecrets) -> None:
         """Store (or replace) a key, re-encrypting the file with a fresh salt and nonce."""
-        self._entries[name] = {"api_key": api_key, "secret": secret}
+        self._entries[name] = secrets.entry()
         self._save()
 
     def delete(self, name: str) -> None:
@@ -344,7 +376,14 @@ class EnvBackend:
                 f"OMNITRADE_API_KEY_TYPE={raw_kind!r}: expected hmac or ed25519"
             ) from None
         validate_key(kind, api_key, secret)
-        return ApiKey(ENV_KEY_NAME, kind, Secret(api_key), Secret(secret))
+        api_passphrase = self._env.get("OMNITRADE_API_PASSPHRASE")
+        return ApiKey(
+            ENV_KEY_NAME,
+            kind,
+            Secret(api_key),
+            Secret(secret),
+            Secret(api_passphrase) if api_passphrase else None,
+        )
 
 
 SecretBackend = KeyringBackend | EncryptedFileBackend
@@ -409,15 +448,24 @@ class KeyStore:
         api_key: Secret,
         secret: Secret,
         profile: str | None = None,
+        api_passphrase: Secret | None = None,
     ) -> KeyInfo:
-        """Validate and store a key under ``name`` (replacing one of the same name)."""
+        """Validate and store a key under ``name`` (replacing one of the same name), with
+        the venue's passphrase when it has one."""
         if name == ENV_KEY_NAME:
             raise KeyStoreError(f"the name {ENV_KEY_NAME!r} is reserved for OMNITRADE_API_KEY")
         if not name or not all(c.isalnum() or c in "-_." for c in name):
             raise KeyStoreError(f"key name {name!r}: use letters, digits, '-', '_' and '.'")
         validate_key(kind, api_key.reveal(), secret.reveal())
         backend = self._need_backend(creating=True)
-        backend.put(name, api_key.reveal(), secret.reveal())
+        backend.put(
+            name,
+            StoredSecrets(
+                api_key.reveal(),
+                secret.reveal(),
+                api_passphrase.reveal() if api_passphrase else None,
+            ),
+        )
         info = KeyInfo(
             name=name,
             kind=kind,
@@ -491,7 +539,13 @@ class KeyStore:
                 f"key {name!r} is listed (backend {info.backend}) but the {backend.name} "
                 "store has no secret for it: add it again with `omnitrade keys add`"
             )
-        return ApiKey(name, info.kind, Secret(stored[0]), Secret(stored[1]))
+        return ApiKey(
+            name,
+            info.kind,
+            Secret(stored.api_key),
+            Secret(stored.secret),
+            Secret(stored.api_passphrase) if stored.api_passphrase else None,
+        )
 
     def remove(self, name: str) -> None:
         """Forget a key: its secret and its index entry."""

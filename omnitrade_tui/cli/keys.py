@@ -67,7 +67,13 @@ def register(subparsers: Any) -> None:
     add.add_argument(
         "--from-env",
         action="store_true",
-        help="read OMNITRADE_API_KEY and OMNITRADE_API_SECRET instead of prompting",
+        help="read OMNITRADE_API_KEY and OMNITRADE_API_SECRET (and, with --api-passphrase, "
+        "OMNITRADE_API_PASSPHRASE) instead of prompting",
+    )
+    add.add_argument(
+        "--api-passphrase",
+        action="store_true",
+        help="the venue gave the key a passphrase too (OKX, KuCoin): ask for it",
     )
     add.set_defaults(handler=_add)
 
@@ -150,8 +156,24 @@ def _add(args: argparse.Namespace) -> int:
         if args.from_env:
             raise CliError("--from-env: OMNITRADE_API_SECRET is not set", ExitCode.USAGE)
         secret = _ask_hidden("Secret: ")
+    api_passphrase: str | None = None
+    if args.api_passphrase:
+        if args.from_env:
+            api_passphrase = os.environ.get("OMNITRADE_API_PASSPHRASE", "")
+            if not api_passphrase:
+                raise CliError(
+                    "--from-env --api-passphrase: OMNITRADE_API_PASSPHRASE is not set",
+                    ExitCode.USAGE,
+                )
+        else:
+            api_passphrase = _ask_hidden("The venue's API passphrase (not the key file's): ")
     info = store.add(
-        args.name, KeyKind(args.type), Secret(api_key), Secret(secret), args.for_profile
+        args.name,
+        KeyKind(args.type),
+        Secret(api_key),
+        Secret(secret),
+        args.for_profile,
+        api_passphrase=Secret(api_passphrase) if api_passphrase else None,
     )
     log.info(
         "key added",

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.config import AppDirs
+from omnitrade_tui.secrets import open_key_store
 
 from .helpers import MemoryKeyring, write_config
 from .stub_venue import StubVenue, run_stub
@@ -276,3 +277,23 @@ def test_a_key_file_is_unlocked_with_one_prompt(
     assert _run_testnet(dead_port) == ExitCode.VENUE_UNREACHABLE
     assert len(prompts) == 1
     assert "Passphrase for the key file" in prompts[0]
+
+
+def test_a_key_with_a_venue_passphrase_is_added_from_the_environment(
+    app_dirs: AppDirs,
+    file_store_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["keys", "add", "okx", "--from-env", "--api-passphrase"]) == ExitCode.USAGE
+    assert "OMNITRADE_API_PASSPHRASE is not set" in capsys.readouterr().err
+    monkeypatch.setenv("OMNITRADE_API_PASSPHRASE", "venue-pass")
+    assert main(["keys", "add", "okx", "--from-env", "--api-passphrase"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "added key 'okx'" in out and "venue-pass" not in out
+    monkeypatch.delenv("OMNITRADE_API_KEY")
+    monkeypatch.delenv("OMNITRADE_API_PASSPHRASE")
+    unlock = {"OMNITRADE_KEYFILE_PASSPHRASE": "a long passphrase"}
+    store = open_key_store(app_dirs, "file", env=unlock)
+    stored = store.get("okx").api_passphrase
+    assert stored is not None and stored.reveal() == "venue-pass"

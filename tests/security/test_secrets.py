@@ -332,3 +332,46 @@ def test_a_new_key_file_passphrase_is_asked_twice(app_dirs: AppDirs) -> None:
     with pytest.raises(KeyStoreError, match="differ"):
         store.add("b", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
     assert not (app_dirs.data / "keys.enc").exists()
+
+
+def test_a_venue_passphrase_is_kept_with_its_key_in_each_backend(
+    app_dirs: AppDirs, memory_keyring: MemoryKeyring
+) -> None:
+    """OKX and KuCoin keys come with a passphrase: stored encrypted beside the secret,
+    handed back as a ``Secret``, and absent (not empty) for a key without one."""
+    path = app_dirs.data / "keys.enc"
+    file_store = KeyStore(app_dirs, EncryptedFileBackend(path, Secret("a file passphrase")), {})
+    file_store.add(
+        "okx",
+        KeyKind.HMAC,
+        Secret(DOCS_API_KEY),
+        Secret(DOCS_SECRET),
+        api_passphrase=Secret("p4ss"),
+    )
+    assert b"p4ss" not in path.read_bytes()
+    reopened = KeyStore(app_dirs, EncryptedFileBackend(path, Secret("a file passphrase")), {})
+    key = reopened.get("okx")
+    assert key.api_passphrase is not None and key.api_passphrase.reveal() == "p4ss"
+    assert "p4ss" not in repr(key)
+
+    ring = open_key_store(app_dirs, "auto", env={})
+    ring.add("plain", KeyKind.HMAC, Secret(DOCS_API_KEY), Secret(DOCS_SECRET))
+    ring.add(
+        "kucoin",
+        KeyKind.HMAC,
+        Secret(DOCS_API_KEY),
+        Secret(DOCS_SECRET),
+        api_passphrase=Secret("k"),
+    )
+    assert ring.get("plain").api_passphrase is None
+    assert "api_passphrase" not in memory_keyring.store[("omnitrade", "plain")]
+    kucoin = ring.get("kucoin").api_passphrase
+    assert kucoin is not None and kucoin.reveal() == "k"
+
+    env = {
+        "OMNITRADE_API_KEY": DOCS_API_KEY,
+        "OMNITRADE_API_SECRET": DOCS_SECRET,
+        "OMNITRADE_API_PASSPHRASE": "from-env",
+    }
+    env_key = KeyStore(app_dirs, None, env).get("env")
+    assert env_key.api_passphrase is not None and env_key.api_passphrase.reveal() == "from-env"
