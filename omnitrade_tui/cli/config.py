@@ -9,6 +9,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import overrides_from_args
 from omnitrade_tui.config import (
+    VenueProfile,
     config_path,
     load_settings,
     masked_url,
@@ -102,6 +103,7 @@ def _show(args: argparse.Namespace) -> int:
         ("streams", p.stream_url or "in-process"),
         ("key", p.key or "(resolved at start)"),
         ("risk", _limits(p.risk)),
+        *(_venue_row(v) for v in p.venues),
         # One history: every command that reads or writes it resolves these the same way.
         ("database", f"{masked_url(s.db_url)} (app, record, history, gateway)"),
         ("history reads", masked_url(s.db_read_url) if s.db_read_url else "the database"),
@@ -120,6 +122,22 @@ def _show(args: argparse.Namespace) -> int:
     for name, value in rows:
         print(f"{name:<12} {value}")
     return int(ExitCode.OK)
+
+
+def _venue_row(venue: VenueProfile) -> tuple[str, str]:
+    """One venue beside the profile's first: how it is reached, its key, its limits."""
+    where = (
+        "simulated in-process"
+        if venue.simulated
+        else masked_url(venue.rest_url)
+        if venue.rest_url
+        else "the exchange's own URLs"
+    )
+    key = venue.key or ("the sim's demo key" if venue.simulated else "none: market data only")
+    return (
+        f"venue @{venue.name}",
+        f"{venue.kind} {venue.exchange}, {where}, key {key}, risk {_limits(venue.risk)}",
+    )
 
 
 def _limits(risk: Any) -> str:

@@ -218,6 +218,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader left (``omnitrade config show | head``): stop quietly, as Unix tools
+        # do, and keep Python's flush at exit from failing on the same closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
     except Exception as exc:
         from omnitrade_tui.cli.error_map import to_cli_error
 

@@ -72,3 +72,23 @@ def test_a_named_config_file_must_exist_and_init_writes_it(
     assert main(["--config", str(named), "config", "init"]) == ExitCode.OK
     assert main(["--config", str(named), "config", "show"]) == ExitCode.OK
     assert f"config file  {named}\n" in capsys.readouterr().out
+
+
+def test_show_lists_each_venue_of_the_profile(
+    app_dirs: AppDirs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(
+        app_dirs,
+        "[profiles.sim.venues.alt]\n"
+        'exchange = "binance"\n'
+        "simulated = true\n"
+        "[profiles.sim.venues.okx]\n"
+        'exchange = "okx"\n'
+        'key = "okx-main"\n'
+        "risk = { max_open_orders = 5 }\n",
+    )
+    assert main(["config", "show"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "venue @alt   ccxt binance, simulated in-process, key the sim's demo key" in out
+    assert "venue @okx   ccxt okx, the exchange's own URLs, key okx-main" in out
+    assert "max_open_orders=5" in out.split("venue @okx")[1]
