@@ -21,14 +21,16 @@ import asyncio
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from omnitrade_tui.bus import Bus
+from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.config import Settings
+from omnitrade_tui.domain.capabilities import VenueCapabilities
 from omnitrade_tui.domain.commands import (
     CancelAll,
     CancelOrder,
@@ -39,6 +41,7 @@ from omnitrade_tui.domain.commands import (
     SubscribeSymbol,
     VenueCandles,
 )
+from omnitrade_tui.domain.events import VenuesInForce
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.domain.venue import grouped_by_pair, symbol_of, venue_of
@@ -392,6 +395,7 @@ class Runtime:
         if self.tasks:
             return
         self.gate.publish_limits()
+        self.publish_venues()
         market = self.feed.run() if self.feed is not None else self.stream.run()
         self.tasks = [asyncio.create_task(market, name="market-stream")]
         if self.user is not None:
@@ -400,6 +404,18 @@ class Runtime:
             self.tasks.append(asyncio.create_task(venue.market.run(), name=f"market-{name}"))
             if venue.user is not None:
                 self.tasks.append(asyncio.create_task(venue.user.run(), name=f"user-{name}"))
+
+    def publish_venues(self) -> None:
+        """Say which venues the run trades and what each lacks of the native connector's
+        guarantees (``sys.venues``): the screen marks those venues."""
+        first = VenueCapabilities(venue=self.settings.profile.venue)
+        self.bus.publish(
+            topics.VENUES,
+            VenuesInForce(
+                venues=[first, *(v.capabilities for v in self.venues.values())],
+                time_ms=int(time.time() * 1000),
+            ),
+        )
 
     def session(
         self, *, user_theme_dir: Path | None = None, log_ring: RingHandler | None = None

@@ -53,6 +53,7 @@ from omnitrade_tui.domain.events import (
     RiskLimitsInForce,
     SubscriberFailed,
     TradeGap,
+    VenuesInForce,
 )
 from omnitrade_tui.domain.models import Candle, Ticker, Trade
 
@@ -146,6 +147,8 @@ DIAGNOSTICS = Topic("sys.diagnostics", Diagnostics)
 #: The pre-trade limits in force (a status, like the other ``sys.`` topics the gateway's
 #: roles already let a viewer read and its last values keep for an attaching terminal).
 RISK_LIMITS = Topic("sys.risk_limits", RiskLimitsInForce)
+#: The venues of the run and the guarantees each lacks (a status, kept like the others).
+VENUES = Topic("sys.venues", VenuesInForce)
 ORDER = Topic("exec.order", OrderUpdated)
 REJECT = Topic("exec.reject", OrderRejected)
 RECONCILE = Topic("exec.reconcile", Reconciled)
@@ -166,6 +169,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     LATENCY,
     DIAGNOSTICS,
     RISK_LIMITS,
+    VENUES,
     ORDER,
     REJECT,
     RECONCILE,
@@ -291,6 +295,7 @@ SCREEN: tuple[Topic[Any], ...] = (
     BALANCE,
     PORTFOLIO,
     RISK_LIMITS,
+    VENUES,
     RECONCILE,
     CONNECTION,
     LATENCY,

@@ -28,6 +28,7 @@ from omnitrade_tui.bus.contract import (
     RECORDER,
     REJECT,
     RISK_LIMITS,
+    VENUES,
 )
 from omnitrade_tui.bus.contract import BACKFILL as backfill
 from omnitrade_tui.bus.contract import BOOK as book
@@ -61,6 +62,7 @@ __all__ = [
     "RECORDER",
     "REJECT",
     "RISK_LIMITS",
+    "VENUES",
     "backfill",
     "book",
     "book_health",

@@ -24,9 +24,12 @@ class VenueCapabilities(msgspec.Struct, frozen=True, kw_only=True):
     ``oco``, ``replace``: OCO lists and atomic cancel-replace are available.
     ``venue_weights``: the rate limit shown is the venue's own counter (from its
     responses), not a client-side estimate.
+    ``venue`` names the connection (``binance``, ``ccxt:kraken``).
     """
 
     venue: str
+    #: The venue's qualifier in the run (its ids end in ``@name``; ``""``: the first).
+    name: str = ""
     book_sequence_checked: bool = True
     book_silence_checked: bool = True
     exact_decimals: bool = True
@@ -49,3 +52,11 @@ class VenueCapabilities(msgspec.Struct, frozen=True, kw_only=True):
             "venue_weights": "rate limit estimated by the client",
         }
         return [text for name, text in phrases.items() if not getattr(self, name)]
+
+    def notice(self) -> str:
+        """One line for the screen: the venue and what it lacks (empty when nothing)."""
+        missing = self.missing()
+        if not missing:
+            return ""
+        where = f"@{self.name}" if self.name else "the first venue"
+        return f"{where} via {self.venue}: {', '.join(missing)}"

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import msgspec
 
+from omnitrade_tui.domain.capabilities import VenueCapabilities
 from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport
 from omnitrade_tui.domain.risk_limits import RiskLimits
 
@@ -352,6 +353,15 @@ class OrderListUpdated(Event, frozen=True, kw_only=True):
     list_order_status: str
     reject_reason: str | None
     orders: list[ListOrderRef]
+    time_ms: int = 0
+
+
+class VenuesInForce(Event, frozen=True, kw_only=True):
+    """The venues a run trades and what each can promise (topic ``sys.venues``): published
+    when the streams open, so a screen says where a guarantee of the native connector is
+    missing (a venue reached through ccxt) instead of implying it."""
+
+    venues: list[VenueCapabilities]
     time_ms: int = 0
 
 

@@ -19,6 +19,7 @@ from omnitrade_tui.bus import Bus, contract, each
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.domain.alerts import AlertFired
 from omnitrade_tui.domain.candles import CandleBuilder, candle_open
+from omnitrade_tui.domain.capabilities import VenueCapabilities
 from omnitrade_tui.domain.enums import OrderStatus
 from omnitrade_tui.domain.events import (
     BalancesChanged,
@@ -40,11 +41,13 @@ from omnitrade_tui.domain.events import (
     Reconciled,
     RecorderStatus,
     RiskLimitsInForce,
+    VenuesInForce,
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
 from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
 from omnitrade_tui.domain.risk_limits import RiskLimits
+from omnitrade_tui.domain.venue import venue_of
 from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
 from omnitrade_tui.engine.portfolio import Portfolio
 from omnitrade_tui.tui.numbers import Numbers
@@ -166,6 +169,8 @@ class TerminalState:
         self.held: dict[str, tuple[OrderHeld, float]] = {}
         #: The pre-trade limits the engine says are in force (``None`` until it does).
         self.risk_limits: RiskLimits | None = None
+        #: The run's venues by qualifier (``""``: the first) and what each can promise.
+        self.venues: dict[str, VenueCapabilities] = {}
         self.candles: list[Candle] = []
         #: Grows whenever ``candles`` gains or loses a candle (not on a forming tick).
         self.candles_version = 0
@@ -208,6 +213,7 @@ class TerminalState:
             sub(contract.DIAGNOSTICS, each(self._on_diagnostics), name="tui.diagnostics"),
             sub(contract.HELD, each(self._on_held), name="tui.held"),
             sub(contract.RISK_LIMITS, each(self._on_risk_limits), name="tui.risklimits"),
+            sub(contract.VENUES, each(self._on_venues), name="tui.venues"),
             sub(contract.ALERT, each(self._on_alert), name="tui.alert"),
             sub(contract.PORTFOLIO, each(self._on_valuation), name="tui.portfolio"),
         ]
@@ -496,6 +502,18 @@ class TerminalState:
 
     def _on_risk_limits(self, topic: str, event: RiskLimitsInForce) -> None:
         self.risk_limits = event.limits
+
+    def _on_venues(self, topic: str, event: VenuesInForce) -> None:
+        for venue in event.venues:
+            if venue.name not in self.venues and venue.notice():
+                # Said once per venue, where the trader reads what the engine says.
+                self._log(venue.notice(), "warning")
+            self.venues[venue.name] = venue
+
+    def venue_notice(self, symbol: str) -> str:
+        """What the venue of ``symbol`` cannot promise, as one line (empty: nothing)."""
+        venue = self.venues.get(venue_of(symbol))
+        return venue.notice() if venue is not None else ""
 
     def _on_held(self, topic: str, event: OrderHeld) -> None:
         self.held.pop(event.client_order_id, None)

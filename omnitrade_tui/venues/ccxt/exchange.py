@@ -130,7 +130,7 @@ def point_binance_at(
     )
 
 
-def capabilities(exchange: Any) -> VenueCapabilities:
+def capabilities(exchange: Any, name: str = "") -> VenueCapabilities:
     """What a ccxt venue can promise: less than the native connector, and said so.
 
     ccxt keeps its own books and checks a sequence where the exchange has one (Binance's
@@ -140,6 +140,7 @@ def capabilities(exchange: Any) -> VenueCapabilities:
     has = exchange.has
     return VenueCapabilities(
         venue=f"ccxt:{exchange.id}",
+        name=name,
         book_sequence_checked=True,
         book_silence_checked=False,
         exact_decimals=False,

@@ -94,7 +94,7 @@ class CcxtVenue:
                 instruments=instruments,
                 execution=execution,
                 market=market,
-                capabilities=capabilities(exchange),
+                capabilities=capabilities(exchange, name),
             )
         finally:
             await exchange.close()

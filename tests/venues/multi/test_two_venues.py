@@ -26,7 +26,7 @@ from omnitrade_tui.domain.commands import (
     VenueCandles,
 )
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
-from omnitrade_tui.domain.events import BalancesChanged, BookTop
+from omnitrade_tui.domain.events import BalancesChanged, BookTop, VenuesInForce
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.runtime import Runtime
@@ -106,6 +106,16 @@ async def test_a_run_trades_two_venues_and_the_kill_switch_cancels_on_both(
         # Each venue's links under their own names: a second venue's drop never reads as
         # the first venue's.
         await until(lambda: {"market@alt", "user@alt"} <= links, "the second venue's links")
+        # What each venue can promise is said on the bus: the second, through ccxt, less.
+        said: list[VenuesInForce] = []
+        rt.bus.subscribe(topics.VENUES, each(lambda t, e: said.append(e)), name="t.venues")
+        rt.publish_venues()
+        await until(lambda: bool(said), "the venues in force")
+        first, alt_caps = said[-1].venues
+        assert (first.name, first.missing()) == ("", [])
+        assert alt_caps.name == "alt" and alt_caps.venue == "ccxt:binance"
+        assert alt_caps.notice().startswith("@alt via ccxt:binance: ")
+        assert {"no OCO", "prices via floats"} <= set(alt_caps.missing())
         # The watchlist's 24-hour figures come from each venue's own ticker.
         await until(lambda: {"BTCUSDT", "BTCUSDT@alt"} <= tickers, "both venues' tickers")
         # The two sims run different seeds: their books are not one book under two names.
