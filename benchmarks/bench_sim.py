@@ -76,8 +76,8 @@ def bare_server(capture: str, speed: float, port_file: str) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
         with open(port_file, "w") as fh:  # noqa: ASYNC230 - once, at start-up
             fh.write(str(port))
         await asyncio.Event().wait()

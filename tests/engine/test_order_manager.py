@@ -240,7 +240,7 @@ class _FillsOnlyVenue:
 
     def __init__(self, fills: list[Any]) -> None:
         self.venue_fills = fills
-        self.asked_from: list[int] = []
+        self.asked_from: list[int | None] = []
         self.queries_fail = 0  # the next this many queries fail (the venue cannot answer)
 
     async def query(
@@ -561,6 +561,7 @@ async def test_an_oco_and_an_amend_use_the_ids_the_command_gives(wired: Any) -> 
     assert [o.order_id for o in again] == [o.order_id for o in legs]
     assert len(venue_open(sim)) == 2
     req = limit(sim, "0.9")
+    assert req.price is not None
     await bus.request(PlaceOrder(request=req))
     new = await bus.request(
         ReplaceOrder(
@@ -728,10 +729,11 @@ def shown_eth(bus: Bus) -> list[Any]:
     from omnitrade_tui.domain.models import Balance
 
     said: list[Any] = []
-    bus.subscribe(
-        topics.BALANCE,
-        each(lambda t, e: said.extend((b.free, b.locked) for b in e.balances if b.asset == "ETH")),
-    )
+
+    def keep(t: str, e: BalancesChanged) -> None:
+        said.extend((b.free, b.locked) for b in e.balances if b.asset == "ETH")
+
+    bus.subscribe(topics.BALANCE, each(keep))
     stale = Balance(asset="ETH", free=D("9.8"), locked=D("0.2"))
     bus.publish(topics.BALANCE, BalancesChanged(balances=[stale]))
     return said

@@ -178,7 +178,7 @@ def _order(symbol: str = "BTCUSDT") -> OrderRequest:
     )
 
 
-SAMPLES: list[c.Command] = [
+SAMPLES: list[c.Command[Any]] = [
     c.SubscribeSymbol(symbol="BTCUSDT"),
     c.SubscribeSymbol(symbol="ETHUSDT", active=False),
     c.PlaceOrder(request=_order()),

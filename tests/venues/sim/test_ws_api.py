@@ -47,7 +47,7 @@ def hmac_signed(sim: SimVenue, params: dict[str, Any]) -> dict[str, Any]:
 async def test_public_methods_answer_without_a_key(
     sim: SimVenue, http: aiohttp.ClientSession
 ) -> None:
-    public = {
+    public: dict[str, dict[str, Any]] = {
         "ping": {},
         "time": {},
         "exchangeInfo": {"symbol": "ETHUSDT"},
