@@ -39,10 +39,10 @@ def standby_of(primary: OwnPostgres) -> Iterator[OwnPostgres]:
     folder = Path(tempfile.mkdtemp(prefix="omt-pg-replica-", dir="/tmp"))
     replica = OwnPostgres(primary.bindir, folder)
     try:
-        if replica._as:
+        if replica.run_as:
             shutil.chown(folder, user="postgres")
         basebackup = shutil.which("pg_basebackup") or str(primary.bindir / "pg_basebackup")
-        replica._run(
+        replica.run(
             basebackup, "-D", str(replica.data), "-R", "-X", "stream",
             "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "--no-sync",
         )  # fmt: skip

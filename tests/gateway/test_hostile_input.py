@@ -91,7 +91,7 @@ async def test_a_symbol_the_venue_does_not_list_never_reaches_the_engine(
             assert len(refused.value.reason) < 200  # never echoes the 10,000 characters
         # Nothing reached the engine: its streams and the URL a reconnect would use.
         assert set(stream.books) == before
-        assert "nope" not in stream._url() and "xxxx" not in stream._url()
+        assert "nope" not in stream.url and "xxxx" not in stream.url
         # The same check covers every command that names a symbol, or an id for the venue.
         for command in (
             c.VenueCandles(symbol="NOPEUSDT", interval="1m", limit=5),
@@ -219,7 +219,7 @@ async def test_patterns_and_requests_in_flight_are_capped(
             assert answers.count(True) == 2
             busy = [a for a in answers if isinstance(a, RemoteRefusal)]
             assert len(busy) == 10 and all("still running" in a.reason for a in busy)
-            assert not gw.server._in_flight  # every slot given back
+            assert not gw.server.in_flight  # every slot given back
             assert await admin.request(Linger()) is True
             audit = await gw.auth.audit.recent(100, username="ann")
             assert any(r.action == "subscribe" and r.outcome == "denied" for r in audit)

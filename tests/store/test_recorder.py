@@ -41,7 +41,7 @@ async def test_recorder_writes_everything_and_flushes_on_stop(
         bus.publish(topics.trade("ETHUSDT"), _trade(i))
     await rec.stop()
     assert await store.count("trades") == 5000
-    last = [d.event for d in statuses._items][-1]
+    last = [d.event for d in await statuses.get_batch(10_000, timeout=0)][-1]
     assert isinstance(last, RecorderStatus)
     assert last.state == "stopped"
     assert last.backlog_rows == 0

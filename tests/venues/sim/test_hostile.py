@@ -314,7 +314,7 @@ async def test_a_stream_client_that_never_reads_is_cut_off(
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         assert await cut_off_within(client.request, 60), "a client that never reads is still on"
-        assert client.overflowed and client._outbox.peak_bytes <= Recorded.MAX_OUTBOX_BYTES
+        assert client.overflowed and client.outbox_peak_bytes <= Recorded.MAX_OUTBOX_BYTES
         assert client not in sim.hub.clients
         writer.close()
 
@@ -391,7 +391,7 @@ async def test_per_address_tables_are_pruned() -> None:
         sim.bans["10.9.9.9"] = time.time() + 100
         window = sim.retry_windows.setdefault("10.9.9.9", RetryWindow())
         window.given_at, window.retry_after_s = time.monotonic(), 30
-        sim._tick(PRUNE_EVERY_TICKS)  # the market loop prunes every 10 s
+        sim.tick(PRUNE_EVERY_TICKS)  # the market loop prunes every 10 s
         assert list(sim.weights) == list(sim.bans) == list(sim.retry_windows) == ["10.9.9.9"]
 
 
