@@ -414,6 +414,7 @@ async def ccxt_venue(port: int, symbols: list[str], last_id: int) -> float:
     of Binance's (a 1,000-level snapshot counts as 20 requests, 50 ms each) would time the
     throttle, not the book. The markets are set from the sim's instrument list (the
     loopback server answers every HTTP request with the recorded snapshot)."""
+    from omnitrade_tui.venues.binance.exchange_info import symbol_entry
     from omnitrade_tui.venues.ccxt.exchange import point_binance_at
     from omnitrade_tui.venues.ccxt.market_data import CcxtMarketData
     from omnitrade_tui.venues.sim.symbols import default_instruments
@@ -441,7 +442,7 @@ async def ccxt_venue(port: int, symbols: list[str], last_id: int) -> float:
     # What ccxt's fetch_markets would have set before parsing (no margin pairs here).
     exchange.options["crossMarginPairsData"] = []
     exchange.options["isolatedMarginPairsData"] = []
-    entry = default_instruments(["ETHUSDT"])[0].to_exchange_info()
+    entry = symbol_entry(default_instruments(["ETHUSDT"])[0])
     markets = []
     for symbol in symbols:
         renamed = {**entry, "symbol": symbol, "baseAsset": symbol[:-4]}

@@ -198,7 +198,7 @@ def gateway_main(users: int = CLIENTS) -> None:
 
     from argon2 import PasswordHasher
 
-    from omnitrade_tui.bus import Bus
+    from omnitrade_tui.bus import Bus, topics
     from omnitrade_tui.domain.events import BookTop
     from omnitrade_tui.domain.models import BookLevel, Trade
     from omnitrade_tui.gateway.auth import AuthService
@@ -257,7 +257,7 @@ def gateway_main(users: int = CLIENTS) -> None:
             symbol = SYMBOLS[(i // 2) % len(SYMBOLS)]
             now_ms = int(time.time() * 1000)
             if i % 2 == 0:
-                publish(f"md.book.{symbol}", book(symbol, i, now_ms))
+                publish(topics.book(symbol), book(symbol, i, now_ms))
                 count["books"] += 1
             else:
                 trade_id = len(pub_ns)
@@ -270,7 +270,7 @@ def gateway_main(users: int = CLIENTS) -> None:
                     buyer_is_maker=rng.random() < 0.5,
                 )
                 pub_ns.append(time.monotonic_ns())
-                publish(f"md.trade.{symbol}", trade)
+                publish(topics.trade(symbol), trade)
                 count["trades"] += 1
             count["published"] += 1
 

@@ -75,9 +75,7 @@ def bare_server(capture: str, speed: float, port_file: str) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]
         with open(port_file, "w") as fh:  # noqa: ASYNC230 - once, at start-up
             fh.write(str(port))
         await asyncio.Event().wait()
@@ -164,9 +162,15 @@ def run(quick: bool = False) -> list[Result]:
         assert venue.stdout is not None
         while "demo secret" not in banner:
             banner += venue.stdout.readline()
-        rest = re.search(r"REST\s+(\S+)/v3", banner).group(1)  # type: ignore[union-attr]
-        key = re.search(r"demo key\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
-        secret = re.search(r"demo secret\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+
+        def said(pattern: str) -> str:
+            found = re.search(pattern, banner)
+            assert found is not None, f"the banner says no {pattern!r}: {banner}"
+            return found.group(1)
+
+        rest = said(r"REST\s+(\S+)/v3")
+        key = said(r"demo key\s+(\S+)")
+        secret = said(r"demo secret\s+(\S+)")
         stream = (
             rest.replace("http://", "ws://").removesuffix("/api") + "/stream?streams=" + STREAMS
         )

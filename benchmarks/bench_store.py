@@ -299,7 +299,7 @@ async def _bridge_rate(n: int) -> dict[str, float]:
     trades = _trades(n)
     start = time.perf_counter()
     for i, t in enumerate(trades):
-        source.publish("md.trade.ETHUSDT", t)
+        source.publish(topics.trade("ETHUSDT"), t)
         if i % 1000 == 0:
             await asyncio.sleep(0)
     await done.wait()

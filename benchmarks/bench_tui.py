@@ -137,6 +137,7 @@ def venue_main(seed: int = 1) -> None:
             counted(stream, hub.subscribers(stream))
             plain_raw(stream, raw)
 
+        # Counting wrappers in place of the hub's methods (mypy refuses assigning to one).
         hub.publish = publish  # type: ignore[method-assign]
         hub.publish_raw = publish_raw  # type: ignore[method-assign]
         await venue.serve("127.0.0.1", 0)

@@ -20,6 +20,7 @@ from omnitrade_tui.domain.events import BookState
 from omnitrade_tui.domain.models import OrderRequest
 from omnitrade_tui.engine.risk import RiskRejected
 from omnitrade_tui.runtime import Runtime
+from tests.waiting import until
 
 
 def sim_settings(tmp_path: Path) -> Settings:
@@ -46,11 +47,14 @@ async def test_sim_runtime_serves_history_orders_through_risk_and_the_kill_switc
         assert len(candles) == 40
         assert all(c.closed for c in candles)
         assert [c.open_ms for c in candles] == sorted(c.open_ms for c in candles)
-        for _ in range(100):
-            sync = rt.stream.books["BTCUSDT"]
-            if sync.state is BookState.LIVE and "BTCUSDT" in rt.gate.mids:
-                break
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: (
+                rt.stream.books["BTCUSDT"].state is BookState.LIVE and "BTCUSDT" in rt.gate.mids
+            ),
+            "a live book and a mid",
+            5.0,
+            fail=False,
+        )
         mid = rt.gate.mids["BTCUSDT"]
         fat_finger = OrderRequest(
             symbol="BTCUSDT",

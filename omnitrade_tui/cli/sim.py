@@ -205,7 +205,7 @@ def _balances(items: list[str]) -> dict[str, str] | None:
     return out
 
 
-def _secrets(args: argparse.Namespace) -> list[str]:
+def api_secrets(args: argparse.Namespace) -> list[str]:
     """The HMAC secrets of ``--api-key``, in order, from one source: files, the
     environment, or (with a warning) the command line."""
     if args.api_secret and args.api_secret_file:
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
         faults = Faults.parse(args.faults)
     except ValueError as exc:
         raise CliError(f"--faults: {exc}", ExitCode.USAGE) from None
-    secrets = _secrets(args)
+    secrets = api_secrets(args)
     balances = _balances(args.balance)
     replay = None
     if args.replay is not None:
@@ -334,7 +334,7 @@ async def _serve(
             "there? pick another --port (0 picks a free one)",
             ExitCode.VENUE_UNREACHABLE,
         ) from None
-    print(_banner(venue), flush=True)
+    print(banner(venue), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -346,7 +346,7 @@ async def _serve(
     return int(ExitCode.OK)
 
 
-def _banner(venue: Any) -> str:
+def banner(venue: Any) -> str:
     """What ``omnitrade sim`` prints once it serves: where, with which key and token."""
     demo_key, demo_secret = venue.demo_key
     control = f"http://{venue.host}:{venue.port}/sim/faults"

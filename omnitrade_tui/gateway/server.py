@@ -39,9 +39,10 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -270,6 +271,11 @@ class GatewayServer:
         self._watcher: asyncio.Task[None] | None = None
         self._unencodable: set[str] = set()
         self.url = ""
+
+    @property
+    def in_flight(self) -> Mapping[str, int]:
+        """Commands running now, per user (a user with none is absent): read-only."""
+        return MappingProxyType(self._in_flight)
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -81,6 +81,11 @@ class LoginGuard:
         # Logins admitted and not yet settled, per key (bounded by the logins in progress).
         self._pending: dict[Hashable, int] = {}
 
+    @property
+    def tracked_keys(self) -> int:
+        """How many keys have recent failures on record (bounded by ``max_keys``)."""
+        return len(self._failures)
+
     def admit(self, key: Hashable) -> float:
         """Count a login in before it waits for a hashing slot; 0.0 if admitted, else the
         seconds to wait (the block left, or 1 s while earlier attempts are being checked).

@@ -15,6 +15,7 @@ from omnitrade_tui.bus import (
     QueueOverflow,
     SubscriberFailed,
     SubscriptionClosed,
+    Topic,
     each,
     latest,
     queue,
@@ -23,12 +24,17 @@ from omnitrade_tui.bus import (
 from omnitrade_tui.domain.commands import Command
 
 
-class Ping(Command, frozen=True, kw_only=True):
+def ints(name: str) -> Topic[int]:
+    """A topic of ints: these tests are about routing, not the contract's event types."""
+    return Topic(name, int)
+
+
+class Ping(Command[int], frozen=True, kw_only=True):
     name: ClassVar[str] = "test.ping"
     value: int
 
 
-class Slow(Command, frozen=True, kw_only=True):
+class Slow(Command[str], frozen=True, kw_only=True):
     name: ClassVar[str] = "test.slow"
 
 
@@ -42,7 +48,7 @@ def test_order_per_topic_is_publish_order() -> None:
     bus = Bus(check_contract=False)  # routing semantics, on ints
     got = collect(bus, "md.trade.BTCUSDT")
     for i in range(1000):
-        bus.publish("md.trade.BTCUSDT", i)
+        bus.publish(ints("md.trade.BTCUSDT"), i)
     assert [e for _, e in got] == list(range(1000))
 
 
@@ -51,10 +57,10 @@ def test_wildcards() -> None:
     one = collect(bus, "md.book.*")
     rest = collect(bus, "md.>")
     exact = collect(bus, "md.book.ETHUSDT")
-    bus.publish("md.book.BTCUSDT", 1)
-    bus.publish("md.book.ETHUSDT", 2)
-    bus.publish("md.candle.BTCUSDT.1m", 3)
-    bus.publish("exec.order", 4)
+    bus.publish(ints("md.book.BTCUSDT"), 1)
+    bus.publish(ints("md.book.ETHUSDT"), 2)
+    bus.publish(ints("md.candle.BTCUSDT.1m"), 3)
+    bus.publish(ints("exec.order"), 4)
     assert [e for _, e in one] == [1, 2]
     assert [e for _, e in rest] == [1, 2, 3]
     assert exact == [("md.book.ETHUSDT", 2)]
@@ -69,12 +75,12 @@ def test_bad_patterns_are_refused() -> None:
 
 def test_subscribing_later_sees_later_events_only_and_unsubscribe_stops_delivery() -> None:
     bus = Bus()
-    bus.publish("a.b", 0)
+    bus.publish(ints("a.b"), 0)
     got: list[Any] = []
     sub = bus.subscribe("a.b", each(lambda t, e: got.append(e)))
-    bus.publish("a.b", 1)
+    bus.publish(ints("a.b"), 1)
     sub.close()
-    bus.publish("a.b", 2)
+    bus.publish(ints("a.b"), 2)
     assert got == [1]
 
 
@@ -88,8 +94,8 @@ def test_a_raising_subscriber_is_isolated_and_reported() -> None:
 
     bus.subscribe("x.y", each(boom), name="boom")
     after = collect(bus, "x.y")
-    bus.publish("x.y", 1)
-    bus.publish("x.y", 2)
+    bus.publish(ints("x.y"), 1)
+    bus.publish(ints("x.y"), 2)
     assert [e for _, e in before] == [1, 2]
     assert [e for _, e in after] == [1, 2]
     assert len(errors) == 2
@@ -108,7 +114,7 @@ def test_a_failing_error_handler_does_not_recurse() -> None:
 
     bus.subscribe(topics.BUS_ERROR, each(boom), name="bad-error-handler")
     bus.subscribe("x", each(boom), name="bad")
-    bus.publish("x", 1)  # must return, not recurse forever
+    bus.publish(ints("x"), 1)  # must return, not recurse forever
     assert bus.metrics().subscriber("bad-error-handler").errors == 1
 
 
@@ -116,7 +122,7 @@ async def test_queue_delivers_in_order_and_in_batches() -> None:
     bus = Bus(check_contract=False)  # routing semantics, on ints
     sub = bus.subscribe_queue("md.trade.*", queue(1000), name="recorder")
     for i in range(700):
-        bus.publish("md.trade.X", i)
+        bus.publish(ints("md.trade.X"), i)
     first = await sub.get_batch(500, timeout=0.2)
     second = await sub.get_batch(500, timeout=0.05)
     assert [d.event for d in first] == list(range(500))
@@ -128,7 +134,7 @@ async def test_get_batch_returns_at_timeout_with_what_it_has() -> None:
     bus = Bus()
     sub = bus.subscribe_queue("t", queue(10))
     loop = asyncio.get_running_loop()
-    loop.call_later(0.01, bus.publish, "t", "a")
+    loop.call_later(0.01, bus.publish, Topic("t", str), "a")
     start = loop.time()
     batch = await sub.get_batch(5, timeout=0.1)
     assert [d.event for d in batch] == ["a"]
@@ -139,7 +145,7 @@ async def test_queue_drop_oldest_keeps_the_newest_and_counts_drops() -> None:
     bus = Bus()
     sub = bus.subscribe_queue("t", queue(3, OnFull.DROP_OLDEST), name="q")
     for i in range(10):
-        bus.publish("t", i)
+        bus.publish(ints("t"), i)
     assert [d.event for d in await sub.get_batch(10, timeout=0)] == [7, 8, 9]
     m = bus.metrics().subscriber("q")
     assert m.dropped == 7 and m.delivered == 10 and m.depth == 0
@@ -151,7 +157,7 @@ async def test_queue_error_policy_fails_the_subscription_not_the_publisher() -> 
     others = collect(bus, "t")
     sub = bus.subscribe_queue("t", queue(2, OnFull.ERROR), name="strict")
     for i in range(5):
-        bus.publish("t", i)  # never raises
+        bus.publish(ints("t"), i)  # never raises
     assert [e for _, e in others] == [0, 1, 2, 3, 4]
     assert len(errors) == 1 and errors[0][1].error == "QueueOverflow"
     assert (await sub.get()).event == 0  # what was queued can still be read
@@ -164,9 +170,9 @@ async def test_queue_error_policy_fails_the_subscription_not_the_publisher() -> 
 async def test_queue_block_policy_makes_publish_wait_wait_for_room() -> None:
     bus = Bus()
     sub = bus.subscribe_queue("t", queue(2, OnFull.BLOCK))
-    await bus.publish_wait("t", 1)
-    await bus.publish_wait("t", 2)
-    third = asyncio.create_task(bus.publish_wait("t", 3))
+    await bus.publish_wait(ints("t"), 1)
+    await bus.publish_wait(ints("t"), 2)
+    third = asyncio.create_task(bus.publish_wait(ints("t"), 3))
     await asyncio.sleep(0.02)
     assert not third.done() and sub.depth == 2  # the producer is held back
     assert (await sub.get()).event == 1
@@ -192,7 +198,7 @@ async def test_a_slow_queue_subscriber_does_not_delay_the_others() -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     for i in range(10_000):
-        bus.publish("t", i)
+        bus.publish(ints("t"), i)
     took = loop.time() - start
     assert len(fast) == 10_000  # delivered during publish, not after the slow one
     assert slow.depth >= 10_000 - 1
@@ -204,8 +210,8 @@ async def test_latest_conflates_per_key() -> None:
     bus = Bus(check_contract=False)  # routing semantics, on ints
     screen = bus.subscribe_latest("md.book.*", latest(), name="screen")
     for i in range(100):
-        bus.publish("md.book.BTCUSDT", i)
-        bus.publish("md.book.ETHUSDT", -i)
+        bus.publish(ints("md.book.BTCUSDT"), i)
+        bus.publish(ints("md.book.ETHUSDT"), -i)
     got = {d.topic: d.event for d in screen.drain()}
     assert got == {"md.book.BTCUSDT": 99, "md.book.ETHUSDT": -99}
     assert screen.drain() == []
@@ -216,9 +222,10 @@ async def test_latest_with_a_key_function_and_wait() -> None:
     bus = Bus()
     sub = bus.subscribe_latest("t", latest(key=lambda t, e: e["sym"]))
     loop = asyncio.get_running_loop()
-    loop.call_soon(bus.publish, "t", {"sym": "A", "v": 1})
-    loop.call_soon(bus.publish, "t", {"sym": "A", "v": 2})
-    loop.call_soon(bus.publish, "t", {"sym": "B", "v": 3})
+    rows: Topic[dict[str, object]] = Topic("t", dict)
+    loop.call_soon(bus.publish, rows, {"sym": "A", "v": 1})
+    loop.call_soon(bus.publish, rows, {"sym": "A", "v": 2})
+    loop.call_soon(bus.publish, rows, {"sym": "B", "v": 3})
     await asyncio.sleep(0)
     got = await asyncio.wait_for(sub.wait(), 1.0)
     assert sorted(d.event["v"] for d in got) == [2, 3]
@@ -227,9 +234,9 @@ async def test_latest_with_a_key_function_and_wait() -> None:
 async def test_closed_subscriptions_raise_when_drained() -> None:
     bus = Bus()
     sub = bus.subscribe_queue("t", queue(5))
-    bus.publish("t", 1)
+    bus.publish(ints("t"), 1)
     sub.close()
-    bus.publish("t", 2)
+    bus.publish(ints("t"), 2)
     assert (await sub.get()).event == 1
     with pytest.raises(SubscriptionClosed):
         await sub.get()
@@ -293,11 +300,11 @@ def test_metrics_count_per_topic_and_subscriber_across_resubscriptions() -> None
     bus = Bus(check_contract=False)  # routing semantics, on ints
     bus.subscribe("md.trade.*", each(lambda t, e: None), name="tape")
     for _ in range(5):
-        bus.publish("md.trade.A", 1)
+        bus.publish(ints("md.trade.A"), 1)
     bus.subscribe("md.trade.A", each(lambda t, e: None), name="late")  # resets the routes
     for _ in range(3):
-        bus.publish("md.trade.A", 1)
-    bus.publish("md.trade.B", 1)
+        bus.publish(ints("md.trade.A"), 1)
+    bus.publish(ints("md.trade.B"), 1)
     m = bus.metrics()
     assert m.published("md.trade.A") == 8 and m.published("md.trade.B") == 1
     assert m.subscriber("tape").delivered == 9
@@ -314,14 +321,14 @@ def test_slow_callbacks_show_in_worst_lag() -> None:
     bus = Bus()
     bus.subscribe("t", each(lambda t, e: time.sleep(0.002)), name="slow")
     for _ in range(64):
-        bus.publish("t", 1)
+        bus.publish(ints("t"), 1)
     assert bus.metrics().subscriber("slow").worst_lag_s >= 0.002
 
 
 async def test_queue_lag_is_measured() -> None:
     bus = Bus()
     sub = bus.subscribe_queue("t", queue(10), name="q")
-    bus.publish("t", 1)
+    bus.publish(ints("t"), 1)
     await asyncio.sleep(0.02)
     await sub.get()
     assert bus.metrics().subscriber("q").worst_lag_s >= 0.02

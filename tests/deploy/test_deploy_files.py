@@ -24,6 +24,7 @@ from omnitrade_tui.domain.models import OrderRequest
 from omnitrade_tui.engine.risk import RiskRejected
 from tests.conftest import REPO_ROOT
 from tests.deploy.running import running_gateway
+from tests.waiting import until
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -197,10 +198,13 @@ async def test_every_metric_the_dashboard_queries_is_exported_by_a_running_gatew
     async with running_gateway(tmp_path) as (gw, base):
         rt = gw.runtime
         assert rt.sim is not None
-        for _ in range(200):
-            if rt.stream.books["BTCUSDT"].state is BookState.LIVE and "BTCUSDT" in rt.gate.mids:
-                break
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: (
+                rt.stream.books["BTCUSDT"].state is BookState.LIVE and "BTCUSDT" in rt.gate.mids
+            ),
+            "a live book and a mid",
+            fail=False,
+        )
         mid = rt.gate.mids["BTCUSDT"]
 
         def order(factor: str) -> PlaceOrder:

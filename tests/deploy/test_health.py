@@ -16,6 +16,7 @@ from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.health import HealthLimits, HealthMonitor
 from omnitrade_tui.sdnotify import Notifier
 from tests.deploy.running import running_gateway
+from tests.waiting import until
 
 
 class Clock:
@@ -103,11 +104,7 @@ async def test_liveness_follows_the_heartbeat() -> None:
 
     async def live_again() -> bool:
         # Ticks resume at once; a loaded machine may take a few to come back on time.
-        for _ in range(100):
-            if health.liveness().ok:
-                return True
-            await asyncio.sleep(0.02)
-        return False
+        return await until(lambda: health.liveness().ok, "liveness", 2.0, interval=0.02, fail=False)
 
     try:
         assert await live_again()

@@ -5,6 +5,7 @@ more share the feed in one consumer group and store each trade once between them
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from omnitrade_tui.cli.main import main
+from tests.waiting import until
 
 SYMBOLS = "ETHUSDT,BTCUSDT"
 
@@ -83,14 +85,15 @@ def _drained(tmp_path: Path, timeout: float = 30.0) -> None:
     longer; the tail may end in quotes after the last trade)."""
     published = set(_rows(tmp_path / "publisher/h.db", TRADES))
     quotes = set(_rows(tmp_path / "publisher/h.db", QUOTES))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def drained() -> bool:
         alone = set(_rows(tmp_path / "alone/h.db", TRADES))
         shared = set(_rows(tmp_path / "g1/h.db", TRADES)) | set(_rows(tmp_path / "g2/h.db", TRADES))
         alone_quotes = set(_rows(tmp_path / "alone/h.db", QUOTES))
-        if published <= alone and published <= shared and quotes <= alone_quotes:
-            return
-        time.sleep(0.2)
+        return published <= alone and published <= shared and quotes <= alone_quotes
+
+    # A test without an event loop of its own: the one wait-until runs in a fresh one.
+    asyncio.run(until(drained, "the followers drained", timeout, interval=0.2, fail=False))
 
 
 TRADES = "SELECT symbol, trade_id, price, qty, time_ms, buyer_is_maker FROM trades"

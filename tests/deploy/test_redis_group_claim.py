@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
-from omnitrade_tui.bus import Bus, each
+from omnitrade_tui.bus import Bus, each, topics
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.store.redis_bridge import RedisBridgePublisher
 from omnitrade_tui.store.redis_feed import RedisFeed
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis
 
@@ -29,11 +30,12 @@ async def test_entries_a_dead_member_took_are_claimed_by_the_living(redis_url: s
             trade = Trade(
                 symbol="ETHUSDT", trade_id=i, price=1.0, qty=0.1, time_ms=i, buyer_is_maker=False
             )
-            source.publish("md.trade.ETHUSDT", trade)
-        for _ in range(200):
-            if await client.xlen(stream) and publisher.sent == 200:
-                break
-            await asyncio.sleep(0.02)
+            source.publish(topics.trade("ETHUSDT"), trade)
+
+        async def bridged() -> bool:
+            return bool(await client.xlen(stream)) and publisher.sent == 200
+
+        await until(bridged, "the bridge", 4.0, interval=0.02, fail=False)
         # A member reads some entries and dies before acknowledging them.
         await client.xgroup_create(stream, "recorders", id="0")
         taken: Any = await client.xreadgroup("recorders", "dead", {stream: ">"}, count=5)
@@ -48,10 +50,7 @@ async def test_entries_a_dead_member_took_are_claimed_by_the_living(redis_url: s
         await alive.prepare()
         task = asyncio.create_task(alive.run())
         try:
-            for _ in range(200):
-                if len(got) == 200:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: len(got) == 200, "200 entries", fail=False)
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

@@ -4,7 +4,6 @@ connection of its own, and every book top it shows is the publisher's, update by
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import os
 import signal
@@ -21,6 +20,7 @@ from omnitrade_tui.config import Overrides, load_settings
 from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
+from tests.waiting import until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -70,13 +70,21 @@ async def test_the_app_fed_only_from_redis_shows_the_publishers_book(
             runtime.bus.subscribe("md.book.*", each(top), name="test-tops")
             app = OmniTradeApp(runtime.session())
             async with app.run_test(size=(160, 48)) as pilot:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 40
-                while loop.time() < deadline:
+
+                def arrived() -> bool:
                     eth = app.state.symbols["ETHUSDT"]
-                    if eth.book_state is BookState.LIVE and eth.top is not None and len(seen) > 40:
-                        break
-                    await pilot.pause(0.1)
+                    return (
+                        eth.book_state is BookState.LIVE and eth.top is not None and len(seen) > 40
+                    )
+
+                await until(
+                    arrived,
+                    "the book from Redis",
+                    40.0,
+                    interval=0.1,
+                    pause=pilot.pause,
+                    fail=False,
+                )
                 shown = app.state.symbols["ETHUSDT"].top
                 assert shown is not None, "no book reached the app from Redis"
                 assert app.state.symbols["ETHUSDT"].book_state is BookState.LIVE

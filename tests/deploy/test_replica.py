@@ -4,7 +4,6 @@ primary, and the engine's history service and ``history export`` reading the rep
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import shutil
@@ -29,6 +28,7 @@ from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.replica import open_replica
 from tests.store.own_postgres import OwnPostgres, own_postgres
 from tests.test_runtime import sim_settings
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -39,10 +39,10 @@ def standby_of(primary: OwnPostgres) -> Iterator[OwnPostgres]:
     folder = Path(tempfile.mkdtemp(prefix="omt-pg-replica-", dir="/tmp"))
     replica = OwnPostgres(primary.bindir, folder)
     try:
-        if replica._as:
+        if replica.run_as:
             shutil.chown(folder, user="postgres")
         basebackup = shutil.which("pg_basebackup") or str(primary.bindir / "pg_basebackup")
-        replica._run(
+        replica.run(
             basebackup, "-D", str(replica.data), "-R", "-X", "stream",
             "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres", "--no-sync",
         )  # fmt: skip
@@ -75,11 +75,14 @@ async def _caught_up(primary: str, replica: str, sql: str) -> list[asyncpg.Recor
     """The replica's answer to ``sql`` once it equals the primary's."""
     want = await _rows(primary, sql)
     got: list[asyncpg.Record] = []
-    for _ in range(100):
+
+    async def caught_up() -> bool:
+        nonlocal got
         got = await _rows(replica, sql)
-        if got == want:
-            return got
-        await asyncio.sleep(0.1)
+        return got == want
+
+    if await until(caught_up, "the replica", 10.0, interval=0.1, fail=False):
+        return got
     raise AssertionError(f"the replica did not catch up: {len(got)} rows, primary {len(want)}")
 
 
@@ -94,11 +97,16 @@ async def test_the_engine_records_to_the_primary_and_reads_history_from_the_repl
     settings = replace(sim_settings(tmp_path), db_url=primary.url, db_read_url=replica.url)
     async with Runtime.start(settings, seed=3) as rt:
         assert rt.recorder is not None
-        for _ in range(200):
-            live = rt.stream.books["BTCUSDT"].state is BookState.LIVE
-            if live and rt.recorder.written_rows >= 100 and "BTCUSDT" in rt.gate.mids:
-                break
-            await asyncio.sleep(0.05)
+        recorder = rt.recorder
+        await until(
+            lambda: (
+                rt.stream.books["BTCUSDT"].state is BookState.LIVE
+                and recorder.written_rows >= 100
+                and "BTCUSDT" in rt.gate.mids
+            ),
+            "a live book, rows written and a mid",
+            fail=False,
+        )
         price = (rt.gate.mids["BTCUSDT"] * Decimal("0.98")).quantize(Decimal("0.01"))
         placed = await rt.bus.request(
             PlaceOrder(
@@ -115,12 +123,13 @@ async def test_the_engine_records_to_the_primary_and_reads_history_from_the_repl
         # The order reaches the primary through the recorder, the replica through the WAL,
         # and the blotter's history request is answered from the replica.
         seen: list[Order] = []
-        for _ in range(100):
+
+        async def shown() -> bool:
+            nonlocal seen
             seen = await rt.bus.request(OrderHistory(symbol="BTCUSDT"))
-            if any(o.client_order_id == placed.client_order_id for o in seen):
-                break
-            await asyncio.sleep(0.1)
-        else:
+            return any(o.client_order_id == placed.client_order_id for o in seen)
+
+        if not await until(shown, "the order in history", 10.0, interval=0.1, fail=False):
             raise AssertionError(f"the replica's history never showed the order: {seen}")
 
     # Stopped: the primary holds what the recorder wrote; the replica shows the same rows.

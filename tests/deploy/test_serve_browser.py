@@ -29,6 +29,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.waiting import until
+
 pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery staple"
@@ -143,13 +145,15 @@ class Page:
 
     async def wait_for_text(self, text: str, timeout: float = 40) -> str:
         """The screen text once it holds ``text``."""
-        deadline = time.monotonic() + timeout
         shown = ""
-        while time.monotonic() < deadline:
+
+        async def holds() -> bool:
+            nonlocal shown
             shown = await self.screen_text()
-            if text in shown:
-                return shown
-            await asyncio.sleep(0.2)
+            return text in shown
+
+        if await until(holds, repr(text), timeout, interval=0.2, fail=False):
+            return shown
         said = sorted(
             {
                 m
@@ -164,10 +168,11 @@ class Page:
         (keys are not lost to a redraw), then press Enter."""
         before = len(await self.screen_text())
         await self.call("Input.insertText", text=text)
-        deadline = time.monotonic() + 20
-        while echo not in (await self.screen_text())[before:]:
-            assert time.monotonic() < deadline, f"{echo!r} never echoed"
-            await asyncio.sleep(0.1)
+
+        async def echoed() -> bool:
+            return echo in (await self.screen_text())[before:]
+
+        await until(echoed, f"{echo!r} echoed", 20.0, interval=0.1)
         for kind in ("keyDown", "keyUp"):
             await self.call(
                 "Input.dispatchKeyEvent",
@@ -202,10 +207,11 @@ async def browser(url: str) -> AsyncIterator[Page]:
     )
     try:
         port_file = profile / "DevToolsActivePort"
-        for _ in range(200):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: port_file.exists() and bool(port_file.read_text().strip()),
+            "the DevTools port",
+            fail=False,
+        )
         port = port_file.read_text().split()[0]
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:

@@ -17,6 +17,7 @@ from omnitrade_tui.tui.widgets.ladder import Ladder
 from omnitrade_tui.tui.widgets.login_form import LoginForm
 from tests.gateway.conftest import PASSWORD, auth_factory, with_users
 from tests.test_runtime import sim_settings
+from tests.waiting import until
 
 
 async def test_the_web_app_logs_in_on_its_form_then_shows_the_ladder(tmp_path: Path) -> None:
@@ -36,20 +37,25 @@ async def test_the_web_app_logs_in_on_its_form_then_shows_the_ladder(tmp_path: P
                 await pilot.press(*"tom", "enter")
                 await pilot.press(*"wrong", "enter")
                 error = form.query_one("#login-error")
-                for _ in range(100):
-                    if "wrong user name or password" in str(error.render()):
-                        break
-                    await pilot.pause(0.05)
+                await until(
+                    lambda: "wrong user name or password" in str(error.render()),
+                    "the refusal",
+                    5.0,
+                    pause=pilot.pause,
+                )
                 assert "wrong user name or password" in str(error.render())
                 assert form.query_one("#login-password", Input).value == ""
                 assert not clients  # the refused client was closed, not kept
                 await pilot.press(*PASSWORD, "enter")
-                for _ in range(200):
-                    if app.logged_in and app.query(Ladder):
-                        break
-                    await pilot.pause(0.05)
+                await until(
+                    lambda: bool(app.query(Ladder)) and app.logged_in,
+                    "the trading screen",
+                    10.0,
+                    pause=pilot.pause,
+                )
                 assert app.logged_in
-                assert not app.query(LoginForm)
+                # mypy keeps app.logged_in narrowed to False from the assert before the login.
+                assert not app.query(LoginForm)  # type: ignore[unreachable]
                 assert app.query_one(Ladder)
                 assert app.session.gateway is not None
                 assert app.session.gateway.startswith("tom (trader)")

@@ -20,8 +20,9 @@ def seeded() -> OrderBook:
 def test_stale_event_is_ignored() -> None:
     book = seeded()
     assert book.apply_diff(90, 100, [(10.0, 5.0)], []) is DiffResult.STALE
-    assert book.best_bid_level() is not None
-    assert book.best_bid_level().qty == 1.0  # type: ignore[union-attr]
+    level = book.best_bid_level()
+    assert level is not None
+    assert level.qty == 1.0
 
 
 def test_bridging_event_straddling_the_snapshot_is_applied() -> None:

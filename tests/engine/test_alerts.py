@@ -4,7 +4,6 @@ reaches a local webhook receiver and a command, with retries."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from decimal import Decimal
@@ -15,6 +14,7 @@ from aiohttp import web
 
 from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
+from omnitrade_tui.bus.policy import Each
 from omnitrade_tui.domain.alerts import AlertFired, AlertKind, AlertRule, AlertRuleError
 from omnitrade_tui.domain.commands import AddAlert, AlertHistory, DeleteAlert, ListAlerts
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus, OrderType, Side
@@ -31,6 +31,7 @@ from omnitrade_tui.domain.models import BookLevel, ExecutionReport, Fill, Order,
 from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
 from omnitrade_tui.store.alert_store import SqlAlertStore
 from omnitrade_tui.store.database import open_database
+from tests.waiting import until
 
 
 class Clock:
@@ -60,6 +61,7 @@ class Harness:
         return self.service.bus
 
     async def add(self, **fields: object) -> AlertRule:
+        # Each test names the fields it needs; AlertRule itself says which are wrong.
         rule = AlertRule(**fields)  # type: ignore[arg-type]
         added: AlertRule = await self.bus.request(AddAlert(rule=rule))
         return added
@@ -92,7 +94,7 @@ class Harness:
         return len(self.fired)
 
 
-def _collect(into: list[AlertFired]):  # type: ignore[no-untyped-def]
+def _collect(into: list[AlertFired]) -> Each[AlertFired]:
     from omnitrade_tui.bus import each
 
     return each(lambda topic, event: into.append(event))
@@ -365,7 +367,7 @@ async def test_delivery_reaches_a_local_webhook_with_retries_and_a_command(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     out = tmp_path / "alert.json"
     script = f"import sys; open({str(out)!r}, 'w').write(sys.stdin.read())"
     targets = {
@@ -386,10 +388,13 @@ async def test_delivery_reaches_a_local_webhook_with_retries_and_a_command(
         )
         harness.trade(99.0)
         harness.trade(101.0)
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if received and out.exists() and service.outbox.stats.failed:
-                break
+        await until(
+            lambda: bool(received) and out.exists() and service.outbox.stats.failed > 0,
+            "the deliveries",
+            4.0,
+            interval=0.02,
+            fail=False,
+        )
     finally:
         await service.stop()
         await runner.cleanup()

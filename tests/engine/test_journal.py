@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -25,7 +26,20 @@ from omnitrade_tui.runtime import Runtime
 ZERO = Decimal(0)
 
 
-def recompute(db: Path, quote: str, offset_s: int) -> dict[str, object]:
+class Figures(TypedDict):
+    """What ``recompute`` finds: the journal's totals, and per day (realized, fees, volume,
+    fills)."""
+
+    realized: Decimal
+    fees: Decimal
+    volume: Decimal
+    fills: int
+    wins: int
+    losses: int
+    days: dict[str, tuple[Decimal, ...]]
+
+
+def recompute(db: Path, quote: str, offset_s: int) -> Figures:
     """The journal's figures from the fills table alone."""
     with sqlite3.connect(db) as conn:
         rows = conn.execute(

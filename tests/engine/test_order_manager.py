@@ -240,7 +240,7 @@ class _FillsOnlyVenue:
 
     def __init__(self, fills: list[Any]) -> None:
         self.venue_fills = fills
-        self.asked_from: list[int] = []
+        self.asked_from: list[int | None] = []
         self.queries_fail = 0  # the next this many queries fail (the venue cannot answer)
 
     async def query(
@@ -297,6 +297,7 @@ async def test_reconcile_finds_a_fill_missed_below_a_newer_one_the_stream_delive
     """Found by the all-faults drill: asking from the newest known fill loses a hole."""
     # An account with history: the first reconciliation takes the recent page, not id 0.
     venue = _FillsOnlyVenue([_fill(-5), _fill(0), _fill(1)])
+    # A stand-in with only the venue methods reconciliation calls.
     manager = OrderManager(Bus(), venue, ["ETHUSDT"])  # type: ignore[arg-type]
     await manager.reconcile()
     assert set(manager.fills) == {("ETHUSDT", 0), ("ETHUSDT", 1)}
@@ -368,6 +369,7 @@ async def test_memory_is_bounded_final_orders_and_old_fills_are_let_go(
     monkeypatch.setattr(order_manager, "KEEP_FORGOTTEN_IDS", 5)
     monkeypatch.setattr(order_manager, "KEEP_FILLS", 4)
     bus = Bus()
+    # A stand-in with only the venue methods reconciliation calls.
     manager = OrderManager(bus, _FillsOnlyVenue([]), ["ETHUSDT"])  # type: ignore[arg-type]
     bus.publish(topics.ORDER, _report(_order("open", OrderStatus.NEW)))
     for n in range(10):
@@ -392,6 +394,7 @@ async def test_a_fetched_fill_of_an_order_not_known_by_its_id_is_published_with_
     said: list[OrderUpdated] = []
     bus.subscribe(topics.ORDER, each(lambda t, e: said.append(e)))
     venue = _FillsOnlyVenue([_fill(0), _fill(1)])
+    # A stand-in with only the venue methods reconciliation calls.
     manager = OrderManager(bus, venue, ["ETHUSDT"])  # type: ignore[arg-type]
     report = await manager.reconcile()
     assert report.fills_added == 2
@@ -410,6 +413,7 @@ async def test_a_fill_whose_order_cannot_be_found_now_is_fetched_again_not_dropp
     bus.subscribe(topics.ORDER, each(lambda t, e: said.append(e)))
     venue = _FillsOnlyVenue([_fill(0), _fill(1)])
     venue.queries_fail = 1
+    # A stand-in with only the venue methods reconciliation calls.
     manager = OrderManager(bus, venue, ["ETHUSDT"])  # type: ignore[arg-type]
     first = await manager.reconcile()
     assert first.fills_added == 0 and not said and not manager.fills
@@ -561,6 +565,7 @@ async def test_an_oco_and_an_amend_use_the_ids_the_command_gives(wired: Any) -> 
     assert [o.order_id for o in again] == [o.order_id for o in legs]
     assert len(venue_open(sim)) == 2
     req = limit(sim, "0.9")
+    assert req.price is not None
     await bus.request(PlaceOrder(request=req))
     new = await bus.request(
         ReplaceOrder(
@@ -728,10 +733,11 @@ def shown_eth(bus: Bus) -> list[Any]:
     from omnitrade_tui.domain.models import Balance
 
     said: list[Any] = []
-    bus.subscribe(
-        topics.BALANCE,
-        each(lambda t, e: said.extend((b.free, b.locked) for b in e.balances if b.asset == "ETH")),
-    )
+
+    def keep(t: str, e: BalancesChanged) -> None:
+        said.extend((b.free, b.locked) for b in e.balances if b.asset == "ETH")
+
+    bus.subscribe(topics.BALANCE, each(keep))
     stale = Balance(asset="ETH", free=D("9.8"), locked=D("0.2"))
     bus.publish(topics.BALANCE, BalancesChanged(balances=[stale]))
     return said

@@ -13,6 +13,7 @@ from omnitrade_tui.domain.commands import VenueCandles
 from omnitrade_tui.domain.events import BalancesChanged, BookTop, PortfolioValue
 from omnitrade_tui.domain.models import Balance, BookLevel, Candle
 from omnitrade_tui.engine.valuation import PortfolioValuer
+from tests.waiting import until
 
 ASSETS = {
     "BTCUSDT": ("BTC", "USDT"),
@@ -67,10 +68,13 @@ async def test_equity_change_and_allocation_in_the_quote_asset() -> None:
     bus.publish(topics.book("BTCUSDT"), _top("BTCUSDT", 49_990.0, 50_010.0))
     bus.publish(topics.book("ETHBTC"), _top("ETHBTC", 0.0499, 0.0501))
     bus.publish(topics.book("USDTTRY"), _top("USDTTRY", 29.9, 30.1))
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if seen and seen[-1].assets and len(seen[-1].assets) == 4:
-            break
+    await until(
+        lambda: bool(seen) and len(seen[-1].assets) == 4,
+        "four assets",
+        2.0,
+        interval=0.02,
+        fail=False,
+    )
     await valuer.stop()
     value = seen[-1]
     # BTC 1 x 50,000 + USDT 1,000 + ETH 2 x 0.05 x 50,000 + TRY 3,000 / 30

@@ -30,7 +30,7 @@ PASSWORD = "tangerine orbit glassy walrus"
 
 def _claims(token: str) -> dict[str, object]:
     """The token's claims, signature checked; times not (the test clock is not the system's)."""
-    options = {"verify_exp": False, "verify_iat": False}
+    options: jwt.types.Options = {"verify_exp": False, "verify_iat": False}
     return dict(jwt.decode(token, SECRET, algorithms=["HS256"], options=options))
 
 
@@ -111,7 +111,7 @@ async def test_forged_and_foreign_tokens_are_invalid(auth: AuthService, clock: F
         auth.verify_access(other)
     claims = _claims(pair.access_token)
     claims["role"] = "admin"
-    unsigned = jwt.encode(claims, key=None, algorithm="none")
+    unsigned = jwt.encode(claims, key="", algorithm="none")  # "none" signs with no key
     with pytest.raises(TokenInvalid):
         auth.verify_access(unsigned)
     head, body, sig = pair.access_token.split(".")

@@ -178,7 +178,7 @@ def _order(symbol: str = "BTCUSDT") -> OrderRequest:
     )
 
 
-SAMPLES: list[c.Command] = [
+SAMPLES: list[c.Command[Any]] = [
     c.SubscribeSymbol(symbol="BTCUSDT"),
     c.SubscribeSymbol(symbol="ETHUSDT", active=False),
     c.PlaceOrder(request=_order()),
@@ -356,7 +356,7 @@ def test_after_the_fuzzing_nothing_is_left_over_and_memory_is_bounded(served: Se
     assert grown < 40, f"RSS grew by {grown:.0f} MB over 100 refused frames"
     print("outcomes:", served.seen)  # shown with -s
     server = served.gw.server
-    assert not server._in_flight
+    assert not server.in_flight
     assert len(server.terminals) <= 1
     assert all(len(t.patterns) <= LIMITS.max_patterns for t in server.terminals)
     assert served.run(served.gw.runtime.bus.request(c.SubscribeSymbol(symbol="BTCUSDT")))

@@ -91,21 +91,23 @@ async def test_orders_from_one_terminal_reach_every_terminal_and_roles_are_enfor
 
         seen: dict[str, list[Order]] = {"tom": [], "vic": [], "ann": []}
         for name, client in (("tom", trader), ("vic", viewer), ("ann", admin)):
-            client.bus.subscribe(
-                "exec.order",
-                each(
-                    lambda t, e, n=name: (
-                        seen[n].append(e.report.order) if isinstance(e, OrderUpdated) else None
-                    )
-                ),
-            )
+
+            def keep(t: str, e: object, n: str = name) -> None:
+                if isinstance(e, OrderUpdated):
+                    seen[n].append(e.report.order)
+
+            client.bus.subscribe("exec.order", each(keep))
         price = await _far_bid(trader)
 
         # The trader's order goes through the app's own path: a request on its local bus.
         placed = await trader.bus.request(PlaceOrder(request=_limit_buy(price, "gw-e2e-1")))
         assert isinstance(placed, Order) and placed.status is OrderStatus.NEW
         for name in seen:
-            await _until(lambda n=name: any(o.client_order_id == "gw-e2e-1" for o in seen[n]))
+
+            def arrived(n: str = name) -> bool:
+                return any(o.client_order_id == "gw-e2e-1" for o in seen[n])
+
+            await _until(arrived)
 
         # The viewer may not place, and is told which role it would need.
         with pytest.raises(RemoteRefusal) as refused:
@@ -337,7 +339,8 @@ async def test_a_terminal_survives_a_gateway_restart_and_shows_unknown_meanwhile
                 ),
                 timeout=30,
             )
-            await _until(lambda: healths[-1].state is BookState.LIVE, timeout=30)
+            # mypy keeps healths[-1].state narrowed to STALE from the assert above.
+            await _until(lambda: healths[-1].state is BookState.LIVE, timeout=30)  # type: ignore[comparison-overlap]
     finally:
         await client.aclose()
 
@@ -419,9 +422,12 @@ async def test_attach_trusts_on_first_use_and_refuses_a_changed_certificate(
             await trusted_pin(settings, "127.0.0.1", port, None, lambda prompt: "no")
         # Yes: remembered; the next time nobody is asked.
         asked: list[str] = []
-        _, fp = await trusted_pin(
-            settings, "127.0.0.1", port, None, lambda p: asked.append(p) or "yes"
-        )
+
+        def ask(prompt: str) -> str:
+            asked.append(prompt)
+            return "yes"
+
+        _, fp = await trusted_pin(settings, "127.0.0.1", port, None, ask)
         assert fp == gw.fingerprint and fp in asked[0]
         _, again = await trusted_pin(settings, "127.0.0.1", port, None, None)
         assert again == fp

@@ -24,6 +24,7 @@ from omnitrade_tui.gateway.users import UserAdmin
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.gateway_repository import GatewayRepository
 from tests.gateway.conftest import PASSWORD
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,10 +59,13 @@ async def _attach(gw: RunningGateway, user: str) -> GatewayClient:
 
 async def _ended_within(client: GatewayClient, seconds: float) -> float:
     start = time.monotonic()
-    while client.goodbye is None:
-        if time.monotonic() - start > seconds:
-            raise AssertionError(f"the session of {client.username} was not ended in time")
-        await asyncio.sleep(0.02)
+    await until(
+        lambda: client.goodbye is not None,
+        f"the session of {client.username} to end",
+        seconds,
+        interval=0.02,
+    )
+    assert client.goodbye is not None
     assert client.goodbye.code == wire.CLOSE_REVOKED
     return time.monotonic() - start
 

@@ -5,6 +5,7 @@ needs, and nothing else is (whatever the engine then answers)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def _order(coid: str, side: Side = Side.BUY, price: str = "1000") -> OrderReques
     )
 
 
-def _samples() -> list[c.Command]:
+def _samples() -> list[c.Command[Any]]:
     """One instance of every command, harmless on the sim (far-off prices, no such ids)."""
     return [
         c.PlaceOrder(request=_order("matrix-1")),
@@ -95,7 +96,7 @@ TOPICS = (
 )
 
 
-async def _refusal(client: GatewayClient, command: c.Command) -> RemoteRefusal | None:
+async def _refusal(client: GatewayClient, command: c.Command[Any]) -> RemoteRefusal | None:
     try:
         await client.request(command)
     except RemoteRefusal as exc:

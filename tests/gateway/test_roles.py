@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ GATEWAY_OPERATIONS = (
 )
 
 
-def _command_classes() -> Iterator[type[commands.Command]]:
+def _command_classes() -> Iterator[type[commands.Command[Any]]]:
     stack = list(commands.Command.__subclasses__())
     while stack:
         cls = stack.pop()
@@ -72,7 +73,7 @@ def _command_classes() -> Iterator[type[commands.Command]]:
         yield cls
 
 
-def _all_command_classes() -> list[type[commands.Command]]:
+def _all_command_classes() -> list[type[commands.Command[Any]]]:
     found = {c for c in _command_classes() if c.__module__ == commands.__name__}
     declared = {
         obj
@@ -108,7 +109,7 @@ def test_the_enumeration_finds_the_commands_and_topics() -> None:
 
 
 @pytest.mark.parametrize("cls", ALL_COMMANDS, ids=lambda c: c.__name__)
-def test_every_command_has_an_explicit_rule(cls: type[commands.Command]) -> None:
+def test_every_command_has_an_explicit_rule(cls: type[commands.Command[Any]]) -> None:
     assert cls.name in COMMAND_RULES, f"{cls.__name__} ({cls.name}) has no rule in roles.py"
     assert cls.__name__ in EXPECTED_COMMANDS, f"decide {cls.__name__}'s role in this test too"
     assert required_role(cls.name) is EXPECTED_COMMANDS[cls.__name__]
@@ -121,7 +122,7 @@ def test_no_rule_is_left_untested() -> None:
 
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("cls", ALL_COMMANDS, ids=lambda c: c.__name__)
-def test_role_matrix_commands(role: Role, cls: type[commands.Command]) -> None:
+def test_role_matrix_commands(role: Role, cls: type[commands.Command[Any]]) -> None:
     needed = EXPECTED_COMMANDS[cls.__name__]
     if role.at_least(needed):
         authorize_command(role, cls.name)
@@ -240,7 +241,7 @@ def test_roles_order_by_rank_not_alphabet() -> None:
     assert ADMIN.at_least(TRADER)
     assert not VIEWER.at_least(TRADER)
     with pytest.raises(TypeError):
-        _ = VIEWER < "zzz"  # type: ignore[operator]
+        _ = VIEWER < "zzz"
     assert Role.parse(" Trader ") is TRADER
     with pytest.raises(ValueError, match="viewer, trader, admin"):
         Role.parse("root")

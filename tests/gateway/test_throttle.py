@@ -53,7 +53,7 @@ def test_guard_memory_is_bounded(clock: FakeClock) -> None:
     guard = LoginGuard(max_failures=5, clock=clock, max_keys=100)
     for i in range(1000):
         guard.record_failure(f"10.0.{i // 256}.{i % 256}")
-    assert len(guard._failures) <= 100
+    assert guard.tracked_keys <= 100
 
 
 def test_token_bucket_allows_a_burst_then_the_rate(clock: FakeClock) -> None:

@@ -3,7 +3,6 @@ holds the sessions of the last day, not every login since the box was set up."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from omnitrade_tui.gateway.service import Listen, run_gateway
 from omnitrade_tui.store.gateway_repository import RefreshTokenRecord
 from tests.gateway.conftest import auth_factory
 from tests.test_runtime import sim_settings
+from tests.waiting import until
 
 DAY_MS = 86_400_000
 
@@ -39,9 +39,10 @@ async def test_expired_refresh_tokens_are_purged_while_the_gateway_runs(
                     expires_ms=expires_ms,
                 )
             )
-        for _ in range(100):
-            if await repo.get_refresh_token("stale") is None:
-                break
-            await asyncio.sleep(0.05)
+
+        async def purged() -> bool:
+            return await repo.get_refresh_token("stale") is None
+
+        await until(purged, "the stale token's purge", 5.0, fail=False)
         assert await repo.get_refresh_token("stale") is None
         assert await repo.get_refresh_token("fresh") is not None

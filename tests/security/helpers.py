@@ -21,10 +21,11 @@ def write_config(dirs: AppDirs, text: str) -> Path:
 class MemoryKeyring(KeyringBackend):
     """An OS keyring stand-in that keeps passwords in a dict (a real keyring backend class)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        # keyring's backend base class leaves its __init__ unannotated.
+        super().__init__()  # type: ignore[no-untyped-call]
         self.store: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

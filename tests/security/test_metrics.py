@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from decimal import Decimal
 
@@ -29,6 +28,7 @@ from omnitrade_tui.domain.events import (
 )
 from omnitrade_tui.domain.models import BookLevel, ExecutionReport, Order, OrderRequest, Trade
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
+from tests.waiting import until
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -222,10 +222,7 @@ async def test_start_metrics_serves_the_bus_and_feeds_diagnostics() -> None:
         text = (await client.get(f"http://127.0.0.1:{exporter.port}/metrics")).text
     found = samples(text)
     assert value(found, "omnitrade_bus_published_total", topic="md.trade.BTCUSDT") == 3
-    for _ in range(200):
-        if len(seen) >= 2:
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: len(seen) >= 2, "two diagnostics", 2.0, interval=0.01, fail=False)
     assert len(seen) >= 2
     totals = {st.topic: st.total for st in seen[-1].streams}
     assert totals["md.trade.BTCUSDT"] == 3

@@ -160,7 +160,7 @@ class Venue:
         self.placed: list[OrderRequest] = []
         self.cancel_alls = 0
 
-    async def place(self, command: PlaceOrder) -> str:
+    async def place(self, command: PlaceOrder) -> Order:
         self.placed.append(command.request)
         r = command.request
         order = Order(
@@ -176,10 +176,18 @@ class Venue:
             topics.ORDER,
             OrderUpdated(report=ExecutionReport(execution_type=ExecutionType.NEW, order=order)),
         )
-        return r.client_order_id
+        return order
 
-    async def replace(self, command: ReplaceOrder) -> str:
-        return "replaced"
+    async def replace(self, command: ReplaceOrder) -> Order:
+        """The replacement, named ``replaced`` so a test sees the request got through."""
+        return Order(
+            symbol=command.symbol,
+            client_order_id="replaced",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            status=OrderStatus.NEW,
+            quantity=D(1),
+        )
 
     async def cancel_all(self, command: CancelAll) -> list[Order]:
         self.cancel_alls += 1
@@ -193,7 +201,7 @@ def collect(bus: Bus, pattern: str) -> list[Any]:
 
 
 async def test_gate_refuses_on_the_bus_and_follows_events() -> None:
-    bus = Bus(check_contract=False)  # the stand-in venue answers with labels, not orders
+    bus = Bus(check_contract=True)  # the stand-in venue answers as the contract says
     venue = Venue(bus)
     gate = RiskGate(
         bus,
@@ -239,7 +247,7 @@ async def test_gate_refuses_on_the_bus_and_follows_events() -> None:
 
 
 async def test_kill_switch_cancels_all_and_locks_until_released() -> None:
-    bus = Bus(check_contract=False)  # the stand-in venue answers with labels, not orders
+    bus = Bus(check_contract=True)  # the stand-in venue answers as the contract says
     venue = Venue(bus)
     gate = RiskGate(bus, RiskLimits())
     gate.start()
@@ -265,11 +273,12 @@ async def test_kill_switch_cancels_all_and_locks_until_released() -> None:
     assert states[-1].engaged is False
     await bus.request(PlaceOrder(request=market(qty="1")))
     assert len(venue.placed) == 2
-    assert await bus.request(ReplaceOrder(symbol="BTCUSDT", client_order_id="x")) == "replaced"
+    replaced = await bus.request(ReplaceOrder(symbol="BTCUSDT", client_order_id="x"))
+    assert replaced.client_order_id == "replaced"
 
 
 async def test_kill_switch_says_when_cancel_all_fails() -> None:
-    bus = Bus(check_contract=False)  # the stand-in venue answers with labels, not orders
+    bus = Bus(check_contract=True)  # the stand-in venue answers as the contract says
     gate = RiskGate(bus, RiskLimits())
     gate.start()  # nobody handles CancelAll
     states = collect(bus, topics.KILL_SWITCH)
@@ -280,7 +289,7 @@ async def test_kill_switch_says_when_cancel_all_fails() -> None:
 
 
 async def test_gate_frees_cancelled_orders_and_distrusts_a_stale_book() -> None:
-    bus = Bus(check_contract=False)  # the stand-in venue answers with labels, not orders
+    bus = Bus(check_contract=True)  # the stand-in venue answers as the contract says
     venue = Venue(bus)
     gate = RiskGate(
         bus,
@@ -300,7 +309,7 @@ async def test_gate_frees_cancelled_orders_and_distrusts_a_stale_book() -> None:
         )
 
     bus.publish(topics.book("BTCUSDT"), top(BookState.LIVE))
-    cid = await bus.request(PlaceOrder(request=limit("1", "100")))
+    cid = (await bus.request(PlaceOrder(request=limit("1", "100")))).client_order_id
     with pytest.raises(RiskRejected, match="max_position"):
         await bus.request(PlaceOrder(request=limit("0.5", "100")))
     # the venue cancels the first order: its quantity no longer counts
@@ -336,7 +345,7 @@ async def test_the_gate_says_which_limits_apply_at_start_and_after_a_change() ->
     from omnitrade_tui.domain.commands import SetRiskLimits
     from omnitrade_tui.domain.events import RiskLimitsInForce
 
-    bus = Bus(check_contract=False)  # the stand-in venue answers with labels, not orders
+    bus = Bus(check_contract=True)  # the stand-in venue answers as the contract says
     said = collect(bus, topics.RISK_LIMITS)
     gate = RiskGate(bus, RiskLimits(max_open_orders=2), base_assets={"BTCUSDT": "BTC"})
     gate.start()

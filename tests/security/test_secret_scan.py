@@ -26,9 +26,9 @@ from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import prepare_run
 from omnitrade_tui.config import AppDirs
 from omnitrade_tui.domain.commands import CancelAll, EngageKillSwitch, PlaceOrder
-from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
+from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import BookTop
-from omnitrade_tui.domain.models import BookLevel, OrderRequest
+from omnitrade_tui.domain.models import BookLevel, Order, OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.engine.risk import RiskGate, RiskRejected
 from omnitrade_tui.logs import shutdown_logging
@@ -63,7 +63,7 @@ async def trading_session(dirs: AppDirs, venue_url: str) -> None:
     gate = RiskGate(bus, LIMITS, base_assets={"BTCUSDT": "BTC"})
     gate.start()
 
-    async def place(command: PlaceOrder) -> str:
+    async def place(command: PlaceOrder) -> Order:
         r = command.request
         payload = urlencode(
             [("symbol", r.symbol), ("side", r.side.value), ("timestamp", "1700000000000")]
@@ -78,7 +78,7 @@ async def trading_session(dirs: AppDirs, venue_url: str) -> None:
                 f"{venue_url}/api/v3/account?{query}",
                 headers={"X-MBX-APIKEY": key.api_key.reveal()},
             )
-        return r.client_order_id
+        return r.as_order(OrderStatus.NEW)
 
     async def cancel_all(command: CancelAll) -> int:
         return 0

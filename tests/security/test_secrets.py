@@ -255,7 +255,8 @@ def test_resolve_key_for_a_profile(app_dirs: AppDirs, memory_keyring: MemoryKeyr
 
 def test_null_keyring_counts_as_no_keyring(app_dirs: AppDirs) -> None:
     previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.null.Keyring())
+    # keyring's backends leave their __init__ unannotated.
+    keyring.set_keyring(keyring.backends.null.Keyring())  # type: ignore[no-untyped-call]
     try:
         with pytest.raises(KeyringUnavailableError):
             open_key_store(app_dirs, "keyring", env={})

@@ -40,16 +40,17 @@ class OwnPostgres:
         self.port = _free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         # PostgreSQL refuses to run as root: run it as the postgres user where we are root.
-        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=60)
+    def run(self, *args: str) -> None:
+        """Run a PostgreSQL tool (as the postgres user where we are root)."""
+        subprocess.run([*self.run_as, *args], check=True, capture_output=True, timeout=60)
 
     def init(self) -> None:
         """Create the cluster (trust auth, superuser postgres)."""
-        if self._as:
+        if self.run_as:
             shutil.chown(self.folder, user="postgres")
-        self._run(
+        self.run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
             "--auth=trust", "--no-sync",
         )  # fmt: skip
@@ -57,14 +58,14 @@ class OwnPostgres:
     def start(self) -> None:
         """Start the server and wait until it takes connections."""
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
+        self.run(
             str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.folder / "server.log"), "-w", "start",
         )  # fmt: skip
 
     def stop(self) -> None:
         """Stop at once, the way a crashed or unplugged server goes away."""
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.binance.trade_history import TradeHistory
 from omnitrade_tui.venues.sim.matching import TradePrinted
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
+from tests.waiting import until
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 #: The issue asks for two minutes; OMNITRADE_BACKFILL_DRILL_S shortens a local run.
@@ -82,10 +83,7 @@ class Recording:
         await asyncio.gather(self.task, return_exceptions=True)
         await self.stream.aclose()
         # Let the filler finish what it was given before it stops.
-        for _ in range(200):
-            if self.filler._queue.empty():
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: self.filler._queue.empty(), "the filler's queue", fail=False)
         await asyncio.sleep(0.5)
         await self.filler.stop()
         await self.recorder.stop()
@@ -185,10 +183,7 @@ async def test_what_the_venue_cannot_give_back_is_a_gap_row(tmp_path: Path) -> N
             buyer_is_maker=False,
         )
         bus.publish(topics.trade("ETHUSDT"), trade)
-    for _ in range(100):
-        await asyncio.sleep(0.02)
-        if filler.gaps:
-            break
+    await until(lambda: filler.gaps > 0, "a gap", 2.0, interval=0.02, fail=False)
     await filler.stop()
     await recorder.stop()
     gaps = await store.trade_gaps("ETHUSDT")
@@ -204,10 +199,7 @@ async def test_a_restart_fetches_what_was_printed_while_it_was_away(tmp_path: Pa
     """The first trade after a start follows the last stored one by a span: it is fetched."""
     async with SimVenue.start(symbols=["ETHUSDT"], seed=3) as sim:
         market = sim.markets["ETHUSDT"]
-        for _ in range(300):
-            if len(market.trades) >= 12:
-                break
-            await asyncio.sleep(0.1)
+        await until(lambda: len(market.trades) >= 12, "12 trades", 30.0, interval=0.1, fail=False)
         kept = sorted(t.trade_id for t in market.trades)
         assert len(kept) >= 12
         bus = Bus()
@@ -225,10 +217,12 @@ async def test_a_restart_fetches_what_was_printed_while_it_was_away(tmp_path: Pa
         filler.start()
         newest = market.trades[-1]
         bus.publish(topics.trade("ETHUSDT"), as_trade(newest))
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            if filler.filled >= newest.trade_id - kept[4] - 1:
-                break
+        await until(
+            lambda: filler.filled >= newest.trade_id - kept[4] - 1,
+            "the gap filled",
+            5.0,
+            fail=False,
+        )
         await filler.stop()
         await recorder.stop()
         await rest.aclose()

@@ -51,7 +51,8 @@ async def test_candles_are_topped_up_from_the_venue_where_missing(
     got = await bus.request(CandleHistory(symbol="ETHUSDT", interval="1m", limit=5))
     assert [c.open_ms // 60_000 for c in got] == [0, 1, 2, 3, 4]
     assert asked == [("ETHUSDT", "1m", 5, None)]
-    assert [d.event.open_ms for d in published._items] == [120_000]  # only the hole
+    queued = await published.get_batch(100, timeout=0)  # what was published, taken
+    assert [d.event.open_ms for d in queued] == [120_000]  # only the hole
     assert await bus.request(OrderHistory()) == []
     assert await bus.request(FillHistory(symbol="ETHUSDT")) == []
 
@@ -130,6 +131,7 @@ async def test_venue_first_answers_from_the_venue_even_when_the_store_has_candle
         return [candle(0, 2.0), candle(60_000, 2.0), candle(120_000, 2.0, closed=False)]
 
     bus = Bus()
+    # Stand-ins with only the store and venue methods the history service calls.
     HistoryService(bus, Stored(), Stored(), top_up=venue, venue_first=True).register()  # type: ignore[arg-type]
     got = await bus.request(CandleHistory(symbol="BTCUSDT", interval="1m", limit=2))
     assert [c.close for c in got] == [2.0, 2.0]

@@ -17,6 +17,7 @@ from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.repository import SqlHistoryStore
 from tests.store.conftest import drop_schema, unique_schema
+from tests.waiting import until
 
 
 def _trade(i: int) -> Trade:
@@ -40,7 +41,7 @@ async def test_recorder_writes_everything_and_flushes_on_stop(
         bus.publish(topics.trade("ETHUSDT"), _trade(i))
     await rec.stop()
     assert await store.count("trades") == 5000
-    last = [d.event for d in statuses._items][-1]
+    last = [d.event for d in await statuses.get_batch(10_000, timeout=0)][-1]
     assert isinstance(last, RecorderStatus)
     assert last.state == "stopped"
     assert last.backlog_rows == 0
@@ -81,10 +82,13 @@ async def test_postgres_outage_loses_nothing(postgres_url: str, tmp_path: Path) 
         assert during.state in ("degraded", "spilling")
         assert during.spilled_rows > 0  # the memory bound was reached: rows went to disk
         await admin.execute(f"ALTER ROLE {role} LOGIN")
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            if rec.status().state == "ok" and rec.status().backlog_rows == 0:
-                break
+        await until(
+            lambda: rec.status().state == "ok" and rec.status().backlog_rows == 0,
+            "the backlog written",
+            10.0,
+            interval=0.1,
+            fail=False,
+        )
         assert rec.status().state == "ok"  # it says so once the backlog is written
         assert rec.status().last_error == ""  # and no longer shows the outage's error
         await rec.stop()
@@ -118,10 +122,7 @@ async def test_spill_left_by_a_dead_run_is_replayed_at_start(
         f.write(b"\x00\x00\x10\x00partial")  # a frame cut short by kill -9
     rec = Recorder(Bus(), store, RecorderConfig(spill_dir=tmp_path / "spill"))
     await rec.start()
-    for _ in range(50):
-        await asyncio.sleep(0.05)
-        if not rec.spill.segments():
-            break
+    await until(lambda: not rec.spill.segments(), "the spill replayed", 2.5, fail=False)
     await rec.stop()
     assert await store.count("trades") == 100
     assert rec.spill.truncated_frames == 1
@@ -137,11 +138,11 @@ async def test_rows_the_database_refuses_are_kept_aside_not_retried_forever(
         bus.publish(topics.trade("ETHUSDT"), _trade(i))
         if i == 500:  # msgspec does not validate on construction: a NULL symbol gets through
             bad = Trade(
-                symbol=None,
+                symbol=None,  # type: ignore[arg-type]  # the NULL the store must survive
                 trade_id=0,
                 price=1.0,
                 qty=1.0,
-                time_ms=0,  # type: ignore[arg-type]
+                time_ms=0,
                 buyer_is_maker=False,
             )
             bus.publish(topics.trade("ETHUSDT"), bad)
@@ -186,10 +187,12 @@ async def test_sqlite_locked_by_another_process_loses_nothing(tmp_path: Path) ->
     finally:
         other.execute("ROLLBACK")
         other.close()
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if rec.status().state == "ok" and rec.status().backlog_rows == 0:
-            break
+    await until(
+        lambda: rec.status().state == "ok" and rec.status().backlog_rows == 0,
+        "the backlog written",
+        5.0,
+        fail=False,
+    )
     assert rec.status().state == "ok"  # it says so once the backlog is written
     await rec.stop()
     assert await repo.count("trades") == 12000

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +25,7 @@ from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.repository import SqlHistoryStore
 from tests.conftest import REPO_ROOT
 from tests.store.own_postgres import own_postgres
+from tests.waiting import until
 
 #: The recorder cuts a batch every 500 rows or 200 ms: what a crash may take.
 ONE_BATCH = RecorderConfig(spill_dir=Path()).batch_rows
@@ -70,13 +71,8 @@ async def _stored(url: str) -> tuple[int, int, int]:
         await conn.close()
 
 
-async def _wait(check: object, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+async def _wait(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
+    await until(check, what, timeout, interval=0.1)
 
 
 @pytest.mark.slow

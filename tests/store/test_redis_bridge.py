@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from omnitrade_tui.store.redis_bridge import (
     read_ticker,
     read_top,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.redis
 
@@ -35,12 +36,8 @@ def _collect(bus: Bus, pattern: str = ">") -> list[tuple[str, Any]]:
     return seen
 
 
-async def _wait_for(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the bridge")
-        await asyncio.sleep(0.02)
+async def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    await until(condition, "the bridge", timeout, interval=0.02)
 
 
 async def test_two_consumers_see_the_publishers_sequence(redis_url: str) -> None:
@@ -57,7 +54,7 @@ async def test_two_consumers_see_the_publishers_sequence(redis_url: str) -> None
             await c.start()
         for i in range(2000):
             source.publish(
-                "md.trade.ETHUSDT",
+                topics.trade("ETHUSDT"),
                 Trade(
                     symbol="ETHUSDT",
                     trade_id=i,
@@ -68,7 +65,7 @@ async def test_two_consumers_see_the_publishers_sequence(redis_url: str) -> None
                 ),
             )
             source.publish(
-                "md.book.ETHUSDT",
+                topics.book("ETHUSDT"),
                 BookTop(symbol="ETHUSDT", update_id=i, bids=[BookLevel(1.0, 2.0)], asks=[]),
             )
             source.publish(  # not bridged
@@ -76,7 +73,7 @@ async def test_two_consumers_see_the_publishers_sequence(redis_url: str) -> None
                 ConnectionChanged(venue="binance", link="market", state=LinkState.CONNECTED),
             )
         source.publish(
-            "exec.reject",
+            topics.REJECT,
             OrderRejected(
                 client_order_id="x", symbol="ETHUSDT", code=-2010, reason="insufficient balance"
             ),
@@ -106,11 +103,11 @@ async def test_cache_keeps_the_newest_top_and_ticker_with_a_ttl(redis_url: str) 
         await cache.start()
         for i in range(100):
             bus.publish(
-                "md.book.BTCUSDT",
+                topics.book("BTCUSDT"),
                 BookTop(symbol="BTCUSDT", update_id=i, bids=[BookLevel(100.0 + i, 1.0)], asks=[]),
             )
         bus.publish(
-            "md.ticker.BTCUSDT",
+            topics.ticker("BTCUSDT"),
             Ticker(
                 symbol="BTCUSDT", last=1, open=1, high=1, low=1, volume=1, quote_volume=1, time_ms=1
             ),

@@ -86,12 +86,15 @@ def seeded_final_orders() -> list[OrderRecord]:
         filled: str,
         quote: str,
         at: int,
-        **extra: object,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        reject_reason: str | None = None,
     ) -> Order:
         return Order(
             symbol=symbol, client_order_id=cid, side=side, type=kind, status=status,
             quantity=Decimal(qty), order_id=1000 + int(cid[-1]), filled_qty=Decimal(filled),
-            cum_quote_qty=Decimal(quote), created_ms=at - MINUTE, updated_ms=at, **extra,
+            cum_quote_qty=Decimal(quote), created_ms=at - MINUTE, updated_ms=at, price=price,
+            stop_price=stop_price, reject_reason=reject_reason,
         )  # fmt: skip
 
     t = T0_MS - 40 * MINUTE

@@ -13,6 +13,7 @@ from omnitrade_tui.bus import Bus, topics
 from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.widgets.account_summary import AccountSummary
 from tests.tui.seeded_feed import publish_feed, seeded_session, seeded_valuation
+from tests.waiting import until
 
 
 async def test_the_summary_redraws_only_when_what_it_shows_changed() -> None:
@@ -44,7 +45,4 @@ async def test_the_summary_redraws_only_when_what_it_shows_changed() -> None:
 
 
 async def _until_drawn(pilot: Pilot[Any], updates: list[Any]) -> None:
-    for _ in range(40):
-        if updates:
-            return
-        await pilot.pause(0.05)
+    await until(lambda: bool(updates), "an update", 2.0, pause=pilot.pause, fail=False)

@@ -94,6 +94,7 @@ async def until(
     """Wait (letting the app run) until ``check()`` holds."""
 
     def shown() -> str:
+        # Pilot[None] types its app as App[None]; the pilots here drive an OmniTradeApp.
         log = [line.text for line in list(pilot.app.state.log)[-8:]]  # type: ignore[attr-defined]
         return f"screen {pilot.app.screen!r}; log {log}"
 

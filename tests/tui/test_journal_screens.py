@@ -34,7 +34,11 @@ async def test_history_screen_figures_equal_a_recomputation_from_the_fills_table
         for key, qty in (("m", "0.02"), ("M", "0.01"), ("m", "0.01"), ("M", "0.02")):
             before = len(app.state.fills)
             await _market(app, pilot, key, qty)
-            await until(pilot, lambda b=before: len(app.state.fills) > b, f"fills of {key}")
+
+            def more(b: int = before) -> bool:
+                return len(app.state.fills) > b
+
+            await until(pilot, more, f"fills of {key}")
             await pilot.pause(0.4)
         await pilot.pause(0.5)  # the recorder's batch
         await pilot.press("h")

@@ -24,6 +24,7 @@ from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.screens.order_detail import OrderDetail
 from omnitrade_tui.tui.widgets.order_history import OrderHistoryTable
 from tests.tui.seeded_feed import T0_MS, publish_feed, seeded_session
+from tests.waiting import until
 
 _NEW = Order(
     symbol="BTCUSDT",
@@ -92,10 +93,9 @@ async def _run(db: Path, tmp_path: Path, first: bool) -> list[str]:
                 return shown
             await pilot.press("6")
             table = app.query_one("#history", OrderHistoryTable)
-            for _ in range(50):
-                await pilot.pause(0.05)
-                if table.records:
-                    break
+            await until(
+                lambda: bool(table.records), "the history", 2.5, pause=pilot.pause, fail=False
+            )
             shown = [r.order.client_order_id for r in table.records]
             await pilot.press("enter")
             await pilot.pause(0.2)
@@ -143,16 +143,12 @@ async def test_t_switches_the_history_between_the_active_symbol_and_all() -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("6")
         table = app.query_one("#history", OrderHistoryTable)
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if table.records:
-                break
+        await until(lambda: bool(table.records), "the history", 2.0, pause=pilot.pause, fail=False)
         assert {r.order.symbol for r in table.records} == {"BTCUSDT"}
         await pilot.press("t")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if len(table.records) == 4:
-                break
+        await until(
+            lambda: len(table.records) == 4, "four records", 2.0, pause=pilot.pause, fail=False
+        )
         symbols = [row.cells[0][0] for row in table.rows]
         assert symbols[0] == "ETHUSDT"  # the newest first, whatever its symbol
         assert sorted(symbols) == ["BTCUSDT", "BTCUSDT", "BTCUSDT", "ETHUSDT"]

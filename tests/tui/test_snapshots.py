@@ -27,6 +27,7 @@ from omnitrade_tui.domain.commands import (
 from omnitrade_tui.domain.events import ConnectionChanged, LinkState
 from omnitrade_tui.tui.app import OmniTradeApp
 from tests.tui.seeded_feed import publish_feed, seeded_session
+from tests.waiting import until
 
 
 def make_app() -> OmniTradeApp:
@@ -44,10 +45,7 @@ async def feed(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
     # Parts that redraw a few times a second (tape, watchlist, status) may still be due
     # under load: wait until every part is drawn, so the picture is the same on every run.
-    for _ in range(40):
-        if not app.state.dirty:
-            break
-        await pilot.pause(0.05)
+    await until(lambda: not app.state.dirty, "every part drawn", 2.0, pause=pilot.pause, fail=False)
     await pilot.pause(0.05)
 
 

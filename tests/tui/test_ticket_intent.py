@@ -156,6 +156,8 @@ async def test_after_enter_the_ticket_takes_no_keys_but_the_kill_switch() -> Non
         await pilot.press("5", "backspace", "up", "ctrl+s", "tab", "escape", "enter")
         await pilot.pause(0.2)
         assert app.screen is ticket
+        # For mypy: the `is` above narrows ticket to app.screen's type, Screen[object].
+        assert isinstance(ticket, OrderTicket)
         assert ticket.form.quantity == "0.01"
         assert ticket.form.side is Side.BUY
         assert len(sent) == 1

@@ -174,14 +174,14 @@ class MarketStream(KeptConnection[_Conn]):
                     ).decode()
                 )
 
-    def _url(self) -> str:
+    @property
+    def url(self) -> str:
+        """The combined-stream URL a (re)connect opens: every stream of every book kept."""
         names = [s for symbol in self.books for s in self._streams(symbol)]
         return f"{self.stream_url}stream?streams={'/'.join(names)}"
 
     async def _open(self) -> _Conn:
-        ws = await websockets.connect(
-            self._url(), max_size=2**22, compression=None, ping_interval=20
-        )
+        ws = await websockets.connect(self.url, max_size=2**22, compression=None, ping_interval=20)
         conn = _Conn(ws)
         conn.task = asyncio.create_task(self._reader(conn))
         return conn

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import websockets
 
 from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.events import ConnectionChanged, LinkState
 
 # The first wait before reconnecting; it doubles (with jitter) up to ``max_backoff_s``.
@@ -109,7 +109,8 @@ class KeptConnection(Generic[C]):
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
-        backoff = FIRST_BACKOFF_S
+        # A ceiling under the first wait would be refused by ``Backoff``: it caps at the first.
+        waits = Backoff(FIRST_BACKOFF_S, max(self.max_backoff_s, FIRST_BACKOFF_S), jitter=True)
         ever_connected = False
         while True:
             self._publish_link(LinkState.RECONNECTING if ever_connected else LinkState.CONNECTING)
@@ -124,14 +125,13 @@ class KeptConnection(Generic[C]):
                 try:
                     reason = await self._hold_primary()
                     if self._was_useful(conn):
-                        backoff = FIRST_BACKOFF_S
+                        waits.reset()
                 finally:
                     await self._drop_all()
             self.reconnects += 1
             self._on_lost(reason)
             self._publish_link(LinkState.RECONNECTING, reason)
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(backoff * 2, self.max_backoff_s)
+            await asyncio.sleep(waits.next())
 
     async def _hold_primary(self) -> str:
         """Keep the primary connection, renewing it on notice or when its life is up

@@ -22,6 +22,7 @@ import msgspec
 import websockets
 
 from omnitrade_tui.bus import Bus, topics
+from omnitrade_tui.domain.backoff import Backoff
 from omnitrade_tui.domain.events import LinkState, OrderUpdated, Reconciled
 from omnitrade_tui.domain.recent import RecentKeys
 from omnitrade_tui.venues.binance.renewal import OPEN_ERRORS, KeptConnection
@@ -289,7 +290,7 @@ class UserDataStream(KeptConnection[_Link]):
         missed while the link was down. Correct fills come before prompt ones: while the
         venue cannot be asked, events wait (and say so in the log).
         """
-        pause = 0.5
+        waits = Backoff(0.5, 10.0)
         try:
             while True:
                 self._reconcile_again = False
@@ -297,8 +298,7 @@ class UserDataStream(KeptConnection[_Link]):
                     await reconcile()
                 except Exception as exc:  # the venue could not be asked: try again
                     log.warning("reconciliation failed (%s); user events wait for it", exc)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 10.0)
+                    await asyncio.sleep(waits.next())
                     continue
                 if not self._reconcile_again:
                     return

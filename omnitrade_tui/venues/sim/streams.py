@@ -70,6 +70,11 @@ class StreamClient:
         """Whether this client fell too far behind (it is being disconnected)."""
         return self._outbox.overflowed
 
+    @property
+    def outbox_peak_bytes(self) -> int:
+        """The most bytes this client's outbox ever held (bounded by ``MAX_OUTBOX_BYTES``)."""
+        return self._outbox.peak_bytes
+
     def allow_control(self) -> bool:
         """Count one incoming message; False once over the per-second limit."""
         now = time.monotonic()

@@ -303,7 +303,7 @@ class SimVenue:
             next_tick += TICK_S
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             try:
-                self._tick(ticks)
+                self.tick(ticks)
                 if self.state_path is not None and ticks % 100 == 99:
                     save_state(self, self.state_path)
             except Exception:  # the loop must survive anything a step does
@@ -335,7 +335,9 @@ class SimVenue:
             self.hub.stall_all(self.faults.stall_s)
             self.faults.stall_s = 0.0
 
-    def _tick(self, ticks: int) -> None:
+    def tick(self, ticks: int) -> None:
+        """One step of the market loop, the ``ticks``-th since it started (every
+        ``PRUNE_EVERY_TICKS``-th also prunes the per-address tables)."""
         self._apply_stall()  # before this step's frames
         now = self.now_ms()
         if self.generator is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.sim.accounts import Account
 from omnitrade_tui.venues.sim.venue import SimVenue
+from tests.waiting import until
 
 
 def test_a_silent_stream_is_said_stale_each_second_and_fresh_when_it_flows() -> None:
@@ -75,11 +76,8 @@ async def running() -> AsyncIterator[tuple[SimVenue, MarketStream, Seen]]:
             await rest.aclose()
 
 
-async def wait_for(predicate: Any, timeout: float = 8.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
+async def wait_for(predicate: Callable[[], bool], timeout: float = 8.0) -> None:
+    await until(predicate, "the condition", timeout, interval=0.01)
 
 
 async def test_a_silent_depth_stream_marks_the_book_stale_and_resyncs_it_when_behind(
@@ -88,6 +86,7 @@ async def test_a_silent_depth_stream_marks_the_book_stale_and_resyncs_it_when_be
     sim, stream, seen = running
     market = sim.markets["ETHUSDT"]
     flush = market.flush_depth
+    # A silenced depth flush in place of the method, put back below.
     market.flush_depth = lambda now_ms, slow: None  # type: ignore[method-assign]
     silenced = time.monotonic()
     await wait_for(lambda: any(e.stream == "depth" and e.stale for e in seen.of(FeedFreshness)))

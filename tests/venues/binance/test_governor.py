@@ -19,6 +19,7 @@ from omnitrade_tui.domain.events import OrderHeld, RateLimitUsage
 from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials, RateLimited
 from omnitrade_tui.venues.sim.venue import SimVenue
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -92,11 +93,7 @@ async def test_the_weight_shown_drops_when_the_venues_does_without_other_request
     def shown() -> int:
         return [e.used for e in said if isinstance(e, RateLimitUsage)][-1]
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while shown() > 5:
-        assert loop.time() < deadline, "the weight shown never dropped"
-        await asyncio.sleep(0.05)
+    await until(lambda: shown() <= 5, "the weight shown to drop", 5.0)
 
 
 async def test_an_order_held_for_weight_near_the_limit_is_announced(venue: Any) -> None:

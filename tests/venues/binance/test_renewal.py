@@ -17,6 +17,7 @@ from omnitrade_tui.venues.binance.market_stream import MarketStream
 from omnitrade_tui.venues.binance.rest import BinanceRest
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
 from tests.venues.binance.test_market_stream import converge
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -45,10 +46,12 @@ async def live() -> AsyncIterator[tuple[SimVenue, MarketStream, Watch]]:
         stream = MarketStream(sim.stream_url, rest, bus, SYMBOLS, watchdog_s=2.0, max_life_s=1.2)
         task = asyncio.create_task(stream.run())
         try:
-            for _ in range(100):  # until both books are live
-                await asyncio.sleep(0.05)
-                if all(s.state is BookState.LIVE for s in stream.books.values()):
-                    break
+            await until(
+                lambda: all(s.state is BookState.LIVE for s in stream.books.values()),
+                "both books live",
+                5.0,
+                fail=False,
+            )
             yield sim, stream, watch
         finally:
             task.cancel()
@@ -100,10 +103,11 @@ async def test_a_shutdown_notice_renews_at_once(
                 f"http://{sim.host}:{sim.port}/sim/shutdown-notice",
                 headers={"Authorization": f"Bearer {sim.faults_token}"},
             )
-            for _ in range(40):
-                await asyncio.sleep(0.05)
-                if stream.renewals > before:
-                    break
+
+            def renewed(before: int = before) -> bool:
+                return stream.renewals > before
+
+            await until(renewed, "the renewal", 2.0, fail=False)
             assert stream.renewals == before + 1
             await asyncio.sleep(1.0)
     assert_continuous(stream, watch, start)

@@ -4,7 +4,7 @@ arrive as exact domain values, and the subscription comes back after a reconnect
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ from omnitrade_tui.venues.binance.execution import BinanceExecution
 from omnitrade_tui.venues.binance.rest import BinanceRest, Credentials
 from omnitrade_tui.venues.binance.user_data import UserDataStream, _Link
 from omnitrade_tui.venues.sim.venue import SimVenue
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -54,12 +55,8 @@ async def wired() -> AsyncIterator[
             await rest.aclose()
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    await until(predicate, "the condition", timeout, interval=0.02)
 
 
 async def test_fills_and_balances_arrive_exactly(wired: Any) -> None:
@@ -93,7 +90,7 @@ async def test_cancel_reports_the_original_client_id(wired: Any) -> None:
         symbol="ETHUSDT",
         side=Side.BUY,
         type=OrderType.LIMIT,
-        time_in_force="GTC",
+        time_in_force=TimeInForce.GTC,
         price=(bid * Decimal("0.9")).quantize(Decimal("0.01")),
         quantity=Decimal("0.1"),
     )
@@ -148,7 +145,11 @@ async def test_a_shutdown_notice_renews_the_subscription_without_a_break(wired: 
                 headers={"Authorization": f"Bearer {sim.faults_token}"},
             )
             await placing
-            await wait_for(lambda b=before: user.renewals == b + 1)
+
+            def renewed(b: int = before) -> bool:
+                return bool(user.renewals == b + 1)
+
+            await wait_for(renewed)
     assert user.reconnects == 0 and user.subscribed.is_set()
     req = OrderRequest(
         symbol="ETHUSDT", side=Side.SELL, type=OrderType.MARKET, quantity=Decimal("0.03")

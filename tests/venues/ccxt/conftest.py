@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +23,7 @@ from omnitrade_tui.venues.ccxt.instruments import load_instruments, symbol_map
 from omnitrade_tui.venues.ccxt.market_data import CcxtMarketData
 from omnitrade_tui.venues.ccxt.user_data import CcxtUserData
 from omnitrade_tui.venues.sim.venue import Faults, SimVenue
+from tests.waiting import until
 
 SYMBOLS = ["ETHUSDT", "BTCUSDT"]
 
@@ -63,10 +63,7 @@ class Rig:
 
     async def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         """Until ``check()`` holds."""
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            await asyncio.sleep(0.05)
+        await until(check, what, timeout)
 
     async def wait_live(self, timeout: float = 10.0) -> None:
         """Until every book has been live (faults may have it resyncing again just now) and

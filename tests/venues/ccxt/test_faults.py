@@ -17,6 +17,7 @@ from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.venues.sim.venue import Faults
 from tests.venues.ccxt.conftest import SYMBOLS, Rig, ccxt_rig
+from tests.waiting import until
 
 
 def _keep_tops(rig: Rig) -> dict[str, BookTop]:
@@ -40,10 +41,11 @@ async def _book_equals_venue(rig: Rig, tops: dict[str, BookTop], symbol: str) ->
 
 async def _converged(rig: Rig, tops: dict[str, BookTop]) -> None:
     for symbol in SYMBOLS:
-        for _ in range(60):
-            if await _book_equals_venue(rig, tops, symbol):
-                break
-            await asyncio.sleep(0.05)
+
+        async def equal(symbol: str = symbol) -> bool:
+            return await _book_equals_venue(rig, tops, symbol)
+
+        await until(equal, f"{symbol} to converge", 3.0, fail=False)
         assert await _book_equals_venue(rig, tops, symbol), (
             f"{symbol} did not converge: {rig.market.books[symbol].state}"
         )

@@ -253,7 +253,7 @@ def ws_frame(draw: st.DrawFn) -> tuple[str, Any, str]:
         "id": draw(st.integers(0, 2**40) | st.text(max_size=10)),
         "method": method,
     }
-    if params or draw(st.booleans()):
+    if bool(params) or draw(st.booleans()):
         request["params"] = params
     signing = "none"
     if method in _WS_SIGNED:

@@ -24,6 +24,7 @@ from omnitrade_tui.venues.sim.rest import RetryWindow
 from omnitrade_tui.venues.sim.state import save_state
 from omnitrade_tui.venues.sim.venue import PRUNE_EVERY_TICKS, SimVenue
 from tests.venues.sim.test_wire import control, sign
+from tests.waiting import until
 
 
 async def call(
@@ -250,10 +251,7 @@ async def cut_off_within(request: Any, seconds: float) -> bool:
         transport = request.transport
         return transport is None or transport.is_closing()
 
-    deadline = time.monotonic() + seconds
-    while not closed() and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
-    return closed()
+    return await until(closed, "the cut-off", seconds, interval=0.1, fail=False)
 
 
 @pytest.mark.timeout(120)
@@ -311,10 +309,12 @@ async def test_a_stream_client_that_never_reads_is_cut_off(
         _, writer = await silent_client(sim, "/stream?streams=" + "/".join(names))
         (client,) = clients
         # The kernel would otherwise take megabytes of frames before the writer waits.
-        sock = client.request.transport.get_extra_info("socket")
+        transport = client.request.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         assert await cut_off_within(client.request, 60), "a client that never reads is still on"
-        assert client.overflowed and client._outbox.peak_bytes <= Recorded.MAX_OUTBOX_BYTES
+        assert client.overflowed and client.outbox_peak_bytes <= Recorded.MAX_OUTBOX_BYTES
         assert client not in sim.hub.clients
         writer.close()
 
@@ -364,7 +364,7 @@ async def test_a_control_message_nested_deep_is_refused_and_the_stream_goes_on(
     async with http.ws_connect(f"{sim.stream_url}ws/ethusdt@depth@100ms") as ws:
         for frame in (nested(1500), '{"method":"SUBSCRIBE","params":[' + nested(100) + "]}"):
             await ws.send_str(frame)
-        replies = []
+        replies: list[dict[str, Any]] = []
         depth_frames = 0
         deadline = time.monotonic() + 5
         while (len(replies) < 2 or not depth_frames) and time.monotonic() < deadline:
@@ -391,7 +391,7 @@ async def test_per_address_tables_are_pruned() -> None:
         sim.bans["10.9.9.9"] = time.time() + 100
         window = sim.retry_windows.setdefault("10.9.9.9", RetryWindow())
         window.given_at, window.retry_after_s = time.monotonic(), 30
-        sim._tick(PRUNE_EVERY_TICKS)  # the market loop prunes every 10 s
+        sim.tick(PRUNE_EVERY_TICKS)  # the market loop prunes every 10 s
         assert list(sim.weights) == list(sim.bans) == list(sim.retry_windows) == ["10.9.9.9"]
 
 

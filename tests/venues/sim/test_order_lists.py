@@ -14,6 +14,7 @@ import msgspec
 from omnitrade_tui.venues.sim.auth import ws_payload
 from omnitrade_tui.venues.sim.venue import SimVenue
 from tests.venues.sim.test_wire import sign, signed
+from tests.waiting import until
 
 LIST_KEYS = {
     "orderListId",
@@ -48,6 +49,7 @@ async def place_oco(
     http: aiohttp.ClientSession, sim: SimVenue, list_client_id: str
 ) -> dict[str, Any]:
     above, stop, below, _ = prices(sim)
+    body: dict[str, Any]
     status, body, headers = await signed(
         http,
         sim,
@@ -98,12 +100,17 @@ async def user_events(
 
 
 async def wait_for(events: list[dict[str, Any]], count: int, kind: str) -> list[dict[str, Any]]:
-    for _ in range(100):
-        found = [e for e in events if e["e"] == kind]
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{count} {kind} events expected, got {events}")
+    def found() -> list[dict[str, Any]]:
+        return [e for e in events if e["e"] == kind]
+
+    await until(
+        lambda: len(found()) >= count,
+        f"{count} {kind} events",
+        2.0,
+        interval=0.02,
+        detail=lambda: f"got {events}",
+    )
+    return found()
 
 
 async def test_order_list_endpoints_and_list_status_events(

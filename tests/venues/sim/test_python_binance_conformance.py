@@ -609,9 +609,11 @@ async def test_market_streams_send_what_the_documents_show(
         ("btcusdt@ticker_1h", "1hTicker"),
         ("!ticker_4h@arr", "1hTicker"),
     ):
-        framed = await first_message(
-            bsm.multiplex_socket([stream]), lambda m, s=stream: m.get("stream") == s
-        )
+
+        def wanted(m: Any, s: str = stream) -> bool:
+            return bool(m.get("stream") == s)
+
+        framed = await first_message(bsm.multiplex_socket([stream]), wanted)
         data = framed["data"][0] if stream.startswith("!") else framed["data"]
         problems += [f"{stream}: {d}" for d in matches_one(data, [events[doc]])]
     assert problems == [], "\n".join(problems)

@@ -19,6 +19,7 @@ from omnitrade_tui.venues.binance.schemas import (
 )
 from omnitrade_tui.venues.sim.replay import Replay
 from omnitrade_tui.venues.sim.venue import SimVenue
+from tests.waiting import until
 
 pytestmark = [pytest.mark.playback, pytest.mark.slow]
 
@@ -41,10 +42,14 @@ async def test_replayed_capture_keeps_a_client_book_in_step(binance_data: Path) 
             reader = asyncio.create_task(read())
             # Like a real client: buffer the stream, then take a snapshot once one exists.
             snapshot: Any = None
-            while snapshot is None or snapshot["lastUpdateId"] == 0:
-                await asyncio.sleep(0.05)
+
+            async def snapshot_taken() -> bool:
+                nonlocal snapshot
                 async with http.get(f"{sim.rest_url}/v3/depth?symbol=ETHUSDT&limit=5000") as r:
                     snapshot = await r.json()
+                return bool(snapshot["lastUpdateId"] != 0)
+
+            await until(snapshot_taken, "a snapshot with an update id", 60.0)
             await asyncio.wait_for(replay.finished.wait(), 60)
             await asyncio.sleep(0.5)
             reader.cancel()

@@ -72,7 +72,7 @@ async def test_stall_by_flag_keeps_the_streams_silent_from_the_start() -> None:
 
 
 def test_api_secret_on_the_command_line_warns(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sim_cli._secrets(parse("--api-key", KEY, "--api-secret", "s1")) == ["s1"]
+    assert sim_cli.api_secrets(parse("--api-key", KEY, "--api-secret", "s1")) == ["s1"]
     err = capsys.readouterr().err
     assert "warning" in err and "process list" in err and "--api-secret-file" in err
 
@@ -85,12 +85,12 @@ def test_secrets_from_files_and_the_environment(
     second.write_text("secret-two")
     args = parse("--api-key", KEY, "--api-key", OTHER)
     monkeypatch.setenv(sim_cli.SECRET_ENV, "env-one, env-two")
-    assert sim_cli._secrets(args) == ["env-one", "env-two"]
+    assert sim_cli.api_secrets(args) == ["env-one", "env-two"]
     files = parse(
         "--api-key", KEY, "--api-secret-file", str(first), "--api-key", OTHER,
         "--api-secret-file", str(second),
     )  # fmt: skip
-    assert sim_cli._secrets(files) == ["secret-one", "secret-two"]  # flags beat the environment
+    assert sim_cli.api_secrets(files) == ["secret-one", "secret-two"]  # flags beat the environment
     assert capsys.readouterr().err == ""
 
 
@@ -105,7 +105,7 @@ def test_secrets_from_files_and_the_environment(
 )
 def test_secret_mistakes_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(CliError) as exc:
-        sim_cli._secrets(parse(*argv))
+        sim_cli.api_secrets(parse(*argv))
     assert exc.value.code == ExitCode.USAGE
 
 
@@ -160,6 +160,7 @@ def test_help_is_complete_and_wraps_between_words_at_80_columns(
     assert max(len(line) for line in out.splitlines()) <= 80
     words = set(out.split())
     sub = next(
+        # argparse keeps its subcommands private (and typed optional).
         a for a in parser._subparsers._group_actions  # type: ignore[union-attr]
         if isinstance(a, argparse._SubParsersAction)
     ).choices["sim"]  # fmt: skip
@@ -174,7 +175,7 @@ def test_help_is_complete_and_wraps_between_words_at_80_columns(
 
 def test_the_banner_prints_the_faults_token_and_how_to_use_it() -> None:
     venue = SimVenue(default_instruments(["ETHUSDT"]), generate=False)
-    banner = sim_cli._banner(venue)
+    banner = sim_cli.banner(venue)
     assert venue.faults_token and f"Authorization: Bearer {venue.faults_token}" in banner
     open_venue = SimVenue(default_instruments(["ETHUSDT"]), generate=False, faults_open=True)
-    assert "none (--faults-open)" in sim_cli._banner(open_venue)
+    assert "none (--faults-open)" in sim_cli.banner(open_venue)

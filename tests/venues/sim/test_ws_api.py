@@ -32,9 +32,9 @@ async def call(
         frame["params"] = params
     await ws.send_str(msgspec.json.encode(frame).decode())
     while True:
-        answer = msgspec.json.decode(await ws.receive_str())
+        answer: dict[str, Any] = msgspec.json.decode(await ws.receive_str())
         if answer.get("id") == request_id:
-            return answer  # type: ignore[no-any-return]
+            return answer
 
 
 def hmac_signed(sim: SimVenue, params: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def hmac_signed(sim: SimVenue, params: dict[str, Any]) -> dict[str, Any]:
 async def test_public_methods_answer_without_a_key(
     sim: SimVenue, http: aiohttp.ClientSession
 ) -> None:
-    public = {
+    public: dict[str, dict[str, Any]] = {
         "ping": {},
         "time": {},
         "exchangeInfo": {"symbol": "ETHUSDT"},
