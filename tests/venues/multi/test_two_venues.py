@@ -111,8 +111,8 @@ async def test_a_run_trades_two_venues_and_the_kill_switch_cancels_on_both(
         rt.bus.subscribe(topics.VENUES, each(lambda t, e: said.append(e)), name="t.venues")
         rt.publish_venues()
         await until(lambda: bool(said), "the venues in force")
-        first, alt_caps = said[-1].venues
-        assert (first.name, first.missing()) == ("", [])
+        first_caps, alt_caps = said[-1].venues
+        assert (first_caps.name, first_caps.missing()) == ("", [])
         assert alt_caps.name == "alt" and alt_caps.venue == "ccxt:binance"
         assert alt_caps.notice().startswith("@alt via ccxt:binance: ")
         assert {"no OCO", "prices via floats"} <= set(alt_caps.missing())
@@ -153,15 +153,13 @@ async def test_a_run_trades_two_venues_and_the_kill_switch_cancels_on_both(
         assert await rt.venues["alt"].execution.open_orders() == []
         await rt.bus.request(ReleaseKillSwitch())
         # The second venue's manager saw its order cancelled, the first's its own.
+        router = rt.router
+        assert router is not None
         await until(
-            lambda: (
-                rt.router is not None
-                and not rt.router.managers["alt"].open_orders()
-                and not rt.manager.open_orders()
-            ),
+            lambda: not router.managers["alt"].open_orders() and not rt.manager.open_orders(),
             "both managers to see the cancels",
         )
-        assert set(rt.router.managers["alt"].orders) == {second.client_order_id}
+        assert set(router.managers["alt"].orders) == {second.client_order_id}
         assert set(rt.manager.orders) == {first.client_order_id}
         # A cancel-all of one symbol stays on its venue.
         assert await rt.bus.request(CancelAll(symbol="BTCUSDT@alt")) == []
@@ -175,7 +173,8 @@ async def test_a_second_venue_with_faults_settles_to_what_it_says(tmp_path: Path
         two_venue_settings(tmp_path), seed=6, record=False, faults=faults
     ) as rt:
         await until(lambda: {"ETHUSDT", "ETHUSDT@alt"} <= set(rt.gate.mids), "both mids", 20)
-        assert rt.router is not None
+        router = rt.router
+        assert router is not None
         placed: list[Order] = []
         for symbol in ("ETHUSDT", "ETHUSDT@alt") * 3:
             # A gap drops the mid until the book is live again: each order waits for one.
@@ -184,7 +183,7 @@ async def test_a_second_venue_with_faults_settles_to_what_it_says(tmp_path: Path
             placed.append(await rt.bus.request(PlaceOrder(request=request)))
 
         async def agreed() -> bool:
-            for manager in rt.router.managers.values():
+            for manager in router.managers.values():
                 venue = await manager.port.open_orders()
                 if {o.client_order_id for o in venue} != {
                     o.client_order_id for o in manager.open_orders()
