@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from omnitrade_tui.bus import each, topics
-from omnitrade_tui.config import ConfigError, Overrides, Settings, load_settings
+from omnitrade_tui.config import ConfigError
 from omnitrade_tui.domain.commands import (
     CancelAll,
     CancelOrder,
@@ -31,34 +31,8 @@ from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.venues.sim.venue import Faults
+from tests.venues.multi.profiles import two_venue_settings
 from tests.waiting import until
-
-TWO_VENUES = """
-[ui]
-watchlist = ["BTCUSDT", "ETHUSDT", "BTCUSDT@alt", "ETHUSDT@alt"]
-
-[profiles.sim.venues.alt]
-kind = "ccxt"
-exchange = "binance"
-simulated = true
-seed = 11
-"""
-
-
-def two_venue_settings(tmp_path: Path, text: str = TWO_VENUES) -> Settings:
-    """Profile ``sim`` with a second simulated venue ``alt`` reached through ccxt."""
-    config = tmp_path / "config"
-    config.mkdir(exist_ok=True)
-    (config / "config.toml").write_text(text)
-    return load_settings(
-        Overrides(),
-        env={
-            "OMNITRADE_CONFIG_DIR": str(config),
-            "OMNITRADE_STATE_DIR": str(tmp_path / "state"),
-            "OMNITRADE_DATA_DIR": str(tmp_path / "data"),
-            "OMNITRADE_DB_URL": f"sqlite:///{tmp_path / 'h.db'}",
-        },
-    )
 
 
 def resting_buy(symbol: str, mid: Decimal) -> OrderRequest:
