@@ -67,6 +67,9 @@ async def test_ccxt_book_matches_every_book_ticker(binance_data: Path) -> None:
         if got != (t.bid, t.bid_qty, t.ask, t.ask_qty):
             mismatches += 1
     print(f"ccxt playback: {len(live)} live tops, {checks} compared, {mismatches} differ")
-    assert len(live) > 2_000
-    assert checks > 2_000
+    # ccxt hands over its book's newest state, so on a loaded machine several diffs make one
+    # top (2,546 tops on a quiet one, 545 seen with six processes on two cores): the count
+    # depends on the machine, the mismatches must not.
+    assert len(live) > 400
+    assert checks > 400
     assert mismatches == 0
