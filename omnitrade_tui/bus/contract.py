@@ -42,6 +42,8 @@ from omnitrade_tui.domain.events import (
     FeedFreshness,
     KillSwitchChanged,
     LatencySample,
+    OrderBookSnapshot,
+    OrderBookUpdate,
     OrderHeld,
     OrderListUpdated,
     OrderRejected,
@@ -146,7 +148,14 @@ DIAGNOSTICS = Topic("sys.diagnostics", Diagnostics)
 #: The pre-trade limits in force (a status, like the other ``sys.`` topics the gateway's
 #: roles already let a viewer read and its last values keep for an attaching terminal).
 RISK_LIMITS = Topic("sys.risk_limits", RiskLimitsInForce)
+#: Reports of our orders as they arrive (the venue's stream, the order manager's REST
+#: answers): the input of the order book of record, and what the recorder stores.
 ORDER = Topic("exec.order", OrderUpdated)
+#: The order book of record's accepted updates, in sequence (and, to a terminal attaching
+#: through the gateway, its snapshot first): what risk, the screen and the gateway read.
+ORDER_BOOK: Topic[OrderBookUpdate | OrderBookSnapshot] = Topic(
+    "exec.book", OrderBookUpdate, OrderBookSnapshot
+)
 REJECT = Topic("exec.reject", OrderRejected)
 RECONCILE = Topic("exec.reconcile", Reconciled)
 HELD = Topic("exec.held", OrderHeld)
@@ -167,6 +176,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     DIAGNOSTICS,
     RISK_LIMITS,
     ORDER,
+    ORDER_BOOK,
     REJECT,
     RECONCILE,
     HELD,
@@ -222,6 +232,7 @@ COMMANDS: tuple[type[AnyCommand], ...] = (
     c.OrderHistory,
     c.FinalOrders,
     c.FillHistory,
+    c.OrderBookState,
     c.AddAlert,
     c.UpdateAlert,
     c.DeleteAlert,
@@ -284,7 +295,7 @@ SCREEN: tuple[Topic[Any], ...] = (
     TRADE.all,
     TICKER.all,
     FRESHNESS.all,
-    ORDER,
+    ORDER_BOOK,
     HELD,
     ALERT,
     REJECT,
@@ -318,6 +329,7 @@ RECORDED: tuple[Topic[Any], ...] = (
 VIEWABLE: tuple[Topic[Any], ...] = (
     MARKET_DATA,
     ORDER,
+    ORDER_BOOK,
     REJECT,
     HELD,
     ORDER_LIST,

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 import msgspec
 
-from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport
+from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport, Order
 from omnitrade_tui.domain.risk_limits import RiskLimits
 
 
@@ -76,6 +76,31 @@ class OrderUpdated(Event, frozen=True, kw_only=True):
     """An order changed state, with the fill if it traded (topic ``exec.order``)."""
 
     report: ExecutionReport
+
+
+class OrderBookUpdate(Event, frozen=True, kw_only=True):
+    """One change the engine's order book of record accepted (topic ``exec.book``).
+
+    ``seq`` grows by one with every update of the book, so a reader that holds a snapshot
+    at ``seq`` S applies exactly the updates above S, each once. ``report.order`` is the
+    order's state of record after the change (a late report never rolls it back), and
+    ``report.fill`` the fill it brought, if any: each fill comes once. ``dropped`` names
+    final orders the book let go of at this step (it keeps the open ones and a bounded
+    window of final ones), which a reader drops too.
+    """
+
+    seq: int
+    report: ExecutionReport
+    dropped: list[str] = msgspec.field(default_factory=list)
+
+
+class OrderBookSnapshot(Event, frozen=True, kw_only=True):
+    """Every order the book of record holds (open ones, then the window of final ones), as
+    of update ``seq``: what a terminal attaching late starts from (topic ``exec.book``, and
+    the reply to ``OrderBookState``)."""
+
+    seq: int
+    orders: list[Order]
 
 
 class BalancesChanged(Event, frozen=True, kw_only=True):

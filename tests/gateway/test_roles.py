@@ -35,6 +35,7 @@ EXPECTED_COMMANDS = {
     "OrderHistory": VIEWER,
     "FinalOrders": VIEWER,
     "FillHistory": VIEWER,
+    "OrderBookState": VIEWER,
     "VenueCandles": VIEWER,
     "ListAlerts": VIEWER,
     "AlertHistory": VIEWER,
