@@ -49,6 +49,7 @@ from omnitrade_tui.domain.events import (
     OrderRejected,
     OrderUpdated,
     PortfolioValue,
+    PositionsChanged,
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
@@ -162,6 +163,9 @@ HELD = Topic("exec.held", OrderHeld)
 ORDER_LIST = Topic("exec.list", OrderListUpdated)
 BALANCE = Topic("acct.balance", BalancesChanged)
 PORTFOLIO = Topic("acct.portfolio", PortfolioValue)
+#: Positions, PnL and fees as the engine's portfolio accounts them (derived from fills and
+#: marks, so not recorded: the store has the fills).
+POSITIONS = Topic("acct.positions", PositionsChanged)
 KILL_SWITCH = Topic("risk.kill_switch", KillSwitchChanged)
 ALERT = Topic("alert.fired", AlertFired)
 
@@ -183,6 +187,7 @@ TOPICS: tuple[Topic[Any], ...] = (
     ORDER_LIST,
     BALANCE,
     PORTFOLIO,
+    POSITIONS,
     KILL_SWITCH,
     ALERT,
 )
@@ -301,6 +306,7 @@ SCREEN: tuple[Topic[Any], ...] = (
     REJECT,
     BALANCE,
     PORTFOLIO,
+    POSITIONS,
     RISK_LIMITS,
     RECONCILE,
     CONNECTION,
@@ -337,6 +343,7 @@ VIEWABLE: tuple[Topic[Any], ...] = (
     RECONCILE,
     BALANCE,
     PORTFOLIO,
+    POSITIONS,
     KILL_SWITCH,
     SYSTEM,
 )

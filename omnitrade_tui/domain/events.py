@@ -354,6 +354,43 @@ class PortfolioValue(Event, frozen=True, kw_only=True):
     time_ms: int
 
 
+class PositionValue(msgspec.Struct, frozen=True, kw_only=True):
+    """One symbol's position as the engine accounts it (average cost, exact): the net base
+    quantity our fills moved, its average price, the mark it is valued at, realized and
+    unrealized PnL in the quote asset, fees (in the quote asset; fees in a third asset apart,
+    by asset) and the net of it all."""
+
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    qty: Decimal
+    avg_price: Decimal
+    mark: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees_quote: Decimal
+    fees_other: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    net_pnl: Decimal
+    bought: Decimal
+    sold: Decimal
+
+
+class PositionsChanged(Event, frozen=True, kw_only=True):
+    """Every position of the account and its PnL, as the engine's portfolio keeps them (topic
+    ``acct.positions``): at once after a fill, and at most once a second while marks move.
+    Every terminal shows these numbers, so all show the same."""
+
+    positions: list[PositionValue] = msgspec.field(default_factory=list)
+    time_ms: int = 0
+
+    def position(self, symbol: str) -> PositionValue | None:
+        """The position in ``symbol``, if any fill was seen."""
+        for position in self.positions:
+            if position.symbol == symbol:
+                return position
+        return None
+
+
 class ListOrderRef(msgspec.Struct, frozen=True, kw_only=True):
     """One order of an order list, as the venue names it."""
 

@@ -91,6 +91,11 @@ class OrderBookOfRecord:
         book = _BOOKS.get(bus)
         return book if book is not None else cls(bus, keep_final, keep_forgotten)
 
+    @staticmethod
+    def of(bus: Bus) -> OrderBookOfRecord | None:
+        """The book of record of ``bus``, if it has one (made by nobody here)."""
+        return _BOOKS.get(bus)
+
     def close(self) -> None:
         """Leave the bus."""
         if self._sub is not None:

@@ -5,10 +5,11 @@ the base asset, open orders, the clock) it says which limit, if any, the order b
 
 ``RiskGate`` puts it on the bus. It follows mids (``md.book.*``) and balances from events,
 reads our working orders from the engine's order book of record (``book_of_record.py``: no
-copy of its own to drift), wraps the order manager's ``PlaceOrder`` handler (``bus.handle(PlaceOrder,
-gate.guard(manager.place))``) and serves the kill-switch commands. A refused order never
-reaches the venue: the requester gets ``RiskRejected`` and ``exec.reject`` carries an
-``OrderRejected`` with ``source="risk"`` naming the limit, its value and the order's figure.
+copy of its own to drift), wraps the order manager's ``PlaceOrder`` handler
+(``bus.handle(PlaceOrder, gate.guard(manager.place))``) and serves the kill-switch
+commands. A refused order never reaches the venue: the requester gets ``RiskRejected``
+and ``exec.reject`` carries an ``OrderRejected`` with ``source="risk"`` naming the limit,
+its value and the order's figure.
 """
 
 from __future__ import annotations

@@ -153,6 +153,7 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (topics.RECONCILE, Rule(Role.VIEWER, "reconciliation reports")),
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),
     (topics.PORTFOLIO, Rule(Role.VIEWER, "the portfolio's value")),
+    (topics.POSITIONS, Rule(Role.VIEWER, "positions and PnL")),
     (topics.KILL_SWITCH, Rule(Role.VIEWER, "the kill switch state")),
     (contract.SYSTEM, Rule(Role.VIEWER, "connection and system status")),
     # Journaled commands carry every user's requests verbatim: admins only.

@@ -31,7 +31,7 @@ from omnitrade_tui.domain.events import (
     BookTop,
     ConnectionChanged,
     LinkState,
-    OrderUpdated,
+    OrderBookUpdate,
 )
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
@@ -91,11 +91,12 @@ async def test_orders_from_one_terminal_reach_every_terminal_and_roles_are_enfor
 
         seen: dict[str, list[Order]] = {"tom": [], "vic": [], "ann": []}
         for name, client in (("tom", trader), ("vic", viewer), ("ann", admin)):
+            # What a terminal is told of orders: the engine's order book of record.
             client.bus.subscribe(
-                "exec.order",
+                "exec.book",
                 each(
                     lambda t, e, n=name: (
-                        seen[n].append(e.report.order) if isinstance(e, OrderUpdated) else None
+                        seen[n].append(e.report.order) if isinstance(e, OrderBookUpdate) else None
                     )
                 ),
             )

@@ -63,6 +63,7 @@ def _samples() -> list[c.Command]:
         c.OrderHistory(limit=5),
         c.FinalOrders(limit=5),
         c.FillHistory(limit=5),
+        c.OrderBookState(),
         c.SetRiskLimits(limits=RiskLimits()),
     ]
 
