@@ -200,6 +200,7 @@ class OrderBookOfRecord:
                 self._final_ids.append(client_id)
                 dropped = self._let_go_of_old_orders()
         if order is not report.order or (fill is not None and not new_fill):
+            # What is published is what the book holds, and a fill only the first time.
             report = msgspec.structs.replace(report, order=order, fill=fill if new_fill else None)
         self.seq += 1
         update = OrderBookUpdate(seq=self.seq, report=report, dropped=dropped)

@@ -3,6 +3,11 @@
 Bus subscribers are cheap ``each`` callbacks that store the latest value and mark a part of
 the screen dirty; the app redraws dirty parts at its frame rate. So a burst of 2,000 book
 updates a second costs 2,000 assignments, not 2,000 repaints (``docs/reference/textual.md`` §0).
+
+Orders and positions are the engine's: the screen holds what the order book of record
+published (``exec.book``, applied by sequence) and the positions the engine valued
+(``acct.positions``), so an attached terminal shows the same as the engine's own screen,
+whichever events it happened to see.
 """
 
 from __future__ import annotations
@@ -356,7 +361,6 @@ class TerminalState:
             # its sequence, whatever this screen held before.
             self.orders = {o.client_order_id: o for o in event.orders}
             self.orders_seq = event.seq
-            self.held.clear()
             self.dirty.update((ORDERS, BOOK))
             return
         if event.seq <= self.orders_seq:

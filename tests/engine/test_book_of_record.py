@@ -137,7 +137,7 @@ async def test_a_late_reader_from_the_snapshot_holds_what_a_reader_from_the_star
     late = TerminalState(Bus(), {}, ("BTCUSDT",))
     late._on_order_book(topics.ORDER_BOOK, snapshot)
     after: list[OrderBookUpdate] = []
-    bus.subscribe(topics.ORDER_BOOK, each(lambda t, e: after.append(e)))  # type: ignore[arg-type]
+    bus.subscribe(topics.ORDER_BOOK, each(lambda t, e: after.append(e)))
     bus.publish(topics.ORDER, _report(_order("o2", OrderStatus.FILLED, "1"), _fill(3, "o2", "1")))
     bus.publish(topics.ORDER, _report(_order("o5", OrderStatus.NEW)))
     # The updates above the snapshot: in sequence, none missed, none twice.
@@ -195,7 +195,7 @@ def test_positions_are_the_engines_from_the_books_fills_valued_at_the_last_trade
     keeper = PositionKeeper(bus, {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()})
     keeper.start()
     shown: list[PositionsChanged] = []
-    bus.subscribe(topics.POSITIONS, each(lambda t, e: shown.append(e)))  # type: ignore[arg-type]
+    bus.subscribe(topics.POSITIONS, each(lambda t, e: shown.append(e)))
     fill = _fill(1, "a", "0.5", "60000")
     bus.publish(topics.ORDER, _report(_order("a", OrderStatus.PARTIALLY_FILLED, "0.5"), fill))
     bus.publish(topics.ORDER, _report(_order("a", OrderStatus.PARTIALLY_FILLED, "0.5"), fill))
