@@ -46,9 +46,11 @@ from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Candle
 from omnitrade_tui.domain.venue import grouped_by_pair, symbol_of, venue_of
 from omnitrade_tui.engine.alerts import AlertService, DeliveryTarget
+from omnitrade_tui.engine.book_of_record import OrderBookOfRecord
 from omnitrade_tui.engine.journal import JournalService
 from omnitrade_tui.engine.order_manager import OrderManager
 from omnitrade_tui.engine.order_router import OrderRouter
+from omnitrade_tui.engine.positions import PositionKeeper
 from omnitrade_tui.engine.risk import RiskGate
 from omnitrade_tui.engine.valuation import PortfolioValuer
 from omnitrade_tui.logs import RingHandler, set_loop_crash_handler
@@ -295,18 +297,31 @@ class Runtime:
             await alerts.start()
             stack.push_async_callback(alerts.stop)
 
-            manager = OrderManager(bus, BinanceExecution(rest), symbols)
+            # The engine's one account of our orders: the order managers and the risk gate
+            # read it, the screen and the gateway follow what it publishes.
+            book = OrderBookOfRecord(bus)
+            stack.callback(book.close)
+            positions = PositionKeeper(
+                bus, {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
+            )
+            # A venue account may have traded before this run: its recent fills count.
+            positions.start(load_history=record and sim is None)
+            stack.push_async_callback(positions.stop)
+            manager = OrderManager(bus, BinanceExecution(rest), symbols, book=book)
             managers = {"": manager}
             for name, other in others.items():
                 if other.user is not None:
                     managers[name] = OrderManager(
-                        bus, other.execution, list(other.instruments), venue=name
+                        bus, other.execution, list(other.instruments), book=book, venue=name
                     )
                     other.user.on_subscribed = managers[name].reconcile
             router = OrderRouter(managers)
             stack.push_async_callback(router.aclose)
             gate = RiskGate(
-                bus, profile.risk, base_assets={s: i.base_asset for s, i in instruments.items()}
+                bus,
+                profile.risk,
+                base_assets={s: i.base_asset for s, i in instruments.items()},
+                book=book,
             )
             gate.start()
             stack.callback(gate.stop)

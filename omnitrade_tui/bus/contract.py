@@ -42,11 +42,14 @@ from omnitrade_tui.domain.events import (
     FeedFreshness,
     KillSwitchChanged,
     LatencySample,
+    OrderBookSnapshot,
+    OrderBookUpdate,
     OrderHeld,
     OrderListUpdated,
     OrderRejected,
     OrderUpdated,
     PortfolioValue,
+    PositionsChanged,
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
@@ -149,13 +152,23 @@ DIAGNOSTICS = Topic("sys.diagnostics", Diagnostics)
 RISK_LIMITS = Topic("sys.risk_limits", RiskLimitsInForce)
 #: The venues of the run and the guarantees each lacks (a status, kept like the others).
 VENUES = Topic("sys.venues", VenuesInForce)
+#: Reports of our orders as they arrive (the venue's stream, the order manager's REST
+#: answers): the input of the order book of record, and what the recorder stores.
 ORDER = Topic("exec.order", OrderUpdated)
+#: The order book of record's accepted updates, in sequence (and, to a terminal attaching
+#: through the gateway, its snapshot first): what risk, the screen and the gateway read.
+ORDER_BOOK: Topic[OrderBookUpdate | OrderBookSnapshot] = Topic(
+    "exec.book", OrderBookUpdate, OrderBookSnapshot
+)
 REJECT = Topic("exec.reject", OrderRejected)
 RECONCILE = Topic("exec.reconcile", Reconciled)
 HELD = Topic("exec.held", OrderHeld)
 ORDER_LIST = Topic("exec.list", OrderListUpdated)
 BALANCE = Topic("acct.balance", BalancesChanged)
 PORTFOLIO = Topic("acct.portfolio", PortfolioValue)
+#: Positions, PnL and fees as the engine's portfolio accounts them (derived from fills and
+#: marks, so not recorded: the store has the fills).
+POSITIONS = Topic("acct.positions", PositionsChanged)
 KILL_SWITCH = Topic("risk.kill_switch", KillSwitchChanged)
 ALERT = Topic("alert.fired", AlertFired)
 
@@ -171,12 +184,14 @@ TOPICS: tuple[Topic[Any], ...] = (
     RISK_LIMITS,
     VENUES,
     ORDER,
+    ORDER_BOOK,
     REJECT,
     RECONCILE,
     HELD,
     ORDER_LIST,
     BALANCE,
     PORTFOLIO,
+    POSITIONS,
     KILL_SWITCH,
     ALERT,
 )
@@ -226,6 +241,7 @@ COMMANDS: tuple[type[AnyCommand], ...] = (
     c.OrderHistory,
     c.FinalOrders,
     c.FillHistory,
+    c.OrderBookState,
     c.AddAlert,
     c.UpdateAlert,
     c.DeleteAlert,
@@ -288,12 +304,13 @@ SCREEN: tuple[Topic[Any], ...] = (
     TRADE.all,
     TICKER.all,
     FRESHNESS.all,
-    ORDER,
+    ORDER_BOOK,
     HELD,
     ALERT,
     REJECT,
     BALANCE,
     PORTFOLIO,
+    POSITIONS,
     RISK_LIMITS,
     VENUES,
     RECONCILE,
@@ -323,6 +340,7 @@ RECORDED: tuple[Topic[Any], ...] = (
 VIEWABLE: tuple[Topic[Any], ...] = (
     MARKET_DATA,
     ORDER,
+    ORDER_BOOK,
     REJECT,
     HELD,
     ORDER_LIST,
@@ -330,6 +348,7 @@ VIEWABLE: tuple[Topic[Any], ...] = (
     RECONCILE,
     BALANCE,
     PORTFOLIO,
+    POSITIONS,
     KILL_SWITCH,
     SYSTEM,
 )

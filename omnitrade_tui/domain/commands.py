@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from omnitrade_tui.domain.alerts import AlertFired, AlertRule
+from omnitrade_tui.domain.events import OrderBookSnapshot
 from omnitrade_tui.domain.journal import TradingJournal
 from omnitrade_tui.domain.models import Candle, Fill, Order, OrderRecord, OrderRequest, Trade
 from omnitrade_tui.domain.risk_limits import RiskLimits
@@ -163,6 +164,13 @@ class OrderHistory(Command[list[Order]], frozen=True, kw_only=True):
     symbol: str | None = None
     open_only: bool = False
     limit: int = 500
+
+
+class OrderBookState(Command[OrderBookSnapshot], frozen=True, kw_only=True):
+    """Ask the engine's order book of record for its snapshot (every order it holds, with
+    the sequence number of its last update)."""
+
+    name: ClassVar[str] = "exec.book"
 
 
 class FinalOrders(Command[list[OrderRecord]], frozen=True, kw_only=True):

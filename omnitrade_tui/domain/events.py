@@ -12,7 +12,7 @@ from enum import StrEnum
 import msgspec
 
 from omnitrade_tui.domain.capabilities import VenueCapabilities
-from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport
+from omnitrade_tui.domain.models import Balance, BookLevel, ExecutionReport, Order
 from omnitrade_tui.domain.risk_limits import RiskLimits
 
 
@@ -77,6 +77,31 @@ class OrderUpdated(Event, frozen=True, kw_only=True):
     """An order changed state, with the fill if it traded (topic ``exec.order``)."""
 
     report: ExecutionReport
+
+
+class OrderBookUpdate(Event, frozen=True, kw_only=True):
+    """One change the engine's order book of record accepted (topic ``exec.book``).
+
+    ``seq`` grows by one with every update of the book, so a reader that holds a snapshot
+    at ``seq`` S applies exactly the updates above S, each once. ``report.order`` is the
+    order's state of record after the change (a late report never rolls it back), and
+    ``report.fill`` the fill it brought, if any: each fill comes once. ``dropped`` names
+    final orders the book let go of at this step (it keeps the open ones and a bounded
+    window of final ones), which a reader drops too.
+    """
+
+    seq: int
+    report: ExecutionReport
+    dropped: list[str] = msgspec.field(default_factory=list)
+
+
+class OrderBookSnapshot(Event, frozen=True, kw_only=True):
+    """Every order the book of record holds (open ones, then the window of final ones), as
+    of update ``seq``: what a terminal attaching late starts from (topic ``exec.book``, and
+    the reply to ``OrderBookState``)."""
+
+    seq: int
+    orders: list[Order]
 
 
 class BalancesChanged(Event, frozen=True, kw_only=True):
@@ -328,6 +353,43 @@ class PortfolioValue(Event, frozen=True, kw_only=True):
     assets: list[AssetValue]
     unpriced: list[str]
     time_ms: int
+
+
+class PositionValue(msgspec.Struct, frozen=True, kw_only=True):
+    """One symbol's position as the engine accounts it (average cost, exact): the net base
+    quantity our fills moved, its average price, the mark it is valued at, realized and
+    unrealized PnL in the quote asset, fees (in the quote asset; fees in a third asset apart,
+    by asset) and the net of it all."""
+
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    qty: Decimal
+    avg_price: Decimal
+    mark: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees_quote: Decimal
+    fees_other: dict[str, Decimal] = msgspec.field(default_factory=dict)
+    net_pnl: Decimal
+    bought: Decimal
+    sold: Decimal
+
+
+class PositionsChanged(Event, frozen=True, kw_only=True):
+    """Every position of the account and its PnL, as the engine's portfolio keeps them (topic
+    ``acct.positions``): at once after a fill, and at most once a second while marks move.
+    Every terminal shows these numbers, so all show the same."""
+
+    positions: list[PositionValue] = msgspec.field(default_factory=list)
+    time_ms: int = 0
+
+    def position(self, symbol: str) -> PositionValue | None:
+        """The position in ``symbol``, if any fill was seen."""
+        for position in self.positions:
+            if position.symbol == symbol:
+                return position
+        return None
 
 
 class ListOrderRef(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,15 +19,18 @@ burst of fills or a reconnect, the balances the bus said are compared with the v
 and any difference is published (``BalancesChanged``, and ``Reconciled`` naming it).
 
 The venue's user-data stream publishes the order's life after that (fills, cancels) on
-``exec.order``; the manager listens there too, keeps the newest state of every order, and
-counts each fill once by (symbol, trade id). What the venue's REST answers tell it first
-(an order filled at once, a cancel done) it publishes too, when it changes what the bus has
-said: the user-data stream may be down just then, and the screen, the store and the
-gateway learn only from the bus.
+``exec.order``. The manager keeps no order state of its own: the engine's order book of
+record (``engine/book_of_record.py``) takes every report in and is what the manager reads.
+What the venue's REST answers tell it first (an order filled at once, a cancel done) it
+publishes on ``exec.order`` too, when the book says it is news: the user-data stream may be
+down just then, and the screen, the store and the gateway learn only from the bus. Each
+fill is counted once by (symbol, trade id) as the book publishes it: the reconciliation
+asks the venue from the last fill so counted.
 
-Memory stays bounded over a long session: open orders are kept while open, final ones only
-the newest ``KEEP_FINAL_ORDERS`` (history is the store's job), and fill keys only the newest
-``KEEP_FILLS`` per manager, with a per-symbol mark below which a fill counts as seen.
+Memory stays bounded over a long session: the book keeps open orders while open and only
+the newest ``KEEP_FINAL_ORDERS`` final ones (history is the store's job), and the manager
+only the newest ``KEEP_FILLS`` fill keys, with a per-symbol mark below which a fill counts
+as seen.
 
 The engine may not import a venue: the execution side is reached through ``ExecutionPort``,
 a protocol the Binance execution client satisfies by shape; the runtime wires them.
@@ -55,7 +58,14 @@ from omnitrade_tui.domain.commands import (
 from omnitrade_tui.domain.decimals import ZERO, fmt
 from omnitrade_tui.domain.enums import ExecutionType, OrderStatus
 from omnitrade_tui.domain.errors import OutcomeUnknownError
-from omnitrade_tui.domain.events import BalancesChanged, OrderRejected, OrderUpdated, Reconciled
+from omnitrade_tui.domain.events import (
+    BalancesChanged,
+    OrderBookSnapshot,
+    OrderBookUpdate,
+    OrderRejected,
+    OrderUpdated,
+    Reconciled,
+)
 from omnitrade_tui.domain.models import (
     Balance,
     ExecutionReport,
@@ -66,15 +76,15 @@ from omnitrade_tui.domain.models import (
 )
 from omnitrade_tui.domain.recent import RecentKeys
 from omnitrade_tui.domain.venue import venue_of
+from omnitrade_tui.engine.book_of_record import (
+    KEEP_FINAL_ORDERS,
+    KEEP_FORGOTTEN_IDS,
+    OrderBookOfRecord,
+)
 
 log = logging.getLogger(__name__)
 
-#: Final orders (filled, cancelled, rejected, expired) kept after newer ones: far more than
-#: any late report, a reconciliation's missed fill or a cancel-replace can refer to (they
-#: concern orders seconds old); the full history is in the store.
-KEEP_FINAL_ORDERS = 500
-#: Ids of final orders let go, remembered so that a late report cannot bring one back as open.
-KEEP_FORGOTTEN_IDS = 2_000
+__all__ = ["KEEP_FILLS", "KEEP_FINAL_ORDERS", "KEEP_FORGOTTEN_IDS", "OrderManager"]
 #: Fills remembered by (symbol, trade id) to count each once. A fill reaches us within
 #: seconds (stream, REST answer) or at the next reconciliation (REST, from the last
 #: reconciled id up), so a fill older than this many newer ones is never new.
@@ -176,20 +186,28 @@ class OrderManager:
     tracks every order."""
 
     def __init__(
-        self, bus: Bus, port: ExecutionPort, symbols: list[str] | None = None, venue: str = ""
+        self,
+        bus: Bus,
+        port: ExecutionPort,
+        symbols: list[str] | None = None,
+        book: OrderBookOfRecord | None = None,
+        venue: str = "",
     ) -> None:
         self.bus = bus
         self.port = port
-        #: The venue this manager trades (its qualifier; ``""`` the profile's first): the
-        #: bus carries every venue's orders and balances, and only this one's are its own.
-        self.venue = venue
         self.symbols = list(symbols or [])
-        #: Every open order, and the newest ``KEEP_FINAL_ORDERS`` final ones.
-        self.orders: dict[str, Order] = {}
+        #: The venue this manager trades (its qualifier; ``""`` the profile's first): the
+        #: book of record and the bus hold every venue's orders and balances, and only this
+        #: one's are its own to count, reconcile and cancel.
+        self.venue = venue
+        #: The engine's order book of record (the bus's own, unless one is given).
+        self.book = (
+            book
+            if book is not None
+            else OrderBookOfRecord.on(bus, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS)
+        )
         #: The newest ``KEEP_FILLS`` fills, oldest first.
         self.fills: dict[tuple[str, int], Fill] = {}
-        self._final_ids: deque[str] = deque()
-        self._forgotten_ids: RecentKeys[str] = RecentKeys(KEEP_FORGOTTEN_IDS)
         #: Per symbol, the highest trade id let go from ``fills``: anything at or below it
         #: was counted already.
         self._fills_forgotten_to: dict[str, int] = {}
@@ -202,7 +220,7 @@ class OrderManager:
         self._fill_times: deque[float] = deque(maxlen=FILL_BURST)
         self._balance_check: asyncio.Task[None] | None = None
         self._balance_reasons: list[str] = []
-        bus.subscribe(topics.ORDER, each(self._on_report), name="order-manager")
+        bus.subscribe(topics.ORDER_BOOK, each(self._on_book_update), name="order-manager")
         bus.subscribe(topics.BALANCE, each(self._on_balance), name="order-manager.balance")
 
     def register(self) -> None:
@@ -216,17 +234,31 @@ class OrderManager:
 
     # -- state --------------------------------------------------------------------------------
 
-    def _on_report(self, topic: str, event: OrderUpdated) -> None:
-        report = event.report
-        if venue_of(report.order.symbol) != self.venue:
-            return
-        self._track(report.order)
-        if report.fill is not None:
-            self._count_fill(report.fill)
+    @property
+    def orders(self) -> dict[str, Order]:
+        """Every order of this venue in the book of record (open ones, the newest final);
+        a copy, read by tests and tools, not on a hot path."""
+        return {k: o for k, o in self.book.orders.items() if self._mine(o.symbol)}
+
+    def _mine(self, name: str) -> bool:
+        """Whether an instrument id or an asset is of this manager's venue."""
+        return venue_of(name) == self.venue
+
+    @property
+    def _forgotten_ids(self) -> RecentKeys[str]:
+        return self.book.forgotten_ids
+
+    def _on_book_update(self, topic: str, event: OrderBookUpdate | OrderBookSnapshot) -> None:
+        if (
+            isinstance(event, OrderBookUpdate)
+            and event.report.fill is not None
+            and self._mine(event.report.order.symbol)
+        ):
+            self._count_fill(event.report.fill)
 
     def _on_balance(self, topic: str, event: BalancesChanged) -> None:
         for balance in event.balances:
-            if venue_of(balance.asset) == self.venue:
+            if self._mine(balance.asset):
                 self.balances[balance.asset] = balance
 
     def _publish(self, order: Order, execution: ExecutionType, fill: Fill | None = None) -> None:
@@ -240,12 +272,8 @@ class OrderManager:
         )
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Orders that may still trade (UNKNOWN ones included: they might)."""
-        return [
-            o
-            for o in self.orders.values()
-            if o.status.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        """This venue's orders that may still trade (UNKNOWN ones included: they might)."""
+        return [o for o in self.book.open_orders(symbol) if self._mine(o.symbol)]
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -260,7 +288,6 @@ class OrderManager:
         if sent is not None:
             return sent
         pending = OrderManager._pending(req)
-        self.orders[req.client_order_id] = pending
         self._publish(pending, ExecutionType.NEW)
         try:
             order, fills = await self.port.place(req)
@@ -279,7 +306,7 @@ class OrderManager:
     def _learned(self, order: Order, fills: list[Fill] | None = None) -> None:
         """Take in an order's state (and its fills) from a REST answer, and publish what
         the bus has not said yet: its new fills, or else its new status."""
-        changed = self._track(order)
+        changed = self.book.is_news(order)
         new_fills = [f for f in fills or () if self._count_fill(f)]
         for fill in new_fills:
             self._publish(order, ExecutionType.TRADE, fill)
@@ -293,7 +320,6 @@ class OrderManager:
             rejected = msgspec.structs.replace(
                 pending, status=OrderStatus.REJECTED, reject_reason=refused.reason
             )
-            self._track(rejected)
             self._publish(rejected, ExecutionType.REJECTED)
         first = pendings[0]
         self.bus.publish(
@@ -318,7 +344,6 @@ class OrderManager:
             return [legs[0], legs[1]]
         pendings = [OrderManager._pending(command.above), OrderManager._pending(command.below)]
         for pending in pendings:
-            self.orders[pending.client_order_id] = pending
             self._publish(pending, ExecutionType.NEW)
         try:
             orders, fills = await self.port.place_oco(
@@ -340,13 +365,13 @@ class OrderManager:
         Raises:
             OrderRefused: the id's order was final and has been let go already.
         """
-        if client_id in self._forgotten_ids:
+        if self.book.forgotten(client_id):
             raise OrderRefused(f"order {client_id} was sent before and is final")
-        known = self.orders.get(client_id)
+        known = self.book.get(client_id)
         if known is None:
             return None
         if known.status is OrderStatus.REJECTED:
-            del self.orders[client_id]
+            self.book.retry(client_id)
             return None
         log.info("order %s sent before (%s): not sent again", client_id, known.status)
         return known
@@ -354,33 +379,6 @@ class OrderManager:
     @staticmethod
     def _pending(req: OrderRequest) -> Order:
         return req.as_order(OrderStatus.PENDING_NEW)
-
-    def _track(self, order: Order) -> bool:
-        """Keep ``order`` as the newest state of its order; whether that changed the status
-        or the filled quantity. A late report never rolls an order back (a FILLED order
-        stays FILLED), nor brings back one let go as final."""
-        client_id = order.client_order_id
-        if client_id in self._forgotten_ids:
-            return False
-        known = self.orders.get(client_id)
-        if not order.status.supersedes(None if known is None else known.status):
-            return False
-        self.orders[client_id] = order
-        if order.status.is_terminal and (known is None or not known.status.is_terminal):
-            self._final_ids.append(client_id)
-            self._let_go_of_old_orders()
-        return known is None or (known.status, known.filled_qty) != (
-            order.status,
-            order.filled_qty,
-        )
-
-    def _let_go_of_old_orders(self) -> None:
-        while len(self._final_ids) > KEEP_FINAL_ORDERS:
-            client_id = self._final_ids.popleft()
-            order = self.orders.get(client_id)
-            if order is not None and order.status.is_terminal:
-                del self.orders[client_id]
-                self._forgotten_ids.add(client_id)
 
     def _seen_fill(self, fill: Fill) -> bool:
         """Whether ``fill`` was counted already (by symbol and trade id)."""
@@ -438,7 +436,7 @@ class OrderManager:
         """A request about an order lost its answer: the order is ``UNKNOWN`` (published)
         until a query settles it. The order as known now."""
         log.warning("order %s: outcome unknown (%s); asking the venue", client_id, why)
-        known = self.orders.get(client_id)
+        known = self.book.get(client_id)
         if known is None:  # not tracked here (placed elsewhere): just ask
             self._spawn(self._query_and_learn(symbol, client_id))
             raise OrderRefused(f"{why}; order {client_id} is not tracked here, asking the venue")
@@ -470,7 +468,7 @@ class OrderManager:
         sent = self._sent_before(new_id)
         if sent is not None:
             return sent
-        old = self.orders.get(command.client_order_id)
+        old = self.book.get(command.client_order_id)
         if old is None or not old.status.is_open:
             raise OrderRefused(f"order {command.client_order_id} is not open")
         if old.order_list_id != -1:
@@ -489,7 +487,6 @@ class OrderManager:
             client_order_id=new_id,
         )
         pending = OrderManager._pending(new)
-        self.orders[new_id] = pending
         self._publish(pending, ExecutionType.NEW)
         try:
             canceled, placed, fills = await self.port.replace(command.client_order_id, new)
@@ -679,25 +676,25 @@ class OrderManager:
         changed: list[str] = []
         venue_open = {o.client_order_id: o for o in await self.port.open_orders()}
         for client_id, order in venue_open.items():
-            known = self.orders.get(client_id)
-            if self._track(order):
+            known = self.book.get(client_id)
+            if self.book.is_news(order):
                 self._publish(order, ExecutionType.NEW if known is None else ExecutionType.TRADE)
                 changed.append(client_id)
-        for client_id, known in list(self.orders.items()):
-            if known.status.is_open and client_id not in venue_open:
+        for known in self.open_orders():
+            client_id = known.client_order_id
+            if client_id not in venue_open:
                 try:
                     final = await self.port.query(known.symbol, client_id)
                 except Exception as exc:  # the venue forgot it: keep it, and say so
                     log.warning("reconcile: cannot query %s: %s", client_id, exc)
                     continue
-                if self._track(final):
+                if self.book.is_news(final):
                     self._publish(final, _execution_of(final.status))
                     changed.append(client_id)
-        owners: dict[int, Order | None] = {
-            o.order_id: o for o in self.orders.values() if o.order_id is not None
-        }
+        mine = [o for o in self.book if self._mine(o.symbol)]
+        owners: dict[int, Order | None] = {o.order_id: o for o in mine if o.order_id is not None}
         added = 0
-        for symbol in sorted(set(self.symbols) | {o.symbol for o in self.orders.values()}):
+        for symbol in sorted(set(self.symbols) | {o.symbol for o in mine}):
             added += await self._reconcile_fills(symbol, owners)
         balances, differences = await self._venue_balances()
         self.bus.publish(topics.BALANCE, BalancesChanged(balances=balances))
@@ -763,7 +760,6 @@ class OrderManager:
             )
             owners[fill.order_id] = None
             return None
-        self._track(order)
         owners[fill.order_id] = order
         return order
 

@@ -3,11 +3,13 @@
 ``PreTradeRisk`` is the pure part: given an order and what is known (mid price, holding of
 the base asset, open orders, the clock) it says which limit, if any, the order breaks.
 
-``RiskGate`` puts it on the bus. It follows mids (``md.book.*``), balances and our orders
-from events, wraps the order manager's ``PlaceOrder`` handler (``bus.handle(PlaceOrder,
-gate.guard(manager.place))``) and serves the kill-switch commands. A refused order never
-reaches the venue: the requester gets ``RiskRejected`` and ``exec.reject`` carries an
-``OrderRejected`` with ``source="risk"`` naming the limit, its value and the order's figure.
+``RiskGate`` puts it on the bus. It follows mids (``md.book.*``) and balances from events,
+reads our working orders from the engine's order book of record (``book_of_record.py``: no
+copy of its own to drift), wraps the order manager's ``PlaceOrder`` handler
+(``bus.handle(PlaceOrder, gate.guard(manager.place))``) and serves the kill-switch
+commands. A refused order never reaches the venue: the requester gets ``RiskRejected``
+and ``exec.reject`` carries an ``OrderRejected`` with ``source="risk"`` naming the limit,
+its value and the order's figure.
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ from omnitrade_tui.domain.events import (
     BookTop,
     KillSwitchChanged,
     OrderRejected,
-    OrderUpdated,
     RiskLimitsInForce,
 )
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
+from omnitrade_tui.engine.book_of_record import OrderBookOfRecord
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +242,7 @@ class RiskGate:
         base_assets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         cancel_timeout: float = 10.0,
+        book: OrderBookOfRecord | None = None,
     ) -> None:
         self.bus = bus
         self.risk = PreTradeRisk(limits)
@@ -248,9 +251,9 @@ class RiskGate:
         self._cancel_timeout = cancel_timeout
         self.mids: dict[str, Decimal] = {}
         self.positions: dict[str, Decimal] = {}
-        # Our orders that are open or on their way: symbol, side, quantity still to fill.
-        self._working: dict[str, tuple[str, Side, Decimal]] = {}
-        self._list_legs: dict[int, str] = {}
+        #: Our orders that are open or on their way are the book of record's (the order
+        #: manager publishes an order as ``PENDING_NEW`` before it sends it).
+        self.book = book if book is not None else OrderBookOfRecord.on(bus)
         self.locked = False
         self.lock_reason = ""
         self._subs: list[Subscription] = []
@@ -261,7 +264,6 @@ class RiskGate:
             self.bus.subscribe(topics.book.all, each(self._on_book), name="risk.book"),
             self.bus.subscribe(topics.book_health.all, each(self._on_health), name="risk.health"),
             self.bus.subscribe(topics.BALANCE, each(self._on_balance), name="risk.balance"),
-            self.bus.subscribe(topics.ORDER, each(self._on_order), name="risk.order"),
         ]
         self.bus.handle(EngageKillSwitch, self._on_engage)
         self.bus.handle(ReleaseKillSwitch, self._on_release)
@@ -305,40 +307,48 @@ class RiskGate:
         for b in event.balances:
             self.positions[b.asset] = b.total
 
-    def _on_order(self, topic: str, event: OrderUpdated) -> None:
-        order = event.report.order
-        if order.order_list_id >= 0:
-            # The legs of an OCO share one quantity: the list counts once.
-            holder = self._list_legs.setdefault(order.order_list_id, order.client_order_id)
-            if holder != order.client_order_id and holder in self._working:
-                self._working.pop(order.client_order_id, None)
-                return
-        if order.is_open:
-            self._working[order.client_order_id] = (
-                order.symbol,
-                order.side,
-                order.remaining_qty,
-            )
-        else:
-            self._working.pop(order.client_order_id, None)
+    def _working(self) -> list[Order]:
+        """Our orders that are open or on their way, as the book of record holds them; the
+        legs of an OCO share one quantity and at most one trades, so a list counts once."""
+        lists: set[int] = set()
+        working: list[Order] = []
+        for order in self.book.open_orders():
+            if order.order_list_id >= 0:
+                if order.order_list_id in lists:
+                    continue
+                lists.add(order.order_list_id)
+            working.append(order)
+        return working
 
     @property
     def open_orders(self) -> int:
         """Our orders that are open or on their way to the venue."""
-        return len(self._working)
+        return len(self._working())
+
+    def _still_to_fill(self, order: Order) -> Decimal:
+        """What ``order`` may still buy or sell in its base asset: for an order sized in the
+        quote asset (``quoteOrderQty``) before the venue says its quantity, at the mid."""
+        if order.quantity == 0 and order.quote_order_qty is not None:
+            mid = self.mids.get(order.symbol)
+            return order.quote_order_qty / mid if mid else Decimal(0)
+        return order.remaining_qty
 
     def _exposure(self, base: str, side: Side) -> Decimal:
         """The holding of ``base`` if every working order on ``side`` filled."""
         working = sum(
             (
-                qty
-                for symbol, order_side, qty in self._working.values()
-                if order_side is side and self.base_assets.get(symbol) == base
+                self._still_to_fill(order)
+                for order in self._working()
+                if order.side is side and self.base_assets.get(order.symbol) == base
             ),
             Decimal(0),
         )
         holding = self.positions.get(base, Decimal(0))
         return holding + working if side is Side.BUY else holding - working
+
+    def _is_working(self, client_order_id: str) -> bool:
+        known = self.book.get(client_order_id)
+        return known is not None and known.status.is_open
 
     # -- the checks ------------------------------------------------------------------------
 
@@ -378,7 +388,7 @@ class RiskGate:
 
         async def place(command: PlaceOrder) -> Order:
             request = command.request
-            if request.client_order_id in self._working:
+            if self._is_working(request.client_order_id):
                 # A resend of an intent on its way or open (after a timeout): the order
                 # manager answers with the order it has, sending nothing; checking it again
                 # would count the order against itself.
@@ -387,17 +397,9 @@ class RiskGate:
             if violation is not None:
                 raise self._refuse(request, violation)
             self.risk.record_sent(self._clock())
-            cid = request.client_order_id
-            quantity = request.quantity
-            if quantity is None and request.quote_order_qty is not None:
-                mid = self.mids.get(request.symbol)
-                quantity = request.quote_order_qty / mid if mid else Decimal(0)
-            self._working[cid] = (request.symbol, request.side, quantity or Decimal(0))
-            try:
-                return await inner(command)
-            except BaseException:
-                self._working.pop(cid, None)
-                raise
+            # The order manager publishes the order PENDING_NEW before its first await, so
+            # the book counts it as working before any other order is checked.
+            return await inner(command)
 
         return place
 
@@ -409,21 +411,14 @@ class RiskGate:
         """
 
         async def place_oco(command: PlaceOco) -> list[Order]:
-            if command.above.client_order_id in self._working:
+            if self._is_working(command.above.client_order_id):
                 return await inner(command)  # a resend: see ``guard``
             for leg in (command.above, command.below):
                 violation = self.check(leg)
                 if violation is not None:
                     raise self._refuse(leg, violation)
             self.risk.record_sent(self._clock())
-            first = command.above
-            cid = first.client_order_id
-            self._working[cid] = (first.symbol, first.side, first.quantity or Decimal(0))
-            try:
-                return await inner(command)
-            except BaseException:
-                self._working.pop(cid, None)
-                raise
+            return await inner(command)
 
         return place_oco
 

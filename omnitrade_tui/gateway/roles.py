@@ -109,6 +109,7 @@ COMMAND_RULES: dict[str, Rule] = {
     c.OrderHistory.name: Rule(Role.VIEWER, "reading order history"),
     c.FinalOrders.name: Rule(Role.VIEWER, "reading order history"),
     c.FillHistory.name: Rule(Role.VIEWER, "reading fill history"),
+    c.OrderBookState.name: Rule(Role.VIEWER, "reading the order book of record"),
     c.VenueCandles.name: Rule(Role.VIEWER, "reading the venue's candles"),
     c.ListAlerts.name: Rule(Role.VIEWER, "listing alerts"),
     c.AlertHistory.name: Rule(Role.VIEWER, "reading alert history"),
@@ -144,6 +145,7 @@ COMMAND_RULES: dict[str, Rule] = {
 TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (contract.MARKET_DATA, Rule(Role.VIEWER, "market data")),
     (topics.ORDER, Rule(Role.VIEWER, "order updates")),
+    (topics.ORDER_BOOK, Rule(Role.VIEWER, "the order book of record")),
     (topics.REJECT, Rule(Role.VIEWER, "order rejections")),
     (topics.HELD, Rule(Role.VIEWER, "orders held for the rate limit")),
     (topics.ORDER_LIST, Rule(Role.VIEWER, "order list states")),
@@ -151,6 +153,7 @@ TOPIC_RULES: tuple[tuple[str, Rule], ...] = (
     (topics.RECONCILE, Rule(Role.VIEWER, "reconciliation reports")),
     (topics.BALANCE, Rule(Role.VIEWER, "balances")),
     (topics.PORTFOLIO, Rule(Role.VIEWER, "the portfolio's value")),
+    (topics.POSITIONS, Rule(Role.VIEWER, "positions and PnL")),
     (topics.KILL_SWITCH, Rule(Role.VIEWER, "the kill switch state")),
     (contract.SYSTEM, Rule(Role.VIEWER, "connection and system status")),
     # Journaled commands carry every user's requests verbatim: admins only.

@@ -54,7 +54,9 @@ from omnitrade_tui.bus.policy import each
 from omnitrade_tui.bus.subscription import Subscription
 from omnitrade_tui.bus.wire import UnknownWireType, WireTypes, kind_of
 from omnitrade_tui.domain.commands import AnyCommand, Command, SubscribeSymbol
+from omnitrade_tui.domain.events import OrderBookSnapshot
 from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.engine.book_of_record import OrderBookOfRecord
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.engine.risk import RiskRejected
 from omnitrade_tui.escape import shown
@@ -258,7 +260,7 @@ class GatewayServer:
         self.clock = clock
         self.types = WireTypes()
         self.terminals: set[_Terminal] = set()
-        self.last_values = LastValues()
+        self.last_values = LastValues(orders=lambda: _book_snapshot(bus))
         self.input = CommandInput(
             listed if listed is not None else frozenset(i.symbol for i in facts.instruments)
         )
@@ -793,6 +795,13 @@ class GatewayServer:
 
 #: A gateway operation's body: a flat mapping of short values (nothing nested to walk).
 _OPERATION_BODY = msgspec.msgpack.Decoder(dict[str, str | int | bool | None]).decode
+
+
+def _book_snapshot(bus: Bus) -> OrderBookSnapshot | None:
+    """The snapshot of the engine's order book of record on ``bus`` (taken now, in the turn
+    that starts a subscription), or ``None`` when the bus has no book."""
+    book = OrderBookOfRecord.of(bus)
+    return book.snapshot() if book is not None else None
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:

@@ -265,13 +265,9 @@ def position_rows(state: TerminalState) -> list[Row]:
     rows = []
     numbers = state.numbers
     for p in state.portfolio.positions:
-        view = state.symbols.get(p.symbol)
-        last = view.last if view is not None else None
-        mark = Decimal(repr(last)) if last is not None else p.avg_price
-        unrealized = p.unrealized_pnl(mark)
-        net = p.net_pnl(mark)
-        inst = state.instruments.get(p.symbol)
-        quote = inst.quote_asset if inst is not None else "USDT"
+        # Valued in the engine (``acct.positions``): every terminal shows these numbers.
+        mark, unrealized, net = p.mark, p.unrealized_pnl, p.net_pnl
+        quote = p.quote_asset or "USDT"
         rows.append(
             Row(
                 p.symbol,

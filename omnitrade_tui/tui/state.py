@@ -3,6 +3,11 @@
 Bus subscribers are cheap ``each`` callbacks that store the latest value and mark a part of
 the screen dirty; the app redraws dirty parts at its frame rate. So a burst of 2,000 book
 updates a second costs 2,000 assignments, not 2,000 repaints (``docs/reference/textual.md`` §0).
+
+Orders and positions are the engine's: the screen holds what the order book of record
+published (``exec.book``, applied by sequence) and the positions the engine valued
+(``acct.positions``), so an attached terminal shows the same as the engine's own screen,
+whichever events it happened to see.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ from omnitrade_tui.domain.events import (
     KillSwitchChanged,
     LatencySample,
     LinkState,
+    OrderBookSnapshot,
+    OrderBookUpdate,
     OrderHeld,
     OrderRejected,
-    OrderUpdated,
     PortfolioValue,
+    PositionsChanged,
     RateLimitUsage,
     Reconciled,
     RecorderStatus,
@@ -45,11 +52,10 @@ from omnitrade_tui.domain.events import (
 )
 from omnitrade_tui.domain.instrument import Instrument
 from omnitrade_tui.domain.models import Balance, Candle, Fill, Order, Ticker, Trade
-from omnitrade_tui.domain.recent import RecentKeys, SeenTrades
+from omnitrade_tui.domain.recent import SeenTrades
 from omnitrade_tui.domain.risk_limits import RiskLimits
 from omnitrade_tui.domain.venue import venue_of
-from omnitrade_tui.engine.order_manager import KEEP_FILLS, KEEP_FINAL_ORDERS, KEEP_FORGOTTEN_IDS
-from omnitrade_tui.engine.portfolio import Portfolio
+from omnitrade_tui.engine.book_of_record import KEEP_FILLS
 from omnitrade_tui.tui.numbers import Numbers
 
 #: Parts of the screen a change can make dirty.
@@ -142,20 +148,18 @@ class TerminalState:
         self.symbols = {s: SymbolView(s) for s in watchlist}
         self.active = watchlist[0]
         self.interval = interval
-        #: Every open order and the newest ``KEEP_FINAL_ORDERS`` final ones, as the order
-        #: manager keeps them (a long session must not grow this without bound).
+        #: The orders of the engine's book of record, as it published them (open ones and
+        #: its bounded window of final ones: what it lets go of, this lets go of too), and
+        #: the sequence number of the last update applied.
         self.orders: dict[str, Order] = {}
-        self._final_ids: deque[str] = deque()
-        #: Final orders let go: a late report must not bring one back as open.
-        self._forgotten_ids: RecentKeys[str] = RecentKeys(KEEP_FORGOTTEN_IDS)
+        self.orders_seq = 0
         self.fills: deque[Fill] = deque(maxlen=MAX_FILLS)
         #: The newest ``KEEP_FILLS`` fill keys, and per symbol the highest trade id let go
-        #: of: a fill at or below it was counted already (the order manager's rule).
+        #: of: the fills table merges the history's fills with live ones, each once.
         self._fill_keys = SeenTrades(KEEP_FILLS)
         self.balances: dict[str, Balance] = {}
-        self.portfolio = Portfolio(
-            {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}
-        )
+        #: Positions, PnL and fees as the engine's portfolio published them last.
+        self.portfolio = PositionsChanged()
         self.log: deque[LogLine] = deque(maxlen=MAX_LOG)
         self.links: dict[str, ConnectionChanged] = {}
         self.latency_ms: float | None = None
@@ -200,7 +204,7 @@ class TerminalState:
             sub(contract.TRADE.all, each(self._on_trade), name="tui.trade"),
             sub(contract.TICKER.all, each(self._on_ticker), name="tui.ticker"),
             sub(contract.FRESHNESS.all, each(self._on_freshness), name="tui.fresh"),
-            sub(contract.ORDER, each(self._on_order), name="tui.order"),
+            sub(contract.ORDER_BOOK, each(self._on_order_book), name="tui.order"),
             sub(contract.REJECT, each(self._on_reject), name="tui.reject"),
             sub(contract.BALANCE, each(self._on_balance), name="tui.balance"),
             sub(contract.RECONCILE, each(self._on_reconcile), name="tui.reconcile"),
@@ -216,6 +220,7 @@ class TerminalState:
             sub(contract.VENUES, each(self._on_venues), name="tui.venues"),
             sub(contract.ALERT, each(self._on_alert), name="tui.alert"),
             sub(contract.PORTFOLIO, each(self._on_valuation), name="tui.portfolio"),
+            sub(contract.POSITIONS, each(self._on_positions), name="tui.positions"),
         ]
 
     def stop(self) -> None:
@@ -356,24 +361,30 @@ class TerminalState:
 
     # -- account ---------------------------------------------------------------------------
 
-    def _on_order(self, topic: str, event: OrderUpdated) -> None:
+    def _on_order_book(self, topic: str, event: OrderBookUpdate | OrderBookSnapshot) -> None:
+        if isinstance(event, OrderBookSnapshot):
+            # Where a terminal attaching (or attaching again) starts: the whole book as of
+            # its sequence, whatever this screen held before.
+            self.orders = {o.client_order_id: o for o in event.orders}
+            self.orders_seq = event.seq
+            self.dirty.update((ORDERS, BOOK))
+            return
+        if event.seq <= self.orders_seq:
+            return  # in the snapshot already
+        self.orders_seq = event.seq
         report = event.report
         order = report.order
         cid = order.client_order_id
         known = self.orders.get(cid)
-        forgotten = cid in self._forgotten_ids
-        if not forgotten and order.status.supersedes(None if known is None else known.status):
-            self.orders[cid] = order
-            if known is not None and known.status is not order.status:
-                # It moved (sent, cancelled, filled): whatever was held has gone.
-                self.held.pop(cid, None)
-            if order.status.is_terminal and (known is None or not known.status.is_terminal):
-                self._final_ids.append(cid)
-                self._let_go_of_old_orders()
+        self.orders[cid] = order
+        for let_go in event.dropped:
+            self.orders.pop(let_go, None)
+        if known is not None and known.status is not order.status:
+            # It moved (sent, cancelled, filled): whatever was held has gone.
+            self.held.pop(cid, None)
         fill = report.fill
         if fill is not None and self._count_fill(fill):
             self.fills.append(fill)
-            self.portfolio.apply(fill)
             self.dirty.update((FILLS, BALANCES, CHART))
             n = self.numbers
             self._log(
@@ -394,25 +405,20 @@ class TerminalState:
         self.dirty.update((ORDERS, BOOK, LOG))
 
     def load_fills(self, fills: list[Fill]) -> None:
-        """Fills from history, oldest first (those already seen are skipped)."""
+        """Fills from history, oldest first, for the fills table (those already seen are
+        skipped; positions are the engine's, ``acct.positions``)."""
         for fill in fills:
-            if not self._count_fill(fill):
-                continue
-            self.fills.append(fill)
-            self.portfolio.apply(fill)
+            if self._count_fill(fill):
+                self.fills.append(fill)
         self.dirty.update((FILLS, BALANCES, CHART))
-
-    def _let_go_of_old_orders(self) -> None:
-        while len(self._final_ids) > KEEP_FINAL_ORDERS:
-            cid = self._final_ids.popleft()
-            order = self.orders.get(cid)
-            if order is not None and order.status.is_terminal:
-                del self.orders[cid]
-                self._forgotten_ids.add(cid)
 
     def _count_fill(self, fill: Fill) -> bool:
         """Remember ``fill``; whether it is new (by symbol and trade id)."""
         return self._fill_keys.add(fill.symbol, fill.trade_id)
+
+    def _on_positions(self, topic: str, event: PositionsChanged) -> None:
+        self.portfolio = event
+        self.dirty.add(BALANCES)
 
     def _on_valuation(self, topic: str, event: PortfolioValue) -> None:
         self.valuation = event

@@ -31,7 +31,7 @@ from omnitrade_tui.domain.events import (
     BookTop,
     ConnectionChanged,
     LinkState,
-    OrderUpdated,
+    OrderBookUpdate,
 )
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
@@ -91,12 +91,13 @@ async def test_orders_from_one_terminal_reach_every_terminal_and_roles_are_enfor
 
         seen: dict[str, list[Order]] = {"tom": [], "vic": [], "ann": []}
         for name, client in (("tom", trader), ("vic", viewer), ("ann", admin)):
+            # What a terminal is told of orders: the engine's order book of record.
 
             def keep(t: str, e: object, n: str = name) -> None:
-                if isinstance(e, OrderUpdated):
+                if isinstance(e, OrderBookUpdate):
                     seen[n].append(e.report.order)
 
-            client.bus.subscribe("exec.order", each(keep))
+            client.bus.subscribe("exec.book", each(keep))
         price = await _far_bid(trader)
 
         # The trader's order goes through the app's own path: a request on its local bus.

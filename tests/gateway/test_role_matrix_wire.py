@@ -64,6 +64,7 @@ def _samples() -> list[c.Command[Any]]:
         c.OrderHistory(limit=5),
         c.FinalOrders(limit=5),
         c.FillHistory(limit=5),
+        c.OrderBookState(),
         c.SetRiskLimits(limits=RiskLimits()),
     ]
 

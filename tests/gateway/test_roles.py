@@ -36,6 +36,7 @@ EXPECTED_COMMANDS = {
     "OrderHistory": VIEWER,
     "FinalOrders": VIEWER,
     "FillHistory": VIEWER,
+    "OrderBookState": VIEWER,
     "VenueCandles": VIEWER,
     "ListAlerts": VIEWER,
     "AlertHistory": VIEWER,

@@ -42,6 +42,8 @@ from omnitrade_tui.domain.models import (
     Ticker,
     Trade,
 )
+from omnitrade_tui.engine.book_of_record import OrderBookOfRecord
+from omnitrade_tui.engine.positions import PositionKeeper
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.venues.sim.symbols import START_PRICES, default_instruments
 
@@ -63,6 +65,10 @@ def seeded_session(bus: Bus, seed: int = 7) -> TerminalSession:
 
     bus.handle(CandleHistory, candles)
     bus.handle(FinalOrders, final_orders)
+    # The engine's part the screen follows: the order book of record (fed by exec.order, as
+    # the order manager and the user-data stream feed it) and the positions it values.
+    OrderBookOfRecord.on(bus)
+    PositionKeeper(bus, {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}).start()
     # Times in UTC: the pictures must not depend on the zone of the machine that draws them.
     return TerminalSession(
         bus=bus, instruments=instruments, watchlist=WATCHLIST, ui=UISettings(utc_time=True)
