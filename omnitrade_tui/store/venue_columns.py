@@ -60,11 +60,12 @@ def stored_rows(rows: Sequence[Row], at: int) -> list[Row]:
     A value that is not a string (a broken event's ``None``) is left for the database to
     refuse, as it refused it before there were venues.
     """
+    known = _SPLIT.get  # the hot path: an id seen before, one lookup and two slices
     out = []
     for row in rows:
         iid = row[at]
-        pair = split(iid) if isinstance(iid, str) else (iid, iid)
-        out.append((*row[:at], *pair, *row[at + 1 :]))
+        pair = known(iid) or (split(iid) if isinstance(iid, str) else (iid, iid))
+        out.append(row[:at] + pair + row[at + 1 :] if at else pair + row[1:])
     return out
 
 
