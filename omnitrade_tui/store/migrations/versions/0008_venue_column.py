@@ -52,10 +52,11 @@ def _venue() -> sa.Column[str]:
     return sa.Column("venue", sa.String(length=32), nullable=False, server_default="")
 
 
-def _key(table: str, old: tuple[str, ...], partitioned: bool) -> list[str]:
-    """The key ``table`` has after this migration when it had ``old`` before."""
-    key = ["venue", *old]
-    if partitioned and _PARTITION_COLUMN[table] not in key:
+def _key(bind: sa.Connection, table: str, columns: tuple[str, ...]) -> list[str]:
+    """The primary key of ``table`` on ``columns``, with the time column a partitioned
+    table's key must hold."""
+    key = list(columns)
+    if _is_partitioned(bind, table) and _PARTITION_COLUMN[table] not in key:
         key.append(_PARTITION_COLUMN[table])
     return key
 
@@ -92,9 +93,7 @@ def upgrade() -> None:
                 batch.add_column(_venue(), insert_before="symbol")
             if old is not None:
                 batch.drop_constraint(f"{table}_pkey", type_="primary")
-                batch.create_primary_key(
-                    f"{table}_pkey", _key(table, old, _is_partitioned(bind, table))
-                )
+                batch.create_primary_key(f"{table}_pkey", _key(bind, table, ("venue", *old)))
     with op.batch_alter_table("orders") as batch:
         batch.drop_index("ix_orders_symbol")
         batch.create_index("ix_orders_venue_symbol", ["venue", "symbol"], unique=False)
@@ -125,8 +124,5 @@ def downgrade() -> None:
         with op.batch_alter_table(table, table_kwargs=options) as batch:
             if old is not None:
                 batch.drop_constraint(f"{table}_pkey", type_="primary")
-                key = list(old)
-                if _is_partitioned(bind, table) and _PARTITION_COLUMN[table] not in key:
-                    key.append(_PARTITION_COLUMN[table])
-                batch.create_primary_key(f"{table}_pkey", key)
+                batch.create_primary_key(f"{table}_pkey", _key(bind, table, old))
             batch.drop_column("venue")
