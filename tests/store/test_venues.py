@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from omnitrade_tui.bus import topics
 from omnitrade_tui.bus.bus import Bus
 from omnitrade_tui.cli import main
 from omnitrade_tui.cli.history import plain
@@ -36,6 +37,7 @@ from omnitrade_tui.domain.models import (
 from omnitrade_tui.store.database import _alembic_config, create_engine, open_database
 from omnitrade_tui.store.history import HistoryService
 from omnitrade_tui.store.partitions import DAY_MS, day_name, day_partitions, maintain_database
+from omnitrade_tui.store.recorder import Recorder, RecorderConfig
 from omnitrade_tui.store.repository import EXPORTABLE, SqlHistoryStore
 from omnitrade_tui.store.rows import Batch, RowBuilder, new_batch
 from omnitrade_tui.store.tables import METADATA
@@ -435,3 +437,26 @@ async def test_day_partitions_keep_working_after_the_venue_column(
         assert [t.time_ms for t in await store.trades("ETHUSDT@kraken")] == [NOW_MS]
     finally:
         await store.close()
+
+
+async def test_the_recorder_keeps_two_venues_from_the_bus(
+    store: SqlHistoryStore, tmp_path: Path
+) -> None:
+    """What the venues publish (ids in the topics and the events) goes through the recorder
+    into the store, each venue's trades and orders under its own id."""
+    bus = Bus()
+    recorder = Recorder(bus, store, RecorderConfig(spill_dir=tmp_path / "spill"))
+    await recorder.start()
+    for iid, cid in (("BTCUSDT", "omt-1"), ("BTCUSDT@kraken", "omt-2")):
+        for event in _history(iid, cid):
+            if isinstance(event, Trade):
+                bus.publish(topics.trade(iid), event)
+            elif isinstance(event, OrderUpdated):
+                bus.publish(topics.ORDER, event)
+    await recorder.stop()
+    for iid in ("BTCUSDT", "BTCUSDT@kraken"):
+        assert [t.trade_id for t in await store.trades(iid)] == list(range(1, 21))
+        [order] = await store.orders(iid)
+        assert order.symbol == iid
+        assert order.status is OrderStatus.FILLED
+    assert await store.count("trades") == 40
