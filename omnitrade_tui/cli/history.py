@@ -19,7 +19,7 @@ from omnitrade_tui.config import load_settings
 from omnitrade_tui.store.database import normalize_url, open_database, sqlite_path
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.replica import open_replica
-from omnitrade_tui.store.repository import EXPORTABLE, SqlHistoryStore
+from omnitrade_tui.store.repository import EXPORTABLE, SqlHistoryStore, export_header
 
 
 def parse_since(text: str | None) -> int:
@@ -70,7 +70,7 @@ async def export(args: argparse.Namespace, url: str, out: Any, replica: bool = F
             writer.writerows([plain(v) for v in row] for row in chunk)
             rows += len(chunk)
         if not wrote_header:
-            writer.writerow(_header(args.what))
+            writer.writerow(export_header(args.what))
         gaps = await store.trade_gaps(args.symbol, since) if args.what == "trades" else []
     finally:
         await store.close()
@@ -107,12 +107,6 @@ def database_url(args: argparse.Namespace) -> tuple[str, bool]:
             ExitCode.DATABASE,
         )
     return url, False
-
-
-def _header(what: str) -> list[str]:
-    from omnitrade_tui.store.tables import METADATA
-
-    return [c.name for c in METADATA.tables[what].columns]
 
 
 def _run(args: argparse.Namespace) -> int:

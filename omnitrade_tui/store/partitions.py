@@ -1,6 +1,6 @@
 """Daily partitions of the market-data tables on PostgreSQL, and their retention.
 
-Migration 0007 makes ``trades``, ``quotes`` and ``candles`` range-partitioned by their
+Migration 0006 makes ``trades``, ``quotes`` and ``candles`` range-partitioned by their
 time column in UTC days (native partitioning), with a ``<table>_default`` partition that
 takes any row whose day has no partition yet (a replay of an old capture, a backfill, a
 clock that ran past the days made ahead). ``maintain`` keeps them in shape:
@@ -37,11 +37,12 @@ log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 
 #: The partitioned tables, their time column (the partition key) and their primary key
-#: (a partitioned table's unique keys must hold the partition key).
+#: (a partitioned table's unique keys must hold the partition key; the venue leads since
+#: migration 0008).
 PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "trades": ("time_ms", ("symbol", "trade_id", "time_ms")),
-    "quotes": ("event_ms", ("symbol", "update_id", "event_ms")),
-    "candles": ("open_ms", ("symbol", "interval", "open_ms")),
+    "trades": ("time_ms", ("venue", "symbol", "trade_id", "time_ms")),
+    "quotes": ("event_ms", ("venue", "symbol", "update_id", "event_ms")),
+    "candles": ("open_ms", ("venue", "symbol", "interval", "open_ms")),
 }
 
 _DAY_NAME = re.compile(r"_p(\d{8})$")
@@ -73,7 +74,7 @@ def day_of_name(name: str) -> int | None:
 
 
 def is_partitioned(conn: sa.Connection, table: str) -> bool:
-    """Whether ``table`` is a partitioned table here (PostgreSQL, after migration 0007)."""
+    """Whether ``table`` is a partitioned table here (PostgreSQL, after migration 0006)."""
     if conn.dialect.name != "postgresql":
         return False
     kind = conn.execute(

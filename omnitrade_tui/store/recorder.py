@@ -209,7 +209,10 @@ class Recorder:
     # -- writing ---------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
-        waits = Backoff(self.config.retry_initial_s, self.config.retry_max_s)
+        most = self.config.retry_max_s
+        # The cap wins over a first wait set above it (as the waits were before Backoff,
+        # which refuses first > most: the writer task died of it and the recorder hung).
+        waits = Backoff(min(self.config.retry_initial_s, most), most)
         while True:
             if not self._pending and not self.spill.rows_on_disk:
                 if self._stopping:

@@ -9,6 +9,10 @@ with executemany on SQLite (``INSERT ... ON CONFLICT DO NOTHING``) and with COPY
 ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``);
 cold tables go through SQLAlchemy Core inserts with the dialect's ``ON CONFLICT``. An
 order's row is replaced only by a report at least as recent as the stored one.
+
+Callers name instruments by id (``BTCUSDT``, ``BTCUSDT@kraken``) in rows, queries and
+answers alike; the tables keep the venue and the symbol apart (``store.venue_columns``
+splits them on the way in and joins them on the way out).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from omnitrade_tui.domain.events import TradeGap
 from omnitrade_tui.domain.models import Candle, Fill, Order, OrderRecord, OrderStep, Trade
 from omnitrade_tui.store import tables as t
+from omnitrade_tui.store import venue_columns as vc
 from omnitrade_tui.store.database import Database
 from omnitrade_tui.store.rows import Batch, Row
 
@@ -105,6 +110,12 @@ class SqlHistoryStore:
             name: _sqlite_insert_sql(t.METADATA.tables[name]) for name in t.HOT_TABLES
         }
         self._cold = {name: self._cold_insert(name) for name in t.METADATA.tables}
+        #: Where each instrument-keyed table's venue column is (its rows' id is there).
+        self._venue_at = {
+            name: at
+            for name, table in t.METADATA.tables.items()
+            if (at := vc.venue_at(table)) is not None
+        }
 
     async def close(self) -> None:
         """Release the database's connections."""
@@ -120,6 +131,9 @@ class SqlHistoryStore:
                 if not rows:
                     continue
                 sent += len(rows)
+                at = self._venue_at.get(name)
+                if at is not None:
+                    rows = vc.stored_rows(rows, at)
                 if name in t.HOT_TABLES:
                     if self._pg:
                         await self._copy_pg(conn, name, rows)
@@ -184,30 +198,34 @@ class SqlHistoryStore:
     ) -> list[Candle]:
         """Closed candles, oldest first: the newest ``limit`` opening before ``end_ms``."""
         c = t.CANDLES.c
-        query = sa.select(t.CANDLES).where(c.symbol == symbol, c.interval == interval)
+        query = sa.select(t.CANDLES).where(
+            vc.is_instrument(t.CANDLES, symbol), c.interval == interval
+        )
         if end_ms is not None:
             query = query.where(c.open_ms < end_ms)
         query = query.order_by(c.open_ms.desc()).limit(limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [Candle(**dict(r), closed=True) for r in reversed(rows)]
+        return [Candle(**vc.joined(r), closed=True) for r in reversed(rows)]
 
     async def trades(self, symbol: str, since_ms: int = 0, limit: int = 10_000) -> list[Trade]:
         """Public trades from ``since_ms`` on, oldest first."""
         c = t.TRADES.c
         query = (
             sa.select(t.TRADES)
-            .where(c.symbol == symbol, c.time_ms >= since_ms)
+            .where(vc.is_instrument(t.TRADES, symbol), c.time_ms >= since_ms)
             .order_by(c.trade_id)
             .limit(limit)
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [Trade(**dict(r)) for r in rows]
+        return [Trade(**vc.joined(r)) for r in rows]
 
     async def last_trade_id(self, symbol: str) -> int | None:
         """The highest public trade id stored for ``symbol`` (None when there is none)."""
-        query = sa.select(sa.func.max(t.TRADES.c.trade_id)).where(t.TRADES.c.symbol == symbol)
+        query = sa.select(sa.func.max(t.TRADES.c.trade_id)).where(
+            vc.is_instrument(t.TRADES, symbol)
+        )
         async with self._engine.connect() as conn:
             value = (await conn.execute(query)).scalar()
         return None if value is None else int(value)
@@ -222,9 +240,10 @@ class SqlHistoryStore:
         if until_ms is not None:
             query = query.where(c.from_ms <= until_ms)
         if symbol is not None:
-            query = query.where(c.symbol == symbol)
+            query = query.where(vc.is_instrument(t.TRADE_GAPS, symbol))
+        query = query.order_by(c.venue, c.symbol, c.first_id)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query.order_by(c.symbol, c.first_id))).mappings().all()
+            rows = [vc.joined(r) for r in (await conn.execute(query)).mappings().all()]
         return [
             TradeGap(
                 symbol=r["symbol"],
@@ -245,13 +264,13 @@ class SqlHistoryStore:
         c = t.ORDERS.c
         query = sa.select(t.ORDERS)
         if symbol is not None:
-            query = query.where(c.symbol == symbol)
+            query = query.where(vc.is_instrument(t.ORDERS, symbol))
         if open_only:
             query = query.where(c.status.in_([s.value for s in OrderStatus if s.is_open]))
         query = query.order_by(c.updated_ms.desc()).limit(limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [_order(dict(r)) for r in rows]
+        return [_order(vc.joined(r)) for r in rows]
 
     async def fills(
         self, symbol: str | None = None, since_ms: int = 0, limit: int = 500
@@ -260,11 +279,11 @@ class SqlHistoryStore:
         c = t.FILLS.c
         query = sa.select(t.FILLS).where(c.time_ms >= since_ms)
         if symbol is not None:
-            query = query.where(c.symbol == symbol)
+            query = query.where(vc.is_instrument(t.FILLS, symbol))
         query = query.order_by(c.time_ms.desc(), c.trade_id.desc()).limit(limit)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [_fill(dict(r)) for r in rows]
+        return [_fill(vc.joined(r)) for r in rows]
 
     async def final_orders(self, symbol: str | None = None, limit: int = 500) -> list[OrderRecord]:
         """Final orders (filled, cancelled, expired, rejected), newest first, each with its
@@ -274,10 +293,10 @@ class SqlHistoryStore:
         final = [s.value for s in OrderStatus if not s.is_open]
         query = sa.select(t.ORDERS).where(c.status.in_(final))
         if symbol is not None:
-            query = query.where(c.symbol == symbol)
+            query = query.where(vc.is_instrument(t.ORDERS, symbol))
         query = query.order_by(c.updated_ms.desc()).limit(limit)
         async with self._engine.connect() as conn:
-            orders = [_order(dict(r)) for r in (await conn.execute(query)).mappings().all()]
+            orders = [_order(vc.joined(r)) for r in (await conn.execute(query)).mappings().all()]
             ids = [o.client_order_id for o in orders]
             fees: dict[str, dict[str, Decimal]] = {}
             counts: dict[str, int] = {}
@@ -340,20 +359,27 @@ class SqlHistoryStore:
     async def export_rows(
         self, what: str, symbol: str | None, since_ms: int = 0
     ) -> AsyncIterator[tuple[list[str], list[Row]]]:
-        """Stream one exportable table as (header, chunk of rows), oldest first."""
+        """Stream one exportable table as (header, chunk of rows), oldest first; the
+        instrument is its id under ``symbol``, as everywhere else (``export_header``)."""
         if what not in EXPORTABLE:
             raise ValueError(f"cannot export {what!r}: choose one of {', '.join(EXPORTABLE)}")
         table = t.METADATA.tables[what]
-        header = [c.name for c in table.columns]
+        header = export_header(what)
+        at = self._venue_at[what]
         time_col = table.c[_TIME_COLUMN[what]]
         query = sa.select(table).where(time_col >= since_ms)
         if symbol is not None:
-            query = query.where(table.c.symbol == symbol)
+            query = query.where(vc.is_instrument(table, symbol))
         query = query.order_by(time_col)
         async with self._engine.connect() as conn:
             result = await conn.stream(query)
             async for chunk in result.partitions(5000):
-                yield header, [tuple(r) for r in chunk]
+                yield header, [vc.app_row(r, at) for r in chunk]
+
+
+def export_header(what: str) -> list[str]:
+    """The columns of an export of ``what`` (one of ``EXPORTABLE``)."""
+    return vc.app_columns(t.METADATA.tables[what])
 
 
 def _sqlite_insert_sql(table: sa.Table) -> str:

@@ -2,6 +2,10 @@
 
 Rows are tuples (not ORM objects) so the hot tables go to the database with executemany or
 COPY untouched, and so a batch can be spilled to a file and read back as it was.
+
+An instrument is its id (``BTCUSDT``, ``BTCUSDT@kraken``) where a table has its symbol: the
+repository splits it into the venue and symbol columns (``store.venue_columns``), so a
+journal spilled before there were venues replays as it was.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ so each insert updates one tree instead of two.
 
 Money columns (orders, fills, balances) are exact: ``NUMERIC`` on PostgreSQL, text on
 SQLite (see ``ExactDecimal``). Market-data columns are floats, as in the domain.
+
+A table keyed by instrument keeps the instrument id in two columns, ``venue`` then
+``symbol`` (``store.venue_columns``): the venue's name, ``""`` for the default venue (the
+profile's first, and every row written before there were venues), and the venue's own
+symbol. Its keys and indexes start with both.
 """
 
 from __future__ import annotations
@@ -60,6 +65,17 @@ def _big(primary_key: bool = False, nullable: bool = False) -> Any:
     return Field(sa_column=sa.Column(sa.BigInteger(), primary_key=primary_key, nullable=nullable))
 
 
+def _venue(primary_key: bool = True) -> Any:
+    """The venue of an instrument-keyed row: ``""`` is the default venue (a row written
+    before venues existed has it through the server default of migration 0008)."""
+    return Field(
+        default="",
+        primary_key=primary_key,
+        max_length=32,
+        sa_column_kwargs={"server_default": ""},
+    )
+
+
 def _row_id() -> Any:
     """An autoincrement key: INTEGER on SQLite, so it is the rowid alias (BIGINT would not
     be), BIGSERIAL on PostgreSQL."""
@@ -74,11 +90,12 @@ def _row_id() -> Any:
 
 
 class TradeRow(SQLModel, table=True):
-    """A public trade; unique per (symbol, exchange trade id)."""
+    """A public trade; unique per (venue, symbol, exchange trade id)."""
 
     __tablename__ = "trades"
     __table_args__ = {"sqlite_with_rowid": False}
 
+    venue: str = _venue()
     symbol: str = Field(primary_key=True, max_length=32)
     trade_id: int = _big(primary_key=True)
     price: float
@@ -88,11 +105,12 @@ class TradeRow(SQLModel, table=True):
 
 
 class TradeGapRow(SQLModel, table=True):
-    """Trade ids of a symbol the history lacks and the venue could not give back; unique per
-    (symbol, first missing id)."""
+    """Trade ids of an instrument the history lacks and the venue could not give back; unique
+    per (venue, symbol, first missing id)."""
 
     __tablename__ = "trade_gaps"
 
+    venue: str = _venue()
     symbol: str = Field(primary_key=True, max_length=32)
     first_id: int = _big(primary_key=True)
     last_id: int = _big()
@@ -124,11 +142,13 @@ class AlertFiredRow(SQLModel, table=True):
 
 
 class QuoteRow(SQLModel, table=True):
-    """Best bid and ask of the local book at a change; unique per (symbol, update id)."""
+    """Best bid and ask of the local book at a change; unique per (venue, symbol, update
+    id)."""
 
     __tablename__ = "quotes"
     __table_args__ = {"sqlite_with_rowid": False}
 
+    venue: str = _venue()
     symbol: str = Field(primary_key=True, max_length=32)
     update_id: int = _big(primary_key=True)
     bid_price: float | None = None
@@ -139,11 +159,12 @@ class QuoteRow(SQLModel, table=True):
 
 
 class CandleRow(SQLModel, table=True):
-    """A closed candle; unique per (symbol, interval, open time)."""
+    """A closed candle; unique per (venue, symbol, interval, open time)."""
 
     __tablename__ = "candles"
     __table_args__ = {"sqlite_with_rowid": False}
 
+    venue: str = _venue()
     symbol: str = Field(primary_key=True, max_length=32)
     interval: str = Field(primary_key=True, max_length=8)
     open_ms: int = _big(primary_key=True)
@@ -163,9 +184,11 @@ class OrderRow(SQLModel, table=True):
     """The latest known state of one of our orders; unique per client order id."""
 
     __tablename__ = "orders"
+    __table_args__ = (sa.Index("ix_orders_venue_symbol", "venue", "symbol"),)
 
     client_order_id: str = Field(primary_key=True, max_length=64)
-    symbol: str = Field(max_length=32, index=True)
+    venue: str = _venue(primary_key=False)
+    symbol: str = Field(max_length=32)
     order_id: int | None = _big(nullable=True)
     side: str = Field(max_length=8)
     type: str = Field(max_length=32)
@@ -193,6 +216,7 @@ class OrderEventRow(SQLModel, table=True):
 
     event_key: str = Field(primary_key=True, max_length=200)
     client_order_id: str = Field(max_length=64, index=True)
+    venue: str = _venue(primary_key=False)
     symbol: str = Field(max_length=32)
     execution_type: str = Field(max_length=32)
     status: str = Field(max_length=32)
@@ -202,10 +226,11 @@ class OrderEventRow(SQLModel, table=True):
 
 
 class FillRow(SQLModel, table=True):
-    """One execution of one of our orders; unique per (symbol, venue trade id)."""
+    """One execution of one of our orders; unique per (venue, symbol, venue trade id)."""
 
     __tablename__ = "fills"
 
+    venue: str = _venue()
     symbol: str = Field(primary_key=True, max_length=32)
     trade_id: int = _big(primary_key=True)
     order_id: int = _big()

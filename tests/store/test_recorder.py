@@ -198,3 +198,29 @@ async def test_sqlite_locked_by_another_process_loses_nothing(tmp_path: Path) ->
     assert await repo.count("trades") == 12000
     assert rec.status().spilled_rows == 0
     await repo.close()
+
+
+class _Away:
+    """A database in an outage: every write refused."""
+
+    async def write_batch(self, batch: object) -> int:
+        raise OSError("connection refused")
+
+
+async def test_a_first_retry_wait_above_the_cap_is_capped_not_fatal(tmp_path: Path) -> None:
+    """``retry_initial_s`` above ``retry_max_s`` (the store benchmark's outage config): the
+    writer retries at the cap and the outage is journaled, rather than the writer task
+    dying on the backoff's check and the recorder holding rows forever."""
+    bus = Bus()
+    cfg = RecorderConfig(spill_dir=tmp_path / "spill", retry_initial_s=0.2, retry_max_s=0.05)
+    rec = Recorder(bus, _Away(), cfg)
+    await rec.start()
+    for i in range(1, 2001):
+        bus.publish(topics.trade("ETHUSDT"), _trade(i))
+    for _ in range(400):
+        if rec.spill.rows_on_disk == 2000:
+            break
+        await asyncio.sleep(0.01)
+    assert rec.spill.rows_on_disk == 2000
+    assert rec._writer_task is not None and not rec._writer_task.done()
+    await rec.stop(timeout=1)

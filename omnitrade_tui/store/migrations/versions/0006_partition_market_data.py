@@ -18,13 +18,22 @@ import time
 
 from alembic import op
 
-from omnitrade_tui.store.partitions import PARTITIONED, maintain
+from omnitrade_tui.store.partitions import maintain
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
+#: Each table's time column (the partition key) and the primary key this migration gives
+#: it (the key of 0001 and the time column). Kept here, not taken from
+#: ``partitions.PARTITIONED``, which says the newest layout (0008 puts the venue first):
+#: a migration makes the schema of its own revision.
+PARTITIONED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "trades": ("time_ms", ("symbol", "trade_id", "time_ms")),
+    "quotes": ("event_ms", ("symbol", "update_id", "event_ms")),
+    "candles": ("open_ms", ("symbol", "interval", "open_ms")),
+}
 #: The primary keys the tables had before (migration 0001).
 _OLD_KEYS = {
     "trades": ("symbol", "trade_id"),
