@@ -9,8 +9,8 @@ repaints only those that changed; colours come from component classes, so a them
 ``$bid``, ``$ask``, ``$stale``... reach the lines without CSS classes toggled per row.
 
 The ladder's window is centred on the spread across venues and follows it; scrolled by the
-trader (``↑``/``↓`` or ``k``/``j`` a row, PgUp/PgDn a page), it stays that many rows off the
-spread until ``z`` or Home.
+trader (``↑``/``↓`` or ``k``/``j`` a row, the wheel three, PgUp/PgDn a page), it stays
+that many rows off the spread until ``z`` or Home.
 
 Marks in the first cell of a ladder row: ``»`` a level at the best price across venues,
 ``×`` a level that crosses another venue's best opposite price (it could trade there now).
@@ -199,6 +199,14 @@ class ConsolidatedLadder(Widget, can_focus=True):
     def action_recentre(self) -> None:
         """Back to the spread, and follow it again."""
         self.shift = 0
+
+    def on_mouse_scroll_down(self) -> None:
+        """The wheel scrolls the ladder three rows a notch (as the main ladder's does)."""
+        self.shift += 3
+
+    def on_mouse_scroll_up(self) -> None:
+        """See ``on_mouse_scroll_down``."""
+        self.shift -= 3
 
     # -- drawing ---------------------------------------------------------------------------
 
