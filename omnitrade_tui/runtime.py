@@ -452,6 +452,7 @@ class Runtime:
             on_ready=self.connect,
             # Where the screen writes what it exports (the order history's CSV).
             export_dir=self.settings.dirs.data,
+            first_venue=self.settings.profile.venue,
         )
 
     async def _stop_tasks(self) -> None:

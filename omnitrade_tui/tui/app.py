@@ -63,6 +63,7 @@ from omnitrade_tui.tui.rows import (
 from omnitrade_tui.tui.screens.alerts import AlertsScreen
 from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.confirm import Confirm
+from omnitrade_tui.tui.screens.consolidated import ConsolidatedScreen
 from omnitrade_tui.tui.screens.diagnostics import DiagnosticsScreen
 from omnitrade_tui.tui.screens.help import HelpScreen
 from omnitrade_tui.tui.screens.journal import HistoryScreen
@@ -253,6 +254,14 @@ class OmniTradeApp(App[None]):
             "Depth",
             id="depth_chart",
             tooltip="cumulative depth chart of both sides in the ladder's place (and back)",
+            show=False,
+        ),
+        Binding(
+            "V",
+            "consolidated",
+            "Venues",
+            id="consolidated",
+            tooltip="the pair across venues: one merged ladder",
             show=False,
         ),
         Binding(
@@ -975,6 +984,17 @@ class OmniTradeApp(App[None]):
             depth.show_book(view.top, view.book_state)
         elif had_keys or self.screen_stack[0].focused is None:
             ladder.focus()
+
+    def action_consolidated(self) -> None:
+        """The active pair across venues: quotes, best, and the merged ladder."""
+        self.push_screen(
+            ConsolidatedScreen(
+                self.state,
+                self.state.active,
+                self.session.first_venue,
+                self.session.ui.frame_rate,
+            )
+        )
 
     def action_toggle_chart(self) -> None:
         """On a narrow terminal, show the chart in place of the blotter (and back)."""

@@ -39,6 +39,9 @@ class TerminalSession:
     refused: Mapping[str, str] = field(default_factory=dict)
     #: Attached to a gateway: who is logged in where, and the certificate's fingerprint.
     gateway: str | None = None
+    #: The name of the profile's first venue (``sim``, ``binance``), whose instrument ids
+    #: carry no ``@venue``: what a venue column calls it.
+    first_venue: str = ""
     #: Where the screen writes what it exports (the order history's CSV): the data folder.
     export_dir: Path | None = None
 

@@ -24,6 +24,7 @@ OPENERS = {
     "help": ("question_mark",),
     "log": ("L",),
     "diagnostics": ("d",),
+    "venues view": ("V",),
     "palette": ("ctrl+p",),
     "palette with a query": ("ctrl+p", *"kill"),
 }

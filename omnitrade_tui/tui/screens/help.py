@@ -17,6 +17,12 @@ PANEL_KEYS = (
         "↑ ↓ / k j walk levels (▶ marks the level) · Enter ticket at level · C cancel my orders "
         "at the level · Esc leave cursor · [ ] group",
     ),
+    (
+        "Venues view (V)",
+        "the active pair on every venue: each one's best bid and ask, the best across them, "
+        "one ladder of all their levels marked with their venue · ↑ ↓ / k j scroll · PgUp PgDn "
+        "· z centre on the spread · » best across venues · × crosses another venue · Esc close",
+    ),
     ("Chart", "← → cursor over candles · Home/End · i / I next/previous interval"),
     ("Tables", "↑ ↓ move (▶ marks the row c and a act on, in Orders) · PgUp PgDn · Home End"),
     ("Watchlist", "↑ ↓ switches the active symbol everywhere"),
