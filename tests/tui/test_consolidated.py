@@ -32,7 +32,7 @@ from omnitrade_tui.tui.widgets.consolidated_ladder import ConsolidatedLadder
 from omnitrade_tui.venues.sim.symbols import default_instruments
 from tests.tui.seeded_feed import T0_MS, seeded_session
 from tests.tui.test_app_trading import keys_drained_per_press, until
-from tests.venues.multi.test_two_venues import two_venue_settings
+from tests.venues.multi.profiles import two_venue_settings
 
 WATCHLIST = ("BTCUSDT", "ETHUSDT", "BTCUSDT@alt", "ETHUSDT@alt")
 TICK = 0.67
