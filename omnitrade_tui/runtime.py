@@ -322,6 +322,7 @@ class Runtime:
                 profile.risk,
                 base_assets={s: i.base_asset for s, i in instruments.items()},
                 book=book,
+                venue_limits={v.name: v.risk for v in profile.venues},
             )
             gate.start()
             stack.callback(gate.stop)

@@ -155,6 +155,8 @@ class SetRiskLimits(Command[RiskLimits], frozen=True, kw_only=True):
 
     name: ClassVar[str] = "risk.limits.set"
     limits: RiskLimits
+    #: The venue whose limits change (its qualifier; ``""``: the profile's first).
+    venue: str = ""
 
 
 class OrderHistory(Command[list[Order]], frozen=True, kw_only=True):

@@ -433,6 +433,8 @@ class RiskLimitsInForce(Event, frozen=True, kw_only=True):
     limit an order would meet."""
 
     limits: RiskLimits
+    #: The venue these limits are of (its qualifier; ``""``: the profile's first).
+    venue: str = ""
     time_ms: int = 0
 
 

@@ -46,6 +46,7 @@ from omnitrade_tui.domain.events import (
 )
 from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.domain.risk_limits import RiskLimits
+from omnitrade_tui.domain.venue import venue_of
 from omnitrade_tui.engine.book_of_record import OrderBookOfRecord
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,10 @@ class RiskGate:
 
     ``base_assets`` maps a symbol to its base asset (``BTCUSDT -> BTC``), from the
     instruments the venue reported; symbols not in it skip the position check.
+    ``venue_limits`` are the limits of the venues beside the profile's first, by venue
+    qualifier: an order is checked against its own venue's limits, and its venue's open
+    orders and order rate (each venue counts its own, as each venue limits its own); the
+    kill switch is one for every venue.
     """
 
     def __init__(
@@ -243,9 +248,14 @@ class RiskGate:
         clock: Callable[[], float] = time.monotonic,
         cancel_timeout: float = 10.0,
         book: OrderBookOfRecord | None = None,
+        venue_limits: Mapping[str, RiskLimits] | None = None,
     ) -> None:
         self.bus = bus
+        #: The first venue's checks (and every venue's without limits of its own).
         self.risk = PreTradeRisk(limits)
+        self.risks: dict[str, PreTradeRisk] = {"": self.risk}
+        for venue, venue_risk in (venue_limits or {}).items():
+            self.risks[venue] = PreTradeRisk(venue_risk)
         self.base_assets = dict(base_assets or {})
         self._clock = clock
         self._cancel_timeout = cancel_timeout
@@ -273,10 +283,16 @@ class RiskGate:
     def publish_limits(self) -> None:
         """Say which limits apply now: the ticket checks an order against them as it is
         typed, with the gate's own wording, instead of learning of them after Enter."""
-        self.bus.publish(
-            topics.RISK_LIMITS,
-            RiskLimitsInForce(limits=self.risk.limits, time_ms=int(time.time() * 1000)),
-        )
+        now_ms = int(time.time() * 1000)
+        for venue, risk in self.risks.items():
+            self.bus.publish(
+                topics.RISK_LIMITS,
+                RiskLimitsInForce(limits=risk.limits, venue=venue, time_ms=now_ms),
+            )
+
+    def _risk_of(self, symbol: str) -> PreTradeRisk:
+        """The checks of the venue ``symbol`` trades on."""
+        return self.risks.get(venue_of(symbol), self.risk)
 
     def stop(self) -> None:
         """Leave the bus."""
@@ -353,15 +369,17 @@ class RiskGate:
     # -- the checks ------------------------------------------------------------------------
 
     def check(self, request: OrderRequest) -> RiskViolation | None:
-        """The limit ``request`` breaks now, or ``None``."""
+        """The limit ``request`` breaks now, or ``None`` (its own venue's limits, against
+        that venue's working orders)."""
         base = self.base_assets.get(request.symbol)
-        return self.risk.check(
+        venue = venue_of(request.symbol)
+        return self._risk_of(request.symbol).check(
             request,
             now=self._clock(),
             mid=self.mids.get(request.symbol),
             base_asset=base,
             position=self._exposure(base, request.side) if base else Decimal(0),
-            open_orders=self.open_orders,
+            open_orders=sum(1 for o in self._working() if venue_of(o.symbol) == venue),
             locked=self.locked,
         )
 
@@ -396,7 +414,7 @@ class RiskGate:
             violation = self.check(request)
             if violation is not None:
                 raise self._refuse(request, violation)
-            self.risk.record_sent(self._clock())
+            self._risk_of(request.symbol).record_sent(self._clock())
             # The order manager publishes the order PENDING_NEW before its first await, so
             # the book counts it as working before any other order is checked.
             return await inner(command)
@@ -417,7 +435,7 @@ class RiskGate:
                 violation = self.check(leg)
                 if violation is not None:
                     raise self._refuse(leg, violation)
-            self.risk.record_sent(self._clock())
+            self._risk_of(command.above.symbol).record_sent(self._clock())
             return await inner(command)
 
         return place_oco
@@ -507,7 +525,11 @@ class RiskGate:
         self.release()
 
     async def _on_set_limits(self, command: SetRiskLimits) -> RiskLimits:
-        self.risk.limits = self.risk.limits.merged(command.limits)
-        log.warning("risk limits changed: %s", self.risk.limits)
+        risk = self.risks.get(command.venue)
+        if risk is None:
+            known = ", ".join(repr(v or "(first)") for v in self.risks)
+            raise ValueError(f"no venue {command.venue!r} to set limits of (venues: {known})")
+        risk.limits = risk.limits.merged(command.limits)
+        log.warning("risk limits of venue %r changed: %s", command.venue, risk.limits)
         self.publish_limits()
-        return self.risk.limits
+        return risk.limits

@@ -173,6 +173,8 @@ class TerminalState:
         self.held: dict[str, tuple[OrderHeld, float]] = {}
         #: The pre-trade limits the engine says are in force (``None`` until it does).
         self.risk_limits: RiskLimits | None = None
+        #: The same of every venue, by qualifier (each venue trades under its own).
+        self.venue_risk_limits: dict[str, RiskLimits] = {}
         #: The run's venues by qualifier (``""``: the first) and what each can promise.
         self.venues: dict[str, VenueCapabilities] = {}
         self.candles: list[Candle] = []
@@ -507,7 +509,19 @@ class TerminalState:
         self.dirty.update((STATUS, LOG))
 
     def _on_risk_limits(self, topic: str, event: RiskLimitsInForce) -> None:
-        self.risk_limits = event.limits
+        self.venue_risk_limits[event.venue] = event.limits
+        if not event.venue:
+            self.risk_limits = event.limits
+
+    def open_orders_on_venue_of(self, symbol: str) -> int:
+        """How many orders are open on the venue ``symbol`` trades on (what its venue's
+        ``max_open_orders`` counts)."""
+        venue = venue_of(symbol)
+        return sum(1 for o in self.open_orders() if venue_of(o.symbol) == venue)
+
+    def limits_for(self, symbol: str) -> RiskLimits | None:
+        """The limits an order on ``symbol`` is checked against (its venue's), if said."""
+        return self.venue_risk_limits.get(venue_of(symbol), self.risk_limits)
 
     def _on_venues(self, topic: str, event: VenuesInForce) -> None:
         for venue in event.venues:

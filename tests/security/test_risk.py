@@ -355,3 +355,50 @@ async def test_the_gate_says_which_limits_apply_at_start_and_after_a_change() ->
     assert said[1].limits.max_open_orders == 2
     assert said[1].limits.max_order_notional == D(500)
     gate.stop()
+
+
+async def test_each_venue_trades_under_its_own_limits_and_counts_its_own_orders() -> None:
+    """An order on ``BTCUSDT@alt`` meets ``alt``'s limits and ``alt``'s open orders; the
+    first venue's orders do not use up ``alt``'s room, nor the other way round; a change
+    of one venue's limits leaves the other's as they were."""
+    from omnitrade_tui.domain.commands import SetRiskLimits
+
+    bus = Bus(check_contract=True)
+    venue = Venue(bus)
+    said = collect(bus, topics.RISK_LIMITS)
+    gate = RiskGate(
+        bus,
+        RiskLimits(max_open_orders=1),
+        base_assets={"BTCUSDT": "BTC", "BTCUSDT@alt": "BTC@alt"},
+        venue_limits={"alt": RiskLimits(max_open_orders=2, max_order_notional=D(50))},
+    )
+    gate.start()
+    bus.handle(PlaceOrder, gate.guard(venue.place))
+    assert {(e.venue, e.limits.max_open_orders) for e in said} == {("", 1), ("alt", 2)}
+    for symbol in ("BTCUSDT", "BTCUSDT@alt"):
+        bus.publish(
+            topics.book(symbol),
+            BookTop(
+                symbol=symbol,
+                update_id=1,
+                bids=[BookLevel(99.0, 1.0)],
+                asks=[BookLevel(101.0, 1.0)],
+            ),
+        )
+    await bus.request(PlaceOrder(request=limit("0.1", "100")))
+    with pytest.raises(RiskRejected, match="max_open_orders"):
+        await bus.request(PlaceOrder(request=limit("0.1", "100")))
+    # alt's room is its own: two orders there although the first venue is full.
+    await bus.request(PlaceOrder(request=limit("0.1", "100", symbol="BTCUSDT@alt")))
+    with pytest.raises(RiskRejected, match="max_order_notional"):
+        await bus.request(PlaceOrder(request=limit("1", "100", symbol="BTCUSDT@alt")))
+    await bus.request(PlaceOrder(request=limit("0.2", "100", symbol="BTCUSDT@alt")))
+    with pytest.raises(RiskRejected, match="max_open_orders"):
+        await bus.request(PlaceOrder(request=limit("0.1", "100", symbol="BTCUSDT@alt")))
+
+    changed = await bus.request(SetRiskLimits(limits=RiskLimits(max_open_orders=3), venue="alt"))
+    assert changed.max_open_orders == 3 and gate.risk.limits.max_open_orders == 1
+    await bus.request(PlaceOrder(request=limit("0.1", "100", symbol="BTCUSDT@alt")))
+    with pytest.raises(ValueError, match="no venue 'nope'"):
+        await bus.request(SetRiskLimits(limits=RiskLimits(), venue="nope"))
+    gate.stop()

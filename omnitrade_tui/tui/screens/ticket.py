@@ -324,8 +324,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             free_quote=quote.free if quote is not None else None,
             position=base.total if base is not None else Decimal(0),
             last=Decimal(repr(last)) if last is not None else None,
-            limits=self.state.risk_limits,
-            open_orders=len(self.state.open_orders()),
+            limits=self.state.limits_for(self.instrument.symbol),
+            open_orders=self.state.open_orders_on_venue_of(inst.symbol),
         )
 
     def _market_now(self) -> tuple[object, ...]:
@@ -338,7 +338,7 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             view.last,
             balances.get(inst.base_asset),
             balances.get(inst.quote_asset),
-            self.state.risk_limits,
+            self.state.limits_for(self.instrument.symbol),
             len(self.state.orders),
         )
 
