@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from omnitrade_tui.domain.instrument import Instrument
+from omnitrade_tui.domain.venue import unqualified
 
 #: Assets that are money on their own: written with cents, whatever the venue's precision.
 _CASH = frozenset({"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "TRY", "BRL"})
@@ -58,7 +59,7 @@ class Numbers:
 
     def _money_places(self, asset: str) -> tuple[int, bool]:
         """The places of ``asset`` and whether anything says them (else trim the zeros)."""
-        if asset in _CASH:
+        if unqualified(asset) in _CASH:  # USDT is cash on every venue (USDT@kraken)
             return 2, True
         for inst in self.instruments.values():
             if inst.base_asset == asset:

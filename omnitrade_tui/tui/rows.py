@@ -6,12 +6,13 @@ component class (``buy``, ``sell``, ``up``, ``down``...) so colours come from th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
+from omnitrade_tui.domain.events import PositionValue
 from omnitrade_tui.domain.models import Order, OrderRecord
-from omnitrade_tui.domain.venue import short_label, symbol_of
+from omnitrade_tui.domain.venue import short_label, symbol_of, unqualified
 from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.widgets.row_table import Column, Row
@@ -50,7 +51,7 @@ FILL_COLUMNS = [
     Column("Trade", 10, ">", drop=5),
 ]
 BALANCE_COLUMNS = [
-    Column("Asset", 6),
+    Column("Asset", 9),
     Column("Free", 18, ">"),
     Column("Locked", 18, ">", drop=1),
     Column("Total", 18, ">"),
@@ -239,54 +240,112 @@ def fill_rows(state: TerminalState) -> list[Row]:
 
 
 def balance_rows(state: TerminalState) -> list[Row]:
-    """Non-zero balances, largest holdings of the watchlist's assets first."""
+    """Non-zero balances by asset; an asset held on several venues shows each venue's row
+    under the first (``└@alt``) and their sum (``Σ USDT``)."""
     rows = []
     money = state.numbers.money
+    groups: dict[str, list[str]] = {}
     for asset in sorted(state.balances):
-        b = state.balances[asset]
-        if b.total == 0:
-            continue
-        rows.append(
-            Row(
-                asset,
-                (
-                    (asset, ""),
-                    (money(asset, b.free), ""),
-                    (money(asset, b.locked), "muted" if b.locked == 0 else "warn"),
-                    (money(asset, b.total), ""),
-                ),
+        if state.balances[asset].total:
+            groups.setdefault(unqualified(asset), []).append(asset)
+    for group in groups.values():
+        for n, asset in enumerate(group):
+            b = state.balances[asset]
+            rows.append(
+                Row(
+                    asset,
+                    (
+                        (short_label(asset, n > 0, 9), ""),
+                        (money(asset, b.free), ""),
+                        (money(asset, b.locked), "muted" if b.locked == 0 else "warn"),
+                        (money(asset, b.total), ""),
+                    ),
+                )
             )
-        )
+        if len(group) > 1:
+            rows.append(_balance_total(state, group))
     return rows
+
+
+def _balance_total(state: TerminalState, assets: list[str]) -> Row:
+    """One asset summed over the venues that hold it."""
+    money = state.numbers.money
+    name = unqualified(assets[0])
+    free = sum((state.balances[a].free for a in assets), Decimal(0))
+    locked = sum((state.balances[a].locked for a in assets), Decimal(0))
+    return Row(
+        f"Σ{name}",
+        (
+            (f"Σ {name}"[:9], "muted"),
+            (money(name, free), "muted"),
+            (money(name, locked), "muted"),
+            (money(name, free + locked), "muted"),
+        ),
+    )
 
 
 def position_rows(state: TerminalState) -> list[Row]:
-    """Positions with realized and unrealized PnL at the last price, and fees."""
+    """Positions with realized and unrealized PnL at the last price, and fees; a pair held
+    on several venues shows each venue's row, then their sum (``Σ BTCUSDT``)."""
     rows = []
     numbers = state.numbers
-    for p in state.portfolio.positions:
-        # Valued in the engine (``acct.positions``): every terminal shows these numbers.
-        mark, unrealized, net = p.mark, p.unrealized_pnl, p.net_pnl
-        quote = p.quote_asset or "USDT"
-        rows.append(
-            Row(
-                p.symbol,
-                (
-                    (p.symbol, ""),
+    groups: dict[str, list[PositionValue]] = {}
+    for position in state.portfolio.positions:
+        groups.setdefault(symbol_of(position.symbol), []).append(position)
+    for pair, group in groups.items():
+        for p in group:
+            # Valued in the engine (``acct.positions``): every terminal shows these numbers.
+            mark, unrealized, net = p.mark, p.unrealized_pnl, p.net_pnl
+            quote = p.quote_asset or "USDT"
+            rows.append(
+                Row(
+                    p.symbol,
                     (
-                        numbers.qty(p.symbol, p.qty),
-                        "buy" if p.qty > 0 else "sell" if p.qty < 0 else "",
+                        (p.symbol, ""),
+                        (
+                            numbers.qty(p.symbol, p.qty),
+                            "buy" if p.qty > 0 else "sell" if p.qty < 0 else "",
+                        ),
+                        (numbers.price(p.symbol, p.avg_price), ""),
+                        (numbers.price(p.symbol, mark), "muted"),
+                        (numbers.money(quote, p.realized_pnl, True), _pnl_cls(p.realized_pnl)),
+                        (numbers.money(quote, unrealized, True), _pnl_cls(unrealized)),
+                        (numbers.money(quote, p.fees_quote), "muted"),
+                        (numbers.money(quote, net, True), _pnl_cls(net)),
                     ),
-                    (numbers.price(p.symbol, p.avg_price), ""),
-                    (numbers.price(p.symbol, mark), "muted"),
-                    (numbers.money(quote, p.realized_pnl, True), _pnl_cls(p.realized_pnl)),
-                    (numbers.money(quote, unrealized, True), _pnl_cls(unrealized)),
-                    (numbers.money(quote, p.fees_quote), "muted"),
-                    (numbers.money(quote, net, True), _pnl_cls(net)),
-                ),
+                )
             )
-        )
+        if len(group) > 1:
+            rows.append(_position_total(state, pair, group))
     return rows
+
+
+def _position_total(state: TerminalState, pair: str, group: list[PositionValue]) -> Row:
+    """One pair summed over the venues it is held on (the quote asset is one unit of
+    account on every venue; an average price across venues would mislead, so none)."""
+    numbers = state.numbers
+    quote = unqualified(group[0].quote_asset or "USDT")
+
+    def total(value: Callable[[PositionValue], Decimal]) -> Decimal:
+        return sum((value(p) for p in group), Decimal(0))
+
+    qty = total(lambda p: p.qty)
+    realized = total(lambda p: p.realized_pnl)
+    unrealized = total(lambda p: p.unrealized_pnl)
+    net = total(lambda p: p.net_pnl)
+    return Row(
+        f"Σ{pair}",
+        (
+            (f"Σ {pair}", "muted"),
+            (numbers.qty(group[0].symbol, qty), "buy" if qty > 0 else "sell" if qty < 0 else ""),
+            ("", ""),
+            ("", ""),
+            (numbers.money(quote, realized, True), _pnl_cls(realized)),
+            (numbers.money(quote, unrealized, True), _pnl_cls(unrealized)),
+            (numbers.money(quote, total(lambda p: p.fees_quote)), "muted"),
+            (numbers.money(quote, net, True), _pnl_cls(net)),
+        ),
+    )
 
 
 def _pnl_cls(value: Decimal) -> str:
