@@ -84,7 +84,10 @@ from omnitrade_tui.engine.book_of_record import (
 
 log = logging.getLogger(__name__)
 
+#: The bounds of the book of record the manager makes when its bus has none yet are named
+#: here too, where callers have always found them.
 __all__ = ["KEEP_FILLS", "KEEP_FINAL_ORDERS", "KEEP_FORGOTTEN_IDS", "OrderManager"]
+
 #: Fills remembered by (symbol, trade id) to count each once. A fill reaches us within
 #: seconds (stream, REST answer) or at the next reconciliation (REST, from the last
 #: reconciled id up), so a fill older than this many newer ones is never new.
@@ -246,6 +249,7 @@ class OrderManager:
 
     @property
     def _forgotten_ids(self) -> RecentKeys[str]:
+        # The book's: tests of the manager's bounds read it under the manager's old name.
         return self.book.forgotten_ids
 
     def _on_book_update(self, topic: str, event: OrderBookUpdate | OrderBookSnapshot) -> None:
