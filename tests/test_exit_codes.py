@@ -76,6 +76,16 @@ MISTAKES = [
         ExitCode.VENUE_UNREACHABLE,
         "cannot reach the venue at http://127.0.0.1:",
     ),
+    Mistake(
+        ("record", "--symbols", "ETHUSDT,BTCUSDT@Bad.Venue", "--db", "{tmp}/h.db"),
+        ExitCode.USAGE,
+        "--symbols: 'BTCUSDT@Bad.Venue' names venue 'bad.venue'",
+    ),
+    Mistake(
+        ("history", "export", "--what", "trades", "--symbol", "BTC/USDT", "--db", "{tmp}/h.db"),
+        ExitCode.USAGE,
+        "--symbol: 'BTC/USDT' is not a symbol",
+    ),
     Mistake(("--rest-url", "http://x"), ExitCode.USAGE, "needs all three venue URLs"),
     Mistake(("--rest-url", "ftp://x", "config", "show"), ExitCode.USAGE, "is not an http(s)://"),
     Mistake(("--config", "{tmp}/none.toml"), ExitCode.CONFIG, "none.toml does not exist"),

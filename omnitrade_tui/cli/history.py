@@ -16,6 +16,7 @@ from omnitrade_tui.cli.errors import CliError
 from omnitrade_tui.cli.exit_codes import ExitCode
 from omnitrade_tui.cli.startup import overrides_from_args
 from omnitrade_tui.config import load_settings
+from omnitrade_tui.domain.venue import InstrumentIdError, parse
 from omnitrade_tui.store.database import normalize_url, open_database, sqlite_path
 from omnitrade_tui.store.errors import StoreError
 from omnitrade_tui.store.replica import open_replica
@@ -55,6 +56,7 @@ async def export(args: argparse.Namespace, url: str, out: Any, replica: bool = F
     and where the trades the history lacks are. ``replica``: ``url`` is a read replica
     (opened without migrating)."""
     since = parse_since(args.since)
+    symbol = parse_symbol(args.symbol)
     try:
         store = SqlHistoryStore(await (open_replica(url) if replica else open_database(url)))
     except StoreError as exc:
@@ -63,7 +65,7 @@ async def export(args: argparse.Namespace, url: str, out: Any, replica: bool = F
         writer = csv.writer(out, lineterminator="\n")
         wrote_header = False
         rows = 0
-        async for header, chunk in store.export_rows(args.what, args.symbol, since):
+        async for header, chunk in store.export_rows(args.what, symbol, since):
             if not wrote_header:
                 writer.writerow(header)
                 wrote_header = True
@@ -71,7 +73,7 @@ async def export(args: argparse.Namespace, url: str, out: Any, replica: bool = F
             rows += len(chunk)
         if not wrote_header:
             writer.writerow(export_header(args.what))
-        gaps = await store.trade_gaps(args.symbol, since) if args.what == "trades" else []
+        gaps = await store.trade_gaps(symbol, since) if args.what == "trades" else []
     finally:
         await store.close()
     print(f"omnitrade history: exported {rows} {args.what}", file=sys.stderr)
@@ -109,10 +111,24 @@ def database_url(args: argparse.Namespace) -> tuple[str, bool]:
     return url, False
 
 
+def parse_symbol(text: str | None) -> str | None:
+    """``--symbol`` as an instrument id (``BTCUSDT``; ``BTCUSDT@kraken`` on another venue).
+
+    Raises:
+        CliError: not a symbol (exit code 2).
+    """
+    try:
+        return parse(text) if text else None
+    except InstrumentIdError as exc:
+        raise CliError(f"--symbol: {exc}", ExitCode.USAGE) from None
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.format != "csv":
         raise CliError(f"unknown format {args.format!r}: only csv", ExitCode.USAGE)
-    parse_since(args.since)  # a mistyped command line is said before the database is looked for
+    # A mistyped command line is said before the database is looked for.
+    parse_since(args.since)
+    parse_symbol(args.symbol)
     url, replica = database_url(args)
     if not args.out:
         return asyncio.run(export(args, url, sys.stdout, replica))
@@ -141,7 +157,10 @@ def register(subparsers: Any) -> None:
     exp = sub.add_parser("export", help="write a table as CSV")
     exp.add_argument("--what", choices=EXPORTABLE, required=True, help="the table to export")
     exp.add_argument(
-        "--symbol", metavar="SYMBOL", default=None, help="only this symbol (default: all)"
+        "--symbol",
+        metavar="SYMBOL",
+        default=None,
+        help="only this symbol, BTCUSDT@VENUE on a venue beside the first (default: all)",
     )
     exp.add_argument(
         "--since",

@@ -33,6 +33,7 @@ from omnitrade_tui.cli.startup import overrides_from_args, start_logging
 from omnitrade_tui.config import Settings, load_settings, masked_url
 from omnitrade_tui.domain.events import BookTop, ConnectionChanged, LinkState
 from omnitrade_tui.domain.models import BookLevel
+from omnitrade_tui.domain.venue import InstrumentIdError, parse, venue_of
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.store.database import open_database
 from omnitrade_tui.store.errors import StoreError
@@ -119,7 +120,10 @@ def replay_source(path: Path, symbols: set[str], speed: float, counter: ReplayCo
 
 async def record(args: argparse.Namespace) -> int:
     """Record until the source ends or SIGINT/SIGTERM; return the exit code."""
-    symbols = {s.strip().upper() for s in args.symbols.split(",") if s.strip()}
+    try:  # ids: BTCUSDT on the profile's first venue, BTCUSDT@kraken on another
+        symbols = {parse(s) for s in args.symbols.split(",") if s.strip()}
+    except InstrumentIdError as exc:
+        raise CliError(f"--symbols: {exc}", ExitCode.USAGE) from None
     if not symbols:
         raise CliError(
             "--symbols needs at least one symbol, e.g. --symbols ETHUSDT,BTCUSDT", ExitCode.USAGE
@@ -137,7 +141,7 @@ async def record(args: argparse.Namespace) -> int:
     start_logging(settings)
     if args.replay is None and not args.from_redis and settings.profile.venue == "sim":
         try:  # the simulated venue lists a fixed set: say so before anything starts
-            default_instruments(sorted(symbols))
+            default_instruments(sorted(s for s in symbols if not venue_of(s)))
         except ValueError as exc:
             raise CliError(str(exc), ExitCode.USAGE) from None
     spill_dir = args.spill_dir or settings.dirs.data / "spill"
@@ -344,7 +348,12 @@ def register(subparsers: Any) -> None:
         "the account's orders, fills and balances, into the app's history (SQLite or "
         "PostgreSQL), optionally sharing the feed through Redis.",
     )
-    parser.add_argument("--symbols", required=True, help="comma-separated, e.g. ETHUSDT,BTCUSDT")
+    parser.add_argument(
+        "--symbols",
+        required=True,
+        help="comma-separated, e.g. ETHUSDT,BTCUSDT (BTCUSDT@VENUE on a venue of the profile "
+        "beside its first)",
+    )
     # Also after the subcommand (``omnitrade record --symbols ... --profile testnet``), as a
     # unit file writes it; SUPPRESS keeps a profile given before the subcommand.
     parser.add_argument(
