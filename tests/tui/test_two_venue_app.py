@@ -20,6 +20,7 @@ from omnitrade_tui.domain.venue import venue_of
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.screens.ticket import OrderTicket
+from omnitrade_tui.tui.widgets.status_bar import StatusBar
 from tests.tui.test_app_trading import keys_drained_per_press, place_deep_bid, until
 from tests.venues.multi.profiles import two_venue_settings
 
@@ -68,6 +69,13 @@ async def test_an_order_on_each_venue_by_keyboard_and_the_kill_switch_cancels_bo
     tmp_path: Path,
 ) -> None:
     async with two_venue_app(tmp_path) as (app, pilot, runtime):
+        # The status bar says the second venue's links apart from the first's.
+        status = app.query_one("#status", StatusBar)
+        await until(
+            pilot,
+            lambda: "@alt ●" in "".join(seg.text for seg in status.segments()),
+            "the second venue's links on the status bar",
+        )
         # The watchlist groups the pair: BTCUSDT, then its second venue right under it.
         assert app.state.watchlist[:2] == ("BTCUSDT", "BTCUSDT@alt")
         first = await place_deep_bid(app, pilot, depth=8)

@@ -7,13 +7,39 @@ built, and a narrow terminal gets short labels instead of a cut-off line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
-from omnitrade_tui.domain.events import BookState, LinkState
+from omnitrade_tui.domain.events import BookState, ConnectionChanged, LinkState
+from omnitrade_tui.domain.venue import venue_of
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.widgets.styles import StyleCache
+
+#: Link states from best to worst: a venue shows its worst link's.
+_LINK_ORDER = (
+    LinkState.CONNECTED,
+    LinkState.CONNECTING,
+    LinkState.RECONNECTING,
+    LinkState.DISCONNECTED,
+    LinkState.FAILED,
+)
+
+
+def _other_venues(links: Mapping[str, ConnectionChanged]) -> list[tuple[str, LinkState]]:
+    """Each venue beside the first with the worst state of its links, by name."""
+    worst: dict[str, LinkState] = {}
+    for name, event in links.items():
+        venue = venue_of(name)
+        if not venue:
+            continue
+        known = worst.get(venue)
+        if known is None or _LINK_ORDER.index(event.state) > _LINK_ORDER.index(known):
+            worst[venue] = event.state
+    return sorted(worst.items())
+
 
 _LINK_MARK = {
     LinkState.CONNECTED: ("●", "status-bar--ok"),
@@ -114,6 +140,12 @@ class StatusBar(Widget):
                 else f"{mark} {word}",
                 cls,
             )
+        # A venue beside the first: one mark for its links (market@NAME, user@NAME), the
+        # worst of them, and its word when not connected.
+        for venue, worst in _other_venues(s.links):
+            mark, cls = _LINK_MARK.get(worst, ("?", "status-bar--muted"))
+            label(f"@{venue}", f"@{venue}")
+            add(mark if worst is LinkState.CONNECTED else f"{mark} {worst.value}", cls)
         if s.latency_ms is not None:
             label("lat", "")
             add(
