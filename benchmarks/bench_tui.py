@@ -27,8 +27,10 @@ Figures, per phase: the app's CPU as a share of one core over a steady window (f
 published and queued frames on BTCUSDT per second, and key-press latency: ``b`` (order
 ticket, ends when a completed frame shows "Enter send") and ``?`` (help, its "Keys"
 heading), pressed alternately, timed from the write to the pty to the end of the first
-frame that shows the marker; then Escape, timed until the ladder's key hint (covered by
-both modals) is back, so the next press never lands on a modal still open. Also: bytes per
+frame that shows the marker; then Escape, timed until the open-orders header (covered by
+both modals) is back, so the next press never lands on a modal still open. A lone Escape
+byte waits out Textual's escape delay (``ESCDELAY``, 100 ms: it could start a key's escape
+sequence) before it is a key, so the close figures stand on that floor. Also: bytes per
 frame against a whole-screen repaint (forced by a resize), and the CPU every other process
 on the machine used during each window (a shared box makes these figures noisy).
 
@@ -83,8 +85,11 @@ _ANSI = re.compile(
 #: Keys and the text that shows their effect has reached the screen.
 KEYS = ((b"b", "Enter send"), (b"?", "Keys"))
 ESCAPE = b"\x1b"
-#: The ladder's key hint: both modals cover it, so a frame showing it means they are gone.
-CLOSED_MARKER = "walk levels"
+#: The open-orders table's header (at 160x45 its "Filled Status" sits under both modals), so
+#: a frame showing it means the modal is gone. Not the ladder's key hint: with the desk's
+#: layout the ticket leaves it uncovered, and the first frame after Escape showed it whether
+#: the ticket had closed or not (the ticket's close measured the next frame, not the close).
+CLOSED_MARKER = "Filled Status"
 
 
 def _cpu_seconds(pid: int) -> float:

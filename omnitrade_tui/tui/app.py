@@ -116,7 +116,16 @@ ACTION_COMMANDS = {
 }
 
 _SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
+#: A slow part that is due waits up to this share of its period for a frame that draws
+#: something else (the book, most often): each frame costs the compositor a pass over every
+#: screen line it touches, whatever changed on them, so one frame with the ladder and the
+#: watchlist costs less than two. At a quiet market this removes about a third of the frames.
+_SLOW_WAIT = 0.5
 _REQUEST_TIMEOUT_S = 15.0
+#: The names the help screen and the order ticket are installed under: both are built once
+#: and shown again (see ``action_help`` and ``_open_ticket``).
+_HELP_SCREEN = "help"
+_TICKET_SCREEN = "ticket"
 #: Keys that stay bound whatever ``[ui.keys]`` adds for the same action.
 _ALWAYS_BOUND = {"kill_switch": "ctrl+k", "unlock": "ctrl+u"}
 
@@ -380,6 +389,8 @@ class OmniTradeApp(App[None]):
         self._fills_shown = -1
         self._chart_first = False
         self._widgets: dict[str, Widget] = {}
+        #: The order ticket, kept between orders (see ``_open_ticket``).
+        self._ticket: OrderTicket | None = None
         self._drawn_at: dict[str, float] = {}
         #: What the crash screen showed, if the app crashed (kept for the log and tests).
         self.crash_text = ""
@@ -516,16 +527,26 @@ class OmniTradeApp(App[None]):
             state.dirty.add(parts.ORDERS)
         dirty = state.take_dirty()
         ladder = self._main("#ladder", Ladder)
-        ladder.fade_flashes()
+        faded = ladder.fade_flashes()
         if not dirty:
             return
+        due: list[str] = []
+        anchored = faded or not dirty.issubset(_SLOW_PARTS)
         for part, hz in _SLOW_PARTS.items():
             if part in dirty:
-                if now - self._drawn_at.get(part, 0.0) < 1 / hz:
+                late = now - self._drawn_at.get(part, 0.0) - 1 / hz
+                if late < 0:
                     dirty.discard(part)
                     state.dirty.add(part)  # drawn on a later frame
                 else:
-                    self._drawn_at[part] = now
+                    due.append(part)
+                    anchored = anchored or late >= _SLOW_WAIT / hz
+        for part in due:
+            if anchored:
+                self._drawn_at[part] = now
+            else:
+                dirty.discard(part)
+                state.dirty.add(part)  # drawn with the next frame that draws anything
         view = state.symbols[state.active]
         if parts.BOOK in dirty:
             ladder.show_book(view.top, view.book_state)
@@ -745,18 +766,38 @@ class OmniTradeApp(App[None]):
         if self.state.locked:
             self.notify("Trading is locked by the kill switch: ctrl+u unlocks", severity="error")
             return
-        ticket = OrderTicket(
-            self.bus,
-            self.state,
-            self.state.active,
-            side,
-            price,
-            order_type,
-            confirm=self.session.confirm_orders,
-            fee_rate=self.session.fee_rate,
-            sizes=self.session.ui.sizes.get(self.state.active),
-        )
-        self.push_screen(ticket, self._ticket_done)
+        symbol = self.state.active
+        confirm = self.session.confirm_orders
+        fee_rate = self.session.fee_rate
+        sizes = self.session.ui.sizes.get(symbol)
+        # One ticket is kept and reopened as a new intent (building it again on each key
+        # took most of the time to the screen); another symbol or setting builds a new one.
+        ticket = self._ticket
+        if ticket is not None and (
+            ticket.instrument.symbol == symbol
+            and ticket.confirm == confirm
+            and ticket.fee_rate == fee_rate
+            and ticket.sizes == sizes
+        ):
+            ticket.reopen(side, price, order_type)
+        else:
+            if ticket is not None:
+                self.uninstall_screen(_TICKET_SCREEN)
+                ticket.remove()
+            ticket = OrderTicket(
+                self.bus,
+                self.state,
+                symbol,
+                side,
+                price,
+                order_type,
+                confirm=confirm,
+                fee_rate=fee_rate,
+                sizes=sizes,
+            )
+            self._ticket = ticket
+            self.install_screen(ticket, _TICKET_SCREEN)
+        self.push_screen(_TICKET_SCREEN, self._ticket_done)
 
     def _ticket_done(self, result: TicketResult | None) -> None:
         if result is None:
@@ -1022,8 +1063,11 @@ class OmniTradeApp(App[None]):
             self._main(f"#{name}", RowTable).focus()
 
     def action_help(self) -> None:
-        """The keys, on one screen."""
-        self.push_screen(HelpScreen(self))
+        """The keys, on one screen: built once (the keymap and the user's refusals are set
+        when the app starts) and kept, so opening it again only draws it."""
+        if not self.is_screen_installed(_HELP_SCREEN):
+            self.install_screen(HelpScreen(self), _HELP_SCREEN)
+        self.push_screen(_HELP_SCREEN)
 
     def action_alerts(self) -> None:
         """The alert rules and what fired."""

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from textual.widgets import Input, Static
 
 from omnitrade_tui.bus import topics
 from omnitrade_tui.domain.commands import EngageKillSwitch, PlaceOco, PlaceOrder, ReplaceOrder
@@ -18,6 +19,7 @@ from omnitrade_tui.domain.events import OrderHeld
 from omnitrade_tui.domain.models import Order
 from omnitrade_tui.tui.screens.amend import AmendOrder
 from omnitrade_tui.tui.screens.ticket import OrderTicket
+from omnitrade_tui.tui.widgets.choice import Choice
 from omnitrade_tui.tui.widgets.row_table import RowTable
 from tests.tui.order_path import (
     accepted,
@@ -199,3 +201,55 @@ async def test_an_order_held_for_the_rate_limit_counts_down_in_the_ticket_and_th
         await until(pilot, lambda: status_of_ours() == "PENDING", "the hold to end")
         go.set()
         await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket to close")
+
+
+async def test_the_ticket_kept_between_orders_opens_each_time_as_a_new_one() -> None:
+    """The app keeps one ticket and reopens it (building it took most of the time to the
+    screen): each opening is a new intent, with nothing of the last one left."""
+    app = seeded_app()
+    sent: list[PlaceOrder] = []
+
+    async def place(cmd: PlaceOrder) -> Order:
+        sent.append(cmd)
+        return accepted(cmd.request)
+
+    answer(app, PlaceOrder, place)
+    async with started(app) as pilot:
+        await pilot.press("b")
+        first = app.screen
+        assert isinstance(first, OrderTicket)
+        first_id = first.form.client_order_id
+        await pilot.press(*"0.01")
+        await pilot.press("shift+tab", "shift+tab", "shift+tab", "right")  # Type: MARKET
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket closed")
+        await pilot.press("s")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket again")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        assert ticket.form.side is Side.SELL
+        assert ticket.form.client_order_id != first_id
+        assert ticket.query_one("#quantity", Input).value == ""
+        assert ticket.query_one("#type", Choice).value == "LIMIT"
+        assert ticket.query_one("#side", Choice).value == "SELL"
+        assert str(ticket.query_one("#reason-quantity", Static).render()) == ""
+        best_ask = app.state.symbols["BTCUSDT"].top
+        assert best_ask is not None
+        assert Decimal(ticket.query_one("#price", Input).value) == Decimal(
+            repr(best_ask.asks[0].price)
+        )
+        await until(pilot, lambda: app.focused is not None, "a field to have the keyboard")
+        assert app.focused is not None and app.focused.id == "quantity"
+        # Sent, then opened again: the sent intent's id is not reused, the fields take keys.
+        await pilot.press(*"0.02", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "sent and closed")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the third ticket")
+        again = app.screen
+        assert isinstance(again, OrderTicket)
+        assert again.form.client_order_id != sent[0].request.client_order_id
+        await until(pilot, lambda: app.focused is not None, "a field to have the keyboard")
+        await pilot.press(*"0.03", "enter")
+        await until(pilot, lambda: len(sent) == 2, "the second order")
+        assert sent[1].request.quantity == Decimal("0.03")
+        assert sent[1].request.side is Side.BUY

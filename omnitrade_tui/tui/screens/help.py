@@ -95,6 +95,10 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(title, classes="section")
                 yield Static(f"  {text}")
 
+    def on_screen_resume(self) -> None:
+        """Open at the top each time: the app keeps this screen between openings."""
+        self.query_one(VerticalScroll).scroll_home(animate=False)
+
     def _keys_of(self, binding: Binding) -> str:
         keymap = getattr(self._target, "_keymap", {}) or {}
         keys = keymap.get(binding.id, binding.key) if binding.id else binding.key

@@ -24,6 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from omnitrade_tui.bus import Bus
@@ -117,10 +118,19 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         self.bus = bus
         self.state = state
         self.instrument = state.instruments[symbol]
-        inst = self.instrument
-        self.form = TicketForm(inst, side=side, type=order_type)
+        self.sizes = sizes
         #: The symbol's quick sizes from the config (``[ui.sizes.<SYMBOL>]``), keys 1..9.
         self.presets: list[Decimal] = list(sizes.presets) if sizes is not None else []
+        self.confirm = confirm
+        self.fee_rate = fee_rate
+        self._follow_timer: Timer | None = None
+        self._begin(side, price, order_type)
+
+    def _begin(self, side: Side, price: Decimal | None, order_type: OrderType) -> None:
+        """A new intent: a fresh form (new client ids), nothing typed, tried or pending."""
+        inst = self.instrument
+        sizes = self.sizes
+        self.form = TicketForm(inst, side=side, type=order_type)
         if sizes is not None and sizes.default is not None:
             self.form.quantity = fmt(sizes.default)
         if price is not None:
@@ -129,8 +139,6 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             best = self._best(side)
             if best is not None:
                 self.form.price = f"{best:.{inst.price_decimals}f}"
-        self.confirm = confirm
-        self.fee_rate = fee_rate
         self.check: TicketCheck | None = None
         self._armed: OrderRequest | None = None
         self._sending = False
@@ -203,14 +211,63 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         """Show the ticket as it starts, with the cursor on the first field to type."""
         steady_cursors(self, self.app)
         self._held_timer = self.set_interval(0.5, self._show_held, pause=True)
-        self.set_interval(0.25, self._follow_market)
+        self._follow_timer = self.set_interval(0.25, self._follow_market)
         self._sync()
+        self._focus_first()
+
+    def reopen(self, side: Side, price: Decimal | None, order_type: OrderType) -> None:
+        """Make this (closed) ticket a new one, as if built with these arguments: the app
+        keeps one ticket and reopens it, because building its thirty widgets took most of
+        the time from the key to the ticket on screen."""
+        self._begin(side, price, order_type)
+        form = self.form
+        values = {
+            "price": form.price,
+            "stop_price": form.stop_price,
+            "stop_limit_price": form.stop_limit_price,
+            "quantity": form.quantity,
+            "quote_order_qty": form.quote_amount,
+        }
+        with self.prevent(Input.Changed):  # the trader typed nothing yet
+            for name, value in values.items():
+                field = self.query_one(f"#{name}", Input)
+                field.value = value
+                field.cursor_position = len(value)
+                field.scroll_to(x=0, animate=False)
+        choices = {
+            "side": form.side.value,
+            "type": "OCO" if form.oco else form.type.value,
+            "size": "-",
+            "qty-in": "BASE",
+            "tif": form.time_in_force.value,
+        }
+        if self.presets:
+            choices["quick"] = "-"
+        for cid, value in choices.items():
+            self.query_one(f"#{cid}", Choice).select(value)
+        self._sync()
+        # A field focused when the ticket last closed gets no new focus event, which is what
+        # selects its text: leave it first.
+        self.set_focus(None)
+        self._focus_first()
+
+    def _focus_first(self) -> None:
         first = "#price" if self.form.uses_price and not self.form.price else "#quantity"
         if self.presets and first == "#quantity":
             # Priced already (from the ladder or the best): a digit picks the size and Enter
             # sends; shift+Tab reaches the quantity to type one.
             first = "#quick"
         self.query_one(first).focus()
+
+    def on_screen_suspend(self) -> None:
+        """Closed (the app keeps it for the next order): stop following the market."""
+        if self._follow_timer is not None:
+            self._follow_timer.pause()
+
+    def on_screen_resume(self) -> None:
+        """Open again: follow the market."""
+        if self._follow_timer is not None:
+            self._follow_timer.resume()
 
     # -- keeping the form in step --------------------------------------------------------
 

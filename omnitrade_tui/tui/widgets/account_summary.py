@@ -5,7 +5,8 @@ A ``Static`` redrawn with the balances (the app's frame loop calls ``draw`` when
 valuation or the watchlist changed): the figures change at most once a second (the engine
 publishes its valuation at most that often), so the Line API would buy nothing here. A
 ``Static`` update lays the whole screen out again, so ``draw`` updates only when what it
-shows changed: the watchlist alone asks four times a second.
+shows changed (the watchlist alone asks four times a second), and lays out only when its
+rows changed (new figures in the same rows keep its height).
 """
 
 from __future__ import annotations
@@ -66,10 +67,17 @@ class AccountSummary(Static):
         shown = tuple((label, text.markup) for label, text in rows)
         if shown == self._shown:
             return
+        # The height follows the rows: a new figure in the same rows (the equity moved)
+        # keeps it, so only the rows are repainted, without laying the screen out again.
+        # The unpriced assets' row may wrap: a change there lays out too.
+        before = self._shown
+        same_height = before is not None and [
+            (label, text if label == "unpriced" else "") for label, text in before
+        ] == [(label, text if label == "unpriced" else "") for label, text in shown]
         self._shown = shown
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(style="dim")
         grid.add_column(justify="right")
         for label, text in rows:
             grid.add_row(label, text)
-        self.update(grid)
+        self.update(grid, layout=not same_height)

@@ -627,11 +627,14 @@ class Ladder(Widget, can_focus=True):
         self._row_cache, self._row_cache_next = self._row_cache_next, {}
         return lines
 
-    def fade_flashes(self) -> None:
-        """Called once a frame: let a flash fade even when the book is quiet."""
+    def fade_flashes(self) -> bool:
+        """Called once a frame: let a flash fade even when the book is quiet. True when the
+        ladder will repaint for it."""
         if self._flash_until and time.monotonic() >= self._flash_until:
             self._flash_until = 0.0
             self.invalidate()
+            return True
+        return False
 
     def _title_line(self, width: int) -> Strip:
         style = self._styles

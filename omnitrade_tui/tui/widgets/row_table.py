@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -145,7 +145,13 @@ class RowTable(ScrollView, can_focus=True):
         self.refresh()
 
     def set_rows(self, rows: list[Row]) -> None:
-        """Replace every row; the cursor stays on the same key when it is still there."""
+        """Replace every row; the cursor stays on the same key when it is still there.
+
+        Only the lines whose row changed are repainted when the columns keep their widths:
+        the watchlist is refilled four times a second and most of its rows (often all) are
+        the same, and each repainted line costs the compositor and the terminal.
+        """
+        old, old_cursor, old_fitted = self.rows, self.cursor, self._fitted
         key = self.rows[self.cursor].key if 0 <= self.cursor < len(self.rows) else None
         self.rows = rows
         if key is not None:
@@ -162,7 +168,20 @@ class RowTable(ScrollView, can_focus=True):
             fitted[i] = max(fitted[i], max(len(text) for text, _ in cells))
         self._fitted = tuple(min(f, c.width) for f, c in zip(fitted, self.columns, strict=True))
         self._update_virtual_size()
-        self.refresh()
+        if len(rows) != len(old) or self.cursor != old_cursor or self._fitted != old_fitted:
+            self.refresh()
+            return
+        changed = [i for i, (a, b) in enumerate(zip(old, rows, strict=True)) if a != b]
+        if not changed:
+            return
+        width, height = self.size
+        detail = self.detail_height
+        if detail and self.cursor in changed:
+            self.refresh()  # the detail lines show the selected row's hidden cells
+            return
+        top = int(self.scroll_offset.y)
+        lines = [i - top + 1 for i in changed]
+        self.refresh(*(Region(0, y, width, 1) for y in lines if 0 < y < height - detail))
 
     def on_resize(self) -> None:
         """Columns give way (or come back) with the width; never a sideways scrollbar."""
@@ -178,9 +197,12 @@ class RowTable(ScrollView, can_focus=True):
     def detail_height(self) -> int:
         """Lines kept at the bottom for the selected row's hidden columns: none when every
         column fits, two on a table tall enough to spare them, else one."""
+        return self._detail_height(self.size.height)
+
+    def _detail_height(self, height: int) -> int:
         if not self.hidden_columns and self.squeezed_column is None:
             return 0
-        return 2 if self.size.height >= _TWO_DETAIL_LINES_FROM else 1
+        return 2 if height >= _TWO_DETAIL_LINES_FROM else 1
 
     @property
     def shown_columns(self) -> list[int]:
@@ -291,7 +313,8 @@ class RowTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the view: the header, then rows from the scroll offset."""
-        width = self.size.width
+        # The size once per line: each ``self.size`` looks the widget up in the screen's map.
+        width, height = self.size
         styles = self._styles
         base = styles.base
         if y == 0:
@@ -304,8 +327,8 @@ class RowTable(ScrollView, can_focus=True):
                 style = styles("row-table--empty")
                 return Strip([Segment(f" {self.empty}", style)]).adjust_cell_length(width, base)
             return Strip.blank(width, base)
-        detail_height = self.detail_height
-        first_detail = self.size.height - detail_height
+        detail_height = self._detail_height(height)
+        first_detail = height - detail_height
         if detail_height and y >= first_detail:
             style = base + styles("row-table--muted")
             lines = self.detail_lines(width - 1, detail_height)
