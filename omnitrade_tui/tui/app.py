@@ -70,7 +70,12 @@ from omnitrade_tui.tui.screens.journal import HistoryScreen
 from omnitrade_tui.tui.screens.log import LogScreen
 from omnitrade_tui.tui.screens.portfolio import PortfolioScreen
 from omnitrade_tui.tui.screens.quit import QuitChoice, QuitWithOpenOrders
-from omnitrade_tui.tui.screens.ticket import OrderTicket, TicketResult
+from omnitrade_tui.tui.screens.ticket import (
+    OrderTicket,
+    TicketResult,
+    best_venue,
+    venues_of_pair,
+)
 from omnitrade_tui.tui.session import TerminalSession
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.themes import DEFAULT_THEME, default_variables, load_themes
@@ -767,6 +772,11 @@ class OmniTradeApp(App[None]):
             self.notify("Trading is locked by the kill switch: ctrl+u unlocks", severity="error")
             return
         symbol = self.state.active
+        if price is None:
+            # Not priced from a ladder row: the pair on the venue with the best price for
+            # this side (the ticket shows every venue's and lets the trader choose another).
+            pair = venues_of_pair(self.state, symbol)
+            symbol = best_venue(self.state, pair, side) or symbol
         confirm = self.session.confirm_orders
         fee_rate = self.session.fee_rate
         sizes = self.session.ui.sizes.get(symbol)
@@ -794,6 +804,7 @@ class OmniTradeApp(App[None]):
                 confirm=confirm,
                 fee_rate=fee_rate,
                 sizes=sizes,
+                first_venue=self.session.first_venue,
             )
             self._ticket = ticket
             self.install_screen(ticket, _TICKET_SCREEN)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,58 @@ async def test_an_order_on_each_venue_by_keyboard_and_the_kill_switch_cancels_bo
         await pilot.press("b")
         await pilot.pause(0.2)
         assert not isinstance(app.screen, OrderTicket), "no ticket while locked"
+
+
+async def test_the_ticket_opens_on_the_venue_with_the_best_price_and_can_switch(
+    tmp_path: Path,
+) -> None:
+    async with two_venue_app(tmp_path) as (app, pilot, runtime):
+        state = app.state
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        # b is not priced by a ladder row: the pair opens where the ask is lowest, whichever
+        # symbol is active, and every venue's ask and free quote is on the ticket.
+        asks = {
+            i: state.symbols[i].top.asks[0].price  # type: ignore[union-attr]
+            for i in ("BTCUSDT", "BTCUSDT@alt")
+        }
+        assert ticket.venue_ids == ["BTCUSDT", "BTCUSDT@alt"]
+        opened = ticket.instrument.symbol
+        assert asks[opened] <= max(asks.values())
+        line = str(ticket.query_one("#venues").render())
+        assert "sim ask" in line and "alt ask" in line and "◀ best" in line
+        assert "free 100,000.00 USDT" in line
+        # The venue row takes ←→ like the other choices: the other venue, its filters and
+        # its balances from then on.
+        for _ in range(12):
+            if app.focused is not None and app.focused.id == "venue":
+                break
+            await pilot.press("shift+tab")
+        assert app.focused is not None and app.focused.id == "venue"
+        await pilot.press("right" if opened == "BTCUSDT" else "left")
+        other = "BTCUSDT@alt" if opened == "BTCUSDT" else "BTCUSDT"
+        await until(pilot, lambda: ticket.instrument.symbol == other, "the other venue")
+        assert other in str(ticket.query_one("#title").render())
+        # Sent from there, the order lands on that venue. Tab into a field selects its
+        # text, so typing replaces it.
+        # 5% under (inside the sim profile's 10% band), so it rests.
+        price = Decimal(ticket.form.price) * Decimal("0.95")
+        for field, text in (("price", f"{price:.2f}"), ("quantity", "0.01")):
+            for _ in range(12):
+                if app.focused is not None and app.focused.id == field:
+                    break
+                await pilot.press("tab")
+            await pilot.press(*text)
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: not isinstance(app.screen, OrderTicket),
+            "the ticket to close",
+            timeout=15,
+        )
+        placed = [o for o in state.open_orders() if o.symbol == other]
+        assert len(placed) == 1
+        ids = await venue_open_ids(runtime)
+        assert ids[venue_of(other)] == {placed[0].client_order_id}

@@ -32,7 +32,9 @@ from omnitrade_tui.config import SizePresets
 from omnitrade_tui.domain.commands import PlaceOco, PlaceOrder
 from omnitrade_tui.domain.decimals import fmt
 from omnitrade_tui.domain.enums import OrderType, Side, TimeInForce
+from omnitrade_tui.domain.events import BookState
 from omnitrade_tui.domain.models import Order, OrderRequest
+from omnitrade_tui.domain.venue import symbol_of, unqualified, venue_of
 from omnitrade_tui.tui.cursor import steady_cursors
 from omnitrade_tui.tui.refusal import refusal_text
 from omnitrade_tui.tui.state import TerminalState
@@ -41,6 +43,34 @@ from omnitrade_tui.tui.ticket_form import TICKET_TYPES, TicketCheck, TicketForm
 from omnitrade_tui.tui.widgets.choice import Choice
 
 SIZES = ("-", "10%", "25%", "50%", "75%", "100%")
+
+
+def venues_of_pair(state: TerminalState, symbol: str) -> list[str]:
+    """The ids of ``symbol``'s pair on every venue the screen knows, in watchlist order."""
+    pair = symbol_of(symbol)
+    ids = [i for i in state.watchlist if symbol_of(i) == pair and i in state.instruments]
+    return ids if symbol in ids else [symbol, *ids]
+
+
+def venue_price(state: TerminalState, symbol: str, side: Side) -> float | None:
+    """What ``side`` would pay or get at the top of ``symbol``'s live book (its ask to
+    buy, its bid to sell); ``None`` when the book is not live or that side is empty."""
+    view = state.symbols.get(symbol)
+    top = view.top if view is not None else None
+    if top is None or view is None or view.book_state is not BookState.LIVE:
+        return None
+    levels = top.asks if side is Side.BUY else top.bids
+    return levels[0].price if levels else None
+
+
+def best_venue(state: TerminalState, ids: list[str], side: Side) -> str | None:
+    """The id whose live book gives ``side`` the best price (the lowest ask to buy, the
+    highest bid to sell); ``None`` when no book is live."""
+    priced = [(p, i) for i in ids if (p := venue_price(state, i, side)) is not None]
+    if not priced:
+        return None
+    pick = min if side is Side.BUY else max
+    return pick(priced, key=lambda pair: pair[0])[1]
 
 
 @dataclass(frozen=True)
@@ -113,11 +143,15 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         confirm: bool = False,
         fee_rate: Decimal = Decimal("0.001"),
         sizes: SizePresets | None = None,
+        first_venue: str = "",
     ) -> None:
         super().__init__()
         self.bus = bus
         self.state = state
         self.instrument = state.instruments[symbol]
+        #: The pair's ids on every venue the run trades it on (one: no venue choice shown).
+        self.venue_ids = venues_of_pair(state, symbol)
+        self.venue_labels = [venue_of(i) or first_venue or "first" for i in self.venue_ids]
         self.sizes = sizes
         #: The symbol's quick sizes from the config (``[ui.sizes.<SYMBOL>]``), keys 1..9.
         self.presets: list[Decimal] = list(sizes.presets) if sizes is not None else []
@@ -169,6 +203,10 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         with Vertical(id="ticket"):
             yield Static(id="title")
             yield Static(id="balances")
+            if len(self.venue_ids) > 1:
+                here = self.venue_labels[self.venue_ids.index(self.instrument.symbol)]
+                yield Choice("Venue", self.venue_labels, here, id="venue")
+                yield Static(id="venues")
             yield Choice("Side", [s.value for s in Side], form.side.value, id="side")
             kinds = [t.value for t in TICKET_TYPES] + ["OCO"]
             yield Choice("Type", kinds, "OCO" if form.oco else form.type.value, id="type")
@@ -306,6 +344,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             form.by_quote = event.value == "QUOTE" and form.type is OrderType.MARKET
         elif cid == "quick" and event.value != "-":
             self._quick_size(event.choice.index)
+        elif cid == "venue":
+            self._switch_venue(self.venue_ids[event.choice.index])
         elif cid == "size" and event.value != "-":
             self._size_from_balance(Decimal(event.value.rstrip("%")) / 100)
         self._armed = None
@@ -408,6 +448,49 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         if any(a is not b for a, b in zip(now, self._market_seen, strict=True)):
             self._sync()
 
+    def _venues_line(self) -> str:
+        """Each venue's price for this side and what the order would spend there: the
+        quote asset free to buy with, the base asset free to sell."""
+        numbers = self.state.numbers
+        buy = self.form.side is Side.BUY
+        parts = []
+        best = best_venue(self.state, self.venue_ids, self.form.side)
+        for symbol, label in zip(self.venue_ids, self.venue_labels, strict=True):
+            inst = self.state.instruments[symbol]
+            price = venue_price(self.state, symbol, self.form.side)
+            spend = inst.quote_asset if buy else inst.base_asset
+            free = numbers.money(spend, self.state.free(spend))
+            mark = " ◀ best" if symbol == best and len(self.venue_ids) > 1 else ""
+            parts.append(
+                f"{label} {'ask' if buy else 'bid'} {numbers.price(symbol, price)} "
+                f"free {free} {unqualified(spend)}{mark}"
+            )
+        return " · ".join(parts)
+
+    def _switch_venue(self, symbol: str) -> None:
+        """Send this ticket to the same pair on another venue: its filters, balances and
+        limits from now on, what was typed kept; a new intent (nothing was sent)."""
+        if self._sending or symbol == self.instrument.symbol:
+            return
+        old = self.form
+        self.instrument = self.state.instruments[symbol]
+        self.form = TicketForm(self.instrument, side=old.side, type=old.type)
+        for name in (
+            "price",
+            "stop_price",
+            "stop_limit_price",
+            "quantity",
+            "quote_amount",
+            "time_in_force",
+            "oco",
+            "by_quote",
+        ):
+            setattr(self.form, name, getattr(old, name))
+        for name in ("price", "stop_price", "stop_limit_price", "quantity", "quote_order_qty"):
+            self.query_one(f"#{name}", Input).placeholder = self._placeholder(name)
+        self._armed = None
+        self._notice = ""
+
     def _sync(self) -> None:
         self._market_seen = self._market_now()
         form = self.form
@@ -425,6 +508,8 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             f"{money(inst.base_asset, self.state.free(inst.base_asset))} {inst.base_asset} · "
             f"tick {fmt(inst.tick_size)} · step {fmt(inst.step_size)}"
         )
+        if len(self.venue_ids) > 1:
+            self.query_one("#venues", Static).update(self._venues_line())
         shown = {
             "price": form.uses_price,
             "stop_price": form.uses_stop,
