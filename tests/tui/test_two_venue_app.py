@@ -154,3 +154,41 @@ async def test_the_ticket_opens_on_the_venue_with_the_best_price_and_can_switch(
         assert len(placed) == 1
         ids = await venue_open_ids(runtime)
         assert ids[venue_of(other)] == {placed[0].client_order_id}
+
+
+async def test_the_ticket_says_what_a_ccxt_venue_lacks_and_refuses_an_oco_there(
+    tmp_path: Path,
+) -> None:
+    async with two_venue_app(tmp_path) as (app, pilot, _runtime):
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+
+        async def focus(field: str) -> None:
+            for _ in range(12):
+                if app.focused is not None and app.focused.id == field:
+                    return
+                await pilot.press("shift+tab")
+            raise AssertionError(f"never reached {field}")
+
+        await focus("venue")
+        if ticket.instrument.symbol != "BTCUSDT@alt":
+            await pilot.press("right")
+        await until(pilot, lambda: ticket.instrument.symbol == "BTCUSDT@alt", "venue alt")
+        assert "⚠ @alt via ccxt:binance: " in str(ticket.query_one("#venues").render())
+        await pilot.press("tab", "tab")  # Side, then Type
+        assert app.focused is not None and app.focused.id == "type"
+        for _ in range(8):
+            if ticket.form.oco:
+                break
+            await pilot.press("right")
+        assert ticket.form.oco
+        await until(
+            pilot,
+            lambda: ticket.check is not None and "type" in ticket.check.errors,
+            "the OCO refused before Enter",
+        )
+        assert ticket.check is not None and ticket.check.request is None
+        assert "no OCO lists on @alt (via ccxt:binance)" in ticket.check.errors["type"]
+        await pilot.press("escape")

@@ -15,7 +15,7 @@ the engine holds for the rate limit shows "held: rate limit, N s" while it waits
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -460,12 +460,13 @@ class OrderTicket(ModalScreen[TicketResult | None]):
             price = venue_price(self.state, symbol, self.form.side)
             spend = inst.quote_asset if buy else inst.base_asset
             free = numbers.money(spend, self.state.free(spend))
-            mark = " ◀ best" if symbol == best and len(self.venue_ids) > 1 else ""
+            mark = " ◀ best" if symbol == best else ""
             parts.append(
                 f"{label} {'ask' if buy else 'bid'} {numbers.price(symbol, price)} "
                 f"free {free} {unqualified(spend)}{mark}"
             )
-        return " · ".join(parts)
+        notice = self.state.venue_notice(self.instrument.symbol)
+        return " · ".join(parts) + (f"\n⚠ {notice}" if notice else "")
 
     def _switch_venue(self, symbol: str) -> None:
         """Send this ticket to the same pair on another venue: its filters, balances and
@@ -525,6 +526,16 @@ class OrderTicket(ModalScreen[TicketResult | None]):
         book = view.top
         open_count = len(self.state.open_orders(inst.symbol))
         check = form.check(book, self.fee_rate, open_count, self._account())
+        venue = self.state.venues.get(venue_of(inst.symbol))
+        if form.oco and venue is not None and not venue.oco:
+            # Said before Enter, where the venue would only refuse it after.
+            where = f"@{venue.name}" if venue.name else "this venue"
+            check = replace(
+                check,
+                request=None,
+                oco=None,
+                errors={**check.errors, "type": f"no OCO lists on {where} (via {venue.venue})"},
+            )
         self.check = check
         for name in shown:
             visible = shown[name] and (self._tried or name in self._touched)
