@@ -66,9 +66,9 @@ def register(subparsers: Any) -> None:
 
     users: argparse.ArgumentParser = actions.add_parser(
         "users",
-        help="add, list, remove users, change their password or role",
-        description="Manage who may attach to the gateway. Changing a user's password or "
-        "role, or removing them, ends their sessions.",
+        help="add, list, remove users, change their password, role or venues",
+        description="Manage who may attach to the gateway. Changing a user's password, "
+        "role or venues, or removing them, ends their sessions.",
     )
     users.set_defaults(handler=_usage(users))
     user_actions = users.add_subparsers(title="actions", metavar="ACTION")
@@ -78,6 +78,12 @@ def register(subparsers: Any) -> None:
     )
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument(
+        "--venues",
+        default="all",
+        help="the venues the user may trade on: first (the profile's own), then the names of "
+        "[profiles.NAME.venues.VENUE], comma-separated (default: all)",
+    )
     add.set_defaults(handler=_users("add_user"))
 
     lst = user_actions.add_parser("list", parents=[database], help="users and their roles")
@@ -97,6 +103,13 @@ def register(subparsers: Any) -> None:
     role.add_argument("name")
     role.add_argument("role", choices=[r.value for r in Role])
     role.set_defaults(handler=_users("set_role"))
+
+    venues = user_actions.add_parser(
+        "venues", parents=[database], help="change the venues a user may trade on"
+    )
+    venues.add_argument("name")
+    venues.add_argument("venues", help="first,kraken ... or all")
+    venues.set_defaults(handler=_users("set_venues"))
 
     audit = actions.add_parser(
         "audit", parents=[database], help="show the newest entries of the audit log"

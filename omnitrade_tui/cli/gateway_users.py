@@ -25,7 +25,7 @@ from omnitrade_tui.cli.startup import ask_password, overrides_from_args, start_l
 from omnitrade_tui.config import load_settings
 from omnitrade_tui.gateway.audit import AuditLog, format_entry
 from omnitrade_tui.gateway.passwords import PasswordPolicyError, check_policy
-from omnitrade_tui.gateway.roles import Role
+from omnitrade_tui.gateway.roles import Role, parse_venue_list, venue_list_text
 from omnitrade_tui.gateway.users import UserAdmin, UserError, UserInfo, check_username
 from omnitrade_tui.store.database import describe, normalize_url, open_database
 from omnitrade_tui.store.errors import StoreError
@@ -80,9 +80,30 @@ def add_user(args: argparse.Namespace) -> int:
     except UserError as exc:
         raise CliError(str(exc), ExitCode.USAGE) from None
     role = Role(args.role)
+    venues = _venues(args.venues)
     password = read_password(args, args.name)
-    info = _run(args, lambda repo: UserAdmin(repo).add(args.name, role, password))
-    print(f"added user {info.username} ({info.role})")
+    info = _run(args, lambda repo: UserAdmin(repo).add(args.name, role, password, venues))
+    print(f"added user {info.username} ({info.role}); trades on {_venues_text(info.venues)}")
+    return 0
+
+
+def _venues(text: str) -> tuple[str, ...]:
+    try:
+        return parse_venue_list(text)
+    except ValueError as exc:
+        raise CliError(f"--venues: {exc}", ExitCode.USAGE) from None
+
+
+def _venues_text(venues: tuple[str, ...]) -> str:
+    return venue_list_text(venues) or "every venue"
+
+
+def set_venues(args: argparse.Namespace) -> int:
+    """``users venues NAME first,kraken``: the venues a user may trade on, ending their
+    sessions (a terminal holds the venues it attached with)."""
+    venues = _venues(args.venues)
+    info = _run(args, lambda repo: UserAdmin(repo).set_venues(args.name, venues))
+    print(f"{info.username} now trades on {_venues_text(info.venues)}; their sessions are ended")
     return 0
 
 
@@ -101,11 +122,12 @@ def list_users(args: argparse.Namespace) -> int:
 
 def format_users(users: list[UserInfo]) -> str:
     """The user table: name, role, status and times (UTC), never the hashes."""
-    rows = [("NAME", "ROLE", "STATUS", "CREATED", "UPDATED")]
+    rows = [("NAME", "ROLE", "VENUES", "STATUS", "CREATED", "UPDATED")]
     rows += [
         (
             u.username,
             u.role.value,
+            venue_list_text(u.venues) or "all",
             "disabled" if u.disabled else "active",
             _when(u.created_ms),
             _when(u.updated_ms),

@@ -33,6 +33,11 @@ VENUE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 VENUE_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,39}")
 
 
+#: How a list of venues written by a person (a gateway user's) names the profile's first
+#: venue, whose ids carry no venue; so no venue of a profile may be called this.
+FIRST_VENUE = "first"
+
+
 class InstrumentIdError(ValueError):
     """A string that is not an instrument id (a bad symbol or venue name)."""
 
@@ -94,6 +99,8 @@ def check_venue_name(name: str) -> str:
             f"{name!r} is not a venue name: lower-case letters, digits, - or _, starting "
             "with a letter, at most 32"
         )
+    if name == FIRST_VENUE:
+        raise InstrumentIdError(f"{name!r} names the profile's first venue: choose another")
     return name
 
 

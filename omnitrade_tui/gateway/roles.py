@@ -16,6 +16,12 @@ from enum import StrEnum
 
 from omnitrade_tui.bus import contract, topics
 from omnitrade_tui.domain import commands as c
+from omnitrade_tui.domain.venue import (
+    FIRST_VENUE,
+    InstrumentIdError,
+    check_venue_name,
+    venue_of,
+)
 
 
 class Role(StrEnum):
@@ -99,6 +105,7 @@ GATEWAY_USERS_ADD = "gateway.users.add"
 GATEWAY_USERS_REMOVE = "gateway.users.remove"
 GATEWAY_USERS_PASSWD = "gateway.users.passwd"
 GATEWAY_USERS_ROLE = "gateway.users.role"
+GATEWAY_USERS_VENUES = "gateway.users.venues"
 GATEWAY_AUDIT_RECENT = "gateway.audit.recent"
 
 #: Every command and gateway operation with an explicit rule, by its name (``Command.name``).
@@ -136,6 +143,7 @@ COMMAND_RULES: dict[str, Rule] = {
     GATEWAY_USERS_REMOVE: Rule(Role.ADMIN, "removing users"),
     GATEWAY_USERS_PASSWD: Rule(Role.ADMIN, "changing a user's password"),
     GATEWAY_USERS_ROLE: Rule(Role.ADMIN, "changing a user's role"),
+    GATEWAY_USERS_VENUES: Rule(Role.ADMIN, "changing the venues a user may trade on"),
     GATEWAY_AUDIT_RECENT: Rule(Role.ADMIN, "reading the audit log"),
 }
 
@@ -229,3 +237,67 @@ def authorize_subscription(role: Role, pattern: str) -> None:
     rule = subscription_rule(pattern)
     if not role.at_least(rule.needed):
         raise Forbidden(f"subscribing to {rule.action} ({pattern})", rule.needed, role)
+
+
+# -- venues ------------------------------------------------------------------------------------
+
+
+class VenueForbidden(Exception):
+    """An order command on a venue the user may not trade on (their role may)."""
+
+
+def parse_venue_list(text: str) -> tuple[str, ...]:
+    """A user's venues as written (``first,kraken``; ``all`` or empty: every venue) as
+    qualifiers (``("", "kraken")``; ``()``: every venue).
+
+    Raises:
+        ValueError: a name that is not a venue name (says what one is).
+    """
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return ()
+    out: list[str] = []
+    for name in names:
+        if name == FIRST_VENUE:
+            out.append("")
+            continue
+        try:
+            out.append(check_venue_name(name))
+        except InstrumentIdError as exc:
+            raise ValueError(f"{exc} (or {FIRST_VENUE!r} for the profile's first)") from None
+    return tuple(dict.fromkeys(out))
+
+
+def venue_list_text(venues: tuple[str, ...]) -> str:
+    """A user's venues as stored and shown: ``first,kraken``; ``""`` for every venue."""
+    return ",".join(v or FIRST_VENUE for v in venues)
+
+
+def _traded_symbol(command: c.AnyCommand) -> str | None:
+    """The instrument an order command acts on (``None``: not an order command, or one
+    across every venue, which its role rule already keeps to admins)."""
+    if isinstance(command, c.PlaceOrder):
+        return command.request.symbol
+    if isinstance(command, c.PlaceOco):
+        return command.above.symbol
+    if isinstance(command, c.CancelOrder | c.ReplaceOrder | c.ReplaceOco):
+        return command.symbol
+    if isinstance(command, c.CancelAll):
+        return command.symbol
+    return None
+
+
+def authorize_venue(venues: tuple[str, ...], command: c.AnyCommand) -> None:
+    """Return if a user kept to ``venues`` (``()``: every venue) may send ``command``;
+    else raise ``VenueForbidden`` naming the venue and the user's venues."""
+    if not venues:
+        return
+    symbol = _traded_symbol(command)
+    if symbol is None:
+        return
+    venue = venue_of(symbol)
+    if venue not in venues:
+        raise VenueForbidden(
+            f"trading on {'@' + venue if venue else 'the first venue'} is not yours: "
+            f"you may trade on {venue_list_text(venues)}"
+        )

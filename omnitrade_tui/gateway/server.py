@@ -72,9 +72,14 @@ from omnitrade_tui.gateway.roles import (
     GATEWAY_USERS_PASSWD,
     GATEWAY_USERS_REMOVE,
     GATEWAY_USERS_ROLE,
+    GATEWAY_USERS_VENUES,
     Forbidden,
     Role,
+    VenueForbidden,
     authorize_command,
+    authorize_venue,
+    parse_venue_list,
+    venue_list_text,
 )
 from omnitrade_tui.gateway.throttle import RateLimited
 from omnitrade_tui.gateway.tokens import AuthError, Principal, TokenPair
@@ -150,11 +155,15 @@ class _Terminal:
         principal: Principal,
         address: str,
         limits: ServerLimits,
+        venues: tuple[str, ...] = (),
     ) -> None:
         self.ws = ws
         self.principal = principal
         self.address = address
         self.limits = limits
+        #: The venues the user may trade on, read at attach (``()``: every venue); a change
+        #: ends the user's sessions, so it is never stale for long.
+        self.venues = venues
         self.patterns: set[str] = set()
         self._wants: dict[str, bool] = {}
         self.latest: dict[str, msgspec.Raw] = {}
@@ -494,7 +503,9 @@ class GatewayServer:
         inputs = self.limits.inputs
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=inputs.max_frame_bytes)
         await ws.prepare(request)
-        term = _Terminal(ws, principal, self._address(request), self.limits)
+        stored = await self.auth.repo.get_user(principal.username)
+        venues = parse_venue_list(stored.venues) if stored is not None else ()
+        term = _Terminal(ws, principal, self._address(request), self.limits, venues)
         self.terminals.add(term)
         await self.audit.record(term.user, term.address, "attach", "", Outcome.OK)
         sender = asyncio.create_task(self._sender(term), name=f"gateway.send.{term.user}")
@@ -703,6 +714,7 @@ class GatewayServer:
                 name = body.name  # the role is judged on what will run, not on the label
                 detail = msgspec.json.encode(body).decode()
                 authorize_command(term.role, name)
+                authorize_venue(term.venues, body)
                 self.input.check(body)
                 if isinstance(body, SubscribeSymbol):
                     self._admit_symbol(term, body)
@@ -712,7 +724,7 @@ class GatewayServer:
         except Forbidden as exc:
             reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc), needed=str(exc.needed))
             outcome, why = Outcome.DENIED, str(exc)
-        except Refused as exc:
+        except (Refused, VenueForbidden) as exc:
             reply = wire.ReplyOut(id=frame.id, ok=False, error=str(exc))
             outcome, why = Outcome.DENIED, str(exc)
         except (msgspec.DecodeError, msgspec.ValidationError, UnknownWireType) as exc:
@@ -780,6 +792,15 @@ class GatewayServer:
             row = _user_row(await users.set_role(username, role("role")))
             await self._disconnect_user(username, "the role changed: log in again")
             return row
+        if name == GATEWAY_USERS_VENUES:
+            username = arg("username")
+            try:
+                venues = parse_venue_list(str(body.get("venues") or ""))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            row = _user_row(await users.set_venues(username, venues))
+            await self._disconnect_user(username, "the venues you may trade changed: log in again")
+            return row
         if name == GATEWAY_AUDIT_RECENT:
             limit = body.get("limit", 100)
             limit = limit if isinstance(limit, int) and 1 <= limit <= 1000 else 100
@@ -824,6 +845,7 @@ def _user_row(user: Any) -> dict[str, Any]:
         "created_ms": user.created_ms,
         "updated_ms": user.updated_ms,
         "disabled": user.disabled,
+        "venues": venue_list_text(user.venues),
     }
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from omnitrade_tui.gateway.passwords import Passwords, check_policy
-from omnitrade_tui.gateway.roles import Role
+from omnitrade_tui.gateway.roles import Role, parse_venue_list, venue_list_text
 from omnitrade_tui.store.gateway_repository import DuplicateUser, GatewayRepository, GatewayUser
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -52,6 +52,8 @@ class UserInfo:
     created_ms: int
     updated_ms: int
     disabled: bool
+    #: The venues the user may trade on (qualifiers, ``""`` the first); ``()``: every venue.
+    venues: tuple[str, ...] = ()
 
 
 class SessionRevoker(Protocol):
@@ -90,14 +92,19 @@ class UserAdmin:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def add(self, username: str, role: Role, password: str) -> UserInfo:
-        """Create a user; ``UserError``/``PasswordPolicyError`` say what is wrong."""
+    async def add(
+        self, username: str, role: Role, password: str, venues: tuple[str, ...] = ()
+    ) -> UserInfo:
+        """Create a user (trading on ``venues`` only, when given); ``UserError`` and
+        ``PasswordPolicyError`` say what is wrong."""
         check_username(username)
         check_policy(password, username)
         # argon2 takes a core for ~0.1 s: off the event loop.
         hashed = await asyncio.to_thread(self.passwords.hash, password)
         try:
-            await self.repo.add_user(username, role.value, hashed, self._now_ms())
+            await self.repo.add_user(
+                username, role.value, hashed, self._now_ms(), venue_list_text(venues)
+            )
         except DuplicateUser:
             raise UserExists(f"user {username!r} exists already") from None
         return await self.get(username)
@@ -136,6 +143,14 @@ class UserAdmin:
         await self._sessions.revoke_user(username)
         return await self.get(username)
 
+    async def set_venues(self, username: str, venues: tuple[str, ...]) -> UserInfo:
+        """Keep a user to ``venues`` (``()``: every venue) and end their sessions (a
+        terminal holds the venues it attached with)."""
+        if not await self.repo.set_venues(username, venue_list_text(venues), self._now_ms()):
+            raise UnknownUser(f"no user named {username!r}")
+        await self._sessions.revoke_user(username)
+        return await self.get(username)
+
     async def set_disabled(self, username: str, disabled: bool) -> UserInfo:
         """Refuse (or allow again) a user's logins; disabling ends their sessions."""
         if not await self.repo.set_disabled(username, disabled, self._now_ms()):
@@ -152,4 +167,5 @@ def _info(user: GatewayUser) -> UserInfo:
         created_ms=user.created_ms,
         updated_ms=user.updated_ms,
         disabled=user.disabled,
+        venues=parse_venue_list(user.venues),
     )

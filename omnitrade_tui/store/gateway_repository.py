@@ -40,6 +40,8 @@ class GatewayUser:
     created_ms: int
     updated_ms: int
     disabled: bool
+    #: The venues the user may trade on, as stored (``first,kraken``; ``""``: every venue).
+    venues: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,9 @@ class GatewayRepository:
 
     # -- users -----------------------------------------------------------------------------
 
-    async def add_user(self, username: str, role: str, password_hash: str, now_ms: int) -> None:
+    async def add_user(
+        self, username: str, role: str, password_hash: str, now_ms: int, venues: str = ""
+    ) -> None:
         """Store a new user; ``DuplicateUser`` if the name is taken."""
         row = {
             "username": username,
@@ -90,6 +94,7 @@ class GatewayRepository:
             "created_ms": now_ms,
             "updated_ms": now_ms,
             "disabled": False,
+            "venues": venues,
         }
         try:
             async with self._engine.begin() as conn:
@@ -127,6 +132,10 @@ class GatewayRepository:
     async def set_role(self, username: str, role: str, now_ms: int) -> bool:
         """Change a user's role; False if there is no such user."""
         return await self._update_user(username, now_ms, role=role)
+
+    async def set_venues(self, username: str, venues: str, now_ms: int) -> bool:
+        """Change the venues a user may trade on; False if there is no such user."""
+        return await self._update_user(username, now_ms, venues=venues)
 
     async def set_disabled(self, username: str, disabled: bool, now_ms: int) -> bool:
         """Disable (or enable) a user's logins; False if there is no such user."""
@@ -303,6 +312,7 @@ def _user(row: RowMapping) -> GatewayUser:
         created_ms=int(row["created_ms"]),
         updated_ms=int(row["updated_ms"]),
         disabled=bool(row["disabled"]),
+        venues=str(row.get("venues") or ""),
     )
 
 

@@ -281,6 +281,8 @@ class GatewayUserRow(SQLModel, table=True):
     created_ms: int = _big()
     updated_ms: int = _big()
     disabled: bool = False
+    #: The venues the user may trade on (``first,kraken``; empty: every venue).
+    venues: str = Field(default="", max_length=512, sa_column_kwargs={"server_default": ""})
 
 
 class GatewayRefreshTokenRow(SQLModel, table=True):

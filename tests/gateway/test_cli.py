@@ -95,10 +95,10 @@ def test_add_list_role_passwd_remove(
 
     assert main(["gateway", "users", "list", "--db", db]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["NAME", "ROLE", "STATUS", "CREATED", "UPDATED"]
-    assert [line.split()[:3] for line in out[1:]] == [
-        ["alice", "trader", "active"],
-        ["root", "admin", "active"],
+    assert out[0].split() == ["NAME", "ROLE", "VENUES", "STATUS", "CREATED", "UPDATED"]
+    assert [line.split()[:4] for line in out[1:]] == [
+        ["alice", "trader", "all", "active"],
+        ["root", "admin", "all", "active"],
     ]
     assert "argon2" not in "\n".join(out)
 
@@ -348,3 +348,22 @@ def test_attach_says_what_is_wrong_with_its_address(
     # Nothing listens on port 9 here: unreachable, not "wrong password".
     assert main(["attach", "https://127.0.0.1:9", "--user", "vic"]) == ExitCode.VENUE_UNREACHABLE
     assert "cannot reach the gateway" in capsys.readouterr().err
+
+
+def test_a_user_kept_to_some_venues(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--venues`` at add and ``users venues`` later: stored, listed, and a name that is
+    not a venue refused with what one is."""
+    _stdin(monkeypatch, PASSWORD + "\n")
+    argv = ["gateway", "users", "add", "kim", "--role", "trader", "--db", db, "--password-stdin"]
+    assert main([*argv, "--venues", "first,alt"]) == 0
+    assert "added user kim (trader); trades on first,alt" in capsys.readouterr().out
+    assert main(["gateway", "users", "list", "--db", db]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["kim", "trader", "first,alt"]
+    assert main(["gateway", "users", "venues", "kim", "alt", "--db", db]) == 0
+    assert "kim now trades on alt; their sessions are ended" in capsys.readouterr().out
+    assert main(["gateway", "users", "venues", "kim", "Bad.Venue", "--db", db]) == 2
+    assert "is not a venue name" in capsys.readouterr().err
+    assert main(["gateway", "users", "venues", "kim", "all", "--db", db]) == 0
+    assert "kim now trades on every venue" in capsys.readouterr().out

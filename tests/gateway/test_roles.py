@@ -62,6 +62,7 @@ GATEWAY_OPERATIONS = (
     "gateway.users.remove",
     "gateway.users.passwd",
     "gateway.users.role",
+    "gateway.users.venues",
     "gateway.audit.recent",
 )
 
