@@ -164,6 +164,8 @@ class TerminalState:
         self.links: dict[str, ConnectionChanged] = {}
         self.latency_ms: float | None = None
         self.rate_limit: RateLimitUsage | None = None
+        #: Every venue's rate-limit use by qualifier (``""``: the first, ``rate_limit``).
+        self.rate_limits: dict[str, RateLimitUsage] = {}
         self.recorder: RecorderStatus | None = None
         self.circuit: CircuitChanged | None = None
         self.kill_switch: KillSwitchChanged | None = None
@@ -487,7 +489,10 @@ class TerminalState:
             self.dirty.add(STATUS)
 
     def _on_rate_limit(self, topic: str, event: RateLimitUsage) -> None:
-        self.rate_limit = event
+        venue = venue_of(event.venue)
+        self.rate_limits[venue] = event
+        if not venue:
+            self.rate_limit = event
         self.dirty.add(STATUS)
 
     def _on_recorder(self, topic: str, event: RecorderStatus) -> None:

@@ -77,6 +77,10 @@ async def test_an_order_on_each_venue_by_keyboard_and_the_kill_switch_cancels_bo
             lambda: "@alt ●" in "".join(seg.text for seg in status.segments()),
             "the second venue's links on the status bar",
         )
+        # Each venue's rate-limit use is kept apart: ccxt's own throttle for the second.
+        await until(pilot, lambda: "alt" in app.state.rate_limits, "the second venue's throttle")
+        assert app.state.rate_limits["alt"].kind == "CCXT_QUEUE"
+        assert app.state.rate_limit is None or app.state.rate_limit.kind != "CCXT_QUEUE"
         # The watchlist groups the pair: BTCUSDT, then its second venue right under it.
         assert app.state.watchlist[:2] == ("BTCUSDT", "BTCUSDT@alt")
         first = await place_deep_bid(app, pilot, depth=8)

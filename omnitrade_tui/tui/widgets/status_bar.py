@@ -146,6 +146,10 @@ class StatusBar(Widget):
             mark, cls = _LINK_MARK.get(worst, ("?", "status-bar--muted"))
             label(f"@{venue}", f"@{venue}")
             add(mark if worst is LinkState.CONNECTED else f"{mark} {worst.value}", cls)
+            usage = s.rate_limits.get(venue)
+            if usage is not None and usage.used:
+                # ccxt's own throttle: requests waiting in its queue (not the venue's count).
+                add(f" q{usage.used}", "status-bar--warn")
         if s.latency_ms is not None:
             label("lat", "")
             add(

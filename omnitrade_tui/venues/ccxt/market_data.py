@@ -356,7 +356,8 @@ class CcxtMarketData:
         self.bus.publish(
             topics.RATE_LIMIT,
             RateLimitUsage(
-                venue=self.venue,
+                # ``ccxt:kraken@kraken``: the connection, and the venue it is in the run.
+                venue=qualify(self.venue, self.venue_name),
                 kind="CCXT_QUEUE",
                 interval=f"{self.exchange.rateLimit:g}ms",
                 used=waiting,
