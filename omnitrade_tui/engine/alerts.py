@@ -60,11 +60,13 @@ from omnitrade_tui.domain.events import (
     FeedFreshness,
     KillSwitchChanged,
     LinkState,
+    OrderBookSnapshot,
+    OrderBookUpdate,
     OrderRejected,
-    OrderUpdated,
 )
 from omnitrade_tui.domain.models import Trade
 from omnitrade_tui.domain.recent import RecentKeys
+from omnitrade_tui.engine.book_of_record import OrderBookOfRecord
 
 log = logging.getLogger(__name__)
 
@@ -329,12 +331,15 @@ class AlertService:
         for rule in await self.store.load_rules():
             self._rules[rule.rule_id] = rule
         self._reindex()
+        # Our orders as the engine's book of record accepted them: a fill the REST answer
+        # and the user stream both report is one update there, so one alert.
+        OrderBookOfRecord.on(self.bus)
         sub = self.bus.subscribe
         self._subs = [
             sub(topics.trade.all, each(self._on_trade), name="alerts.trade"),
             sub(topics.book.all, each(self._on_book), name="alerts.book"),
             sub(topics.freshness.all, each(self._on_fresh), name="alerts.fresh"),
-            sub(topics.ORDER, each(self._on_order), name="alerts.order"),
+            sub(topics.ORDER_BOOK, each(self._on_order), name="alerts.order"),
             sub(topics.REJECT, each(self._on_reject), name="alerts.reject"),
             sub(topics.CONNECTION, each(self._on_link), name="alerts.link"),
             sub(topics.KILL_SWITCH, each(self._on_kill), name="alerts.kill"),
@@ -529,7 +534,9 @@ class AlertService:
                         event.symbol,
                     )
 
-    def _on_order(self, topic: str, event: OrderUpdated) -> None:
+    def _on_order(self, topic: str, event: OrderBookUpdate | OrderBookSnapshot) -> None:
+        if not isinstance(event, OrderBookUpdate):
+            return  # a snapshot (to a late reader) says nothing new happened
         report = event.report
         order, fill = report.order, report.fill
         if fill is not None:

@@ -276,6 +276,35 @@ async def test_own_fill_order_failed_kill_switch_and_risk_refusal(alerts: Harnes
     assert kinds.count(AlertKind.ORDER_FAILED) == 2  # c2 once, c3 once
 
 
+async def test_a_fill_told_twice_is_one_alert(alerts: Harness) -> None:
+    """The REST answer and the user stream both report a fill: the engine's book of record
+    takes it once, so the trader hears of it once."""
+    await alerts.add(kind=AlertKind.OWN_FILL, repeat=True, cooldown_s=0)
+    fill = Fill(
+        symbol="BTCUSDT",
+        trade_id=9,
+        order_id=1,
+        client_order_id="c9",
+        side=Side.BUY,
+        price=Decimal(100),
+        qty=Decimal("0.01"),
+        commission=Decimal(0),
+        commission_asset="BNB",
+        is_maker=True,
+        time_ms=1,
+    )
+    report = OrderUpdated(
+        report=ExecutionReport(
+            execution_type=ExecutionType.TRADE,
+            order=_order("c9", OrderStatus.FILLED),
+            fill=fill,
+        )
+    )
+    alerts.bus.publish(topics.ORDER, report)
+    alerts.bus.publish(topics.ORDER, report)
+    assert [f.kind for f in alerts.fired].count(AlertKind.OWN_FILL) == 1
+
+
 async def test_link_down_and_feed_stale_for_n_seconds(alerts: Harness) -> None:
     await alerts.add(kind=AlertKind.LINK_DOWN, seconds=5, repeat=True, cooldown_s=0)
     await alerts.add(
