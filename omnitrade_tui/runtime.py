@@ -299,7 +299,7 @@ class Runtime:
 
             # The engine's one account of our orders: the order managers and the risk gate
             # read it, the screen and the gateway follow what it publishes.
-            book = OrderBookOfRecord(bus)
+            book = OrderBookOfRecord.on(bus)  # the alerts may have made it already
             stack.callback(book.close)
             positions = PositionKeeper(
                 bus, {s: (i.base_asset, i.quote_asset) for s, i in instruments.items()}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import ccxt
@@ -253,13 +253,20 @@ class CcxtMarketData:
 
     # -- trades and candles -------------------------------------------------------------------
 
-    async def _trade_loop(self, symbol: str) -> None:
-        unified = self.symbols[symbol]
+    async def _watch_each(
+        self,
+        watch: Callable[[], Awaitable[Any]],
+        handle: Callable[[Any], None],
+        stream: str | None = None,
+        symbol: str = "",
+    ) -> None:
+        """Watch with ``watch`` until cancelled, handing each answer to ``handle``; a failure
+        is said on the link, backed off and watched again. ``stream`` names what the
+        freshness watch times (``trade``, ``ticker``) for ``symbol``."""
         backoff = new_backoff()
-        topic = topics.trade(symbol)
         while True:
             try:
-                trades = await self.exchange.watch_trades(unified)
+                answer = await watch()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # said, backed off, watched again
@@ -267,7 +274,15 @@ class CcxtMarketData:
                 continue
             backoff.reset()
             self._heard()
-            self.fresh.heard("trade", symbol, time.time() * 1000)
+            if stream is not None:
+                self.fresh.heard(stream, symbol, time.time() * 1000)
+            handle(answer)
+
+    async def _trade_loop(self, symbol: str) -> None:
+        unified = self.symbols[symbol]
+        topic = topics.trade(symbol)
+
+        def publish(trades: list[Any]) -> None:
             last = self._last_trade.get(symbol, -1)
             for t in trades:
                 trade_id = int(t["id"])
@@ -289,42 +304,33 @@ class CcxtMarketData:
                 )
             self._last_trade[symbol] = last
 
+        await self._watch_each(
+            lambda: self.exchange.watch_trades(unified), publish, "trade", symbol
+        )
+
     async def _ticker_loop(self, symbol: str) -> None:
         """The rolling 24-hour ticker (the watchlist's last, change and trend)."""
         unified = self.symbols[symbol]
-        backoff = new_backoff()
         topic = topics.ticker(symbol)
-        while True:
-            try:
-                raw = await self.exchange.watch_ticker(unified)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # said, backed off, watched again
-                await self._lost(backoff, exc)
-                continue
-            backoff.reset()
-            self._heard()
-            self.fresh.heard("ticker", symbol, time.time() * 1000)
+
+        def publish(raw: Mapping[str, Any]) -> None:
             ticker = ticker_of(symbol, raw)
             if ticker is not None:
                 self.bus.publish(topic, ticker)
+
+        await self._watch_each(
+            lambda: self.exchange.watch_ticker(unified), publish, "ticker", symbol
+        )
 
     async def _candle_loop(self, symbol: str, interval: str) -> None:
         unified = self.symbols[symbol]
         span = interval_ms(self.exchange, interval)
         topic = topics.candle(symbol, interval)
-        backoff = new_backoff()
         open_ms = -1
         last: list[Any] | None = None
-        while True:
-            try:
-                rows = await self.exchange.watch_ohlcv(unified, interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # said, backed off, watched again
-                await self._lost(backoff, exc)
-                continue
-            backoff.reset()
+
+        def publish(rows: list[list[Any]]) -> None:
+            nonlocal open_ms, last
             for row in rows:
                 start = int(row[0])
                 if last is not None and start > open_ms:
@@ -333,6 +339,8 @@ class CcxtMarketData:
                 if start >= open_ms:
                     open_ms, last = start, row
                     self.bus.publish(topic, candle_of(symbol, interval, row, span, closed=False))
+
+        await self._watch_each(lambda: self.exchange.watch_ohlcv(unified, interval), publish)
 
     # -- rate limit ---------------------------------------------------------------------------
 
