@@ -88,6 +88,11 @@ class ProfileFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     live: bool | None = None
     key: str | None = None
     risk: RiskLimits | None = None
+    #: With ``venue = "ccxt"``: the profile's own venue through ccxt (as in a venue table).
+    exchange: str | None = None
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    simulated: bool = False
+    seed: int | None = None
     venues: dict[str, VenueFile] = msgspec.field(default_factory=dict)
 
 
@@ -193,6 +198,8 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None
     risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
     venues: tuple[VenueProfile, ...] = ()
+    #: With ``venue == "ccxt"``: how the profile's own venue is reached through ccxt.
+    ccxt: VenueProfile | None = None
 
     @property
     def venue_names(self) -> tuple[str, ...]:
@@ -244,7 +251,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     ),
 }
 
-_VENUES = ("sim", "binance")
+_VENUES = ("sim", "binance", "ccxt")
 _KEY_BACKENDS = ("auto", "keyring", "file", "env")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -430,9 +437,29 @@ def _profiles(file: ConfigFile, path: Path) -> dict[str, Profile]:
                         "http(s):// or ws(s):// URL"
                     )
         base_risk = base.risk if base else RiskLimits()
+        own_ccxt = None
+        if venue == "ccxt":
+            own = VenueFile(
+                kind="ccxt",
+                exchange=entry.exchange,
+                simulated=entry.simulated,
+                seed=entry.seed,
+                key=entry.key,
+                options=entry.options,
+                rest_url=urls["rest_url"],
+                ws_api_url=urls["ws_api_url"],
+                stream_url=urls["stream_url"],
+            )
+            own_ccxt = _venue(path, name, "", own, base_risk)
+        elif entry.exchange or entry.options or entry.simulated or entry.seed is not None:
+            raise ConfigError(
+                f"config file {path}: profile {name!r}: exchange, options, simulated and seed "
+                'are for venue = "ccxt"'
+            )
         profiles[name] = Profile(
             name=name,
             venue=venue,
+            ccxt=own_ccxt,
             live=entry.live if entry.live is not None else (base.live if base else False),
             key=entry.key or (base.key if base else None),
             risk=base_risk.merged(entry.risk) if entry.risk else base_risk,
@@ -451,10 +478,12 @@ _EXTRA_VENUE_KINDS = ("ccxt",)
 def _venue(
     path: Path, profile: str, name: str, entry: VenueFile, profile_risk: RiskLimits
 ) -> VenueProfile:
-    """One ``[profiles.PROFILE.venues.NAME]`` table, checked."""
-    where = f"config file {path}: [profiles.{profile}.venues.{name}]"
+    """One ``[profiles.PROFILE.venues.NAME]`` table, checked (``name`` empty: the profile's
+    own venue, ``venue = "ccxt"`` in ``[profiles.PROFILE]``)."""
+    where = f"config file {path}: [profiles.{profile}" + (f".venues.{name}]" if name else "]")
     try:
-        check_venue_name(name)
+        if name:
+            check_venue_name(name)
     except InstrumentIdError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if entry.kind not in _EXTRA_VENUE_KINDS:

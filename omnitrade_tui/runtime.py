@@ -129,13 +129,15 @@ class Runtime:
 
     settings: Settings
     bus: Bus
-    endpoints: Endpoints
+    #: The first venue's URLs, REST client and market stream: ``None`` when the profile
+    #: reaches its own venue through ccxt (``venue = "ccxt"``; then it is ``venues[""]``).
+    endpoints: Endpoints | None
     instruments: dict[str, Instrument]
     watchlist: tuple[str, ...]
-    rest: BinanceRest
+    rest: BinanceRest | None
     manager: OrderManager
     gate: RiskGate
-    stream: MarketStream
+    stream: MarketStream | None
     #: None when the run has no key (``record`` on a profile without one): market data only.
     user: UserDataStream | None
     recorder: Recorder | None
@@ -153,6 +155,28 @@ class Runtime:
     venues: dict[str, CcxtVenue] = field(default_factory=dict)
     #: Routes the order commands to the order manager of their venue.
     router: OrderRouter | None = None
+
+    @property
+    def market_stream(self) -> MarketStream:
+        """The first venue's native market stream.
+
+        Raises:
+            LookupError: the profile reaches its own venue through ccxt (no native stream).
+        """
+        if self.stream is None:
+            raise LookupError(f"profile {self.settings.profile.name} has no native market stream")
+        return self.stream
+
+    @property
+    def native_rest(self) -> BinanceRest:
+        """The first venue's native REST client.
+
+        Raises:
+            LookupError: the profile reaches its own venue through ccxt.
+        """
+        if self.rest is None:
+            raise LookupError(f"profile {self.settings.profile.name} has no native REST client")
+        return self.rest
 
     @property
     def profile_label(self) -> str:
@@ -199,6 +223,8 @@ class Runtime:
         bus = Bus()
         async with contextlib.AsyncExitStack() as stack:
             sim: SimVenue | None = None
+            endpoints: Endpoints | None = None
+            credentials: Credentials | None = None
             if profile.venue == "sim":
                 sim = await stack.enter_async_context(
                     SimVenue.start(
@@ -210,7 +236,7 @@ class Runtime:
                 )
                 endpoints = Endpoints.of_sim(sim)
                 credentials = Credentials(*sim.demo_key)
-            else:
+            elif profile.venue != "ccxt":
                 endpoints = Endpoints.of_profile(
                     profile.name, profile.rest_url, profile.ws_api_url, profile.stream_url
                 )
@@ -224,27 +250,33 @@ class Runtime:
                         raise
                     log.warning("profile %s has no key: market data only", profile.name)
                     key = None
-                credentials = None
                 if key is not None:
                     await verify_run_key(key, profile)
                     credentials = credentials_of(key)
-            rest = BinanceRest(endpoints.rest, credentials, bus=bus)
-            stack.push_async_callback(rest.aclose)
+            # The first venue through the native connector (the sim, Binance), unless the
+            # profile reaches its own venue through ccxt (then it is among ``others``).
+            rest: BinanceRest | None = None
+            instruments: dict[str, Instrument] = {}
+            listed: frozenset[str] = frozenset()
             first_watch = tuple(s for s in watchlist if venue_of(s) == "")
-            instruments, listed = await _instruments(rest, endpoints, first_watch)
-            missing = [s for s in first_watch if s not in instruments]
-            if missing:
-                log.warning("watchlist symbols the venue does not list: %s", ", ".join(missing))
-            symbols = [s for s in first_watch if s in instruments]
+            if endpoints is not None:
+                rest = BinanceRest(endpoints.rest, credentials, bus=bus)
+                stack.push_async_callback(rest.aclose)
+                instruments, listed = await _instruments(rest, endpoints, first_watch)
             others = await _open_other_venues(
                 stack, bus, settings, watchlist, seed, faults, ask_passphrase
             )
             for other in others.values():
                 instruments.update(other.instruments)
-            if not symbols and not others:
+            missing = [s for s in first_watch if s not in instruments]
+            if missing:
+                log.warning("watchlist symbols the venue does not list: %s", ", ".join(missing))
+            symbols = [s for s in first_watch if s in instruments]
+            if not any(s in instruments for s in watchlist):
+                where = endpoints.rest if endpoints is not None else f"{profile.name}'s venues"
                 raise VenueUnreachableError(
                     f"none of the watchlist symbols ({', '.join(watchlist)}) trade on "
-                    f"{endpoints.rest}: set [ui] watchlist in the config file"
+                    f"{where}: set [ui] watchlist in the config file"
                 )
 
             recorder: Recorder | None = None
@@ -281,9 +313,10 @@ class Runtime:
                 )
                 journal.register()
                 stack.callback(journal.unregister)
-                trade_history = TradeHistory(bus, rest)
-                trade_history.register()
-                stack.callback(trade_history.unregister)
+                if rest is not None:  # a ccxt venue fills no trade gaps yet (its ids differ)
+                    trade_history = TradeHistory(bus, rest)
+                    trade_history.register()
+                    stack.callback(trade_history.unregister)
                 filler = TradeGapFiller(bus, last_stored=history_store.last_trade_id)
                 filler.start()
                 stack.push_async_callback(filler.stop)
@@ -307,14 +340,18 @@ class Runtime:
             # A venue account may have traded before this run: its recent fills count.
             positions.start(load_history=record and sim is None)
             stack.push_async_callback(positions.stop)
-            manager = OrderManager(bus, BinanceExecution(rest), symbols, book=book)
-            managers = {"": manager}
+            managers: dict[str, OrderManager] = {}
+            if rest is not None:
+                managers[""] = OrderManager(bus, BinanceExecution(rest), symbols, book=book)
             for name, other in others.items():
+                # A venue with no key has a manager too: its orders are refused by the venue,
+                # said like any refusal, instead of by a missing handler.
+                managers[name] = OrderManager(
+                    bus, other.execution, list(other.instruments), book=book, venue=name
+                )
                 if other.user is not None:
-                    managers[name] = OrderManager(
-                        bus, other.execution, list(other.instruments), book=book, venue=name
-                    )
                     other.user.on_subscribed = managers[name].reconcile
+            manager = managers[""]
             router = OrderRouter(managers)
             stack.push_async_callback(router.aclose)
             gate = RiskGate(
@@ -333,18 +370,20 @@ class Runtime:
             bus.handle(CancelOrder, router.cancel)
             bus.handle(CancelAll, router.cancel_all)
 
-            stream = MarketStream(
-                endpoints.stream,
-                rest,
-                bus,
-                symbols,
-                book_levels=BOOK_LEVELS,
-                stale_after_s=settings.ui.stale_after_s,
-            )
-            stack.push_async_callback(stream.aclose)
+            stream: MarketStream | None = None
+            if rest is not None and endpoints is not None:
+                stream = MarketStream(
+                    endpoints.stream,
+                    rest,
+                    bus,
+                    symbols,
+                    book_levels=BOOK_LEVELS,
+                    stale_after_s=settings.ui.stale_after_s,
+                )
+                stack.push_async_callback(stream.aclose)
 
             async def subscribe(cmd: SubscribeSymbol) -> bool:
-                if venue_of(cmd.symbol):
+                if venue_of(cmd.symbol) in others or stream is None:
                     return True  # a ccxt venue watches its whole watchlist from the start
                 if cmd.active:
                     await stream.subscribe(cmd.symbol)
@@ -354,12 +393,16 @@ class Runtime:
 
             async def venue_candles(cmd: VenueCandles) -> list[Candle]:
                 other = others.get(venue_of(cmd.symbol))
-                return await (other.candles(cmd) if other else stream.candles(cmd))
+                if other is not None:
+                    return await other.candles(cmd)
+                if stream is None:
+                    raise ValueError(f"{cmd.symbol}: no venue of this run trades it")
+                return await stream.candles(cmd)
 
             bus.handle(SubscribeSymbol, subscribe)
             bus.handle(VenueCandles, venue_candles)
             user: UserDataStream | None = None
-            if credentials is not None:
+            if credentials is not None and endpoints is not None and rest is not None:
                 user = UserDataStream(
                     endpoints.ws_api,
                     credentials,
@@ -412,8 +455,10 @@ class Runtime:
             return
         self.gate.publish_limits()
         self.publish_venues()
-        market = self.feed.run() if self.feed is not None else self.stream.run()
-        self.tasks = [asyncio.create_task(market, name="market-stream")]
+        if self.feed is not None:
+            self.tasks = [asyncio.create_task(self.feed.run(), name="market-feed")]
+        elif self.stream is not None:
+            self.tasks = [asyncio.create_task(self.stream.run(), name="market-stream")]
         if self.user is not None:
             self.tasks.append(asyncio.create_task(self.user.run(), name="user-data"))
         for name, venue in self.venues.items():
@@ -510,7 +555,8 @@ async def _open_other_venues(
             settings.profile.name,
             ", ".join(strays),
         )
-    for venue in settings.profile.venues:
+    own = (settings.profile.ccxt,) if settings.profile.ccxt is not None else ()
+    for venue in (*own, *settings.profile.venues):
         wanted = [symbol_of(s) for s in watchlist if venue_of(s) == venue.name]
         if not wanted:
             log.warning(
@@ -571,16 +617,18 @@ async def _open_other_venues(
     return opened
 
 
-def _routed_top_up(rest: BinanceRest, others: Mapping[str, CcxtVenue]) -> CandleTopUp:
+def _routed_top_up(rest: BinanceRest | None, others: Mapping[str, CcxtVenue]) -> CandleTopUp:
     """The history's candle top-up, from the venue an id names."""
 
     async def top_up(
         symbol: str, interval: str, limit: int, end_ms: int | None = None
     ) -> list[Candle]:
         other = others.get(venue_of(symbol))
-        if other is None:
-            return await rest.klines(symbol, interval, limit, end_ms)
-        return await other.klines(symbol, interval, limit, end_ms)
+        if other is not None:
+            return await other.klines(symbol, interval, limit, end_ms)
+        if rest is None:
+            return []
+        return await rest.klines(symbol, interval, limit, end_ms)
 
     return top_up
 

@@ -49,7 +49,8 @@ async def test_sim_runtime_serves_history_orders_through_risk_and_the_kill_switc
         assert [c.open_ms for c in candles] == sorted(c.open_ms for c in candles)
         await until(
             lambda: (
-                rt.stream.books["BTCUSDT"].state is BookState.LIVE and "BTCUSDT" in rt.gate.mids
+                rt.market_stream.books["BTCUSDT"].state is BookState.LIVE
+                and "BTCUSDT" in rt.gate.mids
             ),
             "a live book and a mid",
             5.0,
@@ -94,7 +95,7 @@ async def test_the_stale_limit_comes_from_the_config_and_issue_14s_commands_are_
     settings = sim_settings(tmp_path)
     assert settings.ui.stale_after_s == 0.7
     async with Runtime.start(settings, seed=5, record=False) as rt:
-        assert rt.stream.fresh.stale_after_ms == 700
+        assert rt.market_stream.fresh.stale_after_ms == 700
         leg = OrderRequest(symbol="ETHUSDT", side=Side.SELL, type=OrderType.LIMIT_MAKER)
         with pytest.raises(OrderRefused, match="OCO list 7 is not open"):
             await rt.bus.request(
@@ -110,7 +111,7 @@ async def test_the_stale_limit_comes_from_the_config_and_issue_14s_commands_are_
             [c.close for c in venue[:-1]], rel=1e-9
         )
         assert [c.closed for c in candles] == [True] * 4 + [False]
-        now = rt.rest.now_ms()
+        now = rt.native_rest.now_ms()
         assert candles[-1].open_ms == now - now % 60_000
 
 

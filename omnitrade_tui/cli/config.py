@@ -97,11 +97,17 @@ def _show(args: argparse.Namespace) -> int:
     rows = [
         ("config file", f"{s.config_file}{exists}"),
         ("profile", f"{p.name} [{p.label}] from {s.profile_source}"),
-        ("venue", p.venue),
-        ("rest", p.rest_url or "in-process"),
-        ("ws-api", p.ws_api_url or "in-process"),
-        ("streams", p.stream_url or "in-process"),
-        ("key", p.key or "(resolved at start)"),
+        *(
+            [("venue", p.venue), _venue_row(p.ccxt)]
+            if p.ccxt is not None
+            else [
+                ("venue", p.venue),
+                ("rest", p.rest_url or "in-process"),
+                ("ws-api", p.ws_api_url or "in-process"),
+                ("streams", p.stream_url or "in-process"),
+                ("key", p.key or "(resolved at start)"),
+            ]
+        ),
         ("risk", _limits(p.risk)),
         *(_venue_row(v) for v in p.venues),
         # One history: every command that reads or writes it resolves these the same way.
@@ -135,7 +141,7 @@ def _venue_row(venue: VenueProfile) -> tuple[str, str]:
     )
     key = venue.key or ("the sim's demo key" if venue.simulated else "none: market data only")
     return (
-        f"venue @{venue.name}",
+        f"venue @{venue.name}" if venue.name else "reached by",
         f"{venue.kind} {venue.exchange}, {where}, key {key}, risk {_limits(venue.risk)}",
     )
 

@@ -170,7 +170,11 @@ async def record(args: argparse.Namespace) -> int:
             assert runtime.recorder is not None  # started with record=True
             bus, recorder = runtime.bus, runtime.recorder
             bus.subscribe("md.>", each(lambda t, e: counter.count()), name="record-counter")
-            stream_url = runtime.endpoints.stream
+            stream_url = (
+                runtime.endpoints.stream
+                if runtime.endpoints is not None
+                else f"{settings.profile.name}'s venue (through ccxt)"
+            )
 
             def work() -> Coroutine[Any, Any, Any]:
                 return _until_connected(bus, stream_url, args.connect_timeout)
@@ -222,10 +226,10 @@ async def _live_engine(
     if unknown:
         raise CliError(
             f"unknown symbol(s) {', '.join(unknown)}: the venue at "
-            f"{settings.profile.rest_url or runtime.endpoints.rest} does not list them",
+            f"{where_listed(settings, runtime)} does not list them",
             ExitCode.USAGE,
         )
-    if runtime.user is None:
+    if runtime.user is None and not any(v.user for v in runtime.venues.values()):
         print(
             f"record: profile {settings.profile.name} has no key: recording market data only "
             "(add one with `omnitrade keys add` to record orders, fills and balances too)",
@@ -233,6 +237,13 @@ async def _live_engine(
             flush=True,
         )
     return runtime
+
+
+def where_listed(settings: Settings, runtime: Runtime) -> str:
+    """The venue a symbol was looked for at, as the trader would name it."""
+    if runtime.endpoints is not None:
+        return settings.profile.rest_url or runtime.endpoints.rest
+    return f"of profile {settings.profile.name}"
 
 
 async def _until_connected(bus: Bus, where: str, timeout_s: float) -> None:

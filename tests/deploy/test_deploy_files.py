@@ -200,7 +200,8 @@ async def test_every_metric_the_dashboard_queries_is_exported_by_a_running_gatew
         assert rt.sim is not None
         await until(
             lambda: (
-                rt.stream.books["BTCUSDT"].state is BookState.LIVE and "BTCUSDT" in rt.gate.mids
+                rt.market_stream.books["BTCUSDT"].state is BookState.LIVE
+                and "BTCUSDT" in rt.gate.mids
             ),
             "a live book and a mid",
             fail=False,

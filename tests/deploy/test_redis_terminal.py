@@ -89,7 +89,7 @@ async def test_the_app_fed_only_from_redis_shows_the_publishers_book(
                 assert shown is not None, "no book reached the app from Redis"
                 assert app.state.symbols["ETHUSDT"].book_state is BookState.LIVE
                 # The app's own sim venue runs, but its streams are never opened.
-                assert runtime.stream.books["ETHUSDT"].state is not BookState.LIVE
+                assert runtime.market_stream.books["ETHUSDT"].state is not BookState.LIVE
     finally:
         publisher.send_signal(signal.SIGTERM)
         out, _ = publisher.communicate(timeout=30)

@@ -100,7 +100,7 @@ async def test_the_engine_records_to_the_primary_and_reads_history_from_the_repl
         recorder = rt.recorder
         await until(
             lambda: (
-                rt.stream.books["BTCUSDT"].state is BookState.LIVE
+                rt.market_stream.books["BTCUSDT"].state is BookState.LIVE
                 and recorder.written_rows >= 100
                 and "BTCUSDT" in rt.gate.mids
             ),

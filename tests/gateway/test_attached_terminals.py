@@ -35,10 +35,11 @@ from tests.tui.test_app_trading import (
 
 @asynccontextmanager
 async def attached_app(
-    gateway: RunningGateway, user: str, tmp_path: Path
+    gateway: RunningGateway, user: str, tmp_path: Path, bus: Bus | None = None
 ) -> AsyncIterator[tuple[OmniTradeApp, Pilot[None], GatewayClient]]:
-    """The terminal app as ``omnitrade attach`` runs it, its BTCUSDT book live."""
-    bus = Bus()
+    """The terminal app as ``omnitrade attach`` runs it, its BTCUSDT book live; ``bus`` is
+    the terminal's own (a test subscribes to it first to see everything it is sent)."""
+    bus = bus if bus is not None else Bus()
     client = GatewayClient(gateway.url, user, bus)
     welcome = await client.start(PASSWORD, follow=False)
     follow: list[asyncio.Future[None]] = []

@@ -394,7 +394,7 @@ async def test_only_an_admin_may_unsubscribe_the_gateways_market_data(
         with pytest.raises(RemoteRefusal) as refused:
             await viewer.bus.request(SubscribeSymbol(symbol="ETHUSDT", active=False))
         assert refused.value.needed == "admin"
-        assert "ETHUSDT" in gateway.runtime.stream.books
+        assert "ETHUSDT" in gateway.runtime.market_stream.books
         assert await admin.bus.request(SubscribeSymbol(symbol="ETHUSDT", active=False)) is True
     finally:
         await viewer.aclose()

@@ -81,7 +81,7 @@ async def test_a_symbol_the_venue_does_not_list_never_reaches_the_engine(
     gateway: RunningGateway,
 ) -> None:
     viewer = await attach(gateway, "vic")
-    stream = gateway.runtime.stream
+    stream = gateway.runtime.market_stream
     before = set(stream.books)
     try:
         for symbol in ("X" * 10_000, "NOPEUSDT", "btcusdt", "BTCUSDT/x@depth"):
@@ -126,7 +126,7 @@ async def test_a_user_adds_only_so_many_symbols(tmp_path: Path, fast_passwords: 
             with pytest.raises(RemoteRefusal) as refused:
                 await viewer.request(c.SubscribeSymbol(symbol="SOLUSDT"))
             assert "the most a user may add" in refused.value.reason
-            assert "SOLUSDT" not in gw.runtime.stream.books
+            assert "SOLUSDT" not in gw.runtime.market_stream.books
             # Another user has a budget of their own.
             assert await admin.request(c.SubscribeSymbol(symbol="SOLUSDT")) is True
         finally:

@@ -5,7 +5,6 @@ sequence, none missed and none twice."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,15 +12,12 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from omnitrade_tui.bus import Bus, each, topics
-from omnitrade_tui.cli.attach import attached_session
 from omnitrade_tui.domain.enums import OrderStatus
-from omnitrade_tui.domain.events import BookState, OrderBookSnapshot, OrderBookUpdate
-from omnitrade_tui.gateway.client import GatewayClient
+from omnitrade_tui.domain.events import OrderBookSnapshot, OrderBookUpdate
 from omnitrade_tui.gateway.service import RunningGateway
 from omnitrade_tui.tui.app import OmniTradeApp
-from tests.gateway.conftest import PASSWORD
-from tests.test_runtime import sim_settings
-from tests.tui.test_app_trading import keys_drained_per_press, place_deep_bid, ticket_open, until
+from tests.gateway.test_attached_terminals import attached_app
+from tests.tui.test_app_trading import place_deep_bid, ticket_open, until
 
 BookEvent = OrderBookUpdate | OrderBookSnapshot
 
@@ -34,28 +30,8 @@ async def attached(
     event its bus receives from the gateway, in order."""
     bus = Bus()
     bus.subscribe(topics.ORDER_BOOK, each(lambda topic, event: seen.append(event)))
-    client = GatewayClient(gateway.url, user, bus)
-    welcome = await client.start(PASSWORD, follow=False)
-    follow: list[asyncio.Future[None]] = []
-    session = attached_session(
-        welcome,
-        bus,
-        sim_settings(tmp_path / user),
-        gateway.url,
-        on_ready=lambda: follow.append(asyncio.ensure_future(client.follow())),
-    )
-    app = OmniTradeApp(session)
-    try:
-        async with app.run_test(size=(160, 45)) as pilot:
-            with keys_drained_per_press(pilot):
-                await until(
-                    pilot,
-                    lambda: app.state.symbols["BTCUSDT"].book_state is BookState.LIVE,
-                    f"{user}'s book to go live",
-                )
-                yield app, pilot
-    finally:
-        await client.aclose()
+    async with attached_app(gateway, user, tmp_path, bus) as (app, pilot, _client):
+        yield app, pilot
 
 
 def _in_sequence(seen: list[BookEvent]) -> list[int]:

@@ -33,3 +33,24 @@ def two_venue_settings(tmp_path: Path, text: str = TWO_VENUES) -> Settings:
             "OMNITRADE_DB_URL": f"sqlite:///{tmp_path / 'h.db'}",
         },
     )
+
+
+#: A profile whose own venue is reached through ccxt (no native connector at all), with a
+#: second ccxt venue beside it.
+CCXT_ONLY = """
+profile = "ccxtsim"
+
+[ui]
+watchlist = ["BTCUSDT", "ETHUSDT", "BTCUSDT@alt"]
+
+[profiles.ccxtsim]
+venue = "ccxt"
+exchange = "binance"
+simulated = true
+seed = 4
+
+[profiles.ccxtsim.venues.alt]
+exchange = "binance"
+simulated = true
+seed = 11
+"""

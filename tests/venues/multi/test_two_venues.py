@@ -31,7 +31,7 @@ from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.engine.order_manager import OrderRefused
 from omnitrade_tui.runtime import Runtime
 from omnitrade_tui.venues.sim.venue import Faults
-from tests.venues.multi.profiles import two_venue_settings
+from tests.venues.multi.profiles import CCXT_ONLY, two_venue_settings
 from tests.waiting import until
 
 
@@ -194,3 +194,29 @@ def test_a_bad_venue_table_is_refused_with_what_to_write(
 ) -> None:
     with pytest.raises(ConfigError, match=says):
         two_venue_settings(tmp_path, text)
+
+
+async def test_a_profile_of_ccxt_venues_only_trades_and_kills_on_each(tmp_path: Path) -> None:
+    """``venue = "ccxt"``: the profile's own venue through ccxt, bare ids as ever, with no
+    native connector in the run; a second ccxt venue beside it."""
+    settings = two_venue_settings(tmp_path, CCXT_ONLY)
+    assert settings.profile.venue == "ccxt" and settings.profile.ccxt is not None
+    async with Runtime.start(settings, seed=5, record=False) as rt:
+        assert rt.stream is None and rt.rest is None and set(rt.venues) == {"", "alt"}
+        assert set(rt.instruments) == {"BTCUSDT", "ETHUSDT", "BTCUSDT@alt"}
+        assert rt.instruments["BTCUSDT"].quote_asset == "USDT"
+        await until(lambda: {"BTCUSDT", "BTCUSDT@alt"} <= set(rt.gate.mids), "both mids", 20)
+        await until(lambda: all(v.user and v.user.connected for v in rt.venues.values()), "users")
+        placed = {}
+        for symbol in ("BTCUSDT", "BTCUSDT@alt"):
+            request = resting_buy(symbol, rt.gate.mids[symbol])
+            placed[symbol] = await rt.bus.request(PlaceOrder(request=request))
+        on_first = await rt.venues[""].execution.open_orders()
+        on_alt = await rt.venues["alt"].execution.open_orders()
+        assert [o.client_order_id for o in on_first] == [placed["BTCUSDT"].client_order_id]
+        assert [o.client_order_id for o in on_alt] == [placed["BTCUSDT@alt"].client_order_id]
+        candles = await rt.bus.request(VenueCandles(symbol="BTCUSDT", interval="1m", limit=3))
+        assert candles and candles[-1].symbol == "BTCUSDT"
+        await rt.bus.request(EngageKillSwitch(reason="test"))
+        assert await rt.venues[""].execution.open_orders() == []
+        assert await rt.venues["alt"].execution.open_orders() == []
