@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from textual.color import Color
 from textual.widgets import Input, Static
 
 from omnitrade_tui.bus import topics
@@ -253,3 +254,24 @@ async def test_the_ticket_kept_between_orders_opens_each_time_as_a_new_one() -> 
         await until(pilot, lambda: len(sent) == 2, "the second order")
         assert sent[1].request.quantity == Decimal("0.03")
         assert sent[1].request.side is Side.BUY
+
+
+async def test_the_kept_ticket_takes_a_theme_chosen_while_it_was_closed() -> None:
+    """Reopening skips restyling when the app looks the same; a new theme restyles it."""
+    app = seeded_app()
+    async with started(app) as pilot:
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, OrderTicket), "the ticket")
+        ticket = app.screen
+        assert isinstance(ticket, OrderTicket)
+        dark = ticket.query_one("#ticket").styles.background
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, OrderTicket), "the ticket closed")
+        app.theme = "omnitrade-light"
+        await pilot.pause(0.1)
+        await pilot.press("b")
+        await until(pilot, lambda: app.screen is ticket, "the same ticket again")
+        await pilot.pause(0.1)
+        light = ticket.query_one("#ticket").styles.background
+        assert light != dark
+        assert light == Color.parse(app.get_css_variables()["surface"])

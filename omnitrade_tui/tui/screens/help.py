@@ -7,8 +7,9 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from omnitrade_tui.tui.screens.kept import KeptScreen
 
 #: Keys that belong to panels or the ticket rather than the app's bindings.
 PANEL_KEYS = (
@@ -43,7 +44,7 @@ PANEL_KEYS = (
 )
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(KeptScreen[None]):
     """Every key of the app and its panels."""
 
     DEFAULT_CSS = """

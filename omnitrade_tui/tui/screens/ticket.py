@@ -23,7 +23,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
@@ -37,6 +36,7 @@ from omnitrade_tui.domain.models import Order, OrderRequest
 from omnitrade_tui.domain.venue import symbol_of, unqualified, venue_of
 from omnitrade_tui.tui.cursor import steady_cursors
 from omnitrade_tui.tui.refusal import refusal_text
+from omnitrade_tui.tui.screens.kept import KeptScreen
 from omnitrade_tui.tui.state import TerminalState
 from omnitrade_tui.tui.ticket_account import Account
 from omnitrade_tui.tui.ticket_form import TICKET_TYPES, TicketCheck, TicketForm
@@ -80,7 +80,7 @@ class TicketResult:
     orders: list[Order]
 
 
-class OrderTicket(ModalScreen[TicketResult | None]):
+class OrderTicket(KeptScreen[TicketResult | None]):
     """Build, check and send one order."""
 
     DEFAULT_CSS = """
