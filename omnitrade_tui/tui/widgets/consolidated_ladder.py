@@ -28,7 +28,6 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.widget import Widget
 
 from omnitrade_tui.domain.consolidated import (
     Consolidated,
@@ -40,7 +39,7 @@ from omnitrade_tui.domain.consolidated import (
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import BookState
 from omnitrade_tui.tui.numbers import Numbers
-from omnitrade_tui.tui.widgets.styles import StyleCache, refresh_changed
+from omnitrade_tui.tui.widgets.built_lines import BuiltLines
 
 _BAR = "█▉▊▋▌▍▎▏"
 #: Widest venue name drawn whole; a longer one is cut (the column must not push the prices).
@@ -55,7 +54,7 @@ _STATE_LABEL = {
 }
 
 
-class ConsolidatedLadder(Widget, can_focus=True):
+class ConsolidatedLadder(BuiltLines, can_focus=True):
     """Several venues' books of one pair: their quotes, the best across them, and one
     ladder of every venue's levels marked with their venue."""
 
@@ -129,10 +128,6 @@ class ConsolidatedLadder(Widget, can_focus=True):
         self._venue_w = 5
         self._body = 0  # ladder rows the window held on the last paint
         self._rows = 0  # ladder lines there are (asks, the spread line, bids)
-        self._lines: list[Strip] = []
-        self._stale_lines = True
-        self._diff_pending = False
-        self._styles = StyleCache(self)
 
     # -- data in ---------------------------------------------------------------------------
 
@@ -157,22 +152,6 @@ class ConsolidatedLadder(Widget, can_focus=True):
         self.books = list(books)
         self.view = consolidate(self.books)
         self.invalidate()
-
-    def invalidate(self) -> None:
-        """Rebuild the lines soon, and repaint only those that changed."""
-        if self._diff_pending:
-            return
-        self._diff_pending = True
-        self.call_next(self._repaint_changed)
-
-    def _repaint_changed(self) -> None:
-        self._diff_pending = False
-        if not self.is_mounted or self.size.height <= 0 or self._stale_lines:
-            self._stale_lines = True
-            self.refresh()
-            return
-        old, self._lines = self._lines, self._build()
-        refresh_changed(self, old, self._lines)
 
     # -- scrolling -------------------------------------------------------------------------
 
@@ -209,26 +188,6 @@ class ConsolidatedLadder(Widget, can_focus=True):
         self.shift -= 3
 
     # -- drawing ---------------------------------------------------------------------------
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._stale_lines = True
-        self.refresh()
-
-    def on_resize(self) -> None:
-        """A new size: rebuild every line."""
-        self._stale_lines = True
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        """The ``y``-th line of the quotes, the cross line and the ladder."""
-        if self._stale_lines:
-            self._lines = self._build()
-            self._stale_lines = False
-        if 0 <= y < len(self._lines):
-            return self._lines[y]
-        return Strip.blank(self.size.width, self._styles.base)
 
     def _build(self) -> list[Strip]:
         width, height = self.size.width, self.size.height

@@ -14,12 +14,11 @@ from itertools import accumulate
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
 from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.domain.models import BookLevel
 from omnitrade_tui.tui.numbers import Numbers
-from omnitrade_tui.tui.widgets.styles import StyleCache, refresh_changed
+from omnitrade_tui.tui.widgets.built_lines import BuiltLines
 
 _EIGHTHS = " ▁▂▃▄▅▆▇█"
 
@@ -54,7 +53,7 @@ def column_heights(values: list[float], peak: float, cells: int) -> list[int]:
     return [min(cells * 8, round(v / peak * cells * 8)) for v in values]
 
 
-class DepthChart(Widget):
+class DepthChart(BuiltLines):
     """Cumulative depth of one symbol's local book, both sides around the mid."""
 
     COMPONENT_CLASSES = {
@@ -88,9 +87,6 @@ class DepthChart(Widget):
         self.state: BookState = BookState.SYNCING
         #: The cumulative size of each plotted column on the last paint, left to right.
         self.columns: list[float] = []
-        self._lines: list[Strip] = []
-        self._stale_lines = True
-        self._styles = StyleCache(self)
 
     def configure(self, symbol: str, numbers: Numbers) -> None:
         """Show another symbol, its prices and sizes written by ``numbers`` (the screen's);
@@ -98,42 +94,13 @@ class DepthChart(Widget):
         self.symbol = symbol
         self.numbers = numbers
         self.top = None
-        self._repaint()
+        self.repaint_changed()
 
     def show_book(self, top: BookTop | None, state: BookState) -> None:
         """The newest top of book and its health (while shown, at most once a frame)."""
         self.top = top
         self.state = state
-        self._repaint()
-
-    def _repaint(self) -> None:
-        """Rebuild the lines and repaint those that changed (all of them on a new size)."""
-        if not self.is_mounted or self.size.height <= 0 or self._stale_lines:
-            self._stale_lines = True
-            self.refresh()
-            return
-        old, self._lines = self._lines, self._build()
-        refresh_changed(self, old, self._lines)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-        self._stale_lines = True
-        self.refresh()
-
-    def on_resize(self) -> None:
-        """A new size: rebuild every line."""
-        self._stale_lines = True
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        """The ``y``-th line: the header, the columns, the price axis."""
-        if self._stale_lines:
-            self._lines = self._build()
-            self._stale_lines = False
-        if 0 <= y < len(self._lines):
-            return self._lines[y]
-        return Strip.blank(self.size.width, self._styles.base)
+        self.repaint_changed()
 
     def _build(self) -> list[Strip]:
         width, height = self.size.width, self.size.height

@@ -31,12 +31,12 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from omnitrade_tui.domain.enums import Side
 from omnitrade_tui.domain.events import BookState, BookTop
 from omnitrade_tui.tui.numbers import Numbers
-from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, StyleCache, over, refresh_changed
+from omnitrade_tui.tui.widgets.built_lines import BuiltLines
+from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, over
 
 #: Price groupings offered, in ticks.
 GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
@@ -141,7 +141,7 @@ def imbalance(rows: list[LadderRow]) -> float | None:
     return (bid - ask) / total if total > 0 else None
 
 
-class Ladder(Widget, can_focus=True):
+class Ladder(BuiltLines, can_focus=True):
     """A price ladder of one symbol's local book.
 
     It holds every level the engine publishes (``runtime.BOOK_LEVELS`` a side) and every
@@ -235,13 +235,9 @@ class Ladder(Widget, can_focus=True):
         self._rows: list[LadderRow] = []
         self._ask_count = 0
         self._window = (0, 0)  # first display index shown, number of display lines
-        self._lines: list[Strip] = []
         self._seen: dict[tuple[Side, float], float] = {}
         self._changed_at: dict[tuple[Side, float], float] = {}
-        self._stale_lines = True
-        self._diff_pending = False
         self._flash_until = 0.0
-        self._styles = StyleCache(self)
         self._row_cache: dict[tuple[object, ...], Strip] = {}
         self._row_cache_next: dict[tuple[object, ...], Strip] = {}
 
@@ -316,26 +312,6 @@ class Ladder(Widget, can_focus=True):
             if mid is not None:
                 side = Side.SELL if order.price > mid else Side.BUY
         return side, self.bucket_of(order.price, side)
-
-    def invalidate(self) -> None:
-        """Rebuild the lines soon, and repaint only those that changed.
-
-        Most book updates move a few levels; repainting only their lines saves the
-        compositor's work and, over SSH, the bytes of every unchanged row.
-        """
-        if self._diff_pending:
-            return
-        self._diff_pending = True
-        self.call_next(self._repaint_changed)
-
-    def _repaint_changed(self) -> None:
-        self._diff_pending = False
-        if not self.is_mounted or self.size.height <= 0 or self._stale_lines:
-            self._stale_lines = True
-            self.refresh()
-            return
-        old, self._lines = self._lines, self._build()
-        refresh_changed(self, old, self._lines)
 
     # -- cursor and scrolling --------------------------------------------------------------
 
@@ -502,39 +478,24 @@ class Ladder(Widget, can_focus=True):
 
     # -- drawing ---------------------------------------------------------------------------
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
+    def restyle(self) -> None:
+        """Styles changed: the cached rows were drawn in the old ones too."""
         self._row_cache.clear()
-        self._stale_lines = True
-        self.refresh()
+        super().restyle()
 
     def on_focus(self) -> None:
         """Focus changes the background: restyle every line."""
-        self._styles.clear()
-        self._row_cache.clear()
-        self._stale_lines = True
-        self.refresh()
+        self.restyle()
 
     def on_blur(self) -> None:
         """See ``on_focus``."""
         self.on_focus()
 
     def on_resize(self) -> None:
-        """A new size: rebuild every line, centred afresh unless the trader scrolled."""
+        """A new size: centred afresh unless the trader scrolled (the base rebuilds every
+        line: Textual calls both handlers)."""
         if self.following:
             self._anchor = None
-        self._stale_lines = True
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        """The ``y``-th line of the ladder."""
-        if self._stale_lines:
-            self._lines = self._build()
-            self._stale_lines = False
-        if 0 <= y < len(self._lines):
-            return self._lines[y]
-        return Strip.blank(self.size.width, self._styles.base)
 
     def _sides(self, top: BookTop) -> tuple[list[LadderRow], list[LadderRow]]:
         """Every row of each side, best first: the book's levels and our prices."""
