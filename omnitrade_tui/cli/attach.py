@@ -268,6 +268,7 @@ def attached_session(
         load_history=True,
         log_ring=current_ring(),
         refused=dict(welcome.refused),
+        trade_venues=tuple(welcome.venues),
         gateway=identity,
         on_ready=on_ready,
         export_dir=settings.dirs.data,

@@ -94,7 +94,8 @@ class Welcome(_Frame, tag="welcome", frozen=True):
     """Who the terminal is logged in as and what the run is.
 
     ``refused`` maps each command name the role may not send to the sentence that says
-    which role it needs; the terminal shows those keys disabled with that reason.
+    which role it needs; the terminal shows those keys disabled with that reason. ``venues``
+    keeps the ticket to the venues the user may trade on.
     """
 
     protocol: int
@@ -109,6 +110,8 @@ class Welcome(_Frame, tag="welcome", frozen=True):
     refused: dict[str, str]
     access_expires_ms: int
     server_ms: int
+    #: The venues the user may trade on (qualifiers, ``""`` the first); empty: every venue.
+    venues: list[str] = msgspec.field(default_factory=list)
 
 
 class EventsOut(_Frame, tag="ev", frozen=True):

@@ -496,6 +496,7 @@ class GatewayServer:
             refused=refused,
             access_expires_ms=int(term.principal.expires_at * 1000),
             server_ms=int(self.clock() * 1000),
+            venues=list(term.venues),
         )
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:

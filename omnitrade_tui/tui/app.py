@@ -40,6 +40,7 @@ from omnitrade_tui.domain.commands import (
 )
 from omnitrade_tui.domain.enums import OrderStatus, OrderType, Side
 from omnitrade_tui.domain.models import Candle, Order
+from omnitrade_tui.domain.venue import venue_of
 from omnitrade_tui.logs import crash_report
 from omnitrade_tui.tui import state as parts
 from omnitrade_tui.tui.commands import TradingCommands
@@ -772,11 +773,20 @@ class OmniTradeApp(App[None]):
             self.notify("Trading is locked by the kill switch: ctrl+u unlocks", severity="error")
             return
         symbol = self.state.active
+        allowed = self.session.trade_venues
+        pair = venues_of_pair(self.state, symbol, allowed)
+        if allowed and venue_of(symbol) not in allowed and (price is not None or not pair):
+            # Said here, not by the gateway after Enter: a ticket the user cannot send.
+            where = f"@{venue_of(symbol)}" if venue_of(symbol) else "the first venue"
+            mine = ", ".join(f"@{v}" if v else "the first venue" for v in allowed)
+            self.notify(
+                f"Trading on {where} is not yours: you may trade on {mine}", severity="warning"
+            )
+            return
         if price is None:
             # Not priced from a ladder row: the pair on the venue with the best price for
             # this side (the ticket shows every venue's and lets the trader choose another).
-            pair = venues_of_pair(self.state, symbol)
-            symbol = best_venue(self.state, pair, side) or symbol
+            symbol = best_venue(self.state, pair, side) or pair[0]
         confirm = self.session.confirm_orders
         fee_rate = self.session.fee_rate
         sizes = self.session.ui.sizes.get(symbol)
@@ -805,6 +815,7 @@ class OmniTradeApp(App[None]):
                 fee_rate=fee_rate,
                 sizes=sizes,
                 first_venue=self.session.first_venue,
+                allowed_venues=allowed,
             )
             self._ticket = ticket
             self.install_screen(ticket, _TICKET_SCREEN)

@@ -37,6 +37,9 @@ class TerminalSession:
     #: Commands this user may not send (attached to a gateway), by ``Command.name``, with
     #: the sentence that says which role they need: their keys are shown disabled.
     refused: Mapping[str, str] = field(default_factory=dict)
+    #: Attached to a gateway as a user kept to some venues: those (qualifiers, ``""`` the
+    #: first); empty: every venue. The ticket offers only these.
+    trade_venues: tuple[str, ...] = ()
     #: Attached to a gateway: who is logged in where, and the certificate's fingerprint.
     gateway: str | None = None
     #: The name of the profile's first venue (``sim``, ``binance``), whose instrument ids

@@ -18,7 +18,9 @@ from omnitrade_tui.gateway.client import GatewayClient, RemoteRefusal
 from omnitrade_tui.gateway.passwords import Passwords
 from omnitrade_tui.gateway.roles import Role, authorize_venue, parse_venue_list
 from omnitrade_tui.gateway.service import Listen, run_gateway
+from omnitrade_tui.tui.screens.ticket import OrderTicket
 from tests.gateway.conftest import PASSWORD, auth_factory
+from tests.gateway.test_attached_terminals import attached_app
 from tests.venues.multi.profiles import two_venue_settings
 from tests.waiting import until
 
@@ -98,3 +100,36 @@ async def test_a_trader_kept_to_one_venue_trades_there_only(
             assert (await gw.auth.users.get("tina")).venues == ("", "alt")
         finally:
             await tina.aclose()
+
+
+@pytest.mark.slow  # a gateway on two venues and an attached app
+async def test_an_attached_terminal_offers_only_the_users_venues(
+    tmp_path: Path, fast_passwords: Passwords
+) -> None:
+    """The Welcome says the user's venues: the ticket opens on one of them whichever symbol
+    is active, offers no other, and a ladder row of another venue is refused on screen."""
+    async with run_gateway(
+        two_venue_settings(tmp_path),
+        Listen("127.0.0.1", 0),
+        auth_factory=auth_factory(fast_passwords),
+        record=False,
+    ) as gw:
+        await gw.auth.users.add("tina", Role.TRADER, PASSWORD, parse_venue_list("alt"))
+        gw.runtime.connect()
+        async with attached_app(gw, "tina", tmp_path) as (app, pilot, _client):
+            assert app.session.trade_venues == ("alt",)
+            assert app.state.active == "BTCUSDT"
+            await pilot.press("b")
+            await until(lambda: isinstance(app.screen, OrderTicket), "the ticket", 10)
+            ticket = app.screen
+            assert isinstance(ticket, OrderTicket)
+            assert ticket.instrument.symbol == "BTCUSDT@alt"
+            assert ticket.venue_ids == ["BTCUSDT@alt"]
+            await pilot.press("escape")
+            await until(lambda: not isinstance(app.screen, OrderTicket), "the ticket closed", 5)
+            # A ladder row of the first venue: refused where the trader looks, no ticket.
+            await pilot.press("l", "down", "enter")
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, OrderTicket)
+            notices = [str(n.message) for n in app._notifications]
+            assert any("Trading on the first venue is not yours" in n for n in notices)

@@ -45,11 +45,20 @@ from omnitrade_tui.tui.widgets.choice import Choice
 SIZES = ("-", "10%", "25%", "50%", "75%", "100%")
 
 
-def venues_of_pair(state: TerminalState, symbol: str) -> list[str]:
-    """The ids of ``symbol``'s pair on every venue the screen knows, in watchlist order."""
+def venues_of_pair(state: TerminalState, symbol: str, allowed: tuple[str, ...] = ()) -> list[str]:
+    """The ids of ``symbol``'s pair on every venue the screen knows (of ``allowed`` only,
+    when given: a gateway user kept to some venues), in watchlist order."""
     pair = symbol_of(symbol)
-    ids = [i for i in state.watchlist if symbol_of(i) == pair and i in state.instruments]
-    return ids if symbol in ids else [symbol, *ids]
+    ids = [
+        i
+        for i in state.watchlist
+        if symbol_of(i) == pair
+        and i in state.instruments
+        and (not allowed or venue_of(i) in allowed)
+    ]
+    if symbol in ids or (allowed and venue_of(symbol) not in allowed):
+        return ids
+    return [symbol, *ids]  # an id the watchlist does not hold (the venues view's)
 
 
 def venue_price(state: TerminalState, symbol: str, side: Side) -> float | None:
@@ -144,13 +153,14 @@ class OrderTicket(KeptScreen[TicketResult | None]):
         fee_rate: Decimal = Decimal("0.001"),
         sizes: SizePresets | None = None,
         first_venue: str = "",
+        allowed_venues: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.bus = bus
         self.state = state
         self.instrument = state.instruments[symbol]
         #: The pair's ids on every venue the run trades it on (one: no venue choice shown).
-        self.venue_ids = venues_of_pair(state, symbol)
+        self.venue_ids = venues_of_pair(state, symbol, allowed_venues)
         self.venue_labels = [venue_of(i) or first_venue or "first" for i in self.venue_ids]
         self.sizes = sizes
         #: The symbol's quick sizes from the config (``[ui.sizes.<SYMBOL>]``), keys 1..9.
