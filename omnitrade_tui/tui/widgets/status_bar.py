@@ -192,7 +192,9 @@ class StatusBar(Widget):
                 if share < 0.8
                 else "status-bar--bad"
             )
-            label("weight", "w")
+            # A first venue reached through ccxt has ccxt's request queue, not a weight.
+            queue = s.rate_limit.kind == "CCXT_QUEUE"
+            label("queue" if queue else "weight", "q" if queue else "w")
             add(f"{share:.0%}", cls)
         if s.circuit is not None and s.circuit.state != "closed":
             add(f"  REST {s.circuit.state}", "status-bar--bad")
