@@ -57,6 +57,7 @@ from omnitrade_tui.logs import RingHandler, set_loop_crash_handler
 from omnitrade_tui.metrics import MetricsExporter, start_metrics
 from omnitrade_tui.secrets import (
     KeyNotFoundError,
+    KeyStore,
     VenueUnreachableError,
     open_key_store,
     resolve_key,
@@ -222,6 +223,18 @@ class Runtime:
         set_loop_crash_handler(asyncio.get_running_loop())
         bus = Bus()
         async with contextlib.AsyncExitStack() as stack:
+            opened_store: list[KeyStore] = []
+
+            def key_store() -> KeyStore:
+                # Opened once for every venue: the encrypted file asks its passphrase once.
+                if not opened_store:
+                    opened_store.append(
+                        open_key_store(
+                            settings.dirs, settings.key_backend, ask_passphrase=ask_passphrase
+                        )
+                    )
+                return opened_store[0]
+
             sim: SimVenue | None = None
             endpoints: Endpoints | None = None
             credentials: Credentials | None = None
@@ -240,11 +253,8 @@ class Runtime:
                 endpoints = Endpoints.of_profile(
                     profile.name, profile.rest_url, profile.ws_api_url, profile.stream_url
                 )
-                store = open_key_store(
-                    settings.dirs, settings.key_backend, ask_passphrase=ask_passphrase
-                )
                 try:
-                    key = resolve_key(store, profile)
+                    key = resolve_key(key_store(), profile)
                 except KeyNotFoundError:
                     if not key_optional:
                         raise
@@ -264,7 +274,7 @@ class Runtime:
                 stack.push_async_callback(rest.aclose)
                 instruments, listed = await _instruments(rest, endpoints, first_watch)
             others = await _open_other_venues(
-                stack, bus, settings, watchlist, seed, faults, ask_passphrase
+                stack, bus, settings, watchlist, seed, faults, key_store
             )
             for other in others.values():
                 instruments.update(other.instruments)
@@ -533,7 +543,7 @@ async def _open_other_venues(
     watchlist: Sequence[str],
     seed: int,
     faults: Faults | None,
-    ask_passphrase: Callable[[str], str] | None,
+    key_store: Callable[[], KeyStore],
 ) -> dict[str, CcxtVenue]:
     """Open each venue the profile lists beside its first, for its watchlist symbols
     (``BTCUSDT@kraken``); each stays open until ``stack`` closes.
@@ -582,10 +592,7 @@ async def _open_other_venues(
                 )
                 urls = binance_urls(at.rest, at.ws_api, at.stream)
             if venue.key:
-                store = open_key_store(
-                    settings.dirs, settings.key_backend, ask_passphrase=ask_passphrase
-                )
-                key = store.get(venue.key)
+                key = key_store().get(venue.key)
                 api_key, secret = key.api_key.reveal(), key.secret.reveal()
                 if key.api_passphrase is not None:
                     password = key.api_passphrase.reveal()

@@ -163,7 +163,6 @@ class TerminalState:
         self.log: deque[LogLine] = deque(maxlen=MAX_LOG)
         self.links: dict[str, ConnectionChanged] = {}
         self.latency_ms: float | None = None
-        self.rate_limit: RateLimitUsage | None = None
         #: Every venue's rate-limit use by qualifier (``""``: the first, ``rate_limit``).
         self.rate_limits: dict[str, RateLimitUsage] = {}
         self.recorder: RecorderStatus | None = None
@@ -173,9 +172,8 @@ class TerminalState:
         #: Order actions the engine holds for the rate limit, by client id: the event and
         #: when it arrived (monotonic), so the wait counts down on screen.
         self.held: dict[str, tuple[OrderHeld, float]] = {}
-        #: The pre-trade limits the engine says are in force (``None`` until it does).
-        self.risk_limits: RiskLimits | None = None
-        #: The same of every venue, by qualifier (each venue trades under its own).
+        #: The pre-trade limits the engine says are in force, by venue qualifier (each
+        #: venue trades under its own; ``""``: the first, ``risk_limits``).
         self.venue_risk_limits: dict[str, RiskLimits] = {}
         #: The run's venues by qualifier (``""``: the first) and what each can promise.
         self.venues: dict[str, VenueCapabilities] = {}
@@ -489,10 +487,7 @@ class TerminalState:
             self.dirty.add(STATUS)
 
     def _on_rate_limit(self, topic: str, event: RateLimitUsage) -> None:
-        venue = venue_of(event.venue)
-        self.rate_limits[venue] = event
-        if not venue:
-            self.rate_limit = event
+        self.rate_limits[venue_of(event.venue)] = event
         self.dirty.add(STATUS)
 
     def _on_recorder(self, topic: str, event: RecorderStatus) -> None:
@@ -515,8 +510,16 @@ class TerminalState:
 
     def _on_risk_limits(self, topic: str, event: RiskLimitsInForce) -> None:
         self.venue_risk_limits[event.venue] = event.limits
-        if not event.venue:
-            self.risk_limits = event.limits
+
+    @property
+    def rate_limit(self) -> RateLimitUsage | None:
+        """The first venue's rate-limit use (``None`` until it says)."""
+        return self.rate_limits.get("")
+
+    @property
+    def risk_limits(self) -> RiskLimits | None:
+        """The first venue's limits in force (``None`` until the engine says)."""
+        return self.venue_risk_limits.get("")
 
     def open_orders_on_venue_of(self, symbol: str) -> int:
         """How many orders are open on the venue ``symbol`` trades on (what its venue's

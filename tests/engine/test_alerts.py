@@ -205,6 +205,22 @@ async def test_volume_spike(alerts: Harness) -> None:
     assert alerts.count() == 1
 
 
+def _fill(cid: str, trade_id: int) -> Fill:
+    return Fill(
+        symbol="BTCUSDT",
+        trade_id=trade_id,
+        order_id=1,
+        client_order_id=cid,
+        side=Side.BUY,
+        price=Decimal(100),
+        qty=Decimal("0.01"),
+        commission=Decimal(0),
+        commission_asset="BNB",
+        is_maker=True,
+        time_ms=1,
+    )
+
+
 def _order(cid: str, status: OrderStatus) -> Order:
     return Order(
         symbol="BTCUSDT",
@@ -225,19 +241,7 @@ async def test_own_fill_order_failed_kill_switch_and_risk_refusal(alerts: Harnes
         AlertKind.RISK_REFUSAL,
     ):
         await alerts.add(kind=kind, repeat=True, cooldown_s=0)
-    fill = Fill(
-        symbol="BTCUSDT",
-        trade_id=7,
-        order_id=1,
-        client_order_id="c1",
-        side=Side.BUY,
-        price=Decimal(100),
-        qty=Decimal("0.01"),
-        commission=Decimal(0),
-        commission_asset="BNB",
-        is_maker=True,
-        time_ms=1,
-    )
+    fill = _fill("c1", 7)
     alerts.bus.publish(
         topics.ORDER,
         OrderUpdated(
@@ -280,19 +284,7 @@ async def test_a_fill_told_twice_is_one_alert(alerts: Harness) -> None:
     """The REST answer and the user stream both report a fill: the engine's book of record
     takes it once, so the trader hears of it once."""
     await alerts.add(kind=AlertKind.OWN_FILL, repeat=True, cooldown_s=0)
-    fill = Fill(
-        symbol="BTCUSDT",
-        trade_id=9,
-        order_id=1,
-        client_order_id="c9",
-        side=Side.BUY,
-        price=Decimal(100),
-        qty=Decimal("0.01"),
-        commission=Decimal(0),
-        commission_asset="BNB",
-        is_maker=True,
-        time_ms=1,
-    )
+    fill = _fill("c9", 9)
     report = OrderUpdated(
         report=ExecutionReport(
             execution_type=ExecutionType.TRADE,

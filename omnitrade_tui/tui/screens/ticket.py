@@ -483,20 +483,9 @@ class OrderTicket(KeptScreen[TicketResult | None]):
         limits from now on, what was typed kept; a new intent (nothing was sent)."""
         if self._sending or symbol == self.instrument.symbol:
             return
-        old = self.form
         self.instrument = self.state.instruments[symbol]
-        self.form = TicketForm(self.instrument, side=old.side, type=old.type)
-        for name in (
-            "price",
-            "stop_price",
-            "stop_limit_price",
-            "quantity",
-            "quote_amount",
-            "time_in_force",
-            "oco",
-            "by_quote",
-        ):
-            setattr(self.form, name, getattr(old, name))
+        self.form = replace(self.form, instrument=self.instrument)
+        self.form.renew_ids()
         for name in ("price", "stop_price", "stop_limit_price", "quantity", "quote_order_qty"):
             self.query_one(f"#{name}", Input).placeholder = self._placeholder(name)
         self._armed = None
