@@ -242,6 +242,11 @@ def authorize_subscription(role: Role, pattern: str) -> None:
 # -- venues ------------------------------------------------------------------------------------
 
 
+#: Most venues a user's list names (it is stored in 512 characters: 12 names of 32 fit).
+MAX_USER_VENUES = 12
+_MAX_VENUE_LIST_CHARS = 512
+
+
 class VenueForbidden(Exception):
     """An order command on a venue the user may not trade on (their role may)."""
 
@@ -253,7 +258,9 @@ def parse_venue_list(text: str) -> tuple[str, ...]:
     Raises:
         ValueError: a name that is not a venue name (says what one is).
     """
-    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    names = [n.strip().lower() for n in text[:_MAX_VENUE_LIST_CHARS].split(",") if n.strip()]
+    if len(text) > _MAX_VENUE_LIST_CHARS or len(names) > MAX_USER_VENUES:
+        raise ValueError(f"a user may be kept to at most {MAX_USER_VENUES} venues")
     if not names or names == ["all"]:
         return ()
     out: list[str] = []

@@ -42,6 +42,11 @@ def test_venue_lists_parse_and_authorize() -> None:
     assert parse_venue_list(" First , alt,alt") == ("", "alt")
     with pytest.raises(ValueError, match="not a venue name"):
         parse_venue_list("first,Bad.Venue")
+    # A list past what the store keeps is refused whole, not cut (hostile or mistaken).
+    with pytest.raises(ValueError, match="at most 12 venues"):
+        parse_venue_list(",".join(f"v{n}" for n in range(13)))
+    with pytest.raises(ValueError, match="at most 12 venues"):
+        parse_venue_list("a" * 100_000)
     mine = parse_venue_list("alt")
     authorize_venue(mine, PlaceOrder(request=_buy("BTCUSDT@alt", Decimal(1), "a")))
     authorize_venue((), PlaceOrder(request=_buy("BTCUSDT", Decimal(1), "b")))
