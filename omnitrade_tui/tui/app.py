@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -415,6 +417,18 @@ class OmniTradeApp(App[None]):
         return {**super().get_theme_variable_defaults(), **default_variables()}
 
     # -- layout ----------------------------------------------------------------------------
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except that on Linux and macOS a lone Escape acts at once."""
+        driver = super().get_driver_class()
+        if sys.platform == "win32":
+            return driver
+        # Imported here: the Linux driver needs termios, which Windows lacks.
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from omnitrade_tui.tui.key_input import EagerEscapeDriver
+
+        return EagerEscapeDriver if driver is LinuxDriver else driver
 
     def compose(self) -> ComposeResult:
         """Watchlist over the account summary beside the chart, the blotter under both over
