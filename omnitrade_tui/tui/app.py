@@ -123,8 +123,20 @@ ACTION_COMMANDS = {
     "price_alert": AddAlert.name,
 }
 
-_SLOW_PARTS = {parts.CHART: 5.0, parts.WATCH: 4.0, parts.STATUS: 4.0, parts.TAPE: 10.0}
-#: A slow part that is due waits up to this share of its period for a frame that draws
+#: Parts that change often but are read at a glance, drawn at most this many times a second.
+#: Each is drawn on a beat of its rate (a multiple of the slowest), not a period from its own
+#: last draw, so parts that share a rate land in the same frame: Textual renders a frame's
+#: whole bounding box of changes, and the watchlist (top left), the status bar (bottom) and
+#: the ladder (top right) drawn apart made two or three frames of nearly the whole screen
+#: where one will do.
+_SLOW_PARTS = {
+    parts.CHART: 4.0,
+    parts.WATCH: 4.0,
+    parts.STATUS: 4.0,
+    parts.GAUGES: 1.0,
+    parts.TAPE: 10.0,
+}
+#: A slow part that is due waits up to this share of its beat for a frame that draws
 #: something else (the book, most often): each frame costs the compositor a pass over every
 #: screen line it touches, whatever changed on them, so one frame with the ladder and the
 #: watchlist costs less than two. At a quiet market this removes about a third of the frames.
@@ -400,6 +412,8 @@ class OmniTradeApp(App[None]):
         #: The order ticket, kept between orders (see ``_open_ticket``).
         self._ticket: OrderTicket | None = None
         self._drawn_at: dict[str, float] = {}
+        #: The beat (``int(time * rate)``) on which each slow part was last drawn.
+        self._drawn_beat: dict[str, int] = {}
         #: What the crash screen showed, if the app crashed (kept for the log and tests).
         self.crash_text = ""
         self.theme_errors: list[str] = []
@@ -550,20 +564,21 @@ class OmniTradeApp(App[None]):
         faded = ladder.fade_flashes()
         if not dirty:
             return
-        due: list[str] = []
+        due: list[tuple[str, int]] = []
         anchored = faded or not dirty.issubset(_SLOW_PARTS)
         for part, hz in _SLOW_PARTS.items():
             if part in dirty:
-                late = now - self._drawn_at.get(part, 0.0) - 1 / hz
-                if late < 0:
+                beats = now * hz
+                beat = int(beats)
+                if beat == self._drawn_beat.get(part):
                     dirty.discard(part)
-                    state.dirty.add(part)  # drawn on a later frame
+                    state.dirty.add(part)  # drawn on the next beat
                 else:
-                    due.append(part)
-                    anchored = anchored or late >= _SLOW_WAIT / hz
-        for part in due:
+                    due.append((part, beat))
+                    anchored = anchored or beats - beat >= _SLOW_WAIT
+        for part, beat in due:
             if anchored:
-                self._drawn_at[part] = now
+                self._drawn_beat[part] = beat
             else:
                 dirty.discard(part)
                 state.dirty.add(part)  # drawn with the next frame that draws anything
@@ -594,7 +609,7 @@ class OmniTradeApp(App[None]):
             self._main("#account", AccountSummary).draw()
         if parts.LOG in dirty:
             self._main("#log", RowTable).set_rows(log_rows(state))
-        if parts.STATUS in dirty or parts.LOG in dirty:
+        if parts.STATUS in dirty or parts.GAUGES in dirty or parts.LOG in dirty:
             self._main("#status", StatusBar).refresh()
 
     def _reload_history_if_shown(self) -> None:

@@ -58,8 +58,10 @@ from omnitrade_tui.domain.venue import venue_of
 from omnitrade_tui.engine.book_of_record import KEEP_FILLS
 from omnitrade_tui.tui.numbers import Numbers
 
-#: Parts of the screen a change can make dirty.
-BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART = (
+#: Parts of the screen a change can make dirty. ``GAUGES`` is the status bar's measured
+#: figures (latency, rate-limit use), which change with every sample and are read at a
+#: glance; ``STATUS`` is a change of state there (a link, the kill switch, the circuit).
+BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, GAUGES, CHART = (
     "book",
     "tape",
     "watch",
@@ -68,6 +70,7 @@ BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART = (
     "balances",
     "log",
     "status",
+    "gauges",
     "chart",
 )
 
@@ -183,7 +186,18 @@ class TerminalState:
         self._builder = CandleBuilder(self.active, interval)
         #: Whether the chart's series came (from the venue or history) since the last switch.
         self._seeded = False
-        self.dirty: set[str] = {BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, CHART}
+        self.dirty: set[str] = {
+            BOOK,
+            TAPE,
+            WATCH,
+            ORDERS,
+            FILLS,
+            BALANCES,
+            LOG,
+            STATUS,
+            GAUGES,
+            CHART,
+        }
         self.notify: Notify = lambda message, severity: None
         #: The account valued by the engine (``acct.portfolio``), latest.
         self.valuation: PortfolioValue | None = None
@@ -248,10 +262,12 @@ class TerminalState:
     def _on_health(self, topic: str, event: BookHealth) -> None:
         view = self.symbols.get(event.symbol)
         if view is not None:
-            view.health = event
-            self.dirty.add(STATUS)
-            if event.symbol == self.active:
-                self.dirty.add(BOOK)
+            before, view.health = view.health, event
+            # Health is published on every check; the screen shows its state and counts.
+            if before is None or _shown_health(before) != _shown_health(event):
+                self.dirty.add(STATUS)
+                if event.symbol == self.active:
+                    self.dirty.add(BOOK)
 
     def _on_trade(self, topic: str, event: Trade) -> None:
         view = self.symbols.get(event.symbol)
@@ -277,6 +293,13 @@ class TerminalState:
         if view is None:
             return
         if event.stale:
+            if view.stale.get(event.stream) is not None:
+                # Still silent: only its age moves (the status bar's, and the tape's).
+                view.stale[event.stream] = event
+                self.dirty.add(GAUGES)
+                if event.symbol == self.active:
+                    self.dirty.add(TAPE)
+                return
             view.stale[event.stream] = event
         elif view.stale.pop(event.stream, None) is None:
             return  # live, and already shown live
@@ -424,7 +447,8 @@ class TerminalState:
 
     def _on_valuation(self, topic: str, event: PortfolioValue) -> None:
         self.valuation = event
-        self.dirty.add(BALANCES)  # the account summary redraws with the balances
+        # Valued at the last prices: drawn on the watchlist's beat, as the positions are.
+        self.dirty.add(WATCH)
 
     def _on_alert(self, topic: str, event: AlertFired) -> None:
         self._log(f"ALERT {event.message}", "warning")
@@ -484,15 +508,16 @@ class TerminalState:
     def _on_latency(self, topic: str, event: LatencySample) -> None:
         if event.kind == "exchange_to_receipt":
             self.latency_ms = event.seconds * 1000
-            self.dirty.add(STATUS)
+            self.dirty.add(GAUGES)
 
     def _on_rate_limit(self, topic: str, event: RateLimitUsage) -> None:
         self.rate_limits[venue_of(event.venue)] = event
-        self.dirty.add(STATUS)
+        self.dirty.add(GAUGES)
 
     def _on_recorder(self, topic: str, event: RecorderStatus) -> None:
-        self.recorder = event
-        self.dirty.add(STATUS)
+        before, self.recorder = self.recorder, event
+        # A new state is news; the row counts of the same state are a gauge.
+        self.dirty.add(STATUS if before is None or before.state != event.state else GAUGES)
 
     def _on_circuit(self, topic: str, event: CircuitChanged) -> None:
         self.circuit = event
@@ -593,3 +618,8 @@ def _severity(status: OrderStatus) -> str:
     if status in (OrderStatus.EXPIRED, OrderStatus.CANCELED):
         return "warning"
     return "information"
+
+
+def _shown_health(health: BookHealth) -> tuple[BookState, int, int]:
+    """What the screen shows of a book's health (the rest is for diagnostics)."""
+    return health.state, health.gaps, health.resyncs

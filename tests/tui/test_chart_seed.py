@@ -79,9 +79,12 @@ async def test_an_interval_switch_seeds_the_current_candle_from_the_venue_then_g
         app.bus.publish(topics.trade("BTCUSDT"), trade(2, 0.01))
         forming = app.state.forming
         assert forming is not None and abs(forming.volume - 0.53) < 1e-9
-        await pilot.pause(0.4)
         chart = app.query_one("#chart", CandleChart)
-        assert abs(chart._candles[-1].volume - 0.53) < 1e-9
+        await until(
+            pilot,
+            lambda: bool(chart._candles) and abs(chart._candles[-1].volume - 0.53) < 1e-9,
+            "the chart's candle",
+        )
 
 
 async def test_a_symbol_switch_falls_back_to_the_history_when_the_venue_fails() -> None:
