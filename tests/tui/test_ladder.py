@@ -335,3 +335,38 @@ def test_a_changed_cell_repaints_its_segment_not_the_line() -> None:
     assert changed_span(old, strip(" 67,012.73", "  0.20000", "   0.105 ", "███  ")) == (10, 19)
     assert changed_span(old, strip(" 67,012.73", "  0.10478", "   0.205 ", "████ ")) == (19, 33)
     assert changed_span(old, strip("x")) == (0, 33)
+
+
+def _depth_at(ladder: Ladder, price: str) -> tuple[str, str]:
+    """(size, cumulative depth) as written on the row of ``price``."""
+    for line in screen_text(ladder):
+        cells = line.split()
+        if cells and cells[0] == price:
+            return cells[1], cells[2]
+    raise AssertionError(f"no row at {price}: {screen_text(ladder)}")
+
+
+async def test_sizes_are_live_and_the_depth_column_catches_up_on_its_beat() -> None:
+    app = LadderApp()
+    now = [100.0]  # beat 400 of CUM_HZ = 4
+    async with app.run_test(size=(60, 24)) as pilot:
+        ladder = app.query_one(Ladder)
+        ladder.clock = lambda: now[0]
+        ladder.configure("TESTUSDT", Decimal("0.01"), NUMBERS)
+        ladder.show_book(book(), BookState.LIVE)
+        await pilot.pause()
+        assert _depth_at(ladder, "97.00") == ("3.000", "6")  # 1 + 2 + 3
+        bigger = book()
+        bigger.bids[0] = BookLevel(99.0, 6.0)
+        now[0] = 100.1  # the same beat
+        ladder.show_book(bigger, BookState.LIVE)
+        await pilot.pause()
+        assert _depth_at(ladder, "99.00") == ("6.000", "1")  # the size at once
+        assert _depth_at(ladder, "97.00") == ("3.000", "6")  # the depth as of the beat
+        assert not ladder.fade_flashes()  # nothing to catch up within the beat
+        now[0] = 100.3  # the next beat: the quiet book's depth catches up by itself
+        assert ladder.fade_flashes()
+        await pilot.pause()
+        assert _depth_at(ladder, "97.00") == ("3.000", "11")
+        assert _depth_at(ladder, "98.00") == ("2.000", "8")
+        assert not ladder.fade_flashes()

@@ -15,6 +15,12 @@ the wheel) it stays until ``z`` or Home. Our orders beyond the window are counte
 and bottom edge with the nearest price. A stop
 order, not in the book until it triggers, is drawn at its stop price. The title gives the
 bid/ask imbalance of the sizes in the window.
+
+The cumulative column is the depth as of the last quarter second (``CUM_HZ``), the same
+instant for every row, while the sizes are live. A size that changes near the best changes
+the depth of every row beyond it: redrawn on every update, that column rewrote the whole
+ladder ten times a second at a quiet market, about half of the ladder's cost in CPU and
+bytes over SSH for a figure read at a glance. The cursor's line gives the live depth.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -42,6 +48,8 @@ from omnitrade_tui.tui.widgets.styles import CURSOR_MARK, over
 GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
 
 _FLASH_S = 0.35
+#: How often the cumulative column is brought up to date (see the module docstring).
+CUM_HZ = 4.0
 _BAR = "█▉▊▋▌▍▎▏"
 #: Cells a row takes with every column at full width; narrower, the columns close up.
 FULL_ROW = 41
@@ -240,6 +248,15 @@ class Ladder(BuiltLines, can_focus=True):
         self._flash_until = 0.0
         self._row_cache: dict[tuple[object, ...], Strip] = {}
         self._row_cache_next: dict[tuple[object, ...], Strip] = {}
+        #: The cumulative column as drawn: each window row's depth on beat ``_cum_beat``
+        #: (``int(time * CUM_HZ)``), taken again on the next beat or a new height or grouping.
+        self._cum_shown: dict[tuple[Side, float], float] = {}
+        self._cum_beat = -1
+        self._cum_window = (0, 0.0)
+        #: Whether a shown depth differs from the live one (brought up on the next beat).
+        self._cum_behind = False
+        #: The clock of flashes and beats (a test sets its own).
+        self.clock: Callable[[], float] = time.monotonic
 
     # -- data in ---------------------------------------------------------------------------
 
@@ -258,6 +275,7 @@ class Ladder(BuiltLines, can_focus=True):
         self._shift = 0
         self._seen.clear()
         self._changed_at.clear()
+        self._cum_beat = -1
         # A cached row is keyed by price and size, not by how the symbol writes them.
         self._row_cache.clear()
         self.invalidate()
@@ -283,6 +301,7 @@ class Ladder(BuiltLines, can_focus=True):
         i = GROUPS.index(self.group) if self.group in GROUPS else 0
         self.group = GROUPS[max(0, min(len(GROUPS) - 1, i + step))]
         self._seen.clear()
+        self._cum_beat = -1
         if self.following:
             self._anchor = None  # rows of another size: centre them afresh
         self.invalidate()
@@ -554,7 +573,7 @@ class Ladder(BuiltLines, can_focus=True):
         self._window = (first, body)
         window = self.visible_rows
         self.imbalance = imbalance(window)
-        now = time.monotonic()
+        now = self.clock()
         for row in window:
             key = (row.side, row.price)
             if self._seen.get(key) != row.qty:
@@ -568,6 +587,7 @@ class Ladder(BuiltLines, can_focus=True):
         # The bars' full length is the largest size rounded up to a 1-2-5 step: a new
         # largest level then redraws every bar only when it crosses a step, not each time.
         max_qty = _ceil_125(max((r.qty for r in window), default=0.0))
+        cum = self._cumulative(window, now)
         self._row_cache_next = {}
         stale = self.state is not BookState.LIVE
         lines = [self._title_line(width), self._edge_line(width, above=True)]
@@ -581,18 +601,40 @@ class Ladder(BuiltLines, can_focus=True):
                 i = at if at < len(asks) else at - 1
                 row = shown[i]
                 flash = now - self._changed_at.get((row.side, row.price), -1e9) < _FLASH_S
-                lines.append(self._row_line(row, i, width, max_qty, flash, stale))
+                depth = cum.get((row.side, row.price), row.cum_qty)
+                lines.append(self._row_line(row, i, width, max_qty, flash, stale, depth))
         lines.append(self._edge_line(width, above=False))
         lines.append(self._info_line(width))
         self._flash_until = max(self._changed_at.values(), default=0.0) + _FLASH_S
         self._row_cache, self._row_cache_next = self._row_cache_next, {}
         return lines
 
+    def _cumulative(self, window: list[LadderRow], now: float) -> dict[tuple[Side, float], float]:
+        """The depth to draw for each window row: taken afresh on a new beat or a new
+        height or grouping, else as drawn (a row new to the window shows its live depth)."""
+        beat = int(now * CUM_HZ)
+        placed = (len(window), self.bucket)
+        if beat != self._cum_beat or placed != self._cum_window:
+            self._cum_shown = {(r.side, r.price): r.cum_qty for r in window}
+            self._cum_beat, self._cum_window = beat, placed
+            self._cum_behind = False
+        else:
+            shown = self._cum_shown
+            self._cum_behind = any(
+                shown.get((r.side, r.price), r.cum_qty) != r.cum_qty for r in window
+            )
+        return self._cum_shown
+
     def fade_flashes(self) -> bool:
-        """Called once a frame: let a flash fade even when the book is quiet. True when the
-        ladder will repaint for it."""
-        if self._flash_until and time.monotonic() >= self._flash_until:
-            self._flash_until = 0.0
+        """Called once a frame: let a flash fade, and a cumulative column that is behind
+        catch up on its beat, even when the book is quiet. True when the ladder will
+        repaint for it."""
+        now = self.clock()
+        due = self._flash_until and now >= self._flash_until
+        if due or (self._cum_behind and int(now * CUM_HZ) != self._cum_beat):
+            if due:
+                self._flash_until = 0.0
+            self._cum_behind = False
             self.invalidate()
             return True
         return False
@@ -643,7 +685,14 @@ class Ladder(BuiltLines, can_focus=True):
         return _fit([Segment(text, style("ladder--info"))], width, style.base)
 
     def _row_line(
-        self, row: LadderRow, index: int, width: int, max_qty: float, flash: bool, stale: bool
+        self,
+        row: LadderRow,
+        index: int,
+        width: int,
+        max_qty: float,
+        flash: bool,
+        stale: bool,
+        depth: float,
     ) -> Strip:
         # The fixed columns take 7 + 13 + 12 + 9 cells (NARROW_ROW in a narrow ladder); the
         # size bar gets the rest.
@@ -660,7 +709,7 @@ class Ladder(BuiltLines, can_focus=True):
             row.side,
             row.price,
             row.qty,
-            row.cum_qty,
+            depth,
             row.own_qty,
             row.stop_qty,
             bar,
@@ -671,12 +720,19 @@ class Ladder(BuiltLines, can_focus=True):
         )
         strip = self._row_cache.get(key)
         if strip is None:
-            strip = self._draw_row(row, bar, width, flash, stale, index == self.cursor)
+            strip = self._draw_row(row, bar, width, flash, stale, index == self.cursor, depth)
         self._row_cache_next[key] = strip
         return strip
 
     def _draw_row(
-        self, row: LadderRow, bar: str, width: int, flash: bool, stale: bool, cursor: bool
+        self,
+        row: LadderRow,
+        bar: str,
+        width: int,
+        flash: bool,
+        stale: bool,
+        cursor: bool,
+        depth: float,
     ) -> Strip:
         style = self._styles
         bid = row.side is Side.BUY
@@ -696,7 +752,7 @@ class Ladder(BuiltLines, can_focus=True):
             mark, mark_style = "", style.base
         price = self.numbers.price(self.symbol, row.price)
         qty = self.numbers.qty(self.symbol, row.qty) if row.qty else ""
-        cum = _compact(row.cum_qty)
+        cum = _compact(depth)
         # As few segments as the colours allow: each costs a colour escape and a reset on
         # the wire, more bytes than the digits it holds.
         lead = CURSOR_MARK if cursor else " "
