@@ -595,3 +595,35 @@ async def test_candles_that_arrive_between_two_paints_are_repainted() -> None:
         # A whole repaint (no regions), or one that covers the title line.
         assert any(not regions or any(r.y == 0 for r in regions) for regions in asked)
         assert OHLC.search(chart.render_line(0).text) is not None
+
+
+async def test_ticks_of_the_forming_candle_draw_what_a_fresh_chart_draws() -> None:
+    """Each tick redraws only the forming candle's column when the scale holds; the lines
+    must be those of a chart drawn from scratch, through ticks that keep the scale, one
+    that sets a new high, fills marked, and the cursor moved off and back."""
+    series = zigzag(60)
+    last = series[-1]
+    ticks = [
+        (last.close + 0.25, last.high, 3.0),
+        (last.close, last.close + 0.1, 1.0),  # a corrected kline: a shorter candle
+        (last.close + 0.25, last.high, 3.0),
+        (last.close - 0.5, last.high, 4.0),
+        (last.close - 0.5, last.high + 30.0, 5.0),  # a new high: a new scale
+        (last.close + 1.0, last.high + 30.0, 6.0),
+        (last.close + 1.5, last.high + 30.0, 6.5),
+    ]
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_candles(series)
+        chart.set_fills([(last.open_ms + 1_000, last.close, Side.BUY)])
+        await pilot.pause()
+        for close, high, volume in ticks:
+            chart.update_candle(candle(59, last.open, high, last.low, close, volume))
+            chart.action_cursor_left()
+            chart.action_cursor_end()
+            await pilot.pause()
+            rows = range(chart.content_size.height)
+            shown = [list(chart.render_line(y)) for y in rows]
+            chart.notify_style_update()  # forget every frame and row: draw from scratch
+            assert shown == [list(chart.render_line(y)) for y in rows]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, NamedTuple
 
@@ -346,6 +346,12 @@ class _Frame:
     codes: list[list[int]]
     axis: list[list[Segment]]
     styles: _Styles
+    #: What the plot was drawn from, and the plot before fills and the cursor are marked:
+    #: the next frame redraws only the forming candle's column when nothing else moved.
+    visible: Sequence[Candle] = ()
+    scale: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    plain_glyphs: list[list[str]] = field(default_factory=list)
+    plain_codes: list[list[int]] = field(default_factory=list)
 
 
 class CandleChart(Widget, can_focus=True):
@@ -459,6 +465,9 @@ class CandleChart(Widget, can_focus=True):
         self._frame_key: tuple[object, ...] | None = None
         self._frame: _Frame | None = None
         self._strips: dict[int, Strip] = {}
+        #: The frame before, and its rows as drawn (``_reused_row``).
+        self._last_frame: _Frame | None = None
+        self._last_strips: dict[int, Strip] = {}
         #: The line each row showed when last painted: what a partial repaint diffs against.
         self._painted: dict[int, Strip] = {}
         self.set_reactive(CandleChart.interval, interval)
@@ -649,12 +658,15 @@ class CandleChart(Widget, can_focus=True):
             self.has_focus,
         )
         if key != self._frame_key or self._frame is None:
+            # The last frame's rows stay at hand: a tick of the forming candle changes its
+            # column and an axis label, and every other row is drawn as it was.
+            self._last_frame, self._last_strips = self._frame, self._strips
             self._frame = self._build_frame(width, height)
             self._frame_key = key
-            self._strips.clear()
+            self._strips = {}
         strip = self._strips.get(y)
         if strip is None:
-            strip = self._render_row(self._frame, y)
+            strip = self._reused_row(self._frame, y) or self._render_row(self._frame, y)
             self._strips[y] = strip
         self._painted[y] = strip
         return strip
@@ -709,33 +721,35 @@ class CandleChart(Widget, can_focus=True):
         offset = layout.plot_width - len(visible)
         price_rows, volume_rows = layout.price_rows, layout.volume_rows
         rows = price_rows + volume_rows
-        glyphs = [[" "] * layout.plot_width for _ in range(rows)]
-        codes = [[_BASE] * layout.plot_width for _ in range(rows)]
         lo, hi = price_range(visible)
-        subrows = price_rows * 2
         max_volume = max(c.volume for c in visible)
-        # Only the rows each candle spans are touched: a frame costs the candles' total height,
-        # not width x height.
-        for x, c in enumerate(visible, start=offset):
-            high = price_to_subrow(c.high, lo, hi, subrows)
-            low = price_to_subrow(c.low, lo, hi, subrows)
-            body_top = price_to_subrow(max(c.open, c.close), lo, hi, subrows)
-            body_bottom = price_to_subrow(min(c.open, c.close), lo, hi, subrows)
-            up = c.close >= c.open
-            body_code = _UP if up else _DOWN
-            wick_code = _UP_WICK if up else _DOWN_WICK
-            for row in range(high // 2, low // 2 + 1):
-                glyph, code = _candle_cell(2 * row, high, low, body_top, body_bottom)
-                glyphs[row][x] = glyph
-                codes[row][x] = body_code if code == _UP else wick_code if code else _BASE
-            eighths = volume_eighths(c.volume, max_volume, volume_rows)
-            volume_code = _VOLUME_UP if up else _VOLUME_DOWN
-            for k in range(volume_rows):
-                glyph = volume_cell(eighths, k)
-                if glyph == " ":
-                    break
-                glyphs[rows - 1 - k][x] = glyph
-                codes[rows - 1 - k][x] = volume_code
+        scale = (lo, hi, max_volume)
+        last_frame = self._last_frame
+        if (
+            last_frame is not None
+            and last_frame.layout == layout
+            and last_frame.offset == offset
+            and last_frame.scale == scale
+            and len(last_frame.visible) == len(visible)
+            and last_frame.visible[:-1] == visible[:-1]
+        ):
+            # Only the forming candle moved within the same scale: redraw its column.
+            plain_glyphs = [row[:] for row in last_frame.plain_glyphs]
+            plain_codes = [row[:] for row in last_frame.plain_codes]
+            x = offset + len(visible) - 1
+            for row in range(rows):
+                plain_glyphs[row][x] = " "
+                plain_codes[row][x] = _BASE
+            _draw_candle(plain_glyphs, plain_codes, x, visible[-1], scale, layout)
+        else:
+            plain_glyphs = [[" "] * layout.plot_width for _ in range(rows)]
+            plain_codes = [[_BASE] * layout.plot_width for _ in range(rows)]
+            # Only the rows each candle spans are touched: a frame costs the candles' total
+            # height, not width x height.
+            for x, c in enumerate(visible, start=offset):
+                _draw_candle(plain_glyphs, plain_codes, x, c, scale, layout)
+        glyphs = [row[:] for row in plain_glyphs]
+        codes = [row[:] for row in plain_codes]
         if self._fills and price_rows > 0:
             first_open = visible[0].open_ms
             for time_ms, price, side in self._fills:
@@ -754,7 +768,23 @@ class CandleChart(Widget, can_focus=True):
                 row_codes[x] += _CURSOR
         last = candles[-1] if end == len(candles) else None
         axis = self._axis_segments(layout, lo, hi, max_volume, last, styles)
-        return _Frame(layout, width, start, end, offset, lo, hi, glyphs, codes, axis, styles)
+        return _Frame(
+            layout,
+            width,
+            start,
+            end,
+            offset,
+            lo,
+            hi,
+            glyphs,
+            codes,
+            axis,
+            styles,
+            visible,
+            scale,
+            plain_glyphs,
+            plain_codes,
+        )
 
     def _axis_segments(
         self,
@@ -793,6 +823,26 @@ class CandleChart(Widget, can_focus=True):
                 text = "│"
             axis.append([Segment(text[: layout.axis_width].ljust(layout.axis_width), styles.axis)])
         return axis
+
+    def _reused_row(self, frame: _Frame, y: int) -> Strip | None:
+        """Row ``y`` as the frame before drew it, when nothing on it changed (else None)."""
+        last = self._last_frame
+        if y == 0 or last is None or not frame.glyphs:
+            return None
+        strip = self._last_strips.get(y)
+        row = y - 1
+        if (
+            strip is None
+            or row >= len(frame.glyphs)
+            or row >= len(last.glyphs)
+            or frame.width != last.width
+            or frame.styles is not last.styles
+            or frame.glyphs[row] != last.glyphs[row]
+            or frame.codes[row] != last.codes[row]
+            or frame.axis[row] != last.axis[row]
+        ):
+            return None
+        return strip
 
     def _render_row(self, frame: _Frame, y: int) -> Strip:
         styles = frame.styles
@@ -836,6 +886,39 @@ class CandleChart(Widget, can_focus=True):
             Segment(change, change_style + Style(bgcolor=styles.title.bgcolor)),
         ]
         return Strip(segments).adjust_cell_length(frame.width, styles.base)
+
+
+def _draw_candle(
+    glyphs: list[list[str]],
+    codes: list[list[int]],
+    x: int,
+    c: Candle,
+    scale: tuple[float, float, float],
+    layout: ChartLayout,
+) -> None:
+    """Draw one candle and its volume bar in column ``x`` of the plot."""
+    lo, hi, max_volume = scale
+    subrows = layout.price_rows * 2
+    rows = layout.price_rows + layout.volume_rows
+    high = price_to_subrow(c.high, lo, hi, subrows)
+    low = price_to_subrow(c.low, lo, hi, subrows)
+    body_top = price_to_subrow(max(c.open, c.close), lo, hi, subrows)
+    body_bottom = price_to_subrow(min(c.open, c.close), lo, hi, subrows)
+    up = c.close >= c.open
+    body_code = _UP if up else _DOWN
+    wick_code = _UP_WICK if up else _DOWN_WICK
+    for row in range(high // 2, low // 2 + 1):
+        glyph, code = _candle_cell(2 * row, high, low, body_top, body_bottom)
+        glyphs[row][x] = glyph
+        codes[row][x] = body_code if code == _UP else wick_code if code else _BASE
+    eighths = volume_eighths(c.volume, max_volume, layout.volume_rows)
+    volume_code = _VOLUME_UP if up else _VOLUME_DOWN
+    for k in range(layout.volume_rows):
+        glyph = volume_cell(eighths, k)
+        if glyph == " ":
+            break
+        glyphs[rows - 1 - k][x] = glyph
+        codes[rows - 1 - k][x] = volume_code
 
 
 def _candle_cell(top: int, high: int, low: int, body_top: int, body_bottom: int) -> tuple[str, int]:
