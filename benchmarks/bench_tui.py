@@ -28,9 +28,10 @@ published and queued frames on BTCUSDT per second, and key-press latency: ``b`` 
 ticket, ends when a completed frame shows "Enter send") and ``?`` (help, its "Keys"
 heading), pressed alternately, timed from the write to the pty to the end of the first
 frame that shows the marker; then Escape, timed until the open-orders header (covered by
-both modals) is back, so the next press never lands on a modal still open. A lone Escape
-byte waits out Textual's escape delay (``ESCDELAY``, 100 ms: it could start a key's escape
-sequence) before it is a key, so the close figures stand on that floor. Also: bytes per
+both modals) is back, so the next press never lands on a modal still open. Escape is sent
+as a legacy terminal sends it, one ESC byte: the app takes an ESC that ends a read with
+nothing more waiting as the key (``tui/key_input.py``) instead of waiting out Textual's
+escape delay, so the close figures are the redraw, as the open ones are. Also: bytes per
 frame against a whole-screen repaint (forced by a resize), and the CPU every other process
 on the machine used during each window (a shared box makes these figures noisy).
 
