@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.color import Color
 from rich.segment import Segment
 from textual.app import App, ComposeResult
@@ -27,7 +29,7 @@ from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.themes import default_variables
 from omnitrade_tui.tui.widgets.depth_chart import DepthChart, depth_profile
-from omnitrade_tui.tui.widgets.ladder import Ladder, OwnOrder
+from omnitrade_tui.tui.widgets.ladder import Ladder, OwnOrder, group_levels
 from omnitrade_tui.tui.widgets.styles import changed_span
 from tests.tui.seeded_feed import publish_feed, seeded_session
 
@@ -370,3 +372,19 @@ async def test_sizes_are_live_and_the_depth_column_catches_up_on_its_beat() -> N
         assert _depth_at(ladder, "97.00") == ("3.000", "11")
         assert _depth_at(ladder, "98.00") == ("2.000", "8")
         assert not ladder.fade_flashes()
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 100_000), st.floats(0.001, 50.0)), min_size=1, max_size=60),
+    st.lists(st.tuples(st.integers(1, 100_000), st.floats(0.001, 50.0)), min_size=1, max_size=60),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([1, 2, 5, 25, 1000]),
+)
+def test_a_remembered_bucket_is_the_bucket(
+    first: list[tuple[int, float]], second: list[tuple[int, float]], side: Side, group: int
+) -> None:
+    memo: dict[float, float] = {}
+    bucket = 0.01 * group
+    for ticks in (first, second):  # the memo filled by one book serves the next
+        levels = [(t * 0.01, q) for t, q in ticks]
+        assert group_levels(levels, side, bucket, memo) == group_levels(levels, side, bucket)
