@@ -29,7 +29,13 @@ from omnitrade_tui.tui.app import OmniTradeApp
 from omnitrade_tui.tui.numbers import Numbers
 from omnitrade_tui.tui.themes import default_variables
 from omnitrade_tui.tui.widgets.depth_chart import DepthChart, depth_profile
-from omnitrade_tui.tui.widgets.ladder import Ladder, OwnOrder, group_levels
+from omnitrade_tui.tui.widgets.ladder import (
+    Ladder,
+    OwnOrder,
+    bucket_price,
+    build_rows,
+    group_levels,
+)
 from omnitrade_tui.tui.widgets.styles import changed_span
 from tests.tui.seeded_feed import publish_feed, seeded_session
 
@@ -388,3 +394,37 @@ def test_a_remembered_bucket_is_the_bucket(
     for ticks in (first, second):  # the memo filled by one book serves the next
         levels = [(t * 0.01, q) for t, q in ticks]
         assert group_levels(levels, side, bucket, memo) == group_levels(levels, side, bucket)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5_000), st.floats(0.001, 50.0)),
+        min_size=0,
+        max_size=40,
+        unique_by=lambda level: level[0],
+    ),
+    st.lists(st.integers(1, 5_000), max_size=3),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([1, 5, 100]),
+)
+def test_rows_are_the_sorted_levels_with_their_running_depth(
+    ticks: list[tuple[int, float]], own_ticks: list[int], side: Side, group: int
+) -> None:
+    bucket = 0.01 * group
+    levels = sorted(((t * 0.01, q) for t, q in ticks), reverse=side is Side.BUY)
+    own = {bucket_price(t * 0.01, side, bucket): 0.5 for t in own_ticks}
+    rows = build_rows(levels, side, own, bucket, memo={})
+    grouped: dict[float, float] = {}
+    for price, qty in levels:
+        key = bucket_price(price, side, bucket)
+        grouped[key] = grouped.get(key, 0.0) + qty
+    for price in own:
+        grouped.setdefault(price, 0.0)
+    prices = sorted(grouped, reverse=side is Side.BUY)
+    assert [r.price for r in rows] == prices
+    assert [r.qty for r in rows] == [grouped[p] for p in prices]
+    assert [r.own_qty for r in rows] == [own.get(p, 0.0) for p in prices]
+    depth = 0.0
+    for row in rows:
+        depth += row.qty
+        assert row.cum_qty == pytest.approx(depth)

@@ -106,18 +106,20 @@ def group_levels(
     ``memo`` keeps each price's bucket (of this side and ``bucket``) between calls: most
     levels outlive an update, and the rounding is most of the cost."""
     if bucket <= 0:
-        return levels
+        return sorted(levels, reverse=side is Side.BUY)
     out: dict[float, float] = {}
     known = memo if memo is not None else {}
     for price, qty in levels:
         key = known.get(price)
         if key is None:
-            key = known[price] = _bucket(price, side, bucket)
+            key = known[price] = bucket_price(price, side, bucket)
         out[key] = out.get(key, 0.0) + qty
     return sorted(out.items(), reverse=side is Side.BUY)
 
 
-def _bucket(price: float, side: Side, bucket: float) -> float:
+def bucket_price(price: float, side: Side, bucket: float) -> float:
+    """The price of the row ``price`` is drawn in at a grouping of ``bucket``: bids round
+    down to it, asks up."""
     steps = price / bucket
     # A small epsilon keeps exact multiples in their own bucket despite float error.
     k = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
@@ -140,12 +142,20 @@ def build_rows(
     ``memo`` is ``group_levels``'s.
     """
     stops = stops or {}
-    grouped = dict(group_levels(levels, side, bucket, memo))
-    for price in (*own, *stops):
-        grouped.setdefault(price, 0.0)
+    levels = group_levels(levels, side, bucket, memo)  # best first
     rows: list[LadderRow] = []
     cum = 0.0
     notional = 0.0
+    if not own and not stops:
+        # No order of ours on this side (most paints): the levels as they come.
+        for price, qty in levels:
+            cum += qty
+            notional += price * qty
+            rows.append(LadderRow(side, price, qty, cum, notional))
+        return rows
+    grouped = dict(levels)
+    for price in (*own, *stops):
+        grouped.setdefault(price, 0.0)
     for price in sorted(grouped, reverse=side is Side.BUY):
         qty = grouped[price]
         cum += qty
@@ -330,7 +340,7 @@ class Ladder(BuiltLines, can_focus=True):
 
     def bucket_of(self, price: float, side: Side) -> float:
         """The price of the row ``price`` is drawn in on ``side`` at the current grouping."""
-        return _bucket(price, side, self.bucket) if self.bucket > 0 else price
+        return bucket_price(price, side, self.bucket) if self.bucket > 0 else price
 
     def orders_at(self, row: LadderRow) -> list[OwnOrder]:
         """Our orders drawn on ``row`` (resting ones at their price, stops at their stop)."""
@@ -409,6 +419,11 @@ class Ladder(BuiltLines, can_focus=True):
     def _display_index(self, row: int) -> int:
         """Where row ``row`` is among the display lines (the spread line sits between)."""
         return row if row < self._ask_count else row + 1
+
+    def _row_at_or_after(self, display: int) -> int:
+        """The first row whose display index is ``display`` or more (the inverse of
+        ``_display_index``, skipping the spread line), not clipped to the rows."""
+        return max(0, display if display <= self._ask_count else display - 1)
 
     def _body_height(self) -> int:
         """Display lines in the window: all but the title, the two edges and the info line."""
@@ -493,9 +508,7 @@ class Ladder(BuiltLines, can_focus=True):
     def visible_rows(self) -> list[LadderRow]:
         """The levels in the window on the last paint, top to bottom."""
         first, count = self._window
-        return [
-            r for i, r in enumerate(self._rows) if first <= self._display_index(i) < first + count
-        ]
+        return self._rows[self._row_at_or_after(first) : self._row_at_or_after(first + count)]
 
     @property
     def cursor_row(self) -> LadderRow | None:
@@ -691,18 +704,17 @@ class Ladder(BuiltLines, can_focus=True):
         style = self._styles
         first, count = self._window
         if above:
-            beyond = [r for i, r in enumerate(self._rows) if self._display_index(i) < first]
-            nearest = [r for r in beyond if r.mine][-1:]
+            beyond = self._rows[: self._row_at_or_after(first)]
             arrow = "▲"
         else:
-            beyond = [
-                r for i, r in enumerate(self._rows) if self._display_index(i) >= first + count
-            ]
-            nearest = [r for r in beyond if r.mine][:1]
+            beyond = self._rows[self._row_at_or_after(first + count) :]
             arrow = "▼"
         if not beyond:
             return _blank_row(width, style.base)
-        mine = [o for r in beyond if r.mine for o in self.orders_at(r)]
+        # Without orders of ours (most of the time) the levels beyond need no walk.
+        marked = [r for r in beyond if r.mine] if self.orders else []
+        nearest = marked[-1:] if above else marked[:1]
+        mine = [o for r in marked for o in self.orders_at(r)]
         if nearest and mine:
             price = self.numbers.price(self.symbol, nearest[0].price)
             text = f" {arrow} {len(mine)} of my orders beyond · nearest {price}"
