@@ -372,7 +372,9 @@ async def test_sizes_are_live_and_the_depth_column_catches_up_on_its_beat() -> N
         assert _depth_at(ladder, "99.00") == ("6.000", "1")  # the size at once
         assert _depth_at(ladder, "97.00") == ("3.000", "6")  # the depth as of the beat
         assert not ladder.fade_flashes()  # nothing to catch up within the beat
-        now[0] = 100.3  # the next beat: the quiet book's depth catches up by itself
+        now[0] = 100.3  # the next beat, but the book painted 0.2 s ago: its next paint
+        assert not ladder.fade_flashes()  # brings the depth up, with no frame of its own
+        now[0] = 100.36  # a quiet quarter second: the depth catches up by itself
         assert ladder.fade_flashes()
         await pilot.pause()
         assert _depth_at(ladder, "97.00") == ("3.000", "11")

@@ -280,6 +280,8 @@ class Ladder(BuiltLines, can_focus=True):
         self._cum_window = (0, 0.0)
         #: Whether a shown depth differs from the live one (brought up on the next beat).
         self._cum_behind = False
+        #: When the window was last built (``clock``).
+        self._painted_at = 0.0
         #: Each price's bucket, by side and bucket size (``_bucket_memo``).
         self._buckets: dict[tuple[Side, float], dict[float, float]] = {}
         #: The clock of flashes and beats (a test sets its own).
@@ -629,6 +631,7 @@ class Ladder(BuiltLines, can_focus=True):
         # largest level then redraws every bar only when it crosses a step, not each time.
         max_qty = _ceil_125(max((r.qty for r in window), default=0.0))
         cum = self._cumulative(window, now)
+        self._painted_at = now
         self._row_cache_next = {}
         stale = self.state is not BookState.LIVE
         lines = [self._title_line(width), self._edge_line(width, above=True)]
@@ -668,11 +671,13 @@ class Ladder(BuiltLines, can_focus=True):
 
     def fade_flashes(self) -> bool:
         """Called once a frame: let a flash fade, and a cumulative column that is behind
-        catch up on its beat, even when the book is quiet. True when the ladder will
-        repaint for it."""
+        catch up once the book has been quiet for a beat (a book that moves brings it up
+        on its next paint, without a frame of its own). True when the ladder will repaint
+        for it."""
         now = self.clock()
         due = self._flash_until and now >= self._flash_until
-        if due or (self._cum_behind and int(now * CUM_HZ) != self._cum_beat):
+        quiet = now - self._painted_at >= 1 / CUM_HZ
+        if due or (self._cum_behind and quiet and int(now * CUM_HZ) != self._cum_beat):
             if due:
                 self._flash_until = 0.0
             self._cum_behind = False
