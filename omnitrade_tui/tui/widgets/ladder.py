@@ -51,6 +51,10 @@ GROUPS = (1, 2, 5, 10, 25, 50, 100, 250, 1000)
 _FLASH_S = 0.35
 #: How often the cumulative column is brought up to date (see the module docstring).
 CUM_HZ = 4.0
+#: A book this long without a paint has its flashes faded and its depth brought up by the
+#: frame loop; one that moves does it on its next paint (a quiet book's flash lasts up to
+#: ``_FLASH_S`` + this).
+_QUIET_S = 0.25
 #: Prices whose bucket a side keeps (a few books of levels; then it starts again).
 _BUCKET_MEMO = 4_000
 _BAR = "█▉▊▋▌▍▎▏"
@@ -671,12 +675,12 @@ class Ladder(BuiltLines, can_focus=True):
 
     def fade_flashes(self) -> bool:
         """Called once a frame: let a flash fade, and a cumulative column that is behind
-        catch up once the book has been quiet for a beat (a book that moves brings it up
-        on its next paint, without a frame of its own). True when the ladder will repaint
-        for it."""
+        catch up, once the book has been quiet for ``_QUIET_S`` (a book that moves does
+        both on its next paint, without a frame of their own). True when the ladder will
+        repaint for it."""
         now = self.clock()
-        due = self._flash_until and now >= self._flash_until
-        quiet = now - self._painted_at >= 1 / CUM_HZ
+        quiet = now - self._painted_at >= _QUIET_S
+        due = self._flash_until and now >= self._flash_until and quiet
         if due or (self._cum_behind and quiet and int(now * CUM_HZ) != self._cum_beat):
             if due:
                 self._flash_until = 0.0
