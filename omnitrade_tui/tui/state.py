@@ -61,7 +61,7 @@ from omnitrade_tui.tui.numbers import Numbers
 #: Parts of the screen a change can make dirty. ``GAUGES`` is the status bar's measured
 #: figures (latency, rate-limit use), which change with every sample and are read at a
 #: glance; ``STATUS`` is a change of state there (a link, the kill switch, the circuit).
-BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, GAUGES, CHART = (
+PARTS = BOOK, TAPE, WATCH, ORDERS, FILLS, BALANCES, LOG, STATUS, GAUGES, CHART = (
     "book",
     "tape",
     "watch",
@@ -186,18 +186,7 @@ class TerminalState:
         self._builder = CandleBuilder(self.active, interval)
         #: Whether the chart's series came (from the venue or history) since the last switch.
         self._seeded = False
-        self.dirty: set[str] = {
-            BOOK,
-            TAPE,
-            WATCH,
-            ORDERS,
-            FILLS,
-            BALANCES,
-            LOG,
-            STATUS,
-            GAUGES,
-            CHART,
-        }
+        self.dirty: set[str] = set(PARTS)
         self.notify: Notify = lambda message, severity: None
         #: The account valued by the engine (``acct.portfolio``), latest.
         self.valuation: PortfolioValue | None = None
@@ -293,7 +282,7 @@ class TerminalState:
         if view is None:
             return
         if event.stale:
-            if view.stale.get(event.stream) is not None:
+            if event.stream in view.stale:
                 # Still silent: only its age moves (the status bar's, and the tape's).
                 view.stale[event.stream] = event
                 self.dirty.add(GAUGES)

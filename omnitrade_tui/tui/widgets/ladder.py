@@ -281,13 +281,12 @@ class Ladder(BuiltLines, can_focus=True):
         #: (``int(time * CUM_HZ)``), taken again on the next beat or a new height or grouping.
         self._cum_shown: dict[tuple[Side, float], float] = {}
         self._cum_beat = -1
-        self._cum_window = (0, 0.0)
         #: Whether a shown depth differs from the live one (brought up on the next beat).
         self._cum_behind = False
         #: When the window was last built (``clock``).
         self._painted_at = 0.0
-        #: Each price's bucket, by side and bucket size (``_bucket_memo``).
-        self._buckets: dict[tuple[Side, float], dict[float, float]] = {}
+        #: Each price's bucket at the current grouping, by side (``group_levels``'s memo).
+        self._buckets: dict[Side, dict[float, float]] = {Side.BUY: {}, Side.SELL: {}}
         #: The clock of flashes and beats (a test sets its own).
         self.clock: Callable[[], float] = time.monotonic
 
@@ -308,7 +307,7 @@ class Ladder(BuiltLines, can_focus=True):
         self._shift = 0
         self._seen.clear()
         self._changed_at.clear()
-        self._cum_beat = -1
+        self._forget_grouping()
         # A cached row is keyed by price and size, not by how the symbol writes them.
         self._row_cache.clear()
         self.invalidate()
@@ -334,7 +333,7 @@ class Ladder(BuiltLines, can_focus=True):
         i = GROUPS.index(self.group) if self.group in GROUPS else 0
         self.group = GROUPS[max(0, min(len(GROUPS) - 1, i + step))]
         self._seen.clear()
-        self._cum_beat = -1
+        self._forget_grouping()
         if self.following:
             self._anchor = None  # rows of another size: centre them afresh
         self.invalidate()
@@ -551,6 +550,13 @@ class Ladder(BuiltLines, can_focus=True):
         line: Textual calls both handlers)."""
         if self.following:
             self._anchor = None
+        self._cum_beat = -1  # rows of another window: their depth afresh
+
+    def _forget_grouping(self) -> None:
+        """A new tick or grouping: every bucket and every shown depth is taken afresh."""
+        self._cum_beat = -1
+        for memo in self._buckets.values():
+            memo.clear()
 
     def _sides(self, top: BookTop) -> tuple[list[LadderRow], list[LadderRow]]:
         """Every row of each side, best first: the book's levels and our prices."""
@@ -576,13 +582,11 @@ class Ladder(BuiltLines, can_focus=True):
         return sides[0], sides[1]
 
     def _bucket_memo(self, side: Side) -> dict[float, float]:
-        """The buckets of ``side``'s prices at the current grouping (``group_levels``),
-        forgotten on a new grouping or symbol and when they outgrow a few books' worth."""
-        key = (side, self.bucket)
-        memo = self._buckets.get(key)
-        if memo is None or len(memo) > _BUCKET_MEMO:
-            self._buckets = {k: v for k, v in self._buckets.items() if k[1] == self.bucket}
-            memo = self._buckets[key] = {}
+        """The buckets of ``side``'s prices at the current grouping, started again when
+        they outgrow a few books' worth."""
+        memo = self._buckets[side]
+        if len(memo) > _BUCKET_MEMO:
+            memo.clear()
         return memo
 
     def _build(self) -> list[Strip]:
@@ -658,13 +662,13 @@ class Ladder(BuiltLines, can_focus=True):
         return lines
 
     def _cumulative(self, window: list[LadderRow], now: float) -> dict[tuple[Side, float], float]:
-        """The depth to draw for each window row: taken afresh on a new beat or a new
-        height or grouping, else as drawn (a row new to the window shows its live depth)."""
+        """The depth to draw for each window row: taken afresh on a new beat (a new size or
+        grouping forgets the beat), else as drawn (a row new to the window shows its live
+        depth)."""
         beat = int(now * CUM_HZ)
-        placed = (len(window), self.bucket)
-        if beat != self._cum_beat or placed != self._cum_window:
+        if beat != self._cum_beat:
             self._cum_shown = {(r.side, r.price): r.cum_qty for r in window}
-            self._cum_beat, self._cum_window = beat, placed
+            self._cum_beat = beat
             self._cum_behind = False
         else:
             shown = self._cum_shown
